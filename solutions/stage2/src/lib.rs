@@ -1,0 +1,1 @@
+//! Stage 2 of jitlab: executable memory and an x86-64 assembler (being written).
