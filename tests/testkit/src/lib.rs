@@ -1,1 +1,22 @@
-//! What the suites share (being written).
+//! What the suites of every stage share: the corpus of `tests/programs/` with the
+//! expectations its programs state in their comments, a seeded generator of random
+//! Mini programs for differential testing, and readable reports of what went wrong.
+//!
+//! The kit depends on no stage, so that every stage's suite can use it: a suite turns
+//! what its engine did into an [`Outcome`] and lets the kit compare and describe it.
+
+pub mod corpus;
+pub mod outcome;
+pub mod random;
+
+pub use corpus::{CorpusProgram, LoadErrorExpectation};
+pub use outcome::{describe, End, Outcome};
+
+use std::path::PathBuf;
+
+/// The corpus directory, `tests/programs/`, found from the manifest directory of a
+/// crate that sits two levels below the workspace root (`solutions/stageN`,
+/// `exercises/stageN`): pass `env!("CARGO_MANIFEST_DIR")`.
+pub fn programs_dir(manifest_dir: &str) -> PathBuf {
+    PathBuf::from(manifest_dir).join("../../tests/programs")
+}

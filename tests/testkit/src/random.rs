@@ -1,0 +1,906 @@
+//! A seeded generator of random Mini programs, for differential testing: every engine
+//! must give the same output and the same end as the stage 1 interpreter on each.
+//!
+//! The programs always terminate quickly. Loops count a fresh counter to a small
+//! bound; a function calls only functions generated before it (a DAG), or itself with
+//! a depth argument that starts at most at [`MAX_DEPTH`] and goes down; and a static
+//! cost estimate (statements run, multiplied by loop counts and callee costs) keeps
+//! every program under a budget. Values are mostly well typed, so that programs run
+//! for a while, with a per-program rate of risky operations (division by values that
+//! may be zero, indices that may be out of bounds, missing fields, wrong arities,
+//! type errors) so that many of them end in a runtime error somewhere.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// The largest depth argument a recursive function is first called with.
+const MAX_DEPTH: i64 = 5;
+/// Cost budget of one function's body (recursive bodies get a tenth).
+const FUNCTION_BUDGET: u64 = 1_500;
+/// Cost budget of `main`: with the functions' costs folded in, a bound on the work of
+/// the whole program (a cost unit is a statement, some ten instructions).
+const MAIN_BUDGET: u64 = 12_000;
+/// Field names that objects draw from.
+const FIELDS: [&str; 5] = ["x", "y", "z", "w", "next"];
+/// Integers at the interesting edges: the limits, around 2^31 and 2^32, and
+/// 2^31 * 2^31 = 2^62, which just overflows.
+const EDGES: [&str; 10] = [
+    "4611686018427387903",
+    "-4611686018427387903",
+    "(-4611686018427387903 - 1)",
+    "2147483648",
+    "2147483647",
+    "4294967296",
+    "-2147483648",
+    "3037000499",
+    "1099511627776",
+    "-1",
+];
+
+/// A random Mini program, the same for the same seed.
+pub fn program(seed: u64) -> String {
+    Generator::new(seed).program()
+}
+
+/// What the generator knows about a local's value.
+#[derive(Clone, Debug, PartialEq)]
+enum Ty {
+    /// An integer; `bound` is `Some(n)` for a loop counter, always in `0..n`.
+    Int { bound: Option<u32> },
+    /// An array of integers of a known length.
+    Array(u32),
+    /// An object that has at least these fields, all integers.
+    Object(Vec<&'static str>),
+    /// The function value of function `index`.
+    Func(usize),
+    /// A structure only printed and compared: nested, cyclic, mixed.
+    Other,
+}
+
+#[derive(Clone, Debug)]
+struct Var {
+    name: String,
+    ty: Ty,
+    /// Loop counters and depth parameters must keep their value.
+    assignable: bool,
+}
+
+#[derive(Clone, Debug)]
+struct FnInfo {
+    name: String,
+    arity: usize,
+    /// Estimated cost of one call, calls it makes included.
+    cost: u64,
+    /// Whether its first parameter is a decreasing depth.
+    recursive: bool,
+}
+
+/// The function being generated.
+struct Context {
+    scopes: Vec<Vec<Var>>,
+    /// Index and arity of the function, when it is recursive (it may call itself).
+    recursive_self: Option<(usize, usize)>,
+    self_calls: u32,
+    cost: u64,
+    budget: u64,
+    /// How many times the current statement may run per call (loop counts multiplied).
+    multiplier: u64,
+    loop_depth: u32,
+    block_depth: u32,
+    statements_left: u32,
+    /// A name being declared, not visible in its own initializer.
+    hidden: Option<String>,
+}
+
+struct Generator {
+    rng: SmallRng,
+    functions: Vec<FnInfo>,
+    next_name: u32,
+    /// Chance that a risky choice goes the risky way, fixed per program.
+    risk: f64,
+    /// Chance that a literal is big (near the limits, where arithmetic overflows),
+    /// fixed per program: some programs stay small and run long, others live at the
+    /// edges.
+    big: f64,
+    cx: Context,
+}
+
+impl Generator {
+    fn new(seed: u64) -> Generator {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let risk = [0.0, 0.01, 0.03, 0.08][rng.gen_range(0..4)];
+        let big = [0.01, 0.04, 0.15][rng.gen_range(0..3)];
+        Generator {
+            rng,
+            functions: Vec::new(),
+            next_name: 0,
+            risk,
+            big,
+            cx: Context::new(0, 0),
+        }
+    }
+
+    fn program(mut self) -> String {
+        let mut before = String::new();
+        let mut after = String::new();
+        let count = self.rng.gen_range(0..=5);
+        for index in 0..count {
+            let text = self.function(index);
+            // Functions are visible everywhere: some come after the code that calls them.
+            if self.rng.gen_bool(0.7) {
+                before.push_str(&text);
+            } else {
+                after.push_str(&text);
+            }
+        }
+        self.cx = Context::new(MAIN_BUDGET, self.rng.gen_range(8..=30));
+        let mut main = String::new();
+        self.statements(&mut main, 0, u32::MAX);
+        if self.rng.gen_bool(0.3) {
+            let value = self.any_expr(2);
+            main.push_str(&format!("return {value};\n"));
+        }
+        format!("{before}{main}{after}")
+    }
+
+    /// One function declaration; it may call the functions before it.
+    fn function(&mut self, index: usize) -> String {
+        let recursive = self.rng.gen_bool(0.35);
+        let arity = self.rng.gen_range(usize::from(recursive)..=3);
+        let name = format!("f{index}");
+        let budget = if recursive {
+            FUNCTION_BUDGET / 10
+        } else {
+            FUNCTION_BUDGET
+        };
+        self.cx = Context::new(budget, self.rng.gen_range(2..=8));
+        let mut params = Vec::new();
+        for i in 0..arity {
+            let (pname, assignable) = if recursive && i == 0 {
+                ("n".to_string(), false)
+            } else {
+                (format!("p{i}"), true)
+            };
+            params.push(pname.clone());
+            self.cx.scopes[0].push(Var {
+                name: pname,
+                ty: Ty::Int { bound: None },
+                assignable,
+            });
+        }
+        let mut body = String::new();
+        if recursive {
+            // The base case is written before the function may call itself: a
+            // self-call there would never reach a smaller `n`.
+            let base = self.int_expr(1);
+            body.push_str(&format!("  if n <= 0 {{ return {base}; }}\n"));
+            self.cx.recursive_self = Some((index, arity));
+        }
+        self.statements(&mut body, 1, u32::MAX);
+        if self.rng.gen_bool(0.85) {
+            let value = self.int_expr(3);
+            body.push_str(&format!("  return {value};\n"));
+        }
+        let mut cost = self.cx.cost.max(1);
+        if recursive {
+            // At most `sites^0 + .. + sites^MAX_DEPTH` calls of the body.
+            let sites = u64::from(self.cx.self_calls);
+            cost *= (0..=MAX_DEPTH as u32).map(|d| sites.pow(d)).sum::<u64>();
+        }
+        self.functions.push(FnInfo {
+            name: name.clone(),
+            arity,
+            cost,
+            recursive,
+        });
+        format!("fn {name}({}) {{\n{body}}}\n", params.join(", "))
+    }
+
+    /// Statements into `out` at `indent` levels, until the function's statement
+    /// allowance or `limit` runs out.
+    fn statements(&mut self, out: &mut String, indent: usize, limit: u32) {
+        let mut written = 0;
+        while self.cx.statements_left > 0 && written < limit {
+            self.cx.statements_left -= 1;
+            written += 1;
+            let text = self.statement(indent);
+            out.push_str(&text);
+        }
+    }
+
+    fn statement(&mut self, indent: usize) -> String {
+        let pad = "  ".repeat(indent);
+        let nested_ok = self.cx.block_depth < 3;
+        loop {
+            let text = match self.rng.gen_range(0..100) {
+                0..=13 => self.let_int(),
+                14..=24 => self.assign_int(),
+                25..=38 => {
+                    let value = self.int_expr(3);
+                    Some(format!("print {value};"))
+                }
+                39..=44 => Some(format!("print {};", self.any_expr(2))),
+                45..=53 if nested_ok => Some(self.if_statement(indent)),
+                54..=60 if nested_ok => self.while_statement(indent),
+                61..=65 => Some(self.let_array()),
+                66..=70 => self.array_set(),
+                71..=74 => Some(self.let_object()),
+                75..=78 => self.field_set(),
+                79..=81 => self.let_function(),
+                82..=86 => self.call_statement(),
+                87..=89 if nested_ok => Some(self.shadowing_block(indent)),
+                90..=92 => Some(self.structure().replace('\n', &format!("\n{pad}"))),
+                93..=94 => self.bad_condition(indent),
+                95..=96 if self.cx.block_depth > 0 && self.rng.gen_bool(0.3) => {
+                    let value = self.int_expr(2);
+                    Some(format!("return {value};"))
+                }
+                _ => {
+                    let value = self.int_expr(2);
+                    Some(format!("print {value};"))
+                }
+            };
+            if let Some(text) = text {
+                self.cx.cost += self.cx.multiplier;
+                // Multi-line statements carry their own inner indentation.
+                return format!("{pad}{text}\n");
+            }
+        }
+    }
+
+    fn let_int(&mut self) -> Option<String> {
+        let name = self.new_local_name();
+        self.cx.hidden = Some(name.clone());
+        let value = self.int_expr(3);
+        self.cx.hidden = None;
+        self.declare(&name, Ty::Int { bound: None }, true);
+        Some(format!("let {name} = {value};"))
+    }
+
+    fn assign_int(&mut self) -> Option<String> {
+        let target = self.pick_var(|v| v.assignable && matches!(v.ty, Ty::Int { .. }))?;
+        let value = self.int_expr(3);
+        Some(format!("{target} = {value};"))
+    }
+
+    fn if_statement(&mut self, indent: usize) -> String {
+        let pad = "  ".repeat(indent);
+        let mut text = String::new();
+        let branches = self.rng.gen_range(1..=3);
+        for branch in 0..branches {
+            let cond = self.condition();
+            let keyword = if branch == 0 { "if" } else { " else if" };
+            text.push_str(&format!("{keyword} {cond} {{\n"));
+            self.block(&mut text, indent + 1, 3);
+            text.push_str(&format!("{pad}}}"));
+        }
+        if self.rng.gen_bool(0.5) {
+            text.push_str(" else {\n");
+            self.block(&mut text, indent + 1, 3);
+            text.push_str(&format!("{pad}}}"));
+        }
+        text
+    }
+
+    /// A bounded loop: a fresh counter that the body cannot assign.
+    fn while_statement(&mut self, indent: usize) -> Option<String> {
+        if self.cx.loop_depth >= 2 {
+            return None;
+        }
+        let count = self.rng.gen_range(0..=6u32);
+        let inner = self.cx.multiplier * u64::from(count + 1);
+        if self.cx.cost + inner * 4 > self.cx.budget {
+            return None;
+        }
+        let pad = "  ".repeat(indent);
+        let counter = self.new_local_name();
+        self.declare(&counter, Ty::Int { bound: None }, false);
+        let saved = self.cx.multiplier;
+        self.cx.multiplier = inner;
+        self.cx.loop_depth += 1;
+        let extra = if self.rng.gen_bool(0.2) {
+            format!(" && {}", self.condition())
+        } else {
+            String::new()
+        };
+        let mut text = format!("let {counter} = 0;\n{pad}while {counter} < {count}{extra} {{\n");
+        self.cx.scopes.push(Vec::new());
+        self.cx.block_depth += 1;
+        self.cx.scopes.last_mut().unwrap().push(Var {
+            name: counter.clone(),
+            ty: Ty::Int { bound: Some(count) },
+            assignable: false,
+        });
+        let n = self.rng.gen_range(1..=4);
+        self.statements(&mut text, indent + 1, n);
+        self.cx.block_depth -= 1;
+        self.cx.scopes.pop();
+        text.push_str(&format!("{pad}  {counter} = {counter} + 1;\n{pad}}}"));
+        self.cx.loop_depth -= 1;
+        self.cx.multiplier = saved;
+        Some(text)
+    }
+
+    /// A block in braces (the caller writes them) with its own scope.
+    fn block(&mut self, out: &mut String, indent: usize, max: u32) {
+        self.cx.scopes.push(Vec::new());
+        self.cx.block_depth += 1;
+        let n = self.rng.gen_range(1..=max);
+        self.statements(out, indent, n);
+        self.cx.block_depth -= 1;
+        self.cx.scopes.pop();
+    }
+
+    /// `if 1 { let x = ...; ... }` where `x` shadows an outer local or a function.
+    fn shadowing_block(&mut self, indent: usize) -> String {
+        let pad = "  ".repeat(indent);
+        let mut names: Vec<String> = self
+            .cx
+            .scopes
+            .iter()
+            .flatten()
+            // The depth parameter keeps its meaning: a self-call in the block must
+            // still pass a smaller `n`.
+            .filter(|v| !(self.cx.recursive_self.is_some() && v.name == "n"))
+            .map(|v| v.name.clone())
+            .collect();
+        names.extend(self.functions.iter().map(|f| f.name.clone()));
+        let mut text = "if 1 {\n".to_string();
+        self.cx.scopes.push(Vec::new());
+        self.cx.block_depth += 1;
+        if !names.is_empty() {
+            let name = names[self.rng.gen_range(0..names.len())].clone();
+            self.cx.hidden = Some(name.clone());
+            let (value, ty) = if self.rng.gen_bool(0.7) {
+                (self.int_expr(2), Ty::Int { bound: None })
+            } else {
+                self.array_literal()
+            };
+            self.cx.hidden = None;
+            text.push_str(&format!("{pad}  let {name} = {value};\n"));
+            self.declare(&name, ty, true);
+            text.push_str(&format!("{pad}  print {name};\n"));
+        }
+        let n = self.rng.gen_range(1..=3);
+        self.statements(&mut text, indent + 1, n);
+        self.cx.block_depth -= 1;
+        self.cx.scopes.pop();
+        text.push_str(&format!("{pad}}}"));
+        text
+    }
+
+    fn let_array(&mut self) -> String {
+        let name = self.new_local_name();
+        self.cx.hidden = Some(name.clone());
+        let (value, ty) = self.array_literal();
+        self.cx.hidden = None;
+        self.declare(&name, ty, false);
+        format!("let {name} = {value};")
+    }
+
+    /// `[a, b, c]` or `[v; n]`, with its type; `n` is a literal, rarely negative or
+    /// past the size limit.
+    fn array_literal(&mut self) -> (String, Ty) {
+        if self.rng.gen_bool(0.5) {
+            let n = self.rng.gen_range(0..=5);
+            let items: Vec<String> = (0..n).map(|_| self.int_expr(2)).collect();
+            (format!("[{}]", items.join(", ")), Ty::Array(n))
+        } else {
+            let fill = self.int_expr(1);
+            if self.risky() {
+                let n = ["-1", "-7", "268435457", "1099511627776"][self.rng.gen_range(0..4)];
+                (format!("[{fill}; {n}]"), Ty::Array(0))
+            } else {
+                let n = self.rng.gen_range(0..=8);
+                (format!("[{fill}; {n}]"), Ty::Array(n))
+            }
+        }
+    }
+
+    fn array_set(&mut self) -> Option<String> {
+        let (name, ty) = self.pick_typed(|t| matches!(t, Ty::Array(_)))?;
+        let Ty::Array(len) = ty else { return None };
+        let index = self.index_for(len);
+        let value = self.int_expr(2);
+        Some(format!("{name}[{index}] = {value};"))
+    }
+
+    fn let_object(&mut self) -> String {
+        let name = self.new_local_name();
+        self.cx.hidden = Some(name.clone());
+        let n = self.rng.gen_range(0..=4);
+        let mut fields: Vec<&'static str> = Vec::new();
+        let mut parts = Vec::new();
+        for _ in 0..n {
+            let field = FIELDS[self.rng.gen_range(0..FIELDS.len())];
+            let value = self.int_expr(2);
+            parts.push(format!("{field}: {value}"));
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        self.cx.hidden = None;
+        self.declare(&name, Ty::Object(fields), false);
+        format!("let {name} = {{{}}};", parts.join(", "))
+    }
+
+    fn field_set(&mut self) -> Option<String> {
+        let (name, _) = self.pick_typed(|t| matches!(t, Ty::Object(_)))?;
+        let field = FIELDS[self.rng.gen_range(0..FIELDS.len())];
+        let value = self.int_expr(2);
+        Some(format!("{name}.{field} = {value};"))
+    }
+
+    fn let_function(&mut self) -> Option<String> {
+        let index = self.callable_function()?;
+        let name = self.new_local_name();
+        let fname = self.functions[index].name.clone();
+        self.declare(&name, Ty::Func(index), false);
+        Some(format!("let {name} = {fname};"))
+    }
+
+    fn call_statement(&mut self) -> Option<String> {
+        let call = self.call_expr()?;
+        Some(format!("{call};"))
+    }
+
+    /// A structure that is only printed: nested, cyclic or mixed.
+    fn structure(&mut self) -> String {
+        let name = self.new_local_name();
+        self.cx.hidden = Some(name.clone());
+        let text = match self.rng.gen_range(0..4) {
+            0 => {
+                let a = self.int_expr(1);
+                format!("let {name} = [{a}, 0];\n{name}[1] = {name};\nprint {name};")
+            }
+            1 => {
+                let a = self.int_expr(1);
+                format!("let {name} = {{x: {a}}};\n{name}.next = {name};\nprint {name};")
+            }
+            2 => {
+                let items: Vec<String> = (0..self.rng.gen_range(1..=4))
+                    .map(|_| self.any_expr(1))
+                    .collect();
+                format!("let {name} = [{}];\nprint {name};", items.join(", "))
+            }
+            _ => {
+                let (inner, _) = self.array_literal();
+                let value = self.int_expr(1);
+                format!("let {name} = {{a: {inner}, b: [{value}, {inner}]}};\nprint {name};")
+            }
+        };
+        self.cx.hidden = None;
+        self.declare(&name, Ty::Other, false);
+        text
+    }
+
+    /// A condition on a heap value, a type error when it runs.
+    fn bad_condition(&mut self, indent: usize) -> Option<String> {
+        if !self.risky() {
+            return None;
+        }
+        let (name, _) =
+            self.pick_typed(|t| matches!(t, Ty::Array(_) | Ty::Object(_) | Ty::Func(_)))?;
+        let pad = "  ".repeat(indent);
+        Some(match self.rng.gen_range(0..3) {
+            0 => format!("if {name} {{\n{pad}  print 1;\n{pad}}}"),
+            1 => format!("print !{name};"),
+            _ => format!("print 1 && {name};"),
+        })
+    }
+
+    /// An integer (or 0/1) condition.
+    fn condition(&mut self) -> String {
+        match self.rng.gen_range(0..4) {
+            0 => self.int_expr(2),
+            _ => {
+                let a = self.int_expr(2);
+                let b = self.int_expr(2);
+                let op = ["<", "<=", ">", ">=", "==", "!="][self.rng.gen_range(0..6)];
+                format!("{a} {op} {b}")
+            }
+        }
+    }
+
+    /// An expression of any type, for print and `==`.
+    fn any_expr(&mut self, depth: u32) -> String {
+        match self.rng.gen_range(0..6) {
+            0 | 1 => self.int_expr(depth),
+            2 => self.array_literal().0,
+            _ => match self.pick_typed(|t| !matches!(t, Ty::Int { .. })) {
+                Some((name, _)) => name,
+                None => self.int_expr(depth),
+            },
+        }
+    }
+
+    /// An integer expression, nested at most `depth` deep.
+    fn int_expr(&mut self, depth: u32) -> String {
+        if depth == 0 {
+            return self.int_leaf();
+        }
+        let d = depth - 1;
+        for _ in 0..8 {
+            let expr = match self.rng.gen_range(0..100) {
+                0..=19 => Some(self.int_leaf()),
+                20..=39 => {
+                    let op = ["+", "-", "*", "+", "-"][self.rng.gen_range(0..5)];
+                    let (a, b) = (self.int_expr(d), self.int_expr(d));
+                    Some(self.maybe_paren(format!("{a} {op} {b}")))
+                }
+                40..=46 => {
+                    let op = ["/", "%"][self.rng.gen_range(0..2)];
+                    let a = self.int_expr(d);
+                    let b = if self.risky() || self.rng.gen_bool(0.1) {
+                        self.int_expr(d)
+                    } else {
+                        let n: i64 = self.rng.gen_range(1..=9);
+                        if self.rng.gen_bool(0.3) {
+                            format!("-{n}")
+                        } else {
+                            n.to_string()
+                        }
+                    };
+                    Some(self.maybe_paren(format!("{a} {op} {b}")))
+                }
+                47..=54 => {
+                    let op = ["<", "<=", ">", ">=", "==", "!="][self.rng.gen_range(0..6)];
+                    let (a, b) = (self.int_expr(d), self.int_expr(d));
+                    Some(format!("({a} {op} {b})"))
+                }
+                55..=60 => {
+                    let op = ["&&", "||"][self.rng.gen_range(0..2)];
+                    let (a, b) = (self.int_expr(d), self.int_expr(d));
+                    Some(format!("({a} {op} {b})"))
+                }
+                61..=63 => Some(format!("!({})", self.int_expr(d))),
+                64..=66 => Some(format!("-({})", self.int_expr(d))),
+                67..=74 => self.call_expr(),
+                75..=79 => self.array_get(),
+                80..=81 => self
+                    .pick_typed(|t| matches!(t, Ty::Array(_)))
+                    .map(|(name, _)| format!("len({name})")),
+                82..=86 => self.field_get(),
+                87..=90 => self.heap_compare(),
+                91..=92 => Some(if self.rng.gen_bool(0.5) {
+                    "true".into()
+                } else {
+                    "false".into()
+                }),
+                93..=94 if self.risky() => self.type_error_expr(),
+                _ => Some(self.int_leaf()),
+            };
+            if let Some(expr) = expr {
+                return expr;
+            }
+        }
+        self.int_leaf()
+    }
+
+    fn maybe_paren(&mut self, expr: String) -> String {
+        if self.rng.gen_bool(0.6) {
+            format!("({expr})")
+        } else {
+            expr
+        }
+    }
+
+    /// A literal or an integer local.
+    fn int_leaf(&mut self) -> String {
+        if self.rng.gen_bool(0.5) {
+            if let Some(name) = self.pick_var(|v| matches!(v.ty, Ty::Int { .. })) {
+                return name;
+            }
+        }
+        self.literal()
+    }
+
+    fn literal(&mut self) -> String {
+        if self.rng.gen_bool(self.big) {
+            return if self.rng.gen_bool(0.7) {
+                EDGES[self.rng.gen_range(0..EDGES.len())].to_string()
+            } else {
+                self.rng
+                    .gen_range(-(1i64 << 62) + 1..(1i64 << 62))
+                    .to_string()
+            };
+        }
+        if self.rng.gen_bool(0.8) {
+            self.rng.gen_range(-10..=20i64).to_string()
+        } else {
+            self.rng.gen_range(0..=1000i64).to_string()
+        }
+    }
+
+    fn risky(&mut self) -> bool {
+        self.rng.gen_bool(self.risk)
+    }
+
+    /// An index for an array of `len` elements: in bounds unless the program is
+    /// feeling risky.
+    fn index_for(&mut self, len: u32) -> String {
+        if len > 0 && !self.risky() {
+            if self.rng.gen_bool(0.4) {
+                if let Some(name) =
+                    self.pick_var(|v| matches!(v.ty, Ty::Int { bound: Some(b) } if b <= len))
+                {
+                    return name;
+                }
+            }
+            return self.rng.gen_range(0..len).to_string();
+        }
+        match self.rng.gen_range(0..3) {
+            0 => len.to_string(),
+            1 => "-1".to_string(),
+            _ => self.int_expr(1),
+        }
+    }
+
+    fn array_get(&mut self) -> Option<String> {
+        let (name, ty) = self.pick_typed(|t| matches!(t, Ty::Array(_)))?;
+        let Ty::Array(len) = ty else { return None };
+        let index = self.index_for(len);
+        Some(format!("{name}[{index}]"))
+    }
+
+    fn field_get(&mut self) -> Option<String> {
+        let (name, ty) = self.pick_typed(|t| matches!(t, Ty::Object(_)))?;
+        let Ty::Object(fields) = ty else { return None };
+        let field = if self.risky() {
+            FIELDS[self.rng.gen_range(0..FIELDS.len())]
+        } else if fields.is_empty() {
+            return None;
+        } else {
+            fields[self.rng.gen_range(0..fields.len())]
+        };
+        Some(format!("{name}.{field}"))
+    }
+
+    /// `==`/`!=` where a side is a heap value: identity, or int against heap.
+    fn heap_compare(&mut self) -> Option<String> {
+        let (a, _) = self.pick_typed(|t| !matches!(t, Ty::Int { .. }))?;
+        let b = match self.rng.gen_range(0..3) {
+            0 => a.clone(),
+            1 => self.any_expr(1),
+            _ => self.int_leaf(),
+        };
+        let op = if self.rng.gen_bool(0.5) { "==" } else { "!=" };
+        Some(format!("({a} {op} {b})"))
+    }
+
+    /// An operation that is a type error at run time.
+    fn type_error_expr(&mut self) -> Option<String> {
+        let (heap, _) = self.pick_typed(|t| !matches!(t, Ty::Int { .. }))?;
+        let int = self.int_leaf();
+        Some(match self.rng.gen_range(0..6) {
+            0 => format!("({heap} + {int})"),
+            1 => format!("({int} * {heap})"),
+            2 => format!("({heap} < {int})"),
+            3 => format!("-{heap}"),
+            4 => match self.pick_var(|v| matches!(v.ty, Ty::Int { .. })) {
+                Some(name) => format!("{name}(1)"),
+                None => format!("len({int})"),
+            },
+            _ => format!("len({int})"),
+        })
+    }
+
+    /// A call of an earlier function (direct or through a value), of a recursive
+    /// function by itself, or nothing when none fits the budget.
+    fn call_expr(&mut self) -> Option<String> {
+        if let Some((index, arity)) = self.cx.recursive_self {
+            if self.cx.loop_depth == 0 && self.cx.self_calls < 2 && self.rng.gen_bool(0.5) {
+                self.cx.self_calls += 1;
+                let step = self.rng.gen_range(1..=2);
+                let mut args = vec![format!("n - {step}")];
+                args.extend((1..arity).map(|_| self.int_expr(1)));
+                return Some(format!("f{index}({})", args.join(", ")));
+            }
+        }
+        if self.rng.gen_bool(0.3) {
+            if let Some((name, Ty::Func(index))) = self.pick_typed(|t| matches!(t, Ty::Func(_))) {
+                if self.affordable(index) {
+                    let mut arity = self.functions[index].arity;
+                    if self.risky() {
+                        arity = (arity + 1) % 4;
+                    }
+                    let args = self.arguments(index, arity);
+                    return Some(format!("{name}({args})"));
+                }
+            }
+        }
+        let index = self.callable_function()?;
+        let arity = self.functions[index].arity;
+        let args = self.arguments(index, arity);
+        Some(format!("{}({args})", self.functions[index].name))
+    }
+
+    /// `count` arguments for function `index`; a depth argument is a small literal.
+    fn arguments(&mut self, index: usize, count: usize) -> String {
+        let recursive = self.functions[index].recursive;
+        let args: Vec<String> = (0..count)
+            .map(|i| {
+                if recursive && i == 0 {
+                    self.rng.gen_range(0..=MAX_DEPTH).to_string()
+                } else {
+                    self.int_expr(1)
+                }
+            })
+            .collect();
+        args.join(", ")
+    }
+
+    /// Can one more call of function `index` run here within the budget? If so, its
+    /// cost is charged.
+    fn affordable(&mut self, index: usize) -> bool {
+        let cost = self.cx.multiplier * self.functions[index].cost;
+        if self.cx.cost + cost > self.cx.budget {
+            return false;
+        }
+        self.cx.cost += cost;
+        true
+    }
+
+    /// A function that is not shadowed here and fits the budget (its cost charged).
+    fn callable_function(&mut self) -> Option<usize> {
+        if self.functions.is_empty() {
+            return None;
+        }
+        let index = self.rng.gen_range(0..self.functions.len());
+        let name = self.functions[index].name.clone();
+        if self.lookup(&name).is_some() || self.cx.hidden.as_deref() == Some(name.as_str()) {
+            return None;
+        }
+        self.affordable(index).then_some(index)
+    }
+
+    fn new_local_name(&mut self) -> String {
+        self.next_name += 1;
+        format!("v{}", self.next_name)
+    }
+
+    fn declare(&mut self, name: &str, ty: Ty, assignable: bool) {
+        self.cx.scopes.last_mut().unwrap().push(Var {
+            name: name.to_string(),
+            ty,
+            assignable,
+        });
+    }
+
+    /// The innermost local called `name`.
+    fn lookup(&self, name: &str) -> Option<&Var> {
+        self.cx
+            .scopes
+            .iter()
+            .rev()
+            .flatten()
+            .rev()
+            .find(|v| v.name == name)
+    }
+
+    /// A random visible local satisfying `keep` (a shadowed one is not visible).
+    fn pick_var(&mut self, keep: impl Fn(&Var) -> bool) -> Option<String> {
+        let visible: Vec<&Var> = self
+            .cx
+            .scopes
+            .iter()
+            .flatten()
+            .filter(|v| {
+                self.cx.hidden.as_deref() != Some(v.name.as_str())
+                    && self
+                        .lookup(&v.name)
+                        .is_some_and(|inner| std::ptr::eq(inner, *v))
+                    && keep(v)
+            })
+            .collect();
+        if visible.is_empty() {
+            return None;
+        }
+        Some(visible[self.rng.gen_range(0..visible.len())].name.clone())
+    }
+
+    fn pick_typed(&mut self, keep: impl Fn(&Ty) -> bool) -> Option<(String, Ty)> {
+        let name = self.pick_var(|v| keep(&v.ty))?;
+        let ty = self.lookup(&name)?.ty.clone();
+        Some((name, ty))
+    }
+}
+
+impl Context {
+    fn new(budget: u64, statements: u32) -> Context {
+        Context {
+            scopes: vec![Vec::new()],
+            recursive_self: None,
+            self_calls: 0,
+            cost: 0,
+            budget,
+            multiplier: 1,
+            loop_depth: 0,
+            block_depth: 0,
+            statements_left: statements,
+            hidden: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_program() {
+        for seed in 0..50 {
+            assert_eq!(program(seed), program(seed));
+        }
+    }
+
+    #[test]
+    fn seeds_give_varied_programs_with_every_feature() {
+        let programs: Vec<String> = (0..300).map(program).collect();
+        let distinct: std::collections::HashSet<_> = programs.iter().collect();
+        assert!(
+            distinct.len() > 290,
+            "only {} distinct programs",
+            distinct.len()
+        );
+        let all = programs.concat();
+        for feature in [
+            "fn ",
+            "while ",
+            "if ",
+            "else",
+            "print ",
+            "return ",
+            "&&",
+            "||",
+            "!(",
+            " / ",
+            " % ",
+            "len(",
+            "[",
+            "{x",
+            ".x",
+            "f0(",
+            "4611686018427387903",
+            "] = ",
+            "n - ",
+        ] {
+            assert!(all.contains(feature), "no program uses `{feature}`");
+        }
+    }
+
+    #[test]
+    fn a_base_case_never_recurses_and_the_depth_is_never_shadowed() {
+        for seed in 0..500 {
+            let text = program(seed);
+            for line in text.lines() {
+                if line.starts_with("  if n <= 0 { return") {
+                    // A self-call is `fK(n - 1, ...)`: a digit, then `(n - `.
+                    let self_call = line
+                        .match_indices("(n - ")
+                        .any(|(at, _)| line[..at].ends_with(|c: char| c.is_ascii_digit()));
+                    assert!(!self_call, "seed {seed}: {line}\n{text}");
+                }
+                assert!(
+                    !line.trim_start().starts_with("let n "),
+                    "seed {seed}: {line}\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn braces_and_brackets_balance() {
+        for seed in 0..300 {
+            let text = program(seed);
+            for (open, close) in [('{', '}'), ('[', ']'), ('(', ')')] {
+                let opens = text.matches(open).count();
+                let closes = text.matches(close).count();
+                assert_eq!(
+                    opens, closes,
+                    "seed {seed}: {open}{close} unbalanced\n{text}"
+                );
+            }
+        }
+    }
+}
