@@ -5,6 +5,12 @@
 pub mod bytecode;
 pub mod engine;
 pub mod error;
+pub mod heap;
+pub mod interp;
+pub mod jasm;
+pub mod load;
+pub mod mini;
+pub mod print;
 pub mod value;
 pub mod verify;
 

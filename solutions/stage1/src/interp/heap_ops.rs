@@ -1,0 +1,73 @@
+//! The instructions on arrays and objects: they pop their operands, all of them before
+//! any check, and let the heap do the checked work.
+
+use super::frame::Cursor;
+use super::Machine;
+use crate::bytecode::Instr;
+use crate::error::ErrorKind;
+use crate::value::Value;
+
+impl<'p> Machine<'p, '_> {
+    /// Runs `op`, one of `NewArray`, `NewArrayFill`, `ArrayGet`, `ArraySet` and
+    /// `ArrayLen`, on the operands on top of the stack.
+    #[inline(always)]
+    pub(super) fn array_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
+        // exercise-begin: arrays pop the operands of an array instruction, run it on the heap, push its result
+        let result = match op {
+            Instr::NewArray(n) => {
+                let start = cur.sp - n as usize;
+                let array = self.heap.alloc_array(&self.stack[start..cur.sp])?;
+                cur.sp = start;
+                array
+            }
+            Instr::NewArrayFill => {
+                let n = self.pop(cur);
+                let fill = self.pop(cur);
+                let n = n.to_int().ok_or(ErrorKind::TypeError)?;
+                self.heap.alloc_array_fill(fill, n)?
+            }
+            Instr::ArrayGet => {
+                let i = self.pop(cur);
+                let a = self.pop(cur);
+                self.heap.array_get(a, i)?
+            }
+            Instr::ArraySet => {
+                let v = self.pop(cur);
+                let i = self.pop(cur);
+                let a = self.pop(cur);
+                return self.heap.array_set(a, i, v);
+            }
+            Instr::ArrayLen => {
+                let a = self.pop(cur);
+                Value::int(self.heap.array_len(a)?)
+            }
+            _ => unreachable!("array_op of {op:?}"),
+        };
+        self.push(cur, result);
+        Ok(())
+        // exercise-end
+    }
+
+    /// Runs `op`, one of `NewObject`, `GetField` and `SetField`, on the operands on
+    /// top of the stack.
+    #[inline(always)]
+    pub(super) fn object_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
+        // exercise-begin: objects pop the operands of an object instruction, run it on the heap, push its result
+        let result = match op {
+            Instr::NewObject => self.heap.alloc_object()?,
+            Instr::GetField(field) => {
+                let o = self.pop(cur);
+                self.heap.get_field(o, field)?
+            }
+            Instr::SetField(field) => {
+                let v = self.pop(cur);
+                let o = self.pop(cur);
+                return self.heap.set_field(o, field, v);
+            }
+            _ => unreachable!("object_op of {op:?}"),
+        };
+        self.push(cur, result);
+        Ok(())
+        // exercise-end
+    }
+}
