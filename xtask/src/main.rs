@@ -1,1 +1,120 @@
-fn main() {}
+//! `cargo xtask`: maintenance of the course. `exercises` regenerates the learner's
+//! crates (`exercises/stageN/src/`) from the solutions, and `check` fails when they
+//! differ from what it would generate, so exercises and solutions never drift apart.
+
+mod book;
+mod generate;
+mod holes;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use generate::{compare, display, expected_tree, stages, write};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  exercises   regenerate exercises/stageN/src/ from solutions/stageN/src/
+  check       fail if exercises/ differs from what `exercises` would write";
+
+/// The workspace root: the parent of this crate's directory, which `cargo run` (and
+/// so `cargo xtask`) names at run time. The path compiled in would be wrong for a
+/// binary reused from another checkout sharing the target directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest_dir)
+}
+
+/// What went wrong, printed as is; the exit status is 1.
+type Failure = String;
+
+/// Regenerates every stage's exercise sources, printing what changed.
+fn exercises(root: &Path) -> Result<(), Failure> {
+    for stage in stages(root).map_err(|e| e.to_string())? {
+        let tree = expected_tree(root, stage).map_err(|e| e.to_string())?;
+        let rel = format!("exercises/stage{stage}/src");
+        require_manifest(root, stage)?;
+        let diff = write(&tree, &root.join(&rel)).map_err(|e| format!("{rel}: {e}"))?;
+        for (what, files) in [
+            ("created", &diff.missing),
+            ("updated", &diff.changed),
+            ("deleted", &diff.extra),
+        ] {
+            for file in files {
+                println!("{what} {rel}/{}", display(file));
+            }
+        }
+        if diff.is_empty() {
+            println!("{rel}: up to date");
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every stage's exercise sources are what `exercises` would write.
+fn check(root: &Path) -> Result<(), Failure> {
+    let mut problems = Vec::new();
+    for stage in stages(root).map_err(|e| e.to_string())? {
+        let tree = expected_tree(root, stage).map_err(|e| e.to_string())?;
+        require_manifest(root, stage)?;
+        let rel = format!("exercises/stage{stage}/src");
+        let diff = compare(&tree, &root.join(&rel)).map_err(|e| format!("{rel}: {e}"))?;
+        for (what, files) in [
+            ("missing", &diff.missing),
+            ("differs", &diff.changed),
+            ("not in the solution", &diff.extra),
+        ] {
+            for file in files {
+                problems.push(format!("  {rel}/{}: {what}", display(file)));
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("exercises/ agrees with solutions/");
+        return Ok(());
+    }
+    Err(format!(
+        "error: exercises/ is not what the generator writes from solutions/:\n{}\n\
+         fix: run `cargo xtask exercises` (edit the solution, never the exercise)",
+        problems.join("\n")
+    ))
+}
+
+/// The exercise crate's `Cargo.toml` is written by hand; the generator needs it there.
+fn require_manifest(root: &Path, stage: u32) -> Result<(), Failure> {
+    let manifest = format!("exercises/stage{stage}/Cargo.toml");
+    if root.join(&manifest).is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "error: {manifest} is missing: write it by hand (like exercises/stage1/Cargo.toml) \
+             and add the crate to the workspace members"
+        ))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["exercises"] => exercises(&root),
+        ["check"] => check(&root),
+        ["help" | "-h" | "--help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The stages of the course and the engine each one runs programs with. Adding the
+//! engine of a new stage is one line in [`BUILT`].
+
+use stage1::interp::{Interpreter, Options};
+use stage1::Engine;
+
+/// The names of the seven stages, as the book and the grade table call them.
+pub const NAMES: [&str; 7] = [
+    "interpreter",
+    "code buffer",
+    "template JIT",
+    "optimizer",
+    "tiering",
+    "inline caches",
+    "deopt",
+];
+
+/// The name of stage `n` (1-based), or `"?"` past the last one.
+pub fn name(n: u32) -> &'static str {
+    NAMES
+        .get((n as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or("?")
+}
+
+/// How the command line wants an engine set up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineOptions {
+    /// Count bytecode instructions (for `--stats`; it slows the interpreter down).
+    pub count_instructions: bool,
+}
+
+/// Makes a fresh engine.
+pub type MakeEngine = fn(EngineOptions) -> Box<dyn Engine>;
+
+/// A stage that is built, and its engine if it adds one (stage 2 adds an assembler,
+/// not an engine, and runs programs with the engine of the stage below it).
+pub struct Built {
+    /// The stage number.
+    pub stage: u32,
+    /// The engine the stage adds, if any.
+    pub engine: Option<MakeEngine>,
+}
+
+/// The built stages, in order.
+pub const BUILT: &[Built] = &[
+    Built {
+        stage: 1,
+        engine: Some(interpreter),
+    },
+    Built {
+        stage: 2,
+        engine: None,
+    },
+    Built {
+        stage: 3,
+        engine: Some(template_jit),
+    },
+];
+
+/// The stage 1 interpreter.
+fn interpreter(options: EngineOptions) -> Box<dyn Engine> {
+    Box::new(Interpreter::with_options(Options {
+        count_instructions: options.count_instructions,
+        ..Options::default()
+    }))
+}
+
+/// The stage 3 template JIT (it has no instruction counter: `--stats` shows its
+/// compilations and runtime exits instead).
+fn template_jit(_: EngineOptions) -> Box<dyn Engine> {
+    Box::new(stage3::Jit::new())
+}
+
+/// The engine `--stage N` runs with: the one of the highest built stage at or below
+/// `N` (default: the highest built stage), with the stage that provides it; or why
+/// there is none.
+pub fn engine_for(stage: Option<u32>) -> Result<(u32, MakeEngine), String> {
+    let last = BUILT.last().map_or(0, |b| b.stage);
+    let wanted = stage.unwrap_or(last);
+    if wanted > last {
+        return Err(format!(
+            "stage {wanted} ({}) is not built yet: stages 1 to {last} are",
+            name(wanted)
+        ));
+    }
+    BUILT
+        .iter()
+        .rev()
+        .filter(|b| b.stage <= wanted)
+        .find_map(|b| b.engine.map(|make| (b.stage, make)))
+        .ok_or_else(|| format!("stage {wanted} has no engine"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_two_runs_the_interpreter_and_the_default_is_the_highest() {
+        assert_eq!(engine_for(Some(1)).unwrap().0, 1);
+        assert_eq!(engine_for(Some(2)).unwrap().0, 1);
+        assert_eq!(engine_for(Some(3)).unwrap().0, 3);
+        assert_eq!(engine_for(None).unwrap().0, 3);
+    }
+
+    #[test]
+    fn unbuilt_stages_say_so() {
+        let last = BUILT.last().unwrap().stage;
+        let err = engine_for(Some(last + 1)).err().unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "stage {} ({}) is not built yet: stages 1 to {last} are",
+                last + 1,
+                name(last + 1)
+            )
+        );
+    }
+
+    #[test]
+    fn names_follow_the_book() {
+        assert_eq!(name(1), "interpreter");
+        assert_eq!(name(7), "deopt");
+        assert_eq!(name(0), "?");
+        assert_eq!(name(8), "?");
+    }
+}

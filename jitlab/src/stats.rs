@@ -1,0 +1,120 @@
+//! `--stats`: what an engine did during a run, as a small aligned table on stderr.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use stage1::{Event, Stats};
+
+/// `1234567` as `1,234,567`, so big counters read at a glance.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in milliseconds with three decimals (microsecond resolution).
+fn millis(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// One line describing an event.
+fn event_line(event: &Event) -> String {
+    match event {
+        Event::Compiled {
+            function,
+            tier,
+            bytecode_len,
+            code_bytes,
+            time,
+        } => format!(
+            "compiled {function} ({tier}): {bytecode_len} instructions -> {code_bytes} bytes in {}",
+            millis(*time)
+        ),
+        Event::NotCompiled {
+            function,
+            tier,
+            reason,
+        } => format!("not compiled {function} ({tier}): {reason}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The table `--stats` prints: the engine, its counters, then its events and exits.
+pub fn table(engine: &str, stats: &Stats) -> String {
+    let mut rows: Vec<(String, String)> = vec![
+        ("engine".into(), engine.into()),
+        (
+            "instructions".into(),
+            stats.instructions.map_or("not counted".into(), grouped),
+        ),
+        ("calls".into(), grouped(stats.calls)),
+        ("time".into(), millis(stats.run_time)),
+        ("events".into(), grouped(stats.events.len() as u64)),
+    ];
+    let exits: u64 = stats.exits.iter().map(|(_, n)| n).sum();
+    rows.push(("exits".into(), grouped(exits)));
+    for (reason, n) in &stats.exits {
+        rows.push((format!("  {reason}"), grouped(*n)));
+    }
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::from("stats:\n");
+    for (key, value) in &rows {
+        let _ = writeln!(out, "  {key:<width$}  {value}");
+    }
+    for event in &stats.events {
+        let _ = writeln!(out, "  event: {}", event_line(event));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn the_table_is_aligned_and_lists_exits_and_events() {
+        let stats = Stats {
+            instructions: Some(1500),
+            calls: 3,
+            run_time: Duration::from_micros(2500),
+            events: vec![Event::NotCompiled {
+                function: "f".into(),
+                tier: "baseline",
+                reason: "too big".into(),
+            }],
+            exits: vec![("overflow", 2)],
+        };
+        assert_eq!(
+            table("interpreter", &stats),
+            "stats:\n\
+             \x20 engine        interpreter\n\
+             \x20 instructions  1,500\n\
+             \x20 calls         3\n\
+             \x20 time          2.500 ms\n\
+             \x20 events        1\n\
+             \x20 exits         2\n\
+             \x20   overflow    2\n\
+             \x20 event: not compiled f (baseline): too big\n"
+        );
+    }
+
+    #[test]
+    fn uncounted_instructions_say_so() {
+        let text = table("interpreter", &Stats::default());
+        assert!(text.contains("instructions  not counted"), "{text}");
+    }
+}

@@ -1,0 +1,377 @@
+//! The command line as a user meets it: the built `jitlab` binary, run on files, judged
+//! by its exit status, stdout and stderr.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh directory under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("jitlab-cli-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// Writes `text` to `rel` under the directory and returns its path.
+    fn put(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.0.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The workspace root (this crate's parent).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn jitlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jitlab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn run_file(path: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", path.to_str().unwrap()];
+    args.extend(extra);
+    jitlab(&args)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed by a signal")
+}
+
+/// The `// expect: X` lines of a program, in order.
+fn expectations(source: &str) -> String {
+    source
+        .lines()
+        .filter_map(|l| {
+            l.split_once("// expect: ")
+                .map(|(_, e)| format!("{}\n", e.trim()))
+        })
+        .collect()
+}
+
+#[test]
+fn fib_prints_its_answer_and_exits_0() {
+    let out = jitlab(&["run", "examples/fib.mini"]);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(stdout(&out), "832040\n");
+    assert_eq!(code(&out), 0);
+}
+
+#[test]
+fn every_example_prints_what_its_comments_expect() {
+    let mut examples: Vec<PathBuf> = fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mini"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 4, "{examples:?}");
+    for path in examples {
+        let expected = expectations(&fs::read_to_string(&path).unwrap());
+        assert!(!expected.is_empty(), "{} expects nothing", path.display());
+        let out = run_file(&path, &[]);
+        assert_eq!(stderr(&out), "", "{}", path.display());
+        assert_eq!(stdout(&out), expected, "{}", path.display());
+        assert_eq!(code(&out), 0, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_runtime_error_flushes_output_then_reports_on_stderr_with_exit_1() {
+    let t = TempDir::new("runtime");
+    let file = t.put(
+        "div.mini",
+        "fn div(a, b) {\n  return a / b;\n}\nprint 1;\nprint div(1, 0);\nprint 2;\n",
+    );
+    let out = run_file(&file, &[]);
+    assert_eq!(stdout(&out), "1\n");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "error: division by zero",
+            "  at div (line 2)",
+            "  at main (line 5)"
+        ]
+    );
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn deep_recursion_is_a_stack_overflow_error_not_a_crash() {
+    let t = TempDir::new("deep");
+    let file = t.put(
+        "deep.mini",
+        "fn down(n) {\n  return down(n + 1);\n}\ndown(0);\n",
+    );
+    let out = run_file(&file, &[]);
+    let err = stderr(&out);
+    assert_eq!(err.lines().next(), Some("error: stack overflow"), "{err}");
+    assert!(err.lines().count() <= 2 + 21, "the trace is capped: {err}");
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn a_file_that_does_not_compile_is_reported_at_its_place_with_exit_2() {
+    let t = TempDir::new("load");
+    let file = t.put("bad.mini", "print 1;\nprint nope;\n");
+    let out = run_file(&file, &[]);
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    let prefix = format!("{}:2:7: error: ", file.display());
+    assert!(
+        first.starts_with(&prefix),
+        "{first:?} should start with {prefix:?}"
+    );
+    assert!(first.contains("nope"), "{first}");
+    assert_eq!(stdout(&out), "", "nothing runs before the program loads");
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn a_missing_file_is_exit_2_with_a_message() {
+    let out = jitlab(&["run", "no/such/file.mini"]);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("no/such/file.mini:1:1: error: cannot read the file: "),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn an_unbuilt_stage_is_exit_2() {
+    let out = jitlab(&["run", "examples/fib.mini", "--stage", "7"]);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: stage 7 (deopt) is not built yet: stages 1 to "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(stdout(&out), "");
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn bad_arguments_are_clap_usage_errors() {
+    for args in [
+        &["run", "examples/fib.mini", "--stage", "0"][..],
+        &["run", "examples/fib.mini", "--stage", "8"],
+        &["run"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let out = jitlab(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(
+            err.contains("Usage: jitlab") || err.contains("try '--help'"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn stage_2_runs_the_stage_1_engine() {
+    let one = jitlab(&["run", "examples/shapes.mini", "--stage", "1"]);
+    let two = jitlab(&["run", "examples/shapes.mini", "--stage", "2"]);
+    assert_eq!(code(&two), 0, "{}", stderr(&two));
+    assert_eq!(stdout(&one), stdout(&two));
+    assert!(stdout(&two).starts_with("351\n"));
+}
+
+/// The value of the `--stats` row named `key`.
+fn stat(table: &str, key: &str) -> String {
+    table
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {table}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn stats_show_counters_on_stderr_after_the_run() {
+    let t = TempDir::new("stats");
+    let file = t.put(
+        "fib.mini",
+        "fn fib(n) {\n  if n < 2 { return n; }\n  return fib(n - 1) + fib(n - 2);\n}\nprint fib(10);\n",
+    );
+    let out = run_file(&file, &["--stats"]);
+    assert_eq!(stdout(&out), "55\n", "stats never go to stdout");
+    let table = stderr(&out);
+    assert!(table.starts_with("stats:\n"), "{table}");
+    assert_eq!(stat(&table, "engine"), "interpreter (stage 1)");
+    // fib(10) makes 177 calls; main counts as one more.
+    assert_eq!(stat(&table, "calls"), "178");
+    let instructions: u64 = stat(&table, "instructions")
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!(instructions > 177 * 5, "{instructions}");
+    assert!(stat(&table, "time").ends_with(" ms"));
+    assert_eq!(code(&out), 0);
+
+    let plain = run_file(&file, &[]);
+    assert_eq!(stderr(&plain), "", "no stats unless asked");
+}
+
+#[test]
+fn dump_prints_jasm_that_runs_the_same_and_dumps_the_same() {
+    let t = TempDir::new("dump");
+    for example in ["fib", "primes", "shapes", "functions"] {
+        let mini = root().join(format!("examples/{example}.mini"));
+        let dumped = jitlab(&["dump", mini.to_str().unwrap()]);
+        assert_eq!(code(&dumped), 0, "{example}: {}", stderr(&dumped));
+        let text = stdout(&dumped);
+        assert!(text.contains("main"), "{example}: {text}");
+        let jasm = t.put(&format!("{example}.jasm"), &text);
+
+        let from_mini = run_file(&mini, &[]);
+        let from_jasm = run_file(&jasm, &[]);
+        assert_eq!(code(&from_jasm), 0, "{example}: {}", stderr(&from_jasm));
+        assert_eq!(stdout(&from_jasm), stdout(&from_mini), "{example}");
+
+        let again = jitlab(&["dump", jasm.to_str().unwrap()]);
+        assert_eq!(stdout(&again), text, "{example}: printing is canonical");
+    }
+}
+
+#[test]
+fn dump_of_a_bad_file_is_exit_2() {
+    let t = TempDir::new("dumpbad");
+    let file = t.put("bad.mini", "print (1;\n");
+    let out = jitlab(&["dump", file.to_str().unwrap()]);
+    assert!(
+        stderr(&out).starts_with(&format!("{}:1:", file.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn a_large_output_arrives_whole() {
+    let t = TempDir::new("large");
+    let file = t.put(
+        "count.mini",
+        "let i = 0;\nwhile i < 200000 {\n  print i;\n  i = i + 1;\n}\n",
+    );
+    let out = run_file(&file, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 200_000);
+    assert!(text.ends_with("\n199999\n"));
+}
+
+/// A workspace with learner crates in four states, graded from inside one of them.
+#[test]
+fn grade_reports_each_stage_and_the_next_todo() {
+    let t = TempDir::new("grade");
+    t.put(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"exercises/*\"]\n",
+    );
+    let crate_with = |n: u32, lib: &str| {
+        t.put(
+            &format!("exercises/stage{n}/Cargo.toml"),
+            &format!("[package]\nname = \"stage{n}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        );
+        t.put(&format!("exercises/stage{n}/src/lib.rs"), lib);
+    };
+    let tests = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn add() { assert_eq!(super::add(2, 3), 5); }\n    #[test]\n    fn mul() { assert_eq!(super::mul(2, 3), 6); }\n    #[test]\n    fn sub() { assert_eq!(super::sub(2, 3), -1); }\n}\n";
+    crate_with(
+        1,
+        &format!("pub fn add(a: i64, b: i64) -> i64 {{ a + b }}\npub fn mul(a: i64, b: i64) -> i64 {{ todo!(\"mul: Multiply. — book §1.3\") }}\npub fn sub(a: i64, b: i64) -> i64 {{ todo!(\"sub: Subtract. — book §1.2\") }}\n{tests}"),
+    );
+    crate_with(
+        2,
+        &format!("pub fn add(a: i64, b: i64) -> i64 {{ todo!(\"add: Add. — book §2.1\") }}\npub fn mul(a: i64, b: i64) -> i64 {{ todo!(\"mul: Multiply. — book §2.2\") }}\npub fn sub(a: i64, b: i64) -> i64 {{ todo!(\"sub: Subtract. — book §2.3\") }}\n{tests}"),
+    );
+    crate_with(3, "pub fn broken() -> i64 { \"not a number\" }\n");
+    crate_with(
+        4,
+        &format!("pub fn add(a: i64, b: i64) -> i64 {{ a + b }}\npub fn mul(a: i64, b: i64) -> i64 {{ a * b }}\npub fn sub(a: i64, b: i64) -> i64 {{ a - b }}\n{tests}"),
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+        .arg("grade")
+        .current_dir(t.0.join("exercises/stage2/src"))
+        .env("CARGO_TARGET_DIR", t.0.join("target"))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "stage  name          status",
+            "1      interpreter   failed: 2 of 3 tests",
+            "2      code buffer   not started",
+            "3      template JIT  does not compile",
+            "4      optimizer     passed (3 tests)",
+        ],
+        "{text}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(lines[6], "stage 1 next: sub: Subtract. — book §1.2");
+    assert_eq!(lines[7], "stage 2 next: add: Add. — book §2.1");
+    assert!(
+        lines[8].starts_with(
+            "stage 3 next: error[E0308]: mismatched types --> exercises/stage3/src/lib.rs:1:"
+        ),
+        "{text}"
+    );
+    assert_eq!(code(&out), 1, "not every stage passes");
+
+    let one = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+        .args(["grade", "--stage", "4"])
+        .current_dir(&t.0)
+        .env("CARGO_TARGET_DIR", t.0.join("target"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&one),
+        "stage  name       status\n4      optimizer  passed (3 tests)\n"
+    );
+    assert_eq!(code(&one), 0);
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+        .args(["grade", "--stage", "5"])
+        .current_dir(&t.0)
+        .output()
+        .unwrap();
+    assert!(stderr(&missing).starts_with("error: stage 5 (tiering) has no exercise crate"));
+    assert_eq!(code(&missing), 2);
+}
