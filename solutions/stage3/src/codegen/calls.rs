@@ -1,0 +1,133 @@
+//! Calls, returns, the prologue, and the one exit path of errors.
+//!
+//! Calling convention between compiled functions: the caller's arguments stay in its
+//! operand slots; it passes the address of the first one in `rdi` ([`ARGS`]) and calls
+//! the callee's label directly (`call_value` calls the address from the function
+//! table). The callee's prologue copies argument `k` from `[rdi - 8k]` (slots grow
+//! down) into its local `k`. The result comes back in `rax`, or the word
+//! [`ERROR`](crate::runtime::ERROR) when the callee failed; the caller then leaves too,
+//! adding its own frame to the trace. Arity and the callee's tag are checked by the
+//! caller, the depth limit by the callee's prologue, in the interpreter's order.
+
+use stage1::interp::frame::MAX_FRAMES;
+use stage1::{ErrorKind, FnId, Function};
+use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
+
+use super::frame::ARGS;
+use super::{FnGen, ACC, CTX, FRAME, TMP};
+use crate::context::{CALLS_OFFSET, DEPTH_OFFSET, FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
+use crate::runtime::{error_code, rt_raise, NO_FRAME};
+use stage1::value::{FUNCTION_TAG, TAG_MASK};
+
+/// The context's depth counter.
+const DEPTH: Mem = Mem::base_disp(CTX, DEPTH_OFFSET);
+/// The context's call counter.
+const CALLS: Mem = Mem::base_disp(CTX, CALLS_OFFSET);
+
+impl FnGen<'_> {
+    /// The prologue: make the frame, check and bump the depth (`stack overflow` past
+    /// [`MAX_FRAMES`], charged to the caller's call), copy the arguments in and zero
+    /// the other locals.
+    pub(super) fn gen_prologue(&mut self, f: &Function) {
+        // exercise-begin: prologue build the frame, check the call depth, copy the arguments, zero the locals
+        self.asm.push(FRAME);
+        self.asm.mov(FRAME, Reg::RSP);
+        let size = self.frame.size();
+        if size > 0 {
+            self.asm.sub(Reg::RSP, Imm32(size));
+        }
+        let overflow = self.stub(
+            error_code(ErrorKind::StackOverflow) as u64,
+            NO_FRAME as usize,
+        );
+        self.asm.mov(ACC, DEPTH);
+        self.asm.cmp(ACC, Imm32(MAX_FRAMES as i32));
+        self.asm.jcc(Cond::AE, overflow);
+        self.asm.add(ACC, Imm32(1));
+        self.asm.mov_mr(DEPTH, ACC);
+        self.asm.mov(ACC, CALLS);
+        self.asm.add(ACC, Imm32(1));
+        self.asm.mov_mr(CALLS, ACC);
+        for k in 0..f.arity {
+            self.asm.mov(TMP, Mem::base_disp(ARGS, -8 * k as i32));
+            self.asm.mov_mr(self.frame.local(k), TMP);
+        }
+        for k in f.arity..f.locals {
+            self.asm.mov_mi(self.frame.local(k), Imm32(0));
+        }
+        // exercise-end
+    }
+
+    /// `call f argc`: a direct call of the callee's label.
+    pub(super) fn gen_call(&mut self, func: FnId, argc: u32) {
+        // exercise-begin: call pass the address of the first argument, call the callee, check for an error, store the result
+        let first = self.frame.operand(self.depth - argc);
+        self.asm.lea(ARGS, first);
+        self.asm.call(self.entries[func as usize]);
+        self.check_error_result();
+        self.asm.mov_mr(first, ACC);
+        // exercise-end
+    }
+
+    /// `call_value argc`: check the value is a function (`type error`) of arity
+    /// `argc` (`wrong number of arguments`), then call its code from the table.
+    pub(super) fn gen_call_value(&mut self, argc: u32) {
+        // exercise-begin: call-value check the callee's tag and arity in the function table, then call its code
+        let callee = self.top(argc);
+        let type_error = self.error_exit(Some(ErrorKind::TypeError));
+        let arity_error = self.error_exit(Some(ErrorKind::WrongNumberOfArguments));
+        self.asm.mov(ACC, callee);
+        self.asm.mov(TMP.r32(), ACC.r32());
+        self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
+        self.asm.cmp(TMP.r32(), Imm32(FUNCTION_TAG as i32));
+        self.asm.jcc(Cond::NE, type_error);
+        // index << 3 | 5 becomes index * 16, the offset of its table entry.
+        self.asm.and(ACC, Imm32(!(TAG_MASK as i32)));
+        self.asm.shl(ACC, 1);
+        self.asm.mov(TMP, Mem::base_disp(CTX, FUNCTIONS_OFFSET));
+        let entry = |disp| Mem::sib(TMP, IndexReg::RAX, Scale::S1, disp);
+        self.asm
+            .cmp_mi(entry(FN_ENTRY_ARITY_OFFSET), Imm32(argc as i32));
+        self.asm.jcc(Cond::NE, arity_error);
+        self.asm.mov(ACC, entry(0));
+        self.asm.lea(ARGS, self.frame.operand(self.depth - argc));
+        self.asm.call_reg(ACC);
+        self.check_error_result();
+        self.asm.mov_mr(callee, ACC);
+        // exercise-end
+    }
+
+    /// `return`: the result in `rax`, one frame less, back to the caller.
+    pub(super) fn gen_return(&mut self) {
+        // exercise-begin: return load the result, take the depth back down, drop the frame and return
+        self.asm.mov(ACC, self.top(0));
+        self.asm.mov(TMP, DEPTH);
+        self.asm.sub(TMP, Imm32(1));
+        self.asm.mov_mr(DEPTH, TMP);
+        self.asm.mov(Reg::RSP, FRAME);
+        self.asm.pop(FRAME);
+        self.asm.ret();
+        // exercise-end
+    }
+
+    /// An error stub: the kind in `rsi`, the pc in `rcx`, then the exit path.
+    pub(super) fn gen_stub(&mut self, kind: u64, pc: usize) {
+        self.asm.mov_imm(Reg::RSI, kind as i64);
+        self.asm.mov_imm(Reg::RCX, pc as i64);
+        self.asm.jmp(self.raise);
+    }
+
+    /// The function's one exit path for errors: record the kind and this frame with
+    /// `rt_raise(ctx, kind, func, pc)`, then return its error word to the caller.
+    pub(super) fn gen_raise(&mut self) {
+        // exercise-begin: runtime-exit record the error and this frame with rt_raise, then return the error word
+        self.asm.bind(self.raise);
+        self.asm.mov(Reg::RDI, CTX);
+        self.asm.mov_imm(Reg::RDX, self.func as i64);
+        self.asm.call_abs(rt_raise as *const () as u64);
+        self.asm.mov(Reg::RSP, FRAME);
+        self.asm.pop(FRAME);
+        self.asm.ret();
+        // exercise-end
+    }
+}

@@ -1,0 +1,128 @@
+//! Heap templates: arrays inline (tag, index and bounds checks, then one load or
+//! store through the tagged pointer), allocation, objects and `print` through the
+//! runtime helpers.
+//!
+//! An array value is `ptr | 1`, `ptr` pointing at `len: u64` then the elements, so
+//! through the tagged word the length is at `-1` and element `i` at `8i + 7`.
+
+use stage1::value::{ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, TAG_MASK};
+use stage1::ErrorKind;
+use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
+
+use super::{FnGen, ACC, CTX, TMP, TMP2};
+use crate::runtime;
+
+/// The tagged pointer's distance from the untagged one.
+const TAG: i32 = ARRAY_TAG as i32;
+
+impl FnGen<'_> {
+    /// Calls a runtime helper (its other arguments already in `rsi`, `rdx`, `rcx`),
+    /// leaving through the exit path when it fails.
+    fn call_helper(&mut self, helper: u64) {
+        self.asm.mov(Reg::RDI, CTX);
+        self.asm.call_abs(helper);
+        self.check_error_result();
+    }
+
+    /// Jumps to a `type error` unless `rax` is an array.
+    fn check_array(&mut self) {
+        let type_error = self.error_exit(Some(ErrorKind::TypeError));
+        self.asm.mov(TMP2.r32(), ACC.r32());
+        self.asm.and(TMP2.r32(), Imm32(TAG_MASK as i32));
+        self.asm.cmp(TMP2.r32(), Imm32(TAG));
+        self.asm.jcc(Cond::NE, type_error);
+    }
+
+    /// Checks the array in `rax` and the index in `rcx` (`type error`, then
+    /// `index out of bounds`), leaving the untagged index in `rcx`.
+    fn check_element(&mut self) {
+        self.check_array();
+        let type_error = self.error_exit(Some(ErrorKind::TypeError));
+        let bounds = self.error_exit(Some(ErrorKind::IndexOutOfBounds));
+        self.asm.test(TMP.r32(), Imm32(1));
+        self.asm.jcc(Cond::NE, type_error);
+        self.asm.sar(TMP, 1);
+        // Unsigned: a negative index is huge, out of bounds like any other.
+        self.asm
+            .cmp(TMP, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
+        self.asm.jcc(Cond::AE, bounds);
+    }
+
+    /// Element `rcx` of the array `rax`.
+    fn element() -> Mem {
+        Mem::sib(ACC, IndexReg::RCX, Scale::S8, ARRAY_ELEMS_OFFSET - TAG)
+    }
+
+    /// `array_get`: `a i -> a[i]`.
+    pub(super) fn gen_array_get(&mut self) {
+        self.asm.mov(ACC, self.top(1));
+        self.asm.mov(TMP, self.top(0));
+        self.check_element();
+        self.asm.mov(ACC, Self::element());
+        self.asm.mov_mr(self.top(1), ACC);
+    }
+
+    /// `array_set`: `a i v ->`, and `a[i] = v`.
+    pub(super) fn gen_array_set(&mut self) {
+        self.asm.mov(ACC, self.top(2));
+        self.asm.mov(TMP, self.top(1));
+        self.check_element();
+        self.asm.mov(TMP2, self.top(0));
+        self.asm.mov_mr(Self::element(), TMP2);
+    }
+
+    /// `array_len`: the length word, tagged.
+    pub(super) fn gen_array_len(&mut self) {
+        self.asm.mov(ACC, self.top(0));
+        self.check_array();
+        self.asm
+            .mov(ACC, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
+        self.asm.add(ACC, ACC);
+        self.asm.mov_mr(self.top(0), ACC);
+    }
+
+    /// `new_array n`: the helper copies the `n` slots from the first one down.
+    pub(super) fn gen_new_array(&mut self, n: u32) {
+        let first = self.frame.operand(self.depth - n);
+        self.asm.lea(Reg::RSI, first);
+        self.asm.mov_imm(Reg::RDX, n as i64);
+        self.call_helper(runtime::rt_new_array as *const () as u64);
+        self.asm.mov_mr(first, ACC);
+    }
+
+    /// `new_array_fill`: `v n -> [v; n]`.
+    pub(super) fn gen_new_array_fill(&mut self) {
+        self.asm.mov(Reg::RSI, self.top(1));
+        self.asm.mov(Reg::RDX, self.top(0));
+        self.call_helper(runtime::rt_new_array_fill as *const () as u64);
+        self.asm.mov_mr(self.top(1), ACC);
+    }
+
+    /// `new_object`.
+    pub(super) fn gen_new_object(&mut self) {
+        self.call_helper(runtime::rt_new_object as *const () as u64);
+        self.asm.mov_mr(self.push_slot(), ACC);
+    }
+
+    /// `get_field k`.
+    pub(super) fn gen_get_field(&mut self, field: u32) {
+        self.asm.mov(Reg::RSI, self.top(0));
+        self.asm.mov_imm(Reg::RDX, field as i64);
+        self.call_helper(runtime::rt_get_field as *const () as u64);
+        self.asm.mov_mr(self.top(0), ACC);
+    }
+
+    /// `set_field k`.
+    pub(super) fn gen_set_field(&mut self, field: u32) {
+        self.asm.mov(Reg::RSI, self.top(1));
+        self.asm.mov_imm(Reg::RDX, field as i64);
+        self.asm.mov(Reg::RCX, self.top(0));
+        self.call_helper(runtime::rt_set_field as *const () as u64);
+    }
+
+    /// `print`.
+    pub(super) fn gen_print(&mut self) {
+        self.asm.mov(Reg::RSI, self.top(0));
+        self.call_helper(runtime::rt_print as *const () as u64);
+    }
+}

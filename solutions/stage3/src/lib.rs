@@ -1,0 +1,20 @@
+//! Stage 3 of jitlab: a template JIT. Every function of a verified program becomes
+//! x86-64 in one linear pass, one template per bytecode instruction (as V8's
+//! Sparkplug does), and the whole program runs natively.
+//!
+//! - [`codegen`]: the templates, the native frame ([`codegen::frame`]) and the calls;
+//! - [`context`]: the `#[repr(C)]` VM context native code reaches through `r12`;
+//! - [`runtime`]: the `extern "sysv64"` helpers native code calls (print, heap,
+//!   errors);
+//! - [`engine`]: [`Jit`], the engine behind the stage 1 interface;
+//! - [`listing`](mod@listing): bytecode with its x86-64, for `jitlab dump --asm`.
+
+pub mod codegen;
+pub mod context;
+pub mod engine;
+pub mod listing;
+pub mod runtime;
+
+pub use codegen::CompileError;
+pub use engine::{compile_program, CompiledProgram, Jit, Options};
+pub use listing::listing;
