@@ -1,1 +1,305 @@
-//! Kernels shared by the benches (being written).
+//! The benchmark kernels of jitlab, and the engines that run them.
+//!
+//! Each kernel exists three times: as a Mini program in `benches/kernels/` (what the
+//! engines run), as a plain Rust function here (the ceiling: what native code compiled
+//! ahead of time by rustc does), and as a Lua program in `benches/peers/` (what real
+//! interpreters do, timed by `benches/peers/compare.sh`). All three print or return
+//! the same checksum, which the tests below check.
+//!
+//! Each Mini and Lua kernel sets its size on one line, `let n = N;` (`local n = N`),
+//! so that `compare.sh` can run bigger sizes without a second copy of each program.
+
+use std::hint::black_box;
+
+use stage1::Engine;
+
+/// One benchmark kernel: its Mini source and its Rust twin.
+pub struct Kernel {
+    /// The short name, as in the bench group and the file name (`fib` for `fib.mini`).
+    pub name: &'static str,
+    /// What the kernel exercises, in a few words.
+    pub what: &'static str,
+    /// The Mini program, at the size the criterion benches use.
+    pub source: &'static str,
+    /// The same computation in Rust at the same size, returning the printed checksum.
+    pub rust: fn() -> i64,
+}
+
+impl Kernel {
+    /// The file name the source is loaded as (errors and traces name it).
+    pub fn file(&self) -> String {
+        format!("{}.mini", self.name)
+    }
+}
+
+/// The six kernels of DESIGN.md, in the order of the tables.
+pub const KERNELS: &[Kernel] = &[
+    Kernel {
+        name: "fib",
+        what: "recursive calls",
+        source: include_str!("../kernels/fib.mini"),
+        rust: || fib(black_box(FIB_N)),
+    },
+    Kernel {
+        name: "loop",
+        what: "arithmetic loop",
+        source: include_str!("../kernels/loop.mini"),
+        rust: || arith_loop(black_box(LOOP_N)),
+    },
+    Kernel {
+        name: "sieve",
+        what: "array loop",
+        source: include_str!("../kernels/sieve.mini"),
+        rust: || sieve(black_box(SIEVE_N)),
+    },
+    Kernel {
+        name: "matmul",
+        what: "matrix multiply",
+        source: include_str!("../kernels/matmul.mini"),
+        rust: || matmul(black_box(MATMUL_N)),
+    },
+    Kernel {
+        name: "objects",
+        what: "object field access",
+        source: include_str!("../kernels/objects.mini"),
+        rust: || objects(black_box(OBJECTS_N)),
+    },
+    Kernel {
+        name: "calls",
+        what: "small calls",
+        source: include_str!("../kernels/calls.mini"),
+        rust: || calls(black_box(CALLS_N)),
+    },
+];
+
+/// One engine the benches compare: a row of every kernel's table.
+pub struct EngineRow {
+    /// The row's name in criterion's output (`stage1`, later `stage3`, ...).
+    pub name: &'static str,
+    /// Makes a fresh engine with its default settings.
+    pub make: fn() -> Box<dyn Engine>,
+}
+
+/// The engines, lowest stage first. A stage that brings an engine adds one line here,
+/// and every bench and test below picks it up.
+pub const ENGINES: &[EngineRow] = &[EngineRow {
+    name: "stage1",
+    make: || Box::new(stage1::interp::Interpreter::new()),
+}];
+
+/// The size of `fib.mini`: fib(25).
+pub const FIB_N: i64 = 25;
+/// The size of `loop.mini`: iterations.
+pub const LOOP_N: i64 = 400_000;
+/// The size of `sieve.mini`: the primes up to this bound.
+pub const SIEVE_N: i64 = 200_000;
+/// The size of `matmul.mini`: the matrices are `n x n`.
+pub const MATMUL_N: i64 = 50;
+/// The size of `objects.mini`: rounds over 100 objects.
+pub const OBJECTS_N: i64 = 1_000;
+/// The size of `calls.mini`: iterations of three calls each.
+pub const CALLS_N: i64 = 150_000;
+
+/// Recursive Fibonacci, as `fib.mini`.
+pub fn fib(n: i64) -> i64 {
+    if n < 2 {
+        return n;
+    }
+    fib(n - 1) + fib(n - 2)
+}
+
+/// The arithmetic loop of `loop.mini`.
+pub fn arith_loop(n: i64) -> i64 {
+    let mut sum = 0;
+    for i in 0..n {
+        sum = sum + i * 3 - 7;
+        if sum > 1_000_003 {
+            sum -= 1_000_003;
+        }
+    }
+    sum
+}
+
+/// The number of primes up to `n`, by the sieve of `sieve.mini`.
+pub fn sieve(n: i64) -> i64 {
+    let n = n as usize;
+    let mut composite = vec![false; n + 1];
+    let mut count = 0;
+    for i in 2..=n {
+        if !composite[i] {
+            count += 1;
+            let mut j = i * i;
+            while j <= n {
+                composite[j] = true;
+                j += i;
+            }
+        }
+    }
+    count
+}
+
+/// The `n x n` matrix of `matmul.mini` whose entry `(i, j)` is `(i * seed + j) % 10`.
+fn matrix(n: usize, seed: i64) -> Vec<Vec<i64>> {
+    (0..n as i64)
+        .map(|i| (0..n as i64).map(|j| (i * seed + j) % 10).collect())
+        .collect()
+}
+
+/// The sum of the entries of the product of `matmul.mini`'s two matrices.
+pub fn matmul(n: i64) -> i64 {
+    let n = n as usize;
+    let (a, b) = (matrix(n, 3), matrix(n, 7));
+    let mut c = vec![vec![0; n]; n];
+    for i in 0..n {
+        for j in 0..n {
+            c[i][j] = (0..n).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    c.iter().flatten().sum()
+}
+
+/// A point of `objects.mini` (a Rust struct: the field offsets are known statically).
+struct Point {
+    x: i64,
+    y: i64,
+    hits: i64,
+}
+
+/// `rounds` walks over 100 points, as `objects.mini`.
+pub fn objects(rounds: i64) -> i64 {
+    let mut points: Vec<Point> = (0..100)
+        .map(|i| Point {
+            x: i,
+            y: 2 * i,
+            hits: 0,
+        })
+        .collect();
+    let mut sum = 0;
+    for _ in 0..rounds {
+        for p in points.iter_mut() {
+            p.x = (p.x + p.y) % 1000;
+            p.hits += 1;
+            sum += p.x;
+        }
+    }
+    sum + points[0].hits
+}
+
+/// `calls.mini`'s `add`, kept out of line so that the calls stay calls.
+#[inline(never)]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// `calls.mini`'s `square`, kept out of line.
+#[inline(never)]
+fn square(x: i64) -> i64 {
+    x * x
+}
+
+/// `calls.mini`'s `step`, calling `f` through a function pointer as Mini calls a value.
+#[inline(never)]
+fn step(sum: i64, i: i64, f: fn(i64, i64) -> i64) -> i64 {
+    f(sum, square(i % 10)) % 1_000_003
+}
+
+/// The loop of small calls of `calls.mini`.
+pub fn calls(n: i64) -> i64 {
+    let f = black_box(add as fn(i64, i64) -> i64);
+    let mut sum = 0;
+    for i in 0..n {
+        sum = step(sum, i, f);
+    }
+    sum
+}
+
+/// The size set on the kernel's `let n = N;` line, which `compare.sh` rewrites.
+pub fn size_of(source: &str) -> Option<i64> {
+    source
+        .lines()
+        .find_map(|line| line.strip_prefix("let n = ")?.strip_suffix(';'))
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a kernel in an engine and returns what it printed, without the newline.
+    fn run_in(engine: &EngineRow, kernel: &Kernel) -> String {
+        let program = stage1::load::load_source(&kernel.file(), kernel.source)
+            .unwrap_or_else(|e| panic!("{} does not load: {e}", kernel.name));
+        let mut out = Vec::new();
+        let mut e = (engine.make)();
+        e.run(&program, &mut out)
+            .unwrap_or_else(|e| panic!("{} fails in {}: {e}", kernel.name, engine.name));
+        String::from_utf8(out).unwrap().trim_end().to_string()
+    }
+
+    #[test]
+    fn every_engine_prints_the_rust_checksum() {
+        for kernel in KERNELS {
+            let expected = (kernel.rust)().to_string();
+            for engine in ENGINES {
+                assert_eq!(
+                    run_in(engine, kernel),
+                    expected,
+                    "kernel {} in engine {}",
+                    kernel.name,
+                    engine.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rust_kernels_give_the_known_checksums() {
+        // Computed independently (Python and Lua 5.4), so that a bug shared by the
+        // Rust twin and an engine cannot hide.
+        let known = [
+            ("fib", 75_025),
+            ("loop", 6_666_900_013),
+            ("sieve", 17_984),
+            ("matmul", 2_531_250),
+            ("objects", 49_421_000),
+            ("calls", 274_988),
+        ];
+        for (kernel, (name, checksum)) in KERNELS.iter().zip(known) {
+            assert_eq!(kernel.name, name);
+            assert_eq!((kernel.rust)(), checksum, "kernel {name}");
+        }
+    }
+
+    #[test]
+    fn every_kernel_has_one_size_line_matching_its_rust_size() {
+        let sizes = [FIB_N, LOOP_N, SIEVE_N, MATMUL_N, OBJECTS_N, CALLS_N];
+        for (kernel, size) in KERNELS.iter().zip(sizes) {
+            let lines = kernel
+                .source
+                .lines()
+                .filter(|l| l.starts_with("let n = "))
+                .count();
+            assert_eq!(
+                lines, 1,
+                "{}: compare.sh rewrites one size line",
+                kernel.name
+            );
+            assert_eq!(size_of(kernel.source), Some(size), "kernel {}", kernel.name);
+        }
+    }
+
+    #[test]
+    fn every_kernel_has_a_lua_peer_of_the_same_size() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
+        for kernel in KERNELS {
+            let path = dir.join(format!("{}.lua", kernel.name));
+            let lua = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let size = lua
+                .lines()
+                .find_map(|l| l.strip_prefix("local n = "))
+                .and_then(|n| n.parse::<i64>().ok());
+            assert_eq!(size, size_of(kernel.source), "{}", path.display());
+        }
+    }
+}

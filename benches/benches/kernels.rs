@@ -1,0 +1,60 @@
+//! `cargo bench --bench kernels`: every kernel of `benches/kernels/` in Rust (the
+//! ceiling) and in every engine of `jitlab_benches::ENGINES`, one criterion group per
+//! kernel with one row per engine; then the `load` group, the cost of turning each
+//! kernel's source into a verified program (parse, compile, verify).
+//!
+//! Sizes are chosen so that one run takes 5–50 ms in the stage 1 interpreter, and the
+//! criterion settings below keep the whole bench within a few minutes.
+
+use std::io::sink;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use jitlab_benches::{ENGINES, KERNELS};
+
+/// One group per kernel: `rust`, then a row per engine.
+fn kernels(c: &mut Criterion) {
+    for kernel in KERNELS {
+        let program = stage1::load::load_source(&kernel.file(), kernel.source)
+            .unwrap_or_else(|e| panic!("kernel {} does not load: {e}", kernel.name));
+        let mut group = c.benchmark_group(kernel.name);
+        group.bench_function("rust", |b| b.iter(kernel.rust));
+        for engine in ENGINES {
+            // A fresh engine per run, made outside the timing: a run leaves its heap
+            // behind (there is no garbage collector), and the next run must not pay
+            // for it.
+            group.bench_function(engine.name, |b| {
+                b.iter_batched_ref(
+                    engine.make,
+                    |e| e.run(&program, &mut sink()).expect("the kernel runs"),
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        group.finish();
+    }
+}
+
+/// Parse, compile and verify each kernel: the front end every engine shares.
+fn load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load");
+    for kernel in KERNELS {
+        let file = kernel.file();
+        group.bench_function(kernel.name, |b| {
+            b.iter(|| stage1::load::load_source(&file, kernel.source).expect("loads"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Ten samples in two seconds per row: the kernels are long enough (milliseconds)
+    // for that to be steady, and 6 kernels x 2 rows + 6 loads stay near a minute.
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = kernels, load
+}
+criterion_main!(benches);

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Times the benchmark kernels under jitlab and under real interpreters, and prints a
+# markdown table with ratios to Lua 5.4.
+#
+#   benches/peers/compare.sh            # best of 5 runs of each kernel
+#   RUNS=3 benches/peers/compare.sh     # best of 3
+#
+# The kernels are benches/kernels/*.mini and their twins benches/peers/*.lua. Each sets
+# its size on one line (`let n = N;`, `local n = N`); this script runs them at the
+# bigger sizes of PEER_SIZE below, written to a temporary copy, so that every run takes
+# at least ~100 ms in Lua 5.4 and process start-up (about 1 ms) does not count. Every
+# engine must print the same checksum, or the script stops.
+#
+# A peer that is not installed is skipped, with a note. Timing is wall-clock, with
+# `date +%s%N`, of the whole process; the engines take turns, and each one's best
+# of RUNS is reported.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+runs=${RUNS:-5}
+kernels=(fib loop sieve matmul objects calls)
+declare -A PEER_SIZE=(
+  [fib]=32
+  [loop]=4000000
+  [sieve]=2000000
+  [matmul]=170
+  [objects]=20000
+  [calls]=1500000
+)
+
+echo "building jitlab (release)..." >&2
+cargo build --quiet --release -p jitlab --manifest-path "$root/Cargo.toml"
+target=${CARGO_TARGET_DIR:-$root/target}
+[[ "$target" = /* ]] || target="$PWD/$target" # cargo reads it relative to here
+jitlab="$target/release/jitlab"
+
+# The engines, one per column: a label, the command (the program file is appended),
+# and the extension of the program it runs. Later stages add a line each.
+labels=("jitlab --stage 1")
+commands=("$jitlab run --stage 1")
+exts=(mini)
+for peer in "lua5.4" "luajit -joff"; do
+  if command -v "${peer%% *}" >/dev/null; then
+    labels+=("$peer")
+    commands+=("$peer")
+    exts+=(lua)
+  else
+    echo "note: ${peer%% *} is not installed; its column is skipped" >&2
+  fi
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for k in "${kernels[@]}"; do
+  sed -E "s/^let n = [0-9]+;/let n = ${PEER_SIZE[$k]};/" \
+    "$root/benches/kernels/$k.mini" >"$tmp/$k.mini"
+  sed -E "s/^local n = [0-9]+$/local n = ${PEER_SIZE[$k]}/" \
+    "$root/benches/peers/$k.lua" >"$tmp/$k.lua"
+done
+
+# time_ms COMMAND FILE EXPECTED: the wall time in ms of one run, checking its output.
+time_ms() {
+  local cmd=$1 file=$2 expected=$3 start end out
+  start=$(date +%s%N)
+  out=$($cmd "$file")
+  end=$(date +%s%N)
+  if [[ "$out" != "$expected" ]]; then
+    echo "error: '$cmd $file' printed '$out', expected '$expected'" >&2
+    exit 1
+  fi
+  echo $(((end - start) / 1000000))
+}
+
+lua_col=-1
+for i in "${!labels[@]}"; do
+  [[ "${labels[$i]}" == "lua5.4" ]] && lua_col=$i
+done
+
+header="| kernel | n |"
+rule="|---|---:|"
+for l in "${labels[@]}"; do header+=" $l (ms) |"; rule+="---:|"; done
+if ((lua_col >= 0)); then
+  for i in "${!labels[@]}"; do
+    ((i == lua_col)) && continue
+    header+=" ${labels[$i]} / lua5.4 |"
+    rule+="---:|"
+  done
+fi
+echo "$header"
+echo "$rule"
+
+for k in "${kernels[@]}"; do
+  expected=$($jitlab run --stage 1 "$tmp/$k.mini")
+  row="| $k | ${PEER_SIZE[$k]} |"
+  # Round-robin over the engines, so that a burst of load on the machine hits them
+  # all alike; keep each engine's best.
+  times=()
+  for ((r = 0; r < runs; r++)); do
+    for i in "${!labels[@]}"; do
+      t=$(time_ms "${commands[$i]}" "$tmp/$k.${exts[$i]}" "$expected")
+      if [[ -z "${times[$i]:-}" ]] || ((t < times[i])); then times[i]=$t; fi
+    done
+  done
+  for t in "${times[@]}"; do row+=" $t |"; done
+  if ((lua_col >= 0)); then
+    for i in "${!labels[@]}"; do
+      ((i == lua_col)) && continue
+      row+=" $(awk -v a="${times[$i]}" -v b="${times[$lua_col]}" \
+        'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }') |"
+    done
+  fi
+  echo "$row"
+done
