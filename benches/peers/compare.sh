@@ -36,9 +36,9 @@ jitlab="$target/release/jitlab"
 
 # The engines, one per column: a label, the command (the program file is appended),
 # and the extension of the program it runs. Later stages add a line each.
-labels=("jitlab --stage 1")
-commands=("$jitlab run --stage 1")
-exts=(mini)
+labels=("jitlab --stage 1" "jitlab --stage 3")
+commands=("$jitlab run --stage 1" "$jitlab run --stage 3")
+exts=(mini mini)
 for peer in "lua5.4" "luajit -joff"; do
   if command -v "${peer%% *}" >/dev/null; then
     labels+=("$peer")

@@ -526,7 +526,7 @@ impl Parser<'_> {
                     (
                         Instr::Call {
                             func,
-                            argc: count(self, 2)?,
+                            argc: self.number(i, words, 2, op.text, u64::from(u16::MAX))? as u16,
                         },
                         3,
                     )

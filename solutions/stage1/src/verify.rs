@@ -195,7 +195,7 @@ fn verify_function(
         }
         if let Instr::Call { func, argc } = instr {
             let callee = &program.functions[func as usize];
-            if argc != callee.arity {
+            if u32::from(argc) != callee.arity {
                 return Err(error(
                     Some(pc),
                     format!(

@@ -24,20 +24,30 @@ pub struct Frame {
     pub func: FnId,
     /// The instruction after the call.
     pub return_pc: usize,
-    /// Where the caller's locals start on the value stack.
+    /// Where the caller's locals start on the value stack (an index: the stack may
+    /// move while the callee runs).
     pub base: usize,
 }
 
 /// The running frame, kept in local variables of the dispatch loop: the function, its
 /// code, the next instruction, the start of its locals and the top of its operands.
+///
+/// `base` and `sp` are pointers into the value stack rather than indices, so a push or
+/// a local access is one memory operation, with no reload of the stack's address from
+/// the machine. They stay valid until the stack grows, which only [`Machine::call`]
+/// does, and it rebuilds them right after (callers' frames keep indices).
 #[derive(Clone, Copy, Debug)]
 pub struct Cursor<'p> {
+    /// The running function.
     pub func: FnId,
+    /// Its code.
     pub code: &'p [Instr],
+    /// The next instruction to run.
     pub pc: usize,
-    pub base: usize,
+    /// The running frame's first local on the value stack.
+    pub base: *mut Value,
     /// One past the top operand: the next free slot of the value stack.
-    pub sp: usize,
+    pub sp: *mut Value,
 }
 
 impl<'p> Machine<'p, '_> {
@@ -60,15 +70,26 @@ impl<'p> Machine<'p, '_> {
         if self.frames.len() + 1 >= MAX_FRAMES {
             return Err(ErrorKind::StackOverflow);
         }
-        let base = cur.sp - argc as usize;
+        let base = self.index_of(cur.sp) - argc as usize;
         let sp = base + f.locals as usize;
-        self.make_room(sp + self.max_stack[func as usize]);
-        self.stack[base + argc as usize..sp].fill(Value::ZERO);
         self.frames.push(Frame {
             func: cur.func,
             return_pc: cur.pc,
-            base: cur.base,
+            base: self.index_of(cur.base),
         });
+        self.make_room(sp + self.max_stack[func as usize]);
+        let stack = self.stack.as_mut_ptr();
+        // SAFETY: `make_room` made the stack at least `sp + max_stack` long, so the
+        // callee's locals `base..sp` and its operands are inside it; `Value::ZERO` is
+        // the all-zero word.
+        let (base, sp) = unsafe {
+            std::ptr::write_bytes(
+                stack.add(base + argc as usize),
+                0,
+                (f.locals - argc) as usize,
+            );
+            (stack.add(base), stack.add(sp))
+        };
         self.profile.count_call(func);
         *cur = Cursor {
             func,
@@ -79,6 +100,14 @@ impl<'p> Machine<'p, '_> {
         };
         Ok(())
         // exercise-end
+    }
+
+    /// The index on the value stack of `slot`, a pointer into it.
+    #[inline(always)]
+    pub(super) fn index_of(&self, slot: *mut Value) -> usize {
+        // SAFETY: cursors only hold pointers into the current value stack (they are
+        // rebuilt whenever it moves), so both are in one allocation.
+        unsafe { slot.offset_from(self.stack.as_ptr()) as usize }
     }
 
     /// Grows the value stack to at least `len` slots.
@@ -101,12 +130,16 @@ impl<'p> Machine<'p, '_> {
     /// `type error` when it is not a function, then the checks of [`Machine::call`].
     #[inline(always)]
     pub(super) fn call_value(&mut self, cur: &mut Cursor<'p>, argc: u32) -> Result<(), ErrorKind> {
-        let slot = cur.sp - argc as usize - 1;
-        let func = self.stack[slot].to_function().ok_or(ErrorKind::TypeError)?;
-        // The callee's slot goes, so the arguments sit where a direct call has them.
-        self.stack.copy_within(slot + 1..cur.sp, slot);
-        cur.sp -= 1;
-        self.call(cur, func, argc)
+        // SAFETY: the verifier guarantees the callee and its `argc` arguments are the
+        // top `argc + 1` operands of the running frame, inside the stack.
+        unsafe {
+            let slot = cur.sp.sub(argc as usize + 1);
+            let func = (*slot).to_function().ok_or(ErrorKind::TypeError)?;
+            // The callee's slot goes, so the arguments sit where a direct call has them.
+            std::ptr::copy(slot.add(1), slot, argc as usize);
+            cur.sp = cur.sp.sub(1);
+            self.call(cur, func, argc)
+        }
     }
 
     /// Returns from the running frame with the value on top of the stack: drops the
@@ -119,15 +152,20 @@ impl<'p> Machine<'p, '_> {
         let Some(caller) = self.frames.pop() else {
             return Some(result);
         };
-        // The callee's frame started where the caller's arguments were.
-        self.stack[cur.base] = result;
-        *cur = Cursor {
-            func: caller.func,
-            code: &self.program.functions[caller.func as usize].code,
-            pc: caller.return_pc,
-            base: caller.base,
-            sp: cur.base + 1,
-        };
+        // SAFETY: the callee's frame started where the caller's arguments were, inside
+        // the caller's operands; the stack did not move since the callee was entered
+        // (only calls grow it, and they rebuild the cursor), and `caller.base` is an
+        // index into it.
+        unsafe {
+            *cur.base = result;
+            *cur = Cursor {
+                func: caller.func,
+                code: &self.program.functions[caller.func as usize].code,
+                pc: caller.return_pc,
+                base: self.stack.as_mut_ptr().add(caller.base),
+                sp: cur.base.add(1),
+            };
+        }
         None
         // exercise-end
     }

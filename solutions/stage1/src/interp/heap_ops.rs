@@ -15,10 +15,13 @@ impl<'p> Machine<'p, '_> {
         // exercise-begin: arrays pop the operands of an array instruction, run it on the heap, push its result
         let result = match op {
             Instr::NewArray(n) => {
-                let start = cur.sp - n as usize;
-                let array = self.heap.alloc_array(&self.stack[start..cur.sp])?;
-                cur.sp = start;
-                array
+                // SAFETY: the verifier guarantees the `n` elements are the top `n`
+                // operands of the running frame, inside the stack.
+                let elements = unsafe {
+                    cur.sp = cur.sp.sub(n as usize);
+                    std::slice::from_raw_parts(cur.sp, n as usize)
+                };
+                self.heap.alloc_array(elements)?
             }
             Instr::NewArrayFill => {
                 let n = self.pop(cur);

@@ -105,6 +105,7 @@ impl Engine for Interpreter {
         let main_room = main.locals as usize + max_stack[MAIN as usize];
         let mut machine = Machine {
             program,
+            constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
             stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
             max_stack,
             frames: Vec::new(),
@@ -114,12 +115,14 @@ impl Engine for Interpreter {
             line: String::new(),
             instructions: 0,
         };
+        let base = machine.stack.as_mut_ptr();
         let cur = Cursor {
             func: MAIN,
             code: &main.code,
             pc: 0,
-            base: 0,
-            sp: main.locals as usize,
+            base,
+            // SAFETY: the stack was made with room for main's locals and operands.
+            sp: unsafe { base.add(main.locals as usize) },
         };
         let result = if self.options.count_instructions {
             machine.execute::<true>(cur)
@@ -146,6 +149,8 @@ impl Engine for Interpreter {
 /// counters. `'p` is the program's lifetime, `'r` the run's borrows.
 pub(crate) struct Machine<'p, 'r> {
     program: &'p Program,
+    /// The constant pool, tagged once so `const` is a copy.
+    constants: Vec<Value>,
     /// Every frame's locals and operands; its length is the room made so far.
     stack: Vec<Value>,
     /// The most operands each function's frame holds, from the verifier.
@@ -173,10 +178,12 @@ impl<'p> Machine<'p, '_> {
     /// Pops the top operand of the running frame (the verifier guarantees there is one).
     #[inline(always)]
     fn pop(&mut self, cur: &mut Cursor<'p>) -> Value {
-        cur.sp -= 1;
         // SAFETY: `verify` guarantees no instruction pops more operands than its frame
-        // holds, so `sp - 1` is a slot this frame pushed, below `stack.len()`.
-        unsafe { *self.stack.get_unchecked(cur.sp) }
+        // holds, so `sp - 1` is a slot this frame pushed, inside the stack.
+        unsafe {
+            cur.sp = cur.sp.sub(1);
+            *cur.sp
+        }
     }
 
     /// Pushes `v` on the running frame's operands (its room was made on entry).
@@ -185,8 +192,10 @@ impl<'p> Machine<'p, '_> {
         // SAFETY: `verify` guarantees a frame never holds more than its function's
         // `max_stack` operands, and entering the frame (`run`, `call`) made the stack
         // at least `base + locals + max_stack` long; it never shrinks.
-        unsafe { *self.stack.get_unchecked_mut(cur.sp) = v };
-        cur.sp += 1;
+        unsafe {
+            *cur.sp = v;
+            cur.sp = cur.sp.add(1);
+        }
     }
 
     /// The slot of local `n` of the running frame.
@@ -194,7 +203,7 @@ impl<'p> Machine<'p, '_> {
     fn local(&mut self, cur: &Cursor<'p>, n: u32) -> &mut Value {
         // SAFETY: `verify` guarantees `n < locals`, and the frame's locals
         // `base..base + locals` lie below its operands, inside the stack.
-        unsafe { self.stack.get_unchecked_mut(cur.base + n as usize) }
+        unsafe { &mut *cur.base.add(n as usize) }
     }
 
     /// [`Machine::call_value`], out of line: the rarer instructions stay out of the
@@ -203,18 +212,6 @@ impl<'p> Machine<'p, '_> {
     #[inline(never)]
     fn call_value_slow(&mut self, mut cur: Cursor<'p>, argc: u32) -> Result<Cursor<'p>, ErrorKind> {
         self.call_value(&mut cur, argc)?;
-        Ok(cur)
-    }
-
-    /// [`Machine::call`], out of line.
-    #[inline(never)]
-    fn call_slow(
-        &mut self,
-        mut cur: Cursor<'p>,
-        func: u32,
-        argc: u32,
-    ) -> Result<Cursor<'p>, ErrorKind> {
-        self.call(&mut cur, func, argc)?;
         Ok(cur)
     }
 
@@ -254,9 +251,7 @@ impl<'p> Machine<'p, '_> {
         trace::runtime_error(self.program, kind, frames.into_iter())
     }
 
-    /// Runs from `cur` until `main` returns; counts instructions when `COUNT`. Never
-    /// inlined, so the loop has the registers to itself.
-    #[inline(never)]
+    /// Runs from `cur` until `main` returns; counts instructions when `COUNT`.
     fn execute<const COUNT: bool>(&mut self, mut cur: Cursor<'p>) -> Result<Value, RuntimeError> {
         // exercise-begin: dispatch fetch, match and run each instruction until main returns
         // `a b -> f(op, a, b)`, for the operators of `ops`.
@@ -279,7 +274,8 @@ impl<'p> Machine<'p, '_> {
             }
             match instr {
                 Instr::Const(k) => {
-                    let v = Value::int(self.program.constants[k as usize]);
+                    // SAFETY: `verify` guarantees `k` indexes the constant pool.
+                    let v = unsafe { *self.constants.get_unchecked(k as usize) };
                     self.push(&mut cur, v);
                 }
                 Instr::LoadLocal(n) => {
@@ -329,7 +325,7 @@ impl<'p> Machine<'p, '_> {
                     cur.pc = target as usize;
                 }
                 Instr::Call { func, argc } => {
-                    cur = tri!(self, cur, self.call_slow(cur, func, argc))
+                    tri!(self, cur, self.call(&mut cur, func, u32::from(argc)))
                 }
                 Instr::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc)),
                 Instr::Return => {

@@ -367,7 +367,9 @@ impl<'a> FunctionCompiler<'a> {
                         for arg in args {
                             self.expr(arg)?;
                         }
-                        self.emit(Instr::Call { func, argc: arity }, line);
+                        // The arity fits: parameters are at most MAX_LOCALS (u16::MAX).
+                        let argc = arity as u16;
+                        self.emit(Instr::Call { func, argc }, line);
                         return Ok(());
                     }
                 }
