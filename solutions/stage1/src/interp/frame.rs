@@ -8,8 +8,9 @@
 //!   ^ base 0                          ^ f's base
 //! ```
 
+use super::quicken::Op;
 use super::Machine;
-use crate::bytecode::{FnId, Instr};
+use crate::bytecode::FnId;
 use crate::error::ErrorKind;
 use crate::value::Value;
 
@@ -40,8 +41,8 @@ pub struct Frame {
 pub struct Cursor<'p> {
     /// The running function.
     pub func: FnId,
-    /// Its code.
-    pub code: &'p [Instr],
+    /// Its code, quickened.
+    pub code: &'p [Op],
     /// The next instruction to run.
     pub pc: usize,
     /// The running frame's first local on the value stack.
@@ -93,7 +94,7 @@ impl<'p> Machine<'p, '_> {
         self.profile.count_call(func);
         *cur = Cursor {
             func,
-            code: &f.code,
+            code: &self.code[func as usize],
             pc: 0,
             base,
             sp,
@@ -160,7 +161,7 @@ impl<'p> Machine<'p, '_> {
             *cur.base = result;
             *cur = Cursor {
                 func: caller.func,
-                code: &self.program.functions[caller.func as usize].code,
+                code: &self.code[caller.func as usize],
                 pc: caller.return_pc,
                 base: self.stack.as_mut_ptr().add(caller.base),
                 sp: cur.base.add(1),

@@ -10,6 +10,7 @@ pub mod frame;
 mod heap_ops;
 pub mod ops;
 pub mod profile;
+pub mod quicken;
 pub mod trace;
 
 use std::io::Write;
@@ -25,6 +26,7 @@ use crate::verify::Verified;
 
 use frame::{Cursor, Frame};
 pub use profile::Profile;
+use quicken::{quicken, Op};
 
 /// How an [`Interpreter`] runs.
 #[derive(Clone, Copy, Debug)]
@@ -103,8 +105,10 @@ impl Engine for Interpreter {
             .map(|info| info.max_stack as usize)
             .collect();
         let main_room = main.locals as usize + max_stack[MAIN as usize];
+        let code: Vec<Vec<Op>> = program.functions.iter().map(|f| quicken(&f.code)).collect();
         let mut machine = Machine {
             program,
+            code: &code,
             constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
             stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
             max_stack,
@@ -118,7 +122,7 @@ impl Engine for Interpreter {
         let base = machine.stack.as_mut_ptr();
         let cur = Cursor {
             func: MAIN,
-            code: &main.code,
+            code: &code[MAIN as usize],
             pc: 0,
             base,
             // SAFETY: the stack was made with room for main's locals and operands.
@@ -149,6 +153,8 @@ impl Engine for Interpreter {
 /// counters. `'p` is the program's lifetime, `'r` the run's borrows.
 pub(crate) struct Machine<'p, 'r> {
     program: &'p Program,
+    /// Each function's code, quickened (see [`quicken`]).
+    code: &'p [Vec<Op>],
     /// The constant pool, tagged once so `const` is a copy.
     constants: Vec<Value>,
     /// Every frame's locals and operands; its length is the room made so far.
@@ -162,6 +168,17 @@ pub(crate) struct Machine<'p, 'r> {
     /// The line `print` is building (kept to reuse its allocation).
     line: String,
     instructions: u64,
+}
+
+/// Unwraps `Ok`, or ends `execute` with the error, traced at the instruction `$k`
+/// (1-based) of the quick instruction's sequence.
+macro_rules! tri_at {
+    ($machine:ident, $cur:ident, $k:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(kind) => return Err($machine.error(kind, $cur.func, $cur.pc - 1 + $k)),
+        }
+    };
 }
 
 /// Unwraps `Ok`, or ends `execute` with the error, traced at the running frame.
@@ -204,6 +221,28 @@ impl<'p> Machine<'p, '_> {
         // SAFETY: `verify` guarantees `n < locals`, and the frame's locals
         // `base..base + locals` lie below its operands, inside the stack.
         unsafe { &mut *cur.base.add(n as usize) }
+    }
+
+    /// Constant `k` of the pool, tagged.
+    #[inline(always)]
+    fn constant(&self, k: u32) -> Value {
+        // SAFETY: `verify` guarantees `k` indexes the constant pool.
+        unsafe { *self.constants.get_unchecked(k as usize) }
+    }
+
+    /// Where a quick compare-and-branch goes on: past its four instructions when the
+    /// comparison `c` is true, else to the target of its `jump_if_false` (pc + 3).
+    #[inline(always)]
+    fn branch_unless(&self, cur: &Cursor<'p>, c: Value) -> usize {
+        if c != Value::ZERO {
+            return cur.pc + 3;
+        }
+        // SAFETY: `quicken` made this quick instruction only where pc + 3 holds a
+        // `jump_if_false`, which it kept.
+        match unsafe { *cur.code.get_unchecked(cur.pc + 2) } {
+            Op::JumpIfFalse(target) => target as usize,
+            _ => unreachable!("a quick branch without its jump_if_false"),
+        }
     }
 
     /// [`Machine::call_value`], out of line: the rarer instructions stay out of the
@@ -267,99 +306,130 @@ impl<'p> Machine<'p, '_> {
             // SAFETY: `verify` guarantees every jump target is an instruction and that
             // control never falls off the end; frames start at 0 (code is never empty)
             // and return after their call, which is never the last instruction.
-            let instr = unsafe { *cur.code.get_unchecked(cur.pc) };
+            let op = unsafe { *cur.code.get_unchecked(cur.pc) };
             cur.pc += 1;
             if COUNT {
-                self.instructions += 1;
+                self.instructions += quicken::length(op) as u64;
             }
-            match instr {
-                Instr::Const(k) => {
-                    // SAFETY: `verify` guarantees `k` indexes the constant pool.
-                    let v = unsafe { *self.constants.get_unchecked(k as usize) };
+            match op {
+                Op::Const(k) => {
+                    let v = self.constant(k);
                     self.push(&mut cur, v);
                 }
-                Instr::LoadLocal(n) => {
+                Op::LoadLocal(n) => {
                     let v = *self.local(&cur, n);
                     self.push(&mut cur, v);
                 }
-                Instr::StoreLocal(n) => {
+                Op::StoreLocal(n) => {
                     let v = self.pop(&mut cur);
                     *self.local(&cur, n) = v;
                 }
-                Instr::Add => binary!(ops::arith, Instr::Add),
-                Instr::Sub => binary!(ops::arith, Instr::Sub),
-                Instr::Mul => binary!(ops::arith, Instr::Mul),
-                Instr::Neg => {
+                Op::Add => binary!(ops::arith, Instr::Add),
+                Op::Sub => binary!(ops::arith, Instr::Sub),
+                Op::Mul => binary!(ops::arith, Instr::Mul),
+                Op::Neg => {
                     let a = self.pop(&mut cur);
                     let r = tri!(self, cur, ops::arith(Instr::Sub, Value::ZERO, a));
                     self.push(&mut cur, r);
                 }
-                Instr::Div => binary!(ops::divmod, Instr::Div),
-                Instr::Mod => binary!(ops::divmod, Instr::Mod),
-                Instr::Lt => binary!(ops::compare, Instr::Lt),
-                Instr::Le => binary!(ops::compare, Instr::Le),
-                Instr::Gt => binary!(ops::compare, Instr::Gt),
-                Instr::Ge => binary!(ops::compare, Instr::Ge),
-                Instr::Eq => binary!(ops::compare, Instr::Eq),
-                Instr::Ne => binary!(ops::compare, Instr::Ne),
-                Instr::Not => {
+                Op::Div => binary!(ops::divmod, Instr::Div),
+                Op::Mod => binary!(ops::divmod, Instr::Mod),
+                Op::Lt => binary!(ops::compare, Instr::Lt),
+                Op::Le => binary!(ops::compare, Instr::Le),
+                Op::Gt => binary!(ops::compare, Instr::Gt),
+                Op::Ge => binary!(ops::compare, Instr::Ge),
+                Op::Eq => binary!(ops::compare, Instr::Eq),
+                Op::Ne => binary!(ops::compare, Instr::Ne),
+                Op::Not => {
                     let a = self.pop(&mut cur);
                     let r = Value::bool(!tri!(self, cur, ops::truth(a)));
                     self.push(&mut cur, r);
                 }
-                Instr::Jump(target) => cur.pc = target as usize,
-                Instr::JumpIfFalse(target) => {
+                Op::Jump(target) => cur.pc = target as usize,
+                Op::JumpIfFalse(target) => {
                     let c = self.pop(&mut cur);
                     if !tri!(self, cur, ops::truth(c)) {
                         cur.pc = target as usize;
                     }
                 }
-                Instr::JumpIfTrue(target) => {
+                Op::JumpIfTrue(target) => {
                     let c = self.pop(&mut cur);
                     if tri!(self, cur, ops::truth(c)) {
                         cur.pc = target as usize;
                     }
                 }
-                Instr::Loop(target) => {
+                Op::Loop(target) => {
                     self.profile.count_back_edge(cur.func, cur.pc - 1);
                     cur.pc = target as usize;
                 }
-                Instr::Call { func, argc } => {
+                Op::Call { func, argc } => {
                     tri!(self, cur, self.call(&mut cur, func, u32::from(argc)))
                 }
-                Instr::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc)),
-                Instr::Return => {
+                Op::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc)),
+                Op::Return => {
                     if let Some(result) = self.ret(&mut cur) {
                         return Ok(result);
                     }
                 }
-                Instr::Print => {
+                Op::Print => {
                     let v = self.pop(&mut cur);
                     tri!(self, cur, self.print(v));
                 }
-                Instr::Dup => {
+                Op::Dup => {
                     let v = self.pop(&mut cur);
                     self.push(&mut cur, v);
                     self.push(&mut cur, v);
                 }
-                Instr::Pop => {
+                Op::Pop => {
                     self.pop(&mut cur);
                 }
-                Instr::NewArray(n) => {
+                Op::NewArray(n) => {
                     cur = tri!(self, cur, self.array_op_slow(cur, Instr::NewArray(n)))
                 }
-                Instr::NewArrayFill => {
+                Op::NewArrayFill => {
                     cur = tri!(self, cur, self.array_op_slow(cur, Instr::NewArrayFill))
                 }
-                Instr::ArrayGet => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayGet)),
-                Instr::ArraySet => tri!(self, cur, self.array_op(&mut cur, Instr::ArraySet)),
-                Instr::ArrayLen => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayLen)),
-                Instr::NewObject => {
-                    cur = tri!(self, cur, self.object_op_slow(cur, Instr::NewObject))
+                Op::ArrayGet => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayGet)),
+                Op::ArraySet => tri!(self, cur, self.array_op(&mut cur, Instr::ArraySet)),
+                Op::ArrayLen => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayLen)),
+                Op::NewObject => cur = tri!(self, cur, self.object_op_slow(cur, Instr::NewObject)),
+                Op::GetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::GetField(k))),
+                Op::SetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::SetField(k))),
+                Op::FuncRef(func) => self.push(&mut cur, Value::function(func)),
+                // The quick instructions (see `quicken`): each runs a whole sequence;
+                // an error is reported at the instruction of the sequence that failed.
+                Op::JumpUnlessLocals { cmp, a, b } => {
+                    let (x, y) = (*self.local(&cur, a.into()), *self.local(&cur, b.into()));
+                    let c = tri_at!(self, cur, 3, ops::compare(cmp.instr(), x, y));
+                    cur.pc = self.branch_unless(&cur, c);
                 }
-                Instr::GetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::GetField(k))),
-                Instr::SetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::SetField(k))),
-                Instr::FuncRef(func) => self.push(&mut cur, Value::function(func)),
+                Op::JumpUnlessLocalConst { cmp, a, k } => {
+                    let x = *self.local(&cur, a.into());
+                    let c = tri_at!(
+                        self,
+                        cur,
+                        3,
+                        ops::compare(cmp.instr(), x, self.constant(k.into()))
+                    );
+                    cur.pc = self.branch_unless(&cur, c);
+                }
+                Op::LocalArithConst { op, a, k } => {
+                    let x = *self.local(&cur, a.into());
+                    let r = tri_at!(
+                        self,
+                        cur,
+                        3,
+                        ops::arith(op.instr(), x, self.constant(k.into()))
+                    );
+                    self.push(&mut cur, r);
+                    cur.pc += 2;
+                }
+                Op::ArithConst { op, k } => {
+                    let x = self.pop(&mut cur);
+                    let r = tri_at!(self, cur, 2, ops::arith(op.instr(), x, self.constant(k)));
+                    self.push(&mut cur, r);
+                    cur.pc += 1;
+                }
             }
         }
         // exercise-end

@@ -647,3 +647,76 @@ fn a_failing_output_is_an_error() {
     let error = Interpreter::new().run(&p, &mut Broken).unwrap_err();
     assert_eq!(error.kind, ErrorKind::Output);
 }
+
+/// Each quick instruction's sequence, failing at its last operator: the error names
+/// that operator's line (instruction `pc` is on line `pc + 1`), and a run that does not
+/// fail counts every instruction of the sequence.
+#[test]
+fn quick_sequences_fail_where_the_plain_ones_would() {
+    // Local 0 holds an array, so every operator on it is a type error.
+    let setup = vec![Const(0), NewArray(1), StoreLocal(0)];
+    let cases: Vec<(Vec<Instr>, u32)> = vec![
+        // load_local; load_local; lt; jump_if_false  -> fails at the lt (pc 5).
+        (
+            vec![
+                LoadLocal(0),
+                LoadLocal(1),
+                Lt,
+                JumpIfFalse(7),
+                Const(0),
+                Return,
+            ],
+            6,
+        ),
+        // load_local; const; gt; jump_if_false       -> fails at the gt.
+        (
+            vec![LoadLocal(0), Const(0), Gt, JumpIfFalse(7), Const(0), Return],
+            6,
+        ),
+        // load_local; const; mul                     -> fails at the mul.
+        (vec![LoadLocal(0), Const(0), Mul, Return], 6),
+        // const; add (on the array below it)         -> fails at the add (pc 4).
+        (vec![LoadLocal(0), Const(0), Pop, Const(0), Add, Return], 8),
+    ];
+    for (tail, line) in cases {
+        let mut code = setup.clone();
+        code.extend(tail);
+        let p = program(&[1], vec![func("main", 0, 2, code.clone())]);
+        let quick = quicken::quicken(&code);
+        assert!(
+            quick.iter().any(|op| quicken::length(*op) > 1),
+            "{code:?} has a quick instruction"
+        );
+        let error = run(&p).0.expect_err("a type error");
+        assert_eq!(error.kind, ErrorKind::TypeError, "{code:?}");
+        assert_eq!(error.trace[0].line, line, "{code:?}");
+    }
+}
+
+#[test]
+fn quick_sequences_branch_and_count_like_the_plain_ones() {
+    // i = 0; while i < 3 { i = i + 1 }; return i * 10
+    let code = vec![
+        Const(0),        // 0
+        StoreLocal(0),   // 1
+        LoadLocal(0),    // 2  quick: i < 3, else to 11
+        Const(1),        // 3
+        Lt,              // 4
+        JumpIfFalse(11), // 5
+        LoadLocal(0),    // 6  quick: i + 1
+        Const(2),        // 7
+        Add,             // 8
+        StoreLocal(0),   // 9
+        Loop(2),         // 10
+        LoadLocal(0),    // 11 quick: i * 10
+        Const(3),        // 12
+        Mul,             // 13
+        Return,          // 14
+    ];
+    let p = program(&[0, 3, 1, 10], vec![func("main", 0, 1, code)]);
+    let (result, _, interp) = run(&p);
+    assert_eq!(result, Ok("30".to_string()));
+    // 2 to start, 4 + 5 per trip for 3 trips, 4 to leave the loop, 4 to return.
+    assert_eq!(interp.stats().instructions, Some(2 + 3 * 9 + 4 + 4));
+    assert_eq!(interp.profile().back_edges[0][10], 3);
+}

@@ -1,0 +1,58 @@
+//! The interface every engine of every stage implements, so that the suites, the
+//! benches and the command line treat the interpreter and the JITs alike.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::error::RuntimeError;
+use crate::verify::Verified;
+
+/// An engine runs verified programs: the interpreter of stage 1, the JITs after it.
+pub trait Engine {
+    /// A short name for listings and tables ("interpreter", "template JIT", ...).
+    fn name(&self) -> &'static str;
+
+    /// Runs `program` from `main`, writing what it prints to `out`, and returns what
+    /// `main` returned, formatted as `print` would write it; or the runtime error
+    /// that stopped it.
+    fn run(&mut self, program: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError>;
+
+    /// What the last run did.
+    fn stats(&self) -> &Stats;
+}
+
+/// What an engine did during a run: counters, times and events.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Bytecode instructions executed by the interpreter (counted only when asked
+    /// for, as counting costs time in the dispatch loop).
+    pub instructions: Option<u64>,
+    /// Calls made (direct and through values), main included.
+    pub calls: u64,
+    /// Wall time of the run, compilation included.
+    pub run_time: Duration,
+    /// What happened, in order: compilations, tier-ups, OSR entries, deopts.
+    pub events: Vec<Event>,
+    /// How often native code left for the runtime, by named reason.
+    pub exits: Vec<(&'static str, u64)>,
+}
+
+/// Something an engine did that a test may assert on and `--stats` prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A function was compiled to native code.
+    Compiled {
+        function: String,
+        tier: &'static str,
+        bytecode_len: usize,
+        code_bytes: usize,
+        time: Duration,
+    },
+    /// A function could not be compiled and runs in a lower tier; `reason` says why.
+    NotCompiled {
+        function: String,
+        tier: &'static str,
+        reason: String,
+    },
+}

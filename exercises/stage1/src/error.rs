@@ -1,0 +1,115 @@
+//! The two kinds of error a user sees: a source error (the file does not parse or does
+//! not verify, exit status 2) and a runtime error (the program failed, exit status 1).
+
+use std::fmt;
+
+/// A file that does not parse, or a program that does not verify: where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceError {
+    /// The file name as the user gave it.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl SourceError {
+    /// An error at `line:column` of `file`.
+    pub fn new(file: &str, line: u32, column: u32, message: impl Into<String>) -> SourceError {
+        SourceError {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    /// `file:line:column: error: message`, the form editors and compilers use.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Why a program stopped: the runtime errors of Mini, the same in every stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    DivisionByZero,
+    IntegerOverflow,
+    IndexOutOfBounds,
+    TypeError,
+    NoSuchField,
+    WrongNumberOfArguments,
+    StackOverflow,
+    OutOfMemory,
+    /// Writing the output failed (a closed pipe, a full disk): not Mini's fault, but
+    /// the program cannot go on.
+    Output,
+}
+
+impl ErrorKind {
+    /// The message, exactly as DESIGN.md spells it.
+    pub fn message(self) -> &'static str {
+        match self {
+            ErrorKind::DivisionByZero => "division by zero",
+            ErrorKind::IntegerOverflow => "integer overflow",
+            ErrorKind::IndexOutOfBounds => "index out of bounds",
+            ErrorKind::TypeError => "type error",
+            ErrorKind::NoSuchField => "no such field",
+            ErrorKind::WrongNumberOfArguments => "wrong number of arguments",
+            ErrorKind::StackOverflow => "stack overflow",
+            ErrorKind::OutOfMemory => "out of memory",
+            ErrorKind::Output => "cannot write output",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// One line of a runtime error's trace: a function and the source line it was at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceFrame {
+    pub function: String,
+    pub line: u32,
+}
+
+/// A runtime error: what went wrong, and where, innermost frame first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeError {
+    pub kind: ErrorKind,
+    /// The call stack when it happened, innermost first (at most the innermost
+    /// [`RuntimeError::MAX_TRACE`] frames, then the outermost one).
+    pub trace: Vec<TraceFrame>,
+}
+
+impl RuntimeError {
+    /// How many frames a trace keeps: a stack overflow would otherwise print 10,000.
+    pub const MAX_TRACE: usize = 20;
+}
+
+impl fmt::Display for RuntimeError {
+    /// `error: MESSAGE`, then one `  at FUNCTION (line N)` per frame.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.kind)?;
+        for frame in &self.trace {
+            write!(f, "\n  at {} (line {})", frame.function, frame.line)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuntimeError {}

@@ -1,0 +1,120 @@
+//! Frames: calls push one, returns pop one. Frames live in a `Vec`, never on the
+//! native stack, so a 10,000-deep Mini recursion needs no deep Rust recursion.
+//!
+//! The value stack holds every frame's locals and operands, one frame after the other:
+//!
+//! ```text
+//!   | main's locals | main's operands | f's locals (args first) | f's operands ...
+//!   ^ base 0                          ^ f's base
+//! ```
+
+use super::quicken::Op;
+use super::Machine;
+use crate::bytecode::FnId;
+use crate::error::ErrorKind;
+use crate::value::Value;
+
+/// The most frames a run may hold, `main` included: the 10,001st call is a
+/// `stack overflow`.
+pub const MAX_FRAMES: usize = 10_000;
+
+/// A caller waiting for its callee to return: where to go on in it.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// The caller.
+    pub func: FnId,
+    /// The instruction after the call.
+    pub return_pc: usize,
+    /// Where the caller's locals start on the value stack (an index: the stack may
+    /// move while the callee runs).
+    pub base: usize,
+}
+
+/// The running frame, kept in local variables of the dispatch loop: the function, its
+/// code, the next instruction, the start of its locals and the top of its operands.
+///
+/// `base` and `sp` are pointers into the value stack rather than indices, so a push or
+/// a local access is one memory operation, with no reload of the stack's address from
+/// the machine. They stay valid until the stack grows, which only [`Machine::call`]
+/// does, and it rebuilds them right after (callers' frames keep indices).
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor<'p> {
+    /// The running function.
+    pub func: FnId,
+    /// Its code, quickened.
+    pub code: &'p [Op],
+    /// The next instruction to run.
+    pub pc: usize,
+    /// The running frame's first local on the value stack.
+    pub base: *mut Value,
+    /// One past the top operand: the next free slot of the value stack.
+    pub sp: *mut Value,
+}
+
+impl<'p> Machine<'p, '_> {
+    /// Calls `func` with the `argc` arguments on top of the stack: checks the arity
+    /// (`wrong number of arguments`) and the depth (`stack overflow`), saves the caller
+    /// in a `Frame`, makes the arguments the first locals, zeroes the other locals and
+    /// moves `cur` to the callee's first instruction.
+    #[inline(always)]
+    pub(super) fn call(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<(), ErrorKind> {
+        todo!(
+            "call: push a frame for `func`: check arity and depth, zero the other locals, enter it — book §1.10"
+        )
+    }
+
+    /// The index on the value stack of `slot`, a pointer into it.
+    #[inline(always)]
+    pub(super) fn index_of(&self, slot: *mut Value) -> usize {
+        // SAFETY: cursors only hold pointers into the current value stack (they are
+        // rebuilt whenever it moves), so both are in one allocation.
+        unsafe { slot.offset_from(self.stack.as_ptr()) as usize }
+    }
+
+    /// Grows the value stack to at least `len` slots.
+    #[inline(always)]
+    pub(super) fn make_room(&mut self, len: usize) {
+        if len > self.stack.len() {
+            self.grow(len);
+        }
+    }
+
+    /// Grows the value stack to at least `len` slots, doubling to keep growth rare.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) {
+        let new_len = len.max(2 * self.stack.len());
+        self.stack.resize(new_len, Value::ZERO);
+    }
+
+    /// Calls the function value under the `argc` arguments on top of the stack:
+    /// `type error` when it is not a function, then the checks of [`Machine::call`].
+    #[inline(always)]
+    pub(super) fn call_value(&mut self, cur: &mut Cursor<'p>, argc: u32) -> Result<(), ErrorKind> {
+        // SAFETY: the verifier guarantees the callee and its `argc` arguments are the
+        // top `argc + 1` operands of the running frame, inside the stack.
+        unsafe {
+            let slot = cur.sp.sub(argc as usize + 1);
+            let func = (*slot).to_function().ok_or(ErrorKind::TypeError)?;
+            // The callee's slot goes, so the arguments sit where a direct call has them.
+            std::ptr::copy(slot.add(1), slot, argc as usize);
+            cur.sp = cur.sp.sub(1);
+            self.call(cur, func, argc)
+        }
+    }
+
+    /// Returns from the running frame with the value on top of the stack: drops the
+    /// frame's locals and operands, pushes the value for the caller and moves `cur`
+    /// back into the caller. From `main`, gives the value that ends the program.
+    #[inline(always)]
+    pub(super) fn ret(&mut self, cur: &mut Cursor<'p>) -> Option<Value> {
+        todo!(
+            "return: pop the frame, hand the result to the caller (or end the program from main) — book §1.11"
+        )
+    }
+}

@@ -1,0 +1,28 @@
+//! The instructions on arrays and objects: they pop their operands, all of them before
+//! any check, and let the heap do the checked work.
+
+use super::frame::Cursor;
+use super::Machine;
+use crate::bytecode::Instr;
+use crate::error::ErrorKind;
+use crate::value::Value;
+
+impl<'p> Machine<'p, '_> {
+    /// Runs `op`, one of `NewArray`, `NewArrayFill`, `ArrayGet`, `ArraySet` and
+    /// `ArrayLen`, on the operands on top of the stack.
+    #[inline(always)]
+    pub(super) fn array_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
+        todo!(
+            "arrays: pop the operands of an array instruction, run it on the heap, push its result — book §1.12"
+        )
+    }
+
+    /// Runs `op`, one of `NewObject`, `GetField` and `SetField`, on the operands on
+    /// top of the stack.
+    #[inline(always)]
+    pub(super) fn object_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
+        todo!(
+            "objects: pop the operands of an object instruction, run it on the heap, push its result — book §1.13"
+        )
+    }
+}

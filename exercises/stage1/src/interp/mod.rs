@@ -1,0 +1,300 @@
+//! The interpreter: decoded instructions dispatched by one `match` in one loop.
+//!
+//! One `Vec<Value>` holds every frame's locals and operands (see [`frame`]); frames are
+//! a `Vec` too, so Mini recursion never recurses natively. The running function's code,
+//! pc and base live in local variables of the loop ([`frame::Cursor`]). Operators take
+//! the integer fast path first, and errors are built out of line, with their trace, by
+//! [`trace::runtime_error`].
+
+pub mod frame;
+mod heap_ops;
+pub mod ops;
+pub mod profile;
+pub mod quicken;
+pub mod trace;
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::bytecode::{FnId, Instr, Program, MAIN};
+use crate::engine::{Engine, Stats};
+use crate::error::{ErrorKind, RuntimeError};
+use crate::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use crate::print::{format_value, write_value};
+use crate::value::Value;
+use crate::verify::Verified;
+
+use frame::{Cursor, Frame};
+pub use profile::Profile;
+use quicken::{quicken, Op};
+
+/// How an [`Interpreter`] runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Count the instructions executed (`Stats::instructions`); off, it costs nothing.
+    pub count_instructions: bool,
+    /// The heap's size limit in bytes; past it, `out of memory`.
+    pub heap_limit: usize,
+}
+
+impl Default for Options {
+    /// No counting, the default heap limit.
+    fn default() -> Options {
+        Options {
+            count_instructions: false,
+            heap_limit: DEFAULT_HEAP_LIMIT,
+        }
+    }
+}
+
+/// Values the stack starts with room for; it grows when a run needs more.
+const INITIAL_STACK: usize = 4096;
+
+/// The stage 1 engine: a bytecode interpreter that also gathers profiles.
+#[derive(Debug, Default)]
+pub struct Interpreter {
+    options: Options,
+    stats: Stats,
+    profile: Profile,
+    heap: Heap,
+}
+
+impl Interpreter {
+    /// An interpreter with the default [`Options`].
+    pub fn new() -> Interpreter {
+        Interpreter::with_options(Options::default())
+    }
+
+    /// An interpreter with the given options.
+    pub fn with_options(options: Options) -> Interpreter {
+        Interpreter {
+            options,
+            stats: Stats::default(),
+            profile: Profile::default(),
+            heap: Heap::new(0),
+        }
+    }
+
+    /// The call and loop counters of the last run.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The heap of the last run, where the values it returned live.
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+}
+
+impl Engine for Interpreter {
+    fn name(&self) -> &'static str {
+        "interpreter"
+    }
+
+    fn run(&mut self, verified: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError> {
+        let start = Instant::now();
+        let program = verified.program();
+        self.heap = Heap::new(self.options.heap_limit);
+        self.profile = Profile::new(program);
+        self.profile.count_call(MAIN);
+
+        let main = &program.functions[MAIN as usize];
+        let max_stack: Vec<usize> = verified
+            .info()
+            .iter()
+            .map(|info| info.max_stack as usize)
+            .collect();
+        let main_room = main.locals as usize + max_stack[MAIN as usize];
+        let code: Vec<Vec<Op>> = program.functions.iter().map(|f| quicken(&f.code)).collect();
+        let mut machine = Machine {
+            program,
+            code: &code,
+            constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
+            stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
+            max_stack,
+            frames: Vec::new(),
+            heap: &mut self.heap,
+            profile: &mut self.profile,
+            out,
+            line: String::new(),
+            instructions: 0,
+        };
+        let base = machine.stack.as_mut_ptr();
+        let cur = Cursor {
+            func: MAIN,
+            code: &code[MAIN as usize],
+            pc: 0,
+            base,
+            // SAFETY: the stack was made with room for main's locals and operands.
+            sp: unsafe { base.add(main.locals as usize) },
+        };
+        let result = if self.options.count_instructions {
+            machine.execute::<true>(cur)
+        } else {
+            machine.execute::<false>(cur)
+        };
+        let instructions = machine.instructions;
+
+        self.stats = Stats {
+            instructions: self.options.count_instructions.then_some(instructions),
+            calls: self.profile.calls.iter().sum(),
+            run_time: start.elapsed(),
+            ..Stats::default()
+        };
+        result.map(|v| format_value(program, &self.heap, v))
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// The state of one run: the value stack, the callers' frames, the heap and the
+/// counters. `'p` is the program's lifetime, `'r` the run's borrows.
+pub(crate) struct Machine<'p, 'r> {
+    program: &'p Program,
+    /// Each function's code, quickened (see [`quicken`]).
+    code: &'p [Vec<Op>],
+    /// The constant pool, tagged once so `const` is a copy.
+    constants: Vec<Value>,
+    /// Every frame's locals and operands; its length is the room made so far.
+    stack: Vec<Value>,
+    /// The most operands each function's frame holds, from the verifier.
+    max_stack: Vec<usize>,
+    frames: Vec<Frame>,
+    heap: &'r mut Heap,
+    profile: &'r mut Profile,
+    out: &'r mut dyn Write,
+    /// The line `print` is building (kept to reuse its allocation).
+    line: String,
+    instructions: u64,
+}
+
+/// Unwraps `Ok`, or ends `execute` with the error, traced at the instruction `$k`
+/// (1-based) of the quick instruction's sequence.
+macro_rules! tri_at {
+    ($machine:ident, $cur:ident, $k:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(kind) => return Err($machine.error(kind, $cur.func, $cur.pc - 1 + $k)),
+        }
+    };
+}
+
+/// Unwraps `Ok`, or ends `execute` with the error, traced at the running frame.
+macro_rules! tri {
+    ($machine:ident, $cur:ident, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(kind) => return Err($machine.error(kind, $cur.func, $cur.pc)),
+        }
+    };
+}
+
+impl<'p> Machine<'p, '_> {
+    /// Pops the top operand of the running frame (the verifier guarantees there is one).
+    #[inline(always)]
+    fn pop(&mut self, cur: &mut Cursor<'p>) -> Value {
+        // SAFETY: `verify` guarantees no instruction pops more operands than its frame
+        // holds, so `sp - 1` is a slot this frame pushed, inside the stack.
+        unsafe {
+            cur.sp = cur.sp.sub(1);
+            *cur.sp
+        }
+    }
+
+    /// Pushes `v` on the running frame's operands (its room was made on entry).
+    #[inline(always)]
+    fn push(&mut self, cur: &mut Cursor<'p>, v: Value) {
+        // SAFETY: `verify` guarantees a frame never holds more than its function's
+        // `max_stack` operands, and entering the frame (`run`, `call`) made the stack
+        // at least `base + locals + max_stack` long; it never shrinks.
+        unsafe {
+            *cur.sp = v;
+            cur.sp = cur.sp.add(1);
+        }
+    }
+
+    /// The slot of local `n` of the running frame.
+    #[inline(always)]
+    fn local(&mut self, cur: &Cursor<'p>, n: u32) -> &mut Value {
+        // SAFETY: `verify` guarantees `n < locals`, and the frame's locals
+        // `base..base + locals` lie below its operands, inside the stack.
+        unsafe { &mut *cur.base.add(n as usize) }
+    }
+
+    /// Constant `k` of the pool, tagged.
+    #[inline(always)]
+    fn constant(&self, k: u32) -> Value {
+        // SAFETY: `verify` guarantees `k` indexes the constant pool.
+        unsafe { *self.constants.get_unchecked(k as usize) }
+    }
+
+    /// Where a quick compare-and-branch goes on: past its four instructions when the
+    /// comparison `c` is true, else to the target of its `jump_if_false` (pc + 3).
+    #[inline(always)]
+    fn branch_unless(&self, cur: &Cursor<'p>, c: Value) -> usize {
+        if c != Value::ZERO {
+            return cur.pc + 3;
+        }
+        // SAFETY: `quicken` made this quick instruction only where pc + 3 holds a
+        // `jump_if_false`, which it kept.
+        match unsafe { *cur.code.get_unchecked(cur.pc + 2) } {
+            Op::JumpIfFalse(target) => target as usize,
+            _ => unreachable!("a quick branch without its jump_if_false"),
+        }
+    }
+
+    /// [`Machine::call_value`], out of line: the rarer instructions stay out of the
+    /// dispatch loop, so the hot ones keep its registers. The cursor goes by value,
+    /// as its address must not escape the loop (that would keep it in memory).
+    #[inline(never)]
+    fn call_value_slow(&mut self, mut cur: Cursor<'p>, argc: u32) -> Result<Cursor<'p>, ErrorKind> {
+        self.call_value(&mut cur, argc)?;
+        Ok(cur)
+    }
+
+    /// [`Machine::array_op`], out of line, for the allocating instructions.
+    #[inline(never)]
+    fn array_op_slow(&mut self, mut cur: Cursor<'p>, op: Instr) -> Result<Cursor<'p>, ErrorKind> {
+        self.array_op(&mut cur, op)?;
+        Ok(cur)
+    }
+
+    /// [`Machine::object_op`], out of line.
+    #[inline(never)]
+    fn object_op_slow(&mut self, mut cur: Cursor<'p>, op: Instr) -> Result<Cursor<'p>, ErrorKind> {
+        self.object_op(&mut cur, op)?;
+        Ok(cur)
+    }
+
+    /// Writes `v` and a newline to the output.
+    #[inline(never)]
+    fn print(&mut self, v: Value) -> Result<(), ErrorKind> {
+        self.line.clear();
+        write_value(&mut self.line, self.program, self.heap, v);
+        self.line.push('\n');
+        self.out
+            .write_all(self.line.as_bytes())
+            .map_err(|_| ErrorKind::Output)
+    }
+
+    /// The runtime error `kind`, raised in function `func` by the instruction before
+    /// `pc`, with the trace of every frame (each caller is at its call instruction).
+    #[cold]
+    #[inline(never)]
+    fn error(&self, kind: ErrorKind, func: FnId, pc: usize) -> RuntimeError {
+        let frames: Vec<_> = std::iter::once((func, pc - 1))
+            .chain(self.frames.iter().rev().map(|f| (f.func, f.return_pc - 1)))
+            .collect();
+        trace::runtime_error(self.program, kind, frames.into_iter())
+    }
+
+    /// Runs from `cur` until `main` returns; counts instructions when `COUNT`.
+    fn execute<const COUNT: bool>(&mut self, mut cur: Cursor<'p>) -> Result<Value, RuntimeError> {
+        todo!("dispatch: fetch, match and run each instruction until main returns — book §1.6")
+    }
+}
+
+#[cfg(test)]
+mod tests;
