@@ -9,7 +9,7 @@
 use std::io::sink;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use jitlab_benches::{ENGINES, KERNELS};
 
 /// One group per kernel: `rust`, then a row per engine.
@@ -47,6 +47,27 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
+/// The template JIT's compile speed: `stage3::compile_program` on each kernel, with
+/// the bytecode instructions as criterion's elements (so it prints instructions per
+/// second; the target is above 10 per microsecond).
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stage3_compile");
+    for kernel in KERNELS {
+        let program = stage1::load::load_source(&kernel.file(), kernel.source).expect("loads");
+        let instructions: usize = program
+            .program()
+            .functions
+            .iter()
+            .map(|f| f.code.len())
+            .sum();
+        group.throughput(Throughput::Elements(instructions as u64));
+        group.bench_function(kernel.name, |b| {
+            b.iter(|| stage3::compile_program(program.program()).expect("compiles"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Ten samples in two seconds per row: the kernels are long enough (milliseconds)
@@ -55,6 +76,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = kernels, load
+    targets = kernels, load, compile
 }
 criterion_main!(benches);

@@ -82,10 +82,16 @@ pub struct EngineRow {
 
 /// The engines, lowest stage first. A stage that brings an engine adds one line here,
 /// and every bench and test below picks it up.
-pub const ENGINES: &[EngineRow] = &[EngineRow {
-    name: "stage1",
-    make: || Box::new(stage1::interp::Interpreter::new()),
-}];
+pub const ENGINES: &[EngineRow] = &[
+    EngineRow {
+        name: "stage1",
+        make: || Box::new(stage1::interp::Interpreter::new()),
+    },
+    EngineRow {
+        name: "stage3",
+        make: || Box::new(stage3::Jit::new()),
+    },
+];
 
 /// The size of `fib.mini`: fib(25).
 pub const FIB_N: i64 = 25;

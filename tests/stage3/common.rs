@@ -13,11 +13,11 @@ pub fn programs_dir() -> PathBuf {
     jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Compiles and verifies a Mini program; a failure is a panic with the source.
+/// Loads a program (`.jasm` or Mini, by the name's extension) through stage 1's one
+/// loader and verifies it; a failure is a panic with the source.
 pub fn load(name: &str, source: &str) -> Verified {
-    let program = stage1::mini::compile(name, source)
-        .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"));
-    stage1::verify(program, name).unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
+    stage1::load::load_source(name, source)
+        .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
 }
 
 /// What one engine did with a program: the bytes printed and how it ended.

@@ -38,46 +38,97 @@ fn golden_add_of_two_constants() {
         vec![Instr::Const(0), Instr::Const(1), Instr::Add, Instr::Return],
     );
     let expected = "\
-fn main (arity 0, locals 0): 193 bytes of code
+fn main (arity 0, locals 0): 102 bytes of code
   prologue
-        0014: 55                             push rbp
-        0015: 48 89 e5                       mov rbp, rsp
-        0018: 48 83 ec 10                    sub rsp, 0x10
-        001c: 49 8b 04 24                    mov rax, qword ptr [r12]
-        0020: 48 3d 10 27 00 00              cmp rax, 0x2710
-        0026: 0f 83 62 00 00 00              jae 0x8e
-        002c: 48 83 c0 01                    add rax, 0x1
-        0030: 49 89 04 24                    mov qword ptr [r12], rax
-        0034: 49 8b 44 24 08                 mov rax, qword ptr [r12+0x8]
-        0039: 48 83 c0 01                    add rax, 0x1
-        003d: 49 89 44 24 08                 mov qword ptr [r12+0x8], rax
+        002b: 55                             push rbp
+        002c: 48 89 e5                       mov rbp, rsp
+        002f: 48 83 ec 10                    sub rsp, 0x10
+        0033: 48 83 eb 01                    sub rbx, 0x1
+        0037: 0f 82 1c 00 00 00              jb 0x59
+        003d: 49 83 c5 01                    add r13, 0x1
      0  const 20
-        0042: 48 c7 45 f8 28 00 00 00        mov qword ptr [rbp-0x8], 0x28
      1  const 22
-        004a: 48 c7 45 f0 2c 00 00 00        mov qword ptr [rbp-0x10], 0x2c
      2  add
-        0052: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
-        0056: 48 8b 4d f0                    mov rcx, qword ptr [rbp-0x10]
-        005a: 48 89 c2                       mov rdx, rax
-        005d: 48 09 ca                       or rdx, rcx
-        0060: f7 c2 01 00 00 00              test edx, 0x1
-        0066: 0f 85 31 00 00 00              jne 0x9d
-        006c: 48 01 c8                       add rax, rcx
-        006f: 0f 80 37 00 00 00              jo 0xac
-        0075: 48 89 45 f8                    mov qword ptr [rbp-0x8], rax
+        0041: b8 28 00 00 00                 mov eax, 0x28
+        0046: 48 83 c0 2c                    add rax, 0x2c
+        004a: 0f 80 18 00 00 00              jo 0x68
      3  return
-        0079: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
-        007d: 49 8b 0c 24                    mov rcx, qword ptr [r12]
-        0081: 48 83 e9 01                    sub rcx, 0x1
-        0085: 49 89 0c 24                    mov qword ptr [r12], rcx
-        0089: 48 89 ec                       mov rsp, rbp
-        008c: 5d                             pop rbp
-        008d: c3                             ret
+        0050: 48 83 c3 01                    add rbx, 0x1
+        0054: 48 89 ec                       mov rsp, rbp
+        0057: 5d                             pop rbp
+        0058: c3                             ret
 ";
     if std::env::var("GOLDEN_PRINT").is_ok() {
         println!("{listing}");
     }
     pretty_assertions::assert_eq!(up_to_slow_paths(&listing), expected);
+}
+
+#[test]
+fn golden_locals_and_a_fused_compare_and_jump() {
+    // x = l0 + 22; if x < 1 { return x } else { return 0 }: the constant is an
+    // immediate with no tag check, the sum stays in rax until `store_local`, and
+    // `lt; jump_if_false` is one `cmp; jge`.
+    let listing = listing_of(
+        2,
+        vec![22, 1, 0],
+        vec![
+            Instr::LoadLocal(0),
+            Instr::Const(0),
+            Instr::Add,
+            Instr::StoreLocal(1),
+            Instr::LoadLocal(1),
+            Instr::Const(1),
+            Instr::Lt,
+            Instr::JumpIfFalse(10),
+            Instr::LoadLocal(1),
+            Instr::Return,
+            Instr::Const(2),
+            Instr::Return,
+        ],
+    );
+    if std::env::var("GOLDEN_PRINT").is_ok() {
+        println!("{listing}");
+    }
+    let body = up_to_slow_paths(&listing);
+    // From pc 0 on (its indent dropped: the string continuation below eats it).
+    let body = &body[body.find("0  load_local").expect("pc 0 is listed")..];
+    let expected = "\
+0  load_local 0
+     1  const 22
+     2  add
+        0051: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
+        0055: a9 01 00 00 00                 test eax, 0x1
+        005a: 0f 85 51 00 00 00              jne 0xb1
+        0060: 48 83 c0 2c                    add rax, 0x2c
+        0064: 0f 80 56 00 00 00              jo 0xc0
+     3  store_local 1
+        006a: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
+     4  load_local 1
+     5  const 1
+     6  lt
+        006e: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        0072: a9 01 00 00 00                 test eax, 0x1
+        0077: 0f 85 52 00 00 00              jne 0xcf
+        007d: 48 83 f8 02                    cmp rax, 0x2
+        0081: 0f 8d 0d 00 00 00              jge 0x94
+     7  jump_if_false 10
+     8  load_local 1
+     9  return
+        0087: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        008b: 48 83 c3 01                    add rbx, 0x1
+        008f: 48 89 ec                       mov rsp, rbp
+        0092: 5d                             pop rbp
+        0093: c3                             ret
+    10  const 0
+    11  return
+        0094: b8 00 00 00 00                 mov eax, 0x0
+        0099: 48 83 c3 01                    add rbx, 0x1
+        009d: 48 89 ec                       mov rsp, rbp
+        00a0: 5d                             pop rbp
+        00a1: c3                             ret
+";
+    pretty_assertions::assert_eq!(body, expected);
 }
 
 #[test]
@@ -93,26 +144,24 @@ fn golden_slow_paths_raise_through_one_exit() {
         .skip(1)
         .map(|l| l.get(45..).unwrap_or("").trim())
         .collect();
-    // Three stubs (stack overflow from the prologue: no frame; type error and
-    // overflow at pc 2), then the exit path calling `rt_raise(ctx, kind, func, pc)`.
-    assert_eq!(texts.len(), 16, "{slow}");
+    // Two stubs (stack overflow from the prologue: no frame; overflow at pc 2 — two
+    // constants need no type check), then the exit path calling
+    // `rt_raise(ctx, kind, func, pc)`.
+    assert_eq!(texts.len(), 13, "{slow}");
     assert_eq!(
-        &texts[..9],
+        &texts[..6],
         [
             "mov esi, 0x6",
             "mov ecx, -0x1",
-            "jmp 0xbb",
-            "mov esi, 0x3",
-            "mov ecx, 0x2",
-            "jmp 0xbb",
+            "jmp 0x77",
             "mov esi, 0x1",
             "mov ecx, 0x2",
-            "jmp 0xbb",
+            "jmp 0x77",
         ]
     );
-    assert_eq!(&texts[9..11], ["mov rdi, r12", "mov edx, 0x0"]);
-    assert!(texts[11].starts_with("mov r11, 0x"), "{slow}");
-    assert_eq!(&texts[12..], ["call r11", "mov rsp, rbp", "pop rbp", "ret"]);
+    assert_eq!(&texts[6..8], ["mov rdi, r12", "mov edx, 0x0"]);
+    assert!(texts[8].starts_with("mov r11, 0x"), "{slow}");
+    assert_eq!(&texts[9..], ["call r11", "mov rsp, rbp", "pop rbp", "ret"]);
 }
 
 #[test]

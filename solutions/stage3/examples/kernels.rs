@@ -1,18 +1,29 @@
 //! Times the six bench kernels under the stage 1 interpreter and the template JIT
-//! (best of three runs each), and the JIT's compile speed: a quick check of the
-//! margins before `cargo bench` gives the real numbers.
+//! (best of ten runs each, a run including compilation and the native thread), and
+//! the JIT's compile speed: a quick check of the margins before `cargo bench` gives
+//! the real numbers.
+//!
+//! Compile speed is reported two ways, because a small kernel is dominated by a fixed
+//! cost: `generate` is the code generator and linker alone (bytecode instructions per
+//! µs), `compile_program` adds mapping the code executable (a few system calls per
+//! program, whatever its size). The last row is a large generated program, where the
+//! fixed cost no longer matters.
 //!
 //! `cargo run --release -p stage3-solution --example kernels`
 
 use std::time::{Duration, Instant};
 
 use stage1::interp::Interpreter;
-use stage1::Engine;
+use stage1::{Engine, Program, Verified};
+use stage3_solution::codegen::generate;
 use stage3_solution::{compile_program, Jit};
 
-/// The best of three runs of `program` on `engine`.
-fn best_of_three(engine: &mut dyn Engine, program: &stage1::Verified) -> Duration {
-    (0..3)
+/// Runs per engine and kernel; the best one counts (the others see noise).
+const RUNS: usize = 10;
+
+/// The best of [`RUNS`] runs of `program` on `engine`.
+fn best_run(engine: &mut dyn Engine, program: &Verified) -> Duration {
+    (0..RUNS)
         .map(|_| {
             let start = Instant::now();
             engine
@@ -24,34 +35,86 @@ fn best_of_three(engine: &mut dyn Engine, program: &stage1::Verified) -> Duratio
         .unwrap_or_default()
 }
 
+/// The best time per call of `f` in µs, over batches long enough to time.
+fn best_micros(mut f: impl FnMut()) -> f64 {
+    const BATCH: u32 = 200;
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(BATCH)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Bytecode instructions in `program`.
+fn instructions(program: &Program) -> usize {
+    program.functions.iter().map(|f| f.code.len()).sum()
+}
+
+/// Compile speeds of `program` in instructions per µs: generation alone, and the
+/// whole `compile_program`.
+fn compile_speed(program: &Program) -> (f64, f64) {
+    let n = instructions(program) as f64;
+    let generate = best_micros(|| {
+        let generated = generate(program).expect("the program compiles");
+        generated.asm.assemble().expect("the code links");
+    });
+    let compile = best_micros(|| {
+        compile_program(program).expect("the program compiles natively");
+    });
+    (n / generate, n / compile)
+}
+
+/// A large Mini program: `count` functions, each a loop with arithmetic, an array
+/// and a call of the one before.
+fn large_program(count: usize) -> String {
+    let mut source = String::from("fn f0(x) { return x; }\n");
+    for i in 1..count {
+        source.push_str(&format!(
+            "fn f{i}(x) {{\n  let a = [x, x + 1, 0];\n  let s = 0;\n  let k = 0;\n  while k < 3 {{\n    if a[k] > 10 {{ s = s + a[k] * 3 - 1; }} else {{ s = s - k; }}\n    a[2] = s;\n    k = k + 1;\n  }}\n  return f{}(s % 1000 + len(a));\n}}\n",
+            i - 1
+        ));
+    }
+    source.push_str(&format!("print f{}(7);\n", count - 1));
+    source
+}
+
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../benches/kernels");
-    println!("| kernel | interpreter | template JIT | speed-up | compile (instr/µs) |");
-    println!("|---|---|---|---|---|");
+    println!("| kernel | interpreter | template JIT | speed-up | generate (instr/µs) | compile_program (instr/µs) |");
+    println!("|---|---|---|---|---|---|");
     for name in ["fib", "loop", "sieve", "matmul", "objects", "calls"] {
         let path = format!("{dir}/{name}.mini");
         let source = std::fs::read_to_string(&path).expect("the kernel exists");
-        let program = stage1::mini::compile(&path, &source).expect("the kernel compiles");
-        let verified = stage1::verify(program, &path).expect("the kernel verifies");
-        let interp = best_of_three(&mut Interpreter::new(), &verified);
-        let jit = best_of_three(&mut Jit::new(), &verified);
-        let instrs: usize = verified
-            .program()
-            .functions
-            .iter()
-            .map(|f| f.code.len())
-            .sum();
-        let start = Instant::now();
-        for _ in 0..100 {
-            compile_program(verified.program()).expect("the kernel compiles natively");
-        }
-        let per_compile = start.elapsed().as_secs_f64() * 1e6 / 100.0;
+        let verified = stage1::load::load_source(&path, &source).expect("the kernel loads");
+        let interp = best_run(&mut Interpreter::new(), &verified);
+        let jit = best_run(&mut Jit::new(), &verified);
+        let (generate, compile) = compile_speed(verified.program());
         println!(
-            "| {name} | {:.1} ms | {:.1} ms | {:.1}x | {:.1} |",
+            "| {name} | {:.2} ms | {:.2} ms | {:.1}x | {generate:.1} | {compile:.1} |",
             interp.as_secs_f64() * 1e3,
             jit.as_secs_f64() * 1e3,
             interp.as_secs_f64() / jit.as_secs_f64(),
-            instrs as f64 / per_compile
         );
     }
+    let source = large_program(200);
+    let verified = stage1::load::load_source("large.mini", &source).expect("it loads");
+    let (generate, compile) = compile_speed(verified.program());
+    println!(
+        "| large ({} instructions) | | | | {generate:.1} | {compile:.1} |",
+        instructions(verified.program())
+    );
+    let empty = stage1::load::load_source("empty.mini", "return 0;").expect("it loads");
+    let fixed = best_micros(|| {
+        compile_program(empty.program()).expect("it compiles");
+    });
+    let run = best_micros(|| {
+        Jit::new()
+            .run(&empty, &mut std::io::sink())
+            .expect("it runs");
+    });
+    println!("\nfixed costs: compile_program of an empty program {fixed:.1} µs, a whole run of it {run:.1} µs");
 }

@@ -2,8 +2,10 @@
 //! register `CTX` (`r12`), for the whole of a run.
 //!
 //! Native code reads and writes only the first fields, at the offsets named below
-//! (`DEPTH_OFFSET`, `FUNCTIONS_OFFSET`); everything after them belongs to the runtime
-//! helpers of [`crate::runtime`], which get the context as their first argument.
+//! (`CALLS_OFFSET`, `FUNCTIONS_OFFSET`); everything after them belongs to the runtime
+//! helpers of [`crate::runtime`], which get the context as their first argument. The
+//! depth and call counters live in pinned registers while native code runs
+//! (`codegen::FRAMES_LEFT`, `codegen::CALLS`).
 
 use std::mem::offset_of;
 use std::sync::mpsc::SyncSender;
@@ -35,10 +37,8 @@ pub const OUTPUT_CHUNK: usize = 8 * 1024;
 /// The state of one native run.
 #[repr(C)]
 pub struct Context {
-    /// Frames active, `main` included: every prologue checks and bumps it, every
-    /// return takes it back down.
-    pub depth: u64,
-    /// Calls made, `main` included: every prologue bumps it.
+    /// Calls made, `main` included: the trampoline stores its `CALLS` register here
+    /// when the run ends.
     pub calls: u64,
     /// The function table, indexed by function index (read by `call_value`).
     pub functions: *const FnEntry,
@@ -58,8 +58,6 @@ pub struct Context {
     pub exits: [u64; ExitReason::COUNT],
 }
 
-/// Offset of [`Context::depth`], for native code.
-pub const DEPTH_OFFSET: i32 = offset_of!(Context, depth) as i32;
 /// Offset of [`Context::calls`], for native code.
 pub const CALLS_OFFSET: i32 = offset_of!(Context, calls) as i32;
 /// Offset of [`Context::functions`], for native code.
@@ -74,7 +72,6 @@ impl Context {
         sink: Option<SyncSender<Vec<u8>>>,
     ) -> Context {
         Context {
-            depth: 0,
             calls: 0,
             functions: functions.as_ptr(),
             heap,

@@ -14,6 +14,7 @@ use stage1::print::format_value;
 use stage1::{Engine, ErrorKind, Event, Program, RuntimeError, Stats, Value, Verified};
 use stage2::CodeBlock;
 
+use crate::codegen::frame::FRAME_OVERHEAD;
 use crate::codegen::{generate, CompileError, FunctionCode};
 use crate::context::{Context, FnEntry};
 use crate::runtime::{ExitReason, ERROR};
@@ -21,8 +22,6 @@ use crate::runtime::{ExitReason, ERROR};
 /// The tier name in events.
 pub const TIER: &str = "baseline";
 
-/// Stack bytes a native frame needs beyond its slots: return address and saved `rbp`.
-const FRAME_OVERHEAD: usize = 16;
 /// Stack kept free beyond the deepest native recursion, for the runtime helpers and
 /// the thread's own start (`print` and the allocator need a few KiB; be generous).
 const STACK_MARGIN: usize = 1 << 20;
@@ -86,17 +85,9 @@ pub fn compile_program(program: &Program) -> Result<CompiledProgram, CompileErro
     let trampoline = code
         .label_offset(generated.trampoline)
         .expect("the trampoline is bound");
-    let max_frame = program
-        .functions
+    let max_frame = functions
         .iter()
-        .map(|f| {
-            let (_, max_stack) = crate::codegen::frame::depths(f).unwrap_or((vec![], 0));
-            let frame = crate::codegen::frame::Frame {
-                locals: f.locals,
-                max_stack,
-            };
-            frame.size() as usize + FRAME_OVERHEAD
-        })
+        .map(|fc| fc.frame_bytes)
         .max()
         .unwrap_or(FRAME_OVERHEAD);
     Ok(CompiledProgram {

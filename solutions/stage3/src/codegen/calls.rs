@@ -8,26 +8,23 @@
 //! [`ERROR`](crate::runtime::ERROR) when the callee failed; the caller then leaves too,
 //! adding its own frame to the trace. Arity and the callee's tag are checked by the
 //! caller, the depth limit by the callee's prologue, in the interpreter's order.
+//! Before a call every operand goes to its slot (the callee reads its arguments
+//! there, and the call clobbers `ACC`); the result stays in `ACC`.
 
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::{ErrorKind, FnId, Function};
 use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
 
 use super::frame::ARGS;
-use super::{FnGen, ACC, CTX, FRAME, TMP};
-use crate::context::{CALLS_OFFSET, DEPTH_OFFSET, FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
+use super::stack::Operand;
+use super::{FnGen, ACC, CALLS, CTX, FRAME, FRAMES_LEFT, TMP};
+use crate::context::{FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
 use crate::runtime::{error_code, rt_raise, NO_FRAME};
 use stage1::value::{FUNCTION_TAG, TAG_MASK};
 
-/// The context's depth counter.
-const DEPTH: Mem = Mem::base_disp(CTX, DEPTH_OFFSET);
-/// The context's call counter.
-const CALLS: Mem = Mem::base_disp(CTX, CALLS_OFFSET);
-
 impl FnGen<'_> {
-    /// The prologue: make the frame, check and bump the depth (`stack overflow` past
-    /// [`MAX_FRAMES`], charged to the caller's call), copy the arguments in and zero
-    /// the other locals.
+    /// The prologue: make the frame, take one from `FRAMES_LEFT` (`stack overflow`
+    /// when none is left: [`MAX_FRAMES`](stage1::interp::frame::MAX_FRAMES) frames, charged to the caller's call), count
+    /// the call, copy the arguments in and zero the other locals.
     pub(super) fn gen_prologue(&mut self, f: &Function) {
         // exercise-begin: prologue build the frame, check the call depth, copy the arguments, zero the locals
         self.asm.push(FRAME);
@@ -40,14 +37,11 @@ impl FnGen<'_> {
             error_code(ErrorKind::StackOverflow) as u64,
             NO_FRAME as usize,
         );
-        self.asm.mov(ACC, DEPTH);
-        self.asm.cmp(ACC, Imm32(MAX_FRAMES as i32));
-        self.asm.jcc(Cond::AE, overflow);
-        self.asm.add(ACC, Imm32(1));
-        self.asm.mov_mr(DEPTH, ACC);
-        self.asm.mov(ACC, CALLS);
-        self.asm.add(ACC, Imm32(1));
-        self.asm.mov_mr(CALLS, ACC);
+        // Borrowing (`jb`) means FRAMES_LEFT was 0: the trampoline starts it at
+        // MAX_FRAMES, so this is the interpreter's limit exactly.
+        self.asm.sub(FRAMES_LEFT, Imm32(1));
+        self.asm.jcc(Cond::B, overflow);
+        self.asm.add(CALLS, Imm32(1));
         for k in 0..f.arity {
             self.asm.mov(TMP, Mem::base_disp(ARGS, -8 * k as i32));
             self.asm.mov_mr(self.frame.local(k), TMP);
@@ -60,12 +54,14 @@ impl FnGen<'_> {
 
     /// `call f argc`: a direct call of the callee's label.
     pub(super) fn gen_call(&mut self, func: FnId, argc: u32) {
-        // exercise-begin: call pass the address of the first argument, call the callee, check for an error, store the result
-        let first = self.frame.operand(self.depth - argc);
+        // exercise-begin: call spill the operands, pass the address of the first argument, call the callee, check for an error, push the result in ACC
+        self.spill_all();
+        let first = self.frame.operand(self.depth() - argc);
         self.asm.lea(ARGS, first);
         self.asm.call(self.entries[func as usize]);
         self.check_error_result();
-        self.asm.mov_mr(first, ACC);
+        self.stack.truncate((self.depth() - argc) as usize);
+        self.push(Operand::Acc);
         // exercise-end
     }
 
@@ -73,6 +69,7 @@ impl FnGen<'_> {
     /// `argc` (`wrong number of arguments`), then call its code from the table.
     pub(super) fn gen_call_value(&mut self, argc: u32) {
         // exercise-begin: call-value check the callee's tag and arity in the function table, then call its code
+        self.spill_all();
         let callee = self.top(argc);
         let type_error = self.error_exit(Some(ErrorKind::TypeError));
         let arity_error = self.error_exit(Some(ErrorKind::WrongNumberOfArguments));
@@ -90,20 +87,19 @@ impl FnGen<'_> {
             .cmp_mi(entry(FN_ENTRY_ARITY_OFFSET), Imm32(argc as i32));
         self.asm.jcc(Cond::NE, arity_error);
         self.asm.mov(ACC, entry(0));
-        self.asm.lea(ARGS, self.frame.operand(self.depth - argc));
+        self.asm.lea(ARGS, self.frame.operand(self.depth() - argc));
         self.asm.call_reg(ACC);
         self.check_error_result();
-        self.asm.mov_mr(callee, ACC);
+        self.stack.truncate((self.depth() - argc - 1) as usize);
+        self.push(Operand::Acc);
         // exercise-end
     }
 
     /// `return`: the result in `rax`, one frame less, back to the caller.
     pub(super) fn gen_return(&mut self) {
-        // exercise-begin: return load the result, take the depth back down, drop the frame and return
-        self.asm.mov(ACC, self.top(0));
-        self.asm.mov(TMP, DEPTH);
-        self.asm.sub(TMP, Imm32(1));
-        self.asm.mov_mr(DEPTH, TMP);
+        // exercise-begin: return pop the result into ACC, give the frame back to FRAMES_LEFT, drop the frame and return
+        self.pop_into([ACC]);
+        self.asm.add(FRAMES_LEFT, Imm32(1));
         self.asm.mov(Reg::RSP, FRAME);
         self.asm.pop(FRAME);
         self.asm.ret();

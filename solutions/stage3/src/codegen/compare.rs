@@ -1,11 +1,37 @@
 //! Comparison templates: `setcc` of a `cmp` on the tagged words (tagging keeps the
 //! order), widened and retagged to 0 or 1. Ordering needs integers; equality compares
-//! any two words.
+//! any two words. A compare followed by a conditional jump is one `cmp; jcc`, with no
+//! 0 or 1 made at all.
 
 use stage1::{ErrorKind, Instr};
-use stage2::{Cond, Imm32};
+use stage2::{Cond, Imm32, Reg, RegMemImm};
 
+use super::stack::Operand;
 use super::{FnGen, ACC};
+
+/// The condition under which `op` (a compare) is true.
+fn condition(op: Instr) -> Cond {
+    match op {
+        Instr::Lt => Cond::L,
+        Instr::Le => Cond::LE,
+        Instr::Gt => Cond::G,
+        Instr::Ge => Cond::GE,
+        Instr::Eq => Cond::E,
+        _ => Cond::NE,
+    }
+}
+
+/// The condition that is true when `cond` is false.
+fn negate(cond: Cond) -> Cond {
+    match cond {
+        Cond::L => Cond::GE,
+        Cond::LE => Cond::G,
+        Cond::G => Cond::LE,
+        Cond::GE => Cond::L,
+        Cond::E => Cond::NE,
+        _ => Cond::E,
+    }
+}
 
 impl FnGen<'_> {
     /// `rax = cond ? 1 : 0`, tagged, from the flags.
@@ -15,39 +41,57 @@ impl FnGen<'_> {
         self.asm.add(ACC.r32(), ACC.r32());
     }
 
+    /// Pops the operands of compare `op` and sets the flags with `cmp`: integers only
+    /// for the ordering ones (`type error`), any two words for `eq` and `ne`.
+    fn pop_and_cmp(&mut self, op: Instr) {
+        let b: RegMemImm<Reg> = if matches!(op, Instr::Eq | Instr::Ne) {
+            self.pop_binary().0
+        } else {
+            self.pop_int_pair()
+        };
+        self.asm.cmp(ACC, b);
+    }
+
     /// `lt`, `le`, `gt`, `ge`: integers only.
     pub(super) fn gen_order(&mut self, op: Instr) {
-        // exercise-begin: compare check both tags, compare the tagged words, store 0 or 1 tagged
-        let cond = match op {
-            Instr::Lt => Cond::L,
-            Instr::Le => Cond::LE,
-            Instr::Gt => Cond::G,
-            _ => Cond::GE,
-        };
-        self.load_int_pair();
-        self.asm.cmp(ACC, super::TMP);
-        self.flags_to_bool(cond);
-        self.asm.mov_mr(self.top(1), ACC);
+        // exercise-begin: compare pop and check both operands, compare the tagged words, push 0 or 1 tagged in ACC
+        self.pop_and_cmp(op);
+        self.flags_to_bool(condition(op));
+        self.push(Operand::Acc);
         // exercise-end
     }
 
     /// `eq`, `ne`: word equality, never an error.
     pub(super) fn gen_equality(&mut self, op: Instr) {
-        let cond = if op == Instr::Eq { Cond::E } else { Cond::NE };
-        self.asm.mov(ACC, self.top(1));
-        self.asm.cmp(ACC, self.top(0));
-        self.flags_to_bool(cond);
-        self.asm.mov_mr(self.top(1), ACC);
+        self.pop_and_cmp(op);
+        self.flags_to_bool(condition(op));
+        self.push(Operand::Acc);
+    }
+
+    /// A compare `op` fused with the `jump_if_true`/`jump_if_false` after it
+    /// (`when`): the operands below go to their slots (a jump follows), then
+    /// `cmp; jcc target`. The result is never a value, so it needs no tag check.
+    pub(super) fn gen_compare_and_jump(&mut self, op: Instr, when: bool, target: u32) {
+        let below = self.depth() - 2;
+        for j in 0..below {
+            self.spill(j);
+        }
+        self.pop_and_cmp(op);
+        let cond = condition(op);
+        let cond = if when { cond } else { negate(cond) };
+        self.asm.jcc(cond, self.label_of(target));
     }
 
     /// `not`: 1 for the integer 0, else 0; a heap value is a `type error`.
     pub(super) fn gen_not(&mut self) {
-        let type_error = self.error_exit(Some(ErrorKind::TypeError));
-        self.asm.mov(ACC, self.top(0));
-        self.asm.test(ACC.r32(), Imm32(1));
-        self.asm.jcc(Cond::NE, type_error);
+        let [a] = self.pop_into([ACC]);
+        if !a.known_int() {
+            let type_error = self.error_exit(Some(ErrorKind::TypeError));
+            self.asm.test(ACC.r32(), Imm32(1));
+            self.asm.jcc(Cond::NE, type_error);
+        }
         self.asm.test(ACC, ACC);
         self.flags_to_bool(Cond::E);
-        self.asm.mov_mr(self.top(0), ACC);
+        self.push(Operand::Acc);
     }
 }

@@ -54,6 +54,9 @@ impl Frame {
     }
 }
 
+/// Stack bytes a native frame needs beyond its slots: return address and saved `rbp`.
+pub const FRAME_OVERHEAD: usize = 16;
+
 /// The register that holds the address of a callee's first argument on entry.
 pub const ARGS: Reg = Reg::RDI;
 
@@ -66,7 +69,7 @@ pub fn stack_effect(instr: Instr) -> (u32, u32) {
         Add | Sub | Mul | Div | Mod | Lt | Le | Gt | Ge | Eq | Ne => (2, 1),
         Neg | Not | ArrayLen | GetField(_) => (1, 1),
         Jump(_) | Loop(_) => (0, 0),
-        Call { argc, .. } => (argc, 1),
+        Call { argc, .. } => (u32::from(argc), 1),
         CallValue(argc) => (argc + 1, 1),
         NewArray(n) => (n, 1),
         NewArrayFill | ArrayGet => (2, 1),

@@ -4,11 +4,14 @@
 //!
 //! An array value is `ptr | 1`, `ptr` pointing at `len: u64` then the elements, so
 //! through the tagged word the length is at `-1` and element `i` at `8i + 7`.
+//! Helpers are calls: every operand goes to its slot first, and the result stays in
+//! `ACC`.
 
 use stage1::value::{ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, TAG_MASK};
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
 
+use super::stack::Operand;
 use super::{FnGen, ACC, CTX, TMP, TMP2};
 use crate::runtime;
 
@@ -55,74 +58,81 @@ impl FnGen<'_> {
 
     /// `array_get`: `a i -> a[i]`.
     pub(super) fn gen_array_get(&mut self) {
-        self.asm.mov(ACC, self.top(1));
-        self.asm.mov(TMP, self.top(0));
+        self.pop_into([ACC, TMP]);
         self.check_element();
         self.asm.mov(ACC, Self::element());
-        self.asm.mov_mr(self.top(1), ACC);
+        self.push(Operand::Acc);
     }
 
-    /// `array_set`: `a i v ->`, and `a[i] = v`.
+    /// `array_set`: `a i v ->`, and `a[i] = v` (`v` in `rsi`: the checks use `rdx`).
     pub(super) fn gen_array_set(&mut self) {
-        self.asm.mov(ACC, self.top(2));
-        self.asm.mov(TMP, self.top(1));
+        self.pop_into([ACC, TMP, Reg::RSI]);
         self.check_element();
-        self.asm.mov(TMP2, self.top(0));
-        self.asm.mov_mr(Self::element(), TMP2);
+        self.asm.mov_mr(Self::element(), Reg::RSI);
     }
 
     /// `array_len`: the length word, tagged.
     pub(super) fn gen_array_len(&mut self) {
-        self.asm.mov(ACC, self.top(0));
+        self.pop_into([ACC]);
         self.check_array();
         self.asm
             .mov(ACC, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
         self.asm.add(ACC, ACC);
-        self.asm.mov_mr(self.top(0), ACC);
+        self.push(Operand::Acc);
+    }
+
+    /// Spills the operands below the top `N` for a helper call, then pops the top `regs.len()` into
+    /// `regs` (the helper's arguments after the context).
+    fn pop_args<const N: usize>(&mut self, regs: [Reg; N]) {
+        for j in 0..self.depth() - N as u32 {
+            self.spill(j);
+        }
+        self.pop_into(regs);
     }
 
     /// `new_array n`: the helper copies the `n` slots from the first one down.
     pub(super) fn gen_new_array(&mut self, n: u32) {
-        let first = self.frame.operand(self.depth - n);
+        self.spill_all();
+        let first = self.frame.operand(self.depth() - n);
         self.asm.lea(Reg::RSI, first);
         self.asm.mov_imm(Reg::RDX, n as i64);
         self.call_helper(runtime::rt_new_array as *const () as u64);
-        self.asm.mov_mr(first, ACC);
+        self.stack.truncate((self.depth() - n) as usize);
+        self.push(Operand::Acc);
     }
 
     /// `new_array_fill`: `v n -> [v; n]`.
     pub(super) fn gen_new_array_fill(&mut self) {
-        self.asm.mov(Reg::RSI, self.top(1));
-        self.asm.mov(Reg::RDX, self.top(0));
+        self.pop_args([Reg::RSI, Reg::RDX]);
         self.call_helper(runtime::rt_new_array_fill as *const () as u64);
-        self.asm.mov_mr(self.top(1), ACC);
+        self.push(Operand::Acc);
     }
 
     /// `new_object`.
     pub(super) fn gen_new_object(&mut self) {
+        self.spill_all();
         self.call_helper(runtime::rt_new_object as *const () as u64);
-        self.asm.mov_mr(self.push_slot(), ACC);
+        self.push(Operand::Acc);
     }
 
     /// `get_field k`.
     pub(super) fn gen_get_field(&mut self, field: u32) {
-        self.asm.mov(Reg::RSI, self.top(0));
+        self.pop_args([Reg::RSI]);
         self.asm.mov_imm(Reg::RDX, field as i64);
         self.call_helper(runtime::rt_get_field as *const () as u64);
-        self.asm.mov_mr(self.top(0), ACC);
+        self.push(Operand::Acc);
     }
 
     /// `set_field k`.
     pub(super) fn gen_set_field(&mut self, field: u32) {
-        self.asm.mov(Reg::RSI, self.top(1));
+        self.pop_args([Reg::RSI, Reg::RCX]);
         self.asm.mov_imm(Reg::RDX, field as i64);
-        self.asm.mov(Reg::RCX, self.top(0));
         self.call_helper(runtime::rt_set_field as *const () as u64);
     }
 
     /// `print`.
     pub(super) fn gen_print(&mut self) {
-        self.asm.mov(Reg::RSI, self.top(0));
+        self.pop_args([Reg::RSI]);
         self.call_helper(runtime::rt_print as *const () as u64);
     }
 }

@@ -2,11 +2,13 @@
 //! `gen_<instruction>` template per instruction, no IR (as V8's Sparkplug does).
 //!
 //! Every function of the program goes into one [`Assembler`], each under its own
-//! label, so that direct calls are `call label`. Operands live in fixed slots of the
-//! native frame ([`frame`]); templates load them into the scratch registers, work, and
-//! store the result back. Checks jump to out-of-line stubs at the end of the function
-//! (one per failing instruction and error kind), which all leave through the
-//! function's one exit path (`calls::gen_raise`).
+//! label, so that direct calls are `call label`. Every operand has a fixed slot in the
+//! native frame ([`frame`]), but the code generator keeps a value stack ([`stack`])
+//! that knows where each operand is right now (its slot, a constant, a local, or
+//! `ACC`), so most operands never go through their slot. A compare followed by a
+//! conditional jump becomes one `cmp; jcc`. Checks jump to out-of-line stubs at the
+//! end of the function (one per failing instruction and error kind), which all leave
+//! through the function's one exit path (`calls::gen_raise`).
 
 mod arith;
 mod calls;
@@ -14,15 +16,20 @@ mod compare;
 pub mod frame;
 mod heap;
 mod jumps;
+pub mod stack;
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use stage1::interp::frame::MAX_FRAMES;
 use stage1::{ErrorKind, FnId, Function, Instr, Program};
-use stage2::{Assembler, Imm32, Label, Mem, Reg};
+use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+
+use crate::context::CALLS_OFFSET;
 
 use crate::runtime::{error_code, KIND_RECORDED};
 use frame::Frame;
+use stack::Operand;
 
 /// The pinned register holding the VM context for the whole run (callee-saved in
 /// System V, so Rust helpers keep it for us).
@@ -35,6 +42,13 @@ pub const ACC: Reg = Reg::RAX;
 pub const TMP: Reg = Reg::RCX;
 /// Second scratch register (also `idiv`'s remainder).
 pub const TMP2: Reg = Reg::RDX;
+/// The scratch register of spills (never holds an operand; `call_abs` clobbers it).
+pub const SPILL_TMP: Reg = stage2::CALL_SCRATCH;
+/// Pinned: how many more frames may start before `stack overflow` (callee-saved, so
+/// Rust helpers keep it; a register makes the prologue's check one `sub; jb`).
+pub const FRAMES_LEFT: Reg = Reg::RBX;
+/// Pinned: calls made so far, for `Stats::calls` (the trampoline stores it at the end).
+pub const CALLS: Reg = Reg::R13;
 
 /// Where one function's code went, for the engine's statistics and the listing.
 #[derive(Clone, Debug)]
@@ -51,6 +65,8 @@ pub struct FunctionCode {
     pub slow_paths: Range<usize>,
     /// How long the function took to generate.
     pub time: Duration,
+    /// The native frame's size: slots, saved `rbp` and return address.
+    pub frame_bytes: usize,
 }
 
 /// The whole program's code, not yet linked: the assembler, the entry trampoline's
@@ -93,6 +109,13 @@ pub fn generate(program: &Program) -> Result<Generated, CompileError> {
             reason,
         })?;
         let raise = asm.new_label();
+        // A label for each jump target (and none for the other instructions).
+        let mut targets: Vec<Option<Label>> = vec![None; f.code.len()];
+        for instr in &f.code {
+            if let Some(t) = instr.jump_target() {
+                targets[t as usize].get_or_insert_with(|| asm.new_label());
+            }
+        }
         let mut gen = FnGen {
             asm: &mut asm,
             program,
@@ -102,9 +125,9 @@ pub fn generate(program: &Program) -> Result<Generated, CompileError> {
                 max_stack,
             },
             entries: &entries,
-            pc_labels: Vec::new(),
             pc: 0,
-            depth: 0,
+            stack: Vec::with_capacity(max_stack as usize),
+            targets,
             stubs: Vec::new(),
             raise,
         };
@@ -120,19 +143,27 @@ pub fn generate(program: &Program) -> Result<Generated, CompileError> {
 }
 
 /// The entry trampoline, `extern "sysv64" fn(ctx, args, code) -> u64`: saves the
-/// callee-saved registers it uses, pins `ctx` in `CTX`, and calls `code` with `args`
-/// in [`frame::ARGS`] as compiled functions expect.
+/// callee-saved registers it uses, pins `ctx` in `CTX` and the counters in
+/// `FRAMES_LEFT` and `CALLS`, calls `code` with `args` in [`frame::ARGS`] as compiled
+/// functions expect, and stores the call count in the context.
 fn gen_trampoline(asm: &mut Assembler, label: Label) {
     asm.bind(label);
     asm.push(Reg::RBP);
     asm.mov(Reg::RBP, Reg::RSP);
+    // Four pushes after rbp's keep rsp 16-byte aligned at the call below.
     asm.push(CTX);
-    // A second push keeps rsp 16-byte aligned at the call below.
-    asm.push(Reg::RBX);
+    asm.push(FRAMES_LEFT);
+    asm.push(CALLS);
+    asm.push(Reg::R14);
     asm.mov(CTX, Reg::RDI);
+    asm.mov_imm(FRAMES_LEFT, MAX_FRAMES as i64);
+    asm.mov_imm(CALLS, 0);
     asm.mov(frame::ARGS, Reg::RSI);
     asm.call_reg(Reg::RDX);
-    asm.pop(Reg::RBX);
+    asm.mov_mr(Mem::base_disp(CTX, CALLS_OFFSET), CALLS);
+    asm.pop(Reg::R14);
+    asm.pop(CALLS);
+    asm.pop(FRAMES_LEFT);
     asm.pop(CTX);
     asm.pop(Reg::RBP);
     asm.ret();
@@ -153,26 +184,22 @@ pub(crate) struct FnGen<'a> {
     pub frame: Frame,
     /// Every function's entry label, for direct calls.
     pub entries: &'a [Label],
-    /// The label of each instruction, for jumps.
-    pub pc_labels: Vec<Label>,
     /// The instruction being generated.
     pub pc: usize,
-    /// The operand-stack depth before it.
-    pub depth: u32,
+    /// Where each operand is ([`stack`]); its length is the operand-stack depth.
+    pub stack: Vec<Operand>,
+    /// The label of each jump target (where the stack must be in slots).
+    targets: Vec<Option<Label>>,
     stubs: Vec<Stub>,
     /// The function's one exit path for errors.
     raise: Label,
 }
 
 impl FnGen<'_> {
-    /// The slot of the operand `k` places below the top (0 is the top).
+    /// The slot of the operand `k` places below the top (0 is the top); its value is
+    /// there once spilled.
     pub fn top(&self, k: u32) -> Mem {
-        self.frame.operand(self.depth - 1 - k)
-    }
-
-    /// The slot the next push goes to.
-    pub fn push_slot(&self) -> Mem {
-        self.frame.operand(self.depth)
+        self.frame.operand(self.depth() - 1 - k)
     }
 
     /// A label that raises `kind` at the current instruction (shared by every check
@@ -182,9 +209,16 @@ impl FnGen<'_> {
         self.stub(code, self.pc)
     }
 
-    /// The stub raising error code `code` at `pc`, made on first use.
+    /// The label of jump target `pc`.
+    pub fn label_of(&self, pc: u32) -> Label {
+        self.targets[pc as usize].expect("every jump target has a label")
+    }
+
+    /// The stub raising error code `code` at `pc`, made on first use (the stubs of
+    /// one instruction are the last ones made).
     fn stub(&mut self, code: u64, pc: usize) -> Label {
-        if let Some(s) = self.stubs.iter().find(|s| s.pc == pc && s.kind == code) {
+        let same_pc = self.stubs.iter().rev().take_while(|s| s.pc == pc);
+        if let Some(s) = same_pc.into_iter().find(|s| s.kind == code) {
             return s.label;
         }
         let label = self.asm.new_label();
@@ -201,27 +235,44 @@ impl FnGen<'_> {
     pub fn check_error_result(&mut self) {
         let exit = self.error_exit(None);
         self.asm.cmp(ACC, Imm32(crate::runtime::ERROR as i32));
-        self.asm.jcc(stage2::Cond::E, exit);
+        self.asm.jcc(Cond::E, exit);
     }
 
     /// Generates `f`: prologue, one template per reachable instruction, then the
     /// error stubs and the exit path.
     fn gen_function(&mut self, f: &Function, depths: &[Option<u32>]) -> FunctionCode {
         let entry = self.entries[self.func as usize];
-        self.pc_labels = f.code.iter().map(|_| self.asm.new_label()).collect();
         let start = self.asm.offset();
         self.asm.bind(entry);
         self.gen_prologue(f);
         let prologue = start..self.asm.offset();
         let mut instrs = Vec::with_capacity(f.code.len());
+        // Whether control can fall into `pc` from `pc - 1`; and whether `pc` was
+        // generated already, fused into the instruction before it.
+        let mut falls_in = false;
+        let mut fused = false;
         for (pc, &instr) in f.code.iter().enumerate() {
-            self.asm.bind(self.pc_labels[pc]);
             let begin = self.asm.offset();
-            if let Some(depth) = depths[pc] {
+            let skip = std::mem::take(&mut fused);
+            if let (Some(depth), false) = (depths[pc], skip) {
+                if let Some(label) = self.targets[pc] {
+                    // A join: every path arrives with the operands in their slots.
+                    if falls_in {
+                        self.spill_all();
+                    }
+                    self.stack.clear();
+                    self.stack.resize(depth as usize, Operand::Slot);
+                    self.asm.bind(label);
+                }
+                debug_assert_eq!(self.depth(), depth, "pc {pc} of {}", f.name);
                 self.pc = pc;
-                self.depth = depth;
-                self.gen_instr(instr);
+                fused = self.gen_instr(instr, f.code.get(pc + 1).copied());
+            } else if let Some(label) = self.targets[pc] {
+                // Unreachable, but a jump may still name it.
+                self.asm.bind(label);
             }
+            falls_in = depths[pc].is_some()
+                && !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
             instrs.push(begin..self.asm.offset());
         }
         let slow = self.asm.offset();
@@ -238,11 +289,30 @@ impl FnGen<'_> {
             instrs,
             slow_paths: slow..end,
             time: Duration::ZERO,
+            frame_bytes: self.frame.size() as usize + frame::FRAME_OVERHEAD,
         }
     }
 
-    /// The driver's `match`: one template per instruction.
-    fn gen_instr(&mut self, instr: Instr) {
+    /// The driver's `match`: one template per instruction. A compare may take the
+    /// conditional jump after it (`next`) along, when nothing else jumps to that
+    /// jump: it returns `true` then, and the driver skips the jump.
+    fn gen_instr(&mut self, instr: Instr, next: Option<Instr>) -> bool {
+        let joins = self.targets.get(self.pc + 1).is_some_and(Option::is_some);
+        let fusable = match next {
+            Some(Instr::JumpIfFalse(t)) if !joins => Some((false, t)),
+            Some(Instr::JumpIfTrue(t)) if !joins => Some((true, t)),
+            _ => None,
+        };
+        match instr {
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge | Instr::Eq | Instr::Ne
+                if fusable.is_some() =>
+            {
+                let (when, target) = fusable.expect("checked above");
+                self.gen_compare_and_jump(instr, when, target);
+                return true;
+            }
+            _ => {}
+        }
         match instr {
             Instr::Const(k) => self.gen_const(k),
             Instr::LoadLocal(n) => self.gen_load_local(n),
@@ -259,12 +329,14 @@ impl FnGen<'_> {
             Instr::Jump(t) | Instr::Loop(t) => self.gen_jump(t),
             Instr::JumpIfFalse(t) => self.gen_jump_if(false, t),
             Instr::JumpIfTrue(t) => self.gen_jump_if(true, t),
-            Instr::Call { func, argc } => self.gen_call(func, argc),
+            Instr::Call { func, argc } => self.gen_call(func, u32::from(argc)),
             Instr::CallValue(argc) => self.gen_call_value(argc),
             Instr::Return => self.gen_return(),
             Instr::Print => self.gen_print(),
             Instr::Dup => self.gen_dup(),
-            Instr::Pop => {}
+            Instr::Pop => {
+                self.pop();
+            }
             Instr::NewArray(n) => self.gen_new_array(n),
             Instr::NewArrayFill => self.gen_new_array_fill(),
             Instr::ArrayGet => self.gen_array_get(),
@@ -275,43 +347,61 @@ impl FnGen<'_> {
             Instr::SetField(k) => self.gen_set_field(k),
             Instr::FuncRef(f) => self.gen_func_ref(f),
         }
+        false
     }
 
-    /// `const k`: the tagged constant, stored straight when it fits an `imm32`.
+    /// `const k`: no code; the tagged constant goes on the value stack, for the
+    /// template that uses it to take as an immediate.
     fn gen_const(&mut self, k: u32) {
         let word = self.program.constants[k as usize] << 1;
-        let slot = self.push_slot();
-        match i32::try_from(word) {
-            Ok(imm) => self.asm.mov_mi(slot, Imm32(imm)),
-            Err(_) => {
-                self.asm.mov_imm(ACC, word);
-                self.asm.mov_mr(slot, ACC);
+        self.push(Operand::Const(word));
+    }
+
+    /// `load_local n`: no code; the template that uses it reads the local's slot.
+    fn gen_load_local(&mut self, n: u32) {
+        self.push(Operand::Local(n));
+    }
+
+    /// `store_local n`: operands still reading the old `n` go to their slots first.
+    fn gen_store_local(&mut self, n: u32) {
+        let (value, j) = self.pop();
+        self.spill_local(n);
+        let local = self.frame.local(n);
+        match value {
+            Operand::Acc => self.asm.mov_mr(local, ACC),
+            Operand::Local(m) if m == n => {}
+            _ => match value.imm32() {
+                Some(imm) => self.asm.mov_mi(local, imm),
+                None => {
+                    self.load(value, j, SPILL_TMP);
+                    self.asm.mov_mr(local, SPILL_TMP);
+                }
+            },
+        }
+    }
+
+    /// `dup`: a constant or local is copied on the value stack; any other operand
+    /// goes to its slot and its copy to `ACC`.
+    fn gen_dup(&mut self) {
+        let top = self.stack[self.stack.len() - 1];
+        match top {
+            Operand::Const(_) | Operand::Local(_) => self.push(top),
+            Operand::Acc => {
+                self.spill(self.depth() - 1);
+                self.push(Operand::Acc);
+            }
+            Operand::Slot => {
+                let j = self.depth() - 1;
+                self.spill_acc();
+                self.asm.mov(ACC, self.frame.operand(j));
+                self.push(Operand::Acc);
             }
         }
     }
 
-    /// `load_local n`.
-    fn gen_load_local(&mut self, n: u32) {
-        self.asm.mov(ACC, self.frame.local(n));
-        self.asm.mov_mr(self.push_slot(), ACC);
-    }
-
-    /// `store_local n`.
-    fn gen_store_local(&mut self, n: u32) {
-        self.asm.mov(ACC, self.top(0));
-        self.asm.mov_mr(self.frame.local(n), ACC);
-    }
-
-    /// `dup`.
-    fn gen_dup(&mut self) {
-        self.asm.mov(ACC, self.top(0));
-        self.asm.mov_mr(self.push_slot(), ACC);
-    }
-
-    /// `func_ref f`: the function value, a constant word.
+    /// `func_ref f`: no code; the function value is a constant word.
     fn gen_func_ref(&mut self, f: FnId) {
         let word = stage1::Value::function(f).bits() as i64;
-        self.asm.mov_imm(ACC, word);
-        self.asm.mov_mr(self.push_slot(), ACC);
+        self.push(Operand::Const(word));
     }
 }

@@ -1,0 +1,407 @@
+//! The code generator: one linear pass over each function's bytecode, one
+//! `gen_<instruction>` template per instruction, no IR (as V8's Sparkplug does).
+//!
+//! Every function of the program goes into one [`Assembler`], each under its own
+//! label, so that direct calls are `call label`. Every operand has a fixed slot in the
+//! native frame ([`frame`]), but the code generator keeps a value stack ([`stack`])
+//! that knows where each operand is right now (its slot, a constant, a local, or
+//! `ACC`), so most operands never go through their slot. A compare followed by a
+//! conditional jump becomes one `cmp; jcc`. Checks jump to out-of-line stubs at the
+//! end of the function (one per failing instruction and error kind), which all leave
+//! through the function's one exit path (`calls::gen_raise`).
+
+mod arith;
+mod calls;
+mod compare;
+pub mod frame;
+mod heap;
+mod jumps;
+pub mod stack;
+
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use stage1::interp::frame::MAX_FRAMES;
+use stage1::{ErrorKind, FnId, Function, Instr, Program};
+use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+
+use crate::context::CALLS_OFFSET;
+
+use crate::runtime::{error_code, KIND_RECORDED};
+use frame::Frame;
+use stack::Operand;
+
+/// The pinned register holding the VM context for the whole run (callee-saved in
+/// System V, so Rust helpers keep it for us).
+pub const CTX: Reg = Reg::R12;
+/// The frame pointer: every local and operand slot is at a fixed offset from it.
+pub const FRAME: Reg = Reg::RBP;
+/// The accumulator: templates compute their result here.
+pub const ACC: Reg = Reg::RAX;
+/// First scratch register (the right operand of binary templates).
+pub const TMP: Reg = Reg::RCX;
+/// Second scratch register (also `idiv`'s remainder).
+pub const TMP2: Reg = Reg::RDX;
+/// The scratch register of spills (never holds an operand; `call_abs` clobbers it).
+pub const SPILL_TMP: Reg = stage2::CALL_SCRATCH;
+/// Pinned: how many more frames may start before `stack overflow` (callee-saved, so
+/// Rust helpers keep it; a register makes the prologue's check one `sub; jb`).
+pub const FRAMES_LEFT: Reg = Reg::RBX;
+/// Pinned: calls made so far, for `Stats::calls` (the trampoline stores it at the end).
+pub const CALLS: Reg = Reg::R13;
+
+/// Where one function's code went, for the engine's statistics and the listing.
+#[derive(Clone, Debug)]
+pub struct FunctionCode {
+    /// The function's entry label.
+    pub entry: Label,
+    /// The whole function: prologue, body, slow paths.
+    pub range: Range<usize>,
+    /// The prologue.
+    pub prologue: Range<usize>,
+    /// The code of each bytecode instruction (empty for unreachable ones).
+    pub instrs: Vec<Range<usize>>,
+    /// The out-of-line error stubs and the exit path.
+    pub slow_paths: Range<usize>,
+    /// How long the function took to generate.
+    pub time: Duration,
+    /// The native frame's size: slots, saved `rbp` and return address.
+    pub frame_bytes: usize,
+}
+
+/// The whole program's code, not yet linked: the assembler, the entry trampoline's
+/// label and each function's [`FunctionCode`].
+pub struct Generated {
+    pub asm: Assembler,
+    /// `extern "sysv64" fn(ctx, args, code) -> u64`: sets `CTX` and calls `code`.
+    pub trampoline: Label,
+    pub functions: Vec<FunctionCode>,
+}
+
+/// Why a function could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    /// The function's name.
+    pub function: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot compile {}: {}", self.function, self.reason)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// Generates the code of every function of `program`, and the entry trampoline.
+pub fn generate(program: &Program) -> Result<Generated, CompileError> {
+    let mut asm = Assembler::new();
+    let entries: Vec<Label> = program.functions.iter().map(|_| asm.new_label()).collect();
+    let trampoline = asm.new_label();
+    gen_trampoline(&mut asm, trampoline);
+    let mut functions = Vec::with_capacity(program.functions.len());
+    for (i, f) in program.functions.iter().enumerate() {
+        let start = Instant::now();
+        let (depths, max_stack) = frame::depths(f).map_err(|reason| CompileError {
+            function: f.name.clone(),
+            reason,
+        })?;
+        let raise = asm.new_label();
+        // A label for each jump target (and none for the other instructions).
+        let mut targets: Vec<Option<Label>> = vec![None; f.code.len()];
+        for instr in &f.code {
+            if let Some(t) = instr.jump_target() {
+                targets[t as usize].get_or_insert_with(|| asm.new_label());
+            }
+        }
+        let mut gen = FnGen {
+            asm: &mut asm,
+            program,
+            func: i as FnId,
+            frame: Frame {
+                locals: f.locals,
+                max_stack,
+            },
+            entries: &entries,
+            pc: 0,
+            stack: Vec::with_capacity(max_stack as usize),
+            targets,
+            stubs: Vec::new(),
+            raise,
+        };
+        let mut code = gen.gen_function(f, &depths);
+        code.time = start.elapsed();
+        functions.push(code);
+    }
+    Ok(Generated {
+        asm,
+        trampoline,
+        functions,
+    })
+}
+
+/// The entry trampoline, `extern "sysv64" fn(ctx, args, code) -> u64`: saves the
+/// callee-saved registers it uses, pins `ctx` in `CTX` and the counters in
+/// `FRAMES_LEFT` and `CALLS`, calls `code` with `args` in [`frame::ARGS`] as compiled
+/// functions expect, and stores the call count in the context.
+fn gen_trampoline(asm: &mut Assembler, label: Label) {
+    asm.bind(label);
+    asm.push(Reg::RBP);
+    asm.mov(Reg::RBP, Reg::RSP);
+    // Four pushes after rbp's keep rsp 16-byte aligned at the call below.
+    asm.push(CTX);
+    asm.push(FRAMES_LEFT);
+    asm.push(CALLS);
+    asm.push(Reg::R14);
+    asm.mov(CTX, Reg::RDI);
+    asm.mov_imm(FRAMES_LEFT, MAX_FRAMES as i64);
+    asm.mov_imm(CALLS, 0);
+    asm.mov(frame::ARGS, Reg::RSI);
+    asm.call_reg(Reg::RDX);
+    asm.mov_mr(Mem::base_disp(CTX, CALLS_OFFSET), CALLS);
+    asm.pop(Reg::R14);
+    asm.pop(CALLS);
+    asm.pop(FRAMES_LEFT);
+    asm.pop(CTX);
+    asm.pop(Reg::RBP);
+    asm.ret();
+}
+
+/// An out-of-line stub: raise `kind` (a code, or `KIND_RECORDED`) at `pc`.
+struct Stub {
+    label: Label,
+    kind: u64,
+    pc: usize,
+}
+
+/// The state of generating one function.
+pub(crate) struct FnGen<'a> {
+    pub asm: &'a mut Assembler,
+    pub program: &'a Program,
+    pub func: FnId,
+    pub frame: Frame,
+    /// Every function's entry label, for direct calls.
+    pub entries: &'a [Label],
+    /// The instruction being generated.
+    pub pc: usize,
+    /// Where each operand is ([`stack`]); its length is the operand-stack depth.
+    pub stack: Vec<Operand>,
+    /// The label of each jump target (where the stack must be in slots).
+    targets: Vec<Option<Label>>,
+    stubs: Vec<Stub>,
+    /// The function's one exit path for errors.
+    raise: Label,
+}
+
+impl FnGen<'_> {
+    /// The slot of the operand `k` places below the top (0 is the top); its value is
+    /// there once spilled.
+    pub fn top(&self, k: u32) -> Mem {
+        self.frame.operand(self.depth() - 1 - k)
+    }
+
+    /// A label that raises `kind` at the current instruction (shared by every check
+    /// of that kind in the instruction). `None`: the error is already recorded.
+    pub fn error_exit(&mut self, kind: Option<ErrorKind>) -> Label {
+        let code = kind.map_or(KIND_RECORDED, |k| error_code(k) as u64);
+        self.stub(code, self.pc)
+    }
+
+    /// The label of jump target `pc`.
+    pub fn label_of(&self, pc: u32) -> Label {
+        self.targets[pc as usize].expect("every jump target has a label")
+    }
+
+    /// The stub raising error code `code` at `pc`, made on first use (the stubs of
+    /// one instruction are the last ones made).
+    fn stub(&mut self, code: u64, pc: usize) -> Label {
+        let same_pc = self.stubs.iter().rev().take_while(|s| s.pc == pc);
+        if let Some(s) = same_pc.into_iter().find(|s| s.kind == code) {
+            return s.label;
+        }
+        let label = self.asm.new_label();
+        self.stubs.push(Stub {
+            label,
+            kind: code,
+            pc,
+        });
+        label
+    }
+
+    /// After a call (of a helper or a function): leave through the exit path when it
+    /// returned the error word.
+    pub fn check_error_result(&mut self) {
+        let exit = self.error_exit(None);
+        self.asm.cmp(ACC, Imm32(crate::runtime::ERROR as i32));
+        self.asm.jcc(Cond::E, exit);
+    }
+
+    /// Generates `f`: prologue, one template per reachable instruction, then the
+    /// error stubs and the exit path.
+    fn gen_function(&mut self, f: &Function, depths: &[Option<u32>]) -> FunctionCode {
+        let entry = self.entries[self.func as usize];
+        let start = self.asm.offset();
+        self.asm.bind(entry);
+        self.gen_prologue(f);
+        let prologue = start..self.asm.offset();
+        let mut instrs = Vec::with_capacity(f.code.len());
+        // Whether control can fall into `pc` from `pc - 1`; and whether `pc` was
+        // generated already, fused into the instruction before it.
+        let mut falls_in = false;
+        let mut fused = false;
+        for (pc, &instr) in f.code.iter().enumerate() {
+            let begin = self.asm.offset();
+            let skip = std::mem::take(&mut fused);
+            if let (Some(depth), false) = (depths[pc], skip) {
+                if let Some(label) = self.targets[pc] {
+                    // A join: every path arrives with the operands in their slots.
+                    if falls_in {
+                        self.spill_all();
+                    }
+                    self.stack.clear();
+                    self.stack.resize(depth as usize, Operand::Slot);
+                    self.asm.bind(label);
+                }
+                debug_assert_eq!(self.depth(), depth, "pc {pc} of {}", f.name);
+                self.pc = pc;
+                fused = self.gen_instr(instr, f.code.get(pc + 1).copied());
+            } else if let Some(label) = self.targets[pc] {
+                // Unreachable, but a jump may still name it.
+                self.asm.bind(label);
+            }
+            falls_in = depths[pc].is_some()
+                && !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
+            instrs.push(begin..self.asm.offset());
+        }
+        let slow = self.asm.offset();
+        for stub in std::mem::take(&mut self.stubs) {
+            self.asm.bind(stub.label);
+            self.gen_stub(stub.kind, stub.pc);
+        }
+        self.gen_raise();
+        let end = self.asm.offset();
+        FunctionCode {
+            entry,
+            range: start..end,
+            prologue,
+            instrs,
+            slow_paths: slow..end,
+            time: Duration::ZERO,
+            frame_bytes: self.frame.size() as usize + frame::FRAME_OVERHEAD,
+        }
+    }
+
+    /// The driver's `match`: one template per instruction. A compare may take the
+    /// conditional jump after it (`next`) along, when nothing else jumps to that
+    /// jump: it returns `true` then, and the driver skips the jump.
+    fn gen_instr(&mut self, instr: Instr, next: Option<Instr>) -> bool {
+        let joins = self.targets.get(self.pc + 1).is_some_and(Option::is_some);
+        let fusable = match next {
+            Some(Instr::JumpIfFalse(t)) if !joins => Some((false, t)),
+            Some(Instr::JumpIfTrue(t)) if !joins => Some((true, t)),
+            _ => None,
+        };
+        match instr {
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge | Instr::Eq | Instr::Ne
+                if fusable.is_some() =>
+            {
+                let (when, target) = fusable.expect("checked above");
+                self.gen_compare_and_jump(instr, when, target);
+                return true;
+            }
+            _ => {}
+        }
+        match instr {
+            Instr::Const(k) => self.gen_const(k),
+            Instr::LoadLocal(n) => self.gen_load_local(n),
+            Instr::StoreLocal(n) => self.gen_store_local(n),
+            Instr::Add => self.gen_add(),
+            Instr::Sub => self.gen_sub(),
+            Instr::Mul => self.gen_mul(),
+            Instr::Div => self.gen_div(),
+            Instr::Mod => self.gen_mod(),
+            Instr::Neg => self.gen_neg(),
+            Instr::Not => self.gen_not(),
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => self.gen_order(instr),
+            Instr::Eq | Instr::Ne => self.gen_equality(instr),
+            Instr::Jump(t) | Instr::Loop(t) => self.gen_jump(t),
+            Instr::JumpIfFalse(t) => self.gen_jump_if(false, t),
+            Instr::JumpIfTrue(t) => self.gen_jump_if(true, t),
+            Instr::Call { func, argc } => self.gen_call(func, u32::from(argc)),
+            Instr::CallValue(argc) => self.gen_call_value(argc),
+            Instr::Return => self.gen_return(),
+            Instr::Print => self.gen_print(),
+            Instr::Dup => self.gen_dup(),
+            Instr::Pop => {
+                self.pop();
+            }
+            Instr::NewArray(n) => self.gen_new_array(n),
+            Instr::NewArrayFill => self.gen_new_array_fill(),
+            Instr::ArrayGet => self.gen_array_get(),
+            Instr::ArraySet => self.gen_array_set(),
+            Instr::ArrayLen => self.gen_array_len(),
+            Instr::NewObject => self.gen_new_object(),
+            Instr::GetField(k) => self.gen_get_field(k),
+            Instr::SetField(k) => self.gen_set_field(k),
+            Instr::FuncRef(f) => self.gen_func_ref(f),
+        }
+        false
+    }
+
+    /// `const k`: no code; the tagged constant goes on the value stack, for the
+    /// template that uses it to take as an immediate.
+    fn gen_const(&mut self, k: u32) {
+        let word = self.program.constants[k as usize] << 1;
+        self.push(Operand::Const(word));
+    }
+
+    /// `load_local n`: no code; the template that uses it reads the local's slot.
+    fn gen_load_local(&mut self, n: u32) {
+        self.push(Operand::Local(n));
+    }
+
+    /// `store_local n`: operands still reading the old `n` go to their slots first.
+    fn gen_store_local(&mut self, n: u32) {
+        let (value, j) = self.pop();
+        self.spill_local(n);
+        let local = self.frame.local(n);
+        match value {
+            Operand::Acc => self.asm.mov_mr(local, ACC),
+            Operand::Local(m) if m == n => {}
+            _ => match value.imm32() {
+                Some(imm) => self.asm.mov_mi(local, imm),
+                None => {
+                    self.load(value, j, SPILL_TMP);
+                    self.asm.mov_mr(local, SPILL_TMP);
+                }
+            },
+        }
+    }
+
+    /// `dup`: a constant or local is copied on the value stack; any other operand
+    /// goes to its slot and its copy to `ACC`.
+    fn gen_dup(&mut self) {
+        let top = self.stack[self.stack.len() - 1];
+        match top {
+            Operand::Const(_) | Operand::Local(_) => self.push(top),
+            Operand::Acc => {
+                self.spill(self.depth() - 1);
+                self.push(Operand::Acc);
+            }
+            Operand::Slot => {
+                let j = self.depth() - 1;
+                self.spill_acc();
+                self.asm.mov(ACC, self.frame.operand(j));
+                self.push(Operand::Acc);
+            }
+        }
+    }
+
+    /// `func_ref f`: no code; the function value is a constant word.
+    fn gen_func_ref(&mut self, f: FnId) {
+        let word = stage1::Value::function(f).bits() as i64;
+        self.push(Operand::Const(word));
+    }
+}

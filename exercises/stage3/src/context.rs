@@ -1,0 +1,98 @@
+//! The VM context: the one `#[repr(C)]` struct native code sees, through the pinned
+//! register `CTX` (`r12`), for the whole of a run.
+//!
+//! Native code reads and writes only the first fields, at the offsets named below
+//! (`CALLS_OFFSET`, `FUNCTIONS_OFFSET`); everything after them belongs to the runtime
+//! helpers of [`crate::runtime`], which get the context as their first argument. The
+//! depth and call counters live in pinned registers while native code runs
+//! (`codegen::FRAMES_LEFT`, `codegen::CALLS`).
+
+use std::mem::offset_of;
+use std::sync::mpsc::SyncSender;
+
+use stage1::heap::Heap;
+use stage1::{ErrorKind, FnId, Program};
+
+use crate::runtime::ExitReason;
+
+/// One entry of the function table that `call_value` reads: where the function's
+/// code starts and how many arguments it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct FnEntry {
+    /// The absolute address of the function's first instruction.
+    pub code: u64,
+    /// The function's arity.
+    pub arity: u64,
+}
+
+/// Size in bytes of a [`FnEntry`]: native code scales function indices by it.
+pub const FN_ENTRY_SIZE: i32 = std::mem::size_of::<FnEntry>() as i32;
+/// Offset of [`FnEntry::arity`] in an entry.
+pub const FN_ENTRY_ARITY_OFFSET: i32 = offset_of!(FnEntry, arity) as i32;
+
+/// Bytes of output `print` gathers before sending them to the caller's writer.
+pub const OUTPUT_CHUNK: usize = 8 * 1024;
+
+/// The state of one native run.
+#[repr(C)]
+pub struct Context {
+    /// Calls made, `main` included: the trampoline stores its `CALLS` register here
+    /// when the run ends.
+    pub calls: u64,
+    /// The function table, indexed by function index (read by `call_value`).
+    pub functions: *const FnEntry,
+    /// The heap of the run (arrays, objects).
+    pub heap: *mut Heap,
+    /// The program being run (for `print`'s names and fields).
+    pub program: *const Program,
+    /// The error that stopped the run, once one happened.
+    pub error: Option<ErrorKind>,
+    /// The frames the error passed through, innermost first: function and pc.
+    pub trace: Vec<(FnId, usize)>,
+    /// Output not yet sent to the caller's writer.
+    pub output: Vec<u8>,
+    /// Where full chunks of output go; `None` when nobody listens (no output wanted).
+    pub sink: Option<SyncSender<Vec<u8>>>,
+    /// How often native code called into the runtime, by [`ExitReason`].
+    pub exits: [u64; ExitReason::COUNT],
+}
+
+/// Offset of [`Context::calls`], for native code.
+pub const CALLS_OFFSET: i32 = offset_of!(Context, calls) as i32;
+/// Offset of [`Context::functions`], for native code.
+pub const FUNCTIONS_OFFSET: i32 = offset_of!(Context, functions) as i32;
+
+impl Context {
+    /// A context for a run of `program` on `heap`, calling through `functions`.
+    pub fn new(
+        program: &Program,
+        heap: &mut Heap,
+        functions: &[FnEntry],
+        sink: Option<SyncSender<Vec<u8>>>,
+    ) -> Context {
+        Context {
+            calls: 0,
+            functions: functions.as_ptr(),
+            heap,
+            program,
+            error: None,
+            trace: Vec::new(),
+            output: Vec::new(),
+            sink,
+            exits: [0; ExitReason::COUNT],
+        }
+    }
+
+    /// Sends the gathered output to the sink; `false` when the receiver is gone.
+    pub fn flush(&mut self) -> bool {
+        if self.output.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::take(&mut self.output);
+        match &self.sink {
+            Some(sink) => sink.send(chunk).is_ok(),
+            None => true,
+        }
+    }
+}

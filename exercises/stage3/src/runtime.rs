@@ -1,0 +1,227 @@
+//! The runtime helpers: `extern "sysv64"` functions that native code calls for what
+//! is too big to inline (printing, allocating, objects) and to record errors.
+//!
+//! Each takes the [`Context`] first (native code passes `CTX`). A helper that fails
+//! records the error kind in the context and returns [`ERROR`], a word no value has;
+//! native code tests for it after every call and leaves through its function's one
+//! exit path, which adds the frame to the trace (see `codegen::calls`).
+
+use stage1::print::write_value;
+use stage1::{ErrorKind, FnId, Value};
+
+use crate::context::{Context, OUTPUT_CHUNK};
+
+/// The word a failing helper or function returns: tag `0b111`, which no value has.
+pub const ERROR: u64 = 0b111;
+
+/// The `kind` argument of [`rt_raise`] when the error was already recorded (by a
+/// helper or a callee) and only the frame is to be added.
+pub const KIND_RECORDED: u64 = u64::MAX;
+/// The `pc` argument of [`rt_raise`] when no frame is to be added (a stack overflow
+/// found in a prologue belongs to the caller's call instruction).
+pub const NO_FRAME: u64 = u32::MAX as u64;
+
+/// The runtime errors in the order of their codes, as native code passes them.
+pub const ERROR_KINDS: [ErrorKind; 9] = [
+    ErrorKind::DivisionByZero,
+    ErrorKind::IntegerOverflow,
+    ErrorKind::IndexOutOfBounds,
+    ErrorKind::TypeError,
+    ErrorKind::NoSuchField,
+    ErrorKind::WrongNumberOfArguments,
+    ErrorKind::StackOverflow,
+    ErrorKind::OutOfMemory,
+    ErrorKind::Output,
+];
+
+/// The code native code passes for `kind` (its index in [`ERROR_KINDS`]).
+pub fn error_code(kind: ErrorKind) -> u32 {
+    ERROR_KINDS
+        .iter()
+        .position(|&k| k == kind)
+        .expect("every kind has a code") as u32
+}
+
+/// Why native code called into the runtime: every exit is counted under its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ExitReason {
+    Print,
+    NewArray,
+    NewArrayFill,
+    NewObject,
+    GetField,
+    SetField,
+    Error,
+}
+
+impl ExitReason {
+    /// How many reasons there are.
+    pub const COUNT: usize = 7;
+    /// Every reason, in order.
+    pub const ALL: [ExitReason; ExitReason::COUNT] = [
+        ExitReason::Print,
+        ExitReason::NewArray,
+        ExitReason::NewArrayFill,
+        ExitReason::NewObject,
+        ExitReason::GetField,
+        ExitReason::SetField,
+        ExitReason::Error,
+    ];
+
+    /// The name `Stats::exits` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitReason::Print => "print",
+            ExitReason::NewArray => "new_array",
+            ExitReason::NewArrayFill => "new_array_fill",
+            ExitReason::NewObject => "new_object",
+            ExitReason::GetField => "get_field",
+            ExitReason::SetField => "set_field",
+            ExitReason::Error => "runtime_error",
+        }
+    }
+}
+
+/// Turns a helper's result into the word native code gets back.
+fn finish(ctx: &mut Context, result: Result<Value, ErrorKind>) -> u64 {
+    match result {
+        Ok(v) => v.bits(),
+        Err(kind) => {
+            ctx.error = Some(kind);
+            ERROR
+        }
+    }
+}
+
+/// Borrows the context native code passed.
+///
+/// # Safety
+/// `ctx` is the context of the running program (native code passes `CTX`, which the
+/// entry set to a live `&mut Context`), and no other reference to it is in use.
+unsafe fn context<'a>(ctx: *mut Context) -> &'a mut Context {
+    // SAFETY: guaranteed by the caller, see above.
+    unsafe { &mut *ctx }
+}
+
+/// Records a runtime error: the kind (unless [`KIND_RECORDED`]) and the frame
+/// `func`/`pc` (unless `pc` is [`NO_FRAME`]). Returns [`ERROR`].
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_raise(ctx: *mut Context, kind: u64, func: u64, pc: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    if kind != KIND_RECORDED {
+        ctx.exits[ExitReason::Error as usize] += 1;
+        ctx.error = Some(
+            ERROR_KINDS
+                .get(kind as usize)
+                .copied()
+                .unwrap_or(ErrorKind::TypeError),
+        );
+    }
+    if pc != NO_FRAME {
+        ctx.trace.push((func as FnId, pc as usize));
+    }
+    ERROR
+}
+
+/// `print v`: formats `v` and a newline into the output, sending full chunks on.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_print(ctx: *mut Context, v: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::Print as usize] += 1;
+    let mut line = String::new();
+    // SAFETY: the program and the heap outlive the run that the context is for, and
+    // only this helper uses them while it runs.
+    let (program, heap) = unsafe { (&*ctx.program, &*ctx.heap) };
+    write_value(&mut line, program, heap, Value::from_bits(v));
+    line.push('\n');
+    ctx.output.extend_from_slice(line.as_bytes());
+    if ctx.output.len() >= OUTPUT_CHUNK && !ctx.flush() {
+        return finish(ctx, Err(ErrorKind::Output));
+    }
+    0
+}
+
+/// `new_array n`: an array of the `n` values at `first`, `first - 8`, ... (operand
+/// slots grow down in the native frame).
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_new_array(ctx: *mut Context, first: *const u64, n: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::NewArray as usize] += 1;
+    let elems: Vec<Value> = (0..n as usize)
+        // SAFETY: native code passes the address of the first of `n` operand slots of
+        // its own live frame; the others lie below it, 8 bytes apart.
+        .map(|i| Value::from_bits(unsafe { *first.wrapping_sub(i) }))
+        .collect();
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+    let heap = unsafe { &mut *ctx.heap };
+    let result = heap.alloc_array(&elems);
+    finish(ctx, result)
+}
+
+/// `new_array_fill`: `[fill; n]`, `n` being a tagged word still to check.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_new_array_fill(ctx: *mut Context, fill: u64, n: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::NewArrayFill as usize] += 1;
+    let result = match Value::from_bits(n).to_int() {
+        // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+        Some(n) => unsafe { &mut *ctx.heap }.alloc_array_fill(Value::from_bits(fill), n),
+        None => Err(ErrorKind::TypeError),
+    };
+    finish(ctx, result)
+}
+
+/// `new_object`: an object with no fields.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_new_object(ctx: *mut Context) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::NewObject as usize] += 1;
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+    let result = unsafe { &mut *ctx.heap }.alloc_object();
+    finish(ctx, result)
+}
+
+/// `get_field k`: `o.f`.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::GetField as usize] += 1;
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+    let result = unsafe { &*ctx.heap }.get_field(Value::from_bits(o), field as u32);
+    finish(ctx, result)
+}
+
+/// `set_field k`: `o.f = v`; returns 0 (or [`ERROR`]).
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64, v: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.exits[ExitReason::SetField as usize] += 1;
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+    let heap = unsafe { &mut *ctx.heap };
+    let result = heap
+        .set_field(Value::from_bits(o), field as u32, Value::from_bits(v))
+        .map(|()| Value::ZERO);
+    finish(ctx, result)
+}
