@@ -10,6 +10,23 @@ use stage1::{load, Verified};
 use crate::stages::{self, EngineOptions};
 use crate::stats;
 
+/// `eprintln!` that cannot panic: a closed stderr (`jitlab run f 2>&1 | head -1`) must
+/// not turn a clean error into a Rust panic, so a failed write is ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that cannot panic (see [`say!`]).
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Exit status of a program that stopped with a runtime error.
 pub const RUNTIME_ERROR: u8 = 1;
 /// Exit status of a file that cannot be read, parsed or verified, or a bad request.
@@ -27,7 +44,7 @@ const OUTPUT_BUFFER: usize = 64 << 10;
 /// cannot be read is a source error too, `file:1:1: error: cannot read the file: …`.
 fn load(path: &Path) -> Result<Verified, ExitCode> {
     load::load_file(path).map_err(|e| {
-        eprintln!("{e}");
+        say!("{e}");
         ExitCode::from(USAGE_ERROR)
     })
 }
@@ -43,7 +60,7 @@ fn on_big_stack(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCode {
         // The panic hook has printed the message: the engine has a bug.
         Ok(Err(_)) => ExitCode::from(101),
         Err(e) => {
-            eprintln!("error: cannot start the engine's thread: {e}");
+            say!("error: cannot start the engine's thread: {e}");
             ExitCode::FAILURE
         }
     }
@@ -54,7 +71,7 @@ pub fn run(path: &Path, stage: Option<u32>, show_stats: bool) -> ExitCode {
     let (engine_stage, make) = match stages::engine_for(stage) {
         Ok(found) => found,
         Err(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             return ExitCode::from(USAGE_ERROR);
         }
     };
@@ -74,18 +91,18 @@ pub fn run(path: &Path, stage: Option<u32>, show_stats: bool) -> ExitCode {
         let flushed = out.flush();
         let code = match (result, flushed) {
             (Err(error), _) => {
-                eprintln!("{error}");
+                say!("{error}");
                 ExitCode::from(RUNTIME_ERROR)
             }
             (Ok(_), Err(e)) => {
-                eprintln!("error: cannot write output: {e}");
+                say!("error: cannot write output: {e}");
                 ExitCode::from(RUNTIME_ERROR)
             }
             (Ok(_), Ok(())) => ExitCode::SUCCESS,
         };
         if show_stats {
             let name = format!("{} (stage {engine_stage})", engine.name());
-            eprint!("{}", stats::table(&name, engine.stats()));
+            say_raw!("{}", stats::table(&name, engine.stats()));
         }
         code
     })
@@ -104,7 +121,7 @@ pub fn dump(path: &Path, asm: bool) -> ExitCode {
             match stage3::listing(&program) {
                 Ok(text) => text,
                 Err(e) => {
-                    eprintln!("error: cannot compile {}: {e}", path.display());
+                    say!("error: cannot compile {}: {e}", path.display());
                     return ExitCode::from(RUNTIME_ERROR);
                 }
             }
@@ -115,7 +132,7 @@ pub fn dump(path: &Path, asm: bool) -> ExitCode {
         match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: cannot write output: {e}");
+                say!("error: cannot write output: {e}");
                 ExitCode::from(RUNTIME_ERROR)
             }
         }

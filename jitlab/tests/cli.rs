@@ -227,7 +227,7 @@ fn stats_show_counters_on_stderr_after_the_run() {
         "fib.mini",
         "fn fib(n) {\n  if n < 2 { return n; }\n  return fib(n - 1) + fib(n - 2);\n}\nprint fib(10);\n",
     );
-    let out = run_file(&file, &["--stats"]);
+    let out = run_file(&file, &["--stats", "--stage", "1"]);
     assert_eq!(stdout(&out), "55\n", "stats never go to stdout");
     let table = stderr(&out);
     assert!(table.starts_with("stats:\n"), "{table}");
@@ -244,6 +244,15 @@ fn stats_show_counters_on_stderr_after_the_run() {
 
     let plain = run_file(&file, &[]);
     assert_eq!(stderr(&plain), "", "no stats unless asked");
+
+    // The default engine is the highest stage's, the template JIT: it reports what it
+    // compiled.
+    let jit = run_file(&file, &["--stats"]);
+    assert_eq!(stdout(&jit), "55\n");
+    let table = stderr(&jit);
+    assert_eq!(stat(&table, "engine"), "template JIT (stage 3)");
+    assert_eq!(stat(&table, "calls"), "178");
+    assert!(table.contains("event: compiled fib"), "{table}");
 }
 
 #[test]
@@ -374,4 +383,41 @@ fn grade_reports_each_stage_and_the_next_todo() {
         .unwrap();
     assert!(stderr(&missing).starts_with("error: stage 5 (tiering) has no exercise crate"));
     assert_eq!(code(&missing), 2);
+}
+
+#[test]
+fn closed_output_pipes_end_in_a_clean_exit_not_a_panic() {
+    // `jitlab run f | head -1`: stdout and stderr closed before the program is done.
+    // Writing then fails with EPIPE; that must be an error exit (1), never a Rust
+    // panic (101) or a signal.
+    let dir = TempDir::new("pipes");
+    let file = dir.put(
+        "deep.mini",
+        "let i = 0;\nwhile i < 50000 { print i; i = i + 1; }\nfn r(n) { return r(n + 1); }\nr(0);\n",
+    );
+    for stage in ["1", "3"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+            .args(["run", "--stage", stage, file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "stage {stage}: {status:?}");
+    }
+}
+
+#[test]
+fn dump_asm_prints_each_instruction_with_its_machine_code() {
+    let fib = root().join("examples/fib.mini");
+    let out = jitlab(&["dump", "--asm", fib.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("fn fib (arity 1"), "{text}");
+    // Bytecode lines, each followed by the x86-64 the template made of it.
+    assert!(text.contains("call fib 1"), "{text}");
+    assert!(text.contains("push rbp"), "{text}");
+    assert!(text.contains("ret"), "{text}");
 }
