@@ -219,6 +219,27 @@ pub fn calls(n: i64) -> i64 {
     sum
 }
 
+/// The number of functions of the large program the compile-speed benches use: about
+/// 10,000 bytecode instructions, where the fixed cost of a compile (mapping the code
+/// executable) no longer hides the code generator's speed.
+pub const LARGE_FUNCTIONS: usize = 200;
+
+/// A large generated Mini program for compile-speed benches: `count` functions (at
+/// least 1), each but the first a loop with arithmetic, a comparison, an array and a
+/// call of the one before, and a `main` that calls the last and prints the result.
+/// Its size grows linearly with `count` (about 53 bytecode instructions a function).
+pub fn large_program(count: usize) -> String {
+    let mut source = String::from("fn f0(x) { return x; }\n");
+    for i in 1..count {
+        source.push_str(&format!(
+            "fn f{i}(x) {{\n  let a = [x, x + 1, 0];\n  let s = 0;\n  let k = 0;\n  while k < 3 {{\n    if a[k] > 10 {{ s = s + a[k] * 3 - 1; }} else {{ s = s - k; }}\n    a[2] = s;\n    k = k + 1;\n  }}\n  return f{}(s % 1000 + len(a));\n}}\n",
+            i - 1
+        ));
+    }
+    source.push_str(&format!("print f{}(7);\n", count.max(1) - 1));
+    source
+}
+
 /// The size set on the kernel's `let n = N;` line, which `compare.sh` rewrites.
 pub fn size_of(source: &str) -> Option<i64> {
     source
@@ -274,6 +295,33 @@ mod tests {
             assert_eq!(kernel.name, name);
             assert_eq!((kernel.rust)(), checksum, "kernel {name}");
         }
+    }
+
+    #[test]
+    fn the_large_program_is_large_and_runs_alike_in_every_engine() {
+        let source = large_program(LARGE_FUNCTIONS);
+        let program = stage1::load::load_source("large.mini", &source).expect("it loads");
+        let instructions: usize = program
+            .program()
+            .functions
+            .iter()
+            .map(|f| f.code.len())
+            .sum();
+        assert!(
+            (9_000..12_000).contains(&instructions),
+            "{instructions} instructions: the bench rows say about 10,000"
+        );
+        let outputs: Vec<String> = ENGINES
+            .iter()
+            .map(|engine| {
+                let mut out = Vec::new();
+                (engine.make)()
+                    .run(&program, &mut out)
+                    .unwrap_or_else(|e| panic!("large program fails in {}: {e}", engine.name));
+                String::from_utf8(out).unwrap()
+            })
+            .collect();
+        assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{outputs:?}");
     }
 
     #[test]

@@ -6,13 +6,13 @@ use std::fmt::Write;
 use stage1::{Instr, Program, Verified};
 use stage2::{disasm_range, listing as format_lines};
 
-use crate::codegen::{generate, CompileError};
+use crate::codegen::{generate_with_ranges, CompileError};
 
 /// The listing of every function of `verified` (code offsets from the start of the
 /// program's code block).
 pub fn listing(verified: &Verified) -> Result<String, CompileError> {
     let program = verified.program();
-    let generated = generate(program)?;
+    let generated = generate_with_ranges(program)?;
     let code = generated.asm.assemble().map_err(|e| CompileError {
         function: "<program>".into(),
         reason: e.to_string(),

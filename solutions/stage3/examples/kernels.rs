@@ -6,13 +6,15 @@
 //! Compile speed is reported two ways, because a small kernel is dominated by a fixed
 //! cost: `generate` is the code generator and linker alone (bytecode instructions per
 //! µs), `compile_program` adds mapping the code executable (a few system calls per
-//! program, whatever its size). The last row is a large generated program, where the
-//! fixed cost no longer matters.
+//! program, whatever its size). The last row is a large generated program
+//! (`jitlab_benches::large_program`, as in `cargo bench`), where the fixed cost no
+//! longer matters.
 //!
 //! `cargo run --release -p stage3-solution --example kernels`
 
 use std::time::{Duration, Instant};
 
+use jitlab_benches::{large_program, LARGE_FUNCTIONS};
 use stage1::interp::Interpreter;
 use stage1::{Engine, Program, Verified};
 use stage3_solution::codegen::generate;
@@ -68,20 +70,6 @@ fn compile_speed(program: &Program) -> (f64, f64) {
     (n / generate, n / compile)
 }
 
-/// A large Mini program: `count` functions, each a loop with arithmetic, an array
-/// and a call of the one before.
-fn large_program(count: usize) -> String {
-    let mut source = String::from("fn f0(x) { return x; }\n");
-    for i in 1..count {
-        source.push_str(&format!(
-            "fn f{i}(x) {{\n  let a = [x, x + 1, 0];\n  let s = 0;\n  let k = 0;\n  while k < 3 {{\n    if a[k] > 10 {{ s = s + a[k] * 3 - 1; }} else {{ s = s - k; }}\n    a[2] = s;\n    k = k + 1;\n  }}\n  return f{}(s % 1000 + len(a));\n}}\n",
-            i - 1
-        ));
-    }
-    source.push_str(&format!("print f{}(7);\n", count - 1));
-    source
-}
-
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../benches/kernels");
     println!("| kernel | interpreter | template JIT | speed-up | generate (instr/µs) | compile_program (instr/µs) |");
@@ -100,7 +88,7 @@ fn main() {
             interp.as_secs_f64() / jit.as_secs_f64(),
         );
     }
-    let source = large_program(200);
+    let source = large_program(LARGE_FUNCTIONS);
     let verified = stage1::load::load_source("large.mini", &source).expect("it loads");
     let (generate, compile) = compile_speed(verified.program());
     println!(

@@ -77,13 +77,22 @@ pub fn stack_effect(instr: Instr) -> (u32, u32) {
 }
 
 /// The operand-stack depth before each instruction (`None` where no path reaches),
-/// and the deepest the stack gets. Fails, saying where, when two paths reach an
+/// and the deepest the stack gets (returned). Fails, saying where, when two paths reach an
 /// instruction at different depths, an instruction pops more than there is, a jump
 /// leaves the code or the code can fall off its end: what a verified program never
 /// does, but the code generator checks it rather than emit wrong slots.
-pub fn depths(f: &Function) -> Result<(Vec<Option<u32>>, u32), String> {
-    let mut depth: Vec<Option<u32>> = vec![None; f.code.len()];
-    let mut work = vec![(0usize, 0u32)];
+///
+/// The depths go to `depth` (one per instruction), and `work` is the work list: both
+/// are buffers the caller reuses from one function to the next.
+pub fn depths(
+    f: &Function,
+    depth: &mut Vec<Option<u32>>,
+    work: &mut Vec<(usize, u32)>,
+) -> Result<u32, String> {
+    depth.clear();
+    depth.resize(f.code.len(), None);
+    work.clear();
+    work.push((0, 0));
     let mut max = 0;
     while let Some((pc, d)) = work.pop() {
         let Some(&instr) = f.code.get(pc) else {
@@ -114,5 +123,5 @@ pub fn depths(f: &Function) -> Result<(Vec<Option<u32>>, u32), String> {
             work.push((pc + 1, after));
         }
     }
-    Ok((depth, max))
+    Ok(max)
 }

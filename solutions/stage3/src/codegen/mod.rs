@@ -19,6 +19,7 @@ mod jumps;
 pub mod stack;
 
 use std::ops::Range;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use stage1::interp::frame::MAX_FRAMES;
@@ -59,7 +60,8 @@ pub struct FunctionCode {
     pub range: Range<usize>,
     /// The prologue.
     pub prologue: Range<usize>,
-    /// The code of each bytecode instruction (empty for unreachable ones).
+    /// The code of each bytecode instruction (empty for unreachable ones), for the
+    /// listing: recorded by [`generate_with_ranges`] only, empty otherwise.
     pub instrs: Vec<Range<usize>>,
     /// The out-of-line error stubs and the exit path.
     pub slow_paths: Range<usize>,
@@ -96,26 +98,82 @@ impl std::fmt::Display for CompileError {
 impl std::error::Error for CompileError {}
 
 /// Generates the code of every function of `program`, and the entry trampoline.
+/// [`FunctionCode::instrs`] stays empty: only a listing needs it
+/// ([`generate_with_ranges`]).
 pub fn generate(program: &Program) -> Result<Generated, CompileError> {
-    let mut asm = Assembler::new();
+    generate_program(program, false)
+}
+
+/// [`generate`], also recording where each bytecode instruction's code is
+/// ([`FunctionCode::instrs`]), for the listing.
+pub fn generate_with_ranges(program: &Program) -> Result<Generated, CompileError> {
+    generate_program(program, true)
+}
+
+/// Buffers that one function's generation needs and the next one reuses, sized once
+/// per program for its longest function, so that a function costs no allocation of
+/// its own: on the small kernels, allocating and growing them for every function
+/// was about a tenth of the compile time.
+struct Scratch {
+    /// The operand-stack depth at each instruction ([`frame::depths`]).
+    depths: Vec<Option<u32>>,
+    /// The work list of [`frame::depths`].
+    work: Vec<(usize, u32)>,
+    /// The label of each jump target.
+    targets: Vec<Option<Label>>,
+    /// The value stack.
+    stack: Vec<Operand>,
+    /// The out-of-line stubs.
+    stubs: Vec<Stub>,
+}
+
+impl Scratch {
+    /// Buffers for functions of up to `len` instructions (they grow if need be).
+    fn with_capacity(len: usize) -> Scratch {
+        Scratch {
+            depths: Vec::with_capacity(len),
+            // An instruction pushes at most two successors, and most only one.
+            work: Vec::with_capacity(len + 1),
+            targets: Vec::with_capacity(len),
+            // The stack is rarely deeper than a handful of operands.
+            stack: Vec::with_capacity(16),
+            // About one stub per instruction: most instructions check one thing.
+            stubs: Vec::with_capacity(len + 1),
+        }
+    }
+}
+
+/// [`generate`], recording the instructions' code ranges when `ranges` is set.
+fn generate_program(program: &Program, ranges: bool) -> Result<Generated, CompileError> {
+    let (mut asm, trampoline) = start_with_trampoline();
     let entries: Vec<Label> = program.functions.iter().map(|_| asm.new_label()).collect();
-    let trampoline = asm.new_label();
-    gen_trampoline(&mut asm, trampoline);
     let mut functions = Vec::with_capacity(program.functions.len());
+    let longest = program.functions.iter().map(|f| f.code.len()).max();
+    let mut scratch = Scratch::with_capacity(longest.unwrap_or(0));
+    // One clock reading per function: where one function ends the next begins.
+    let mut start = Instant::now();
     for (i, f) in program.functions.iter().enumerate() {
-        let start = Instant::now();
-        let (depths, max_stack) = frame::depths(f).map_err(|reason| CompileError {
-            function: f.name.clone(),
-            reason,
-        })?;
+        let max_stack =
+            frame::depths(f, &mut scratch.depths, &mut scratch.work).map_err(|reason| {
+                CompileError {
+                    function: f.name.clone(),
+                    reason,
+                }
+            })?;
         let raise = asm.new_label();
         // A label for each jump target (and none for the other instructions).
-        let mut targets: Vec<Option<Label>> = vec![None; f.code.len()];
+        let mut targets = std::mem::take(&mut scratch.targets);
+        targets.clear();
+        targets.resize(f.code.len(), None);
         for instr in &f.code {
             if let Some(t) = instr.jump_target() {
                 targets[t as usize].get_or_insert_with(|| asm.new_label());
             }
         }
+        let mut stack = std::mem::take(&mut scratch.stack);
+        stack.clear();
+        let mut stubs = std::mem::take(&mut scratch.stubs);
+        stubs.clear();
         let mut gen = FnGen {
             asm: &mut asm,
             program,
@@ -126,13 +184,18 @@ pub fn generate(program: &Program) -> Result<Generated, CompileError> {
             },
             entries: &entries,
             pc: 0,
-            stack: Vec::with_capacity(max_stack as usize),
+            stack,
             targets,
-            stubs: Vec::new(),
+            stubs,
             raise,
         };
-        let mut code = gen.gen_function(f, &depths);
-        code.time = start.elapsed();
+        let mut code = gen.gen_function(f, &scratch.depths, ranges);
+        scratch.stack = gen.stack;
+        scratch.targets = gen.targets;
+        scratch.stubs = gen.stubs;
+        let end = Instant::now();
+        code.time = end - start;
+        start = end;
         functions.push(code);
     }
     Ok(Generated {
@@ -140,6 +203,21 @@ pub fn generate(program: &Program) -> Result<Generated, CompileError> {
         trampoline,
         functions,
     })
+}
+
+/// An assembler holding the entry trampoline (at offset 0) and its label. The
+/// trampoline is the same in every program, so it is encoded once per process and
+/// each program starts from a copy: encoding it every time was a tenth of the
+/// compile time of a small program.
+fn start_with_trampoline() -> (Assembler, Label) {
+    static PROTOTYPE: OnceLock<(Assembler, Label)> = OnceLock::new();
+    let (asm, label) = PROTOTYPE.get_or_init(|| {
+        let mut asm = Assembler::new();
+        let label = asm.new_label();
+        gen_trampoline(&mut asm, label);
+        (asm, label)
+    });
+    (asm.clone(), *label)
 }
 
 /// The entry trampoline, `extern "sysv64" fn(ctx, args, code) -> u64`: saves the
@@ -170,6 +248,7 @@ fn gen_trampoline(asm: &mut Assembler, label: Label) {
 }
 
 /// An out-of-line stub: raise `kind` (a code, or `KIND_RECORDED`) at `pc`.
+#[derive(Clone, Copy)]
 struct Stub {
     label: Label,
     kind: u64,
@@ -239,14 +318,14 @@ impl FnGen<'_> {
     }
 
     /// Generates `f`: prologue, one template per reachable instruction, then the
-    /// error stubs and the exit path.
-    fn gen_function(&mut self, f: &Function, depths: &[Option<u32>]) -> FunctionCode {
+    /// error stubs and the exit path. `ranges`: record each instruction's code.
+    fn gen_function(&mut self, f: &Function, depths: &[Option<u32>], ranges: bool) -> FunctionCode {
         let entry = self.entries[self.func as usize];
         let start = self.asm.offset();
         self.asm.bind(entry);
         self.gen_prologue(f);
         let prologue = start..self.asm.offset();
-        let mut instrs = Vec::with_capacity(f.code.len());
+        let mut instrs = Vec::with_capacity(if ranges { f.code.len() } else { 0 });
         // Whether control can fall into `pc` from `pc - 1`; and whether `pc` was
         // generated already, fused into the instruction before it.
         let mut falls_in = false;
@@ -273,12 +352,15 @@ impl FnGen<'_> {
             }
             falls_in = depths[pc].is_some()
                 && !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
-            instrs.push(begin..self.asm.offset());
+            if ranges {
+                instrs.push(begin..self.asm.offset());
+            }
         }
         let slow = self.asm.offset();
-        for stub in std::mem::take(&mut self.stubs) {
-            self.asm.bind(stub.label);
-            self.gen_stub(stub.kind, stub.pc);
+        for k in 0..self.stubs.len() {
+            let Stub { label, kind, pc } = self.stubs[k];
+            self.asm.bind(label);
+            self.gen_stub(kind, pc);
         }
         self.gen_raise();
         let end = self.asm.offset();
