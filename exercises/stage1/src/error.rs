@@ -58,6 +58,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order (native code passes a kind as its index here).
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::DivisionByZero,
+        ErrorKind::IntegerOverflow,
+        ErrorKind::IndexOutOfBounds,
+        ErrorKind::TypeError,
+        ErrorKind::NoSuchField,
+        ErrorKind::WrongNumberOfArguments,
+        ErrorKind::StackOverflow,
+        ErrorKind::OutOfMemory,
+        ErrorKind::Output,
+    ];
+
     /// The message, exactly as DESIGN.md spells it.
     pub fn message(self) -> &'static str {
         match self {

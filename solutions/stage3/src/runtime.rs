@@ -22,17 +22,7 @@ pub const KIND_RECORDED: u64 = u64::MAX;
 pub const NO_FRAME: u64 = u32::MAX as u64;
 
 /// The runtime errors in the order of their codes, as native code passes them.
-pub const ERROR_KINDS: [ErrorKind; 9] = [
-    ErrorKind::DivisionByZero,
-    ErrorKind::IntegerOverflow,
-    ErrorKind::IndexOutOfBounds,
-    ErrorKind::TypeError,
-    ErrorKind::NoSuchField,
-    ErrorKind::WrongNumberOfArguments,
-    ErrorKind::StackOverflow,
-    ErrorKind::OutOfMemory,
-    ErrorKind::Output,
-];
+pub const ERROR_KINDS: [ErrorKind; 9] = ErrorKind::ALL;
 
 /// The code native code passes for `kind` (its index in [`ERROR_KINDS`]).
 pub fn error_code(kind: ErrorKind) -> u32 {
