@@ -110,6 +110,10 @@ pub fn generate_with_ranges(program: &Program) -> Result<Generated, CompileError
     generate_program(program, true)
 }
 
+/// Code bytes reserved per bytecode instruction before generating (an estimate:
+/// too little only means the buffer grows).
+const BYTES_PER_INSTRUCTION: usize = 16;
+
 /// Buffers that one function's generation needs and the next one reuses, sized once
 /// per program for its longest function, so that a function costs no allocation of
 /// its own: on the small kernels, allocating and growing them for every function
@@ -146,6 +150,14 @@ impl Scratch {
 /// [`generate`], recording the instructions' code ranges when `ranges` is set.
 fn generate_program(program: &Program, ranges: bool) -> Result<Generated, CompileError> {
     let (mut asm, trampoline) = start_with_trampoline();
+    let instructions: usize = program.functions.iter().map(|f| f.code.len()).sum();
+    // Templates average about 15 bytes of code and 1.5 jumps to a label per
+    // instruction (checks included) on the kernels: room for that up front.
+    asm.reserve(
+        instructions * BYTES_PER_INSTRUCTION,
+        program.functions.len() + instructions,
+        instructions * 2,
+    );
     let entries: Vec<Label> = program.functions.iter().map(|_| asm.new_label()).collect();
     let mut functions = Vec::with_capacity(program.functions.len());
     let longest = program.functions.iter().map(|f| f.code.len()).max();
