@@ -40,23 +40,23 @@ fn golden_add_of_two_constants() {
     let expected = "\
 fn main (arity 0, locals 0): 102 bytes of code
   prologue
-        002b: 55                             push rbp
-        002c: 48 89 e5                       mov rbp, rsp
-        002f: 48 83 ec 10                    sub rsp, 0x10
-        0033: 48 83 eb 01                    sub rbx, 0x1
-        0037: 0f 82 1c 00 00 00              jb 0x59
-        003d: 49 83 c5 01                    add r13, 0x1
+        0027: 55                             push rbp
+        0028: 48 89 e5                       mov rbp, rsp
+        002b: 48 83 ec 10                    sub rsp, 0x10
+        002f: 48 83 eb 01                    sub rbx, 0x1
+        0033: 0f 82 1c 00 00 00              jb 0x55
+        0039: 49 83 c5 01                    add r13, 0x1
      0  const 20
      1  const 22
      2  add
-        0041: b8 28 00 00 00                 mov eax, 0x28
-        0046: 48 83 c0 2c                    add rax, 0x2c
-        004a: 0f 80 18 00 00 00              jo 0x68
+        003d: b8 28 00 00 00                 mov eax, 0x28
+        0042: 48 83 c0 2c                    add rax, 0x2c
+        0046: 0f 80 18 00 00 00              jo 0x64
      3  return
-        0050: 48 83 c3 01                    add rbx, 0x1
-        0054: 48 89 ec                       mov rsp, rbp
-        0057: 5d                             pop rbp
-        0058: c3                             ret
+        004c: 48 83 c3 01                    add rbx, 0x1
+        0050: 48 89 ec                       mov rsp, rbp
+        0053: 5d                             pop rbp
+        0054: c3                             ret
 ";
     if std::env::var("GOLDEN_PRINT").is_ok() {
         println!("{listing}");
@@ -97,36 +97,36 @@ fn golden_locals_and_a_fused_compare_and_jump() {
 0  load_local 0
      1  const 22
      2  add
-        0051: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
-        0055: a9 01 00 00 00                 test eax, 0x1
-        005a: 0f 85 51 00 00 00              jne 0xb1
-        0060: 48 83 c0 2c                    add rax, 0x2c
-        0064: 0f 80 56 00 00 00              jo 0xc0
+        004d: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
+        0051: a9 01 00 00 00                 test eax, 0x1
+        0056: 0f 85 51 00 00 00              jne 0xad
+        005c: 48 83 c0 2c                    add rax, 0x2c
+        0060: 0f 80 56 00 00 00              jo 0xbc
      3  store_local 1
-        006a: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
+        0066: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
      4  load_local 1
      5  const 1
      6  lt
-        006e: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
-        0072: a9 01 00 00 00                 test eax, 0x1
-        0077: 0f 85 52 00 00 00              jne 0xcf
-        007d: 48 83 f8 02                    cmp rax, 0x2
-        0081: 0f 8d 0d 00 00 00              jge 0x94
+        006a: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        006e: a9 01 00 00 00                 test eax, 0x1
+        0073: 0f 85 52 00 00 00              jne 0xcb
+        0079: 48 83 f8 02                    cmp rax, 0x2
+        007d: 0f 8d 0d 00 00 00              jge 0x90
      7  jump_if_false 10
      8  load_local 1
      9  return
-        0087: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
-        008b: 48 83 c3 01                    add rbx, 0x1
-        008f: 48 89 ec                       mov rsp, rbp
-        0092: 5d                             pop rbp
-        0093: c3                             ret
+        0083: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        0087: 48 83 c3 01                    add rbx, 0x1
+        008b: 48 89 ec                       mov rsp, rbp
+        008e: 5d                             pop rbp
+        008f: c3                             ret
     10  const 0
     11  return
-        0094: b8 00 00 00 00                 mov eax, 0x0
-        0099: 48 83 c3 01                    add rbx, 0x1
-        009d: 48 89 ec                       mov rsp, rbp
-        00a0: 5d                             pop rbp
-        00a1: c3                             ret
+        0090: b8 00 00 00 00                 mov eax, 0x0
+        0095: 48 83 c3 01                    add rbx, 0x1
+        0099: 48 89 ec                       mov rsp, rbp
+        009c: 5d                             pop rbp
+        009d: c3                             ret
 ";
     pretty_assertions::assert_eq!(body, expected);
 }
@@ -153,10 +153,10 @@ fn golden_slow_paths_raise_through_one_exit() {
         [
             "mov esi, 0x6",
             "mov ecx, -0x1",
-            "jmp 0x77",
+            "jmp 0x73",
             "mov esi, 0x1",
             "mov ecx, 0x2",
-            "jmp 0x77",
+            "jmp 0x73",
         ]
     );
     assert_eq!(&texts[6..8], ["mov rdi, r12", "mov edx, 0x0"]);

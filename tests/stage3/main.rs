@@ -11,5 +11,6 @@ mod corpus;
 mod engine;
 mod errors;
 mod listing;
+mod mixed;
 mod random;
 mod templates;

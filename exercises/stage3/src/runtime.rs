@@ -6,6 +6,11 @@
 //! native code tests for it after every call and leaves through its function's one
 //! exit path, which adds the frame to the trace (see `codegen::calls`).
 
+use std::io::Write;
+
+use stage1::heap::Heap;
+use stage1::interp::frame::MAX_FRAMES;
+use stage1::interp::{Callout, Unwind};
 use stage1::print::write_value;
 use stage1::{ErrorKind, FnId, Value};
 
@@ -214,4 +219,145 @@ pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64
         .set_field(Value::from_bits(o), field as u32, Value::from_bits(v))
         .map(|()| Value::ZERO);
     finish(ctx, result)
+}
+
+/// A declined function's stub calls this: runs `func` in the interpreter with the
+/// arguments at `args`, `args - 8`, ... (the caller's operand slots), `frames_left`
+/// being the native depth counter. An error records its kind and every frame it
+/// passed in the context, as native exits do, and gives [`ERROR`].
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`), set up
+/// for mixed runs (`verified`, `compiled`, `entry`).
+pub unsafe extern "sysv64" fn rt_call_interpreted(
+    ctx: *mut Context,
+    func: u64,
+    args: *const u64,
+    frames_left: u64,
+) -> u64 {
+    // SAFETY: the program outlives the run.
+    let arity = unsafe { (&(*(*ctx).program).functions)[func as usize].arity };
+    let args: Vec<Value> = (0..arity as usize)
+        // SAFETY: native code passes the address of the first of `arity` operand
+        // slots of its live frame; the others lie below it.
+        .map(|k| Value::from_bits(unsafe { *args.wrapping_sub(k) }))
+        .collect();
+    let depth = MAX_FRAMES - frames_left as usize;
+    // SAFETY: as this function's own contract.
+    match unsafe { call_interpreted(ctx, func as FnId, &args, depth) } {
+        Ok(v) => v.bits(),
+        Err(unwind) => {
+            // SAFETY: the interpreter is done with the context.
+            let ctx = unsafe { context(ctx) };
+            ctx.error = Some(unwind.kind);
+            ctx.trace.extend(unwind.frames);
+            ERROR
+        }
+    }
+}
+
+/// Runs `func` in the interpreter on the context's heap and output, `depth` frames
+/// being live below it; its calls of compiled functions go through the trampoline.
+/// The interpreter's calls are added to the context's count.
+///
+/// # Safety
+/// `ctx` is the live context of a mixed run, not borrowed elsewhere meanwhile.
+pub unsafe fn call_interpreted(
+    ctx: *mut Context,
+    func: FnId,
+    args: &[Value],
+    depth: usize,
+) -> Result<Value, Unwind> {
+    // SAFETY: see the contract; each borrow below ends before native code runs.
+    let (mut interp, verified, compiled, heap) = unsafe {
+        let c = context(ctx);
+        (
+            c.interpreters.pop().unwrap_or_default(),
+            &*c.verified,
+            &*c.compiled,
+            &mut *c.heap,
+        )
+    };
+    let before: u64 = interp.profile().calls.iter().sum();
+    let mut callout = NativeCallout { ctx };
+    let mut out = ContextOutput { ctx };
+    let result = interp.call_function(
+        verified,
+        heap,
+        func,
+        args,
+        depth,
+        Some((compiled, &mut callout)),
+        &mut out,
+    );
+    let after: u64 = interp.profile().calls.iter().sum();
+    // SAFETY: the interpreter is done; nothing else borrows the context.
+    let c = unsafe { context(ctx) };
+    c.calls += after - before;
+    c.interpreters.push(interp);
+    result
+}
+
+/// The interpreter's output in a mixed run: the context's, in order with native
+/// `print`s.
+struct ContextOutput {
+    ctx: *mut Context,
+}
+
+impl Write for ContextOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // SAFETY: the context outlives the interpreter's run; only `print` uses it
+        // while this runs.
+        let ctx = unsafe { context(self.ctx) };
+        ctx.output.extend_from_slice(buf);
+        if ctx.output.len() >= OUTPUT_CHUNK && !ctx.flush() {
+            return Err(std::io::Error::other("the output's receiver is gone"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The interpreter's calls of compiled functions: into native code through the
+/// trampoline, starting at the interpreter's depth.
+struct NativeCallout {
+    ctx: *mut Context,
+}
+
+impl Callout for NativeCallout {
+    fn call(
+        &mut self,
+        heap: &mut Heap,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+        _out: &mut dyn Write,
+    ) -> Result<Value, Unwind> {
+        // SAFETY: the context outlives the run; the interpreter lends its heap for
+        // the call, which native code reaches through the context.
+        let (entry, code) = unsafe {
+            let c = context(self.ctx);
+            c.heap = heap;
+            (
+                c.entry.expect("a mixed run has the trampoline"),
+                (*c.functions.add(func as usize)).code,
+            )
+        };
+        // Native code reads argument k at `args - 8k`.
+        let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
+        let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
+        let word = entry(self.ctx, first, code, (MAX_FRAMES - depth) as u64);
+        if word != ERROR {
+            return Ok(Value::from_bits(word));
+        }
+        // SAFETY: native code is done with the context.
+        let c = unsafe { context(self.ctx) };
+        Err(Unwind {
+            kind: c.error.take().unwrap_or(ErrorKind::TypeError),
+            frames: std::mem::take(&mut c.trace),
+        })
+    }
 }

@@ -11,7 +11,8 @@ use std::mem::offset_of;
 use std::sync::mpsc::SyncSender;
 
 use stage1::heap::Heap;
-use stage1::{ErrorKind, FnId, Program};
+use stage1::interp::Interpreter;
+use stage1::{ErrorKind, FnId, Program, Verified};
 
 use crate::runtime::ExitReason;
 
@@ -56,7 +57,21 @@ pub struct Context {
     pub sink: Option<SyncSender<Vec<u8>>>,
     /// How often native code called into the runtime, by [`ExitReason`].
     pub exits: [u64; ExitReason::COUNT],
+    /// The verified program, for the interpreter (null when nothing is interpreted).
+    pub verified: *const Verified,
+    /// Which functions are compiled: the interpreter's calls of them go out to
+    /// native code (through `entry`).
+    pub compiled: *const [bool],
+    /// The entry trampoline, for the interpreter's calls into native code.
+    pub entry: Option<EntryFn>,
+    /// Interpreters not in use, one per interpreted activation at most (reused, as
+    /// each keeps the program prepared; one in use is never shared).
+    pub interpreters: Vec<Interpreter>,
 }
+
+/// The entry trampoline's type: context, arguments, code address, frames left; the
+/// result word.
+pub type EntryFn = extern "sysv64" fn(*mut Context, *const u64, u64, u64) -> u64;
 
 /// Offset of [`Context::calls`], for native code.
 pub const CALLS_OFFSET: i32 = offset_of!(Context, calls) as i32;
@@ -81,6 +96,10 @@ impl Context {
             output: Vec::new(),
             sink,
             exits: [0; ExitReason::COUNT],
+            verified: std::ptr::null(),
+            compiled: &[],
+            entry: None,
+            interpreters: Vec::new(),
         }
     }
 

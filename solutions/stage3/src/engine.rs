@@ -1,5 +1,8 @@
 //! The stage 3 engine: compile every function, then run `main` natively on a thread
-//! with a stack big enough for the deepest recursion the depth limit allows.
+//! with a stack big enough for the deepest recursion the depth limit allows. A
+//! function the JIT declines (it cannot compile it, or `Options::interpret` names it)
+//! runs in the interpreter behind a stub, on mixed stacks (see
+//! [`runtime::rt_call_interpreted`](crate::runtime::rt_call_interpreted)).
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -15,9 +18,9 @@ use stage1::{Engine, ErrorKind, Event, Program, RuntimeError, Stats, Value, Veri
 use stage2::CodeBlock;
 
 use crate::codegen::frame::FRAME_OVERHEAD;
-use crate::codegen::{generate, CompileError, FunctionCode};
-use crate::context::{Context, FnEntry};
-use crate::runtime::{ExitReason, ERROR};
+use crate::codegen::{generate, generate_declining, CompileError, FunctionCode};
+use crate::context::{Context, EntryFn, FnEntry};
+use crate::runtime::{call_interpreted, ExitReason, ERROR};
 
 /// The tier name in events.
 pub const TIER: &str = "baseline";
@@ -25,14 +28,20 @@ pub const TIER: &str = "baseline";
 /// Stack kept free beyond the deepest native recursion, for the runtime helpers and
 /// the thread's own start (`print` and the allocator need a few KiB; be generous).
 const STACK_MARGIN: usize = 1 << 20;
+/// Native stack kept per interpreted activation when some functions are interpreted
+/// (the helper, the interpreter's loop and the trampoline between two native frames).
+const INTERPRETED_ACTIVATION: usize = 16 << 10;
 /// How many output chunks may wait for the caller's writer before `print` blocks.
 const OUTPUT_QUEUE: usize = 16;
 
 /// How a [`Jit`] runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The heap's size limit in bytes; past it, `out of memory`.
     pub heap_limit: usize,
+    /// Functions to run in the interpreter rather than compile (for tests of mixed
+    /// stacks); a function the code generator cannot take runs there too.
+    pub interpret: Vec<String>,
 }
 
 impl Default for Options {
@@ -40,6 +49,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             heap_limit: DEFAULT_HEAP_LIMIT,
+            interpret: Vec::new(),
         }
     }
 }
@@ -57,18 +67,48 @@ pub struct CompiledProgram {
     trampoline: usize,
     /// The largest native frame in bytes (slots plus overhead).
     pub max_frame: usize,
+    /// For each declined function (run in the interpreter), why; `None`: compiled.
+    pub declined: Vec<Option<String>>,
 }
 
 impl CompiledProgram {
     /// The stack a thread needs to run this program to the depth limit.
     pub fn stack_bytes(&self) -> usize {
-        MAX_FRAMES * self.max_frame + STACK_MARGIN
+        let interpreted = if self.declined.iter().any(Option::is_some) {
+            MAX_FRAMES * INTERPRETED_ACTIVATION
+        } else {
+            0
+        };
+        MAX_FRAMES * self.max_frame + interpreted + STACK_MARGIN
     }
 }
 
 /// Compiles every function of `program` into one block of executable code.
 pub fn compile_program(program: &Program) -> Result<CompiledProgram, CompileError> {
-    let generated = generate(program)?;
+    link(
+        generate(program)?,
+        vec![None; program.functions.len()],
+        program,
+    )
+}
+
+/// Compiles every function of `program` but those `declined` marks or that cannot be
+/// compiled: those get a stub that runs them in the interpreter
+/// ([`CompiledProgram::declined`] says why).
+pub fn compile_program_declining(
+    program: &Program,
+    declined: &[bool],
+) -> Result<CompiledProgram, CompileError> {
+    let (generated, reasons) = generate_declining(program, declined);
+    link(generated, reasons, program)
+}
+
+/// Makes the generated code executable and the function table.
+fn link(
+    generated: crate::codegen::Generated,
+    declined: Vec<Option<String>>,
+    program: &Program,
+) -> Result<CompiledProgram, CompileError> {
     let code = generated.asm.finish().map_err(|e| CompileError {
         function: "<program>".into(),
         reason: e.to_string(),
@@ -96,11 +136,9 @@ pub fn compile_program(program: &Program) -> Result<CompiledProgram, CompileErro
         table,
         trampoline,
         max_frame,
+        declined,
     })
 }
-
-/// The entry trampoline's type: context, arguments, code address; the result word.
-type EntryFn = extern "sysv64" fn(*mut Context, *const u64, u64) -> u64;
 
 /// What a native run gives back from its thread.
 struct NativeEnd {
@@ -143,10 +181,13 @@ impl Jit {
     /// Runs `compiled` from `main` on a thread of its own.
     fn run_native(
         &mut self,
-        program: &Program,
+        verified: &Verified,
         compiled: &CompiledProgram,
         out: &mut dyn Write,
     ) -> Result<Value, RuntimeError> {
+        let program = verified.program();
+        let compiled_mask: Vec<bool> = compiled.declined.iter().map(Option::is_none).collect();
+        let compiled_mask = &compiled_mask;
         let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
         let heap = &mut self.heap;
         let (end, write_failed) = std::thread::scope(|scope| {
@@ -161,8 +202,23 @@ impl Jit {
                     // the heap's arrays (checked) and the context, which lives until the
                     // call returns. The code block outlives the call.
                     let entry: EntryFn = unsafe { compiled.code.fn_at(compiled.trampoline) };
-                    let main = compiled.table[MAIN as usize].code;
-                    let word = entry(&mut ctx, std::ptr::null(), main);
+                    ctx.verified = verified;
+                    ctx.compiled = compiled_mask.as_slice();
+                    ctx.entry = Some(entry);
+                    let word = if compiled_mask[MAIN as usize] {
+                        let main = compiled.table[MAIN as usize].code;
+                        entry(&mut ctx, std::ptr::null(), main, MAX_FRAMES as u64)
+                    } else {
+                        // SAFETY: the context is live and set up for a mixed run.
+                        match unsafe { call_interpreted(&mut ctx, MAIN, &[], 0) } {
+                            Ok(v) => v.bits(),
+                            Err(unwind) => {
+                                ctx.error = Some(unwind.kind);
+                                ctx.trace = unwind.frames;
+                                ERROR
+                            }
+                        }
+                    };
                     let flushed = ctx.flush();
                     NativeEnd {
                         word,
@@ -226,7 +282,12 @@ impl Engine for Jit {
         let program = verified.program();
         self.stats = Stats::default();
         self.heap = Heap::new(self.options.heap_limit);
-        let compiled = match compile_program(program) {
+        let declined: Vec<bool> = program
+            .functions
+            .iter()
+            .map(|f| self.options.interpret.contains(&f.name))
+            .collect();
+        let compiled = match compile_program_declining(program, &declined) {
             Ok(compiled) => compiled,
             Err(e) => {
                 // Run the whole program in the tier below, and say why.
@@ -245,7 +306,20 @@ impl Engine for Jit {
                 return result;
             }
         };
-        for (fc, f) in compiled.functions.iter().zip(&program.functions) {
+        for ((fc, f), why) in compiled
+            .functions
+            .iter()
+            .zip(&program.functions)
+            .zip(&compiled.declined)
+        {
+            if let Some(reason) = why {
+                self.stats.events.push(Event::NotCompiled {
+                    function: f.name.clone(),
+                    tier: TIER,
+                    reason: reason.clone(),
+                });
+                continue;
+            }
             self.stats.events.push(Event::Compiled {
                 function: f.name.clone(),
                 tier: TIER,
@@ -254,7 +328,7 @@ impl Engine for Jit {
                 time: fc.time,
             });
         }
-        let result = self.run_native(program, &compiled, out);
+        let result = self.run_native(verified, &compiled, out);
         self.stats.run_time = start.elapsed();
         result.map(|v| format_value(program, &self.heap, v))
     }

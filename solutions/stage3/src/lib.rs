@@ -16,5 +16,5 @@ pub mod listing;
 pub mod runtime;
 
 pub use codegen::CompileError;
-pub use engine::{compile_program, CompiledProgram, Jit, Options};
+pub use engine::{compile_program, compile_program_declining, CompiledProgram, Jit, Options};
 pub use listing::listing;

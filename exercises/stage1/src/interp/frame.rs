@@ -56,8 +56,12 @@ impl<'p> Machine<'p, '_> {
     /// (`wrong number of arguments`) and the depth (`stack overflow`), saves the caller
     /// in a `Frame`, makes the arguments the first locals, zeroes the other locals and
     /// moves `cur` to the callee's first instruction.
+    ///
+    /// `MIXED`: the run may have frames below its first one (in other tiers), so the
+    /// limit is `frame_limit`; otherwise it is the constant `MAX_FRAMES` (which
+    /// `frame_limit` then equals), one memory read less per call for `run`.
     #[inline(always)]
-    pub(super) fn call(
+    pub(super) fn call<const MIXED: bool>(
         &mut self,
         cur: &mut Cursor<'p>,
         func: FnId,
@@ -66,6 +70,47 @@ impl<'p> Machine<'p, '_> {
         todo!(
             "call: push a frame for `func`: check arity and depth, zero the other locals, enter it — book §1.10"
         )
+    }
+
+    /// Calls `func`, which runs in another tier, through the callout: its `argc`
+    /// arguments on top of the stack give way to its result. An error keeps the
+    /// frames it passed in `pending`, for [`Machine::error`].
+    /// The checks of [`Machine::call`] come first: arity, then depth (frames of every
+    /// tier counted).
+    #[inline(never)]
+    pub(super) fn call_out(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<(), ErrorKind> {
+        if self.program.functions[func as usize].arity != argc {
+            return Err(ErrorKind::WrongNumberOfArguments);
+        }
+        if self.frames.len() + 1 >= self.frame_limit {
+            return Err(ErrorKind::StackOverflow);
+        }
+        // SAFETY: the verifier guarantees the `argc` arguments are the top operands of
+        // the running frame; the callout runs on other machines' stacks, so this one
+        // does not move while it reads them.
+        let args = unsafe { std::slice::from_raw_parts(cur.sp.sub(argc as usize), argc as usize) };
+        let depth = MAX_FRAMES - self.frame_limit + self.frames.len() + 1;
+        let callout = self
+            .callout
+            .as_deref_mut()
+            .expect("goes_out implies a callout");
+        match callout.call(self.heap, func, args, depth, self.out) {
+            Ok(v) => {
+                // SAFETY: as above; the result takes the first argument's slot.
+                cur.sp = unsafe { cur.sp.sub(argc as usize) };
+                self.push(cur, v);
+                Ok(())
+            }
+            Err(unwind) => {
+                self.pending = unwind.frames;
+                Err(unwind.kind)
+            }
+        }
     }
 
     /// The index on the value stack of `slot`, a pointer into it.
@@ -104,7 +149,10 @@ impl<'p> Machine<'p, '_> {
             // The callee's slot goes, so the arguments sit where a direct call has them.
             std::ptr::copy(slot.add(1), slot, argc as usize);
             cur.sp = cur.sp.sub(1);
-            self.call(cur, func, argc)
+            if self.goes_out.get(func as usize) == Some(&true) {
+                return self.call_out(cur, func, argc);
+            }
+            self.call::<true>(cur, func, argc)
         }
     }
 

@@ -133,6 +133,12 @@ pub enum Op {
     GetField(u32),
     SetField(u32),
     FuncRef(FnId),
+    /// `call func argc` of a function that runs in another tier (only in the code
+    /// [`Interpreter::call_function`](super::Interpreter::call_function) prepares).
+    CallOut {
+        func: FnId,
+        argc: u16,
+    },
     /// `load_local a; load_local b; CMP; jump_if_false T` (T read from pc + 3).
     JumpUnlessLocals {
         cmp: Cmp,

@@ -24,7 +24,7 @@ use crate::print::{format_value, write_value};
 use crate::value::Value;
 use crate::verify::Verified;
 
-use frame::{Cursor, Frame};
+use frame::{Cursor, Frame, MAX_FRAMES};
 pub use profile::Profile;
 use quicken::{quicken, Op};
 
@@ -49,6 +49,79 @@ impl Default for Options {
 
 /// Values the stack starts with room for; it grows when a run needs more.
 const INITIAL_STACK: usize = 4096;
+/// Values the stack of one [`Interpreter::call_function`] starts with room for at least.
+const CALL_STACK: usize = 64;
+
+/// A runtime error on its way out through the tiers of a mixed stack: its kind and
+/// the frames it passed so far (function and pc of the instruction), innermost first.
+/// Each tier appends its own frames; the outermost engine makes the
+/// [`RuntimeError`] with [`trace::runtime_error`], so the trace is the one the
+/// interpreter alone would give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unwind {
+    pub kind: ErrorKind,
+    pub frames: Vec<(FnId, usize)>,
+}
+
+/// Where [`Interpreter::call_function`] sends the calls of functions that run in
+/// another tier (compiled code).
+pub trait Callout {
+    /// Calls `func` with `args` (arity already checked), `depth` frames being live
+    /// below it (all tiers counted), printing to `out`.
+    fn call(
+        &mut self,
+        heap: &mut Heap,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+        out: &mut dyn Write,
+    ) -> Result<Value, Unwind>;
+}
+
+/// What a run needs of a program besides the program: quickened code, tagged
+/// constants, frame sizes. Made once per [`Interpreter`] for `call_function`.
+#[derive(Debug, Default)]
+struct Prepared {
+    code: Vec<Vec<Op>>,
+    constants: Vec<Value>,
+    max_stack: Vec<usize>,
+    /// The functions whose direct calls became [`Op::CallOut`].
+    goes_out: Vec<bool>,
+}
+
+impl Prepared {
+    /// The program quickened, with every direct call of a function `goes_out`
+    /// marks made an [`Op::CallOut`] (so `run`'s calls pay nothing for mixed stacks).
+    fn new(verified: &Verified, goes_out: &[bool]) -> Prepared {
+        let program = verified.program();
+        let out = |func: FnId| goes_out.get(func as usize) == Some(&true);
+        let code = program
+            .functions
+            .iter()
+            .map(|f| {
+                let mut ops = quicken(&f.code);
+                for op in &mut ops {
+                    if let Op::Call { func, argc } = *op {
+                        if out(func) {
+                            *op = Op::CallOut { func, argc };
+                        }
+                    }
+                }
+                ops
+            })
+            .collect();
+        Prepared {
+            goes_out: goes_out.to_vec(),
+            code,
+            constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
+            max_stack: verified
+                .info()
+                .iter()
+                .map(|info| info.max_stack as usize)
+                .collect(),
+        }
+    }
+}
 
 /// The stage 1 engine: a bytecode interpreter that also gathers profiles.
 #[derive(Debug, Default)]
@@ -57,6 +130,8 @@ pub struct Interpreter {
     stats: Stats,
     profile: Profile,
     heap: Heap,
+    /// The program prepared for [`Interpreter::call_function`], on its first call.
+    prepared: Option<Prepared>,
 }
 
 impl Interpreter {
@@ -72,6 +147,7 @@ impl Interpreter {
             stats: Stats::default(),
             profile: Profile::default(),
             heap: Heap::new(0),
+            prepared: None,
         }
     }
 
@@ -83,6 +159,77 @@ impl Interpreter {
     /// The heap of the last run, where the values it returned live.
     pub fn heap(&self) -> &Heap {
         &self.heap
+    }
+
+    /// Runs one function, `func`, with `args` (of its arity) on `heap`, for an engine
+    /// that runs the other functions in another tier: `depth` frames are live below
+    /// it (the depth limit counts them), and the calls of functions `goes_out` marks
+    /// go to the callout. An error comes back as an [`Unwind`] holding this
+    /// activation's frames after those of the tiers it came through. One
+    /// `Interpreter` serves one program (it keeps the program prepared); it counts
+    /// calls in its [`Profile`] but not instructions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_function<'a>(
+        &'a mut self,
+        verified: &'a Verified,
+        heap: &'a mut Heap,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        out: &'a mut dyn Write,
+    ) -> Result<Value, Unwind> {
+        if depth + 1 > MAX_FRAMES {
+            return Err(Unwind {
+                kind: ErrorKind::StackOverflow,
+                frames: Vec::new(),
+            });
+        }
+        let program = verified.program();
+        let f = &program.functions[func as usize];
+        debug_assert_eq!(f.arity as usize, args.len(), "the caller checks the arity");
+        let (goes_out, callout) = match callout {
+            Some((goes_out, callout)) => (goes_out, Some(callout)),
+            None => (&[][..], None),
+        };
+        if self.prepared.as_ref().map(|p| p.goes_out.as_slice()) != Some(goes_out) {
+            self.prepared = Some(Prepared::new(verified, goes_out));
+        }
+        let prepared = self.prepared.as_ref().expect("prepared above");
+        if self.profile.calls.len() != program.functions.len() {
+            self.profile = Profile::new(program);
+        }
+        self.profile.count_call(func);
+        let room = f.locals as usize + prepared.max_stack[func as usize];
+        let mut stack = vec![Value::ZERO; room.max(CALL_STACK)];
+        stack[..args.len()].copy_from_slice(args);
+        let mut machine = Machine {
+            program,
+            code: &prepared.code,
+            constants: prepared.constants.clone(),
+            stack,
+            max_stack: prepared.max_stack.clone(),
+            frames: Vec::new(),
+            heap,
+            profile: &mut self.profile,
+            out,
+            line: String::new(),
+            instructions: 0,
+            frame_limit: MAX_FRAMES - depth,
+            goes_out,
+            callout,
+            pending: Vec::new(),
+        };
+        let base = machine.stack.as_mut_ptr();
+        let cur = Cursor {
+            func,
+            code: &prepared.code[func as usize],
+            pc: 0,
+            base,
+            // SAFETY: the stack was made with room for the function's locals and operands.
+            sp: unsafe { base.add(f.locals as usize) },
+        };
+        machine.execute::<false, true>(cur)
     }
 }
 
@@ -106,10 +253,11 @@ impl Engine for Interpreter {
             .collect();
         let main_room = main.locals as usize + max_stack[MAIN as usize];
         let code: Vec<Vec<Op>> = program.functions.iter().map(|f| quicken(&f.code)).collect();
+        let constants: Vec<Value> = program.constants.iter().map(|&c| Value::int(c)).collect();
         let mut machine = Machine {
             program,
             code: &code,
-            constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
+            constants,
             stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
             max_stack,
             frames: Vec::new(),
@@ -118,6 +266,10 @@ impl Engine for Interpreter {
             out,
             line: String::new(),
             instructions: 0,
+            frame_limit: MAX_FRAMES,
+            goes_out: &[],
+            callout: None,
+            pending: Vec::new(),
         };
         let base = machine.stack.as_mut_ptr();
         let cur = Cursor {
@@ -129,9 +281,9 @@ impl Engine for Interpreter {
             sp: unsafe { base.add(main.locals as usize) },
         };
         let result = if self.options.count_instructions {
-            machine.execute::<true>(cur)
+            machine.execute::<true, false>(cur)
         } else {
-            machine.execute::<false>(cur)
+            machine.execute::<false, false>(cur)
         };
         let instructions = machine.instructions;
 
@@ -141,7 +293,9 @@ impl Engine for Interpreter {
             run_time: start.elapsed(),
             ..Stats::default()
         };
-        result.map(|v| format_value(program, &self.heap, v))
+        result
+            .map(|v| format_value(program, &self.heap, v))
+            .map_err(|u| trace::runtime_error(program, u.kind, u.frames.into_iter()))
     }
 
     fn stats(&self) -> &Stats {
@@ -168,6 +322,16 @@ pub(crate) struct Machine<'p, 'r> {
     /// The line `print` is building (kept to reuse its allocation).
     line: String,
     instructions: u64,
+    /// [`MAX_FRAMES`] less the frames live below this machine's first one, in other
+    /// tiers (none for `run`).
+    frame_limit: usize,
+    /// The functions whose calls go to `callout` (empty for `run`: none). Direct
+    /// calls of them are [`Op::CallOut`] in the prepared code; `call_value` looks here.
+    goes_out: &'r [bool],
+    callout: Option<&'r mut dyn Callout>,
+    /// The frames of an error that came back through the callout, innermost first,
+    /// until [`Machine::error`] puts this machine's frames after them.
+    pending: Vec<(FnId, usize)>,
 }
 
 /// Unwraps `Ok`, or ends `execute` with the error, traced at the instruction `$k`
@@ -254,6 +418,18 @@ impl<'p> Machine<'p, '_> {
         Ok(cur)
     }
 
+    /// [`Machine::call_out`], with the cursor by value (see `call_value_slow`).
+    #[inline(never)]
+    fn call_out_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
+        self.call_out(&mut cur, func, argc)?;
+        Ok(cur)
+    }
+
     /// [`Machine::array_op`], out of line, for the allocating instructions.
     #[inline(never)]
     fn array_op_slow(&mut self, mut cur: Cursor<'p>, op: Instr) -> Result<Cursor<'p>, ErrorKind> {
@@ -283,15 +459,27 @@ impl<'p> Machine<'p, '_> {
     /// `pc`, with the trace of every frame (each caller is at its call instruction).
     #[cold]
     #[inline(never)]
-    fn error(&self, kind: ErrorKind, func: FnId, pc: usize) -> RuntimeError {
-        let frames: Vec<_> = std::iter::once((func, pc - 1))
-            .chain(self.frames.iter().rev().map(|f| (f.func, f.return_pc - 1)))
-            .collect();
-        trace::runtime_error(self.program, kind, frames.into_iter())
+    fn error(&mut self, kind: ErrorKind, func: FnId, pc: usize) -> Unwind {
+        let mut frames = std::mem::take(&mut self.pending);
+        frames.extend(
+            std::iter::once((func, pc - 1))
+                .chain(self.frames.iter().rev().map(|f| (f.func, f.return_pc - 1))),
+        );
+        Unwind { kind, frames }
     }
 
-    /// Runs from `cur` until `main` returns; counts instructions when `COUNT`.
-    fn execute<const COUNT: bool>(&mut self, mut cur: Cursor<'p>) -> Result<Value, RuntimeError> {
+    /// Runs from `cur` until `main` returns (or the function `call_function` started
+    /// with); counts instructions when `COUNT`; `MIXED` for `call_function` (see
+    /// [`Machine::call`]).
+    ///
+    /// Inlined into each caller (`run`, `call_function`): with the machine a local
+    /// there, its fields can live in registers (one out-of-line copy shared by two
+    /// callers made the dispatch loop a fifth slower on calls).
+    #[inline(always)]
+    fn execute<const COUNT: bool, const MIXED: bool>(
+        &mut self,
+        mut cur: Cursor<'p>,
+    ) -> Result<Value, Unwind> {
         // exercise-begin: dispatch fetch, match and run each instruction until main returns
         // `a b -> f(op, a, b)`, for the operators of `ops`.
         macro_rules! binary {
@@ -363,9 +551,16 @@ impl<'p> Machine<'p, '_> {
                     cur.pc = target as usize;
                 }
                 Op::Call { func, argc } => {
-                    tri!(self, cur, self.call(&mut cur, func, u32::from(argc)))
+                    tri!(
+                        self,
+                        cur,
+                        self.call::<MIXED>(&mut cur, func, u32::from(argc))
+                    )
                 }
                 Op::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc)),
+                Op::CallOut { func, argc } => {
+                    cur = tri!(self, cur, self.call_out_slow(cur, func, argc.into()))
+                }
                 Op::Return => {
                     if let Some(result) = self.ret(&mut cur) {
                         return Ok(result);

@@ -22,7 +22,6 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::{ErrorKind, FnId, Function, Instr, Program};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 
@@ -101,13 +100,43 @@ impl std::error::Error for CompileError {}
 /// [`FunctionCode::instrs`] stays empty: only a listing needs it
 /// ([`generate_with_ranges`]).
 pub fn generate(program: &Program) -> Result<Generated, CompileError> {
-    generate_program(program, false)
+    generate_program(program, false, &[])
+}
+
+/// [`generate`], except that each function `declined` marks (or that cannot be
+/// compiled) gets a stub that runs it in the interpreter (`gen_interpreted_stub`).
+/// Also gives, for each function, why it was declined (`None`: compiled).
+pub fn generate_declining(
+    program: &Program,
+    declined: &[bool],
+) -> (Generated, Vec<Option<String>>) {
+    let mut reasons: Vec<Option<String>> = declined
+        .iter()
+        .map(|&d| d.then(|| "asked to interpret it (Options::interpret)".to_string()))
+        .collect();
+    reasons.resize(program.functions.len(), None);
+    // A function the code generator cannot take is declined too, and the rest again.
+    loop {
+        let marks: Vec<bool> = reasons.iter().map(Option::is_some).collect();
+        match generate_program(program, false, &marks) {
+            Ok(generated) => return (generated, reasons),
+            Err(e) => {
+                let i = program
+                    .functions
+                    .iter()
+                    .position(|f| f.name == e.function)
+                    .filter(|&i| reasons[i].is_none())
+                    .expect("a compile error names a compiled function");
+                reasons[i] = Some(e.reason);
+            }
+        }
+    }
 }
 
 /// [`generate`], also recording where each bytecode instruction's code is
 /// ([`FunctionCode::instrs`]), for the listing.
 pub fn generate_with_ranges(program: &Program) -> Result<Generated, CompileError> {
-    generate_program(program, true)
+    generate_program(program, true, &[])
 }
 
 /// Code bytes reserved per bytecode instruction before generating (an estimate:
@@ -148,7 +177,11 @@ impl Scratch {
 }
 
 /// [`generate`], recording the instructions' code ranges when `ranges` is set.
-fn generate_program(program: &Program, ranges: bool) -> Result<Generated, CompileError> {
+fn generate_program(
+    program: &Program,
+    ranges: bool,
+    declined: &[bool],
+) -> Result<Generated, CompileError> {
     let (mut asm, trampoline) = start_with_trampoline();
     let instructions: usize = program.functions.iter().map(|f| f.code.len()).sum();
     // Templates average about 15 bytes of code and 1.5 jumps to a label per
@@ -165,6 +198,23 @@ fn generate_program(program: &Program, ranges: bool) -> Result<Generated, Compil
     // One clock reading per function: where one function ends the next begins.
     let mut start = Instant::now();
     for (i, f) in program.functions.iter().enumerate() {
+        if declined.get(i).copied().unwrap_or(false) {
+            let begin = asm.offset();
+            asm.bind(entries[i]);
+            gen_interpreted_stub(&mut asm, i as FnId);
+            let end = Instant::now();
+            functions.push(FunctionCode {
+                entry: entries[i],
+                range: begin..asm.offset(),
+                prologue: begin..begin,
+                instrs: Vec::new(),
+                slow_paths: asm.offset()..asm.offset(),
+                time: end - start,
+                frame_bytes: frame::FRAME_OVERHEAD,
+            });
+            start = end;
+            continue;
+        }
         let max_stack =
             frame::depths(f, &mut scratch.depths, &mut scratch.work).map_err(|reason| {
                 CompileError {
@@ -232,10 +282,30 @@ fn start_with_trampoline() -> (Assembler, Label) {
     (asm.clone(), *label)
 }
 
-/// The entry trampoline, `extern "sysv64" fn(ctx, args, code) -> u64`: saves the
-/// callee-saved registers it uses, pins `ctx` in `CTX` and the counters in
-/// `FRAMES_LEFT` and `CALLS`, calls `code` with `args` in [`frame::ARGS`] as compiled
-/// functions expect, and stores the call count in the context.
+/// The stub of a function that runs in the interpreter, with the compiled-function
+/// ABI: `rt_call_interpreted(ctx, func, args, frames_left)`, the call count passed
+/// through the context (the interpreter may enter compiled code again, through the
+/// trampoline, which counts on from there). The helper's result (or `ERROR`) is
+/// the stub's; the depth check is the interpreter's.
+fn gen_interpreted_stub(asm: &mut Assembler, func: FnId) {
+    asm.push(FRAME);
+    asm.mov(FRAME, Reg::RSP);
+    asm.mov_mr(Mem::base_disp(CTX, CALLS_OFFSET), CALLS);
+    asm.mov(Reg::RDX, frame::ARGS);
+    asm.mov(Reg::RDI, CTX);
+    asm.mov_imm(Reg::RSI, i64::from(func));
+    asm.mov(Reg::RCX, FRAMES_LEFT);
+    asm.call_abs(crate::runtime::rt_call_interpreted as *const () as u64);
+    asm.mov(CALLS, Mem::base_disp(CTX, CALLS_OFFSET));
+    asm.pop(FRAME);
+    asm.ret();
+}
+
+/// The entry trampoline, `extern "sysv64" fn(ctx, args, code, frames_left) -> u64`:
+/// saves the callee-saved registers it uses, pins `ctx` in `CTX` and the counters in
+/// `FRAMES_LEFT` (from `frames_left`: `MAX_FRAMES` for `main`, fewer when the
+/// interpreter calls in) and `CALLS` (from the context), calls `code` with `args` in
+/// [`frame::ARGS`] as compiled functions expect, and stores the call count back.
 fn gen_trampoline(asm: &mut Assembler, label: Label) {
     asm.bind(label);
     asm.push(Reg::RBP);
@@ -246,8 +316,8 @@ fn gen_trampoline(asm: &mut Assembler, label: Label) {
     asm.push(CALLS);
     asm.push(Reg::R14);
     asm.mov(CTX, Reg::RDI);
-    asm.mov_imm(FRAMES_LEFT, MAX_FRAMES as i64);
-    asm.mov_imm(CALLS, 0);
+    asm.mov(FRAMES_LEFT, Reg::RCX);
+    asm.mov(CALLS, Mem::base_disp(CTX, CALLS_OFFSET));
     asm.mov(frame::ARGS, Reg::RSI);
     asm.call_reg(Reg::RDX);
     asm.mov_mr(Mem::base_disp(CTX, CALLS_OFFSET), CALLS);
