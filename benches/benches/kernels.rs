@@ -63,12 +63,7 @@ fn compile(c: &mut Criterion) {
         .chain([("large", "large.mini".to_string(), large.as_str())]);
     for (name, file, source) in programs {
         let program = stage1::load::load_source(&file, source).expect("loads");
-        let instructions: usize = program
-            .program()
-            .functions
-            .iter()
-            .map(|f| f.code.len())
-            .sum();
+        let instructions = program.program().instruction_count();
         group.throughput(Throughput::Elements(instructions as u64));
         group.bench_function(name, |b| {
             b.iter(|| stage3::compile_program(program.program()).expect("compiles"))

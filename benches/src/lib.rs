@@ -301,12 +301,7 @@ mod tests {
     fn the_large_program_is_large_and_runs_alike_in_every_engine() {
         let source = large_program(LARGE_FUNCTIONS);
         let program = stage1::load::load_source("large.mini", &source).expect("it loads");
-        let instructions: usize = program
-            .program()
-            .functions
-            .iter()
-            .map(|f| f.code.len())
-            .sum();
+        let instructions = program.program().instruction_count();
         assert!(
             (9_000..12_000).contains(&instructions),
             "{instructions} instructions: the bench rows say about 10,000"

@@ -11,12 +11,7 @@ use super::common::{outcome, run_verified};
 const DEFAULT_SEEDS: u64 = 300;
 
 fn seeds() -> u64 {
-    match std::env::var("JITLAB_RANDOM") {
-        Ok(n) => n
-            .parse()
-            .unwrap_or_else(|_| panic!("JITLAB_RANDOM must be a number of seeds, not `{n}`")),
-        Err(_) => DEFAULT_SEEDS,
-    }
+    random::seed_count(DEFAULT_SEEDS)
 }
 
 #[test]

@@ -10,12 +10,7 @@ use super::common::differential;
 const DEFAULT_SEEDS: u64 = 2_000;
 
 fn seeds() -> u64 {
-    match std::env::var("JITLAB_RANDOM") {
-        Ok(n) => n
-            .parse()
-            .unwrap_or_else(|_| panic!("JITLAB_RANDOM must be a number of seeds, not `{n}`")),
-        Err(_) => DEFAULT_SEEDS,
-    }
+    random::seed_count(DEFAULT_SEEDS)
 }
 
 #[test]

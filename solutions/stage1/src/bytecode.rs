@@ -199,6 +199,12 @@ impl Program {
         }
     }
 
+    /// The number of instructions of all functions: the size of the program, as
+    /// compile speeds are measured (instructions per µs).
+    pub fn instruction_count(&self) -> usize {
+        self.functions.iter().map(|f| f.code.len()).sum()
+    }
+
     /// The function called `name`, if there is one.
     pub fn function_named(&self, name: &str) -> Option<FnId> {
         self.functions

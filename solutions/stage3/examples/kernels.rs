@@ -51,15 +51,10 @@ fn best_micros(mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Bytecode instructions in `program`.
-fn instructions(program: &Program) -> usize {
-    program.functions.iter().map(|f| f.code.len()).sum()
-}
-
 /// Compile speeds of `program` in instructions per µs: generation alone, and the
 /// whole `compile_program`.
 fn compile_speed(program: &Program) -> (f64, f64) {
-    let n = instructions(program) as f64;
+    let n = program.instruction_count() as f64;
     let generate = best_micros(|| {
         let generated = generate(program).expect("the program compiles");
         generated.asm.assemble().expect("the code links");
@@ -93,7 +88,7 @@ fn main() {
     let (generate, compile) = compile_speed(verified.program());
     println!(
         "| large ({} instructions) | | | | {generate:.1} | {compile:.1} |",
-        instructions(verified.program())
+        verified.program().instruction_count()
     );
     let empty = stage1::load::load_source("empty.mini", "return 0;").expect("it loads");
     let fixed = best_micros(|| {

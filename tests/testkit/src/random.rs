@@ -37,6 +37,17 @@ const EDGES: [&str; 10] = [
     "-1",
 ];
 
+/// How many seeds a suite runs: `JITLAB_RANDOM=N` when set (more on demand), else
+/// `default`. Panics with a clear message when the variable is not a number.
+pub fn seed_count(default: u64) -> u64 {
+    match std::env::var("JITLAB_RANDOM") {
+        Ok(n) => n
+            .parse()
+            .unwrap_or_else(|_| panic!("JITLAB_RANDOM must be a number of seeds, not `{n}`")),
+        Err(_) => default,
+    }
+}
+
 /// A random Mini program, the same for the same seed.
 pub fn program(seed: u64) -> String {
     Generator::new(seed).program()

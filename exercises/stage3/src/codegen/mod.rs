@@ -183,7 +183,7 @@ fn generate_program(
     declined: &[bool],
 ) -> Result<Generated, CompileError> {
     let (mut asm, trampoline) = start_with_trampoline();
-    let instructions: usize = program.functions.iter().map(|f| f.code.len()).sum();
+    let instructions = program.instruction_count();
     // Templates average about 15 bytes of code and 1.5 jumps to a label per
     // instruction (checks included) on the kernels: room for that up front.
     asm.reserve(

@@ -206,9 +206,9 @@ impl Interpreter {
         let mut machine = Machine {
             program,
             code: &prepared.code,
-            constants: prepared.constants.clone(),
+            constants: &prepared.constants,
             stack,
-            max_stack: prepared.max_stack.clone(),
+            max_stack: &prepared.max_stack,
             frames: Vec::new(),
             heap,
             profile: &mut self.profile,
@@ -246,20 +246,14 @@ impl Engine for Interpreter {
         self.profile.count_call(MAIN);
 
         let main = &program.functions[MAIN as usize];
-        let max_stack: Vec<usize> = verified
-            .info()
-            .iter()
-            .map(|info| info.max_stack as usize)
-            .collect();
-        let main_room = main.locals as usize + max_stack[MAIN as usize];
-        let code: Vec<Vec<Op>> = program.functions.iter().map(|f| quicken(&f.code)).collect();
-        let constants: Vec<Value> = program.constants.iter().map(|&c| Value::int(c)).collect();
+        let prepared = Prepared::new(verified, &[]);
+        let main_room = main.locals as usize + prepared.max_stack[MAIN as usize];
         let mut machine = Machine {
             program,
-            code: &code,
-            constants,
+            code: &prepared.code,
+            constants: &prepared.constants,
             stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
-            max_stack,
+            max_stack: &prepared.max_stack,
             frames: Vec::new(),
             heap: &mut self.heap,
             profile: &mut self.profile,
@@ -274,7 +268,7 @@ impl Engine for Interpreter {
         let base = machine.stack.as_mut_ptr();
         let cur = Cursor {
             func: MAIN,
-            code: &code[MAIN as usize],
+            code: &prepared.code[MAIN as usize],
             pc: 0,
             base,
             // SAFETY: the stack was made with room for main's locals and operands.
@@ -310,11 +304,11 @@ pub(crate) struct Machine<'p, 'r> {
     /// Each function's code, quickened (see [`quicken`]).
     code: &'p [Vec<Op>],
     /// The constant pool, tagged once so `const` is a copy.
-    constants: Vec<Value>,
+    constants: &'p [Value],
     /// Every frame's locals and operands; its length is the room made so far.
     stack: Vec<Value>,
     /// The most operands each function's frame holds, from the verifier.
-    max_stack: Vec<usize>,
+    max_stack: &'p [usize],
     frames: Vec<Frame>,
     heap: &'r mut Heap,
     profile: &'r mut Profile,
