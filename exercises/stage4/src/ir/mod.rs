@@ -1,0 +1,608 @@
+//! The optimizer's intermediate representation: each function is a control-flow graph
+//! of basic blocks in SSA form.
+//!
+//! - Every value is defined once: by an instruction ([`InstData`]) or as a parameter of
+//!   a block. Block parameters replace phis, as in Cranelift and MLIR: a jump passes
+//!   one argument per parameter of the block it goes to ([`BlockCall`]). The entry
+//!   block's parameters are the function's arguments.
+//! - Values are Mini values, one tagged word each (as in the interpreter and stage 3);
+//!   `Const(n)` names the integer `n`, and the code generator materializes its tagged
+//!   word.
+//! - The checks a bytecode instruction makes are explicit where passes can reason about
+//!   them: `add a b` becomes `check_int a; check_int b; add`, and the arithmetic
+//!   instructions take integers. A pass that proves a value is an integer removes its
+//!   `check_int` (see `passes`); stage 7 turns the same instruction into a guard.
+//! - Every instruction keeps the bytecode pc it came from ([`InstData::pc`]), so that
+//!   an error raised by optimized code reports the function and line the interpreter
+//!   reports. An instruction that can leave native code (an error, a call, `print`)
+//!   leaves *before* any visible effect of its bytecode instruction, so the tiers
+//!   below can redo that instruction: this is what stage 7's guards and frame states
+//!   build on.
+//!
+//! The text form (`jitlab dump --ir`) prints and parses this structure; see `text`.
+
+use stage1::FnId;
+
+/// A bytecode pc: the index of an instruction in its function's code.
+pub type Pc = u32;
+
+/// An SSA value, written `v7` in the text form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Value(pub u32);
+
+/// A basic block, written `b2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Block(pub u32);
+
+/// An instruction: an index into [`Function::insts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Inst(pub u32);
+
+impl Value {
+    /// The value's index, for tables indexed by value.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Block {
+    /// The block's index in [`Function::blocks`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Inst {
+    /// The instruction's index in [`Function::insts`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Integer arithmetic: both operands are integers (a `check_int` or a proof put them
+/// there); the result is an integer or a runtime error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    /// `integer overflow` past 63 bits.
+    Add,
+    /// `integer overflow` past 63 bits.
+    Sub,
+    /// `integer overflow` past 63 bits.
+    Mul,
+    /// Truncating; `division by zero`; `MIN / -1` is `integer overflow`.
+    Div,
+    /// Sign of the dividend; `division by zero`; `MIN % -1` is 0.
+    Mod,
+}
+
+/// A comparison, giving 0 or 1. `Eq` and `Ne` compare any two values (integers by
+/// value, heap values by identity) and never fail; the others take integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+/// What an instruction does, with its operands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// The integer `n` (in `INT_MIN..=INT_MAX`).
+    Const(i64),
+    /// The function value of function `func`.
+    FuncRef(FnId),
+    /// `x` itself when it is an integer, else `type error`. Its result is known to be
+    /// an integer.
+    CheckInt(Value),
+    /// `a op b` on two integers.
+    Binary(BinOp, Value, Value),
+    /// `-a` on an integer; `-MIN` is `integer overflow`.
+    Neg(Value),
+    /// `!a` on an integer: 1 when it is 0, else 0.
+    Not(Value),
+    /// `a op b`: 0 or 1 (see [`CmpOp`] for what the operands may be).
+    Compare(CmpOp, Value, Value),
+    /// `[v1, .., vn]`; `out of memory`.
+    NewArray(Vec<Value>),
+    /// `[v; n]`: `type error` when `n` is not an integer, `index out of bounds` when it
+    /// is negative, `out of memory` when it is too big.
+    NewArrayFill(Value, Value),
+    /// `len(a)`: `type error` when `a` is not an array.
+    ArrayLen(Value),
+    /// `a[i]`: `type error` when `a` is not an array or `i` not an integer, `index out
+    /// of bounds` when `i` is outside it.
+    ArrayGet(Value, Value),
+    /// `a[i] = v`, with `array_get`'s errors.
+    ArraySet(Value, Value, Value),
+    /// `{}`; `out of memory`.
+    NewObject,
+    /// `o.f`, `f` being field `k` of the program: `type error` when `o` is not an
+    /// object, `no such field` when it has no `f`.
+    GetField(Value, u32),
+    /// `o.f = v` (adding the field when it is new); `type error` when `o` is not an
+    /// object.
+    SetField(Value, u32, Value),
+    /// A direct call of `func` (the arity was checked when the program was loaded);
+    /// anything the callee raises, and `stack overflow`.
+    Call { func: FnId, args: Vec<Value> },
+    /// A call of the function value `callee`: `type error` when it is not a function,
+    /// `wrong number of arguments` when its arity is not `args.len()`.
+    CallValue { callee: Value, args: Vec<Value> },
+    /// Writes `v` and a newline; fails only when the output does.
+    Print(Value),
+}
+
+impl Op {
+    /// Calls `f` with each operand, in order.
+    pub fn for_each_arg(&self, mut f: impl FnMut(Value)) {
+        match self {
+            Op::Const(_) | Op::FuncRef(_) | Op::NewObject => {}
+            Op::CheckInt(a)
+            | Op::Neg(a)
+            | Op::Not(a)
+            | Op::ArrayLen(a)
+            | Op::GetField(a, _)
+            | Op::Print(a) => f(*a),
+            Op::Binary(_, a, b)
+            | Op::Compare(_, a, b)
+            | Op::NewArrayFill(a, b)
+            | Op::ArrayGet(a, b)
+            | Op::SetField(a, _, b) => {
+                f(*a);
+                f(*b);
+            }
+            Op::ArraySet(a, i, v) => {
+                f(*a);
+                f(*i);
+                f(*v);
+            }
+            Op::NewArray(values) | Op::Call { args: values, .. } => {
+                values.iter().copied().for_each(f)
+            }
+            Op::CallValue { callee, args } => {
+                f(*callee);
+                args.iter().copied().for_each(f);
+            }
+        }
+    }
+
+    /// Replaces each operand `v` with `f(v)`, in order.
+    pub fn map_args(&mut self, mut f: impl FnMut(Value) -> Value) {
+        match self {
+            Op::Const(_) | Op::FuncRef(_) | Op::NewObject => {}
+            Op::CheckInt(a)
+            | Op::Neg(a)
+            | Op::Not(a)
+            | Op::ArrayLen(a)
+            | Op::GetField(a, _)
+            | Op::Print(a) => *a = f(*a),
+            Op::Binary(_, a, b)
+            | Op::Compare(_, a, b)
+            | Op::NewArrayFill(a, b)
+            | Op::ArrayGet(a, b)
+            | Op::SetField(a, _, b) => {
+                *a = f(*a);
+                *b = f(*b);
+            }
+            Op::ArraySet(a, i, v) => {
+                *a = f(*a);
+                *i = f(*i);
+                *v = f(*v);
+            }
+            Op::NewArray(values) | Op::Call { args: values, .. } => {
+                values.iter_mut().for_each(|v| *v = f(*v))
+            }
+            Op::CallValue { callee, args } => {
+                *callee = f(*callee);
+                args.iter_mut().for_each(|v| *v = f(*v));
+            }
+        }
+    }
+
+    /// The operands, in order (allocates: for tests and printing, not hot loops).
+    pub fn args(&self) -> Vec<Value> {
+        let mut args = Vec::new();
+        self.for_each_arg(|v| args.push(v));
+        args
+    }
+
+    /// True when the instruction gives a value (every one but the stores and `print`).
+    pub fn has_result(&self) -> bool {
+        !matches!(self, Op::ArraySet(..) | Op::SetField(..) | Op::Print(_))
+    }
+
+    /// True when the instruction can raise a runtime error, so it must run (and in
+    /// its place) even when its result is unused, unless a pass proves it cannot fail.
+    pub fn can_fail(&self) -> bool {
+        match self {
+            Op::Const(_) | Op::FuncRef(_) | Op::Not(_) => false,
+            Op::Compare(..) => false,
+            Op::Binary(..) | Op::Neg(_) | Op::CheckInt(_) => true,
+            Op::NewArray(_) | Op::NewArrayFill(..) | Op::NewObject => true,
+            Op::ArrayLen(_) | Op::ArrayGet(..) | Op::ArraySet(..) => true,
+            Op::GetField(..) | Op::SetField(..) => true,
+            Op::Call { .. } | Op::CallValue { .. } | Op::Print(_) => true,
+        }
+    }
+
+    /// True when the instruction does something visible besides giving its result
+    /// (writes the heap or the output, or calls code that may).
+    pub fn has_effect(&self) -> bool {
+        matches!(
+            self,
+            Op::ArraySet(..)
+                | Op::SetField(..)
+                | Op::Call { .. }
+                | Op::CallValue { .. }
+                | Op::Print(_)
+        )
+    }
+
+    /// True when the instruction calls code (a Mini function or a runtime helper that
+    /// may run for long or allocate): the register allocator saves live values
+    /// across it.
+    pub fn is_call(&self) -> bool {
+        matches!(
+            self,
+            Op::Call { .. }
+                | Op::CallValue { .. }
+                | Op::Print(_)
+                | Op::NewArray(_)
+                | Op::NewArrayFill(..)
+                | Op::NewObject
+                | Op::GetField(..)
+                | Op::SetField(..)
+        )
+    }
+
+    /// True when the result depends only on the operands and nothing else can tell
+    /// whether it ran: such an instruction may be merged with an equal one, moved out
+    /// of a loop, or removed when unused (`Compare` on integers is pure; a failing
+    /// instruction is not, see [`Op::can_fail`]).
+    pub fn is_pure(&self) -> bool {
+        !self.has_effect()
+            && !self.can_fail()
+            && !matches!(self, Op::NewArray(_) | Op::NewArrayFill(..) | Op::NewObject)
+    }
+}
+
+/// One instruction: what it does, the value it defines, and the bytecode pc it came
+/// from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstData {
+    pub op: Op,
+    /// The value it defines (`None` for the stores and `print`).
+    pub result: Option<Value>,
+    /// The bytecode instruction it implements (errors are reported there).
+    pub pc: Pc,
+}
+
+/// A jump to `block`, passing one argument per parameter of it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlockCall {
+    pub block: Block,
+    pub args: Vec<Value>,
+}
+
+/// How a block ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Terminator {
+    /// Go to a block.
+    Jump(BlockCall),
+    /// Go to `then` when the integer `cond` is not 0, else to `else_` (a condition
+    /// that may be a heap value has a `check_int` before the branch).
+    Branch {
+        cond: Value,
+        then: BlockCall,
+        else_: BlockCall,
+    },
+    /// Return `value` to the caller.
+    Return(Value),
+}
+
+impl Terminator {
+    /// The blocks control may go to next (`then` before `else_`).
+    pub fn successors(&self) -> Vec<Block> {
+        match self {
+            Terminator::Jump(call) => vec![call.block],
+            Terminator::Branch { then, else_, .. } => vec![then.block, else_.block],
+            Terminator::Return(_) => Vec::new(),
+        }
+    }
+
+    /// The jumps to other blocks, with their arguments.
+    pub fn calls(&self) -> Vec<&BlockCall> {
+        match self {
+            Terminator::Jump(call) => vec![call],
+            Terminator::Branch { then, else_, .. } => vec![then, else_],
+            Terminator::Return(_) => Vec::new(),
+        }
+    }
+
+    /// The jumps to other blocks, mutably.
+    pub fn calls_mut(&mut self) -> Vec<&mut BlockCall> {
+        match self {
+            Terminator::Jump(call) => vec![call],
+            Terminator::Branch { then, else_, .. } => vec![then, else_],
+            Terminator::Return(_) => Vec::new(),
+        }
+    }
+
+    /// Calls `f` with every value the terminator uses (condition, returned value,
+    /// jump arguments).
+    pub fn for_each_arg(&self, mut f: impl FnMut(Value)) {
+        match self {
+            Terminator::Jump(call) => call.args.iter().copied().for_each(f),
+            Terminator::Branch { cond, then, else_ } => {
+                f(*cond);
+                then.args.iter().chain(&else_.args).copied().for_each(f);
+            }
+            Terminator::Return(v) => f(*v),
+        }
+    }
+
+    /// Replaces every value `v` the terminator uses with `f(v)`.
+    pub fn map_args(&mut self, mut f: impl FnMut(Value) -> Value) {
+        match self {
+            Terminator::Jump(call) => call.args.iter_mut().for_each(|v| *v = f(*v)),
+            Terminator::Branch { cond, then, else_ } => {
+                *cond = f(*cond);
+                then.args
+                    .iter_mut()
+                    .chain(else_.args.iter_mut())
+                    .for_each(|v| *v = f(*v));
+            }
+            Terminator::Return(v) => *v = f(*v),
+        }
+    }
+}
+
+/// A basic block: parameters, straight-line instructions, one terminator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockData {
+    /// The values the block receives from the jumps to it.
+    pub params: Vec<Value>,
+    /// The instructions, in order.
+    pub insts: Vec<Inst>,
+    /// How the block ends.
+    pub term: Terminator,
+    /// The bytecode pc where the block starts (a loop header's pc is where on-stack
+    /// replacement will enter, in stage 5).
+    pub pc: Pc,
+}
+
+/// Where a value is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueDef {
+    /// The result of an instruction.
+    Inst(Inst),
+    /// Parameter `index` of a block.
+    Param(Block, u32),
+}
+
+/// One function in SSA form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// The function's name, as the bytecode has it.
+    pub name: String,
+    /// Its index in the program (for calls, errors and the function table).
+    pub id: FnId,
+    /// The blocks; `blocks[0]` is the entry, whose parameters are the arguments.
+    /// A pass that unlinks a block leaves it unreachable; `cleanup` drops those.
+    pub blocks: Vec<BlockData>,
+    /// Every instruction, referenced from the blocks' lists.
+    pub insts: Vec<InstData>,
+    /// Where each value is defined, indexed by [`Value`].
+    pub values: Vec<ValueDef>,
+}
+
+/// The entry block, where a function starts.
+pub const ENTRY: Block = Block(0);
+
+impl Function {
+    /// An empty function (no blocks yet): the builder and the text parser add them.
+    pub fn new(name: impl Into<String>, id: FnId) -> Function {
+        Function {
+            name: name.into(),
+            id,
+            blocks: Vec::new(),
+            insts: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// A new, empty block starting at bytecode `pc`, ending in a placeholder
+    /// `return` of no value that the builder replaces.
+    pub fn new_block(&mut self, pc: Pc) -> Block {
+        let block = Block(self.blocks.len() as u32);
+        self.blocks.push(BlockData {
+            params: Vec::new(),
+            insts: Vec::new(),
+            term: Terminator::Return(Value(u32::MAX)),
+            pc,
+        });
+        block
+    }
+
+    /// Adds a parameter to `block` and gives its value.
+    pub fn add_param(&mut self, block: Block) -> Value {
+        let value = Value(self.values.len() as u32);
+        let index = self.blocks[block.index()].params.len() as u32;
+        self.values.push(ValueDef::Param(block, index));
+        self.blocks[block.index()].params.push(value);
+        value
+    }
+
+    /// Makes an instruction (not yet in any block) and its result value, if it has one.
+    pub fn make_inst(&mut self, op: Op, pc: Pc) -> Inst {
+        let inst = Inst(self.insts.len() as u32);
+        let result = op.has_result().then(|| {
+            let value = Value(self.values.len() as u32);
+            self.values.push(ValueDef::Inst(inst));
+            value
+        });
+        self.insts.push(InstData { op, result, pc });
+        inst
+    }
+
+    /// Appends an instruction to `block` and gives its result (`None` for the stores
+    /// and `print`).
+    pub fn push(&mut self, block: Block, op: Op, pc: Pc) -> Option<Value> {
+        let inst = self.make_inst(op, pc);
+        self.blocks[block.index()].insts.push(inst);
+        self.insts[inst.index()].result
+    }
+
+    /// Ends `block` with `term`.
+    pub fn terminate(&mut self, block: Block, term: Terminator) {
+        self.blocks[block.index()].term = term;
+    }
+
+    /// The instruction `inst`.
+    pub fn inst(&self, inst: Inst) -> &InstData {
+        &self.insts[inst.index()]
+    }
+
+    /// The block `block`.
+    pub fn block(&self, block: Block) -> &BlockData {
+        &self.blocks[block.index()]
+    }
+
+    /// Where `value` is defined.
+    pub fn def(&self, value: Value) -> ValueDef {
+        self.values[value.index()]
+    }
+
+    /// The instruction that defines `value`, if an instruction does.
+    pub fn def_op(&self, value: Value) -> Option<&Op> {
+        match self.def(value) {
+            ValueDef::Inst(inst) => Some(&self.inst(inst).op),
+            ValueDef::Param(..) => None,
+        }
+    }
+
+    /// The integer `value` is, when an instruction `const` defines it.
+    pub fn as_const(&self, value: Value) -> Option<i64> {
+        match self.def_op(value) {
+            Some(Op::Const(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The function's arity: the number of the entry block's parameters.
+    pub fn arity(&self) -> usize {
+        self.blocks.first().map_or(0, |b| b.params.len())
+    }
+
+    /// The blocks reachable from the entry, in reverse postorder (each block before
+    /// its successors, loops aside): the order passes and the code generator walk.
+    pub fn reverse_postorder(&self) -> Vec<Block> {
+        let mut order = Vec::with_capacity(self.blocks.len());
+        if self.blocks.is_empty() {
+            return order;
+        }
+        let mut seen = vec![false; self.blocks.len()];
+        // (block, next successor to visit): an explicit stack, so that deep CFGs
+        // cannot overflow the native stack.
+        let mut stack = vec![(ENTRY, 0usize)];
+        seen[ENTRY.index()] = true;
+        while let Some((block, next)) = stack.pop() {
+            let succs = self.blocks[block.index()].term.successors();
+            if let Some(&succ) = succs.get(next) {
+                stack.push((block, next + 1));
+                if !seen[succ.index()] {
+                    seen[succ.index()] = true;
+                    stack.push((succ, 0));
+                }
+            } else {
+                order.push(block);
+            }
+        }
+        order.reverse();
+        order
+    }
+
+    /// Each block's predecessors (a block jumping twice to the same block is listed
+    /// twice), over the blocks reachable from the entry.
+    pub fn predecessors(&self) -> Vec<Vec<Block>> {
+        let mut preds = vec![Vec::new(); self.blocks.len()];
+        for block in self.reverse_postorder() {
+            for succ in self.blocks[block.index()].term.successors() {
+                preds[succ.index()].push(block);
+            }
+        }
+        preds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `fn id_or_zero(x) { if x { return x; } return 0; }`, built by hand.
+    fn sample() -> Function {
+        let mut f = Function::new("sample", 1);
+        let entry = f.new_block(0);
+        let x = f.add_param(entry);
+        let then = f.new_block(3);
+        let other = f.new_block(5);
+        let c = f.push(entry, Op::CheckInt(x), 1).unwrap();
+        f.terminate(
+            entry,
+            Terminator::Branch {
+                cond: c,
+                then: BlockCall {
+                    block: then,
+                    args: vec![],
+                },
+                else_: BlockCall {
+                    block: other,
+                    args: vec![],
+                },
+            },
+        );
+        f.terminate(then, Terminator::Return(x));
+        let zero = f.push(other, Op::Const(0), 5).unwrap();
+        f.terminate(other, Terminator::Return(zero));
+        f
+    }
+
+    #[test]
+    fn values_know_where_they_are_defined() {
+        let f = sample();
+        assert_eq!(f.arity(), 1);
+        assert_eq!(f.def(Value(0)), ValueDef::Param(ENTRY, 0));
+        assert_eq!(f.def_op(Value(1)), Some(&Op::CheckInt(Value(0))));
+        assert_eq!(f.as_const(Value(2)), Some(0));
+    }
+
+    #[test]
+    fn reverse_postorder_puts_the_entry_first_and_skips_unreachable_blocks() {
+        let mut f = sample();
+        let dead = f.new_block(9);
+        let zero = f.push(dead, Op::Const(0), 9).unwrap();
+        f.terminate(dead, Terminator::Return(zero));
+        let order = f.reverse_postorder();
+        assert_eq!(order[0], ENTRY);
+        assert_eq!(order.len(), 3);
+        assert!(!order.contains(&dead));
+        assert_eq!(f.predecessors()[1], vec![ENTRY]);
+    }
+
+    #[test]
+    fn operands_are_visited_and_mapped_in_order() {
+        let mut op = Op::CallValue {
+            callee: Value(1),
+            args: vec![Value(2), Value(3)],
+        };
+        assert_eq!(op.args(), vec![Value(1), Value(2), Value(3)]);
+        op.map_args(|v| Value(v.0 + 10));
+        assert_eq!(op.args(), vec![Value(11), Value(12), Value(13)]);
+        assert!(op.is_call() && op.has_effect() && !op.is_pure());
+        assert!(Op::Compare(CmpOp::Lt, Value(0), Value(1)).is_pure());
+        assert!(!Op::Binary(BinOp::Add, Value(0), Value(1)).is_pure());
+    }
+}

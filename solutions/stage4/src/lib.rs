@@ -1,0 +1,10 @@
+//! Stage 4 of jitlab: an optimizing compiler. Where stage 3 copies one template per
+//! bytecode instruction and keeps every value in memory, stage 4 builds an SSA IR of
+//! each function ([`ir`]), proves facts about its values and removes work with passes,
+//! allocates registers by linear scan, and generates x86-64 that calls and is called
+//! by stage 3's code and the interpreter (one function table, one frame limit, one
+//! error exit).
+//!
+//! - [`ir`]: the control-flow graph of basic blocks in SSA form.
+
+pub mod ir;
