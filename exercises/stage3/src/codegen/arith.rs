@@ -3,9 +3,12 @@
 //!
 //! Integers are `n << 1`, so `add` and `sub` work on the tagged words as they are and
 //! their 64-bit overflow is exactly the 63-bit overflow of the integers. `mul` untags
-//! one side: `(2a) * b = 2ab`. Division untags both, and checks zero and `-1` before
-//! `idiv`, so `idiv` never traps: no SIGFPE, ever. A constant operand is an
-//! immediate and needs no tag check.
+//! one side: `(2a) * b = 2ab`. Division untags both and checks for zero before
+//! `idiv`; untagged operands have 63 bits, so `idiv` cannot overflow either (no
+//! SIGFPE, ever). A divisor of `-1` has its own branch for another reason: its
+//! quotient `-a` is the only one that can outgrow 63 bits (`MIN / -1 = 2^62`), so its
+//! retagging needs the overflow check. A constant operand is an immediate and needs
+//! no tag check.
 
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32, Label, Reg, RegMemImm};
@@ -36,20 +39,22 @@ impl FnGen<'_> {
         b
     }
 
-    /// `add`: `a + b` on the tagged words, `jo` to `integer overflow`.
+    /// `add`: `a + b` on the tagged words ([`gen_add_sub`](Self::gen_add_sub)).
     pub(super) fn gen_add(&mut self) {
-        todo!(
-            "add: pop and check both operands, add the tagged words, jump out on overflow, push the result in ACC — book §3.5"
-        )
+        self.gen_add_sub(false);
     }
 
-    /// `sub`: `a - b`, like `add`.
+    /// `sub`: `a - b`, the same template.
     pub(super) fn gen_sub(&mut self) {
-        let b = self.pop_int_pair();
-        let overflow = self.error_exit(Some(ErrorKind::IntegerOverflow));
-        self.asm.sub(ACC, b);
-        self.asm.jcc(Cond::O, overflow);
-        self.push(Operand::Acc);
+        self.gen_add_sub(true);
+    }
+
+    /// `add`, or `sub` when `subtract`: the operation on the tagged words, `jo` to
+    /// `integer overflow`.
+    fn gen_add_sub(&mut self, subtract: bool) {
+        todo!(
+            "add: pop and check both operands, add (sub when `subtract`) the tagged words, jump out on overflow, push the result in ACC — book §3.5"
+        )
     }
 
     /// `mul`: untag `b` (an immediate is untagged at compile time), `imul`, `jo`.
@@ -91,11 +96,13 @@ impl FnGen<'_> {
         self.gen_div_mod(false);
     }
 
-    /// `div` or `mod` (`quotient`): `division by zero` when `b` is 0; `b = -1` is
-    /// done without `idiv` (`MIN / -1` overflows the 63 bits, `MIN % -1` is 0).
+    /// `div` or `mod` (`quotient`): `division by zero` when `b` is 0. `b = -1` is
+    /// done without `idiv`, not because `idiv` would trap (after untagging,
+    /// `-2^62 / -1 = 2^62` fits 64 bits) but because that quotient does not fit 63
+    /// bits: `-a` is retagged with an overflow check; `a % -1` is 0.
     fn gen_div_mod(&mut self, quotient: bool) {
         todo!(
-            "divmod: pop and check both operands into rax and rcx, untag, check zero and -1 before idiv, retag the quotient or remainder — book §3.6"
+            "divmod: pop and check both operands into rax and rcx, untag, check zero before idiv, give -1 its own branch (its quotient can overflow when retagged), retag the quotient or remainder — book §3.6"
         )
     }
 }

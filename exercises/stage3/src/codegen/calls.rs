@@ -18,7 +18,7 @@ use super::frame::ARGS;
 use super::stack::Operand;
 use super::{FnGen, ACC, CALLS, CTX, FRAME, FRAMES_LEFT, TMP};
 use crate::context::{FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
-use crate::runtime::{error_code, rt_raise, NO_FRAME};
+use crate::runtime::rt_raise;
 use stage1::value::{FUNCTION_TAG, TAG_MASK};
 
 impl FnGen<'_> {
@@ -27,7 +27,7 @@ impl FnGen<'_> {
     /// the call, copy the arguments in and zero the other locals.
     pub(super) fn gen_prologue(&mut self, f: &Function) {
         todo!(
-            "prologue: build the frame, check the call depth, copy the arguments, zero the locals — book §3.4"
+            "prologue: build the frame, take a frame from FRAMES_LEFT (`frameless_exit(StackOverflow)` when none is left), count the call in CALLS, copy the arguments, zero the locals — book §3.4"
         )
     }
 

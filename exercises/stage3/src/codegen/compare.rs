@@ -42,25 +42,17 @@ impl FnGen<'_> {
     }
 
     /// Pops the operands of compare `op` and sets the flags with `cmp`: integers only
-    /// for the ordering ones (`type error`), any two words for `eq` and `ne`.
+    /// for the ordering ones (`type error`), any two words for `eq` and `ne`. Both
+    /// [`gen_compare`](Self::gen_compare) and the fused compare-and-jump use it.
     fn pop_and_cmp(&mut self, op: Instr) {
-        let b: RegMemImm<Reg> = if matches!(op, Instr::Eq | Instr::Ne) {
-            self.pop_binary().0
-        } else {
-            self.pop_int_pair()
-        };
-        self.asm.cmp(ACC, b);
-    }
-
-    /// `lt`, `le`, `gt`, `ge`: integers only.
-    pub(super) fn gen_order(&mut self, op: Instr) {
         todo!(
-            "compare: pop and check both operands, compare the tagged words, push 0 or 1 tagged in ACC — book §3.7"
+            "compare: pop both operands (checked integers for lt/le/gt/ge, any two words for eq/ne) and cmp the tagged words — book §3.7"
         )
     }
 
-    /// `eq`, `ne`: word equality, never an error.
-    pub(super) fn gen_equality(&mut self, op: Instr) {
+    /// `lt`, `le`, `gt`, `ge`, `eq`, `ne`: the flags of the compare made into a tagged
+    /// 0 or 1 in `ACC`.
+    pub(super) fn gen_compare(&mut self, op: Instr) {
         self.pop_and_cmp(op);
         self.flags_to_bool(condition(op));
         self.push(Operand::Acc);

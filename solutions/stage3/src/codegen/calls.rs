@@ -18,7 +18,7 @@ use super::frame::ARGS;
 use super::stack::Operand;
 use super::{FnGen, ACC, CALLS, CTX, FRAME, FRAMES_LEFT, TMP};
 use crate::context::{FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
-use crate::runtime::{error_code, rt_raise, NO_FRAME};
+use crate::runtime::rt_raise;
 use stage1::value::{FUNCTION_TAG, TAG_MASK};
 
 impl FnGen<'_> {
@@ -26,17 +26,14 @@ impl FnGen<'_> {
     /// when none is left: [`MAX_FRAMES`](stage1::interp::frame::MAX_FRAMES) frames, charged to the caller's call), count
     /// the call, copy the arguments in and zero the other locals.
     pub(super) fn gen_prologue(&mut self, f: &Function) {
-        // exercise-begin: prologue build the frame, check the call depth, copy the arguments, zero the locals
+        // exercise-begin: prologue build the frame, take a frame from FRAMES_LEFT (`frameless_exit(StackOverflow)` when none is left), count the call in CALLS, copy the arguments, zero the locals
         self.asm.push(FRAME);
         self.asm.mov(FRAME, Reg::RSP);
         let size = self.frame.size();
         if size > 0 {
             self.asm.sub(Reg::RSP, Imm32(size));
         }
-        let overflow = self.stub(
-            error_code(ErrorKind::StackOverflow) as u64,
-            NO_FRAME as usize,
-        );
+        let overflow = self.frameless_exit(ErrorKind::StackOverflow);
         // Borrowing (`jb`) means FRAMES_LEFT was 0: the trampoline starts it at
         // MAX_FRAMES, so this is the interpreter's limit exactly.
         self.asm.sub(FRAMES_LEFT, Imm32(1));

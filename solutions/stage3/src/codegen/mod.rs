@@ -370,6 +370,12 @@ impl FnGen<'_> {
         self.stub(code, self.pc)
     }
 
+    /// A label that raises `kind` without adding this function's frame to the trace:
+    /// the prologue's `stack overflow`, which belongs to the caller's call instruction.
+    pub fn frameless_exit(&mut self, kind: ErrorKind) -> Label {
+        self.stub(error_code(kind) as u64, crate::runtime::NO_FRAME as usize)
+    }
+
     /// The label of jump target `pc`.
     pub fn label_of(&self, pc: u32) -> Label {
         self.targets[pc as usize].expect("every jump target has a label")
@@ -488,8 +494,9 @@ impl FnGen<'_> {
             Instr::Mod => self.gen_mod(),
             Instr::Neg => self.gen_neg(),
             Instr::Not => self.gen_not(),
-            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => self.gen_order(instr),
-            Instr::Eq | Instr::Ne => self.gen_equality(instr),
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge | Instr::Eq | Instr::Ne => {
+                self.gen_compare(instr)
+            }
             Instr::Jump(t) | Instr::Loop(t) => self.gen_jump(t),
             Instr::JumpIfFalse(t) => self.gen_jump_if(false, t),
             Instr::JumpIfTrue(t) => self.gen_jump_if(true, t),
