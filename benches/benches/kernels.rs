@@ -66,7 +66,7 @@ fn compile(c: &mut Criterion) {
         let instructions = program.program().instruction_count();
         group.throughput(Throughput::Elements(instructions as u64));
         group.bench_function(name, |b| {
-            b.iter(|| stage3::compile_program(program.program()).expect("compiles"))
+            b.iter(|| stage3::compile_program(&program).expect("compiles"))
         });
     }
     group.finish();

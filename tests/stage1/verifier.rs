@@ -52,6 +52,9 @@ fn a_good_program_verifies_and_gets_its_stack_depths() {
     assert_eq!(verified.program(), &program);
     let depths: Vec<u32> = verified.info().iter().map(|i| i.max_stack).collect();
     assert_eq!(depths, [4, 1]);
+    // The depth before each instruction, as stage 3 and later tiers read it.
+    assert_eq!(verified.depths(0), [0, 1, 2, 1, 2, 3, 4, 2, 1]);
+    assert_eq!(verified.depths(1), [0, 1]);
 }
 
 #[test]

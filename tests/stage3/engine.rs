@@ -66,14 +66,14 @@ fn exits_are_counted_by_name() {
 #[test]
 fn compile_program_gives_one_entry_per_function() {
     let verified = load("compile.mini", "fn f(a, b) { return a; }\nprint f(1, 2);");
-    let compiled = stage3::compile_program(verified.program()).unwrap();
+    let compiled = stage3::compile_program(&verified).unwrap();
     assert_eq!(compiled.functions.len(), 2);
     assert_eq!(compiled.table.len(), 2);
     assert_eq!(compiled.table[1].arity, 2);
     assert!(compiled.code.len() >= compiled.functions[1].range.end);
     // Only a listing records each instruction's code, inside its function's code.
     assert!(compiled.functions.iter().all(|fc| fc.instrs.is_empty()));
-    let generated = stage3::codegen::generate_with_ranges(verified.program()).unwrap();
+    let generated = stage3::codegen::generate_with_ranges(&verified).unwrap();
     for (fc, f) in generated
         .functions
         .iter()

@@ -55,11 +55,15 @@ pub enum ErrorKind {
     /// Writing the output failed (a closed pipe, a full disk): not Mini's fault, but
     /// the program cannot go on.
     Output,
+    /// An engine broke one of its own invariants (native code returned the error
+    /// word with no error recorded, or an unknown error code): a bug in jitlab,
+    /// never the Mini program's fault, reported as such rather than as a Mini error.
+    Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order (native code passes a kind as its index here).
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::DivisionByZero,
         ErrorKind::IntegerOverflow,
         ErrorKind::IndexOutOfBounds,
@@ -69,6 +73,7 @@ impl ErrorKind {
         ErrorKind::StackOverflow,
         ErrorKind::OutOfMemory,
         ErrorKind::Output,
+        ErrorKind::Internal,
     ];
 
     /// The message, exactly as DESIGN.md spells it.
@@ -83,6 +88,7 @@ impl ErrorKind {
             ErrorKind::StackOverflow => "stack overflow",
             ErrorKind::OutOfMemory => "out of memory",
             ErrorKind::Output => "cannot write output",
+            ErrorKind::Internal => "internal error: an engine broke its own invariant",
         }
     }
 }

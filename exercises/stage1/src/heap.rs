@@ -8,7 +8,16 @@
 //!
 //! The invariant every `unsafe` block here relies on: a heap value (tag array or
 //! object) handed to a `Heap` method was made by that same `Heap`, which is still
-//! alive. Engines only hold values they got from their own heap, so it holds for them.
+//! alive. Who keeps it:
+//! - [`Value`] has no safe way to make a word with an array or object tag: only this
+//!   heap's `alloc_*` methods make one, and [`Value::from_bits`] is `unsafe`, its
+//!   caller promising the word came from a live value of the heap it is used with
+//!   (native code's results, in stage 3's runtime);
+//! - each engine owns its heap and gives it only the values of its own run (the
+//!   program's constants, function values, and what this heap returned);
+//! - a caller that holds values of several heaps (tests, tools) keeps each with its
+//!   own heap; a value is not checked for membership, as that would cost every array
+//!   access a lookup.
 
 use std::alloc::{self, Layout};
 use std::mem;
@@ -19,8 +28,7 @@ use crate::value::{Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_TAG, OBJECT_TAG, TAG_M
 /// The default heap limit: 2 GiB, so the default heap holds at least 1 GiB of values.
 pub const DEFAULT_HEAP_LIMIT: usize = 2 << 30;
 
-/// The longest array `[v; n]` may make; a longer one is `out of memory` at once.
-pub const MAX_ARRAY_LEN: i64 = 1 << 28;
+pub use crate::limits::MAX_ARRAY_LEN;
 
 /// Bytes an object costs before its fields (a rough stand-in for the allocator's).
 const OBJECT_BYTES: usize = mem::size_of::<Object>();
@@ -115,7 +123,8 @@ impl Heap {
             }
         }
         self.arrays.push(block);
-        Ok(Value::from_bits(block as u64 | ARRAY_TAG))
+        // SAFETY: a fresh array block of this heap, tagged as an array.
+        Ok(unsafe { Value::from_bits(block as u64 | ARRAY_TAG) })
     }
 
     /// `[fill; n]`: `index out of bounds` when `n < 0`, `out of memory` when
@@ -143,7 +152,8 @@ impl Heap {
         self.objects.reserve(1);
         let object = Box::into_raw(Box::<Object>::default());
         self.objects.push(object);
-        Ok(Value::from_bits(object as u64 | OBJECT_TAG))
+        // SAFETY: a fresh object of this heap, tagged as an object.
+        Ok(unsafe { Value::from_bits(object as u64 | OBJECT_TAG) })
     }
 
     /// The untagged block of an array value.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod heap;
 pub mod interp;
 pub mod jasm;
+pub mod limits;
 pub mod load;
 pub mod mini;
 pub mod print;

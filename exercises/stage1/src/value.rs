@@ -14,6 +14,15 @@
 //! integers: native code adds the words and tests the overflow flag (`jo`). Heap
 //! references point at 8-byte aligned memory, leaving the three low bits for the tag.
 //! Because every kind of value is a unique word, `==` on values is `==` on words.
+//!
+//! Every fact of the encoding that native code relies on is a named constant here
+//! (tags, shifts, the error word, array offsets), and the `const` assertions below tie
+//! them together, so a change that would break a template fails to compile.
+//!
+//! Who may make which word: integers and function values are safe to make from
+//! anything ([`Value::int`], [`Value::function`], [`Value::from_int_word`]); a word
+//! with an array or object tag comes only from a [`Heap`](crate::heap::Heap) or from
+//! the `unsafe` [`Value::from_bits`], whose caller promises it is one that heap made.
 
 use std::fmt;
 
@@ -33,10 +42,37 @@ pub const OBJECT_TAG: u64 = 0b011;
 /// Tag of a function value.
 pub const FUNCTION_TAG: u64 = 0b101;
 
+/// How far an integer is shifted left in its word: `word = n << INT_SHIFT`.
+pub const INT_SHIFT: u32 = 1;
+/// How far a function index is shifted left in its word:
+/// `word = index << FUNCTION_SHIFT | FUNCTION_TAG`.
+pub const FUNCTION_SHIFT: u32 = 3;
+/// The word a failing runtime helper or native function returns instead of a value:
+/// tag `0b111`, which no value has (see [`Value::kind`]).
+pub const ERROR_WORD: u64 = 0b111;
+
 /// Byte offset of an array's length (a plain `u64`) from its untagged pointer.
 pub const ARRAY_LEN_OFFSET: i32 = 0;
 /// Byte offset of an array's first element from its untagged pointer.
 pub const ARRAY_ELEMS_OFFSET: i32 = 8;
+
+// The encoding's facts that native code builds on, checked when this compiles.
+const _: () = {
+    // Integers have a zero tag, so tagged words add and subtract as they are.
+    assert!(INT_TAG_MASK == (1 << INT_SHIFT) - 1);
+    assert!(INT_MAX == i64::MAX >> INT_SHIFT && INT_MIN == i64::MIN >> INT_SHIFT);
+    // Every heap tag has the integer bit set, and fits under the mask.
+    assert!(ARRAY_TAG & INT_TAG_MASK != 0 && OBJECT_TAG & INT_TAG_MASK != 0);
+    assert!(FUNCTION_TAG & INT_TAG_MASK != 0);
+    assert!(ARRAY_TAG & !TAG_MASK == 0 && OBJECT_TAG & !TAG_MASK == 0);
+    assert!(FUNCTION_TAG & !TAG_MASK == 0 && TAG_MASK == (1 << FUNCTION_SHIFT) - 1);
+    // The error word is no value: not an integer, and none of the three heap tags.
+    assert!(ERROR_WORD & INT_TAG_MASK != 0 && ERROR_WORD & !TAG_MASK == 0);
+    assert!(ERROR_WORD != ARRAY_TAG && ERROR_WORD != OBJECT_TAG && ERROR_WORD != FUNCTION_TAG);
+    // An array is its length word, then its elements, one word each.
+    assert!(ARRAY_LEN_OFFSET == 0 && ARRAY_ELEMS_OFFSET == 8);
+    assert!(std::mem::size_of::<Value>() == 8);
+};
 
 /// What kind of value a word holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,14 +98,14 @@ impl Value {
     #[inline(always)]
     pub const fn int(n: i64) -> Value {
         debug_assert!(n >= INT_MIN && n <= INT_MAX);
-        Value((n << 1) as u64)
+        Value((n << INT_SHIFT) as u64)
     }
 
     /// The integer `n`, or `None` when it does not fit in 63 bits.
     #[inline(always)]
     pub const fn try_int(n: i64) -> Option<Value> {
         if n >= INT_MIN && n <= INT_MAX {
-            Some(Value((n << 1) as u64))
+            Some(Value((n << INT_SHIFT) as u64))
         } else {
             None
         }
@@ -78,18 +114,41 @@ impl Value {
     /// 1 for true, 0 for false: what comparisons and `!` give.
     #[inline(always)]
     pub const fn bool(b: bool) -> Value {
-        Value((b as u64) << 1)
+        Value((b as u64) << INT_SHIFT)
     }
 
     /// The function value of function `index`.
     #[inline(always)]
     pub const fn function(index: u32) -> Value {
-        Value(((index as u64) << 3) | FUNCTION_TAG)
+        Value(((index as u64) << FUNCTION_SHIFT) | FUNCTION_TAG)
     }
 
-    /// Rebuilds a value from its raw word (for native code and the heap).
+    /// The integer whose tagged word is `word` (an integer's word is even: this
+    /// clears the tag bit, so the result is an integer whatever `word` is). For
+    /// arithmetic on tagged words, which keeps the tag bit 0 by itself.
     #[inline(always)]
-    pub const fn from_bits(bits: u64) -> Value {
+    pub const fn from_int_word(word: i64) -> Value {
+        Value(word as u64 & !INT_TAG_MASK)
+    }
+
+    /// Rebuilds a value from its raw word, as native code hands it back.
+    ///
+    /// # Safety
+    /// `bits` is a word some `Value` had (an integer, a function value, or a heap
+    /// reference), and when it has an array or object tag, the heap that made it is
+    /// alive and is the one the value will be used with: the heap's methods trust
+    /// that (see [`Heap`](crate::heap::Heap)). [`ERROR_WORD`] is not a value.
+    ///
+    /// Safe code cannot forge a heap reference, which the heap would then follow:
+    ///
+    /// ```compile_fail,E0133
+    /// # use stage1_solution as stage1;
+    /// let mut heap = stage1::heap::Heap::new(1 << 20);
+    /// let forged = stage1::Value::from_bits(0x1001); // an "array" at 0x1000
+    /// let _ = heap.array_len(forged);
+    /// ```
+    #[inline(always)]
+    pub const unsafe fn from_bits(bits: u64) -> Value {
         Value(bits)
     }
 
@@ -108,7 +167,7 @@ impl Value {
     /// The integer in the value; meaningful only when `is_int()`.
     #[inline(always)]
     pub const fn as_int(self) -> i64 {
-        (self.0 as i64) >> 1
+        (self.0 as i64) >> INT_SHIFT
     }
 
     /// The integer, or `None` for a heap value.
@@ -125,7 +184,7 @@ impl Value {
     #[inline(always)]
     pub const fn to_function(self) -> Option<u32> {
         if self.0 & TAG_MASK == FUNCTION_TAG {
-            Some((self.0 >> 3) as u32)
+            Some((self.0 >> FUNCTION_SHIFT) as u32)
         } else {
             None
         }
@@ -151,7 +210,7 @@ impl fmt::Debug for Value {
             Kind::Int => write!(f, "Int({})", self.as_int()),
             Kind::Array => write!(f, "Array({:#x})", self.0 & !TAG_MASK),
             Kind::Object => write!(f, "Object({:#x})", self.0 & !TAG_MASK),
-            Kind::Function => write!(f, "Function({})", self.0 >> 3),
+            Kind::Function => write!(f, "Function({})", self.0 >> FUNCTION_SHIFT),
         }
     }
 }
@@ -178,7 +237,7 @@ mod tests {
         assert!((a.bits() as i64).checked_add(b.bits() as i64).is_none());
         let (a, b) = (Value::int(INT_MAX - 1), Value::int(1));
         let sum = (a.bits() as i64).checked_add(b.bits() as i64).unwrap();
-        assert_eq!(Value::from_bits(sum as u64).as_int(), INT_MAX);
+        assert_eq!(Value::from_int_word(sum).as_int(), INT_MAX);
     }
 
     #[test]

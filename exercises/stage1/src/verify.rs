@@ -15,36 +15,54 @@
 //! - local, constant, field and function indices exist, and `call f n` has `n` equal
 //!   to the arity of `f`.
 //!
-//! It also computes each function's deepest operand stack, [`FunctionInfo::max_stack`].
+//! It also hands its users what it learned: the operand-stack depth before every
+//! instruction ([`Verified::depths`]) and each function's deepest operand stack
+//! ([`FunctionInfo::max_stack`]), so no engine walks the code again to find them.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::bytecode::{Function, Instr, Program};
+use crate::bytecode::{FnId, Function, Instr, Program};
 use crate::error::SourceError;
 use crate::value::{INT_MAX, INT_MIN};
 
-/// The most instructions one function may have (2^24).
-pub const MAX_CODE: usize = 1 << 24;
-/// The most locals (parameters included) one function may have.
-pub const MAX_LOCALS: u32 = 65_535;
-/// The most functions a program may have (2^24).
-pub const MAX_FUNCTIONS: usize = 1 << 24;
+pub use crate::limits::{MAX_CODE, MAX_FUNCTIONS, MAX_LOCALS};
 
 /// What the verifier learned about one function.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionInfo {
     /// The deepest the operand stack gets (locals not included).
     pub max_stack: u32,
+    /// The operand-stack depth before each instruction (every instruction of a
+    /// verified function is reachable, and reached with one depth).
+    pub depths: Vec<u32>,
 }
 
 /// A program that passed the verifier. It can only be made by [`verify`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Verified {
     program: Program,
     info: Vec<FunctionInfo>,
+    id: u64,
+}
+
+/// The id of the next [`Verified`] made: ids are unique within the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Clone for Verified {
+    /// A copy, with an id of its own (so what is prepared for one is never taken for
+    /// the other's, should either change).
+    fn clone(&self) -> Verified {
+        Verified::new(self.program.clone(), self.info.clone())
+    }
 }
 
 impl Verified {
+    fn new(program: Program, info: Vec<FunctionInfo>) -> Verified {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Verified { program, info, id }
+    }
+
     /// The program.
     pub fn program(&self) -> &Program {
         &self.program
@@ -53,6 +71,18 @@ impl Verified {
     /// What the verifier learned about each function, indexed like the functions.
     pub fn info(&self) -> &[FunctionInfo] {
         &self.info
+    }
+
+    /// The operand-stack depth before each instruction of function `func` (locals
+    /// not included), indexed by pc.
+    pub fn depths(&self, func: FnId) -> &[u32] {
+        &self.info[func as usize].depths
+    }
+
+    /// An id no other `Verified` of this process has: what an engine prepares from a
+    /// program (quickened code, compiled code) records it, and checks it before use.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 
@@ -105,7 +135,7 @@ pub fn verify(program: Program, file: &str) -> Result<Verified, SourceError> {
         .iter()
         .map(|f| verify_function(&program, f, file))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Verified { program, info })
+    Ok(Verified::new(program, info))
 }
 
 /// Checks one function and computes its deepest stack.
@@ -306,7 +336,8 @@ fn verify_function(
             ),
         ));
     }
-    Ok(FunctionInfo { max_stack })
+    let depths = depth.into_iter().flatten().collect();
+    Ok(FunctionInfo { max_stack, depths })
 }
 
 /// How many values `instr` pops and pushes.
@@ -398,10 +429,10 @@ mod tests {
             func("f", 0, 0, vec![Const(0), Return]),
         ]);
         let v = verify(p, "v.jasm").expect("verifies");
-        assert_eq!(
-            v.info(),
-            [FunctionInfo { max_stack: 3 }, FunctionInfo { max_stack: 1 }]
-        );
+        let max: Vec<u32> = v.info().iter().map(|i| i.max_stack).collect();
+        assert_eq!(max, [3, 1]);
+        assert_eq!(v.depths(0), [0, 1, 2, 3, 2, 3, 1, 0, 1, 1]);
+        assert_eq!(v.depths(1), [0, 1]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use jitlab_benches::{large_program, LARGE_FUNCTIONS};
 use stage1::interp::Interpreter;
-use stage1::{Engine, Program, Verified};
+use stage1::{Engine, Verified};
 use stage3_solution::codegen::generate;
 use stage3_solution::{compile_program, Jit};
 
@@ -53,14 +53,14 @@ fn best_micros(mut f: impl FnMut()) -> f64 {
 
 /// Compile speeds of `program` in instructions per µs: generation alone, and the
 /// whole `compile_program`.
-fn compile_speed(program: &Program) -> (f64, f64) {
-    let n = program.instruction_count() as f64;
+fn compile_speed(verified: &Verified) -> (f64, f64) {
+    let n = verified.program().instruction_count() as f64;
     let generate = best_micros(|| {
-        let generated = generate(program).expect("the program compiles");
+        let generated = generate(verified).expect("the program compiles");
         generated.asm.assemble().expect("the code links");
     });
     let compile = best_micros(|| {
-        compile_program(program).expect("the program compiles natively");
+        compile_program(verified).expect("the program compiles natively");
     });
     (n / generate, n / compile)
 }
@@ -75,7 +75,7 @@ fn main() {
         let verified = stage1::load::load_source(&path, &source).expect("the kernel loads");
         let interp = best_run(&mut Interpreter::new(), &verified);
         let jit = best_run(&mut Jit::new(), &verified);
-        let (generate, compile) = compile_speed(verified.program());
+        let (generate, compile) = compile_speed(&verified);
         println!(
             "| {name} | {:.2} ms | {:.2} ms | {:.1}x | {generate:.1} | {compile:.1} |",
             interp.as_secs_f64() * 1e3,
@@ -85,14 +85,14 @@ fn main() {
     }
     let source = large_program(LARGE_FUNCTIONS);
     let verified = stage1::load::load_source("large.mini", &source).expect("it loads");
-    let (generate, compile) = compile_speed(verified.program());
+    let (generate, compile) = compile_speed(&verified);
     println!(
         "| large ({} instructions) | | | | {generate:.1} | {compile:.1} |",
         verified.program().instruction_count()
     );
     let empty = stage1::load::load_source("empty.mini", "return 0;").expect("it loads");
     let fixed = best_micros(|| {
-        compile_program(empty.program()).expect("it compiles");
+        compile_program(&empty).expect("it compiles");
     });
     let run = best_micros(|| {
         Jit::new()

@@ -12,6 +12,7 @@ use std::sync::mpsc::SyncSender;
 
 use stage1::heap::Heap;
 use stage1::interp::Interpreter;
+use stage1::value::FUNCTION_SHIFT;
 use stage1::{ErrorKind, FnId, Program, Verified};
 
 use crate::runtime::ExitReason;
@@ -29,8 +30,21 @@ pub struct FnEntry {
 
 /// Size in bytes of a [`FnEntry`]: native code scales function indices by it.
 pub const FN_ENTRY_SIZE: i32 = std::mem::size_of::<FnEntry>() as i32;
+/// Offset of [`FnEntry::code`] in an entry.
+pub const FN_ENTRY_CODE_OFFSET: i32 = offset_of!(FnEntry, code) as i32;
 /// Offset of [`FnEntry::arity`] in an entry.
 pub const FN_ENTRY_ARITY_OFFSET: i32 = offset_of!(FnEntry, arity) as i32;
+/// `FN_ENTRY_SIZE` is `1 << FN_ENTRY_SHIFT`: `call_value` turns a function value
+/// (`index << FUNCTION_SHIFT | FUNCTION_TAG`) into its entry's offset by clearing the
+/// tag and shifting left by `FN_ENTRY_SHIFT - FUNCTION_SHIFT`.
+pub const FN_ENTRY_SHIFT: u32 = FN_ENTRY_SIZE.trailing_zeros();
+
+// The layout native code assumes, checked when this compiles.
+const _: () = {
+    assert!(FN_ENTRY_SIZE == 1 << FN_ENTRY_SHIFT);
+    assert!(FN_ENTRY_SHIFT >= FUNCTION_SHIFT);
+    assert!(FN_ENTRY_CODE_OFFSET == 0 && FN_ENTRY_ARITY_OFFSET == 8);
+};
 
 /// Bytes of output `print` gathers before sending them to the caller's writer.
 pub const OUTPUT_CHUNK: usize = 8 * 1024;

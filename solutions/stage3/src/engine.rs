@@ -10,17 +10,18 @@ use std::time::Instant;
 
 use stage1::bytecode::MAIN;
 use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::interp::trace::runtime_error;
 use stage1::interp::{self, Interpreter};
+use stage1::limits::MAX_FRAMES;
 use stage1::print::format_value;
+use stage1::value::ERROR_WORD;
 use stage1::{Engine, ErrorKind, Event, Program, RuntimeError, Stats, Value, Verified};
 use stage2::CodeBlock;
 
 use crate::codegen::frame::FRAME_OVERHEAD;
 use crate::codegen::{generate, generate_declining, CompileError, FunctionCode};
 use crate::context::{Context, EntryFn, FnEntry};
-use crate::runtime::{call_interpreted, ExitReason, ERROR};
+use crate::runtime::{call_interpreted, recorded_error, ExitReason};
 
 /// The tier name in events.
 pub const TIER: &str = "baseline";
@@ -83,24 +84,25 @@ impl CompiledProgram {
     }
 }
 
-/// Compiles every function of `program` into one block of executable code.
-pub fn compile_program(program: &Program) -> Result<CompiledProgram, CompileError> {
+/// Compiles every function of `verified` into one block of executable code.
+pub fn compile_program(verified: &Verified) -> Result<CompiledProgram, CompileError> {
+    let program = verified.program();
     link(
-        generate(program)?,
+        generate(verified)?,
         vec![None; program.functions.len()],
         program,
     )
 }
 
-/// Compiles every function of `program` but those `declined` marks or that cannot be
+/// Compiles every function of `verified` but those `declined` marks or that cannot be
 /// compiled: those get a stub that runs them in the interpreter
 /// ([`CompiledProgram::declined`] says why).
 pub fn compile_program_declining(
-    program: &Program,
+    verified: &Verified,
     declined: &[bool],
 ) -> Result<CompiledProgram, CompileError> {
-    let (generated, reasons) = generate_declining(program, declined);
-    link(generated, reasons, program)
+    let (generated, reasons) = generate_declining(verified, declined);
+    link(generated, reasons, verified.program())
 }
 
 /// Makes the generated code executable and the function table.
@@ -215,7 +217,7 @@ impl Jit {
                             Err(unwind) => {
                                 ctx.error = Some(unwind.kind);
                                 ctx.trace = unwind.frames;
-                                ERROR
+                                ERROR_WORD
                             }
                         }
                     };
@@ -258,8 +260,8 @@ impl Jit {
             .iter()
             .map(|r| (r.name(), end.exits[*r as usize]))
             .collect();
-        if end.word == ERROR {
-            let kind = end.error.unwrap_or(ErrorKind::TypeError);
+        if end.word == ERROR_WORD {
+            let kind = recorded_error(end.error);
             return Err(runtime_error(program, kind, end.trace.into_iter()));
         }
         if write_failed || !end.flushed {
@@ -268,7 +270,8 @@ impl Jit {
                 trace: vec![],
             });
         }
-        Ok(Value::from_bits(end.word))
+        // SAFETY: `main`'s result, a value of this run on `self.heap`, not the error word.
+        Ok(unsafe { Value::from_bits(end.word) })
     }
 }
 
@@ -287,7 +290,7 @@ impl Engine for Jit {
             .iter()
             .map(|f| self.options.interpret.contains(&f.name))
             .collect();
-        let compiled = match compile_program_declining(program, &declined) {
+        let compiled = match compile_program_declining(verified, &declined) {
             Ok(compiled) => compiled,
             Err(e) => {
                 // Run the whole program in the tier below, and say why.

@@ -12,7 +12,7 @@ use crate::codegen::{generate_with_ranges, CompileError};
 /// program's code block).
 pub fn listing(verified: &Verified) -> Result<String, CompileError> {
     let program = verified.program();
-    let generated = generate_with_ranges(program)?;
+    let generated = generate_with_ranges(verified)?;
     let code = generated.asm.assemble().map_err(|e| CompileError {
         function: "<program>".into(),
         reason: e.to_string(),

@@ -2,22 +2,20 @@
 //! is too big to inline (printing, allocating, objects) and to record errors.
 //!
 //! Each takes the [`Context`] first (native code passes `CTX`). A helper that fails
-//! records the error kind in the context and returns [`ERROR`], a word no value has;
+//! records the error kind in the context and returns [`ERROR_WORD`], a word no value has;
 //! native code tests for it after every call and leaves through its function's one
 //! exit path, which adds the frame to the trace (see `codegen::calls`).
 
 use std::io::Write;
 
 use stage1::heap::Heap;
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::interp::{Callout, Unwind};
+use stage1::limits::MAX_FRAMES;
 use stage1::print::write_value;
+use stage1::value::ERROR_WORD;
 use stage1::{ErrorKind, FnId, Value};
 
 use crate::context::{Context, OUTPUT_CHUNK};
-
-/// The word a failing helper or function returns: tag `0b111`, which no value has.
-pub const ERROR: u64 = 0b111;
 
 /// The `kind` argument of [`rt_raise`] when the error was already recorded (by a
 /// helper or a callee) and only the frame is to be added.
@@ -27,7 +25,15 @@ pub const KIND_RECORDED: u64 = u64::MAX;
 pub const NO_FRAME: u64 = u32::MAX as u64;
 
 /// The runtime errors in the order of their codes, as native code passes them.
-pub const ERROR_KINDS: [ErrorKind; 9] = ErrorKind::ALL;
+pub const ERROR_KINDS: [ErrorKind; ErrorKind::ALL.len()] = ErrorKind::ALL;
+
+/// The error a run that ended with [`ERROR_WORD`] reports: the one recorded, or,
+/// when none was (a broken invariant of the code generator: every path to the error
+/// word records one first), [`ErrorKind::Internal`] — never a made-up Mini error.
+pub fn recorded_error(error: Option<ErrorKind>) -> ErrorKind {
+    debug_assert!(error.is_some(), "the error word with no error recorded");
+    error.unwrap_or(ErrorKind::Internal)
+}
 
 /// The code native code passes for `kind` (its index in [`ERROR_KINDS`]).
 pub fn error_code(kind: ErrorKind) -> u32 {
@@ -84,9 +90,20 @@ fn finish(ctx: &mut Context, result: Result<Value, ErrorKind>) -> u64 {
         Ok(v) => v.bits(),
         Err(kind) => {
             ctx.error = Some(kind);
-            ERROR
+            ERROR_WORD
         }
     }
+}
+
+/// The value in a word that native code handed to the runtime.
+///
+/// # Safety
+/// `word` is an operand, local or result of the native code of the run `ctx` is for:
+/// generated code only holds values of that run (constants, function values, and
+/// what its heap returned), and never passes [`ERROR_WORD`] as a value.
+unsafe fn value(word: u64) -> Value {
+    // SAFETY: guaranteed by the caller, see above.
+    unsafe { Value::from_bits(word) }
 }
 
 /// Borrows the context native code passed.
@@ -100,7 +117,7 @@ unsafe fn context<'a>(ctx: *mut Context) -> &'a mut Context {
 }
 
 /// Records a runtime error: the kind (unless [`KIND_RECORDED`]) and the frame
-/// `func`/`pc` (unless `pc` is [`NO_FRAME`]). Returns [`ERROR`].
+/// `func`/`pc` (unless `pc` is [`NO_FRAME`]). Returns [`ERROR_WORD`].
 ///
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`).
@@ -109,17 +126,16 @@ pub unsafe extern "sysv64" fn rt_raise(ctx: *mut Context, kind: u64, func: u64, 
     let ctx = unsafe { context(ctx) };
     if kind != KIND_RECORDED {
         ctx.exits[ExitReason::Error as usize] += 1;
-        ctx.error = Some(
-            ERROR_KINDS
-                .get(kind as usize)
-                .copied()
-                .unwrap_or(ErrorKind::TypeError),
-        );
+        // Native code passes codes of `error_code` only; another is a code
+        // generator bug, reported as one.
+        let known = ERROR_KINDS.get(kind as usize).copied();
+        debug_assert!(known.is_some(), "unknown error code {kind}");
+        ctx.error = Some(known.unwrap_or(ErrorKind::Internal));
     }
     if pc != NO_FRAME {
         ctx.trace.push((func as FnId, pc as usize));
     }
-    ERROR
+    ERROR_WORD
 }
 
 /// `print v`: formats `v` and a newline into the output, sending full chunks on.
@@ -134,7 +150,8 @@ pub unsafe extern "sysv64" fn rt_print(ctx: *mut Context, v: u64) -> u64 {
     // SAFETY: the program and the heap outlive the run that the context is for, and
     // only this helper uses them while it runs.
     let (program, heap) = unsafe { (&*ctx.program, &*ctx.heap) };
-    write_value(&mut line, program, heap, Value::from_bits(v));
+    // SAFETY: `v` is the operand of native code's `print`.
+    write_value(&mut line, program, heap, unsafe { value(v) });
     line.push('\n');
     ctx.output.extend_from_slice(line.as_bytes());
     if ctx.output.len() >= OUTPUT_CHUNK && !ctx.flush() {
@@ -154,8 +171,8 @@ pub unsafe extern "sysv64" fn rt_new_array(ctx: *mut Context, first: *const u64,
     ctx.exits[ExitReason::NewArray as usize] += 1;
     let elems: Vec<Value> = (0..n as usize)
         // SAFETY: native code passes the address of the first of `n` operand slots of
-        // its own live frame; the others lie below it, 8 bytes apart.
-        .map(|i| Value::from_bits(unsafe { *first.wrapping_sub(i) }))
+        // its own live frame; the others lie below it, 8 bytes apart, holding values.
+        .map(|i| unsafe { value(*first.wrapping_sub(i)) })
         .collect();
     // SAFETY: the heap outlives the run; only this helper uses it while it runs.
     let heap = unsafe { &mut *ctx.heap };
@@ -171,9 +188,11 @@ pub unsafe extern "sysv64" fn rt_new_array_fill(ctx: *mut Context, fill: u64, n:
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     ctx.exits[ExitReason::NewArrayFill as usize] += 1;
-    let result = match Value::from_bits(n).to_int() {
+    // SAFETY: `fill` and `n` are the operands of native code's `new_array_fill`.
+    let (fill, n) = unsafe { (value(fill), value(n)) };
+    let result = match n.to_int() {
         // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-        Some(n) => unsafe { &mut *ctx.heap }.alloc_array_fill(Value::from_bits(fill), n),
+        Some(n) => unsafe { &mut *ctx.heap }.alloc_array_fill(fill, n),
         None => Err(ErrorKind::TypeError),
     };
     finish(ctx, result)
@@ -201,11 +220,13 @@ pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64
     let ctx = unsafe { context(ctx) };
     ctx.exits[ExitReason::GetField as usize] += 1;
     // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-    let result = unsafe { &*ctx.heap }.get_field(Value::from_bits(o), field as u32);
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
+    // is the operand of native code's `get_field`.
+    let result = unsafe { (*ctx.heap).get_field(value(o), field as u32) };
     finish(ctx, result)
 }
 
-/// `set_field k`: `o.f = v`; returns 0 (or [`ERROR`]).
+/// `set_field k`: `o.f = v`; returns 0 (or [`ERROR_WORD`]).
 ///
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`).
@@ -213,18 +234,17 @@ pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     ctx.exits[ExitReason::SetField as usize] += 1;
-    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-    let heap = unsafe { &mut *ctx.heap };
-    let result = heap
-        .set_field(Value::from_bits(o), field as u32, Value::from_bits(v))
-        .map(|()| Value::ZERO);
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
+    // and `v` are the operands of native code's `set_field`.
+    let (heap, o, v) = unsafe { (&mut *ctx.heap, value(o), value(v)) };
+    let result = heap.set_field(o, field as u32, v).map(|()| Value::ZERO);
     finish(ctx, result)
 }
 
 /// A declined function's stub calls this: runs `func` in the interpreter with the
 /// arguments at `args`, `args - 8`, ... (the caller's operand slots), `frames_left`
 /// being the native depth counter. An error records its kind and every frame it
-/// passed in the context, as native exits do, and gives [`ERROR`].
+/// passed in the context, as native exits do, and gives [`ERROR_WORD`].
 ///
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`), set up
@@ -239,8 +259,8 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
     let arity = unsafe { (&(*(*ctx).program).functions)[func as usize].arity };
     let args: Vec<Value> = (0..arity as usize)
         // SAFETY: native code passes the address of the first of `arity` operand
-        // slots of its live frame; the others lie below it.
-        .map(|k| Value::from_bits(unsafe { *args.wrapping_sub(k) }))
+        // slots of its live frame; the others lie below it, holding values.
+        .map(|k| unsafe { value(*args.wrapping_sub(k)) })
         .collect();
     let depth = MAX_FRAMES - frames_left as usize;
     // SAFETY: as this function's own contract.
@@ -251,7 +271,7 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
             let ctx = unsafe { context(ctx) };
             ctx.error = Some(unwind.kind);
             ctx.trace.extend(unwind.frames);
-            ERROR
+            ERROR_WORD
         }
     }
 }
@@ -350,13 +370,14 @@ impl Callout for NativeCallout {
         let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
         let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
         let word = entry(self.ctx, first, code, (MAX_FRAMES - depth) as u64);
-        if word != ERROR {
-            return Ok(Value::from_bits(word));
+        if word != ERROR_WORD {
+            // SAFETY: a compiled function's result on this run's heap.
+            return Ok(unsafe { value(word) });
         }
         // SAFETY: native code is done with the context.
         let c = unsafe { context(self.ctx) };
         Err(Unwind {
-            kind: c.error.take().unwrap_or(ErrorKind::TypeError),
+            kind: recorded_error(c.error.take()),
             frames: std::mem::take(&mut c.trace),
         })
     }

@@ -24,7 +24,8 @@ use crate::print::{format_value, write_value};
 use crate::value::Value;
 use crate::verify::Verified;
 
-use frame::{Cursor, Frame, MAX_FRAMES};
+use crate::limits::MAX_FRAMES;
+use frame::{Cursor, Frame};
 pub use profile::Profile;
 use quicken::{quicken, Op};
 
@@ -82,6 +83,8 @@ pub trait Callout {
 /// constants, frame sizes. Made once per [`Interpreter`] for `call_function`.
 #[derive(Debug, Default)]
 struct Prepared {
+    /// The [`Verified::id`] of the program this was prepared from.
+    program: u64,
     code: Vec<Vec<Op>>,
     constants: Vec<Value>,
     max_stack: Vec<usize>,
@@ -111,6 +114,7 @@ impl Prepared {
             })
             .collect();
         Prepared {
+            program: verified.id(),
             goes_out: goes_out.to_vec(),
             code,
             constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
@@ -192,13 +196,16 @@ impl Interpreter {
             Some((goes_out, callout)) => (goes_out, Some(callout)),
             None => (&[][..], None),
         };
+        // What was prepared serves only the program it was prepared from, with the
+        // same functions going out.
+        if self.prepared.as_ref().map(|p| p.program) != Some(verified.id()) {
+            self.profile = Profile::new(program);
+            self.prepared = None;
+        }
         if self.prepared.as_ref().map(|p| p.goes_out.as_slice()) != Some(goes_out) {
             self.prepared = Some(Prepared::new(verified, goes_out));
         }
         let prepared = self.prepared.as_ref().expect("prepared above");
-        if self.profile.calls.len() != program.functions.len() {
-            self.profile = Profile::new(program);
-        }
         self.profile.count_call(func);
         let room = f.locals as usize + prepared.max_stack[func as usize];
         let mut stack = vec![Value::ZERO; room.max(CALL_STACK)];

@@ -720,3 +720,58 @@ fn quick_sequences_branch_and_count_like_the_plain_ones() {
     assert_eq!(interp.stats().instructions, Some(2 + 3 * 9 + 4 + 4));
     assert_eq!(interp.profile().back_edges[0][10], 3);
 }
+
+/// `call_function` on one program, then on another through the same interpreter:
+/// each runs its own code on its own frames (the second once ran the first one's
+/// code, prepared for the first program, writing past its frame).
+#[test]
+fn call_function_runs_the_program_it_is_given() {
+    // f(a) = a + 1 in the first program; f(a, b) = a * b + 7 with an extra local and
+    // a deeper stack in the second.
+    let first = program(
+        &[1],
+        vec![
+            func("main", 0, 0, vec![Const(0), Return]),
+            func("f", 1, 1, vec![LoadLocal(0), Const(0), Add, Return]),
+        ],
+    );
+    let second = program(
+        &[7, 3],
+        vec![
+            func("main", 0, 0, vec![Const(0), Return]),
+            func(
+                "f",
+                2,
+                3,
+                vec![
+                    LoadLocal(0),
+                    LoadLocal(1),
+                    Const(1),
+                    Mul,
+                    Mul,
+                    Const(0),
+                    Add,
+                    StoreLocal(2),
+                    LoadLocal(2),
+                    Return,
+                ],
+            ),
+        ],
+    );
+    let mut interp = Interpreter::new();
+    let mut heap = Heap::new(1 << 20);
+    let mut out = Vec::new();
+    let mut call = |verified: &Verified, args: &[Value]| {
+        interp
+            .call_function(verified, &mut heap, 1, args, 0, None, &mut out)
+            .map(Value::as_int)
+    };
+    assert_eq!(call(&first, &[Value::int(41)]), Ok(42));
+    assert_eq!(call(&second, &[Value::int(5), Value::int(2)]), Ok(37));
+    assert_eq!(call(&first, &[Value::int(1)]), Ok(2));
+    // A clone is a program of its own too.
+    assert_eq!(
+        call(&second.clone(), &[Value::int(1), Value::int(1)]),
+        Ok(10)
+    );
+}

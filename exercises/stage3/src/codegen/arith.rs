@@ -10,6 +10,7 @@
 //! retagging needs the overflow check. A constant operand is an immediate and needs
 //! no tag check.
 
+use stage1::value::{INT_SHIFT, INT_TAG_MASK};
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32, Label, Reg, RegMemImm};
 
@@ -24,12 +25,12 @@ impl FnGen<'_> {
         let (b, a_int, b_int) = self.pop_binary();
         match (a_int, b_int) {
             (true, true) => {}
-            (false, true) => self.asm.test(ACC.r32(), Imm32(1)),
-            (true, false) => self.asm.test(TMP.r32(), Imm32(1)),
+            (false, true) => self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32)),
+            (true, false) => self.asm.test(TMP.r32(), Imm32(INT_TAG_MASK as i32)),
             (false, false) => {
                 self.asm.mov(TMP2.r32(), ACC.r32());
                 self.asm.or(TMP2.r32(), TMP.r32());
-                self.asm.test(TMP2.r32(), Imm32(1));
+                self.asm.test(TMP2.r32(), Imm32(INT_TAG_MASK as i32));
             }
         }
         if !(a_int && b_int) {
@@ -62,9 +63,9 @@ impl FnGen<'_> {
         let b = self.pop_int_pair();
         let overflow = self.error_exit(Some(ErrorKind::IntegerOverflow));
         match b {
-            RegMemImm::Imm(Imm32(w)) => self.asm.imul(ACC, Imm32(w >> 1)),
+            RegMemImm::Imm(Imm32(w)) => self.asm.imul(ACC, Imm32(w >> INT_SHIFT)),
             _ => {
-                self.asm.sar(TMP, 1);
+                self.asm.sar(TMP, INT_SHIFT as u8);
                 self.asm.imul(ACC, TMP);
             }
         }
@@ -77,7 +78,7 @@ impl FnGen<'_> {
         let [a] = self.pop_into([ACC]);
         if !a.known_int() {
             let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(1));
+            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
             self.asm.jcc(Cond::NE, type_error);
         }
         let overflow = self.error_exit(Some(ErrorKind::IntegerOverflow));

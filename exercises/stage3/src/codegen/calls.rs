@@ -5,7 +5,7 @@
 //! the callee's label directly (`call_value` calls the address from the function
 //! table). The callee's prologue copies argument `k` from `[rdi - 8k]` (slots grow
 //! down) into its local `k`. The result comes back in `rax`, or the word
-//! [`ERROR`](crate::runtime::ERROR) when the callee failed; the caller then leaves too,
+//! [`ERROR_WORD`](stage1::value::ERROR_WORD) when the callee failed; the caller then leaves too,
 //! adding its own frame to the trace. Arity and the callee's tag are checked by the
 //! caller, the depth limit by the callee's prologue, in the interpreter's order.
 //! Before a call every operand goes to its slot (the callee reads its arguments
@@ -17,13 +17,15 @@ use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
 use super::frame::ARGS;
 use super::stack::Operand;
 use super::{FnGen, ACC, CALLS, CTX, FRAME, FRAMES_LEFT, TMP};
-use crate::context::{FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
+use crate::context::{
+    FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT, FUNCTIONS_OFFSET,
+};
 use crate::runtime::rt_raise;
-use stage1::value::{FUNCTION_TAG, TAG_MASK};
+use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
 
 impl FnGen<'_> {
     /// The prologue: make the frame, take one from `FRAMES_LEFT` (`stack overflow`
-    /// when none is left: [`MAX_FRAMES`](stage1::interp::frame::MAX_FRAMES) frames, charged to the caller's call), count
+    /// when none is left: [`MAX_FRAMES`](stage1::limits::MAX_FRAMES) frames, charged to the caller's call), count
     /// the call, copy the arguments in and zero the other locals.
     pub(super) fn gen_prologue(&mut self, f: &Function) {
         todo!(

@@ -3,6 +3,7 @@
 //! any two words. A compare followed by a conditional jump is one `cmp; jcc`, with no
 //! 0 or 1 made at all.
 
+use stage1::value::INT_TAG_MASK;
 use stage1::{ErrorKind, Instr};
 use stage2::{Cond, Imm32, Reg, RegMemImm};
 
@@ -77,7 +78,7 @@ impl FnGen<'_> {
         let [a] = self.pop_into([ACC]);
         if !a.known_int() {
             let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(1));
+            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
             self.asm.jcc(Cond::NE, type_error);
         }
         self.asm.test(ACC, ACC);

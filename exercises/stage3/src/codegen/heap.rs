@@ -7,7 +7,9 @@
 //! Helpers are calls: every operand goes to its slot first, and the result stays in
 //! `ACC`.
 
-use stage1::value::{ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, TAG_MASK};
+use stage1::value::{
+    ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, INT_SHIFT, INT_TAG_MASK, TAG_MASK,
+};
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
 
@@ -42,9 +44,9 @@ impl FnGen<'_> {
         self.check_array();
         let type_error = self.error_exit(Some(ErrorKind::TypeError));
         let bounds = self.error_exit(Some(ErrorKind::IndexOutOfBounds));
-        self.asm.test(TMP.r32(), Imm32(1));
+        self.asm.test(TMP.r32(), Imm32(INT_TAG_MASK as i32));
         self.asm.jcc(Cond::NE, type_error);
-        self.asm.sar(TMP, 1);
+        self.asm.sar(TMP, INT_SHIFT as u8);
         // Unsigned: a negative index is huge, out of bounds like any other.
         self.asm
             .cmp(TMP, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));

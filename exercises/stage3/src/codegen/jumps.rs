@@ -2,6 +2,7 @@
 //! the value stack puts every operand in its slot (the target expects them there).
 //! Conditions must be integers (`type error` otherwise), 0 being false.
 
+use stage1::value::INT_TAG_MASK;
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32};
 

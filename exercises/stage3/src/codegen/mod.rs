@@ -22,14 +22,19 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use stage1::{ErrorKind, FnId, Function, Instr, Program};
+use stage1::{ErrorKind, FnId, Function, Instr, Program, Verified};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 
 use crate::context::CALLS_OFFSET;
+use stage1::value::{ERROR_WORD, INT_SHIFT};
 
 use crate::runtime::{error_code, KIND_RECORDED};
 use frame::Frame;
 use stack::Operand;
+
+// Templates retag an untagged integer (and make 0 or 1) with `add r, r`, a shift
+// left by one: the encoding must keep integers shifted by exactly one bit.
+const _: () = assert!(INT_SHIFT == 1, "the templates retag with `add r, r`");
 
 /// The pinned register holding the VM context for the whole run (callee-saved in
 /// System V, so Rust helpers keep it for us).
@@ -96,20 +101,21 @@ impl std::fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
-/// Generates the code of every function of `program`, and the entry trampoline.
+/// Generates the code of every function of `verified`, and the entry trampoline.
 /// [`FunctionCode::instrs`] stays empty: only a listing needs it
 /// ([`generate_with_ranges`]).
-pub fn generate(program: &Program) -> Result<Generated, CompileError> {
-    generate_program(program, false, &[])
+pub fn generate(verified: &Verified) -> Result<Generated, CompileError> {
+    generate_program(verified, false, &[])
 }
 
 /// [`generate`], except that each function `declined` marks (or that cannot be
 /// compiled) gets a stub that runs it in the interpreter (`gen_interpreted_stub`).
 /// Also gives, for each function, why it was declined (`None`: compiled).
 pub fn generate_declining(
-    program: &Program,
+    verified: &Verified,
     declined: &[bool],
 ) -> (Generated, Vec<Option<String>>) {
+    let program = verified.program();
     let mut reasons: Vec<Option<String>> = declined
         .iter()
         .map(|&d| d.then(|| "asked to interpret it (Options::interpret)".to_string()))
@@ -118,7 +124,7 @@ pub fn generate_declining(
     // A function the code generator cannot take is declined too, and the rest again.
     loop {
         let marks: Vec<bool> = reasons.iter().map(Option::is_some).collect();
-        match generate_program(program, false, &marks) {
+        match generate_program(verified, false, &marks) {
             Ok(generated) => return (generated, reasons),
             Err(e) => {
                 let i = program
@@ -135,8 +141,8 @@ pub fn generate_declining(
 
 /// [`generate`], also recording where each bytecode instruction's code is
 /// ([`FunctionCode::instrs`]), for the listing.
-pub fn generate_with_ranges(program: &Program) -> Result<Generated, CompileError> {
-    generate_program(program, true, &[])
+pub fn generate_with_ranges(verified: &Verified) -> Result<Generated, CompileError> {
+    generate_program(verified, true, &[])
 }
 
 /// Code bytes reserved per bytecode instruction before generating (an estimate:
@@ -148,10 +154,6 @@ const BYTES_PER_INSTRUCTION: usize = 16;
 /// its own: on the small kernels, allocating and growing them for every function
 /// was about a tenth of the compile time.
 struct Scratch {
-    /// The operand-stack depth at each instruction ([`frame::depths`]).
-    depths: Vec<Option<u32>>,
-    /// The work list of [`frame::depths`].
-    work: Vec<(usize, u32)>,
     /// The label of each jump target.
     targets: Vec<Option<Label>>,
     /// The value stack.
@@ -164,9 +166,6 @@ impl Scratch {
     /// Buffers for functions of up to `len` instructions (they grow if need be).
     fn with_capacity(len: usize) -> Scratch {
         Scratch {
-            depths: Vec::with_capacity(len),
-            // An instruction pushes at most two successors, and most only one.
-            work: Vec::with_capacity(len + 1),
             targets: Vec::with_capacity(len),
             // The stack is rarely deeper than a handful of operands.
             stack: Vec::with_capacity(16),
@@ -178,10 +177,11 @@ impl Scratch {
 
 /// [`generate`], recording the instructions' code ranges when `ranges` is set.
 fn generate_program(
-    program: &Program,
+    verified: &Verified,
     ranges: bool,
     declined: &[bool],
 ) -> Result<Generated, CompileError> {
+    let program = verified.program();
     let (mut asm, trampoline) = start_with_trampoline();
     let instructions = program.instruction_count();
     // Templates average about 15 bytes of code and 1.5 jumps to a label per
@@ -215,13 +215,10 @@ fn generate_program(
             start = end;
             continue;
         }
-        let max_stack =
-            frame::depths(f, &mut scratch.depths, &mut scratch.work).map_err(|reason| {
-                CompileError {
-                    function: f.name.clone(),
-                    reason,
-                }
-            })?;
+        // The verifier gave every instruction its operand-stack depth, which fixes
+        // each operand's slot.
+        let max_stack = verified.info()[i].max_stack;
+        let depths = verified.depths(i as FnId);
         let raise = asm.new_label();
         // A label for each jump target (and none for the other instructions).
         let mut targets = std::mem::take(&mut scratch.targets);
@@ -251,7 +248,7 @@ fn generate_program(
             stubs,
             raise,
         };
-        let mut code = gen.gen_function(f, &scratch.depths, ranges);
+        let mut code = gen.gen_function(f, depths, ranges);
         scratch.stack = gen.stack;
         scratch.targets = gen.targets;
         scratch.stubs = gen.stubs;
@@ -285,7 +282,7 @@ fn start_with_trampoline() -> (Assembler, Label) {
 /// The stub of a function that runs in the interpreter, with the compiled-function
 /// ABI: `rt_call_interpreted(ctx, func, args, frames_left)`, the call count passed
 /// through the context (the interpreter may enter compiled code again, through the
-/// trampoline, which counts on from there). The helper's result (or `ERROR`) is
+/// trampoline, which counts on from there). The helper's result (or `ERROR_WORD`) is
 /// the stub's; the depth check is the interpreter's.
 fn gen_interpreted_stub(asm: &mut Assembler, func: FnId) {
     asm.push(FRAME);
@@ -401,13 +398,13 @@ impl FnGen<'_> {
     /// returned the error word.
     pub fn check_error_result(&mut self) {
         let exit = self.error_exit(None);
-        self.asm.cmp(ACC, Imm32(crate::runtime::ERROR as i32));
+        self.asm.cmp(ACC, Imm32(ERROR_WORD as i32));
         self.asm.jcc(Cond::E, exit);
     }
 
     /// Generates `f`: prologue, one template per reachable instruction, then the
     /// error stubs and the exit path. `ranges`: record each instruction's code.
-    fn gen_function(&mut self, f: &Function, depths: &[Option<u32>], ranges: bool) -> FunctionCode {
+    fn gen_function(&mut self, f: &Function, depths: &[u32], ranges: bool) -> FunctionCode {
         let entry = self.entries[self.func as usize];
         let start = self.asm.offset();
         self.asm.bind(entry);
@@ -421,7 +418,8 @@ impl FnGen<'_> {
         for (pc, &instr) in f.code.iter().enumerate() {
             let begin = self.asm.offset();
             let skip = std::mem::take(&mut fused);
-            if let (Some(depth), false) = (depths[pc], skip) {
+            if !skip {
+                let depth = depths[pc];
                 if let Some(label) = self.targets[pc] {
                     // A join: every path arrives with the operands in their slots.
                     if falls_in {
@@ -434,12 +432,8 @@ impl FnGen<'_> {
                 debug_assert_eq!(self.depth(), depth, "pc {pc} of {}", f.name);
                 self.pc = pc;
                 fused = self.gen_instr(instr, f.code.get(pc + 1).copied());
-            } else if let Some(label) = self.targets[pc] {
-                // Unreachable, but a jump may still name it.
-                self.asm.bind(label);
             }
-            falls_in = depths[pc].is_some()
-                && !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
+            falls_in = !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
             if ranges {
                 instrs.push(begin..self.asm.offset());
             }
@@ -524,7 +518,7 @@ impl FnGen<'_> {
     /// `const k`: no code; the tagged constant goes on the value stack, for the
     /// template that uses it to take as an immediate.
     fn gen_const(&mut self, k: u32) {
-        let word = self.program.constants[k as usize] << 1;
+        let word = self.program.constants[k as usize] << INT_SHIFT;
         self.push(Operand::Const(word));
     }
 

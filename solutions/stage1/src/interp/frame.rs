@@ -12,11 +12,8 @@ use super::quicken::Op;
 use super::Machine;
 use crate::bytecode::FnId;
 use crate::error::ErrorKind;
+use crate::limits::MAX_FRAMES;
 use crate::value::Value;
-
-/// The most frames a run may hold, `main` included: the 10,001st call is a
-/// `stack overflow`.
-pub const MAX_FRAMES: usize = 10_000;
 
 /// A caller waiting for its callee to return: where to go on in it.
 #[derive(Clone, Copy, Debug)]

@@ -25,7 +25,7 @@ pub fn arith(op: Instr, a: Value, b: Value) -> Result<Value, ErrorKind> {
         Instr::Mul => x.checked_mul(b.as_int()),
         _ => unreachable!("arith of {op:?}"),
     };
-    word.map(|w| Value::from_bits(w as u64))
+    word.map(Value::from_int_word)
         .ok_or(ErrorKind::IntegerOverflow)
     // exercise-end
 }

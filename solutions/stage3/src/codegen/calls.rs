@@ -5,7 +5,7 @@
 //! the callee's label directly (`call_value` calls the address from the function
 //! table). The callee's prologue copies argument `k` from `[rdi - 8k]` (slots grow
 //! down) into its local `k`. The result comes back in `rax`, or the word
-//! [`ERROR`](crate::runtime::ERROR) when the callee failed; the caller then leaves too,
+//! [`ERROR_WORD`](stage1::value::ERROR_WORD) when the callee failed; the caller then leaves too,
 //! adding its own frame to the trace. Arity and the callee's tag are checked by the
 //! caller, the depth limit by the callee's prologue, in the interpreter's order.
 //! Before a call every operand goes to its slot (the callee reads its arguments
@@ -17,13 +17,15 @@ use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
 use super::frame::ARGS;
 use super::stack::Operand;
 use super::{FnGen, ACC, CALLS, CTX, FRAME, FRAMES_LEFT, TMP};
-use crate::context::{FN_ENTRY_ARITY_OFFSET, FUNCTIONS_OFFSET};
+use crate::context::{
+    FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT, FUNCTIONS_OFFSET,
+};
 use crate::runtime::rt_raise;
-use stage1::value::{FUNCTION_TAG, TAG_MASK};
+use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
 
 impl FnGen<'_> {
     /// The prologue: make the frame, take one from `FRAMES_LEFT` (`stack overflow`
-    /// when none is left: [`MAX_FRAMES`](stage1::interp::frame::MAX_FRAMES) frames, charged to the caller's call), count
+    /// when none is left: [`MAX_FRAMES`](stage1::limits::MAX_FRAMES) frames, charged to the caller's call), count
     /// the call, copy the arguments in and zero the other locals.
     pub(super) fn gen_prologue(&mut self, f: &Function) {
         // exercise-begin: prologue build the frame, take a frame from FRAMES_LEFT (`frameless_exit(StackOverflow)` when none is left), count the call in CALLS, copy the arguments, zero the locals
@@ -75,15 +77,16 @@ impl FnGen<'_> {
         self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
         self.asm.cmp(TMP.r32(), Imm32(FUNCTION_TAG as i32));
         self.asm.jcc(Cond::NE, type_error);
-        // index << 3 | 5 becomes index * 16, the offset of its table entry.
+        // index << FUNCTION_SHIFT | tag becomes index * FN_ENTRY_SIZE, the offset of
+        // its table entry.
         self.asm.and(ACC, Imm32(!(TAG_MASK as i32)));
-        self.asm.shl(ACC, 1);
+        self.asm.shl(ACC, (FN_ENTRY_SHIFT - FUNCTION_SHIFT) as u8);
         self.asm.mov(TMP, Mem::base_disp(CTX, FUNCTIONS_OFFSET));
         let entry = |disp| Mem::sib(TMP, IndexReg::RAX, Scale::S1, disp);
         self.asm
             .cmp_mi(entry(FN_ENTRY_ARITY_OFFSET), Imm32(argc as i32));
         self.asm.jcc(Cond::NE, arity_error);
-        self.asm.mov(ACC, entry(0));
+        self.asm.mov(ACC, entry(FN_ENTRY_CODE_OFFSET));
         self.asm.lea(ARGS, self.frame.operand(self.depth() - argc));
         self.asm.call_reg(ACC);
         self.check_error_result();

@@ -2,6 +2,7 @@
 //! the value stack puts every operand in its slot (the target expects them there).
 //! Conditions must be integers (`type error` otherwise), 0 being false.
 
+use stage1::value::INT_TAG_MASK;
 use stage1::ErrorKind;
 use stage2::{Cond, Imm32};
 
@@ -21,7 +22,7 @@ impl FnGen<'_> {
         self.spill_all();
         if !cond.known_int() {
             let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(1));
+            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
             self.asm.jcc(Cond::NE, type_error);
         }
         self.asm.test(ACC, ACC);
