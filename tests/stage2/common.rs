@@ -1,5 +1,6 @@
-//! Helpers shared by the suite: assembling a snippet, hex text, and the iced-x86
-//! oracle with its own register names, so the checks do not trust the code under test.
+//! Helpers shared by the suite: assembling a snippet, hex text, the iced-x86 oracle
+//! with its own register names, so the checks do not trust the code under test, and
+//! [`isolated`], which every test that runs generated code goes through.
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter, MemorySizeOptions};
 use stage2::{Assembler, Mem};
@@ -23,6 +24,15 @@ pub const R8: [&str; 16] = [
 pub const CC: [&str; 16] = [
     "o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g",
 ];
+
+/// Runs a test's body in a child process with a timeout
+/// (`jitlab_testkit::isolate`): generated code that crashes or loops fails that test
+/// alone, with the signal and the faulting address.
+#[track_caller]
+pub fn isolated(body: impl FnOnce()) {
+    jitlab_testkit::isolate::install_panic_hook();
+    jitlab_testkit::isolate::case(body)
+}
 
 /// The bytes `build` writes, linked.
 pub fn assemble(build: impl FnOnce(&mut Assembler)) -> Vec<u8> {

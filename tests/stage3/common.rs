@@ -1,8 +1,14 @@
 //! Helpers shared by the suite: loading Mini text, running it on the interpreter and
 //! on the JIT, and comparing what they did.
+//!
+//! Every test that runs generated code does it through [`isolated`] or [`harness`]
+//! (`jitlab_testkit::isolate`): in a child process with a timeout, so that a crash or
+//! a hang in the learner's code fails that test alone, naming the program, the signal
+//! and where in the generated code it happened.
 
 use std::path::PathBuf;
 
+use jitlab_testkit::isolate::{self, Harness};
 use jitlab_testkit::{describe, End, Outcome};
 use stage1::interp::Interpreter;
 use stage1::{Engine, RuntimeError, Verified};
@@ -11,6 +17,29 @@ use stage3::Jit;
 /// `tests/programs/`, the shared corpus.
 pub fn programs_dir() -> PathBuf {
     jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The suite's isolation harness: the default timeout, and crashes in generated code
+/// described through the code map the JIT registers (`stage2::code_map`).
+pub fn harness() -> Harness {
+    isolate::install_panic_hook();
+    Harness::new().describer(stage2::code_map::describe)
+}
+
+/// Runs a test's body in a child process (see [`harness`]).
+#[track_caller]
+pub fn isolated(body: impl FnOnce()) {
+    harness().case(body)
+}
+
+/// How a crash report names a program: its name and its numbered source.
+pub fn program_label(name: &str, source: &str) -> String {
+    let mut label = format!("program {name}\n--- source ---\n");
+    for (i, line) in source.lines().enumerate() {
+        label.push_str(&format!("{:4} | {line}\n", i + 1));
+    }
+    label.push_str("--- what happened ---\n");
+    label
 }
 
 /// Loads a program (`.jasm` or Mini, by the name's extension) through stage 1's one

@@ -3,13 +3,13 @@
 //! Whatever the split, a program prints, returns and fails (trace included) as under
 //! the interpreter alone, and the depth limit counts the frames of both tiers.
 
-use jitlab_testkit::{corpus, random};
+use jitlab_testkit::{corpus, isolate, random};
 
 use stage1::interp::Interpreter;
 use stage1::{Engine, Event, Instr, Verified};
 use stage3::{Jit, Options};
 
-use super::common::{load, programs_dir, run_on, Run};
+use super::common::{harness, isolated, load, program_label, programs_dir, run_on, Run};
 
 /// The ways of splitting a program between the tiers.
 const SPLITS: [&str; 5] = ["even", "odd", "main", "leaves", "random"];
@@ -69,40 +69,44 @@ fn differential_mixed(name: &str, source: &str, seed: u64) -> Result<(), String>
 
 #[test]
 fn every_corpus_program_agrees_with_the_interpreter_on_mixed_stacks() {
-    let programs = corpus::load(&programs_dir());
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    for (k, program) in programs.iter().enumerate() {
-        if program.expected_load_error.is_some() {
-            continue;
-        }
-        checked += 1;
-        if let Err(report) = differential_mixed(&program.name, &program.source, k as u64) {
-            failures.push(report);
-        }
-    }
+    let programs: Vec<_> = corpus::load(&programs_dir())
+        .into_iter()
+        .filter(|p| p.expected_load_error.is_none())
+        .collect();
+    assert!(
+        programs.len() >= 60,
+        "only {} corpus programs",
+        programs.len()
+    );
+    let failures = harness().each(
+        programs.len(),
+        |i| program_label(&programs[i].name, &programs[i].source),
+        |i| differential_mixed(&programs[i].name, &programs[i].source, i as u64),
+    );
     assert!(
         failures.is_empty(),
-        "{} corpus programs differ on mixed stacks:\n\n{}",
+        "{} corpus programs differ on mixed stacks (first ones shown):\n\n{}",
         failures.len(),
-        failures.join("\n")
+        isolate::report(&failures)
     );
-    assert!(checked >= 60, "only {checked} corpus programs ran");
 }
 
 #[test]
 fn random_programs_agree_with_the_interpreter_on_mixed_stacks() {
-    let mut failures = Vec::new();
-    for seed in 0..500 {
-        let source = random::program(seed);
-        if let Err(report) = differential_mixed(&format!("random-{seed}.mini"), &source, seed) {
-            failures.push(report);
-            if failures.len() >= 3 {
-                break;
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let failures = harness().each(
+        500,
+        |seed| {
+            program_label(
+                &format!("random-{seed}.mini"),
+                &random::program(seed as u64),
+            )
+        },
+        |seed| {
+            let seed = seed as u64;
+            differential_mixed(&format!("random-{seed}.mini"), &random::program(seed), seed)
+        },
+    );
+    assert!(failures.is_empty(), "{}", isolate::report(&failures));
 }
 
 /// `ping` and `pong` call each other; one of them is interpreted.
@@ -119,23 +123,25 @@ fn pong(n) {
 
 #[test]
 fn deep_mutual_recursion_across_tiers_overflows_at_the_interpreters_depth() {
-    for interpret in [vec!["ping"], vec!["pong"], vec!["main", "pong"]] {
-        let names: Vec<String> = interpret.iter().map(|s| s.to_string()).collect();
-        // 9,999 calls fit (main is the 10,000th frame), whichever tier each is in.
-        let fits = load("fits.mini", &format!("{PING_PONG}print ping(9998);"));
-        let run = run_on(&mut jit_interpreting(names.clone()), &fits);
-        assert_eq!(run.result.as_ref().map(|_| run.lines()), Ok(vec!["9998"]));
-        // One more is a stack overflow, with the interpreter's trace.
-        let over = load("over.mini", &format!("{PING_PONG}print ping(9999);"));
-        let expected = run_on(&mut Interpreter::new(), &over);
-        let run = run_on(&mut jit_interpreting(names.clone()), &over);
-        assert_eq!(
-            run.error().kind,
-            stage1::ErrorKind::StackOverflow,
-            "{names:?}"
-        );
-        pretty_assertions::assert_eq!(run.result, expected.result, "{names:?}");
-    }
+    isolated(|| {
+        for interpret in [vec!["ping"], vec!["pong"], vec!["main", "pong"]] {
+            let names: Vec<String> = interpret.iter().map(|s| s.to_string()).collect();
+            // 9,999 calls fit (main is the 10,000th frame), whichever tier each is in.
+            let fits = load("fits.mini", &format!("{PING_PONG}print ping(9998);"));
+            let run = run_on(&mut jit_interpreting(names.clone()), &fits);
+            assert_eq!(run.result.as_ref().map(|_| run.lines()), Ok(vec!["9998"]));
+            // One more is a stack overflow, with the interpreter's trace.
+            let over = load("over.mini", &format!("{PING_PONG}print ping(9999);"));
+            let expected = run_on(&mut Interpreter::new(), &over);
+            let run = run_on(&mut jit_interpreting(names.clone()), &over);
+            assert_eq!(
+                run.error().kind,
+                stage1::ErrorKind::StackOverflow,
+                "{names:?}"
+            );
+            pretty_assertions::assert_eq!(run.result, expected.result, "{names:?}");
+        }
+    });
 }
 
 #[test]
@@ -152,43 +158,47 @@ fn outer(a) {
 }
 print outer([1, 2]);
 ";
-    let program = load("trace.mini", source);
-    let expected = run_on(&mut Interpreter::new(), &program);
-    assert_eq!(expected.error().trace.len(), 4);
-    for interpret in [
-        vec!["inner"],
-        vec!["middle"],
-        vec!["outer", "inner"],
-        vec!["main"],
-    ] {
-        let names: Vec<String> = interpret.iter().map(|s| s.to_string()).collect();
-        let run = run_on(&mut jit_interpreting(names.clone()), &program);
-        pretty_assertions::assert_eq!(run.result, expected.result, "{names:?}");
-    }
+    isolated(|| {
+        let program = load("trace.mini", source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.error().trace.len(), 4);
+        for interpret in [
+            vec!["inner"],
+            vec!["middle"],
+            vec!["outer", "inner"],
+            vec!["main"],
+        ] {
+            let names: Vec<String> = interpret.iter().map(|s| s.to_string()).collect();
+            let run = run_on(&mut jit_interpreting(names.clone()), &program);
+            pretty_assertions::assert_eq!(run.result, expected.result, "{names:?}");
+        }
+    });
 }
 
 #[test]
 fn the_events_name_the_declined_functions() {
-    let program = load(
-        "events.mini",
-        "fn f(x) { return g(x) + 1; }\nfn g(x) { return x * 2; }\nprint f(20);",
-    );
-    let mut jit = jit_interpreting(vec!["g".into()]);
-    let run = run_on(&mut jit, &program);
-    assert_eq!(run.lines(), ["41"]);
-    let events = &jit.stats().events;
-    let declined: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::NotCompiled { function, .. } => Some(function.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(declined, ["g"]);
-    let compiled = events
-        .iter()
-        .filter(|e| matches!(e, Event::Compiled { .. }))
-        .count();
-    assert_eq!(compiled, 2, "main and f: {events:?}");
-    assert_eq!(jit.stats().calls, 3, "main, f and g");
+    isolated(|| {
+        let program = load(
+            "events.mini",
+            "fn f(x) { return g(x) + 1; }\nfn g(x) { return x * 2; }\nprint f(20);",
+        );
+        let mut jit = jit_interpreting(vec!["g".into()]);
+        let run = run_on(&mut jit, &program);
+        assert_eq!(run.lines(), ["41"]);
+        let events = &jit.stats().events;
+        let declined: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::NotCompiled { function, .. } => Some(function.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(declined, ["g"]);
+        let compiled = events
+            .iter()
+            .filter(|e| matches!(e, Event::Compiled { .. }))
+            .count();
+        assert_eq!(compiled, 2, "main and f: {events:?}");
+        assert_eq!(jit.stats().calls, 3, "main, f and g");
+    });
 }

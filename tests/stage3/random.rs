@@ -2,9 +2,9 @@
 //! result and error under the JIT as under the interpreter. `JITLAB_RANDOM=N` runs N
 //! seeds instead of the default.
 
-use jitlab_testkit::random;
+use jitlab_testkit::{isolate, random};
 
-use super::common::differential;
+use super::common::{differential, harness, program_label};
 
 /// Seeds run by default (the issue asks for at least 2,000).
 const DEFAULT_SEEDS: u64 = 2_000;
@@ -15,20 +15,16 @@ fn seeds() -> u64 {
 
 #[test]
 fn random_programs_agree_with_the_interpreter() {
-    let mut failures = Vec::new();
-    for seed in 0..seeds() {
-        let source = random::program(seed);
-        if let Err(report) = differential(&format!("random-{seed}.mini"), &source) {
-            failures.push(report);
-            if failures.len() >= 3 {
-                break;
-            }
-        }
-    }
+    let name = |seed: usize| format!("random-{seed}.mini");
+    let failures = harness().each(
+        seeds() as usize,
+        |seed| program_label(&name(seed), &random::program(seed as u64)),
+        |seed| differential(&name(seed), &random::program(seed as u64)),
+    );
     assert!(
         failures.is_empty(),
         "random programs differ under the JIT (first {} shown):\n\n{}",
         failures.len(),
-        failures.join("\n")
+        isolate::report(&failures)
     );
 }

@@ -331,7 +331,10 @@ impl Engine for Jit {
                 time: fc.time,
             });
         }
+        // Under the test harness, a crash in this code names its function and pc.
+        let registration = crate::code_map::register(program, &compiled);
         let result = self.run_native(verified, &compiled, out);
+        drop(registration);
         self.stats.run_time = start.elapsed();
         result.map(|v| format_value(program, &self.heap, v))
     }

@@ -18,6 +18,7 @@
 
 pub mod assembler;
 pub mod buffer;
+pub mod code_map;
 pub mod disasm;
 pub mod encoding;
 pub mod exec;

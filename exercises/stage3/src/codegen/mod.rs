@@ -182,6 +182,8 @@ fn generate_program(
     declined: &[bool],
 ) -> Result<Generated, CompileError> {
     let program = verified.program();
+    // Under the test harness every run records its ranges, for describing a crash.
+    let ranges = ranges || stage2::code_map::enabled();
     let (mut asm, trampoline) = start_with_trampoline();
     let instructions = program.instruction_count();
     // Templates average about 15 bytes of code and 1.5 jumps to a label per
