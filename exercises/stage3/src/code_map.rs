@@ -130,8 +130,8 @@ mod tests {
             stage1::load::load_source("t.mini", "fn f(x) { return x + 1; }\nprint f(2);").unwrap();
         let program = verified.program();
         // Ranges are recorded only when the registry is on; record them here.
-        let generated = crate::codegen::generate_with_ranges(program).unwrap();
-        let compiled = compile_program(program).unwrap();
+        let generated = crate::codegen::generate_with_ranges(&verified).unwrap();
+        let compiled = compile_program(&verified).unwrap();
         let f = program.function_named("f").unwrap() as usize;
         let add_pc = program.functions[f]
             .code
