@@ -6,3 +6,4 @@
 //! reference (`cargo test -p stage4-solution`); both call the crate `stage4`.
 
 mod ir;
+mod regalloc;

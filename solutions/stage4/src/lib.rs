@@ -6,5 +6,7 @@
 //! error exit).
 //!
 //! - [`ir`]: the control-flow graph of basic blocks in SSA form.
+//! - [`regalloc`]: linear-scan register allocation and its checker.
 
 pub mod ir;
+pub mod regalloc;
