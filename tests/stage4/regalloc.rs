@@ -52,14 +52,20 @@ impl Gen {
                 0 => Op::Const(self.rng.below(100) as i64 - 50),
                 1 => Op::Call {
                     func: 0,
-                    args: (0..self.rng.below(4)).map(|_| self.rng.pick(avail)).collect(),
+                    args: (0..self.rng.below(4))
+                        .map(|_| self.rng.pick(avail))
+                        .collect(),
                 },
                 2 => Op::Print(a),
                 3 => Op::Compare(CmpOp::Lt, a, b),
                 4 => Op::CheckInt(a),
                 5 => Op::ArrayGet(a, b),
                 6 => Op::Binary(BinOp::Mul, a, b),
-                7 => Op::NewArray((0..self.rng.below(3)).map(|_| self.rng.pick(avail)).collect()),
+                7 => Op::NewArray(
+                    (0..self.rng.below(3))
+                        .map(|_| self.rng.pick(avail))
+                        .collect(),
+                ),
                 _ => Op::Binary(BinOp::Add, a, b),
             };
             if let Some(v) = self.f.push(cur, op, 1) {
@@ -75,12 +81,22 @@ impl Gen {
                 0 => self.straight(cur, avail),
                 1 => {
                     let cond = self.rng.pick(avail);
-                    let (then, else_, join) =
-                        (self.f.new_block(2), self.f.new_block(3), self.f.new_block(4));
+                    let (then, else_, join) = (
+                        self.f.new_block(2),
+                        self.f.new_block(3),
+                        self.f.new_block(4),
+                    );
                     let params = 1 + self.rng.below(3);
                     let joined: Vec<Value> = (0..params).map(|_| self.f.add_param(join)).collect();
                     let (tc, ec) = (self.call(then, vec![]), self.call(else_, vec![]));
-                    self.f.terminate(cur, Terminator::Branch { cond, then: tc, else_: ec });
+                    self.f.terminate(
+                        cur,
+                        Terminator::Branch {
+                            cond,
+                            then: tc,
+                            else_: ec,
+                        },
+                    );
                     for arm in [then, else_] {
                         let mut inner = avail.clone();
                         let end = self.region(depth - 1, arm, &mut inner);
@@ -92,8 +108,11 @@ impl Gen {
                     cur = join;
                 }
                 _ => {
-                    let (header, body, exit) =
-                        (self.f.new_block(5), self.f.new_block(6), self.f.new_block(7));
+                    let (header, body, exit) = (
+                        self.f.new_block(5),
+                        self.f.new_block(6),
+                        self.f.new_block(7),
+                    );
                     let params = 1 + self.rng.below(4);
                     let carried: Vec<Value> =
                         (0..params).map(|_| self.f.add_param(header)).collect();
@@ -108,7 +127,14 @@ impl Gen {
                         .push(header, Op::Compare(CmpOp::Lt, counter, limit), 5)
                         .unwrap();
                     let (bc, xc) = (self.call(body, vec![]), self.call(exit, vec![]));
-                    self.f.terminate(header, Terminator::Branch { cond, then: bc, else_: xc });
+                    self.f.terminate(
+                        header,
+                        Terminator::Branch {
+                            cond,
+                            then: bc,
+                            else_: xc,
+                        },
+                    );
                     let mut inner = avail.clone();
                     let end = self.region(depth - 1, body, &mut inner);
                     // Permute the carried values sometimes: a cycle of moves at the back edge.
@@ -165,12 +191,19 @@ fn random_functions_pass_the_checker_with_few_and_many_registers() {
                 panic!(
                     "seed {seed} with {} registers: {}\n{f:#?}\n{alloc:#?}",
                     regs.len(),
-                    errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+                    errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
         }
     }
-    assert!(spilled > seeds as u32, "the random functions should force spills");
+    assert!(
+        spilled > seeds as u32,
+        "the random functions should force spills"
+    );
 }
 
 /// `fn f(a, b) { let c = a + b; print c; return c + a; }` by hand.

@@ -6,6 +6,7 @@
 //! error exit).
 //!
 //! - [`ir`]: the control-flow graph of basic blocks in SSA form.
+//! - [`regalloc`]: linear-scan register allocation and its checker.
 #![allow(
     unused,
     unreachable_code,
@@ -14,3 +15,4 @@
 )]
 
 pub mod ir;
+pub mod regalloc;

@@ -20,7 +20,10 @@ use stage2::Reg;
 use crate::ir::{Block, Function, Terminator, Value, ENTRY};
 
 use super::moves::{sequence, Move};
-use super::{clobbers, edge_moves, is_constant, Allocation, Loc, MoveSrc, CALL_CLOBBERED, MOVE_SCRATCH, SCRATCH};
+use super::{
+    clobbers, edge_moves, is_constant, Allocation, Loc, MoveSrc, CALL_CLOBBERED, MOVE_SCRATCH,
+    SCRATCH,
+};
 
 /// What a location holds: a known value, or nothing known.
 type State = Vec<Option<Value>>;
@@ -97,7 +100,9 @@ pub fn check(f: &Function, alloc: &Allocation) -> Result<(), Vec<CheckError>> {
     queued[ENTRY.index()] = true;
     while let Some(b) = work.pop_front() {
         queued[b.index()] = false;
-        let state = states[b.index()].clone().expect("a queued block has a state");
+        let state = states[b.index()]
+            .clone()
+            .expect("a queued block has a state");
         for (succ, out) in run_block(f, alloc, b, state, &mut Vec::new()) {
             if !in_order(succ) {
                 continue;
@@ -235,7 +240,8 @@ fn run_block(
                     message: format!(
                         "the edge to b{} leaves {loc} holding {}, not v{} for v{}",
                         call.block.0,
-                        edge[index(loc)].map_or("nothing known".to_string(), |h| format!("v{}", h.0)),
+                        edge[index(loc)]
+                            .map_or("nothing known".to_string(), |h| format!("v{}", h.0)),
                         arg.0,
                         param.0
                     ),

@@ -184,7 +184,10 @@ pub fn intervals(f: &Function, numbering: &Numbering) -> Vec<Interval> {
     };
     for &b in &order {
         let block = f.block(b);
-        let (start, end) = (numbering.block_start[b.index()], numbering.block_end[b.index()]);
+        let (start, end) = (
+            numbering.block_start[b.index()],
+            numbering.block_end[b.index()],
+        );
         for &p in &block.params {
             cover(p, start);
         }

@@ -32,11 +32,9 @@ pub fn sequence(moves: &[(MoveSrc, Loc)], scratch: Reg) -> Vec<Move> {
     let mut out = Vec::with_capacity(pending.len() + 1);
     while !pending.is_empty() {
         // A move whose destination nobody still reads.
-        let ready = pending.iter().position(|m| {
-            !pending
-                .iter()
-                .any(|other| other.src == MoveSrc::Loc(m.dst))
-        });
+        let ready = pending
+            .iter()
+            .position(|m| !pending.iter().any(|other| other.src == MoveSrc::Loc(m.dst)));
         match ready {
             Some(i) => out.push(pending.remove(i)),
             None => {
@@ -64,8 +62,7 @@ mod tests {
 
     /// Runs `seq` on a machine where each location holds its own name.
     fn run(seq: &[Move], locs: &[Loc]) -> HashMap<Loc, MoveSrc> {
-        let mut state: HashMap<Loc, MoveSrc> =
-            locs.iter().map(|&l| (l, MoveSrc::Loc(l))).collect();
+        let mut state: HashMap<Loc, MoveSrc> = locs.iter().map(|&l| (l, MoveSrc::Loc(l))).collect();
         for m in seq {
             let v = match m.src {
                 MoveSrc::Loc(l) => state[&l],
@@ -92,7 +89,11 @@ mod tests {
                 (MoveSrc::Loc(a), d),
             ],
             // chain and constant
-            vec![(MoveSrc::Loc(b), a), (MoveSrc::Loc(c), b), (MoveSrc::Const(4), c)],
+            vec![
+                (MoveSrc::Loc(b), a),
+                (MoveSrc::Loc(c), b),
+                (MoveSrc::Const(4), c),
+            ],
         ];
         for moves in cases {
             let seq = sequence(&moves, Reg::R11);

@@ -1,0 +1,145 @@
+//! Linear scan (Poletto and Sarkar, 1999): walk the intervals by start, keeping the
+//! *active* ones (those holding a register) sorted by end; an interval that starts
+//! frees the registers of those that ended, takes a free register, or — none being
+//! free — the register of the active interval that ends last, which is spilled: it
+//! lives in a stack slot for its whole life. If it is the new interval itself that
+//! ends last, the new one is spilled instead.
+//!
+//! One constraint: an interval that crosses a call may only have a callee-saved
+//! register ([`CALLEE_SAVED`](super::CALLEE_SAVED)); the others are lost across the
+//! call. Such an interval competes only for those (and only steals those).
+
+use stage2::Reg;
+
+use crate::ir::{Block, Function};
+
+use super::liveness::Interval;
+use super::{Allocation, Loc, CALLEE_SAVED};
+
+/// An interval holding a register.
+#[derive(Clone, Copy, Debug)]
+struct Active {
+    end: u32,
+    reg: Reg,
+    interval: usize,
+}
+
+/// Assigns a location to each interval (sorted by start); `calls` are the positions of
+/// the calls, `registers` the registers to use, in order of preference.
+pub fn scan(
+    f: &Function,
+    order: Vec<Block>,
+    intervals: &[Interval],
+    calls: &[u32],
+    registers: &[Reg],
+) -> Allocation {
+    let mut locs: Vec<Option<Loc>> = vec![None; f.values.len()];
+    let mut active: Vec<Active> = Vec::new();
+    let mut free: Vec<Reg> = registers.to_vec();
+    let mut slots = 0u32;
+    let mut spilled = 0u32;
+    let crosses = |i: &Interval| {
+        let first_after = calls.partition_point(|&c| c <= i.start);
+        calls.get(first_after).is_some_and(|&c| c < i.end)
+    };
+    // HOLE-BEGIN: linear-scan walk the intervals by start: expire the active intervals that ended (their registers are free again), then take a free register the interval may use (a callee-saved one if it crosses a call), or call `spill_at`
+    for (k, interval) in intervals.iter().enumerate() {
+        // Expire: intervals that end before this one starts give their register back.
+        active.retain(|a| {
+            if a.end < interval.start {
+                free.push(a.reg);
+                false
+            } else {
+                true
+            }
+        });
+        let crossing = crosses(interval);
+        let allowed = |r: &Reg| !crossing || CALLEE_SAVED.contains(r);
+        // The first free register in the order of preference.
+        let pick = registers
+            .iter()
+            .copied()
+            .filter(allowed)
+            .find(|r| free.contains(r));
+        match pick {
+            Some(reg) => {
+                free.retain(|&r| r != reg);
+                locs[interval.value.index()] = Some(Loc::Reg(reg));
+                let at = active.partition_point(|a| a.end <= interval.end);
+                active.insert(
+                    at,
+                    Active {
+                        end: interval.end,
+                        reg,
+                        interval: k,
+                    },
+                );
+            }
+            None => spill_at(
+                intervals,
+                k,
+                &allowed,
+                &mut active,
+                &mut locs,
+                &mut slots,
+                &mut spilled,
+            ),
+        }
+    }
+    // HOLE-END
+    let mut callee_saved: Vec<Reg> = CALLEE_SAVED
+        .iter()
+        .copied()
+        .filter(|r| locs.contains(&Some(Loc::Reg(*r))))
+        .collect();
+    callee_saved.sort_by_key(|r| r.number());
+    Allocation {
+        order,
+        locs,
+        slots,
+        spilled,
+        callee_saved,
+    }
+}
+
+/// No register is free for interval `k`: spill the active interval with an allowed
+/// register that ends last, if it ends after `k` (then `k` takes its register), else
+/// spill `k` itself. A spilled value gets a fresh stack slot.
+fn spill_at(
+    intervals: &[Interval],
+    k: usize,
+    allowed: &dyn Fn(&Reg) -> bool,
+    active: &mut Vec<Active>,
+    locs: &mut [Option<Loc>],
+    slots: &mut u32,
+    spilled: &mut u32,
+) {
+    // HOLE-BEGIN: spill choose the active interval (with a register `allowed` here) that ends last; if it ends after interval `k`, move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot
+    let interval = intervals[k];
+    let victim = active.iter().rposition(|a| allowed(&a.reg));
+    let mut new_slot = || {
+        let slot = *slots;
+        *slots += 1;
+        *spilled += 1;
+        Loc::Slot(slot)
+    };
+    match victim {
+        Some(v) if active[v].end > interval.end => {
+            let victim = active.remove(v);
+            let value = intervals[victim.interval].value;
+            locs[value.index()] = Some(new_slot());
+            locs[interval.value.index()] = Some(Loc::Reg(victim.reg));
+            let at = active.partition_point(|a| a.end <= interval.end);
+            active.insert(
+                at,
+                Active {
+                    end: interval.end,
+                    reg: victim.reg,
+                    interval: k,
+                },
+            );
+        }
+        _ => locs[interval.value.index()] = Some(new_slot()),
+    }
+    // HOLE-END
+}
