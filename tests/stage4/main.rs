@@ -5,5 +5,6 @@
 //! Written once, run against the learner's crate (`cargo test -p stage4`) and the
 //! reference (`cargo test -p stage4-solution`); both call the crate `stage4`.
 
+mod builder;
 mod ir;
 mod regalloc;

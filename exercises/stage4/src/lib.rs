@@ -5,7 +5,8 @@
 //! by stage 3's code and the interpreter (one function table, one frame limit, one
 //! error exit).
 //!
-//! - [`ir`]: the control-flow graph of basic blocks in SSA form.
+//! - [`ir`]: the control-flow graph of basic blocks in SSA form, its builder
+//!   ([`ir::build`]), text form ([`ir::text`]) and verifier ([`ir::verify`]).
 //! - [`regalloc`]: linear-scan register allocation and its checker.
 #![allow(
     unused,

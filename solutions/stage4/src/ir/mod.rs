@@ -23,6 +23,14 @@
 
 use stage1::FnId;
 
+pub mod build;
+pub mod dom;
+pub mod text;
+pub mod verify;
+
+pub use build::build;
+pub use dom::Dominators;
+
 /// A bytecode pc: the index of an instruction in its function's code.
 pub type Pc = u32;
 
@@ -133,6 +141,31 @@ pub enum Op {
     CallValue { callee: Value, args: Vec<Value> },
     /// Writes `v` and a newline; fails only when the output does.
     Print(Value),
+
+    // The reduced forms that strength reduction (`passes::strength`) writes. Each
+    // works on the *integer* its operands hold (not on their tagged words: how the
+    // code generator represents an integer is its business), and each but `Shl`
+    // never fails: the pass proved that its result is an integer in
+    // `INT_MIN..=INT_MAX` whenever its operands are.
+    /// `x * 2^k` (`1 <= k <= 62`) on an integer: `integer overflow` exactly when the
+    /// product leaves 63 bits (as `mul` would).
+    Shl(Value, u32),
+    /// `floor(x / 2^k)` (`1 <= k <= 63`): the arithmetic shift right of the integer
+    /// (so `sar x, 63` is 0 or -1, the sign mask). Never fails.
+    Sar(Value, u32),
+    /// `x & m`, bitwise on the two's complement integer, with `0 <= m <= INT_MAX`.
+    /// Never fails.
+    And(Value, i64),
+    /// `floor(x * m / 2^64)`: the high word of the signed 128-bit product of the
+    /// integer `x` and the magic number `m` (any `i64`). As `|x| <= 2^62`, the result
+    /// lies within `±2^61`. Never fails.
+    MulHigh(Value, i64),
+    /// `a + b` on integers, proved not to overflow. Never fails.
+    IAdd(Value, Value),
+    /// `a - b` on integers, proved not to overflow. Never fails.
+    ISub(Value, Value),
+    /// `x * c` for the constant `c`, proved not to overflow. Never fails.
+    IMul(Value, i64),
 }
 
 impl Op {
@@ -145,12 +178,19 @@ impl Op {
             | Op::Not(a)
             | Op::ArrayLen(a)
             | Op::GetField(a, _)
-            | Op::Print(a) => f(*a),
+            | Op::Print(a)
+            | Op::Shl(a, _)
+            | Op::Sar(a, _)
+            | Op::And(a, _)
+            | Op::MulHigh(a, _)
+            | Op::IMul(a, _) => f(*a),
             Op::Binary(_, a, b)
             | Op::Compare(_, a, b)
             | Op::NewArrayFill(a, b)
             | Op::ArrayGet(a, b)
-            | Op::SetField(a, _, b) => {
+            | Op::SetField(a, _, b)
+            | Op::IAdd(a, b)
+            | Op::ISub(a, b) => {
                 f(*a);
                 f(*b);
             }
@@ -178,12 +218,19 @@ impl Op {
             | Op::Not(a)
             | Op::ArrayLen(a)
             | Op::GetField(a, _)
-            | Op::Print(a) => *a = f(*a),
+            | Op::Print(a)
+            | Op::Shl(a, _)
+            | Op::Sar(a, _)
+            | Op::And(a, _)
+            | Op::MulHigh(a, _)
+            | Op::IMul(a, _) => *a = f(*a),
             Op::Binary(_, a, b)
             | Op::Compare(_, a, b)
             | Op::NewArrayFill(a, b)
             | Op::ArrayGet(a, b)
-            | Op::SetField(a, _, b) => {
+            | Op::SetField(a, _, b)
+            | Op::IAdd(a, b)
+            | Op::ISub(a, b) => {
                 *a = f(*a);
                 *b = f(*b);
             }
@@ -225,7 +272,32 @@ impl Op {
             Op::ArrayLen(_) | Op::ArrayGet(..) | Op::ArraySet(..) => true,
             Op::GetField(..) | Op::SetField(..) => true,
             Op::Call { .. } | Op::CallValue { .. } | Op::Print(_) => true,
+            Op::Shl(..) => true,
+            Op::Sar(..) | Op::And(..) | Op::MulHigh(..) => false,
+            Op::IAdd(..) | Op::ISub(..) | Op::IMul(..) => false,
         }
+    }
+
+    /// True when the result is known to be an integer whatever the operands are
+    /// (arithmetic, comparisons, `len`, checked values): a `check_int` of it can go.
+    pub fn gives_int(&self) -> bool {
+        matches!(
+            self,
+            Op::Const(_)
+                | Op::CheckInt(_)
+                | Op::Binary(..)
+                | Op::Neg(_)
+                | Op::Not(_)
+                | Op::Compare(..)
+                | Op::ArrayLen(_)
+                | Op::Shl(..)
+                | Op::Sar(..)
+                | Op::And(..)
+                | Op::MulHigh(..)
+                | Op::IAdd(..)
+                | Op::ISub(..)
+                | Op::IMul(..)
+        )
     }
 
     /// True when the instruction does something visible besides giving its result
@@ -523,6 +595,85 @@ impl Function {
         }
         order.reverse();
         order
+    }
+
+    /// Drops the blocks unreachable from the entry and the instructions in no block,
+    /// and renumbers what is left in the canonical order that the text parser also
+    /// makes: blocks in their order (the entry first), instructions in block order,
+    /// values in order of definition (each block's parameters, then its
+    /// instructions' results). Panics when a kept instruction uses a value that no
+    /// kept block defines (the IR was not in SSA form).
+    pub fn compact(&mut self) {
+        let mut reachable = vec![false; self.blocks.len()];
+        for b in self.reverse_postorder() {
+            reachable[b.index()] = true;
+        }
+        let mut block_map = vec![None; self.blocks.len()];
+        let mut kept = 0u32;
+        for (i, &r) in reachable.iter().enumerate() {
+            if r {
+                block_map[i] = Some(Block(kept));
+                kept += 1;
+            }
+        }
+        let mut value_map: Vec<Option<Value>> = vec![None; self.values.len()];
+        let mut out = Function::new(std::mem::take(&mut self.name), self.id);
+        for (i, data) in self.blocks.iter().enumerate() {
+            if !reachable[i] {
+                continue;
+            }
+            let b = out.new_block(data.pc);
+            for &p in &data.params {
+                value_map[p.index()] = Some(out.add_param(b));
+            }
+            for &inst in &data.insts {
+                let old = &self.insts[inst.index()];
+                let new = out.make_inst(old.op.clone(), old.pc);
+                out.blocks[b.index()].insts.push(new);
+                if let (Some(r), Some(n)) = (old.result, out.insts[new.index()].result) {
+                    value_map[r.index()] = Some(n);
+                }
+            }
+            out.blocks[b.index()].term = data.term.clone();
+        }
+        let map = |v: Value| {
+            value_map
+                .get(v.index())
+                .copied()
+                .flatten()
+                .unwrap_or_else(|| panic!("v{} is used but not defined", v.0))
+        };
+        for inst in &mut out.insts {
+            inst.op.map_args(map);
+        }
+        for block in &mut out.blocks {
+            block.term.map_args(map);
+            for call in block.term.calls_mut() {
+                call.block = block_map[call.block.index()].expect("a successor is reachable");
+            }
+        }
+        *self = out;
+    }
+
+    /// Each use of `from` (in instructions and terminators) becomes a use of `to`.
+    pub fn replace_uses(&mut self, from: Value, to: Value) {
+        let swap = |v: Value| if v == from { to } else { v };
+        for inst in &mut self.insts {
+            inst.op.map_args(swap);
+        }
+        for block in &mut self.blocks {
+            block.term.map_args(swap);
+        }
+    }
+
+    /// Applies `map` to every use of a value (in instructions and terminators).
+    pub fn map_uses(&mut self, mut map: impl FnMut(Value) -> Value) {
+        for inst in &mut self.insts {
+            inst.op.map_args(&mut map);
+        }
+        for block in &mut self.blocks {
+            block.term.map_args(&mut map);
+        }
     }
 
     /// Each block's predecessors (a block jumping twice to the same block is listed
