@@ -1,14 +1,26 @@
-//! `jitlab grade`: runs each learner crate's suite (`cargo test -p stageN`) and prints
-//! a progress table, with the `todo!()` to tackle next in each unfinished stage.
+//! `jitlab grade`: each learner crate's state, from its holes and its suite.
+//!
+//! A stage whose holes are all still `todo!()`s is `not started` (read from the
+//! sources: [`crate::list`]), without running anything. Otherwise its suite runs
+//! (`cargo test -p stageN`, with a timeout, in a process group killed on expiry) and
+//! the stage is `passed`, `k/n tests passed` with the first failing test and its
+//! one-line reason, `does not compile` (only when cargo says a crate could not
+//! compile) or `timed out`. `--json` prints the same as one JSON object for an
+//! autograder (see the book's appendix "Grading").
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
+use crate::list::{self, Hole};
 use crate::run::USAGE_ERROR;
 use crate::stages;
 
-/// What `todo!("msg")` panics with: `not yet implemented: msg`.
-const TODO_PANIC: &str = "not yet implemented: ";
+/// How long one stage's `cargo test` may take (build included) unless `--timeout`
+/// says otherwise: a cold build of a stage and its suite take about two minutes on a
+/// small machine; every test that runs generated code has its own timeout inside.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The workspace root above `start`: the nearest directory whose `Cargo.toml` has a
 /// `[workspace]` table.
@@ -22,169 +34,383 @@ pub fn find_root(start: &Path) -> Option<PathBuf> {
     })
 }
 
-/// How a stage's suite went.
+/// The workspace root above the current directory, or `None` after saying why.
+pub fn root_or_complain() -> Option<PathBuf> {
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let root = find_root(&here);
+    if root.is_none() {
+        eprintln!(
+            "error: no Cargo workspace above {}: run jitlab inside your jitlab clone",
+            here.display()
+        );
+    }
+    root
+}
+
+/// How a stage stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     /// Every test passed.
-    Passed { tests: u32 },
-    /// Some tests failed (on a `todo!()` or otherwise).
-    Failed { failed: u32, total: u32 },
-    /// Every test failed on a `todo!()`: nothing written yet.
-    NotStarted { tests: u32 },
-    /// The crate or its suite does not build.
+    Passed,
+    /// Some tests failed (or the test binary died).
+    Failed,
+    /// Every hole is still a `todo!()`.
+    NotStarted,
+    /// Cargo could not compile the crate or its suite.
     DoesNotCompile,
-    /// The suite has no tests (a crate still being written).
+    /// `cargo test` did not finish in time.
+    TimedOut(Duration),
+    /// The suite ran no test.
     NoTests,
 }
 
 impl Status {
-    /// The status column of the table.
-    pub fn describe(&self) -> String {
+    /// The status as the JSON output names it.
+    pub fn key(&self) -> &'static str {
         match self {
-            Status::Passed { tests } => format!("passed ({tests} tests)"),
-            Status::Failed { failed, total } => format!("failed: {failed} of {total} tests"),
-            Status::NotStarted { .. } => "not started".to_string(),
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::NotStarted => "not started",
+            Status::DoesNotCompile => "does not compile",
+            Status::TimedOut(_) => "timed out",
+            Status::NoTests => "no tests",
+        }
+    }
+}
+
+/// One test's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestResult {
+    /// Its name as libtest prints it.
+    pub name: String,
+    /// `passed`, `failed`, `ignored`, or `not finished` (its binary died first).
+    pub status: &'static str,
+    /// For a failure, what it printed (the first line is the reason).
+    pub message: Option<String>,
+}
+
+/// What one run of a suite said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuiteRun {
+    /// How it went.
+    pub status: Status,
+    /// Every test with a result, in the order libtest printed them.
+    pub tests: Vec<TestResult>,
+    /// How many tests the suite announced (`running N tests`).
+    pub announced: u32,
+    /// One line: the first failing test and why, the compiler's first error, or how
+    /// the run died.
+    pub message: Option<String>,
+}
+
+impl SuiteRun {
+    /// How many tests passed.
+    pub fn passed(&self) -> u32 {
+        self.tests.iter().filter(|t| t.status == "passed").count() as u32
+    }
+    /// How many tests count: the announced ones, ignored ones aside.
+    pub fn total(&self) -> u32 {
+        let ignored = self.tests.iter().filter(|t| t.status == "ignored").count() as u32;
+        self.announced.max(self.tests.len() as u32) - ignored
+    }
+}
+
+/// The grade of one stage.
+#[derive(Clone, Debug)]
+pub struct Grade {
+    /// The stage.
+    pub stage: u32,
+    /// The suite's run (or, for a stage not started, none).
+    pub run: SuiteRun,
+    /// Its holes in book order.
+    pub holes: Vec<Hole>,
+}
+
+impl Grade {
+    /// The first hole still to do, in book order.
+    pub fn next_hole(&self) -> Option<&Hole> {
+        self.holes.iter().find(|h| h.todo)
+    }
+
+    /// The status column: `passed (40 tests)`, `12/38 tests passed`, ….
+    pub fn describe(&self) -> String {
+        let run = &self.run;
+        match &run.status {
+            Status::Passed => format!("passed ({} tests)", run.total()),
+            Status::Failed => format!("{}/{} tests passed", run.passed(), run.total()),
+            Status::NotStarted => "not started".to_string(),
             Status::DoesNotCompile => "does not compile".to_string(),
+            Status::TimedOut(d) => format!("timed out after {} s", d.as_secs()),
             Status::NoTests => "no tests".to_string(),
         }
     }
 }
 
-/// The grade of one stage: its status and what to do next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grade {
-    /// How the suite went.
-    pub status: Status,
-    /// The `todo!()` message with the lowest book section, the first failing test, or
-    /// the first compiler error; `None` when the stage passed.
-    pub next: Option<String>,
+/// The one-line reason of a failure block: the panic's message (its first line),
+/// with a raw `todo!()` message said as the suites' panic hook says it.
+fn reason(block: &str) -> String {
+    let line = panic_line(block);
+    match line.strip_prefix("not yet implemented: ") {
+        Some(rest) => match rest.split_once(':') {
+            Some((id, task)) if !id.trim().is_empty() && !id.contains(' ') => {
+                let book = task
+                    .rsplit_once("book §")
+                    .map(|(_, s)| format!(" — book §{}", s.trim()))
+                    .unwrap_or_default();
+                format!("hole `{}` not written yet{book}", id.trim())
+            }
+            _ => line,
+        },
+        None => line,
+    }
 }
 
-/// The book section `(chapter, section)` a todo message cites (`… — book §1.3`).
-fn section(message: &str) -> (u32, u32) {
-    let cited = message.rsplit_once('§').map_or("", |(_, s)| s);
-    let mut parts = cited.split('.').map(|p| {
-        p.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .unwrap_or(u32::MAX)
-    });
-    (
-        parts.next().unwrap_or(u32::MAX),
-        parts.next().unwrap_or(u32::MAX),
-    )
+/// The first line of a failure block's panic message.
+fn panic_line(block: &str) -> String {
+    let mut lines = block.lines().map(str::trim).filter(|l| !l.is_empty());
+    let Some(first) = lines.next() else {
+        return "failed (no message)".to_string();
+    };
+    if first.starts_with("thread '") {
+        if let Some((_, msg)) = first.split_once("' panicked: ") {
+            return msg.to_string();
+        }
+        if let Some((_, rest)) = first.split_once(" panicked at ") {
+            // The standard hook: the place, then the message on the next line.
+            let next = lines.next().unwrap_or("");
+            let place = rest.trim_end_matches(':');
+            return if next.is_empty() {
+                format!("panicked at {place}")
+            } else {
+                next.to_string()
+            };
+        }
+    }
+    first.to_string()
 }
 
 /// Reads the output of `cargo test` (stdout and stderr together) and whether it
-/// succeeded, into a grade.
-pub fn parse(output: &str, success: bool) -> Grade {
-    let (mut passed, mut failed, mut results) = (0u32, 0u32, 0u32);
+/// succeeded.
+pub fn parse(output: &str, success: bool) -> SuiteRun {
+    let mut tests: Vec<TestResult> = Vec::new();
+    let mut announced = 0u32;
     for line in output.lines() {
-        let Some(rest) = line.strip_prefix("test result: ") else {
+        if let Some(rest) = line.strip_prefix("running ") {
+            if let Some(n) = rest
+                .strip_suffix(" tests")
+                .or_else(|| rest.strip_suffix(" test"))
+            {
+                announced += n.trim().parse::<u32>().unwrap_or(0);
+            }
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("test ") else {
             continue;
         };
-        results += 1;
-        for part in rest.split(['.', ';']) {
-            let mut words = part.split_whitespace();
-            if let (Some(n), Some(what)) = (words.next(), words.next()) {
-                match (n.parse::<u32>(), what) {
-                    (Ok(n), "passed") => passed += n,
-                    (Ok(n), "failed") => failed += n,
-                    _ => {}
-                }
-            }
-        }
+        let Some((name, result)) = rest.rsplit_once(" ... ") else {
+            continue;
+        };
+        let status = match result.trim() {
+            "ok" => "passed",
+            "FAILED" => "failed",
+            r if r.starts_with("ignored") => "ignored",
+            _ => continue,
+        };
+        tests.push(TestResult {
+            name: name.to_string(),
+            status,
+            message: None,
+        });
     }
-
-    // The failures: `---- NAME stdout ----` then what the test printed.
-    let mut failures: Vec<(String, Option<String>)> = Vec::new();
-    for line in output.lines() {
-        if let Some(name) = line
+    // The failure blocks: `---- NAME stdout ----` up to the next block or the list.
+    let lines: Vec<&str> = output.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(name) = lines[i]
             .strip_prefix("---- ")
             .and_then(|l| l.strip_suffix(" stdout ----"))
+        else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < lines.len()
+            && !lines[j].starts_with("---- ")
+            && lines[j] != "failures:"
+            && !lines[j].starts_with("test result: ")
         {
-            failures.push((name.to_string(), None));
-        } else if let Some((_, message)) = line.split_once(TODO_PANIC) {
-            if let Some((_, todo @ None)) = failures.last_mut() {
-                *todo = Some(message.trim().to_string());
-            }
+            j += 1;
         }
+        let block = lines[i + 1..j].join("\n").trim().to_string();
+        if let Some(t) = tests.iter_mut().find(|t| t.name == name) {
+            t.message = Some(block);
+        }
+        i = j;
     }
-    let todos: Vec<&String> = failures.iter().filter_map(|(_, t)| t.as_ref()).collect();
-    let first_todo = todos
-        .iter()
-        .min_by_key(|t| section(t))
-        .map(|t| t.to_string());
 
-    if results == 0 && !success {
-        let error = output
-            .lines()
-            .position(|l| l.starts_with("error"))
-            .map(|i| {
-                let lines: Vec<&str> = output.lines().collect();
+    let compile_error = output.contains("error: could not compile")
+        || (output.contains("error[E") && announced == 0);
+    if compile_error {
+        let error = lines
+            .iter()
+            .position(|l| l.starts_with("error[") || l.starts_with("error: "))
+            .map(|k| {
                 let at = lines
-                    .get(i + 1)
+                    .get(k + 1)
                     .map(|l| l.trim())
                     .filter(|l| l.starts_with("-->"));
                 match at {
-                    Some(at) => format!("{} {at}", lines[i]),
-                    None => lines[i].to_string(),
+                    Some(at) => format!("{} {at}", lines[k]),
+                    None => lines[k].to_string(),
                 }
             });
-        return Grade {
+        return SuiteRun {
             status: Status::DoesNotCompile,
-            next: error,
+            tests,
+            announced,
+            message: error,
         };
     }
-    let total = passed + failed;
-    let status = if failed == 0 && total > 0 && success {
-        Status::Passed { tests: total }
-    } else if total == 0 {
+    // A test binary that died (a crash outside the harness) leaves tests with no result.
+    let died = lines
+        .iter()
+        .find(|l| l.contains("process didn't exit successfully") && l.contains("signal"))
+        .map(|l| {
+            let signal = l
+                .rsplit_once('(')
+                .map_or("", |(_, s)| s.trim_end_matches(')'));
+            format!("the test binary died ({signal})")
+        });
+    // The first failing test by name, as libtest lists them: the same on every run.
+    let first_failure = tests
+        .iter()
+        .filter(|t| t.status == "failed")
+        .min_by(|a, b| a.name.cmp(&b.name))
+        .map(|t| {
+            format!(
+                "`{}`: {}",
+                t.name,
+                reason(t.message.as_deref().unwrap_or(""))
+            )
+        });
+    let failed = tests.iter().any(|t| t.status == "failed");
+    let status = if died.is_some() || failed || !success {
+        Status::Failed
+    } else if announced == 0 && tests.is_empty() {
         Status::NoTests
-    } else if passed == 0 && todos.len() as u32 == failed {
-        Status::NotStarted { tests: total }
     } else {
-        Status::Failed { failed, total }
+        Status::Passed
     };
-    let next = match status {
-        Status::Passed { .. } | Status::NoTests => None,
-        _ => first_todo.or_else(|| {
-            failures
-                .first()
-                .map(|(name, _)| format!("make the test `{name}` pass"))
-        }),
+    let message = match status {
+        Status::Passed | Status::NoTests => None,
+        _ => match (first_failure, died) {
+            (Some(f), Some(d)) => Some(format!("{f}; then {d}")),
+            (Some(f), None) => Some(f),
+            (None, Some(d)) => Some(format!(
+                "{d} after {} of {} tests reported",
+                tests.len(),
+                announced
+            )),
+            (None, None) => lines
+                .iter()
+                .rev()
+                .find(|l| l.starts_with("error"))
+                .map(|l| l.to_string()),
+        },
     };
-    Grade { status, next }
+    SuiteRun {
+        status,
+        tests,
+        announced,
+        message,
+    }
 }
 
-/// Runs `cargo test -p stage<n>` in `root` and grades what it printed.
-fn grade_stage(root: &Path, n: u32) -> Result<Grade, String> {
+/// Runs `cargo test -p stage<n>` in `root`, killed after `timeout`.
+fn run_suite(root: &Path, n: u32, timeout: Duration) -> Result<SuiteRun, String> {
+    use std::os::unix::process::CommandExt;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let package = format!("stage{n}");
-    let output = Command::new(cargo)
+    let mut child = Command::new(cargo)
         .current_dir(root)
         .args(["test", "--color", "never", "--no-fail-fast", "-p", &package])
         .env("RUST_BACKTRACE", "0")
-        .output()
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: on a timeout, cargo and the test binaries go together.
+        .process_group(0)
+        .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let collect = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let out = collect(Box::new(child.stdout.take().expect("piped")));
+    let err = collect(Box::new(child.stderr.take().expect("piped")));
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= timeout => {
+                // SAFETY: `kill` with a negative pid signals the process group we
+                // created for this child; it touches no memory of ours.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("cannot wait for cargo: {e}")),
+        }
+    };
     let text = format!(
         "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default()
     );
-    Ok(parse(&text, output.status.success()))
+    let Some(status) = status else {
+        let mut run = parse(&text, false);
+        run.status = Status::TimedOut(timeout);
+        run.message = Some(format!(
+            "`cargo test -p {package}` did not finish within {} s",
+            timeout.as_secs()
+        ));
+        return Ok(run);
+    };
+    Ok(parse(&text, status.success()))
 }
 
-/// `jitlab grade [--stage N]`: exit 0 when every graded stage passes, 1 otherwise,
-/// 2 when there is nothing to grade.
-pub fn grade(stage: Option<u32>) -> ExitCode {
-    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let Some(root) = find_root(&here) else {
-        eprintln!(
-            "error: no Cargo workspace above {}: run `jitlab grade` inside your jitlab clone",
-            here.display()
-        );
+/// Grades stage `n` of the workspace at `root`.
+pub fn grade_stage(root: &Path, n: u32, timeout: Duration) -> Result<Grade, String> {
+    let holes = list::holes(root, n);
+    // "Not started" is read from the holes the solution marks; without the solution
+    // the hole list is only the learner's remaining todo!()s, so the suite decides.
+    let known = root.join(format!("solutions/stage{n}/src")).is_dir();
+    let run = if known && !holes.is_empty() && holes.iter().all(|h| h.todo) {
+        SuiteRun {
+            status: Status::NotStarted,
+            tests: Vec::new(),
+            announced: 0,
+            message: None,
+        }
+    } else {
+        run_suite(root, n, timeout)?
+    };
+    Ok(Grade {
+        stage: n,
+        run,
+        holes,
+    })
+}
+
+/// `jitlab grade [--stage N] [--json] [--timeout SECS]`: exit 0 when every graded
+/// stage passes, 1 otherwise, 2 when there is nothing to grade.
+pub fn grade(stage: Option<u32>, json: bool, timeout: Option<u64>) -> ExitCode {
+    let Some(root) = root_or_complain() else {
         return ExitCode::from(USAGE_ERROR);
     };
     let exists = |n: u32| {
@@ -201,7 +427,7 @@ pub fn grade(stage: Option<u32>) -> ExitCode {
             return ExitCode::from(USAGE_ERROR);
         }
         Some(n) => vec![n],
-        None => (1..=7).filter(|&n| exists(n)).collect(),
+        None => list::stages_in(&root),
     };
     if wanted.is_empty() {
         eprintln!(
@@ -210,38 +436,42 @@ pub fn grade(stage: Option<u32>) -> ExitCode {
         );
         return ExitCode::from(USAGE_ERROR);
     }
-
+    let timeout = timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
     let mut grades = Vec::new();
     for &n in &wanted {
-        eprintln!("grading stage {n}: cargo test -p stage{n} ...");
-        match grade_stage(&root, n) {
-            Ok(grade) => grades.push((n, grade)),
+        if !json {
+            eprintln!("grading stage {n}: cargo test -p stage{n} ...");
+        }
+        match grade_stage(&root, n, timeout) {
+            Ok(grade) => grades.push(grade),
             Err(message) => {
                 eprintln!("error: {message}");
                 return ExitCode::from(USAGE_ERROR);
             }
         }
     }
-    print!("{}", table(&grades));
-    if grades
-        .iter()
-        .all(|(_, g)| matches!(g.status, Status::Passed { .. }))
-    {
+    if json {
+        println!("{}", to_json(&grades));
+    } else {
+        print!("{}", table(&grades));
+    }
+    if grades.iter().all(|g| g.run.status == Status::Passed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-/// The progress table, then what to do next in each unfinished stage.
-pub fn table(grades: &[(u32, Grade)]) -> String {
+/// The progress table, then for each unfinished stage its first failure and the
+/// next hole.
+pub fn table(grades: &[Grade]) -> String {
     let rows: Vec<[String; 3]> = grades
         .iter()
-        .map(|(n, g)| {
+        .map(|g| {
             [
-                n.to_string(),
-                stages::name(*n).to_string(),
-                g.status.describe(),
+                g.stage.to_string(),
+                stages::name(g.stage).to_string(),
+                g.describe(),
             ]
         })
         .collect();
@@ -258,17 +488,119 @@ pub fn table(grades: &[(u32, Grade)]) -> String {
     for row in std::iter::once(&header).chain(&rows) {
         out.push_str(&format!("{:<w0$}  {:<w1$}  {}\n", row[0], row[1], row[2]));
     }
-    let mut first = true;
-    for (n, grade) in grades {
-        if let Some(next) = &grade.next {
-            if first {
-                out.push('\n');
-                first = false;
+    let mut notes = String::new();
+    for g in grades {
+        if let Some(message) = &g.run.message {
+            let first = message.lines().next().unwrap_or("");
+            let label = match g.run.status {
+                Status::Failed => "first failing test",
+                Status::DoesNotCompile => "cargo says",
+                _ => "why",
+            };
+            notes.push_str(&format!("stage {} {label}: {first}\n", g.stage));
+        }
+        if g.run.status != Status::Passed {
+            if let Some(hole) = g.next_hole() {
+                notes.push_str(&format!(
+                    "stage {} next hole: `{}` — {} (jitlab hint {})\n",
+                    g.stage,
+                    hole.id,
+                    hole.where_in_book(),
+                    hole.id
+                ));
             }
-            out.push_str(&format!("stage {n} next: {next}\n"));
         }
     }
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
     out
+}
+
+/// `s` as a JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An optional string as JSON.
+fn json_opt(s: Option<&str>) -> String {
+    s.map_or("null".to_string(), json_string)
+}
+
+/// Longest failure message kept in the JSON (a crash report with its listing fits).
+const JSON_MESSAGE_MAX: usize = 8_000;
+
+/// The grades as one JSON object:
+/// `{"stages": [{"stage", "name", "status", "passed", "total", "message",
+/// "next_hole", "holes": [{"hole", "section", "status"}], "tests": [{"test",
+/// "status", "message"}]}]}`.
+pub fn to_json(grades: &[Grade]) -> String {
+    let mut stages_json = Vec::new();
+    for g in grades {
+        let holes: Vec<String> = g
+            .holes
+            .iter()
+            .map(|h| {
+                format!(
+                    "{{\"hole\": {}, \"section\": {}, \"status\": {}}}",
+                    json_string(&h.id),
+                    json_opt(h.section.as_ref().map(|s| s.number.as_str())),
+                    json_string(if h.todo { "todo" } else { "done" })
+                )
+            })
+            .collect();
+        let tests: Vec<String> = g
+            .run
+            .tests
+            .iter()
+            .map(|t| {
+                let message = t.message.as_deref().map(|m| {
+                    let mut end = m.len().min(JSON_MESSAGE_MAX);
+                    while !m.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    &m[..end]
+                });
+                format!(
+                    "{{\"test\": {}, \"status\": {}, \"message\": {}}}",
+                    json_string(&t.name),
+                    json_string(t.status),
+                    json_opt(message)
+                )
+            })
+            .collect();
+        let (passed, total) = match g.run.status {
+            Status::NotStarted => (0, 0),
+            _ => (g.run.passed(), g.run.total()),
+        };
+        stages_json.push(format!(
+            "{{\"stage\": {}, \"name\": {}, \"status\": {}, \"passed\": {passed}, \"total\": {total}, \
+             \"message\": {}, \"next_hole\": {},\n  \"holes\": [{}],\n  \"tests\": [{}]}}",
+            g.stage,
+            json_string(stages::name(g.stage)),
+            json_string(g.run.status.key()),
+            json_opt(g.run.message.as_deref()),
+            json_opt(g.next_hole().map(|h| h.id.as_str())),
+            holes.join(", "),
+            tests.join(",\n    ")
+        ));
+    }
+    format!("{{\"stages\": [\n {}\n]}}", stages_json.join(",\n "))
 }
 
 #[cfg(test)]
@@ -284,15 +616,15 @@ test c ... FAILED
 failures:
 
 ---- b stdout ----
-
-thread 'b' panicked at src/lib.rs:9:5:
-not yet implemented: frames: Push a frame. — book §1.4
-note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+thread 'b' panicked: hole `frames` not written yet — book §1.4
 
 ---- c stdout ----
 
-thread 'c' panicked at src/lib.rs:3:5:
-not yet implemented: dispatch: Write the loop. — book §1.2
+thread 'c' (123) panicked at src/lib.rs:3:5:
+assertion `left == right` failed
+  left: 1
+ right: 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
 
 failures:
     b
@@ -302,103 +634,127 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; 
 ";
 
     #[test]
-    fn failures_count_and_the_lowest_section_comes_next() {
-        let grade = parse(SOME_PASS, false);
+    fn failures_count_and_the_first_one_gives_its_reason() {
+        let run = parse(SOME_PASS, false);
+        assert_eq!(run.status, Status::Failed);
+        assert_eq!((run.passed(), run.total()), (1, 3));
         assert_eq!(
-            grade.status,
-            Status::Failed {
-                failed: 2,
-                total: 3
-            }
+            run.message.as_deref(),
+            Some("`b`: hole `frames` not written yet — book §1.4")
         );
         assert_eq!(
-            grade.next.as_deref(),
-            Some("dispatch: Write the loop. — book §1.2")
-        );
-    }
-
-    #[test]
-    fn all_todo_failures_is_not_started() {
-        let output = SOME_PASS
-            .replace("test a ... ok\n", "")
-            .replace("1 passed; 2 failed", "0 passed; 2 failed");
-        assert_eq!(
-            parse(&output, false).status,
-            Status::NotStarted { tests: 2 }
+            reason(run.tests[2].message.as_deref().unwrap()),
+            "assertion `left == right` failed"
         );
     }
 
     #[test]
-    fn results_of_several_test_binaries_add_up() {
-        let output = "test result: ok. 4 passed; 0 failed; 1 ignored;\n\
-                      test result: ok. 6 passed; 0 failed; 0 ignored;\n";
-        let grade = parse(output, true);
-        assert_eq!(grade.status, Status::Passed { tests: 10 });
-        assert_eq!(grade.next, None);
-    }
-
-    #[test]
-    fn a_failure_that_is_not_a_todo_names_the_test() {
-        let output = "---- suite::fib stdout ----\nassertion failed\n\
-                      test result: FAILED. 0 passed; 1 failed; 0 ignored;\n";
-        let grade = parse(output, false);
-        assert_eq!(
-            grade.status,
-            Status::Failed {
-                failed: 1,
-                total: 1
-            }
-        );
-        assert_eq!(
-            grade.next.as_deref(),
-            Some("make the test `suite::fib` pass")
-        );
+    fn results_of_several_test_binaries_add_up_and_ignored_ones_do_not_count() {
+        let output = "running 2 tests\ntest a ... ok\ntest b ... ignored\n\
+                      test result: ok. 1 passed; 0 failed; 1 ignored;\n\
+                      running 1 test\ntest c ... ok\ntest result: ok. 1 passed;\n";
+        let run = parse(output, true);
+        assert_eq!(run.status, Status::Passed);
+        assert_eq!(run.total(), 2);
+        assert_eq!(run.message, None);
     }
 
     #[test]
     fn a_build_error_is_does_not_compile_with_its_place() {
         let output = "   Compiling stage1 v0.1.0\n\
-                      error[E0308]: mismatched types\n  --> src/lib.rs:5:5\n";
-        let grade = parse(output, false);
-        assert_eq!(grade.status, Status::DoesNotCompile);
+                      error[E0308]: mismatched types\n  --> src/lib.rs:5:5\n\
+                      error: could not compile `stage1` (lib) due to 1 previous error\n";
+        let run = parse(output, false);
+        assert_eq!(run.status, Status::DoesNotCompile);
         assert_eq!(
-            grade.next.as_deref(),
+            run.message.as_deref(),
             Some("error[E0308]: mismatched types --> src/lib.rs:5:5")
         );
     }
 
     #[test]
-    fn sections_order_numerically() {
-        assert!(section("a — book §1.10") > section("b — book §1.9"));
-        assert!(section("a — book §2.1") > section("b — book §1.9"));
-        assert_eq!(section("no section"), (u32::MAX, u32::MAX));
+    fn a_test_binary_that_dies_is_a_failure_not_a_compile_error() {
+        let output = "running 5 tests\ntest a ... ok\ntest b ... ok\n\
+                      error: test failed, to rerun pass `-p stage3 --test stage3`\n\n\
+                      Caused by:\n  process didn't exit successfully: `/t/stage3-abc` \
+                      (signal: 11, SIGSEGV: invalid memory reference)\n";
+        let run = parse(output, false);
+        assert_eq!(run.status, Status::Failed);
+        assert_eq!(
+            run.message.as_deref(),
+            Some("the test binary died (signal: 11, SIGSEGV: invalid memory reference) after 2 of 5 tests reported")
+        );
+        assert_eq!((run.passed(), run.total()), (2, 5));
+    }
+
+    fn hole(id: &str, todo: bool) -> Hole {
+        Hole {
+            stage: 3,
+            id: id.into(),
+            task: String::new(),
+            todo,
+            section: Some(list::Section {
+                chapter: "stage3-template-jit.md".into(),
+                number: "3.3".into(),
+                title: "The native frame".into(),
+                line: 1,
+            }),
+        }
     }
 
     #[test]
-    fn the_table_is_aligned_and_lists_what_comes_next() {
+    fn the_table_shows_counts_the_first_failure_and_the_next_hole_in_book_order() {
         let grades = vec![
-            (
-                1,
-                Grade {
-                    status: Status::Passed { tests: 40 },
-                    next: None,
-                },
-            ),
-            (
-                2,
-                Grade {
-                    status: Status::NotStarted { tests: 9 },
-                    next: Some("rex: Write REX. — book §2.3".into()),
-                },
-            ),
+            Grade {
+                stage: 1,
+                run: parse("running 1 test\ntest a ... ok\n", true),
+                holes: vec![],
+            },
+            Grade {
+                stage: 3,
+                run: parse(SOME_PASS, false),
+                holes: vec![hole("frame-slots", false), hole("prologue", true)],
+            },
         ];
         assert_eq!(
             table(&grades),
-            "stage  name         status\n\
-             1      interpreter  passed (40 tests)\n\
-             2      code buffer  not started\n\
+            "stage  name          status\n\
+             1      interpreter   passed (1 tests)\n\
+             3      template JIT  1/3 tests passed\n\
              \n\
-             stage 2 next: rex: Write REX. — book §2.3\n"
+             stage 3 first failing test: `b`: hole `frames` not written yet — book §1.4\n\
+             stage 3 next hole: `prologue` — §3.3 The native frame (jitlab hint prologue)\n"
+        );
+        let json = to_json(&grades);
+        assert!(json.contains("\"stage\": 3, \"name\": \"template JIT\", \"status\": \"failed\", \"passed\": 1, \"total\": 3"), "{json}");
+        assert!(json.contains("\"next_hole\": \"prologue\""), "{json}");
+        assert!(
+            json.contains(
+                "{\"hole\": \"frame-slots\", \"section\": \"3.3\", \"status\": \"done\"}"
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains("{\"test\": \"a\", \"status\": \"passed\", \"message\": null}"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn json_strings_escape_what_json_needs() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+
+    #[test]
+    fn a_fresh_workspace_is_not_started_without_running_anything() {
+        let root = find_root(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        // The exercises of this checkout are as generated: every hole is a todo!().
+        let grade = grade_stage(&root, 3, Duration::from_secs(1)).unwrap();
+        assert_eq!(grade.run.status, Status::NotStarted);
+        assert_eq!(grade.describe(), "not started");
+        assert_eq!(
+            grade.next_hole().map(|h| h.id.as_str()),
+            Some("frame-slots")
         );
     }
 

@@ -3,9 +3,12 @@
 //! crates.
 
 mod grade;
+mod hint;
+mod list;
 mod run;
 mod stages;
 mod stats;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,9 +46,43 @@ enum Cmd {
         #[arg(long)]
         asm: bool,
     },
-    /// Run the suite of your crates (`cargo test -p stageN`) and show your progress.
+    /// Run the suite of your crates (`cargo test -p stageN`) and show your progress:
+    /// per stage `passed`, `not started`, `k/n tests passed` with the first failing
+    /// test, or `does not compile`, and the next hole in book order.
     Grade {
         /// Grade only this stage.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
+        stage: Option<u32>,
+        /// Print the results as JSON (stage, holes, tests, status, message) for an
+        /// autograder.
+        #[arg(long)]
+        json: bool,
+        /// Stop a stage's `cargo test` after this many seconds (default 900).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Grade the stage you are working on again whenever you save one of its files,
+    /// and show the next hole.
+    Watch {
+        /// Watch this stage (default: the first with a hole still to do).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
+        stage: Option<u32>,
+        /// Stop a stage's `cargo test` after this many seconds (default 900).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+    },
+    /// Print a hole's book section and its link in `mdbook serve` (default: the next
+    /// hole).
+    Hint {
+        /// The hole's id, as in its `todo!("id: …")`.
+        id: Option<String>,
+        /// Look in this stage only (ids like `divmod` exist in several stages).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
+        stage: Option<u32>,
+    },
+    /// List every hole with its state (done or todo), in book order.
+    List {
+        /// List this stage only.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
         stage: Option<u32>,
     },
@@ -55,6 +92,13 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Cmd::Run { file, stage, stats } => run::run(&file, stage, stats),
         Cmd::Dump { file, asm } => run::dump(&file, asm),
-        Cmd::Grade { stage } => grade::grade(stage),
+        Cmd::Grade {
+            stage,
+            json,
+            timeout,
+        } => grade::grade(stage, json, timeout),
+        Cmd::Watch { stage, timeout } => watch::watch(stage, timeout),
+        Cmd::Hint { id, stage } => hint::hint(id.as_deref(), stage),
+        Cmd::List { stage } => list::list(stage),
     }
 }
