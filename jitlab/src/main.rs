@@ -7,10 +7,8 @@ mod hint;
 mod list;
 mod run;
 mod stages;
-mod stats;
 mod watch;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,24 +26,17 @@ enum Cmd {
     /// Run a .mini or .jasm program: its prints on stdout, errors on stderr
     /// (exit 1: runtime error, 2: the file does not load).
     Run {
-        /// The program to run.
-        file: PathBuf,
-        /// The stage whose engine runs it (default: the highest built stage).
+        #[command(flatten)]
+        args: jitlab_cli::RunArgs,
+        /// The stage whose engine runs it (default: the highest built stage). A stage
+        /// that adds no engine runs the one below it: `--stage 2` (an assembler, no
+        /// engine) runs stage 1's interpreter.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
         stage: Option<u32>,
-        /// Print what the engine did (instructions, calls, time, events) on stderr.
-        #[arg(long)]
-        stats: bool,
     },
     /// Print a program's bytecode as .jasm text (which `jitlab run` reads back), or
     /// with `--asm` each instruction with the x86-64 the template JIT makes of it.
-    Dump {
-        /// The program to print.
-        file: PathBuf,
-        /// Show the stage 3 template JIT's machine code under each instruction.
-        #[arg(long)]
-        asm: bool,
-    },
+    Dump(jitlab_cli::DumpArgs),
     /// Run the suite of your crates (`cargo test -p stageN`) and show your progress:
     /// per stage `passed`, `not started`, `k/n tests passed` with the first failing
     /// test, or `does not compile`, and the next hole in book order.
@@ -90,8 +81,8 @@ enum Cmd {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Cmd::Run { file, stage, stats } => run::run(&file, stage, stats),
-        Cmd::Dump { file, asm } => run::dump(&file, asm),
+        Cmd::Run { args, stage } => run::run(&args, stage),
+        Cmd::Dump(args) => run::dump(&args),
         Cmd::Grade {
             stage,
             json,

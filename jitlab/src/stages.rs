@@ -1,8 +1,8 @@
 //! The stages of the course and the engine each one runs programs with. Adding the
 //! engine of a new stage is one line in [`BUILT`].
 
-use stage1::interp::{Interpreter, Options};
-use stage1::Engine;
+use jitlab_cli::Stage;
+use stage1::Verified;
 
 /// The names of the seven stages, as the book and the grade table call them.
 pub const NAMES: [&str; 7] = [
@@ -23,15 +23,8 @@ pub fn name(n: u32) -> &'static str {
         .unwrap_or("?")
 }
 
-/// How the command line wants an engine set up.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EngineOptions {
-    /// Count bytecode instructions (for `--stats`; it slows the interpreter down).
-    pub count_instructions: bool,
-}
-
-/// Makes a fresh engine.
-pub type MakeEngine = fn(EngineOptions) -> Box<dyn Engine>;
+/// A stage's engine on the command line.
+pub type MakeEngine = &'static dyn Stage<Program = Verified>;
 
 /// A stage that is built, and its engine if it adds one (stage 2 adds an assembler,
 /// not an engine, and runs programs with the engine of the stage below it).
@@ -46,7 +39,7 @@ pub struct Built {
 pub const BUILT: &[Built] = &[
     Built {
         stage: 1,
-        engine: Some(interpreter),
+        engine: Some(&stage1::cli::Cli),
     },
     Built {
         stage: 2,
@@ -54,22 +47,19 @@ pub const BUILT: &[Built] = &[
     },
     Built {
         stage: 3,
-        engine: Some(template_jit),
+        engine: Some(&stage3::cli::Cli),
     },
 ];
 
-/// The stage 1 interpreter.
-fn interpreter(options: EngineOptions) -> Box<dyn Engine> {
-    Box::new(Interpreter::with_options(Options {
-        count_instructions: options.count_instructions,
-        ..Options::default()
-    }))
-}
-
-/// The stage 3 template JIT (it has no instruction counter: `--stats` shows its
-/// compilations and runtime exits instead).
-fn template_jit(_: EngineOptions) -> Box<dyn Engine> {
-    Box::new(stage3::Jit::new())
+/// The stage whose JIT `dump --asm` lists: the highest one that makes machine code.
+pub fn listing_stage() -> MakeEngine {
+    BUILT
+        .iter()
+        .rev()
+        .filter_map(|b| b.engine)
+        .find(|e| e.generates_code())
+        .or_else(|| BUILT.iter().find_map(|b| b.engine))
+        .expect("stage 1 is built")
 }
 
 /// The engine `--stage N` runs with: the one of the highest built stage at or below

@@ -160,6 +160,15 @@ fn a_stack_overflow_trace_is_capped_and_keeps_main() {
             line: 4
         })
     );
+    // 9,999 frames of `f` and `main`: the ones between the 19th and `main` are
+    // counted, and the printed trace says so just above `main`.
+    assert_eq!(e.omitted, 10_000 - RuntimeError::MAX_TRACE);
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "error: stack overflow");
+    assert_eq!(lines.len(), 1 + RuntimeError::MAX_TRACE + 1, "{text}");
+    assert_eq!(lines[lines.len() - 2], "  … 9,980 frames omitted");
+    assert_eq!(lines[lines.len() - 1], "  at main (line 4)");
 }
 
 #[test]

@@ -113,6 +113,9 @@ pub struct RuntimeError {
     /// The call stack when it happened, innermost first (at most the innermost
     /// [`RuntimeError::MAX_TRACE`] frames, then the outermost one).
     pub trace: Vec<TraceFrame>,
+    /// How many frames the trace left out, between its innermost frames and the
+    /// outermost one (a stack overflow has thousands).
+    pub omitted: usize,
 }
 
 impl RuntimeError {
@@ -121,10 +124,15 @@ impl RuntimeError {
 }
 
 impl fmt::Display for RuntimeError {
-    /// `error: MESSAGE`, then one `  at FUNCTION (line N)` per frame.
+    /// `error: MESSAGE`, then one `  at FUNCTION (line N)` per frame, with
+    /// `  … N frames omitted` before the outermost frame when some were left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error: {}", self.kind)?;
-        for frame in &self.trace {
+        let last = self.trace.len().saturating_sub(1);
+        for (i, frame) in self.trace.iter().enumerate() {
+            if i == last && self.omitted > 0 {
+                write!(f, "\n  … {} frames omitted", grouped(self.omitted))?;
+            }
             write!(f, "\n  at {} (line {})", frame.function, frame.line)?;
         }
         Ok(())
@@ -132,3 +140,16 @@ impl fmt::Display for RuntimeError {
 }
 
 impl std::error::Error for RuntimeError {}
+
+/// `9980` as `9,980`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

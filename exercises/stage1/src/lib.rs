@@ -9,6 +9,7 @@
 )]
 
 pub mod bytecode;
+pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod heap;

@@ -32,6 +32,8 @@ pub mod operand;
 
 pub use assembler::{AluOp, Assembler, ShiftOp, CALL_SCRATCH};
 pub use buffer::{AsmError, CodeBuffer, Label, MachineCode};
-pub use disasm::{disasm, disasm_range, listing, Line};
+pub use disasm::{disasm, disasm_annotated, disasm_range, listing, Annotate, Line};
 pub use exec::{CodeBlock, FILLER};
+/// The decoder the listings use, for [`Annotate::note`]s that look at an instruction.
+pub use iced_x86;
 pub use operand::{Cond, Gpr, Imm32, IndexReg, Mem, Reg, Reg32, Reg8, RegMem, RegMemImm, Scale};

@@ -7,6 +7,7 @@
 //! - [`runtime`]: the `extern "sysv64"` helpers native code calls (print, heap,
 //!   errors);
 //! - [`engine`]: [`Jit`], the engine behind the stage 1 interface;
+//! - [`cli`]: the engine on the command line (`cargo run -p stage3 -- run FILE`);
 //! - [`listing`](mod@listing): bytecode with its x86-64, for `jitlab dump --asm`;
 //! - [`code_map`]: the compiled program registered for the test harness, which names
 //!   the function and instruction of a crash in generated code.
@@ -17,6 +18,7 @@
     clippy::never_loop
 )]
 
+pub mod cli;
 pub mod code_map;
 pub mod codegen;
 pub mod context;

@@ -3,6 +3,7 @@
 //! answers against this crate's interpreter.
 
 pub mod bytecode;
+pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod heap;

@@ -43,6 +43,9 @@ pub struct Options {
     /// Functions to run in the interpreter rather than compile (for tests of mixed
     /// stacks); a function the code generator cannot take runs there too.
     pub interpret: Vec<String>,
+    /// Write a perf map (`/tmp/perf-PID.map`) of the code before running it, so that
+    /// `perf report` names the generated functions ([`crate::listing::perf_map`]).
+    pub perf_map: bool,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
         Options {
             heap_limit: DEFAULT_HEAP_LIMIT,
             interpret: Vec::new(),
+            perf_map: false,
         }
     }
 }
@@ -253,6 +257,7 @@ impl Jit {
             return Err(RuntimeError {
                 kind: ErrorKind::Output,
                 trace: vec![],
+                omitted: 0,
             });
         };
         self.stats.calls = end.calls;
@@ -268,6 +273,7 @@ impl Jit {
             return Err(RuntimeError {
                 kind: ErrorKind::Output,
                 trace: vec![],
+                omitted: 0,
             });
         }
         // SAFETY: `main`'s result, a value of this run on `self.heap`, not the error word.
@@ -309,6 +315,12 @@ impl Engine for Jit {
                 return result;
             }
         };
+        if self.options.perf_map {
+            // A map that cannot be written only costs perf its names: say so, run on.
+            if let Err(e) = crate::listing::write_perf_map(&compiled, program) {
+                let _ = writeln!(std::io::stderr(), "warning: cannot write the perf map: {e}");
+            }
+        }
         for ((fc, f), why) in compiled
             .functions
             .iter()

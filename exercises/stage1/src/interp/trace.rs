@@ -27,6 +27,11 @@ pub fn runtime_error(
                 line: f.lines.get(pc).copied().unwrap_or(0),
             }
         })
-        .collect();
-    RuntimeError { kind, trace }
+        .collect::<Vec<_>>();
+    let omitted = n - trace.len();
+    RuntimeError {
+        kind,
+        trace,
+        omitted,
+    }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use stage1::{Event, Stats};
+use crate::Report;
 
 /// `1234567` as `1,234,567`, so big counters read at a glance.
 pub fn grouped(n: u64) -> String {
@@ -19,42 +19,20 @@ pub fn grouped(n: u64) -> String {
 }
 
 /// A duration in milliseconds with three decimals (microsecond resolution).
-fn millis(d: Duration) -> String {
+pub fn millis(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// One line describing an event.
-fn event_line(event: &Event) -> String {
-    match event {
-        Event::Compiled {
-            function,
-            tier,
-            bytecode_len,
-            code_bytes,
-            time,
-        } => format!(
-            "compiled {function} ({tier}): {bytecode_len} instructions -> {code_bytes} bytes in {}",
-            millis(*time)
-        ),
-        Event::NotCompiled {
-            function,
-            tier,
-            reason,
-        } => format!("not compiled {function} ({tier}): {reason}"),
-        other => format!("{other:?}"),
-    }
-}
-
 /// The table `--stats` prints: the engine, its counters, then its events and exits.
-pub fn table(engine: &str, stats: &Stats) -> String {
+pub fn table(stats: &Report) -> String {
     let mut rows: Vec<(String, String)> = vec![
-        ("engine".into(), engine.into()),
+        ("engine".into(), stats.engine.clone()),
         (
             "instructions".into(),
             stats.instructions.map_or("not counted".into(), grouped),
         ),
         ("calls".into(), grouped(stats.calls)),
-        ("time".into(), millis(stats.run_time)),
+        ("time".into(), millis(stats.time)),
         ("events".into(), grouped(stats.events.len() as u64)),
     ];
     let exits: u64 = stats.exits.iter().map(|(_, n)| n).sum();
@@ -68,7 +46,7 @@ pub fn table(engine: &str, stats: &Stats) -> String {
         let _ = writeln!(out, "  {key:<width$}  {value}");
     }
     for event in &stats.events {
-        let _ = writeln!(out, "  event: {}", event_line(event));
+        let _ = writeln!(out, "  event: {event}");
     }
     out
 }
@@ -87,19 +65,16 @@ mod tests {
 
     #[test]
     fn the_table_is_aligned_and_lists_exits_and_events() {
-        let stats = Stats {
+        let stats = Report {
+            engine: "interpreter".into(),
             instructions: Some(1500),
             calls: 3,
-            run_time: Duration::from_micros(2500),
-            events: vec![Event::NotCompiled {
-                function: "f".into(),
-                tier: "baseline",
-                reason: "too big".into(),
-            }],
-            exits: vec![("overflow", 2)],
+            time: Duration::from_micros(2500),
+            events: vec!["not compiled f (baseline): too big".into()],
+            exits: vec![("overflow".into(), 2)],
         };
         assert_eq!(
-            table("interpreter", &stats),
+            table(&stats),
             "stats:\n\
              \x20 engine        interpreter\n\
              \x20 instructions  1,500\n\
@@ -114,7 +89,7 @@ mod tests {
 
     #[test]
     fn uncounted_instructions_say_so() {
-        let text = table("interpreter", &Stats::default());
+        let text = table(&Report::default());
         assert!(text.contains("instructions  not counted"), "{text}");
     }
 }

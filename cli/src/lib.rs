@@ -1,0 +1,320 @@
+//! The `run` and `dump` commands, written once for every engine: `jitlab run` uses
+//! them with the reference engines, and each stage's own binary
+//! (`cargo run -p stage3 -- run FILE`) with the crate it is built from, so the
+//! learner's engine and the reference print the same things the same way.
+//!
+//! A stage plugs in through [`Stage`]: how to load a file, run a program, and print
+//! its bytecode and machine code. This crate owns everything around that: reading
+//! the file, the exit statuses (1: runtime error, 2: the file does not load), the
+//! engine's thread, the output buffering and `--stats`.
+
+pub mod stats;
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Exit status of a program that stopped with a runtime error.
+pub const RUNTIME_ERROR: u8 = 1;
+/// Exit status of a file that cannot be read, parsed or verified, or a bad request.
+pub const USAGE_ERROR: u8 = 2;
+
+/// The stack of the thread the engine runs on: deep enough that no engine, printer or
+/// parser recursion can overflow it on any program the limits allow.
+const ENGINE_STACK: usize = 256 << 20;
+
+/// How much program output is gathered before it is written: big writes keep a
+/// program that prints a lot fast.
+const OUTPUT_BUFFER: usize = 64 << 10;
+
+/// `eprintln!` that cannot panic: a closed stderr (`jitlab run f 2>&1 | head -1`) must
+/// not turn a clean error into a Rust panic, so a failed write is ignored.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// What one stage's engine offers the command line.
+pub trait Stage: Sync {
+    /// A program loaded and verified, ready to run.
+    type Program: Sync;
+
+    /// The stage number (1-based).
+    fn number(&self) -> u32;
+
+    /// Parses and verifies `text`, read from `file`; the error is printed as it is
+    /// (`file:line:column: error: …`).
+    fn load(&self, file: &str, text: &str) -> Result<Self::Program, String>;
+
+    /// Runs `program`, its prints going to `out`.
+    fn run(&self, program: &Self::Program, out: &mut dyn Write, options: &RunOptions) -> Outcome;
+
+    /// The program as `.jasm` text, which `run` reads back.
+    fn jasm(&self, program: &Self::Program) -> String;
+
+    /// Each instruction with the machine code the stage makes of it, or why it
+    /// cannot; `None` when the stage makes no machine code.
+    fn asm(&self, program: &Self::Program) -> Option<Result<String, String>> {
+        let _ = program;
+        None
+    }
+
+    /// Whether the engine makes machine code (and so can write a perf map).
+    fn generates_code(&self) -> bool {
+        false
+    }
+}
+
+/// How the command line wants a program run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Count what `--stats` shows, even what costs time (the interpreter's
+    /// instruction counter).
+    pub stats: bool,
+    /// Write a perf map of the generated code (`/tmp/perf-PID.map`).
+    pub perf_map: bool,
+}
+
+/// How a run ended, and what the engine did.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// The runtime error that stopped the program, as it is printed
+    /// (`error: MESSAGE` and the trace), or `None` if it ran to its end.
+    pub error: Option<String>,
+    /// What `--stats` shows.
+    pub report: Report,
+}
+
+/// What an engine did during a run, for `--stats`.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// The engine and its stage (`template JIT (stage 3)`).
+    pub engine: String,
+    /// Bytecode instructions executed, when counted.
+    pub instructions: Option<u64>,
+    /// Calls made, `main` included.
+    pub calls: u64,
+    /// Wall time of the run, compilation included.
+    pub time: Duration,
+    /// One line per event (compilations, declined functions).
+    pub events: Vec<String>,
+    /// Exits from native code to the runtime, by reason.
+    pub exits: Vec<(String, u64)>,
+}
+
+/// `run FILE`: run a program.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// The program to run (.mini or .jasm).
+    pub file: PathBuf,
+    /// Print what the engine did (instructions, calls, time, events) on stderr.
+    #[arg(long)]
+    pub stats: bool,
+    /// Write /tmp/perf-PID.map (`START SIZE name` per generated function, in hex) so
+    /// that `perf report` names the generated code.
+    #[arg(long)]
+    pub perf_map: bool,
+}
+
+/// `dump FILE`: print a program.
+#[derive(Args, Clone, Debug)]
+pub struct DumpArgs {
+    /// The program to print.
+    pub file: PathBuf,
+    /// Show the machine code the stage's JIT makes under each instruction.
+    #[arg(long)]
+    pub asm: bool,
+}
+
+/// The commands of a stage's own binary.
+#[derive(Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Run a .mini or .jasm program with this crate's engine: its prints on stdout,
+    /// errors on stderr (exit 1: runtime error, 2: the file does not load).
+    Run(RunArgs),
+    /// Print a program's bytecode as .jasm text, or with `--asm` each instruction
+    /// with the x86-64 this crate's JIT makes of it.
+    Dump(DumpArgs),
+}
+
+/// The arguments of a stage's own binary.
+#[derive(Parser, Debug)]
+struct StageCli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The `main` of a stage's own binary (`cargo run -p stageN -- run FILE`): parses the
+/// arguments and runs the command with `stage`'s engine. A panic of the engine (a
+/// hole still `todo!()`) is reported in one line, with no backtrace.
+pub fn main<S: Stage>(name: &'static str, stage: &S) -> ExitCode {
+    let command = StageCli::command()
+        .name(name)
+        .about(format!(
+            "Run Mini programs with the engine of this crate (stage {}).",
+            stage.number()
+        ))
+        .version(env!("CARGO_PKG_VERSION"));
+    let parsed = StageCli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let place = info
+            .location()
+            .map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+        say!("error: the engine panicked{place}: {message}");
+        if message.starts_with("not yet implemented") {
+            say!("(a hole still to fill: the book section it names explains it)");
+        }
+    }));
+    match parsed.command {
+        Command::Run(args) => run(stage, &args),
+        Command::Dump(args) => dump(stage, &args),
+    }
+}
+
+/// Reads `path` as text, or says why not (`error: cannot read F: REASON`).
+fn read(path: &Path) -> Result<String, ExitCode> {
+    std::fs::read_to_string(path).map_err(|e| {
+        say!("error: cannot read {}: {}", path.display(), io_reason(&e));
+        ExitCode::from(USAGE_ERROR)
+    })
+}
+
+/// The system's reason without Rust's ` (os error N)` suffix.
+fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Runs `f` on a thread with a big stack and returns what it returns.
+fn on_big_stack(f: impl FnOnce() -> ExitCode + Send) -> ExitCode {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("engine".into())
+            .stack_size(ENGINE_STACK)
+            .spawn_scoped(scope, f);
+        match thread.map(|t| t.join()) {
+            Ok(Ok(code)) => code,
+            // The panic hook has printed the message: the engine has a bug.
+            Ok(Err(_)) => ExitCode::from(101),
+            Err(e) => {
+                say!("error: cannot start the engine's thread: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `run FILE [--stats] [--perf-map]` with `stage`'s engine.
+pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
+    if args.perf_map && !stage.generates_code() {
+        say!(
+            "error: --perf-map: the engine of stage {} makes no machine code; \
+             run with a JIT (stage 3 or above)",
+            stage.number()
+        );
+        return ExitCode::from(USAGE_ERROR);
+    }
+    let options = RunOptions {
+        stats: args.stats,
+        perf_map: args.perf_map,
+    };
+    on_big_stack(|| {
+        let program = match load(stage, &args.file) {
+            Ok(program) => program,
+            Err(code) => return code,
+        };
+        let stdout = io::stdout();
+        let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock());
+        let outcome = stage.run(&program, &mut out, &options);
+        // Whatever happened, what the program printed comes before what went wrong.
+        let flushed = out.flush();
+        let code = match (&outcome.error, flushed) {
+            (Some(error), _) => {
+                say!("{error}");
+                ExitCode::from(RUNTIME_ERROR)
+            }
+            (None, Err(e)) => {
+                say!("error: cannot write output: {e}");
+                ExitCode::from(RUNTIME_ERROR)
+            }
+            (None, Ok(())) => ExitCode::SUCCESS,
+        };
+        if args.stats {
+            let _ = write!(io::stderr(), "{}", stats::table(&outcome.report));
+        }
+        code
+    })
+}
+
+/// Reads, parses and verifies `path`, or prints why not.
+fn load<S: Stage + ?Sized>(stage: &S, path: &Path) -> Result<S::Program, ExitCode> {
+    let text = read(path)?;
+    stage.load(&path.display().to_string(), &text).map_err(|e| {
+        say!("{e}");
+        ExitCode::from(USAGE_ERROR)
+    })
+}
+
+/// `dump FILE [--asm]`: the program as `.jasm` text; with `--asm`, each instruction
+/// with the machine code under it.
+pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
+    on_big_stack(|| {
+        let program = match load(stage, &args.file) {
+            Ok(program) => program,
+            Err(code) => return code,
+        };
+        let text = if args.asm {
+            match stage.asm(&program) {
+                Some(Ok(text)) => text,
+                Some(Err(e)) => {
+                    say!("error: cannot compile {}: {e}", args.file.display());
+                    return ExitCode::from(RUNTIME_ERROR);
+                }
+                None => {
+                    say!(
+                        "error: --asm: stage {} makes no machine code; \
+                         `dump` without --asm prints the bytecode",
+                        stage.number()
+                    );
+                    return ExitCode::from(USAGE_ERROR);
+                }
+            }
+        } else {
+            stage.jasm(&program)
+        };
+        let mut out = io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                say!("error: cannot write output: {e}");
+                ExitCode::from(RUNTIME_ERROR)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_reasons_drop_the_os_error_number() {
+        let e = std::fs::read_to_string("/no/such/file/here").unwrap_err();
+        assert_eq!(io_reason(&e), "No such file or directory");
+    }
+}
