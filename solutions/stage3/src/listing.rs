@@ -23,7 +23,8 @@ use stage2::{disasm_annotated, listing as format_lines, Annotate};
 use crate::codegen::{generate_with_ranges, CompileError, FunctionCode};
 use crate::context::{CALLS_OFFSET, FUNCTIONS_OFFSET};
 use crate::engine::CompiledProgram;
-use crate::runtime::{self, ERROR, ERROR_KINDS, KIND_RECORDED, NO_FRAME};
+use crate::runtime::{self, ERROR_KINDS, KIND_RECORDED, NO_FRAME};
+use stage1::value::ERROR_WORD;
 
 /// The listing of every function of `verified` (code offsets from the start of the
 /// program's code block).
@@ -204,7 +205,7 @@ impl Annotate for Notes<'_> {
             | OpKind::Immediate64 => ins.immediate(1) as i64,
             _ => return None,
         };
-        if ins.mnemonic() == Mnemonic::Cmp && value as u64 == ERROR {
+        if ins.mnemonic() == Mnemonic::Cmp && value as u64 == ERROR_WORD {
             return Some("the error word".into());
         }
         if !holds_values(ins) {
