@@ -5,6 +5,7 @@
 mod book;
 mod generate;
 mod holes;
+mod listings;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +16,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   exercises   regenerate exercises/stageN/src/ from solutions/stageN/src/
-  check       fail if exercises/ differs from what `exercises` would write";
+  check       fail if exercises/ differs from what `exercises` would write, or a
+              listing of the book from what its command prints
+  listings    run the commands of the book's listings again and write their output";
 
 /// The workspace root: the parent of this crate's directory, which `cargo run` (and
 /// so `cargo xtask`) names at run time. The path compiled in would be wrong for a
@@ -76,13 +79,38 @@ fn check(root: &Path) -> Result<(), Failure> {
     }
     if problems.is_empty() {
         println!("exercises/ agrees with solutions/");
-        return Ok(());
+        return check_listings(root);
     }
     Err(format!(
         "error: exercises/ is not what the generator writes from solutions/:\n{}\n\
          fix: run `cargo xtask exercises` (edit the solution, never the exercise)",
         problems.join("\n")
     ))
+}
+
+/// Checks that every listing of the book is what its command prints now.
+fn check_listings(root: &Path) -> Result<(), Failure> {
+    let report = listings::listings(root, false)?;
+    if report.stale.is_empty() {
+        println!("the book's {} listings agree with the tools", report.count);
+        return Ok(());
+    }
+    Err(format!(
+        "error: these listings of the book differ from what their commands print now:\n  {}\n\
+         fix: run `cargo xtask listings` (and read the diff: the prose around a listing may \
+         need to change too)",
+        report.stale.join("\n  ")
+    ))
+}
+
+/// Runs every listing's commands again and writes their output into the book.
+fn refresh_listings(root: &Path) -> Result<(), Failure> {
+    let report = listings::listings(root, true)?;
+    for at in &report.stale {
+        println!("updated the listing at {at}");
+    }
+    println!("{} listings, {} updated", report.count, report.stale.len());
+    Ok(())
 }
 
 /// The exercise crate's `Cargo.toml` is written by hand; the generator needs it there.
@@ -104,6 +132,7 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["exercises"] => exercises(&root),
         ["check"] => check(&root),
+        ["listings"] => refresh_listings(&root),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
