@@ -1,8 +1,11 @@
 //! `cargo xtask`: maintenance of the course. `exercises` regenerates the learner's
 //! crates (`exercises/stageN/src/`) from the solutions, and `check` fails when they
 //! differ from what it would generate, so exercises and solutions never drift apart.
+//! `fixture` and `grade-fixtures` make learner workspaces in known states from the
+//! solutions and check what `jitlab grade` says of them.
 
 mod book;
+mod fixture;
 mod generate;
 mod holes;
 mod listings;
@@ -18,7 +21,13 @@ commands:
   exercises   regenerate exercises/stageN/src/ from solutions/stageN/src/
   check       fail if exercises/ differs from what `exercises` would write, or a
               listing of the book from what its command prints
-  listings    run the commands of the book's listings again and write their output";
+  listings    run the commands of the book's listings again and write their output
+  fixture KIND DIR
+              write a copy of the workspace whose learner crates are KIND:
+              fresh, partial, crashing or finished (holes filled from the solutions)
+  grade-fixtures
+              grade every fixture kind with `jitlab grade --json` and check the
+              verdicts (slow: run by CI)";
 
 /// The workspace root: the parent of this crate's directory, which `cargo run` (and
 /// so `cargo xtask`) names at run time. The path compiled in would be wrong for a
@@ -133,6 +142,8 @@ fn main() -> ExitCode {
         ["exercises"] => exercises(&root),
         ["check"] => check(&root),
         ["listings"] => refresh_listings(&root),
+        ["fixture", kind, dir] => fixture::write_fixture(&root, kind, Path::new(dir)),
+        ["grade-fixtures"] => fixture::grade_fixtures(&root),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
