@@ -64,7 +64,8 @@ pub struct FunctionCode {
     pub range: Range<usize>,
     /// The prologue.
     pub prologue: Range<usize>,
-    /// The code of each bytecode instruction (empty for unreachable ones), for the
+    /// The code of each bytecode instruction (empty for one with no code of its own:
+    /// `const`, `load_local`, a jump fused into the compare before it), for the
     /// listing: recorded by [`generate_with_ranges`] only, empty otherwise.
     pub instrs: Vec<Range<usize>>,
     /// The out-of-line error stubs and the exit path.
