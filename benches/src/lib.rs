@@ -240,6 +240,36 @@ pub fn large_program(count: usize) -> String {
     source
 }
 
+/// A Mini program of `count` functions (at least 1), each `fn fI(x) { return x + I; }`
+/// (4 bytecode instructions), and a `main` that calls the last: for load benches,
+/// whose time must grow linearly with the number of functions.
+pub fn many_functions(count: usize) -> String {
+    let mut source = String::with_capacity(count * 40);
+    for i in 0..count.max(1) {
+        source.push_str(&format!("fn f{i}(x) {{ return x + {i}; }}\n"));
+    }
+    source.push_str(&format!("print f{}(1);\n", count.max(1) - 1));
+    source
+}
+
+/// A Mini program whose `main` has about `instructions` bytecode instructions: a
+/// straight line of `s = s + K;` (4 instructions each, K cycling through 1,000
+/// constants and 1,000 locals so the pools and the scopes are not trivial).
+pub fn long_function(instructions: usize) -> String {
+    let lines = instructions / 4;
+    let mut source = String::with_capacity(lines * 24);
+    let locals = lines.min(1000);
+    for k in 0..locals {
+        source.push_str(&format!("let s{k} = {k};\n"));
+    }
+    for i in 0..lines.saturating_sub(locals) {
+        let k = i % locals.max(1);
+        source.push_str(&format!("s{k} = s{k} + {};\n", i % 1000 + 1));
+    }
+    source.push_str("print s0;\n");
+    source
+}
+
 /// The size set on the kernel's `let n = N;` line, which `compare.sh` rewrites.
 pub fn size_of(source: &str) -> Option<i64> {
     source

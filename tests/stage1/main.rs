@@ -9,6 +9,7 @@
 mod common;
 
 mod corpus;
+mod hostile;
 mod instructions;
 mod jasm_text;
 mod limits;
