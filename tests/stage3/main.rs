@@ -10,6 +10,7 @@ mod common;
 mod corpus;
 mod engine;
 mod errors;
+mod hostile;
 mod listing;
 mod mixed;
 mod random;

@@ -177,28 +177,6 @@ pub struct Program {
 pub const MAIN: FnId = 0;
 
 impl Program {
-    /// The index of `value` in the constant pool, adding it when it is new.
-    pub fn intern_constant(&mut self, value: i64) -> u32 {
-        match self.constants.iter().position(|&c| c == value) {
-            Some(i) => i as u32,
-            None => {
-                self.constants.push(value);
-                (self.constants.len() - 1) as u32
-            }
-        }
-    }
-
-    /// The index of field `name`, adding it when it is new.
-    pub fn intern_field(&mut self, name: &str) -> u32 {
-        match self.fields.iter().position(|f| f == name) {
-            Some(i) => i as u32,
-            None => {
-                self.fields.push(name.to_string());
-                (self.fields.len() - 1) as u32
-            }
-        }
-    }
-
     /// The number of instructions of all functions: the size of the program, as
     /// compile speeds are measured (instructions per µs).
     pub fn instruction_count(&self) -> usize {

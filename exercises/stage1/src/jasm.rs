@@ -49,7 +49,7 @@
 //! Errors carry the line and column of the word at fault. Parsing checks the text,
 //! not the program: a stack underflow, for one, is the verifier's to find.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use crate::bytecode::{FnId, Function, Instr, Program};
@@ -64,7 +64,9 @@ pub fn parse(file: &str, text: &str) -> Result<Program, SourceError> {
     };
 
     // First pass: the functions' names, so that calls may name later functions.
+    // (A set beside the list: a file of 100,000 functions must not take n^2 steps.)
     let mut names: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for (i, words) in lines.iter().enumerate() {
         if words.first().map(|w| w.text) == Some(".fn") {
             let Some(name) = words.get(1) else {
@@ -74,7 +76,7 @@ pub fn parse(file: &str, text: &str) -> Result<Program, SourceError> {
                     "'.fn' needs a function name".into(),
                 ));
             };
-            if names.contains(&name.text) {
+            if !seen.insert(name.text) {
                 return Err(error(
                     i,
                     name.column,
@@ -85,7 +87,7 @@ pub fn parse(file: &str, text: &str) -> Result<Program, SourceError> {
         }
     }
     // main first, then the others in the order of the file.
-    let has_main = names.contains(&"main");
+    let has_main = seen.contains("main");
     let mut order: Vec<&str> = if has_main { vec!["main"] } else { vec![] };
     order.extend(names.iter().copied().filter(|&n| n != "main"));
     let ids: HashMap<&str, FnId> = order
@@ -129,19 +131,32 @@ pub fn parse(file: &str, text: &str) -> Result<Program, SourceError> {
 /// may define `main` after other functions; without this, the pools would follow the
 /// file and `parse(print(p))` would not give `p` back.
 fn renumber_pools(program: &mut Program) {
+    // The parser's pools hold each value once, so an old index maps to one new index,
+    // given at its first use: one pass, no search.
     let constants = std::mem::take(&mut program.constants);
     let fields = std::mem::take(&mut program.fields);
-    let mut functions = std::mem::take(&mut program.functions);
-    for instr in functions.iter_mut().flat_map(|f| f.code.iter_mut()) {
+    let mut constant_ids: Vec<Option<u32>> = vec![None; constants.len()];
+    let mut field_ids: Vec<Option<u32>> = vec![None; fields.len()];
+    let mut fields: Vec<Option<String>> = fields.into_iter().map(Some).collect();
+    for instr in program.functions.iter_mut().flat_map(|f| f.code.iter_mut()) {
         match instr {
-            Instr::Const(k) => *k = program.intern_constant(constants[*k as usize]),
+            Instr::Const(k) => {
+                let old = *k as usize;
+                *k = *constant_ids[old].get_or_insert_with(|| {
+                    program.constants.push(constants[old]);
+                    (program.constants.len() - 1) as u32
+                });
+            }
             Instr::GetField(k) | Instr::SetField(k) => {
-                *k = program.intern_field(&fields[*k as usize])
+                let old = *k as usize;
+                *k = *field_ids[old].get_or_insert_with(|| {
+                    program.fields.push(fields[old].take().unwrap_or_default());
+                    (program.fields.len() - 1) as u32
+                });
             }
             _ => {}
         }
     }
-    program.functions = functions;
 }
 
 /// Writes `program` as `.jasm` text. Never fails: an index that points nowhere (in a

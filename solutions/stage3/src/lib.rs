@@ -19,6 +19,7 @@ pub mod context;
 pub mod engine;
 pub mod listing;
 pub mod runtime;
+pub mod stack;
 
 pub use codegen::CompileError;
 pub use engine::{compile_program, compile_program_declining, CompiledProgram, Jit, Options};

@@ -78,6 +78,45 @@ pub enum ExprKind {
     Or { left: Box<Expr>, right: Box<Expr> },
 }
 
+impl ExprKind {
+    /// The left operand of a binary, `&&` or `||` node: the link to the rest of a
+    /// left-deep chain.
+    pub fn chain_left(&self) -> Option<&Expr> {
+        match self {
+            ExprKind::Binary { left, .. }
+            | ExprKind::And { left, .. }
+            | ExprKind::Or { left, .. } => Some(left),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Expr {
+    /// Unlinks a left-deep chain (`1 + 1 + … + 1`, as long as the input) node by node,
+    /// so dropping it takes a loop, not one native frame per operator.
+    fn drop(&mut self) {
+        let mut next = take_chain_left(&mut self.kind);
+        while let Some(mut link) = next {
+            next = take_chain_left(&mut link.kind);
+            // `link` drops here with its left operand gone: no deep recursion.
+        }
+    }
+}
+
+/// Takes the left operand out of a chain node, leaving a literal in its place.
+fn take_chain_left(kind: &mut ExprKind) -> Option<Box<Expr>> {
+    match kind {
+        ExprKind::Binary { left, .. } | ExprKind::And { left, .. } | ExprKind::Or { left, .. } => {
+            let placeholder = Expr {
+                kind: ExprKind::Int(0),
+                pos: left.pos,
+            };
+            Some(std::mem::replace(left, Box::new(placeholder)))
+        }
+        _ => None,
+    }
+}
+
 /// A statement and the position of its first token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stmt {

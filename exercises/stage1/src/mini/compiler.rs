@@ -116,8 +116,11 @@ struct FunctionCompiler<'a> {
     lines: Vec<u32>,
     /// False after a `return`, `jump` or `loop`, until a label with a jump to it.
     reachable: bool,
-    /// The names in scope, innermost block last, each with its slot.
-    scopes: Vec<Vec<(String, u32)>>,
+    /// The names declared in each open block, innermost block last.
+    scopes: Vec<Vec<String>>,
+    /// The slots of each name in scope, innermost last: a lookup is one hash, however
+    /// many locals the function has.
+    bindings: HashMap<String, Vec<u32>>,
     next_slot: u32,
     max_slots: u32,
 }
@@ -129,9 +132,10 @@ impl<'a> FunctionCompiler<'a> {
         pools: &'a mut Pools,
         declared: &[(String, Pos)],
     ) -> Result<FunctionCompiler<'a>> {
-        let mut params: Vec<(String, u32)> = Vec::new();
+        let mut params: Vec<String> = Vec::new();
+        let mut bindings: HashMap<String, Vec<u32>> = HashMap::new();
         for (name, pos) in declared {
-            if params.iter().any(|(p, _)| p == name) {
+            if bindings.contains_key(name) {
                 return Err(SourceError::new(
                     file,
                     pos.line,
@@ -139,7 +143,8 @@ impl<'a> FunctionCompiler<'a> {
                     format!("parameter '{name}' is declared twice"),
                 ));
             }
-            params.push((name.clone(), params.len() as u32));
+            bindings.insert(name.clone(), vec![params.len() as u32]);
+            params.push(name.clone());
         }
         let arity = params.len() as u32;
         Ok(FunctionCompiler {
@@ -150,6 +155,7 @@ impl<'a> FunctionCompiler<'a> {
             lines: Vec::new(),
             reachable: true,
             scopes: vec![params],
+            bindings,
             next_slot: arity,
             max_slots: arity,
         })
@@ -221,12 +227,10 @@ impl<'a> FunctionCompiler<'a> {
     }
 
     fn lookup_local(&self, name: &str) -> Option<u32> {
-        self.scopes
-            .iter()
-            .rev()
-            .flat_map(|scope| scope.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|&(_, slot)| slot)
+        self.bindings
+            .get(name)
+            .and_then(|slots| slots.last())
+            .copied()
     }
 
     fn statements(&mut self, stmts: &[Stmt]) -> Result<()> {
@@ -237,7 +241,11 @@ impl<'a> FunctionCompiler<'a> {
         self.scopes.push(Vec::new());
         let saved = self.next_slot;
         let result = self.statements(&block.stmts);
-        self.scopes.pop();
+        for name in self.scopes.pop().into_iter().flatten() {
+            if let Some(slots) = self.bindings.get_mut(&name) {
+                slots.pop();
+            }
+        }
         self.next_slot = saved;
         result
     }
@@ -259,7 +267,8 @@ impl<'a> FunctionCompiler<'a> {
                 self.scopes
                     .last_mut()
                     .expect("a function always has its parameter scope")
-                    .push((name.clone(), slot));
+                    .push(name.clone());
+                self.bindings.entry(name.clone()).or_default().push(slot);
                 self.emit(Instr::StoreLocal(slot), line);
             }
             StmtKind::Assign { target, value } => match &target.kind {
@@ -424,46 +433,61 @@ impl<'a> FunctionCompiler<'a> {
                     self.emit(Instr::Not, line);
                 }
             },
-            ExprKind::Binary { op, left, right } => {
-                self.expr(left)?;
-                self.expr(right)?;
-                let instr = match op {
-                    BinOp::Add => Instr::Add,
-                    BinOp::Sub => Instr::Sub,
-                    BinOp::Mul => Instr::Mul,
-                    BinOp::Div => Instr::Div,
-                    BinOp::Mod => Instr::Mod,
-                    BinOp::Lt => Instr::Lt,
-                    BinOp::Le => Instr::Le,
-                    BinOp::Gt => Instr::Gt,
-                    BinOp::Ge => Instr::Ge,
-                    BinOp::Eq => Instr::Eq,
-                    BinOp::Ne => Instr::Ne,
-                };
-                self.emit(instr, line);
-            }
-            // `a && b`: both are checked as conditions; the result is 0 or 1.
-            //     a; jump_if_false F; b; jump_if_false F; const 1; jump E; F: const 0; E:
-            ExprKind::And { left, right } => {
-                self.short_circuit(left, right, Instr::JumpIfFalse, line)?
-            }
-            ExprKind::Or { left, right } => {
-                self.short_circuit(left, right, Instr::JumpIfTrue, line)?
+            // A chain is left-deep and as long as the input: walked by a loop.
+            ExprKind::Binary { .. } | ExprKind::And { .. } | ExprKind::Or { .. } => {
+                self.chain(expr)?
             }
         }
         Ok(())
     }
 
-    /// `&&` (with `jump_if_false`) and `||` (with `jump_if_true`).
-    fn short_circuit(
-        &mut self,
-        left: &Expr,
-        right: &Expr,
-        jump: fn(u32) -> Instr,
-        line: u32,
-    ) -> Result<()> {
+    /// A chain of binary, `&&` and `||` operators, `((a op b) op c) op …`: the same
+    /// code as compiling each node recursively, made by a loop over the chain's left
+    /// spine, so a chain of any length takes no native stack.
+    fn chain(&mut self, expr: &Expr) -> Result<()> {
+        let mut links = Vec::new();
+        let mut first = expr;
+        while let Some(left) = first.kind.chain_left() {
+            links.push(first);
+            first = left;
+        }
+        self.expr(first)?;
+        for link in links.iter().rev() {
+            let line = link.pos.line;
+            match &link.kind {
+                ExprKind::Binary { op, right, .. } => {
+                    self.expr(right)?;
+                    let instr = match op {
+                        BinOp::Add => Instr::Add,
+                        BinOp::Sub => Instr::Sub,
+                        BinOp::Mul => Instr::Mul,
+                        BinOp::Div => Instr::Div,
+                        BinOp::Mod => Instr::Mod,
+                        BinOp::Lt => Instr::Lt,
+                        BinOp::Le => Instr::Le,
+                        BinOp::Gt => Instr::Gt,
+                        BinOp::Ge => Instr::Ge,
+                        BinOp::Eq => Instr::Eq,
+                        BinOp::Ne => Instr::Ne,
+                    };
+                    self.emit(instr, line);
+                }
+                // `a && b`: both are checked as conditions; the result is 0 or 1.
+                //     a; jump_if_false F; b; jump_if_false F; const 1; jump E; F: const 0; E:
+                ExprKind::And { right, .. } => {
+                    self.short_circuit(right, Instr::JumpIfFalse, line)?
+                }
+                ExprKind::Or { right, .. } => self.short_circuit(right, Instr::JumpIfTrue, line)?,
+                _ => unreachable!("a chain link is a binary, && or || node"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of `left && right` (with `jump_if_false`) or `left || right` (with
+    /// `jump_if_true`), `left` being compiled already.
+    fn short_circuit(&mut self, right: &Expr, jump: fn(u32) -> Instr, line: u32) -> Result<()> {
         let decided = (jump(0) == Instr::JumpIfTrue(0)) as i64;
-        self.expr(left)?;
         let first = self.jump(jump, line);
         self.expr(right)?;
         let second = self.jump(jump, line);

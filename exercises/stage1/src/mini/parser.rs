@@ -1,9 +1,11 @@
 //! The parser: tokens to a [`Module`], by recursive descent with precedence climbing.
 //!
-//! Recursion is bounded: every level of nesting (a parenthesis, a bracket, a brace, a
-//! prefix or postfix operator, a binary operator in a chain, a block) counts against
-//! [`MAX_DEPTH`], so that no input — 100,000 `(` or 100,000 `+` — can overflow the
-//! native stack here, in the compiler that walks the tree, or when the tree is dropped.
+//! Recursion is bounded: every level of real nesting (a parenthesis, a bracket, a
+//! brace, a prefix or postfix operator, a block) counts against [`MAX_DEPTH`], so that
+//! no input — 100,000 `(` — can overflow the native stack here, in the compiler that
+//! walks the tree, or when the tree is dropped. A chain of binary operators
+//! (`1 + 1 + … + 1`, `a && b && …`) is not nesting: it is read by a loop, whatever its
+//! length, and the compiler and the tree's drop walk it by loops too.
 
 use super::ast::{BinOp, Block, Expr, ExprKind, FnDecl, Module, Pos, Stmt, StmtKind, UnOp};
 use super::lexer::{tokenize, Tok, Token, RESERVED};
@@ -296,17 +298,20 @@ impl Parser<'_> {
     }
 
     /// Binary operators of precedence `min` and above, left associative.
+    ///
+    /// A chain `a + b + c` is read by this loop, not by recursion, so its length is
+    /// not nesting: it may be as long as the input. Its tree is left-deep (its depth is
+    /// its length), which is why the compiler walks a chain's left spine in a loop and
+    /// [`Expr`]'s drop unlinks it. The right operand is parsed one precedence level
+    /// up, so recursion here is bounded by the levels of precedence per real nesting.
     fn binary(&mut self, min: u8) -> Result<Expr> {
         let mut left = self.unary()?;
-        let mut levels = 0;
         while let Some((op, precedence)) = self.binary_operator() {
             if precedence < min {
                 break;
             }
             let is_and = self.at_sym("&&");
             let pos = self.advance();
-            self.enter(pos, "expression")?;
-            levels += 1;
             let right = Box::new(self.binary(precedence + 1)?);
             let left_box = Box::new(left);
             let kind = match op {
@@ -326,7 +331,6 @@ impl Parser<'_> {
             };
             left = Expr { kind, pos };
         }
-        self.leave(levels);
         Ok(left)
     }
 

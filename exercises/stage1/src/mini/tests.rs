@@ -94,7 +94,6 @@ fn deep_nesting_is_an_error_not_a_crash() {
     for source in [
         format!("print {}1{};", "(".repeat(100_000), ")".repeat(100_000)),
         format!("print {}", "(".repeat(100_000)),
-        format!("print 1{};", " + 1".repeat(100_000)),
         format!("print {}1;", "-!".repeat(100_000)),
         format!("let a = 0; print a{};", "[0]".repeat(100_000)),
         format!("print {}1{};", "{x: ".repeat(100_000), "}".repeat(100_000)),
@@ -116,6 +115,44 @@ fn deep_nesting_is_an_error_not_a_crash() {
         .join()
         .unwrap();
     assert!(ok);
+}
+
+#[test]
+fn long_operator_chains_are_not_nesting() {
+    // Chains are read by a loop, compiled by a loop and dropped by a loop: a 100,000
+    // term chain compiles on a small thread, to one instruction per operand and
+    // operator.
+    let sum = format!("print 1{};", " + 1".repeat(100_000));
+    let and = format!("print 1{};", " && 1".repeat(100_000));
+    let mixed = format!("print 1{};", " * 2 - 1 < 3 || 0".repeat(20_000));
+    let compiled = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            [sum, and, mixed].map(|source| {
+                // Here, not on the compiler's own big thread.
+                let module = crate::mini::parser::parse("t.mini", &source).expect("parses");
+                let program = crate::mini::compiler::compile_module("t.mini", &module);
+                drop(module);
+                program.map(|p| p.functions[0].code.len())
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let [sum, and, mixed] = compiled;
+    // const 1, then (const 1; add) per term, then print, const 0, return.
+    assert_eq!(sum, Ok(1 + 2 * 100_000 + 3));
+    // const 1, then per link: jump_if_false, const 1, jump_if_false, const 1, jump,
+    // const 0 (6 instructions), then print, const 0, return.
+    assert_eq!(and, Ok(1 + 6 * 100_000 + 3));
+    assert!(mixed.is_ok(), "{mixed:?}");
+    // Real nesting inside a chain still counts.
+    let (_, _, message) = error(&format!(
+        "print 1 + {}1{};",
+        "(".repeat(2_000),
+        ")".repeat(2_000)
+    ));
+    assert!(message.contains("nested too deeply"), "{message}");
 }
 
 #[test]

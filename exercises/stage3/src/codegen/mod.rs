@@ -247,6 +247,7 @@ fn generate_program(
             entries: &entries,
             pc: 0,
             stack,
+            clean: 0,
             targets,
             stubs,
             raise,
@@ -349,6 +350,10 @@ pub(crate) struct FnGen<'a> {
     pub pc: usize,
     /// Where each operand is ([`stack`]); its length is the operand-stack depth.
     pub stack: Vec<Operand>,
+    /// Every operand below this depth is in its slot (`Operand::Slot`), so the
+    /// searches of [`stack`] start here: a 400,000-deep stack is not searched whole
+    /// on every instruction.
+    pub(crate) clean: usize,
     /// The label of each jump target (where the stack must be in slots).
     targets: Vec<Option<Label>>,
     stubs: Vec<Stub>,

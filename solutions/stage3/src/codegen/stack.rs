@@ -41,16 +41,32 @@ impl Operand {
     }
 }
 
+/// The most operands kept out of their slots (in `ACC`, as constants, as locals)
+/// before [`FnGen::push`] spills them all: real code keeps a handful; a straight line of
+/// 400,000 pushes would otherwise make every search of the stack long.
+pub const UNSPILLED_MAX: usize = 256;
+
 impl FnGen<'_> {
     /// The operand-stack depth (how many operands there are).
     pub fn depth(&self) -> u32 {
         self.stack.len() as u32
     }
 
-    /// Pushes an operand.
+    /// Pushes an operand. When more than [`UNSPILLED_MAX`] operands are out of their
+    /// slots, they are spilled first, so no search of the stack takes longer.
     pub fn push(&mut self, op: Operand) {
-        debug_assert!(op != Operand::Acc || !self.stack.contains(&Operand::Acc));
+        // The stack may have been cut below `clean` since: what is pushed now is new.
+        self.clean = self.clean.min(self.stack.len());
+        if self.stack.len() - self.clean >= UNSPILLED_MAX {
+            self.spill_all();
+        }
+        debug_assert!(op != Operand::Acc || !self.stack[self.clean..].contains(&Operand::Acc));
         self.stack.push(op);
+    }
+
+    /// The depth from which operands may be out of their slots (see `clean`).
+    fn dirty_from(&self) -> usize {
+        self.clean.min(self.stack.len())
     }
 
     /// Pops the top operand, with the depth it had (the index of its slot).
@@ -85,21 +101,23 @@ impl FnGen<'_> {
 
     /// Writes every operand to its slot: before jumps, at jump targets, before calls.
     pub fn spill_all(&mut self) {
-        for j in 0..self.depth() {
+        for j in self.dirty_from() as u32..self.depth() {
             self.spill(j);
         }
+        self.clean = self.stack.len();
     }
 
     /// Writes the operand held in `ACC` (if any) to its slot, so `ACC` is free.
     pub fn spill_acc(&mut self) {
-        if let Some(j) = self.stack.iter().position(|&op| op == Operand::Acc) {
-            self.spill(j as u32);
+        let from = self.dirty_from();
+        if let Some(j) = self.stack[from..].iter().position(|&op| op == Operand::Acc) {
+            self.spill((from + j) as u32);
         }
     }
 
     /// Writes every operand that reads local `n` to its slot, before `n` changes.
     pub fn spill_local(&mut self, n: u32) {
-        for j in 0..self.depth() {
+        for j in self.dirty_from() as u32..self.depth() {
             if self.stack[j as usize] == Operand::Local(n) {
                 self.spill(j);
             }
@@ -122,7 +140,7 @@ impl FnGen<'_> {
     /// popped, moves first, so that no load overwrites it.
     pub fn pop_into<const N: usize>(&mut self, regs: [Reg; N]) -> [Operand; N] {
         let base = self.stack.len() - N;
-        if self.stack[..base].contains(&Operand::Acc) {
+        if self.stack[self.dirty_from().min(base)..base].contains(&Operand::Acc) {
             self.spill_acc();
         }
         let mut ops = [Operand::Slot; N];
