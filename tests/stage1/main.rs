@@ -14,6 +14,7 @@ mod instructions;
 mod jasm_text;
 mod limits;
 mod load_errors;
+mod mistakes;
 mod printing;
 mod profile;
 mod random;

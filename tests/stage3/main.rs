@@ -12,6 +12,7 @@ mod engine;
 mod errors;
 mod hostile;
 mod listing;
+mod mistakes;
 mod mixed;
 mod random;
 mod templates;

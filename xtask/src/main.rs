@@ -9,6 +9,9 @@ mod fixture;
 mod generate;
 mod holes;
 mod listings;
+mod mutants;
+mod progress;
+mod scratch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,7 +30,12 @@ commands:
               fresh, partial, crashing or finished (holes filled from the solutions)
   grade-fixtures
               grade every fixture kind with `jitlab grade --json` and check the
-              verdicts (slow: run by CI)";
+              verdicts (slow: run by CI)
+  progress [--stage N]... [--write]
+              fill the holes in book order in a scratch copy and check (or --write)
+              the book's \"Passing after this hole\" lines against the tests that go green
+  mutants [--stage N]... [--hole ID] [--timeout SECS]
+              plant each mistake of xtask/mutants/stageN.txt and report the survivors";
 
 /// The workspace root: the parent of this crate's directory, which `cargo run` (and
 /// so `cargo xtask`) names at run time. The path compiled in would be wrong for a
@@ -135,6 +143,57 @@ fn require_manifest(root: &Path, stage: u32) -> Result<(), Failure> {
     }
 }
 
+/// The `--stage N` values of `args`, and the other arguments.
+fn take_stages<'a>(args: &[&'a str]) -> Result<(Vec<u32>, Vec<&'a str>), Failure> {
+    let mut stages = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        if a == "--stage" {
+            let n = it.next().and_then(|n| n.parse().ok());
+            stages.push(n.ok_or_else(|| format!("--stage takes a number\n{USAGE}"))?);
+        } else {
+            rest.push(a);
+        }
+    }
+    Ok((stages, rest))
+}
+
+/// `cargo xtask progress`.
+fn progress_command(root: &Path, args: &[&str]) -> Result<(), Failure> {
+    let (stages, rest) = take_stages(args)?;
+    let write = match rest[..] {
+        [] => false,
+        ["--write"] => true,
+        _ => return Err(USAGE.to_string()),
+    };
+    progress::run(root, &stages, write)
+}
+
+/// `cargo xtask mutants`.
+fn mutants_command(root: &Path, args: &[&str]) -> Result<(), Failure> {
+    let (stages, rest) = take_stages(args)?;
+    let mut options = mutants::Options {
+        stages,
+        hole: None,
+        timeout: std::time::Duration::from_secs(120),
+    };
+    let mut it = rest.iter();
+    while let Some(&a) = it.next() {
+        match (a, it.next()) {
+            ("--hole", Some(id)) => options.hole = Some(id.to_string()),
+            ("--timeout", Some(s)) => {
+                let secs = s
+                    .parse()
+                    .map_err(|_| format!("--timeout takes seconds\n{USAGE}"))?;
+                options.timeout = std::time::Duration::from_secs(secs);
+            }
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    mutants::run(root, &options)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
@@ -144,6 +203,8 @@ fn main() -> ExitCode {
         ["listings"] => refresh_listings(&root),
         ["fixture", kind, dir] => fixture::write_fixture(&root, kind, Path::new(dir)),
         ["grade-fixtures"] => fixture::grade_fixtures(&root),
+        ["progress", ref rest @ ..] => progress_command(&root, rest),
+        ["mutants", ref rest @ ..] => mutants_command(&root, rest),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
             Ok(())
