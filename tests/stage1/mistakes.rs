@@ -5,8 +5,8 @@
 //! a sequence) counting and failing like the sequence they stand for.
 
 use stage1::heap::Heap;
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::interp::{Interpreter, Options};
+use stage1::limits::MAX_FRAMES;
 use stage1::{Engine, ErrorKind};
 
 use super::common::{load, run, run_named};

@@ -56,7 +56,7 @@ fn decode(code: &[u8], range: std::ops::Range<usize>) -> Vec<Instruction> {
 }
 
 fn compile(verified: &Verified, example: &'static str) -> Decoded {
-    let generated = generate_with_ranges(verified.program()).expect("the program compiles");
+    let generated = generate_with_ranges(verified).expect("the program compiles");
     let code = generated.asm.assemble().expect("the code assembles");
     let f = &generated.functions[0];
     Decoded {
@@ -476,7 +476,7 @@ fn fast_paths_make_no_runtime_calls() {
     // allocation go out.
     let source = "fn f(a, i) {\n  let s = 0;\n  while i < len(a) { s = s + a[i] * 2 - 1; if s > 100 { s = s / 3 % 7; } i = i + 1; }\n  return -s;\n}\nprint f([1, 2, 3], 0);";
     let verified = super::common::load("fast.mini", source);
-    let generated = generate_with_ranges(verified.program()).expect("the program compiles");
+    let generated = generate_with_ranges(&verified).expect("the program compiles");
     let code = generated.asm.assemble().expect("the code assembles");
     let listing = stage3::listing(&verified).expect("the program compiles");
     let program = verified.program();
@@ -496,7 +496,7 @@ fn fast_paths_make_no_runtime_calls() {
 fn division_checks_zero_and_minus_one_before_idiv() {
     let source = "fn f(a, b) { return a / b + a % b; }\nprint f(7, 2);";
     let verified = super::common::load("div.mini", source);
-    let generated = generate_with_ranges(verified.program()).expect("the program compiles");
+    let generated = generate_with_ranges(&verified).expect("the program compiles");
     let code = generated.asm.assemble().expect("the code assembles");
     let listing = stage3::listing(&verified).expect("the program compiles");
     let program = verified.program();

@@ -4,8 +4,8 @@
 //! fails, and values at the edges of 32 bits (a template that works on 32-bit
 //! registers passes every small test).
 
-use stage1::interp::frame::MAX_FRAMES;
 use stage1::interp::Interpreter;
+use stage1::limits::MAX_FRAMES;
 use stage1::Engine;
 use stage3::Jit;
 

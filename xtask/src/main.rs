@@ -34,8 +34,9 @@ commands:
   progress [--stage N]... [--write]
               fill the holes in book order in a scratch copy and check (or --write)
               the book's \"Passing after this hole\" lines against the tests that go green
-  mutants [--stage N]... [--hole ID] [--timeout SECS]
-              plant each mistake of xtask/mutants/stageN.txt and report the survivors";
+  mutants [--stage N]... [--hole ID] [--timeout SECS] [--dry-run]
+              plant each mistake of xtask/mutants/stageN.txt and report the survivors
+              (--dry-run: only check that each one applies)";
 
 /// The workspace root: the parent of this crate's directory, which `cargo run` (and
 /// so `cargo xtask`) names at run time. The path compiled in would be wrong for a
@@ -176,10 +177,15 @@ fn mutants_command(root: &Path, args: &[&str]) -> Result<(), Failure> {
     let mut options = mutants::Options {
         stages,
         hole: None,
-        timeout: std::time::Duration::from_secs(120),
+        timeout: std::time::Duration::from_secs(90),
+        dry_run: false,
     };
     let mut it = rest.iter();
     while let Some(&a) = it.next() {
+        if a == "--dry-run" {
+            options.dry_run = true;
+            continue;
+        }
         match (a, it.next()) {
             ("--hole", Some(id)) => options.hole = Some(id.to_string()),
             ("--timeout", Some(s)) => {

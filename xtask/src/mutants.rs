@@ -12,12 +12,14 @@
 //! ```
 //!
 //! The `-` lines (compared trimmed) must occur exactly once in the hole; they are
-//! replaced by the `+` lines, indented like the first line replaced.
+//! replaced by the `+` lines, indented like the first line replaced. A `-` line after
+//! `+` lines starts another replacement of the same mutant (a hunk), applied after
+//! the ones before it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::scratch::{learner_tree, Mutant, Scratch, Status, SuiteRun};
+use crate::scratch::{learner_tree, Hunk, Mutant, Scratch, Status, SuiteRun};
 
 /// Reads a mutant file (`file` names it in errors).
 pub fn parse(file: &str, text: &str) -> Result<Vec<Mutant>, String> {
@@ -38,8 +40,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Mutant>, String> {
             mutants.push(Mutant {
                 hole: hole.to_string(),
                 name: name.to_string(),
-                find: Vec::new(),
-                replace: Vec::new(),
+                hunks: Vec::new(),
             });
             continue;
         }
@@ -47,17 +48,22 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Mutant>, String> {
             return Err(format!("{}: a mutant starts with `== <hole> <name>`", at()));
         };
         if let Some(l) = line.strip_prefix('-') {
-            if !m.replace.is_empty() {
-                return Err(format!("{}: `-` lines come before `+` lines", at()));
+            if m.hunks.last().is_none_or(|h| !h.replace.is_empty()) {
+                m.hunks.push(Hunk::default());
             }
-            m.find.push(l.strip_prefix(' ').unwrap_or(l).to_string());
+            let hunk = m.hunks.last_mut().expect("pushed above");
+            hunk.find.push(l.strip_prefix(' ').unwrap_or(l).to_string());
         } else if let Some(l) = line.strip_prefix('+') {
-            m.replace.push(l.strip_prefix(' ').unwrap_or(l).to_string());
+            let Some(hunk) = m.hunks.last_mut() else {
+                return Err(format!("{}: `+` lines follow `-` lines", at()));
+            };
+            hunk.replace
+                .push(l.strip_prefix(' ').unwrap_or(l).to_string());
         } else {
             return Err(format!("{}: expected `-`, `+`, `#` or `==`", at()));
         }
     }
-    if let Some(m) = mutants.iter().find(|m| m.find.is_empty()) {
+    if let Some(m) = mutants.iter().find(|m| m.hunks.is_empty()) {
         return Err(format!(
             "{file}: mutant `{} {}` has no `-` lines",
             m.hole, m.name
@@ -123,6 +129,8 @@ pub struct Options {
     pub hole: Option<String>,
     /// Per run of the suite.
     pub timeout: Duration,
+    /// Only plant each mutant (checking that it applies), run nothing.
+    pub dry_run: bool,
 }
 
 /// Runs the mutation check; fails when a mutant survives or is invalid.
@@ -133,7 +141,11 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
             .filter(|n| root.join(format!("xtask/mutants/stage{n}.txt")).is_file())
             .collect();
     }
-    let scratch = Scratch::new(root, "mutants")?;
+    let scratch = if options.dry_run {
+        None
+    } else {
+        Some(Scratch::new(root, "mutants")?)
+    };
     let mut bad = 0;
     for stage in stages {
         let file = format!("xtask/mutants/stage{stage}.txt");
@@ -143,6 +155,16 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
             .filter(|m| options.hole.as_ref().is_none_or(|h| *h == m.hole))
             .collect();
         println!("stage {stage}: {} mutants", mutants.len());
+        if options.dry_run {
+            for m in &mutants {
+                if let Err(e) = learner_tree(root, stage, &|_| true, Some(m)) {
+                    println!("  INVALID   {} {}: {e}", m.hole, m.name);
+                    bad += 1;
+                }
+            }
+            continue;
+        }
+        let scratch = scratch.as_ref().expect("made unless a dry run");
         // The unmutated solution must pass, or no verdict means anything.
         scratch.set_learner(stage, &learner_tree(root, stage, &|_| true, None)?)?;
         match scratch.run_suite(stage, options.timeout) {
@@ -215,20 +237,22 @@ mod tests {
 
     #[test]
     fn the_data_format_reads_headers_and_diffs() {
-        let text = "# note\n== add wrong-op\n- self.asm.add(ACC, b);\n+ self.asm.sub(ACC, b);\n\n== add no-jo\n- self.asm.jcc(Cond::O, overflow);\n";
+        let text = "# note\n== add wrong-op\n- self.asm.add(ACC, b);\n+ self.asm.sub(ACC, b);\n- x\n\n== add no-jo\n- self.asm.jcc(Cond::O, overflow);\n";
         let m = parse("s.txt", text).unwrap();
         assert_eq!(m.len(), 2);
-        assert_eq!(m[0].find, ["self.asm.add(ACC, b);"]);
-        assert_eq!(m[0].replace, ["self.asm.sub(ACC, b);"]);
-        assert!(m[1].replace.is_empty());
+        assert_eq!(m[0].hunks.len(), 2);
+        assert_eq!(m[0].hunks[0].find, ["self.asm.add(ACC, b);"]);
+        assert_eq!(m[0].hunks[0].replace, ["self.asm.sub(ACC, b);"]);
+        assert_eq!(m[0].hunks[1].find, ["x"]);
+        assert!(m[1].hunks[0].replace.is_empty());
     }
 
     #[test]
     fn malformed_data_is_an_error_with_its_line() {
         assert!(parse("s.txt", "- x\n").unwrap_err().contains("s.txt:1"));
-        assert!(parse("s.txt", "== a b\n+ x\n- y\n")
+        assert!(parse("s.txt", "== a b\n+ x\n")
             .unwrap_err()
-            .contains("s.txt:3"));
+            .contains("s.txt:2"));
         assert!(parse("s.txt", "== a b\n")
             .unwrap_err()
             .contains("no `-` lines"));

@@ -14,7 +14,7 @@ use crate::book::{load_chapter, Chapter};
 use crate::generate::{display, write, Tree};
 use crate::holes::{add_allow_line, find_holes, replace_holes, GenError, Hole};
 
-/// A mistake planted in one hole: a run of lines of the hole's solution replaced by
+/// A mistake planted in one hole: runs of lines of the hole's solution replaced by
 /// others (see `xtask/mutants/`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mutant {
@@ -22,6 +22,13 @@ pub struct Mutant {
     pub hole: String,
     /// A short name, unique within the hole.
     pub name: String,
+    /// The replacements, applied in order.
+    pub hunks: Vec<Hunk>,
+}
+
+/// One replacement of a [`Mutant`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hunk {
     /// The lines it replaces, compared with leading and trailing blanks trimmed.
     pub find: Vec<String>,
     /// The lines it writes instead (indented like the first line found).
@@ -74,28 +81,49 @@ pub fn holes_in_book_order(root: &Path, stage: u32) -> Result<Vec<Hole>, String>
     Ok(holes)
 }
 
-/// Applies `mutant` to the lines of its hole in `text`; an error unless its `find`
-/// lines occur exactly once in the hole.
-fn plant(file: &str, text: &str, hole: &Hole, mutant: &Mutant) -> Result<String, String> {
+/// Applies the hunks of `mutant` to the lines of its hole in `text`.
+fn plant(file: &str, text: &str, mutant: &Mutant) -> Result<String, String> {
+    let mut text = text.to_string();
+    for hunk in &mutant.hunks {
+        let holes = find_holes(file, &text).map_err(|e| e.to_string())?;
+        let hole = holes
+            .iter()
+            .find(|h| h.id == mutant.hole)
+            .ok_or_else(|| format!("{file}: no hole `{}`", mutant.hole))?;
+        text = plant_hunk(file, &text, hole, mutant, hunk)?;
+    }
+    Ok(text)
+}
+
+/// Applies `hunk` to the lines of `hole` in `text`; an error unless its `find` lines
+/// occur exactly once in the hole.
+fn plant_hunk(
+    file: &str,
+    text: &str,
+    hole: &Hole,
+    mutant: &Mutant,
+    hunk: &Hunk,
+) -> Result<String, String> {
     let lines: Vec<&str> = text.lines().collect();
     let body = hole.begin_line..hole.end_line - 1; // 0-based indices of the hole's lines
-    let n = mutant.find.len();
+    let n = hunk.find.len();
     let matches: Vec<usize> = (body.start..body.end.saturating_sub(n) + 1)
         .filter(|&i| {
-            i + n <= body.end && (0..n).all(|k| lines[i + k].trim() == mutant.find[k].trim())
+            i + n <= body.end && (0..n).all(|k| lines[i + k].trim() == hunk.find[k].trim())
         })
         .collect();
     let [at] = matches[..] else {
         return Err(format!(
-            "{file}: mutant `{}` of hole `{}`: its `-` lines occur {} times in the hole, not once",
+            "{file}: mutant `{}` of hole `{}`: the `-` lines starting `{}` occur {} times in the hole, not once",
             mutant.name,
             mutant.hole,
+            hunk.find[0].trim(),
             matches.len()
         ));
     };
     let indent = &lines[at][..lines[at].len() - lines[at].trim_start().len()];
     let mut out: Vec<String> = lines[..at].iter().map(|l| l.to_string()).collect();
-    out.extend(mutant.replace.iter().map(|l| format!("{indent}{l}")));
+    out.extend(hunk.replace.iter().map(|l| format!("{indent}{l}")));
     out.extend(lines[at + n..].iter().map(|l| l.to_string()));
     let mut result = out.join("\n");
     result.push('\n');
@@ -123,8 +151,8 @@ pub fn learner_tree(
         let mut text = String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8"))?;
         if let Some(m) = mutant {
             let holes = find_holes(&name, &text).map_err(|e| e.to_string())?;
-            if let Some(hole) = holes.iter().find(|h| h.id == m.hole) {
-                text = plant(&name, &text, hole, m)?;
+            if holes.iter().any(|h| h.id == m.hole) {
+                text = plant(&name, &text, m)?;
                 planted = true;
             }
         }
@@ -275,7 +303,7 @@ impl Scratch {
                 Ok(None) if start.elapsed() > timeout => {
                     // The whole process group: cargo and the test binary it started.
                     let _ = Command::new("kill")
-                        .args(["-KILL", &format!("-{}", child.id())])
+                        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
                         .status();
                     let _ = child.wait();
                     timed_out = true;
@@ -297,8 +325,8 @@ impl Scratch {
             _ => {
                 let why = stderr
                     .lines()
-                    .rev()
-                    .find(|l| l.contains("signal") || l.contains("error"))
+                    .find_map(|l| l.find("(signal").map(|at| &l[at..]))
+                    .or_else(|| stderr.lines().rev().find(|l| l.contains("error")))
                     .unwrap_or("the test binary ended without a report")
                     .trim()
                     .to_string();
@@ -370,22 +398,32 @@ mod tests {
     #[test]
     fn a_mutant_replaces_its_lines_once_inside_the_hole() {
         let text = "fn f() {\n    x();\n    // exercise-begin: h Do it.\n    x();\n    y();\n    // exercise-end\n}\n";
-        let hole = &find_holes("a.rs", text).unwrap()[0];
         let m = Mutant {
             hole: "h".into(),
             name: "swap".into(),
-            find: vec!["x();".into()],
-            replace: vec!["z();".into(), "w();".into()],
+            hunks: vec![
+                Hunk {
+                    find: vec!["x();".into()],
+                    replace: vec!["z();".into(), "w();".into()],
+                },
+                Hunk {
+                    find: vec!["y();".into()],
+                    replace: vec![],
+                },
+            ],
         };
-        let out = plant("a.rs", text, hole, &m).unwrap();
+        let out = plant("a.rs", text, &m).unwrap();
         assert_eq!(
             out,
-            "fn f() {\n    x();\n    // exercise-begin: h Do it.\n    z();\n    w();\n    y();\n    // exercise-end\n}\n"
+            "fn f() {\n    x();\n    // exercise-begin: h Do it.\n    z();\n    w();\n    // exercise-end\n}\n"
         );
         let missing = Mutant {
-            find: vec!["q();".into()],
+            hunks: vec![Hunk {
+                find: vec!["q();".into()],
+                replace: vec![],
+            }],
             ..m
         };
-        assert!(plant("a.rs", text, hole, &missing).is_err());
+        assert!(plant("a.rs", text, &missing).is_err());
     }
 }

@@ -40,6 +40,16 @@ impl FnGen<'_> {
         b
     }
 
+    /// Jumps to a `type error` unless `ACC`, which holds operand `a`, is an integer
+    /// (tag bit 0 clear); no code when the value stack knows it is one.
+    pub(super) fn check_int_acc(&mut self, a: Operand) {
+        if !a.known_int() {
+            let type_error = self.error_exit(Some(ErrorKind::TypeError));
+            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
+            self.asm.jcc(Cond::NE, type_error);
+        }
+    }
+
     /// `add`: `a + b` on the tagged words ([`gen_add_sub`](Self::gen_add_sub)).
     pub(super) fn gen_add(&mut self) {
         self.gen_add_sub(false);
@@ -76,11 +86,7 @@ impl FnGen<'_> {
     /// `neg`: `0 - a`; `neg` sets `OF` for the tagged `MIN`, which is `-MIN` overflowing.
     pub(super) fn gen_neg(&mut self) {
         let [a] = self.pop_into([ACC]);
-        if !a.known_int() {
-            let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
-            self.asm.jcc(Cond::NE, type_error);
-        }
+        self.check_int_acc(a);
         let overflow = self.error_exit(Some(ErrorKind::IntegerOverflow));
         self.asm.neg(ACC);
         self.asm.jcc(Cond::O, overflow);

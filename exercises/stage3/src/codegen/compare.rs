@@ -3,9 +3,8 @@
 //! any two words. A compare followed by a conditional jump is one `cmp; jcc`, with no
 //! 0 or 1 made at all.
 
-use stage1::value::INT_TAG_MASK;
-use stage1::{ErrorKind, Instr};
-use stage2::{Cond, Imm32, Reg, RegMemImm};
+use stage1::Instr;
+use stage2::{Cond, Reg, RegMemImm};
 
 use super::stack::Operand;
 use super::{FnGen, ACC};
@@ -76,11 +75,7 @@ impl FnGen<'_> {
     /// `not`: 1 for the integer 0, else 0; a heap value is a `type error`.
     pub(super) fn gen_not(&mut self) {
         let [a] = self.pop_into([ACC]);
-        if !a.known_int() {
-            let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
-            self.asm.jcc(Cond::NE, type_error);
-        }
+        self.check_int_acc(a);
         self.asm.test(ACC, ACC);
         self.flags_to_bool(Cond::E);
         self.push(Operand::Acc);

@@ -2,9 +2,7 @@
 //! the value stack puts every operand in its slot (the target expects them there).
 //! Conditions must be integers (`type error` otherwise), 0 being false.
 
-use stage1::value::INT_TAG_MASK;
-use stage1::ErrorKind;
-use stage2::{Cond, Imm32};
+use stage2::Cond;
 
 use super::{FnGen, ACC};
 
@@ -18,7 +16,7 @@ impl FnGen<'_> {
     /// `jump_if_true t` (`when` = true) and `jump_if_false t`.
     pub(super) fn gen_jump_if(&mut self, when: bool, target: u32) {
         todo!(
-            "jumps: pop the condition into ACC, spill the rest, check it is an integer, then jump when it is (not) zero — book §3.8"
+            "jumps: pop the condition into ACC, spill the rest, check it is an integer (`check_int_acc`), then jump when it is (not) zero — book §3.8"
         )
     }
 }

@@ -2,9 +2,7 @@
 //! the value stack puts every operand in its slot (the target expects them there).
 //! Conditions must be integers (`type error` otherwise), 0 being false.
 
-use stage1::value::INT_TAG_MASK;
-use stage1::ErrorKind;
-use stage2::{Cond, Imm32};
+use stage2::Cond;
 
 use super::{FnGen, ACC};
 
@@ -17,14 +15,10 @@ impl FnGen<'_> {
 
     /// `jump_if_true t` (`when` = true) and `jump_if_false t`.
     pub(super) fn gen_jump_if(&mut self, when: bool, target: u32) {
-        // exercise-begin: jumps pop the condition into ACC, spill the rest, check it is an integer, then jump when it is (not) zero
+        // exercise-begin: jumps pop the condition into ACC, spill the rest, check it is an integer (`check_int_acc`), then jump when it is (not) zero
         let [cond] = self.pop_into([ACC]);
         self.spill_all();
-        if !cond.known_int() {
-            let type_error = self.error_exit(Some(ErrorKind::TypeError));
-            self.asm.test(ACC.r32(), Imm32(INT_TAG_MASK as i32));
-            self.asm.jcc(Cond::NE, type_error);
-        }
+        self.check_int_acc(cond);
         self.asm.test(ACC, ACC);
         let cond = if when { Cond::NE } else { Cond::E };
         self.asm.jcc(cond, self.label_of(target));
