@@ -228,30 +228,30 @@ fn main (arity 0, locals 0): 102 bytes of code
         0028: 48 89 e5                       mov rbp, rsp
         002b: 48 83 ec 10                    sub rsp, 0x10
         002f: 48 83 eb 01                    sub rbx, 0x1
-        0033: 0f 82 1c 00 00 00              jb 0x55
+        0033: 0f 82 1c 00 00 00              jb 0x55                           ; stack overflow
         0039: 49 83 c5 01                    add r13, 0x1
      0  const 20
      1  const 22
      2  add
-        003d: b8 28 00 00 00                 mov eax, 0x28
-        0042: 48 83 c0 2c                    add rax, 0x2c
-        0046: 0f 80 18 00 00 00              jo 0x64
+        003d: b8 28 00 00 00                 mov eax, 0x28                     ; 20
+        0042: 48 83 c0 2c                    add rax, 0x2c                     ; 22
+        0046: 0f 80 18 00 00 00              jo 0x64                           ; integer overflow at pc 2
      3  return
         004c: 48 83 c3 01                    add rbx, 0x1
         0050: 48 89 ec                       mov rsp, rbp
         0053: 5d                             pop rbp
         0054: c3                             ret
   slow paths
-        0055: be 06 00 00 00                 mov esi, 0x6
-        005a: b9 ff ff ff ff                 mov ecx, 0xffffffff
-        005f: e9 0f 00 00 00                 jmp 0x73
-        0064: be 01 00 00 00                 mov esi, 0x1
+        0055: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
+        005a: b9 ff ff ff ff                 mov ecx, -0x1
+        005f: e9 0f 00 00 00                 jmp 0x73                          ; error exit
+        0064: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
         0069: b9 02 00 00 00                 mov ecx, 0x2
-        006e: e9 00 00 00 00                 jmp 0x73
-        0073: 4c 89 e7                       mov rdi, r12
+        006e: e9 00 00 00 00                 jmp 0x73                          ; error exit
+        0073: 4c 89 e7                       mov rdi, r12                      ; error exit
         0076: ba 00 00 00 00                 mov edx, 0x0
-        007b: 49 bb .. .. .. .. .. .. .. ..  mov r11, <rt_raise>
-        0085: 41 ff d3                       call r11
+        007b: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
+        0085: 41 ff d3                       call r11                          ; rt_raise
         0088: 48 89 ec                       mov rsp, rbp
         008b: 5d                             pop rbp
         008c: c3                             ret
@@ -305,14 +305,24 @@ fn golden_add_of_two_constants() {
 }
 
 const EXAMPLE_LOCALS: &str = "\
+fn main (arity 0, locals 2): 205 bytes of code
+  prologue
+        0027: 55                             push rbp
+        0028: 48 89 e5                       mov rbp, rsp
+        002b: 48 83 ec 20                    sub rsp, 0x20
+        002f: 48 83 eb 01                    sub rbx, 0x1
+        0033: 0f 82 65 00 00 00              jb 0x9e                           ; stack overflow
+        0039: 49 83 c5 01                    add r13, 0x1
+        003d: 48 c7 45 f8 00 00 00 00        mov qword ptr [rbp-0x8], 0x0      ; 0
+        0045: 48 c7 45 f0 00 00 00 00        mov qword ptr [rbp-0x10], 0x0     ; 0
      0  load_local 0
      1  const 22
      2  add
         004d: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
         0051: a9 01 00 00 00                 test eax, 0x1
-        0056: 0f 85 51 00 00 00              jne 0xad
-        005c: 48 83 c0 2c                    add rax, 0x2c
-        0060: 0f 80 56 00 00 00              jo 0xbc
+        0056: 0f 85 51 00 00 00              jne 0xad                          ; type error at pc 2
+        005c: 48 83 c0 2c                    add rax, 0x2c                     ; 22
+        0060: 0f 80 56 00 00 00              jo 0xbc                           ; integer overflow at pc 2
      3  store_local 1
         0066: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
      4  load_local 1
@@ -320,9 +330,9 @@ const EXAMPLE_LOCALS: &str = "\
      6  lt
         006a: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
         006e: a9 01 00 00 00                 test eax, 0x1
-        0073: 0f 85 52 00 00 00              jne 0xcb
-        0079: 48 83 f8 02                    cmp rax, 0x2
-        007d: 0f 8d 0d 00 00 00              jge 0x90
+        0073: 0f 85 52 00 00 00              jne 0xcb                          ; type error at pc 6
+        0079: 48 83 f8 02                    cmp rax, 0x2                      ; 1
+        007d: 0f 8d 0d 00 00 00              jge 0x90                          ; pc 10
      7  jump_if_false 10
      8  load_local 1
      9  return
@@ -333,11 +343,31 @@ const EXAMPLE_LOCALS: &str = "\
         008f: c3                             ret
     10  const 0
     11  return
-        0090: b8 00 00 00 00                 mov eax, 0x0
+        0090: b8 00 00 00 00                 mov eax, 0x0                      ; 0
         0095: 48 83 c3 01                    add rbx, 0x1
         0099: 48 89 ec                       mov rsp, rbp
         009c: 5d                             pop rbp
         009d: c3                             ret
+  slow paths
+        009e: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
+        00a3: b9 ff ff ff ff                 mov ecx, -0x1
+        00a8: e9 2d 00 00 00                 jmp 0xda                          ; error exit
+        00ad: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 2
+        00b2: b9 02 00 00 00                 mov ecx, 0x2
+        00b7: e9 1e 00 00 00                 jmp 0xda                          ; error exit
+        00bc: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
+        00c1: b9 02 00 00 00                 mov ecx, 0x2
+        00c6: e9 0f 00 00 00                 jmp 0xda                          ; error exit
+        00cb: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 6
+        00d0: b9 06 00 00 00                 mov ecx, 0x6
+        00d5: e9 00 00 00 00                 jmp 0xda                          ; error exit
+        00da: 4c 89 e7                       mov rdi, r12                      ; error exit
+        00dd: ba 00 00 00 00                 mov edx, 0x0
+        00e2: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
+        00ec: 41 ff d3                       call r11                          ; rt_raise
+        00ef: 48 89 ec                       mov rsp, rbp
+        00f2: 5d                             pop rbp
+        00f3: c3                             ret
 ";
 
 #[test]
