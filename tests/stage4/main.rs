@@ -6,5 +6,7 @@
 //! reference (`cargo test -p stage4-solution`); both call the crate `stage4`.
 
 mod builder;
+mod evaluate;
 mod ir;
+mod passes;
 mod regalloc;

@@ -25,6 +25,7 @@ use stage1::FnId;
 
 pub mod build;
 pub mod dom;
+pub mod eval;
 pub mod text;
 pub mod verify;
 
@@ -653,6 +654,38 @@ impl Function {
             }
         }
         *self = out;
+    }
+
+    /// Inserts an instruction at position `at` of `block`'s list and gives its result.
+    pub fn insert(&mut self, block: Block, at: usize, op: Op, pc: Pc) -> Option<Value> {
+        let inst = self.make_inst(op, pc);
+        self.blocks[block.index()].insts.insert(at, inst);
+        self.insts[inst.index()].result
+    }
+
+    /// Keeps the parameters of `block` for which `keep` is true (indexed like them)
+    /// and drops the matching argument of every jump to it, in every block.
+    pub fn retain_params(&mut self, block: Block, keep: &[bool]) {
+        let params = std::mem::take(&mut self.blocks[block.index()].params);
+        let mut kept = Vec::with_capacity(params.len());
+        for (&p, &k) in params.iter().zip(keep) {
+            if k {
+                self.values[p.index()] = ValueDef::Param(block, kept.len() as u32);
+                kept.push(p);
+            }
+        }
+        self.blocks[block.index()].params = kept;
+        for data in &mut self.blocks {
+            for call in data.term.calls_mut() {
+                if call.block == block {
+                    let mut i = 0;
+                    call.args.retain(|_| {
+                        i += 1;
+                        keep[i - 1]
+                    });
+                }
+            }
+        }
     }
 
     /// Each use of `from` (in instructions and terminators) becomes a use of `to`.

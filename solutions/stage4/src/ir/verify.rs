@@ -10,7 +10,8 @@
 //! - every use is dominated by its definition: an instruction's operands are defined
 //!   earlier in its block or in a block that dominates it, a block's parameters
 //!   at its start; a jump's arguments are uses at the end of the jumping block.
-//!   Unreachable blocks are checked for everything but dominance.
+//!   Unreachable blocks (which passes leave behind for `cleanup`) are checked for
+//!   their structure, not for their uses.
 
 use super::{Block, Dominators, Function, Terminator, Value, ValueDef, ENTRY};
 
@@ -97,14 +98,14 @@ fn check(f: &Function) -> Result<(), String> {
     // Whether the definition of `v` is available at instruction `at` (index `at` in
     // `block`, `usize::MAX` for the terminator).
     let available = |v: Value, block: Block, at: usize| -> Result<(), String> {
+        if !doms.is_reachable(block) {
+            return Ok(());
+        }
         let def = defined
             .get(v.index())
             .copied()
             .flatten()
             .ok_or_else(|| format!("v{} is used in b{} but never defined", v.0, block.0))?;
-        if !doms.is_reachable(block) {
-            return Ok(());
-        }
         let (def_block, def_at) = match def {
             ValueDef::Param(b, _) => (b, None),
             ValueDef::Inst(i) => (

@@ -1,0 +1,103 @@
+//! Global value numbering, dominator-based (the scoped hash table of Briggs, Cooper
+//! and Simpson's "Value Numbering", 1997): an instruction equal to one that dominates
+//! it is replaced by it.
+//!
+//! **What it proves**: that the later instruction gives the same value as the earlier
+//! one and that dropping it is invisible. Equal means same operation on the same
+//! operands (commutative operands sorted). Two kinds of instruction qualify:
+//! - *pure* ones ([`Op::is_pure`]): their result depends on their operands only;
+//! - *deterministic checks and arithmetic* that can fail but read nothing else —
+//!   `check_int`, `add`/`sub`/`mul`/`div`/`mod`, `neg`, `shl`, and `len` (an array's
+//!   length never changes): the dominating copy ran first on the same operands, so
+//!   if they fail, it failed there already, and if it succeeded, so would this one.
+//!
+//! Loads (`a[i]`, `o.f`) are not merged — a store between them may change the
+//! answer — and neither are allocations (each gives a new array) nor calls.
+
+use std::collections::HashMap;
+
+use crate::ir::{BinOp, Block, CmpOp, Dominators, Function, Op, Value, ENTRY};
+
+use super::PassStats;
+
+/// True when an equal dominating instruction makes `op` redundant.
+pub fn mergeable(op: &Op) -> bool {
+    op.is_pure()
+        || matches!(
+            op,
+            Op::CheckInt(_) | Op::Binary(..) | Op::Neg(_) | Op::Shl(..) | Op::ArrayLen(_)
+        )
+}
+
+/// `op` with the operands of a commutative operation in a fixed order.
+fn key(op: &Op) -> Op {
+    let sorted = |a: Value, b: Value| if a <= b { (a, b) } else { (b, a) };
+    match *op {
+        Op::Binary(o @ (BinOp::Add | BinOp::Mul), a, b) => {
+            let (a, b) = sorted(a, b);
+            Op::Binary(o, a, b)
+        }
+        Op::Compare(o @ (CmpOp::Eq | CmpOp::Ne), a, b) => {
+            let (a, b) = sorted(a, b);
+            Op::Compare(o, a, b)
+        }
+        Op::IAdd(a, b) => {
+            let (a, b) = sorted(a, b);
+            Op::IAdd(a, b)
+        }
+        _ => op.clone(),
+    }
+}
+
+/// Replaces each mergeable instruction of `f` by an equal dominating one.
+pub fn run(f: &mut Function, stats: &mut PassStats) {
+    let doms = Dominators::new(f);
+    let children = doms.children();
+    let mut table: HashMap<Op, Value> = HashMap::new();
+    // What each merged value became (uses are renamed as the walk meets them).
+    let mut renamed: HashMap<Value, Value> = HashMap::new();
+    enum Step {
+        Enter(Block),
+        Leave(Vec<Op>),
+    }
+    let mut work = vec![Step::Enter(ENTRY)];
+    while let Some(step) = work.pop() {
+        let b = match step {
+            Step::Enter(b) => b,
+            Step::Leave(added) => {
+                for op in added {
+                    table.remove(&op);
+                }
+                continue;
+            }
+        };
+        let mut added = Vec::new();
+        let insts = std::mem::take(&mut f.blocks[b.index()].insts);
+        let mut keep = Vec::with_capacity(insts.len());
+        for inst in insts {
+            let data = &mut f.insts[inst.index()];
+            data.op.map_args(|v| renamed.get(&v).copied().unwrap_or(v));
+            if let (true, Some(r)) = (mergeable(&data.op), data.result) {
+                let k = key(&data.op);
+                if let Some(&earlier) = table.get(&k) {
+                    renamed.insert(r, earlier);
+                    stats.merged += 1;
+                    continue;
+                }
+                table.insert(k.clone(), r);
+                added.push(k);
+            }
+            keep.push(inst);
+        }
+        f.blocks[b.index()].insts = keep;
+        work.push(Step::Leave(added));
+        for &child in children[b.index()].iter().rev() {
+            work.push(Step::Enter(child));
+        }
+    }
+    // Terminators and uses in blocks walked before the renaming (jump arguments
+    // flowing around loops) see the final names.
+    if !renamed.is_empty() {
+        f.map_uses(|v| renamed.get(&v).copied().unwrap_or(v));
+    }
+}

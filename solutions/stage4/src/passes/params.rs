@@ -1,0 +1,70 @@
+//! Redundant block parameters: the builder gives every block a parameter per local,
+//! even where the local never changes. A parameter whose every incoming argument is
+//! one value `v` — or the parameter itself, passed around a loop — is that value
+//! (Braun et al., "Simple and Efficient Construction of SSA Form", 2013, remove such
+//! "trivial phis" the same way).
+//!
+//! **What it proves**: parameter `p` of block `b` equals `v` on every execution,
+//! because each jump to `b` passes `v` or `p` (which, by induction on the executions
+//! reaching `b`, is `v`). `v` dominates `b`: every path into `b` from outside the
+//! cycle passes `v`, so `v` is defined on it. Uses of `p` become uses of `v`, and `p`
+//! goes. Removing one parameter can make another trivial, so it runs to a fixpoint.
+//! This is what makes a loop's unchanged locals loop-invariant for LICM.
+
+use crate::ir::{Block, Function, ENTRY};
+
+use super::PassStats;
+
+/// Removes the trivial parameters of every block of `f`.
+pub fn run(f: &mut Function, stats: &mut PassStats) {
+    loop {
+        let preds = f.predecessors();
+        let mut changed = false;
+        for (b, block_preds) in preds.iter().enumerate() {
+            let block = Block(b as u32);
+            if block == ENTRY || block_preds.is_empty() {
+                continue;
+            }
+            let params = f.blocks[b].params.clone();
+            let mut keep = vec![true; params.len()];
+            for (i, &p) in params.iter().enumerate() {
+                // The one value other than `p` that the jumps pass, if there is one.
+                let mut same = None;
+                let mut trivial = true;
+                let mut seen = Vec::new();
+                for &pred in block_preds {
+                    if seen.contains(&pred) {
+                        continue;
+                    }
+                    seen.push(pred);
+                    for call in f.blocks[pred.index()].term.calls() {
+                        if call.block != block {
+                            continue;
+                        }
+                        let a = call.args[i];
+                        if a == p || Some(a) == same {
+                            continue;
+                        }
+                        if same.is_none() {
+                            same = Some(a);
+                        } else {
+                            trivial = false;
+                        }
+                    }
+                }
+                if let (true, Some(v)) = (trivial, same) {
+                    f.replace_uses(p, v);
+                    keep[i] = false;
+                }
+            }
+            if keep.contains(&false) {
+                stats.params_removed += keep.iter().filter(|k| !**k).count() as u64;
+                f.retain_params(block, &keep);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}

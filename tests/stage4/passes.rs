@@ -1,0 +1,373 @@
+//! The passes, checked by the shape of what they make (as text), and by the IR
+//! verifier after every pass over the corpus and random programs.
+
+use jitlab_testkit::random;
+use stage4::ir::{self, text, Function, Op};
+use stage4::passes::{self, PassStats};
+
+use super::builder::{corpus_programs, load};
+
+/// Optimizes `f` with the whole pipeline, verifying the IR after every pass.
+fn optimize(f: &mut Function) -> PassStats {
+    let mut stats = PassStats::default();
+    let before = text::print(f);
+    passes::optimize(f, &mut stats, |pass, f| {
+        if let Err(e) = ir::verify::verify(f) {
+            panic!(
+                "the IR does not verify after {pass}: {e}\n--- before the pipeline ---\n{before}\n--- after {pass} ---\n{}",
+                text::print(f)
+            );
+        }
+    });
+    stats
+}
+
+/// The optimized IR of function `name` of a Mini program.
+fn optimized(source: &str, name: &str) -> Function {
+    let program = load("test.mini", source);
+    let id = program
+        .program()
+        .function_named(name)
+        .unwrap_or_else(|| panic!("no function {name}"));
+    let mut f = ir::build(&program, id);
+    optimize(&mut f);
+    f
+}
+
+/// The operations of every instruction in the reachable blocks.
+fn ops(f: &Function) -> Vec<&Op> {
+    f.reverse_postorder()
+        .into_iter()
+        .flat_map(|b| f.block(b).insts.iter().map(|&i| &f.inst(i).op))
+        .collect()
+}
+
+fn count(f: &Function, pred: impl Fn(&Op) -> bool) -> usize {
+    ops(f).into_iter().filter(|op| pred(op)).count()
+}
+
+#[test]
+fn every_corpus_function_verifies_after_every_pass() {
+    for (name, program) in corpus_programs() {
+        for id in 0..program.program().functions.len() as u32 {
+            let mut f = ir::build(&program, id);
+            let stats = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| optimize(&mut f)));
+            if stats.is_err() {
+                panic!("{name}: function {id} broke a pass (see above)");
+            }
+        }
+    }
+}
+
+#[test]
+fn random_programs_verify_after_every_pass() {
+    for seed in 0..random::seed_count(300) {
+        let source = random::program(seed);
+        let program = load(&format!("random-{seed}.mini"), &source);
+        for id in 0..program.program().functions.len() as u32 {
+            optimize(&mut ir::build(&program, id));
+        }
+    }
+}
+
+#[test]
+fn a_function_that_folds_completely_is_a_return_of_a_constant() {
+    let f = optimized(
+        "fn f() { let a = 6; let b = 7; let c = a * b - 2; if c > 10 { c = c / 4; } else { c = 0; } return c % 7 + -(3 - 5); }\nprint f();",
+        "f",
+    );
+    let printed = text::print(&f);
+    assert_eq!(f.blocks.len(), 1, "{printed}");
+    assert_eq!(ops(&f), vec![&Op::Const(5)], "{printed}");
+    assert!(
+        matches!(f.blocks[0].term, ir::Terminator::Return(_)),
+        "{printed}"
+    );
+}
+
+#[test]
+fn failing_expressions_are_not_folded_and_stay_after_the_prints() {
+    let f = optimized(
+        "fn f() { print 1; print 4611686018427387903 + 1; return 0; }\nprint f();",
+        "f",
+    );
+    let printed = text::print(&f);
+    let ops = ops(&f);
+    let add = ops
+        .iter()
+        .position(|op| matches!(op, Op::Binary(ir::BinOp::Add, ..)))
+        .unwrap_or_else(|| panic!("MAX + 1 was folded away:\n{printed}"));
+    let first_print = ops
+        .iter()
+        .position(|op| matches!(op, Op::Print(_)))
+        .unwrap();
+    assert!(first_print < add, "{printed}");
+    for (source, what) in [
+        ("return 1 / 0;", "division by zero"),
+        ("return 5 % 0;", "remainder by zero"),
+        ("return (-4611686018427387903 - 1) / -1;", "MIN / -1"),
+        ("return -(-4611686018427387903 - 1);", "-MIN"),
+        ("return (-4611686018427387903 - 1) - 1;", "MIN - 1"),
+        ("return 3037000500 * 3037000500;", "a product past 2^62"),
+    ] {
+        let f = optimized(&format!("fn f() {{ {source} }}\nprint f();"), "f");
+        let failing = count(&f, |op| op.can_fail() && !matches!(op, Op::CheckInt(_)));
+        assert!(failing >= 1, "{what} was folded:\n{}", text::print(&f));
+    }
+}
+
+#[test]
+fn the_63_bit_boundaries_fold_exactly() {
+    let f = optimized(
+        "fn f() { return (4611686018427387903 - 1) + 1 + (-4611686018427387903 - 1) % -1; }\nprint f();",
+        "f",
+    );
+    assert_eq!(ops(&f), vec![&Op::Const(4611686018427387903)]);
+}
+
+#[test]
+fn a_branch_on_a_constant_loses_its_dead_arm() {
+    let f = optimized(
+        "fn f(x) { if 1 < 2 { print x; } else { print 0 - x; } return 0; }\nprint f(1);",
+        "f",
+    );
+    let printed = text::print(&f);
+    assert_eq!(f.blocks.len(), 1, "{printed}");
+    assert_eq!(count(&f, |op| matches!(op, Op::Print(_))), 1, "{printed}");
+    assert_eq!(count(&f, |op| matches!(op, Op::Binary(..))), 0, "{printed}");
+}
+
+#[test]
+fn a_loop_that_never_runs_is_gone() {
+    let f = optimized(
+        "fn f() { let n = 0; let i = 0; while i < n { print i; i = i + 1; } return i; }\nprint f();",
+        "f",
+    );
+    assert_eq!(ops(&f), vec![&Op::Const(0)], "{}", text::print(&f));
+}
+
+#[test]
+fn constants_flow_through_loops_until_they_do_not() {
+    // `k` stays 3 around the loop; `i` does not stay constant.
+    let f = optimized(
+        "fn f(n) { let i = 0; let k = 3; while i < n { k = k * 1; i = i + 1; } return k + i; }\nprint f(4);",
+        "f",
+    );
+    let printed = text::print(&f);
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::Binary(ir::BinOp::Mul, ..))),
+        0,
+        "{printed}"
+    );
+    assert!(printed.contains("const 3"), "{printed}");
+}
+
+#[test]
+fn a_check_proved_redundant_is_absent() {
+    // `a` is checked once; the second use of `a` and the sum need no check.
+    let f = optimized("fn f(a, b) { return a + b + a; }\nprint f(1, 2);", "f");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::CheckInt(_))),
+        2,
+        "{}",
+        text::print(&f)
+    );
+    // A loop counter is an integer: no check of it is left in the loop.
+    let f = optimized(
+        "fn f(n) { let i = 0; let s = 0; while i < n { s = s + i; i = i + 1; } return s; }\nprint f(5);",
+        "f",
+    );
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::CheckInt(_))),
+        1,
+        "only the argument n is checked:\n{}",
+        text::print(&f)
+    );
+}
+
+#[test]
+fn equal_computations_are_merged() {
+    let f = optimized("fn f(a, b) { return a * b + a * b; }\nprint f(3, 4);", "f");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::Binary(ir::BinOp::Mul, ..))),
+        1,
+        "{}",
+        text::print(&f)
+    );
+}
+
+#[test]
+fn the_length_in_a_loop_condition_leaves_the_loop() {
+    let f = optimized(
+        "fn f(a) { let i = 0; let s = 0; while i < len(a) { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2, 3]);",
+        "f",
+    );
+    let printed = text::print(&f);
+    let preds = f.predecessors();
+    // The loop blocks are those with a predecessor at or after them.
+    for (b, data) in f.blocks.iter().enumerate() {
+        let in_loop = preds[b].iter().any(|p| p.index() >= b)
+            || (0..f.blocks.len()).any(|h| h <= b && preds[h].iter().any(|p| p.index() >= b));
+        if in_loop {
+            for &i in &data.insts {
+                assert!(
+                    !matches!(f.inst(i).op, Op::ArrayLen(_)),
+                    "len(a) is still in the loop (b{b}):\n{printed}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::ArrayLen(_))),
+        1,
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_length_that_may_fail_stays_in_a_body_that_may_not_run() {
+    // `len(a)` is in the body, which does not run when n <= 0: moving it out would
+    // raise `type error` for f(0, 0).
+    let f = optimized(
+        "fn f(a, n) { let i = 0; let s = 0; while i < n { s = s + len(a); i = i + 1; } return s; }\nprint f(0, 0);",
+        "f",
+    );
+    let printed = text::print(&f);
+    let entry_has_len = f
+        .block(ir::ENTRY)
+        .insts
+        .iter()
+        .any(|&i| matches!(f.inst(i).op, Op::ArrayLen(_)));
+    assert!(!entry_has_len, "{printed}");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::ArrayLen(_))),
+        1,
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_dead_load_that_can_fail_stays() {
+    let f = optimized("fn f(a) { let x = a[5]; return 0; }\nprint f([1]);", "f");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::ArrayGet(..))),
+        1,
+        "{}",
+        text::print(&f)
+    );
+    // ... but one proved in bounds goes.
+    let f = optimized(
+        "fn f() { let a = [1, 2]; let x = a[1]; return 0; }\nprint f();",
+        "f",
+    );
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::ArrayGet(..))),
+        0,
+        "{}",
+        text::print(&f)
+    );
+}
+
+#[test]
+fn division_by_constants_has_no_division_left() {
+    for (source, reduced) in [
+        ("return x / 7;", "mul_high"),
+        ("return x % 10;", "mul_high"),
+        ("return x / -3;", "mul_high"),
+        ("return x / 8;", "sar"),
+        ("return x % -16;", "sar"),
+        ("return x * 8;", "shl"),
+    ] {
+        let f = optimized(&format!("fn f(x) {{ {source} }}\nprint f(100);"), "f");
+        let printed = text::print(&f);
+        assert_eq!(
+            count(&f, |op| matches!(op, Op::Binary(..))),
+            0,
+            "{source}:\n{printed}"
+        );
+        assert!(printed.contains(reduced), "{source}:\n{printed}");
+    }
+    // Division by -1 keeps its overflow (it is a negation); by 0 it stays a division.
+    let f = optimized("fn f(x) { return x / -1; }\nprint f(1);", "f");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::Neg(_))),
+        1,
+        "{}",
+        text::print(&f)
+    );
+    let f = optimized("fn f(x) { return x / 0; }\nprint f(1);", "f");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::Binary(ir::BinOp::Div, ..))),
+        1
+    );
+}
+
+/// Runs one pass on text, and gives the result as text (renumbered).
+fn pass_on_text(pass: &str, input: &str) -> String {
+    let mut f = text::parse(input).unwrap_or_else(|e| panic!("{e}\n{input}"));
+    ir::verify::verify(&f).unwrap();
+    passes::run_pass(pass, &mut f, &mut PassStats::default()).unwrap();
+    ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{}", text::print(&f)));
+    f.compact();
+    text::print(&f)
+}
+
+/// `expected` as the printer writes it.
+fn canonical(expected: &str) -> String {
+    text::print(&text::parse(expected).unwrap_or_else(|e| panic!("{e}\n{expected}")))
+}
+
+#[test]
+fn sccp_as_text() {
+    let input = "
+function f f1 {
+b0(x):  @0
+    one = const 1  @0
+    two = const 2  @1
+    c = lt one, two  @2
+    branch c, b1(one), b2(x)
+b1(p):  @3
+    q = add p, two  @3
+    return q
+b2(r):  @5
+    return r
+}";
+    let expected = "
+function f f1 {
+b0(x):  @0
+    one = const 1  @0
+    two = const 2  @1
+    c = const 1  @2
+    jump b1(one)
+b1(p):  @3
+    k = const 1  @3
+    q = const 3  @3
+    return q
+}";
+    assert_eq!(pass_on_text("sccp", input), canonical(expected));
+}
+
+#[test]
+fn dce_as_text() {
+    let input = "
+function f f1 {
+b0(x, y):  @0
+    d = div x, y  @0
+    s = add x, y  @1
+    n = not x  @2
+    jump b1(n, s)
+b1(p, q):  @3
+    return q
+}";
+    // `div` can fail and stays; `not` is pure and unused; p is unused.
+    let expected = "
+function f f1 {
+b0(x, y):  @0
+    d = div x, y  @0
+    s = add x, y  @1
+    jump b1(s)
+b1(q):  @3
+    return q
+}";
+    assert_eq!(pass_on_text("dce", input), canonical(expected));
+}
