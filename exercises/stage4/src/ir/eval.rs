@@ -41,6 +41,7 @@ pub fn run(
         Err(trace) => Err(RuntimeError {
             kind: trace.0,
             trace: trace.1,
+            omitted: 0,
         }),
     }
 }
