@@ -65,6 +65,13 @@ pub trait Stage: Sync {
         None
     }
 
+    /// The optimizer's IR of each function, or why it cannot be made; `None` when the
+    /// stage has no optimizer (stages 1 to 3).
+    fn ir(&self, program: &Self::Program) -> Option<Result<String, String>> {
+        let _ = program;
+        None
+    }
+
     /// Whether the engine makes machine code (and so can write a perf map).
     fn generates_code(&self) -> bool {
         false
@@ -128,8 +135,11 @@ pub struct DumpArgs {
     /// The program to print.
     pub file: PathBuf,
     /// Show the machine code the stage's JIT makes under each instruction.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ir")]
     pub asm: bool,
+    /// Show the optimizer's IR of each function (stage 4 and above).
+    #[arg(long)]
+    pub ir: bool,
 }
 
 /// The commands of a stage's own binary.
@@ -138,8 +148,8 @@ pub enum Command {
     /// Run a .mini or .jasm program with this crate's engine: its prints on stdout,
     /// errors on stderr (exit 1: runtime error, 2: the file does not load).
     Run(RunArgs),
-    /// Print a program's bytecode as .jasm text, or with `--asm` each instruction
-    /// with the x86-64 this crate's JIT makes of it.
+    /// Print a program's bytecode as .jasm text, with `--asm` each instruction with
+    /// the x86-64 this crate's JIT makes of it, or with `--ir` the optimizer's IR.
     Dump(DumpArgs),
 }
 
@@ -278,7 +288,22 @@ pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
             Ok(program) => program,
             Err(code) => return code,
         };
-        let text = if args.asm {
+        let text = if args.ir {
+            match stage.ir(&program) {
+                Some(Ok(text)) => text,
+                Some(Err(e)) => {
+                    say!("error: cannot optimize {}: {e}", args.file.display());
+                    return ExitCode::from(RUNTIME_ERROR);
+                }
+                None => {
+                    say!(
+                        "error: --ir: stage {} has no optimizer (stage 4 adds it)",
+                        stage.number()
+                    );
+                    return ExitCode::from(USAGE_ERROR);
+                }
+            }
+        } else if args.asm {
             match stage.asm(&program) {
                 Some(Ok(text)) => text,
                 Some(Err(e)) => {

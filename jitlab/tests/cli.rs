@@ -560,3 +560,11 @@ fn perf_map_with_the_interpreter_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn dump_ir_before_the_optimizer_says_which_stage_adds_it() {
+    let out = jitlab(&["dump", "--ir", "examples/fib.mini"]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("stage 4 adds it"), "{}", stderr(&out));
+}
