@@ -203,3 +203,56 @@ pub fn listing(lines: &[Line]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Assembler, Cond, Imm32, Reg};
+
+    /// Names `HELPER` and offset 0, and notes every `add`.
+    struct Names;
+
+    const HELPER: u64 = 0x5555_1234_5678;
+
+    impl Annotate for Names {
+        fn absolute(&self, value: u64) -> Option<String> {
+            (value == HELPER).then(|| "helper".into())
+        }
+        fn target(&self, target: u64) -> Option<String> {
+            (target == 0).then(|| "top".into())
+        }
+        fn note(&self, ins: &Instruction) -> Option<String> {
+            (ins.mnemonic() == Mnemonic::Add).then(|| "an add".into())
+        }
+    }
+
+    #[test]
+    fn annotations_name_addresses_calls_targets_and_notes() {
+        let mut a = Assembler::new();
+        let top = a.new_label();
+        a.bind(top);
+        a.add(Reg::RAX, Imm32(2));
+        a.call_abs(HELPER);
+        a.jcc(Cond::O, top);
+        let code = a.assemble().unwrap().bytes;
+        let text = listing(&disasm_annotated(&code, 0, 0..code.len(), &Names));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with("add rax, 0x2                      ; an add"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("49 bb .. .. .. .. .. .. .. ..  mov r11, helper"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("mov r11, helper"), "{text}");
+        assert!(
+            lines[2].ends_with("call r11                          ; helper"),
+            "{text}"
+        );
+        assert!(lines[3].ends_with("; top"), "{text}");
+        // The plain listing is unchanged: no notes, every byte shown.
+        let plain = listing(&disasm(&code, 0));
+        assert!(!plain.contains(';') && !plain.contains(".."), "{plain}");
+    }
+}
