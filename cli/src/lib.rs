@@ -65,10 +65,11 @@ pub trait Stage: Sync {
         None
     }
 
-    /// The optimizer's IR of each function, or why it cannot be made; `None` when the
-    /// stage has no optimizer (stages 1 to 3).
-    fn ir(&self, program: &Self::Program) -> Option<Result<String, String>> {
-        let _ = program;
+    /// The optimizer's IR of each function (with `passes`: as built, then after each
+    /// pass), or why it cannot be made; `None` when the stage has no optimizer
+    /// (stages 1 to 3).
+    fn ir(&self, program: &Self::Program, passes: bool) -> Option<Result<String, String>> {
+        let _ = (program, passes);
         None
     }
 
@@ -140,6 +141,9 @@ pub struct DumpArgs {
     /// Show the optimizer's IR of each function (stage 4 and above).
     #[arg(long)]
     pub ir: bool,
+    /// With --ir: the IR as built, then after each pass that changed it.
+    #[arg(long, requires = "ir")]
+    pub passes: bool,
 }
 
 /// The commands of a stage's own binary.
@@ -280,8 +284,8 @@ fn load<S: Stage + ?Sized>(stage: &S, path: &Path) -> Result<S::Program, ExitCod
     })
 }
 
-/// `dump FILE [--asm]`: the program as `.jasm` text; with `--asm`, each instruction
-/// with the machine code under it.
+/// `dump FILE [--asm | --ir [--passes]]`: the program as `.jasm` text; with `--asm`,
+/// each instruction with the machine code under it; with `--ir`, the optimizer's IR.
 pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
     on_big_stack(|| {
         let program = match load(stage, &args.file) {
@@ -289,7 +293,7 @@ pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
             Err(code) => return code,
         };
         let text = if args.ir {
-            match stage.ir(&program) {
+            match stage.ir(&program, args.passes) {
                 Some(Ok(text)) => text,
                 Some(Err(e)) => {
                     say!("error: cannot optimize {}: {e}", args.file.display());

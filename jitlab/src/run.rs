@@ -19,8 +19,12 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
     }
 }
 
-/// `jitlab dump FILE [--asm]`: the bytecode as `.jasm` text, or with `--asm` the
-/// machine code of the highest stage that makes any.
+/// `jitlab dump FILE [--asm | --ir [--passes]]`: the bytecode as `.jasm` text, with
+/// `--asm` the machine code of the highest stage that makes any, with `--ir` the
+/// optimizer's IR (stage 4's, which the later stages reuse).
 pub fn dump(args: &DumpArgs) -> ExitCode {
+    if args.ir {
+        return jitlab_cli::dump(&stages::Optimizer, args);
+    }
     jitlab_cli::dump(stages::listing_stage(), args)
 }

@@ -51,6 +51,39 @@ pub const BUILT: &[Built] = &[
     },
 ];
 
+/// The optimizer's IR for `dump --ir`: stage 4's builder and passes (the later stages
+/// reuse them), whichever engine runs programs.
+pub struct Optimizer;
+
+impl Stage for Optimizer {
+    type Program = Verified;
+
+    fn number(&self) -> u32 {
+        4
+    }
+
+    fn load(&self, file: &str, text: &str) -> Result<Verified, String> {
+        stage1::cli::load_source(file, text)
+    }
+
+    fn run(
+        &self,
+        program: &Verified,
+        out: &mut dyn std::io::Write,
+        options: &jitlab_cli::RunOptions,
+    ) -> jitlab_cli::Outcome {
+        listing_stage().run(program, out, options)
+    }
+
+    fn jasm(&self, program: &Verified) -> String {
+        stage1::jasm::print(program.program())
+    }
+
+    fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
+        Some(Ok(stage4::passes::listing(program, passes)))
+    }
+}
+
 /// The stage whose JIT `dump --asm` lists: the highest one that makes machine code.
 pub fn listing_stage() -> MakeEngine {
     BUILT

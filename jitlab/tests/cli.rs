@@ -562,9 +562,30 @@ fn perf_map_with_the_interpreter_is_refused() {
 }
 
 #[test]
-fn dump_ir_before_the_optimizer_says_which_stage_adds_it() {
-    let out = jitlab(&["dump", "--ir", "examples/fib.mini"]);
-    assert_eq!(code(&out), 2);
-    assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("stage 4 adds it"), "{}", stderr(&out));
+fn dump_ir_prints_the_optimized_ir_and_passes_prints_each_pass() {
+    let t = TempDir::new("dumpir");
+    let file = t.put(
+        "fold.mini",
+        "fn f(x) { let a = 6 * 7; return x + a; }\nprint f(1);\n",
+    );
+    let out = jitlab(&["dump", "--ir", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("function f f1 {"), "{text}");
+    assert!(text.contains("const 42"), "6 * 7 is folded:\n{text}");
+    assert!(!text.contains("mul"), "{text}");
+
+    let out = jitlab(&["dump", "--ir", "--passes", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in ["; f: built", "; f: after sccp", "; f: after cleanup"] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(
+        text.contains("mul"),
+        "the built IR still multiplies:\n{text}"
+    );
+
+    let out = jitlab(&["dump", "--passes", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "--passes needs --ir");
 }

@@ -86,6 +86,34 @@ pub fn optimize(
     }
 }
 
+/// The IR of every function of `program` as text (`jitlab dump --ir`): with
+/// `passes`, after the builder and then after each pass that changed it
+/// (`--passes`), else once optimized.
+pub fn listing(program: &stage1::Verified, passes: bool) -> String {
+    let mut out = String::new();
+    for id in 0..program.program().functions.len() as u32 {
+        let mut f = crate::ir::build(program, id);
+        let mut stats = PassStats::default();
+        if passes {
+            let mut last = crate::ir::text::print(&f);
+            out.push_str(&format!("; {}: built\n{last}", f.name));
+            optimize(&mut f, &mut stats, |pass, f| {
+                let now = crate::ir::text::print(f);
+                if now == last {
+                    out.push_str(&format!("; {}: after {pass}: no change\n", f.name));
+                } else {
+                    out.push_str(&format!("; {}: after {pass}\n{now}", f.name));
+                    last = now;
+                }
+            });
+        } else {
+            optimize(&mut f, &mut stats, |_, _| {});
+            out.push_str(&crate::ir::text::print(&f));
+        }
+    }
+    out
+}
+
 /// Runs the pass called `name` (for tests: text in, text out).
 pub fn run_pass(name: &str, f: &mut Function, stats: &mut PassStats) -> Result<(), String> {
     match PIPELINE.iter().find(|(n, _)| *n == name) {
