@@ -166,7 +166,8 @@ struct StageCli {
 
 /// The `main` of a stage's own binary (`cargo run -p stageN -- run FILE`): parses the
 /// arguments and runs the command with `stage`'s engine. A panic of the engine (a
-/// hole still `todo!()`) is reported in one line, with no backtrace.
+/// hole still `todo!()`) is reported in one line, with a backtrace only when
+/// `RUST_BACKTRACE` asks for one.
 pub fn main<S: Stage>(name: &'static str, stage: &S) -> ExitCode {
     let command = StageCli::command()
         .name(name)
@@ -189,6 +190,11 @@ pub fn main<S: Stage>(name: &'static str, stage: &S) -> ExitCode {
         say!("error: the engine panicked{place}: {message}");
         if message.starts_with("not yet implemented") {
             say!("(a hole still to fill: the book section it names explains it)");
+        }
+        // With RUST_BACKTRACE=1, the backtrace too.
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            say!("{backtrace}");
         }
     }));
     match parsed.command {
