@@ -253,13 +253,19 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         stats: args.stats,
         perf_map: args.perf_map,
     };
+    // Asked before anything is opened, which could take the closed descriptor's number.
+    let closed = stdout_is_closed();
     on_big_stack(|| {
         let program = match load(stage, &args.file) {
             Ok(program) => program,
             Err(code) => return code,
         };
-        let stdout = io::stdout();
-        let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock());
+        let stdout: Box<dyn Write> = if closed {
+            Box::new(ClosedStdout)
+        } else {
+            Box::new(io::stdout().lock())
+        };
+        let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, stdout);
         let outcome = stage.run(&program, &mut out, &options);
         // Whatever happened, what the program printed comes before what went wrong.
         let flushed = out.flush();
@@ -279,6 +285,47 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         }
         code
     })
+}
+
+/// Whether standard output was closed when `jitlab` started (`jitlab run f >&-`).
+/// Rust's runtime puts `/dev/null`, opened read-write, in place of a closed standard
+/// descriptor, so what a program prints would vanish and the run exit 0; a program
+/// that prints must fail with `cannot write output` instead. A shell's `> /dev/null`
+/// opens it write-only, and stays a place a program may print to.
+fn stdout_is_closed() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let target = std::fs::read_link("/proc/self/fd/1");
+        if target.ok().as_deref() != Some(Path::new("/dev/null")) {
+            return false;
+        }
+        // `flags:\t0100002`: octal, the access mode in the low two bits (2: O_RDWR).
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        info.lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+            .is_some_and(|flags| flags & 0o3 == 0o2)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// The program's output when standard output is closed: every write fails.
+struct ClosedStdout;
+
+impl Write for ClosedStdout {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "standard output is closed",
+        ))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads, parses and verifies `path`, or prints why not.

@@ -423,6 +423,52 @@ fn closed_output_pipes_end_in_a_clean_exit_not_a_panic() {
 }
 
 #[test]
+fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
+    // No runtime error of its own: only the lost output can make the exit status 1.
+    let dir = TempDir::new("closed");
+    let prints = dir.put("prints.mini", "print 1;\nprint [1, 2];\n");
+    let quiet = dir.put("quiet.mini", "let x = 1;\n");
+    for stage in ["1", "3"] {
+        // `| head -0`: the reading end is gone before the program writes.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+            .args(["run", "--stage", stage, prints.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 1, "stage {stage}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot write output"),
+            "{}",
+            stderr(&out)
+        );
+        // `>&-`: standard output closed outright.
+        for (file, expected) in [(&prints, 1), (&quiet, 0)] {
+            let out = Command::new("sh")
+                .args(["-c", "exec \"$0\" run --stage \"$1\" \"$2\" >&-"])
+                .args([env!("CARGO_BIN_EXE_jitlab"), stage, file.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert_eq!(
+                code(&out),
+                expected,
+                "stage {stage} {file:?}: {}",
+                stderr(&out)
+            );
+            if expected == 1 {
+                assert!(
+                    stderr(&out).contains("cannot write output"),
+                    "{}",
+                    stderr(&out)
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn dump_asm_prints_each_instruction_with_its_machine_code() {
     let fib = root().join("examples/fib.mini");
     let out = jitlab(&["dump", "--asm", fib.to_str().unwrap()]);

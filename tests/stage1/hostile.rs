@@ -65,3 +65,88 @@ fn many_functions_load_in_linear_time() {
     let e = stage1::load::load_source("twice.jasm", &twice).unwrap_err();
     assert!(e.message.contains("'f7' is defined twice"), "{e}");
 }
+
+/// A writer that takes `limit` bytes, then fails (a closed pipe, a full disk), and
+/// remembers the first bytes, the total and its biggest single write.
+pub struct Limited {
+    pub head: Vec<u8>,
+    pub total: usize,
+    pub limit: usize,
+    pub biggest_write: usize,
+}
+
+impl Limited {
+    pub fn new(limit: usize) -> Limited {
+        Limited {
+            head: Vec::new(),
+            total: 0,
+            limit,
+            biggest_write: 0,
+        }
+    }
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.total + buf.len() > self.limit {
+            return Err(std::io::Error::other("the disk is full"));
+        }
+        let keep = buf.len().min(64usize.saturating_sub(self.head.len()));
+        self.head.extend_from_slice(&buf[..keep]);
+        self.total += buf.len();
+        self.biggest_write = self.biggest_write.max(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `a` doubled `n` times (`a = [a, a]`), after `print 1`.
+fn doubled(n: u32) -> String {
+    format!(
+        "let a = [1, 2];\nlet i = 0;\nwhile i < {n} {{ a = [a, a]; i = i + 1; }}\nprint 1;\nprint a;\n"
+    )
+}
+
+/// The length of `a` doubled `n` times, as printed: `[1, 2]` is 6 bytes, and each
+/// doubling is `[` + a + `, ` + a + `]`.
+fn doubled_len(n: u32) -> usize {
+    (0..n).fold(6, |len, _| 2 * len + 4)
+}
+
+#[test]
+fn print_streams_a_value_whose_text_is_larger_than_memory() {
+    // 2^40 elements: the text would be tens of terabytes. It streams, in chunks,
+    // until the writer fails; `print 1` came first, and the error is clean.
+    use stage1::{Engine, ErrorKind};
+    let program = load("doubled.mini", &doubled(40));
+    let mut out = Limited::new(1 << 20);
+    let e = stage1::interp::Interpreter::new()
+        .run(&program, &mut out)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Output);
+    assert!(out.head.starts_with(b"1\n[[[[[[[[[["), "{:?}", out.head);
+    assert!(out.total > 1_000_000, "only {} bytes came out", out.total);
+    assert!(
+        out.biggest_write <= 64 << 10,
+        "one write of {}",
+        out.biggest_write
+    );
+}
+
+#[test]
+fn a_long_print_arrives_whole_in_small_writes() {
+    use stage1::Engine;
+    let program = load("doubled.mini", &doubled(14));
+    let mut out = Limited::new(usize::MAX);
+    let result = stage1::interp::Interpreter::new().run(&program, &mut out);
+    assert_eq!(result, Ok("0".to_string()));
+    assert_eq!(out.total, 2 + doubled_len(14) + 1);
+    assert!(
+        out.biggest_write <= 64 << 10,
+        "one write of {}",
+        out.biggest_write
+    );
+}

@@ -95,3 +95,76 @@ fn long_operator_chains_run_natively() {
         differential("chain.mini", &source).unwrap_or_else(|report| panic!("{report}"));
     }
 }
+
+/// A writer that takes `limit` bytes, then fails, and remembers the first bytes, the
+/// total and its biggest single write.
+struct Limited {
+    head: Vec<u8>,
+    total: usize,
+    limit: usize,
+    biggest_write: usize,
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.total + buf.len() > self.limit {
+            return Err(std::io::Error::other("the disk is full"));
+        }
+        let keep = buf.len().min(64usize.saturating_sub(self.head.len()));
+        self.head.extend_from_slice(&buf[..keep]);
+        self.total += buf.len();
+        self.biggest_write = self.biggest_write.max(buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `a` doubled `n` times (`a = [a, a]`), after `print 1`.
+fn doubled(n: u32) -> String {
+    format!(
+        "let a = [1, 2];\nlet i = 0;\nwhile i < {n} {{ a = [a, a]; i = i + 1; }}\nprint 1;\nprint a;\n"
+    )
+}
+
+#[test]
+fn print_streams_a_value_whose_text_is_larger_than_memory() {
+    use stage1::Engine;
+    let program = load("doubled.mini", &doubled(40));
+    let mut out = Limited {
+        head: Vec::new(),
+        total: 0,
+        limit: 1 << 20,
+        biggest_write: 0,
+    };
+    let e = Jit::new().run(&program, &mut out).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Output);
+    assert!(out.head.starts_with(b"1\n[[[[[[[[[["), "{:?}", out.head);
+    assert!(out.total > 1_000_000, "only {} bytes came out", out.total);
+    assert!(
+        out.biggest_write <= 64 << 10,
+        "one write of {}",
+        out.biggest_write
+    );
+}
+
+#[test]
+fn a_long_print_agrees_with_the_interpreter() {
+    differential("doubled.mini", &doubled(14)).unwrap_or_else(|report| panic!("{report}"));
+    // Printed inside an interpreted function, on a mixed stack, too.
+    let source = format!(
+        "fn show(a) {{ print a; return 0; }}\n{}show(a);\n",
+        doubled(12)
+    );
+    let program = load("mixed.mini", &source);
+    let expected = run_on(&mut Interpreter::new(), &program);
+    let mut jit = Jit::with_options(stage3::Options {
+        interpret: vec!["show".to_string()],
+        ..stage3::Options::default()
+    });
+    let actual = run_on(&mut jit, &program);
+    assert_eq!(actual.output, expected.output);
+    assert_eq!(actual.result, expected.result);
+}

@@ -143,21 +143,27 @@ pub unsafe extern "sysv64" fn rt_raise(ctx: *mut Context, kind: u64, func: u64, 
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`).
 pub unsafe extern "sysv64" fn rt_print(ctx: *mut Context, v: u64) -> u64 {
-    // SAFETY: called by native code with its `CTX` (see `context`).
-    let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::Print as usize] += 1;
-    let mut line = String::new();
+    // SAFETY: called by native code with its `CTX` (see `context`); this borrow ends
+    // before the output writer makes its own.
+    let (program, heap) = unsafe {
+        let c = context(ctx);
+        c.exits[ExitReason::Print as usize] += 1;
+        (c.program, c.heap)
+    };
     // SAFETY: the program and the heap outlive the run that the context is for, and
-    // only this helper uses them while it runs.
-    let (program, heap) = unsafe { (&*ctx.program, &*ctx.heap) };
+    // only this helper uses them while it runs (the output writer touches only the
+    // context's output and sink).
+    let (program, heap) = unsafe { (&*program, &*heap) };
+    // The text goes to the context's output as it is made, a chunk at a time.
+    let mut out = ContextOutput { ctx };
     // SAFETY: `v` is the operand of native code's `print`.
-    write_value(&mut line, program, heap, unsafe { value(v) });
-    line.push('\n');
-    ctx.output.extend_from_slice(line.as_bytes());
-    if ctx.output.len() >= OUTPUT_CHUNK && !ctx.flush() {
-        return finish(ctx, Err(ErrorKind::Output));
+    let result = write_value(&mut out, program, heap, unsafe { value(v) })
+        .and_then(|()| out.write_all(b"\n").map_err(|_| ErrorKind::Output));
+    match result {
+        Ok(()) => 0,
+        // SAFETY: as above; the writer is done.
+        Err(kind) => finish(unsafe { context(ctx) }, Err(kind)),
     }
-    0
 }
 
 /// `new_array n`: an array of the `n` values at `first`, `first - 8`, ... (operand

@@ -20,7 +20,7 @@ use crate::bytecode::{FnId, Instr, Program, MAIN};
 use crate::engine::{Engine, Stats};
 use crate::error::{ErrorKind, RuntimeError};
 use crate::heap::{Heap, DEFAULT_HEAP_LIMIT};
-use crate::print::{format_value, write_value};
+use crate::print::{format_value, write_value, Chunked};
 use crate::value::Value;
 use crate::verify::Verified;
 
@@ -220,7 +220,7 @@ impl Interpreter {
             heap,
             profile: &mut self.profile,
             out,
-            line: String::new(),
+            line: Vec::new(),
             instructions: 0,
             frame_limit: MAX_FRAMES - depth,
             goes_out,
@@ -265,7 +265,7 @@ impl Engine for Interpreter {
             heap: &mut self.heap,
             profile: &mut self.profile,
             out,
-            line: String::new(),
+            line: Vec::new(),
             instructions: 0,
             frame_limit: MAX_FRAMES,
             goes_out: &[],
@@ -321,7 +321,7 @@ pub(crate) struct Machine<'p, 'r> {
     profile: &'r mut Profile,
     out: &'r mut dyn Write,
     /// The line `print` is building (kept to reuse its allocation).
-    line: String,
+    line: Vec<u8>,
     instructions: u64,
     /// [`MAX_FRAMES`] less the frames live below this machine's first one, in other
     /// tiers (none for `run`).
@@ -445,15 +445,22 @@ impl<'p> Machine<'p, '_> {
         Ok(cur)
     }
 
-    /// Writes `v` and a newline to the output.
+    /// Writes `v` and a newline to the output, in chunks as the text is made (a
+    /// short line is one write).
     #[inline(never)]
     fn print(&mut self, v: Value) -> Result<(), ErrorKind> {
         self.line.clear();
-        write_value(&mut self.line, self.program, self.heap, v);
-        self.line.push('\n');
-        self.out
-            .write_all(self.line.as_bytes())
-            .map_err(|_| ErrorKind::Output)
+        let mut out = Chunked {
+            buf: &mut self.line,
+            out: &mut *self.out,
+        };
+        if let Err(kind) = write_value(&mut out, self.program, self.heap, v) {
+            // What was made of the line goes out before the error, as in stage 3.
+            let _ = out.finish();
+            return Err(kind);
+        }
+        out.buf.push(b'\n');
+        out.finish().map_err(|_| ErrorKind::Output)
     }
 
     /// The runtime error `kind`, raised in function `func` by the instruction before
