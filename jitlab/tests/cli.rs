@@ -428,10 +428,15 @@ fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
     let dir = TempDir::new("closed");
     let prints = dir.put("prints.mini", "print 1;\nprint [1, 2];\n");
     let quiet = dir.put("quiet.mini", "let x = 1;\n");
+    // More than a pipe holds, so some write surely comes after the reader is gone.
+    let many = dir.put(
+        "many.mini",
+        "let i = 0;\nwhile i < 100000 { print i; i = i + 1; }\n",
+    );
     for stage in ["1", "3"] {
         // `| head -0`: the reading end is gone before the program writes.
         let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
-            .args(["run", "--stage", stage, prints.to_str().unwrap()])
+            .args(["run", "--stage", stage, many.to_str().unwrap()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
