@@ -640,3 +640,43 @@ fn dump_ir_prints_the_optimized_ir_and_passes_prints_each_pass() {
     let out = jitlab(&["dump", "--passes", file.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "--passes needs --ir");
 }
+
+/// Chapter 3 draws `s = s + n` of `examples/sum.mini` next to its code (the virtual
+/// stack's table): this is that code, so the drawing cannot drift from the listing.
+#[test]
+fn the_book_s_virtual_stack_example_is_what_the_jit_makes() {
+    let out = jitlab(&["dump", "--asm", "examples/sum.mini"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let from = text.find("     6  load_local 1").expect("pc 6 is listed");
+    let to = text.find("    10  load_local 0").expect("pc 10 is listed");
+    // Each instruction's text, a branch without its target (an offset).
+    let code: Vec<&str> = text[from..to]
+        .lines()
+        .filter(|l| l.starts_with("        "))
+        .map(|l| l[45..].split("  ;").next().unwrap().trim())
+        .map(|t| {
+            if t.starts_with('j') {
+                t.split(' ').next().unwrap()
+            } else {
+                t
+            }
+        })
+        .collect();
+    assert_eq!(
+        code,
+        [
+            "mov rax, qword ptr [rbp-0x10]",
+            "mov rcx, qword ptr [rbp-0x8]",
+            "mov edx, eax",
+            "or edx, ecx",
+            "test edx, 0x1",
+            "jne",
+            "add rax, rcx",
+            "jo",
+            "mov qword ptr [rbp-0x10], rax",
+        ],
+        "{}",
+        &text[from..to]
+    );
+}
