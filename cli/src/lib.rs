@@ -114,6 +114,8 @@ pub struct Report {
     pub events: Vec<String>,
     /// Exits from native code to the runtime, by reason.
     pub exits: Vec<(String, u64)>,
+    /// What the compiler counted (values spilled, checks removed, ...), by name.
+    pub counters: Vec<(String, u64)>,
 }
 
 /// `run FILE`: run a program.

@@ -40,6 +40,9 @@ pub fn table(stats: &Report) -> String {
     for (reason, n) in &stats.exits {
         rows.push((format!("  {reason}"), grouped(*n)));
     }
+    for (name, n) in &stats.counters {
+        rows.push((name.clone(), grouped(*n)));
+    }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::from("stats:\n");
     for (key, value) in &rows {
@@ -72,6 +75,7 @@ mod tests {
             time: Duration::from_micros(2500),
             events: vec!["not compiled f (baseline): too big".into()],
             exits: vec![("overflow".into(), 2)],
+            counters: vec![],
         };
         assert_eq!(
             table(&stats),

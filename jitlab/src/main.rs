@@ -36,7 +36,15 @@ enum Cmd {
     },
     /// Print a program's bytecode as .jasm text (which `jitlab run` reads back), or
     /// with `--asm` each instruction with the x86-64 the template JIT makes of it.
-    Dump(jitlab_cli::DumpArgs),
+    Dump {
+        #[command(flatten)]
+        args: jitlab_cli::DumpArgs,
+        /// With `--asm`, the stage whose JIT's code to show (3: each bytecode
+        /// instruction's template; 4: each function's IR with its bytecode pc and
+        /// x86-64). Default: the highest stage that makes machine code.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7), requires = "asm")]
+        stage: Option<u32>,
+    },
     /// Run the suite of your crates (`cargo test -p stageN`) and show your progress:
     /// per stage `passed`, `not started`, `k/n tests passed` with the first failing
     /// test, or `does not compile`, and the next hole in book order.
@@ -82,7 +90,7 @@ enum Cmd {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Cmd::Run { args, stage } => run::run(&args, stage),
-        Cmd::Dump(args) => run::dump(&args),
+        Cmd::Dump { args, stage } => run::dump(&args, stage),
         Cmd::Grade {
             stage,
             json,

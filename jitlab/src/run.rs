@@ -19,12 +19,22 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
     }
 }
 
-/// `jitlab dump FILE [--asm | --ir [--passes]]`: the bytecode as `.jasm` text, with
-/// `--asm` the machine code of the highest stage that makes any, with `--ir` the
-/// optimizer's IR (stage 4's, which the later stages reuse).
-pub fn dump(args: &DumpArgs) -> ExitCode {
+/// `jitlab dump FILE [--asm [--stage N] | --ir [--passes]]`: the bytecode as `.jasm`
+/// text, with `--asm` the machine code of stage N's JIT (default: the highest stage
+/// that makes any), with `--ir` the optimizer's IR (stage 4's, which the later stages
+/// reuse).
+pub fn dump(args: &DumpArgs, stage: Option<u32>) -> ExitCode {
     if args.ir {
         return jitlab_cli::dump(&stages::Optimizer, args);
     }
-    jitlab_cli::dump(stages::listing_stage(), args)
+    match stage {
+        None => jitlab_cli::dump(stages::listing_stage(), args),
+        Some(_) => match stages::engine_for(stage) {
+            Ok((_, engine)) => jitlab_cli::dump(engine, args),
+            Err(message) => {
+                jitlab_cli::say!("error: {message}");
+                ExitCode::from(USAGE_ERROR)
+            }
+        },
+    }
 }

@@ -245,14 +245,18 @@ fn stats_show_counters_on_stderr_after_the_run() {
     let plain = run_file(&file, &[]);
     assert_eq!(stderr(&plain), "", "no stats unless asked");
 
-    // The default engine is the highest stage's, the template JIT: it reports what it
-    // compiled.
+    // The default engine is the highest stage's, the optimizing JIT: it reports what
+    // it compiled.
     let jit = run_file(&file, &["--stats"]);
     assert_eq!(stdout(&jit), "55\n");
     let table = stderr(&jit);
-    assert_eq!(stat(&table, "engine"), "template JIT (stage 3)");
+    assert_eq!(stat(&table, "engine"), "optimizing JIT (stage 4)");
     assert_eq!(stat(&table, "calls"), "178");
-    assert!(table.contains("event: compiled fib"), "{table}");
+    assert!(table.contains("event: compiled fib (optimizing)"), "{table}");
+    let baseline = run_file(&file, &["--stats", "--stage", "3"]);
+    let table = stderr(&baseline);
+    assert_eq!(stat(&table, "engine"), "template JIT (stage 3)");
+    assert!(table.contains("event: compiled fib (baseline)"), "{table}");
 }
 
 #[test]
@@ -408,7 +412,7 @@ fn closed_output_pipes_end_in_a_clean_exit_not_a_panic() {
         "deep.mini",
         "let i = 0;\nwhile i < 50000 { print i; i = i + 1; }\nfn r(n) { return r(n + 1); }\nr(0);\n",
     );
-    for stage in ["1", "3"] {
+    for stage in ["1", "3", "4"] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
             .args(["run", "--stage", stage, file.to_str().unwrap()])
             .stdout(std::process::Stdio::piped())
@@ -433,7 +437,7 @@ fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
         "many.mini",
         "let i = 0;\nwhile i < 100000 { print i; i = i + 1; }\n",
     );
-    for stage in ["1", "3"] {
+    for stage in ["1", "3", "4"] {
         // `| head -0`: the reading end is gone before the program writes.
         let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
             .args(["run", "--stage", stage, many.to_str().unwrap()])
@@ -474,9 +478,25 @@ fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
 }
 
 #[test]
+fn dump_asm_stage_4_prints_each_ir_instruction_with_its_pc_and_machine_code() {
+    let fib = root().join("examples/fib.mini");
+    for args in [&["dump", "--asm"][..], &["dump", "--asm", "--stage", "4"]] {
+        let out = jitlab(&[args, &[fib.to_str().unwrap()]].concat());
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("fn fib (arity 1"), "{text}");
+        // IR lines with their bytecode pc, each followed by its x86-64.
+        assert!(text.contains("pc "), "{text}");
+        assert!(text.contains("call f"), "{text}");
+        assert!(text.contains("push rbp"), "{text}");
+        assert!(text.contains("ret"), "{text}");
+    }
+}
+
+#[test]
 fn dump_asm_prints_each_instruction_with_its_machine_code() {
     let fib = root().join("examples/fib.mini");
-    let out = jitlab(&["dump", "--asm", fib.to_str().unwrap()]);
+    let out = jitlab(&["dump", "--asm", "--stage", "3", fib.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("fn fib (arity 1"), "{text}");
@@ -489,8 +509,8 @@ fn dump_asm_prints_each_instruction_with_its_machine_code() {
 #[test]
 fn dump_asm_is_the_same_on_every_run_and_names_what_it_calls() {
     let file = root().join("examples/shapes.mini");
-    let first = jitlab(&["dump", "--asm", file.to_str().unwrap()]);
-    let second = jitlab(&["dump", "--asm", file.to_str().unwrap()]);
+    let first = jitlab(&["dump", "--asm", "--stage", "3", file.to_str().unwrap()]);
+    let second = jitlab(&["dump", "--asm", "--stage", "3", file.to_str().unwrap()]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let text = stdout(&first);
     assert_eq!(text, stdout(&second));
@@ -524,7 +544,7 @@ fn dump_asm_names_calls_branches_and_constants() {
         "p.mini",
         "fn add(a, b) { return a + b; }\nlet n = 0;\nwhile n < 3 { n = n + 1; }\nprint add(n, 41);\n",
     );
-    let out = jitlab(&["dump", "--asm", file.to_str().unwrap()]);
+    let out = jitlab(&["dump", "--asm", "--stage", "3", file.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let line_with = |needle: &str| {

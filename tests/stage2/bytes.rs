@@ -58,6 +58,8 @@ const TABLE: &[(&str, &str, Build)] = &[
     ("48 6b c0 0a",                   "imul rax, 0xa",                        |a| a.imul(Reg::RAX, Imm32(10))),
     ("48 69 c0 e8 03 00 00",          "imul rax, 0x3e8",                      |a| a.imul(Reg::RAX, Imm32(1000))),
     ("48 0f af 07",                   "imul rax, qword ptr [rdi]",            |a| a.imul(Reg::RAX, Mem::base(Reg::RDI))),
+    ("48 f7 e9",                      "imul rcx",                             |a| a.imul_wide(Reg::RCX)),
+    ("49 f7 eb",                      "imul r11",                             |a| a.imul_wide(Reg::R11)),
     ("48 99",                         "cqo",                                  |a| a.cqo()),
     ("48 f7 f9",                      "idiv rcx",                             |a| a.idiv(Reg::RCX)),
     ("48 f7 d8",                      "neg rax",                              |a| a.neg(Reg::RAX)),

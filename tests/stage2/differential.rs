@@ -129,6 +129,7 @@ fn one_register_forms_every_register() {
         cases.push((format!("neg {r64}"), assemble(|a| a.neg(r))));
         cases.push((format!("not {r64}"), assemble(|a| a.not(r))));
         cases.push((format!("idiv {r64}"), assemble(|a| a.idiv(r))));
+        cases.push((format!("imul {r64}"), assemble(|a| a.imul_wide(r))));
         cases.push((format!("neg {r32}"), assemble(|a| a.neg(r.r32()))));
         cases.push((format!("idiv {r32}"), assemble(|a| a.idiv(r.r32()))));
         cases.push((format!("push {r64}"), assemble(|a| a.push(r))));

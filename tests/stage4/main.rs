@@ -10,3 +10,7 @@ mod evaluate;
 mod ir;
 mod passes;
 mod regalloc;
+mod common;
+mod corpus;
+mod random;
+mod engine;

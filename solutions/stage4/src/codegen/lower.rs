@@ -138,6 +138,71 @@ impl FnGen<'_> {
                 self.store_result(inst, ACC);
             }
             Op::CallValue { callee, args } => self.gen_call_value(inst, callee, &args),
+            Op::Shl(x, k) => {
+                // (2x) * 2^k with imul, whose overflow flag is the 63-bit overflow.
+                let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+                self.load(ACC, x);
+                self.imul_const(1i64 << k);
+                self.asm.jcc(Cond::O, overflow);
+                self.store_result(inst, ACC);
+            }
+            Op::Sar(x, k) => {
+                // (2x) >> (k + 1) is floor(x / 2^k); past 62 it is the sign, 0 or -1.
+                self.load(ACC, x);
+                self.asm.sar(ACC, (k + 1).min(63) as u8);
+                self.asm.add(ACC, ACC);
+                self.store_result(inst, ACC);
+            }
+            Op::And(x, m) => {
+                // (2x) & (2m) = 2(x & m).
+                self.load(ACC, x);
+                match i32::try_from(m << 1) {
+                    Ok(imm) => self.asm.and(ACC, Imm32(imm)),
+                    Err(_) => {
+                        self.asm.mov_imm(TMP, m << 1);
+                        self.asm.and(ACC, TMP);
+                    }
+                }
+                self.store_result(inst, ACC);
+            }
+            Op::MulHigh(x, m) => {
+                // rdx:rax = x * m (x untagged); the high word, tagged.
+                self.load(ACC, x);
+                self.asm.sar(ACC, 1);
+                self.asm.mov_imm(TMP2, m);
+                self.asm.imul_wide(TMP2);
+                self.asm.add(TMP, TMP);
+                self.store_result(inst, TMP);
+            }
+            Op::IAdd(a, b) => {
+                self.load(ACC, a);
+                let src = self.rmi(b, TMP);
+                self.asm.add(ACC, src);
+                self.store_result(inst, ACC);
+            }
+            Op::ISub(a, b) => {
+                self.load(ACC, a);
+                let src = self.rmi(b, TMP);
+                self.asm.sub(ACC, src);
+                self.store_result(inst, ACC);
+            }
+            Op::IMul(x, c) => {
+                // (2x) * c = 2xc: the tagged word times the plain constant.
+                self.load(ACC, x);
+                self.imul_const(c);
+                self.store_result(inst, ACC);
+            }
+        }
+    }
+
+    /// `rax *= c`, an immediate when it fits 32 bits; `OF` is set on overflow.
+    fn imul_const(&mut self, c: i64) {
+        match i32::try_from(c) {
+            Ok(imm) => self.asm.imul(ACC, Imm32(imm)),
+            Err(_) => {
+                self.asm.mov_imm(TMP, c);
+                self.asm.imul(ACC, TMP);
+            }
         }
     }
 
@@ -178,7 +243,7 @@ impl FnGen<'_> {
 
     /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
-        // exercise-begin: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
+        // HOLE-BEGIN: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
         let overflow = self.error(ErrorKind::IntegerOverflow, inst);
         self.load(ACC, a);
         let src = self.rmi(b, TMP);
@@ -189,7 +254,7 @@ impl FnGen<'_> {
         }
         self.asm.jcc(Cond::O, overflow);
         self.store_result(inst, ACC);
-        // exercise-end
+        // HOLE-END
     }
 
     /// `mul`: `(2a) * b = 2ab`: one side untagged (a constant at compile time).
