@@ -252,7 +252,10 @@ fn stats_show_counters_on_stderr_after_the_run() {
     let table = stderr(&jit);
     assert_eq!(stat(&table, "engine"), "optimizing JIT (stage 4)");
     assert_eq!(stat(&table, "calls"), "178");
-    assert!(table.contains("event: compiled fib (optimizing)"), "{table}");
+    assert!(
+        table.contains("event: compiled fib (optimizing)"),
+        "{table}"
+    );
     let baseline = run_file(&file, &["--stats", "--stage", "3"]);
     let table = stderr(&baseline);
     assert_eq!(stat(&table, "engine"), "template JIT (stage 3)");

@@ -8,7 +8,8 @@ use stage4::{Optimizer, Options};
 
 use super::common::{assert_error, assert_prints, differential, isolated, load, run_on};
 
-const FIB: &str = "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }\nprint fib(20);\n";
+const FIB: &str =
+    "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }\nprint fib(20);\n";
 
 #[test]
 fn every_function_is_compiled_by_the_optimizer() {
@@ -33,7 +34,11 @@ fn every_function_is_compiled_by_the_optimizer() {
         assert_eq!(compiled, [("main", "optimizing"), ("fib", "optimizing")]);
         assert_eq!(engine.stats().calls, 21_892);
         assert!(
-            engine.stats().counters.iter().any(|(name, _)| name.contains("spill")),
+            engine
+                .stats()
+                .counters
+                .iter()
+                .any(|(name, _)| name.contains("spill")),
             "{:?}",
             engine.stats().counters
         );
@@ -44,7 +49,11 @@ fn every_function_is_compiled_by_the_optimizer() {
 fn optimized_code_raises_the_interpreters_errors_at_its_lines() {
     isolated(|| {
         assert_prints("let a = [1, 2, 3];\nprint a[1] * 7 - len(a);\n", &["11"]);
-        assert_error("let x = 7;\nlet y = x - 7;\nprint 1;\nprint x / y;\n", "division by zero", 4);
+        assert_error(
+            "let x = 7;\nlet y = x - 7;\nprint 1;\nprint x / y;\n",
+            "division by zero",
+            4,
+        );
         assert_error(
             "let m = 4611686018427387903;\nlet i = 0;\nwhile i < 3 {\n  m = m + i;\n  i = i + 1;\n}\n",
             "integer overflow",
@@ -57,8 +66,16 @@ fn optimized_code_raises_the_interpreters_errors_at_its_lines() {
         );
         assert_error("fn f(n) { return f(n + 1); }\nf(0);\n", "stack overflow", 1);
         assert_error("let f = 3;\nprint f(1);\n", "type error", 2);
-        assert_error("fn g(a) { return a; }\nlet f = g;\nprint f(1, 2);\n", "wrong number of arguments", 3);
-        assert_error("let o = {x: 1};\nprint o.x;\nprint o.y;\n", "no such field", 3);
+        assert_error(
+            "fn g(a) { return a; }\nlet f = g;\nprint f(1, 2);\n",
+            "wrong number of arguments",
+            3,
+        );
+        assert_error(
+            "let o = {x: 1};\nprint o.x;\nprint o.y;\n",
+            "no such field",
+            3,
+        );
     });
 }
 
@@ -66,8 +83,25 @@ fn optimized_code_raises_the_interpreters_errors_at_its_lines() {
 fn division_by_every_small_constant_agrees_with_the_interpreter() {
     isolated(|| {
         let mut source = String::from("let xs = [0, 1, -1, 7, -7, 100, -100, 4611686018427387903, -4611686018427387903 - 1];\nlet i = 0;\nwhile i < len(xs) {\n  let x = xs[i];\n");
-        for d in [1i64, -1, 2, -2, 3, -3, 5, 7, -7, 10, 16, -16, 1000, 4611686018427387903] {
-            source.push_str(&format!("  print x / {d};\n  print x % {d};\n  print x * {d} / 3;\n"));
+        for d in [
+            1i64,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            5,
+            7,
+            -7,
+            10,
+            16,
+            -16,
+            1000,
+            4611686018427387903,
+        ] {
+            source.push_str(&format!(
+                "  print x / {d};\n  print x % {d};\n  print x * {d} / 3;\n"
+            ));
         }
         source.push_str("  i = i + 1;\n}\n");
         // `x * d` overflows for the big ones: the run ends in that error, like the
@@ -106,7 +140,12 @@ fn optimized_template_and_interpreted_functions_call_each_other() {
             .collect();
         assert_eq!(
             tiers,
-            ["main: optimizing", "leaf: declined", "mid: declined", "top: optimizing"]
+            [
+                "main: optimizing",
+                "leaf: declined",
+                "mid: declined",
+                "top: optimizing"
+            ]
         );
         // The trace crosses all three tiers: leaf (interpreted), mid (template), top
         // (optimized), main (optimized).

@@ -6,11 +6,11 @@
 //! reference (`cargo test -p stage4-solution`); both call the crate `stage4`.
 
 mod builder;
+mod common;
+mod corpus;
+mod engine;
 mod evaluate;
 mod ir;
 mod passes;
-mod regalloc;
-mod common;
-mod corpus;
 mod random;
-mod engine;
+mod regalloc;

@@ -72,6 +72,11 @@ pub fn report(engine: &str, stats: &Stats) -> Report {
             .iter()
             .map(|&(reason, n)| (reason.to_string(), n))
             .collect(),
+        counters: stats
+            .counters
+            .iter()
+            .map(|&(name, n)| (name.to_string(), n))
+            .collect(),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Stats {
     pub events: Vec<Event>,
     /// How often native code left for the runtime, by named reason.
     pub exits: Vec<(&'static str, u64)>,
+    /// What a compiler counted, by name (values folded, checks removed, values
+    /// spilled, ...): each engine reports its own.
+    pub counters: Vec<(&'static str, u64)>,
 }
 
 /// Something an engine did that a test may assert on and `--stats` prints.

@@ -45,6 +45,7 @@ pub enum ShiftOp {
 const F7_TEST: u8 = 0;
 const F7_NOT: u8 = 2;
 const F7_NEG: u8 = 3;
+const F7_IMUL: u8 = 5;
 const F7_IDIV: u8 = 7;
 /// `/digit` of `FF` for indirect `call` and `jmp`.
 const FF_CALL: u8 = 2;
@@ -325,6 +326,13 @@ impl Assembler {
                 }
             },
         }
+    }
+
+    /// `imul src` (`F7 /5`), the one-operand form: the full signed product of `rax`
+    /// and `src` in `rdx:rax` (its high half is what division by a constant
+    /// multiplies for).
+    pub fn imul_wide<R: Gpr>(&mut self, src: R) {
+        self.op(&[0xF7], src.is_64(), F7_IMUL, Rm::Reg(src.reg()));
     }
 
     /// `cqo` (`REX.W 99`): sign-extend `rax` into `rdx:rax` before `idiv`.

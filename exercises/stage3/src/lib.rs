@@ -28,5 +28,8 @@ pub mod runtime;
 pub mod stack;
 
 pub use codegen::CompileError;
-pub use engine::{compile_program, compile_program_declining, CompiledProgram, Jit, Options};
+pub use engine::{
+    compile_program, compile_program_declining, compile_program_with_tier, run_compiled,
+    CompiledProgram, Jit, Options,
+};
 pub use listing::listing;

@@ -77,9 +77,8 @@ pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
     let alloc = regalloc::allocate(&ir);
     if cfg!(debug_assertions) {
         // Debug builds (the tests) prove every allocation before using it.
-        regalloc::checker::check(&ir, &alloc).map_err(|errors| {
-            format!("register allocation failed its check: {}", errors[0])
-        })?;
+        regalloc::checker::check(&ir, &alloc)
+            .map_err(|errors| format!("register allocation failed its check: {}", errors[0]))?;
     }
     Ok(Prepared {
         ir,
@@ -131,12 +130,14 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
         .iter_mut()
         .zip(generated)
         .zip(&compiled.declined)
-        .map(|((p, g), declined)| match (std::mem::replace(p, Err(String::new())), g) {
-            _ if declined.is_some() => Err(declined.clone().unwrap_or_default()),
-            (Ok(p), Some(g)) => Ok((p, g)),
-            (Err(why), _) => Err(why),
-            (Ok(_), None) => Err("not generated".to_string()),
-        })
+        .map(
+            |((p, g), declined)| match (std::mem::replace(p, Err(String::new())), g) {
+                _ if declined.is_some() => Err(declined.clone().unwrap_or_default()),
+                (Ok(p), Some(g)) => Ok((p, g)),
+                (Err(why), _) => Err(why),
+                (Ok(_), None) => Err("not generated".to_string()),
+            },
+        )
         .collect();
     Ok(Compiled {
         program: compiled,
@@ -230,15 +231,23 @@ impl Engine for Optimizer {
                 }
             }
         }
-        self.stats.counters = vec![("values in registers or slots", values), ("spilled values", spilled)];
+        self.stats.counters = vec![
+            ("values in registers or slots", values),
+            ("spilled values", spilled),
+        ];
         if self.options.perf_map {
             if let Err(e) = stage3::listing::write_perf_map(&compiled.program, program) {
                 let _ = writeln!(std::io::stderr(), "warning: no perf map: {e}");
             }
         }
         let registration = stage3::code_map::register(program, &compiled.program);
-        let result =
-            stage3::run_compiled(verified, &compiled.program, &mut self.heap, out, &mut self.stats);
+        let result = stage3::run_compiled(
+            verified,
+            &compiled.program,
+            &mut self.heap,
+            out,
+            &mut self.stats,
+        );
         drop(registration);
         self.stats.run_time = start.elapsed();
         result.map(|v| format_value(program, &self.heap, v))

@@ -38,9 +38,12 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
             let head = match piece {
                 Piece::Prologue => "  prologue".to_string(),
                 Piece::Block(b) => {
-                    let params: Vec<String> = p.ir.block(*b).params.iter().map(|v| {
-                        format!("v{}@{}", v.0, loc_text(p, *v))
-                    }).collect();
+                    let params: Vec<String> =
+                        p.ir.block(*b)
+                            .params
+                            .iter()
+                            .map(|v| format!("v{}@{}", v.0, loc_text(p, *v)))
+                            .collect();
                     format!("b{}({}):", b.0, params.join(", "))
                 }
                 Piece::Inst(inst) => {

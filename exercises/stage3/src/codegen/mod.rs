@@ -102,11 +102,27 @@ impl std::fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+/// A higher tier's code generator, plugged into [`generate_with_tier`]: stage 4's
+/// optimizer takes over the functions it compiles and leaves the others to the
+/// templates, in one [`Assembler`] with one entry label per function.
+///
+/// Called once per function the templates would compile, with the assembler, the
+/// function's index and every function's entry label (direct calls are `call
+/// entries[f]`, whichever tier made `f`). To take the function it binds
+/// `entries[func]`, writes the whole function there with this module's calling
+/// convention (`calls`: arguments from `[rdi - 8k]`, result or `ERROR_WORD` in `rax`,
+/// the pinned `CTX`, `FRAMES_LEFT` and `CALLS`, the callee-saved registers kept) and
+/// returns its [`FunctionCode`]; `None` leaves it to the templates, with nothing
+/// written. So any mix of template, optimized and interpreted functions calls each
+/// other directly, shares the function table of `call_value`, the frame limit and the
+/// error exit (`runtime::rt_raise`), and runs on one stack.
+pub type Tier<'a> = dyn FnMut(&mut Assembler, FnId, &[Label]) -> Option<FunctionCode> + 'a;
+
 /// Generates the code of every function of `verified`, and the entry trampoline.
 /// [`FunctionCode::instrs`] stays empty: only a listing needs it
 /// ([`generate_with_ranges`]).
 pub fn generate(verified: &Verified) -> Result<Generated, CompileError> {
-    generate_program(verified, false, &[])
+    generate_program(verified, false, &[], &mut |_, _, _| None)
 }
 
 /// [`generate`], except that each function `declined` marks (or that cannot be
@@ -115,6 +131,15 @@ pub fn generate(verified: &Verified) -> Result<Generated, CompileError> {
 pub fn generate_declining(
     verified: &Verified,
     declined: &[bool],
+) -> (Generated, Vec<Option<String>>) {
+    generate_with_tier(verified, declined, &mut |_, _, _| None)
+}
+
+/// [`generate_declining`], with the functions `tier` takes made by it (see [`Tier`]).
+pub fn generate_with_tier(
+    verified: &Verified,
+    declined: &[bool],
+    tier: &mut Tier,
 ) -> (Generated, Vec<Option<String>>) {
     let program = verified.program();
     let mut reasons: Vec<Option<String>> = declined
@@ -125,7 +150,7 @@ pub fn generate_declining(
     // A function the code generator cannot take is declined too, and the rest again.
     loop {
         let marks: Vec<bool> = reasons.iter().map(Option::is_some).collect();
-        match generate_program(verified, false, &marks) {
+        match generate_program(verified, false, &marks, tier) {
             Ok(generated) => return (generated, reasons),
             Err(e) => {
                 let i = program
@@ -143,7 +168,7 @@ pub fn generate_declining(
 /// [`generate`], also recording where each bytecode instruction's code is
 /// ([`FunctionCode::instrs`]), for the listing.
 pub fn generate_with_ranges(verified: &Verified) -> Result<Generated, CompileError> {
-    generate_program(verified, true, &[])
+    generate_program(verified, true, &[], &mut |_, _, _| None)
 }
 
 /// Code bytes reserved per bytecode instruction before generating (an estimate:
@@ -181,6 +206,7 @@ fn generate_program(
     verified: &Verified,
     ranges: bool,
     declined: &[bool],
+    tier: &mut Tier,
 ) -> Result<Generated, CompileError> {
     let program = verified.program();
     // Under the test harness every run records its ranges, for describing a crash.
@@ -216,6 +242,13 @@ fn generate_program(
                 frame_bytes: frame::FRAME_OVERHEAD,
             });
             start = end;
+            continue;
+        }
+        if let Some(mut code) = tier(&mut asm, i as FnId, &entries) {
+            let end = Instant::now();
+            code.time = end - start;
+            start = end;
+            functions.push(code);
             continue;
         }
         // The verifier gave every instruction its operand-stack depth, which fixes

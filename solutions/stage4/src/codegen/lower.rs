@@ -131,8 +131,7 @@ impl FnGen<'_> {
             }
             Op::Call { func, args } => {
                 self.write_outgoing(&args);
-                self.asm
-                    .lea(Reg::RDI, Self::outgoing_first(args.len()));
+                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
                 self.asm.call(self.entries[func as usize]);
                 self.check_error_result(inst);
                 self.store_result(inst, ACC);
@@ -405,7 +404,8 @@ impl FnGen<'_> {
     /// registers (one parallel move: an argument may sit in another's register),
     /// leaves on the error word, and stores the result.
     fn call_helper(&mut self, inst: Inst, args: &[(Reg, Option<Value>)], helper: u64) {
-        let mut parallel: Vec<(MoveSrc, Loc)> = vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
+        let mut parallel: Vec<(MoveSrc, Loc)> =
+            vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
         for &(reg, v) in args {
             let Some(v) = v else { continue };
             let src = match self.opnd(v) {
@@ -437,14 +437,14 @@ impl FnGen<'_> {
         // index << 3 | 5 becomes the offset of the index's table entry.
         self.asm.and(ACC, Imm32(!(TAG_MASK as i32)));
         self.asm.shl(ACC, (FN_ENTRY_SHIFT - FUNCTION_SHIFT) as u8);
-        self.asm.mov(TMP, Mem::base_disp(super::CTX, FUNCTIONS_OFFSET));
+        self.asm
+            .mov(TMP, Mem::base_disp(super::CTX, FUNCTIONS_OFFSET));
         let entry = |disp| Mem::sib(TMP, IndexReg::RAX, Scale::S1, disp);
         self.asm
             .cmp_mi(entry(FN_ENTRY_ARITY_OFFSET), Imm32(args.len() as i32));
         self.asm.jcc(Cond::NE, arity_error);
         self.asm.mov(ACC, entry(FN_ENTRY_CODE_OFFSET));
-        self.asm
-            .lea(Reg::RDI, Self::outgoing_first(args.len()));
+        self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
         self.asm.call_reg(ACC);
         self.check_error_result(inst);
         self.store_result(inst, ACC);

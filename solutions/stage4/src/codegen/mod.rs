@@ -231,7 +231,8 @@ impl FnGen<'_> {
         }
         // Saved before anything can fail: the exit path restores them.
         for (k, &r) in self.alloc.callee_saved.iter().enumerate() {
-            self.asm.mov_mr(Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)), r);
+            self.asm
+                .mov_mr(Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)), r);
         }
         let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME);
         self.asm.sub(FRAMES_LEFT, Imm32(1));
@@ -259,7 +260,8 @@ impl FnGen<'_> {
     /// result or the error word).
     fn gen_leave(&mut self) {
         for (k, &r) in self.alloc.callee_saved.iter().enumerate() {
-            self.asm.mov(r, Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)));
+            self.asm
+                .mov(r, Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)));
         }
         self.asm.mov(Reg::RSP, Reg::RBP);
         self.asm.pop(Reg::RBP);
@@ -301,8 +303,7 @@ impl FnGen<'_> {
     fn check_error_result(&mut self, inst: Inst) {
         let pc = self.f.inst(inst).pc as u64;
         let exit = self.stub(KIND_RECORDED, pc);
-        self.asm
-            .cmp(ACC, Imm32(stage1::value::ERROR_WORD as i32));
+        self.asm.cmp(ACC, Imm32(stage1::value::ERROR_WORD as i32));
         self.asm.jcc(Cond::E, exit);
     }
 

@@ -1,0 +1,46 @@
+//! What this stage's engine offers the command line (`jitlab run --stage 4`, `jitlab
+//! dump --asm --stage 4`): the optimizing JIT and its listing. The commands
+//! themselves are the `jitlab-cli` crate's.
+
+use std::io::Write;
+
+use jitlab_cli::{Outcome, RunOptions};
+use stage1::{jasm, Verified};
+
+use crate::{listing, Optimizer, Options};
+
+/// The stage 4 command line: the optimizing JIT.
+pub struct Cli;
+
+impl jitlab_cli::Stage for Cli {
+    type Program = Verified;
+
+    fn number(&self) -> u32 {
+        4
+    }
+
+    fn load(&self, file: &str, text: &str) -> Result<Verified, String> {
+        stage1::cli::load_source(file, text)
+    }
+
+    fn run(&self, program: &Verified, out: &mut dyn Write, options: &RunOptions) -> Outcome {
+        // `--stats` shows its compilations, its counters and its runtime exits.
+        let mut engine = Optimizer::with_options(Options {
+            perf_map: options.perf_map,
+            ..Options::default()
+        });
+        stage1::cli::run_engine(&mut engine, 4, program, out)
+    }
+
+    fn jasm(&self, program: &Verified) -> String {
+        jasm::print(program.program())
+    }
+
+    fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
+        Some(listing(program))
+    }
+
+    fn generates_code(&self) -> bool {
+        true
+    }
+}

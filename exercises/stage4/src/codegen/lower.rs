@@ -1,0 +1,452 @@
+//! One lowering per IR instruction: operands from their locations (registers, slots
+//! or immediates), the computation in the scratch registers, the result to its
+//! location. Checks jump to the function's out-of-line stubs.
+
+use stage1::value::{
+    ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK,
+};
+use stage1::ErrorKind;
+use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
+use stage3::context::{
+    FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT, FUNCTIONS_OFFSET,
+};
+use stage3::runtime;
+
+use super::{FnGen, Opnd, ACC, TMP, TMP2};
+use crate::ir::{BinOp, CmpOp, Inst, Op, Value};
+use crate::regalloc::{moves, Loc, MoveSrc};
+
+/// The condition under which compare `op` holds (signed: tagging keeps the order).
+pub fn condition(op: CmpOp) -> Cond {
+    match op {
+        CmpOp::Lt => Cond::L,
+        CmpOp::Le => Cond::LE,
+        CmpOp::Gt => Cond::G,
+        CmpOp::Ge => Cond::GE,
+        CmpOp::Eq => Cond::E,
+        CmpOp::Ne => Cond::NE,
+    }
+}
+
+/// The tagged pointer's distance from the untagged one, for arrays.
+const TAG: i32 = ARRAY_TAG as i32;
+
+impl FnGen<'_> {
+    /// Generates instruction `inst`.
+    pub(super) fn gen_inst(&mut self, inst: Inst) {
+        let op = self.f.inst(inst).op.clone();
+        match op {
+            // Constants live nowhere: their uses take them as immediates.
+            Op::Const(_) | Op::FuncRef(_) => {}
+            Op::CheckInt(x) => self.gen_check_int(inst, x),
+            Op::Binary(BinOp::Add, a, b) => self.gen_add_sub(inst, a, b, false),
+            Op::Binary(BinOp::Sub, a, b) => self.gen_add_sub(inst, a, b, true),
+            Op::Binary(BinOp::Mul, a, b) => self.gen_mul(inst, a, b),
+            Op::Binary(BinOp::Div, a, b) => self.gen_div_mod(inst, a, b, true),
+            Op::Binary(BinOp::Mod, a, b) => self.gen_div_mod(inst, a, b, false),
+            Op::Neg(a) => {
+                let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+                self.load(ACC, a);
+                self.asm.neg(ACC);
+                self.asm.jcc(Cond::O, overflow);
+                self.store_result(inst, ACC);
+            }
+            Op::Not(a) => {
+                match self.opnd(a) {
+                    Opnd::Reg(r) => self.asm.test(r, r),
+                    Opnd::Mem(m) => self.asm.cmp_mi(m, Imm32(0)),
+                    Opnd::Imm(_) => {
+                        self.load(ACC, a);
+                        self.asm.test(ACC, ACC);
+                    }
+                }
+                self.flags_to_bool(Cond::E);
+                self.store_result(inst, ACC);
+            }
+            Op::Compare(op, a, b) => {
+                self.gen_cmp(a, b);
+                self.flags_to_bool(condition(op));
+                self.store_result(inst, ACC);
+            }
+            Op::NewArray(values) => {
+                self.write_outgoing(&values);
+                self.asm.lea(Reg::RSI, Self::outgoing_first(values.len()));
+                self.asm.mov_imm(Reg::RDX, values.len() as i64);
+                self.call_helper(inst, &[], runtime::rt_new_array as *const () as u64);
+            }
+            Op::NewArrayFill(v, n) => self.call_helper(
+                inst,
+                &[(Reg::RSI, Some(v)), (Reg::RDX, Some(n))],
+                runtime::rt_new_array_fill as *const () as u64,
+            ),
+            Op::NewObject => {
+                self.call_helper(inst, &[], runtime::rt_new_object as *const () as u64)
+            }
+            Op::GetField(o, k) => {
+                self.asm.mov_imm(Reg::RDX, k as i64);
+                self.call_helper(
+                    inst,
+                    &[(Reg::RSI, Some(o))],
+                    runtime::rt_get_field as *const () as u64,
+                );
+            }
+            Op::SetField(o, k, v) => {
+                self.asm.mov_imm(Reg::RDX, k as i64);
+                self.call_helper(
+                    inst,
+                    &[(Reg::RSI, Some(o)), (Reg::RCX, Some(v))],
+                    runtime::rt_set_field as *const () as u64,
+                );
+            }
+            Op::Print(v) => self.call_helper(
+                inst,
+                &[(Reg::RSI, Some(v))],
+                runtime::rt_print as *const () as u64,
+            ),
+            Op::ArrayLen(a) => {
+                self.load(ACC, a);
+                self.check_array(inst);
+                self.asm
+                    .mov(ACC, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
+                self.asm.add(ACC, ACC);
+                self.store_result(inst, ACC);
+            }
+            Op::ArrayGet(a, i) => {
+                self.gen_element(inst, a, i);
+                self.asm.mov(ACC, Self::element());
+                self.store_result(inst, ACC);
+            }
+            Op::ArraySet(a, i, v) => {
+                self.gen_element(inst, a, i);
+                match self.opnd(v) {
+                    Opnd::Reg(r) => self.asm.mov_mr(Self::element(), r),
+                    Opnd::Imm(w) if i32::try_from(w).is_ok() => {
+                        self.asm.mov_mi(Self::element(), Imm32(w as i32))
+                    }
+                    _ => {
+                        self.load(TMP2, v);
+                        self.asm.mov_mr(Self::element(), TMP2);
+                    }
+                }
+            }
+            Op::Call { func, args } => {
+                self.write_outgoing(&args);
+                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+                self.asm.call(self.entries[func as usize]);
+                self.check_error_result(inst);
+                self.store_result(inst, ACC);
+            }
+            Op::CallValue { callee, args } => self.gen_call_value(inst, callee, &args),
+            Op::Shl(x, k) => {
+                // (2x) * 2^k with imul, whose overflow flag is the 63-bit overflow.
+                let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+                self.load(ACC, x);
+                self.imul_const(1i64 << k);
+                self.asm.jcc(Cond::O, overflow);
+                self.store_result(inst, ACC);
+            }
+            Op::Sar(x, k) => {
+                // (2x) >> (k + 1) is floor(x / 2^k); past 62 it is the sign, 0 or -1.
+                self.load(ACC, x);
+                self.asm.sar(ACC, (k + 1).min(63) as u8);
+                self.asm.add(ACC, ACC);
+                self.store_result(inst, ACC);
+            }
+            Op::And(x, m) => {
+                // (2x) & (2m) = 2(x & m).
+                self.load(ACC, x);
+                match i32::try_from(m << 1) {
+                    Ok(imm) => self.asm.and(ACC, Imm32(imm)),
+                    Err(_) => {
+                        self.asm.mov_imm(TMP, m << 1);
+                        self.asm.and(ACC, TMP);
+                    }
+                }
+                self.store_result(inst, ACC);
+            }
+            Op::MulHigh(x, m) => {
+                // rdx:rax = x * m (x untagged); the high word, tagged.
+                self.load(ACC, x);
+                self.asm.sar(ACC, 1);
+                self.asm.mov_imm(TMP2, m);
+                self.asm.imul_wide(TMP2);
+                self.asm.add(TMP, TMP);
+                self.store_result(inst, TMP);
+            }
+            Op::IAdd(a, b) => {
+                self.load(ACC, a);
+                let src = self.rmi(b, TMP);
+                self.asm.add(ACC, src);
+                self.store_result(inst, ACC);
+            }
+            Op::ISub(a, b) => {
+                self.load(ACC, a);
+                let src = self.rmi(b, TMP);
+                self.asm.sub(ACC, src);
+                self.store_result(inst, ACC);
+            }
+            Op::IMul(x, c) => {
+                // (2x) * c = 2xc: the tagged word times the plain constant.
+                self.load(ACC, x);
+                self.imul_const(c);
+                self.store_result(inst, ACC);
+            }
+        }
+    }
+
+    /// `rax *= c`, an immediate when it fits 32 bits; `OF` is set on overflow.
+    fn imul_const(&mut self, c: i64) {
+        match i32::try_from(c) {
+            Ok(imm) => self.asm.imul(ACC, Imm32(imm)),
+            Err(_) => {
+                self.asm.mov_imm(TMP, c);
+                self.asm.imul(ACC, TMP);
+            }
+        }
+    }
+
+    /// `rax = cond ? 1 : 0`, tagged, from the flags.
+    fn flags_to_bool(&mut self, cond: Cond) {
+        self.asm.setcc(cond, ACC.r8());
+        self.asm.movzx(ACC.r32(), ACC.r8());
+        self.asm.add(ACC.r32(), ACC.r32());
+    }
+
+    /// `check_int x`: `type error` unless the tag bit is clear; the result is `x`.
+    fn gen_check_int(&mut self, inst: Inst, x: Value) {
+        match self.opnd(x) {
+            Opnd::Imm(w) if w & 1 == 0 => {}
+            Opnd::Imm(_) => {
+                let type_error = self.error(ErrorKind::TypeError, inst);
+                self.asm.jmp(type_error);
+                return;
+            }
+            Opnd::Reg(r) => {
+                let type_error = self.error(ErrorKind::TypeError, inst);
+                self.asm.test(r.r32(), Imm32(1));
+                self.asm.jcc(Cond::NE, type_error);
+            }
+            Opnd::Mem(m) => {
+                let type_error = self.error(ErrorKind::TypeError, inst);
+                self.asm.mov(ACC, m);
+                self.asm.test(ACC.r32(), Imm32(1));
+                self.asm.jcc(Cond::NE, type_error);
+            }
+        }
+        let result = self.f.inst(inst).result.expect("check_int gives a value");
+        if self.alloc.locs[result.index()].is_some() && self.opnd(result) != self.opnd(x) {
+            self.load(ACC, x);
+            self.store_result(inst, ACC);
+        }
+    }
+
+    /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
+    fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
+        // HOLE-BEGIN: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
+        let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+        self.load(ACC, a);
+        let src = self.rmi(b, TMP);
+        if subtract {
+            self.asm.sub(ACC, src);
+        } else {
+            self.asm.add(ACC, src);
+        }
+        self.asm.jcc(Cond::O, overflow);
+        self.store_result(inst, ACC);
+        // HOLE-END
+    }
+
+    /// `mul`: `(2a) * b = 2ab`: one side untagged (a constant at compile time).
+    fn gen_mul(&mut self, inst: Inst, a: Value, b: Value) {
+        let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+        let (a, b) = if matches!(self.opnd(a), Opnd::Imm(_)) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        self.load(ACC, a);
+        match self.opnd(b) {
+            Opnd::Imm(w) if i32::try_from(w >> 1).is_ok() => {
+                self.asm.imul(ACC, Imm32((w >> 1) as i32));
+            }
+            _ => {
+                self.load(TMP, b);
+                self.asm.sar(TMP, 1);
+                self.asm.imul(ACC, TMP);
+            }
+        }
+        self.asm.jcc(Cond::O, overflow);
+        self.store_result(inst, ACC);
+    }
+
+    /// `div`/`mod` (`quotient`): untag both, `division by zero` for 0, `-1` apart
+    /// (its quotient `-a` is the one that can outgrow 63 bits), `idiv`, retag. A
+    /// constant divisor needs only the checks it can fail.
+    fn gen_div_mod(&mut self, inst: Inst, a: Value, b: Value, quotient: bool) {
+        let zero = self.error(ErrorKind::DivisionByZero, inst);
+        let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+        let divisor = match self.opnd(b) {
+            Opnd::Imm(w) => Some(w >> 1),
+            _ => None,
+        };
+        match divisor {
+            Some(0) => {
+                self.asm.jmp(zero);
+                return;
+            }
+            Some(-1) => {
+                if quotient {
+                    // -a on the tagged word: overflows exactly for MIN.
+                    self.load(ACC, a);
+                    self.asm.neg(ACC);
+                    self.asm.jcc(Cond::O, overflow);
+                } else {
+                    self.asm.mov(ACC.r32(), Imm32(0));
+                }
+                self.store_result(inst, ACC);
+                return;
+            }
+            Some(n) => {
+                self.load(ACC, a);
+                self.asm.sar(ACC, 1);
+                self.asm.mov_imm(TMP2, n);
+                self.asm.cqo();
+                self.asm.idiv(TMP2);
+                if !quotient {
+                    self.asm.mov(ACC, TMP);
+                }
+                self.asm.add(ACC, ACC);
+                self.store_result(inst, ACC);
+                return;
+            }
+            None => {}
+        }
+        let minus_one = self.asm.new_label();
+        let done = self.asm.new_label();
+        self.load(TMP2, b);
+        self.load(ACC, a);
+        self.asm.sar(ACC, 1);
+        self.asm.sar(TMP2, 1);
+        self.asm.test(TMP2, TMP2);
+        self.asm.jcc(Cond::E, zero);
+        self.asm.cmp(TMP2, Imm32(-1));
+        self.asm.jcc(Cond::E, minus_one);
+        self.asm.cqo();
+        self.asm.idiv(TMP2);
+        if !quotient {
+            self.asm.mov(ACC, TMP);
+        }
+        // |a / b| <= |a| and |a % b| < |b|: retagging cannot overflow here.
+        self.asm.add(ACC, ACC);
+        self.asm.jmp(done);
+        self.asm.bind(minus_one);
+        if quotient {
+            self.asm.neg(ACC);
+            self.asm.add(ACC, ACC);
+            self.asm.jcc(Cond::O, overflow);
+        } else {
+            self.asm.mov(ACC.r32(), Imm32(0));
+        }
+        self.asm.bind(done);
+        self.store_result(inst, ACC);
+    }
+
+    /// Jumps to a `type error` unless `rax` is an array.
+    fn check_array(&mut self, inst: Inst) {
+        let type_error = self.error(ErrorKind::TypeError, inst);
+        self.asm.mov(TMP.r32(), ACC.r32());
+        self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
+        self.asm.cmp(TMP.r32(), Imm32(TAG));
+        self.asm.jcc(Cond::NE, type_error);
+    }
+
+    /// The array `a` in `rax` and the untagged index `i` in `rdx`, checked (`type
+    /// error`, then `index out of bounds`).
+    fn gen_element(&mut self, inst: Inst, a: Value, i: Value) {
+        self.load(ACC, a);
+        self.check_array(inst);
+        let bounds = self.error(ErrorKind::IndexOutOfBounds, inst);
+        match self.opnd(i) {
+            Opnd::Imm(w) if w & 1 == 0 => self.asm.mov_imm(TMP, w >> 1),
+            _ => {
+                let type_error = self.error(ErrorKind::TypeError, inst);
+                self.load(TMP, i);
+                self.asm.test(TMP.r32(), Imm32(1));
+                self.asm.jcc(Cond::NE, type_error);
+                self.asm.sar(TMP, 1);
+            }
+        }
+        // Unsigned: a negative index is huge, out of bounds like any other.
+        self.asm
+            .cmp(TMP, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
+        self.asm.jcc(Cond::AE, bounds);
+    }
+
+    /// Element `rdx` of the array `rax`.
+    fn element() -> Mem {
+        Mem::sib(ACC, IndexReg::RDX, Scale::S8, ARRAY_ELEMS_OFFSET - TAG)
+    }
+
+    /// The address of the first of `n` outgoing words (argument `k` is 8k below).
+    fn outgoing_first(n: usize) -> Mem {
+        Mem::base_disp(Reg::RSP, 8 * (n as i32 - 1))
+    }
+
+    /// Writes `values` to the outgoing area, the first at the highest address.
+    fn write_outgoing(&mut self, values: &[Value]) {
+        let n = values.len() as i32;
+        for (k, &v) in values.iter().enumerate() {
+            self.store_value(Mem::base_disp(Reg::RSP, 8 * (n - 1 - k as i32)), v);
+        }
+    }
+
+    /// Calls runtime helper `helper` with the context in `rdi` and `args` in their
+    /// registers (one parallel move: an argument may sit in another's register),
+    /// leaves on the error word, and stores the result.
+    fn call_helper(&mut self, inst: Inst, args: &[(Reg, Option<Value>)], helper: u64) {
+        let mut parallel: Vec<(MoveSrc, Loc)> =
+            vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
+        for &(reg, v) in args {
+            let Some(v) = v else { continue };
+            let src = match self.opnd(v) {
+                Opnd::Imm(w) => MoveSrc::Const(w),
+                _ => MoveSrc::Loc(self.alloc.loc(v)),
+            };
+            parallel.push((src, Loc::Reg(reg)));
+        }
+        for m in moves::sequence(&parallel, TMP2) {
+            self.emit_move(m);
+        }
+        self.asm.call_abs(helper);
+        self.check_error_result(inst);
+        self.store_result(inst, ACC);
+    }
+
+    /// `call_value`: `type error` unless the callee is a function, `wrong number of
+    /// arguments` unless its arity (from the function table) is `args.len()`, then a
+    /// call of its code.
+    fn gen_call_value(&mut self, inst: Inst, callee: Value, args: &[Value]) {
+        let type_error = self.error(ErrorKind::TypeError, inst);
+        let arity_error = self.error(ErrorKind::WrongNumberOfArguments, inst);
+        self.write_outgoing(args);
+        self.load(ACC, callee);
+        self.asm.mov(TMP.r32(), ACC.r32());
+        self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
+        self.asm.cmp(TMP.r32(), Imm32(FUNCTION_TAG as i32));
+        self.asm.jcc(Cond::NE, type_error);
+        // index << 3 | 5 becomes the offset of the index's table entry.
+        self.asm.and(ACC, Imm32(!(TAG_MASK as i32)));
+        self.asm.shl(ACC, (FN_ENTRY_SHIFT - FUNCTION_SHIFT) as u8);
+        self.asm
+            .mov(TMP, Mem::base_disp(super::CTX, FUNCTIONS_OFFSET));
+        let entry = |disp| Mem::sib(TMP, IndexReg::RAX, Scale::S1, disp);
+        self.asm
+            .cmp_mi(entry(FN_ENTRY_ARITY_OFFSET), Imm32(args.len() as i32));
+        self.asm.jcc(Cond::NE, arity_error);
+        self.asm.mov(ACC, entry(FN_ENTRY_CODE_OFFSET));
+        self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+        self.asm.call_reg(ACC);
+        self.check_error_result(inst);
+        self.store_result(inst, ACC);
+    }
+}

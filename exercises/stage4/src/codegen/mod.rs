@@ -1,0 +1,542 @@
+//! Code generation: an IR function and its register allocation become x86-64, written
+//! through the stage 2 assembler into stage 3's program-wide assembler (see
+//! `stage3::codegen::Tier`), so optimized functions, template functions and
+//! interpreted ones call each other directly.
+//!
+//! The calling convention is stage 3's (`stage3::codegen::calls`): the caller passes
+//! the address of its first argument in `rdi` (argument `k` at `[rdi - 8k]`), the
+//! result comes back in `rax` or the word `ERROR_WORD` when the callee failed, after
+//! which the caller leaves through its one error exit, adding its frame
+//! (`rt_raise(ctx, kind, func, pc)`). `CTX` (`r12`), `FRAMES_LEFT` (`rbx`) and
+//! `CALLS` (`r13`) stay pinned; `r14` and `r15`, when the allocation uses them, are
+//! saved in the frame and restored on every way out.
+//!
+//! ```text
+//!   | return address              |
+//!   | saved rbp                   | <- rbp
+//!   | saved r14 / r15 (if used)   |
+//!   | spill slot 0, 1, ...        |
+//!   | ... padding to 16 bytes     |
+//!   | outgoing arguments          | <- rsp (argument k of a call at [rsp + 8(n-1-k)])
+//! ```
+//!
+//! Values are tagged words in their locations (an integer `n` is `n << 1`): `add` and
+//! `sub` work on the words with `jo`; `mul` untags one side; `div` and `mod` untag
+//! both. Constants are immediates where they fit. Checks jump to out-of-line stubs,
+//! one per error kind and pc, at the end of the function.
+
+mod lower;
+
+use std::ops::Range;
+use std::time::Duration;
+
+use stage1::{ErrorKind, FnId, Program};
+use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
+use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
+
+use crate::ir::{Function, Inst, Op, Terminator, Value};
+use crate::regalloc::{self, Allocation, Loc};
+
+/// Scratch register: computations happen here before their result goes to its
+/// location (also `idiv`'s dividend and quotient).
+const ACC: Reg = Reg::RAX;
+/// Second scratch register (`idiv`'s remainder, tag checks, indices).
+const TMP: Reg = Reg::RDX;
+/// Third scratch register (divisors, stored values, the cycles of parallel moves).
+const TMP2: Reg = regalloc::MOVE_SCRATCH;
+
+/// What one IR instruction (or a block's start or end) became, for the listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// The prologue.
+    Prologue,
+    /// The start of a block (its label).
+    Block(crate::ir::Block),
+    /// An instruction.
+    Inst(Inst),
+    /// A block's terminator, with the moves of its edges.
+    Terminator(crate::ir::Block),
+    /// The error stubs and the exit path.
+    SlowPaths,
+}
+
+/// One function's code: what stage 3 records of every function, and where each
+/// piece of the IR went.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub code: FunctionCode,
+    /// Each piece's code range, in the order written.
+    pub pieces: Vec<(Piece, Range<usize>)>,
+}
+
+/// An out-of-line stub raising error `kind` (a code, or `KIND_RECORDED`) at `pc`.
+#[derive(Clone, Copy)]
+struct Stub {
+    label: Label,
+    kind: u64,
+    pc: u64,
+}
+
+/// The state of generating one function.
+pub(crate) struct FnGen<'a> {
+    asm: &'a mut Assembler,
+    f: &'a Function,
+    alloc: &'a Allocation,
+    /// Every function's entry label, for direct calls.
+    entries: &'a [Label],
+    func: FnId,
+    /// Each block's label.
+    labels: Vec<Label>,
+    stubs: Vec<Stub>,
+    /// The one exit path of errors.
+    raise: Label,
+    /// Bytes of saved registers and spill slots below `rbp`.
+    saved_bytes: i32,
+    /// The frame's size below `rbp`, a multiple of 16.
+    frame_size: i32,
+    /// How many uses each value has (a compare used once, by the branch right after
+    /// it, becomes `cmp; jcc`).
+    uses: Vec<u32>,
+}
+
+/// Generates `f` (allocated by `alloc`) into `asm` at `entries[f.id]`.
+pub fn generate(
+    asm: &mut Assembler,
+    program: &Program,
+    f: &Function,
+    alloc: &Allocation,
+    entries: &[Label],
+) -> Generated {
+    let _ = program;
+    let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
+    let raise = asm.new_label();
+    let saved = alloc.callee_saved.len() as i32;
+    let saved_bytes = 8 * (saved + alloc.slots as i32);
+    let outgoing = 8 * max_outgoing(f) as i32;
+    let frame_size = (saved_bytes + outgoing + 15) & !15;
+    let mut uses = vec![0u32; f.values.len()];
+    for &b in &alloc.order {
+        let block = f.block(b);
+        for &inst in &block.insts {
+            f.inst(inst).op.for_each_arg(|v| uses[v.index()] += 1);
+        }
+        block.term.for_each_arg(|v| uses[v.index()] += 1);
+    }
+    let mut gen = FnGen {
+        asm,
+        f,
+        alloc,
+        entries,
+        func: f.id,
+        labels,
+        stubs: Vec::new(),
+        raise,
+        saved_bytes,
+        frame_size,
+        uses,
+    };
+    gen.gen_function()
+}
+
+/// The most words a call or `new_array` of `f` passes in memory.
+fn max_outgoing(f: &Function) -> usize {
+    f.insts
+        .iter()
+        .map(|i| match &i.op {
+            Op::Call { args, .. } | Op::CallValue { args, .. } | Op::NewArray(args) => args.len(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Where a value is, as an operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opnd {
+    Reg(Reg),
+    Mem(Mem),
+    /// A constant word.
+    Imm(i64),
+}
+
+impl FnGen<'_> {
+    /// Generates the whole function.
+    fn gen_function(&mut self) -> Generated {
+        let start = self.asm.offset();
+        let mut pieces = Vec::new();
+        self.asm.bind(self.entries[self.func as usize]);
+        self.gen_prologue();
+        pieces.push((Piece::Prologue, start..self.asm.offset()));
+        let order = self.alloc.order.clone();
+        for (k, &b) in order.iter().enumerate() {
+            let begin = self.asm.offset();
+            self.asm.bind(self.labels[b.index()]);
+            pieces.push((Piece::Block(b), begin..begin));
+            let next = order.get(k + 1).copied();
+            let insts = &self.f.block(b).insts;
+            let fused = self.fused_compare(b);
+            for (j, &inst) in insts.iter().enumerate() {
+                if fused.is_some() && j + 1 == insts.len() {
+                    break;
+                }
+                let begin = self.asm.offset();
+                self.gen_inst(inst);
+                pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
+            }
+            let begin = self.asm.offset();
+            if let Some(inst) = fused {
+                pieces.push((Piece::Inst(inst), begin..begin));
+            }
+            self.gen_terminator(b, fused, next);
+            pieces.push((Piece::Terminator(b), begin..self.asm.offset()));
+        }
+        let slow = self.asm.offset();
+        for k in 0..self.stubs.len() {
+            let Stub { label, kind, pc } = self.stubs[k];
+            self.asm.bind(label);
+            self.asm.mov_imm(Reg::RSI, kind as i64);
+            self.asm.mov_imm(Reg::RCX, pc as i64);
+            self.asm.jmp(self.raise);
+        }
+        self.asm.bind(self.raise);
+        self.asm.mov(Reg::RDI, CTX);
+        self.asm.mov_imm(Reg::RDX, self.func as i64);
+        self.asm.call_abs(rt_raise as *const () as u64);
+        self.gen_leave();
+        let end = self.asm.offset();
+        pieces.push((Piece::SlowPaths, slow..end));
+        Generated {
+            code: FunctionCode {
+                entry: self.entries[self.func as usize],
+                range: start..end,
+                prologue: pieces[0].1.clone(),
+                instrs: Vec::new(),
+                slow_paths: slow..end,
+                time: Duration::ZERO,
+                frame_bytes: self.frame_size as usize + stage3::codegen::frame::FRAME_OVERHEAD,
+            },
+            pieces,
+        }
+    }
+
+    /// The prologue: the frame, the callee-saved registers it uses, one frame from
+    /// `FRAMES_LEFT` (`stack overflow`, charged to the caller, when none is left), the
+    /// call counted, and each argument moved from `[rdi - 8k]` to its location.
+    fn gen_prologue(&mut self) {
+        self.asm.push(Reg::RBP);
+        self.asm.mov(Reg::RBP, Reg::RSP);
+        if self.frame_size > 0 {
+            self.asm.sub(Reg::RSP, Imm32(self.frame_size));
+        }
+        // Saved before anything can fail: the exit path restores them.
+        for (k, &r) in self.alloc.callee_saved.iter().enumerate() {
+            self.asm
+                .mov_mr(Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)), r);
+        }
+        let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME);
+        self.asm.sub(FRAMES_LEFT, Imm32(1));
+        self.asm.jcc(Cond::B, overflow);
+        self.asm.add(CALLS, Imm32(1));
+        let params = &self.f.blocks[0].params;
+        if params.iter().any(|p| self.alloc.locs[p.index()].is_some()) {
+            // `rdi` may be some parameter's register: read the arguments through TMP2.
+            self.asm.mov(TMP2, Reg::RDI);
+            for (k, &p) in params.iter().enumerate() {
+                let arg = Mem::base_disp(TMP2, -8 * k as i32);
+                match self.alloc.locs[p.index()] {
+                    Some(Loc::Reg(r)) => self.asm.mov(r, arg),
+                    Some(Loc::Slot(s)) => {
+                        self.asm.mov(ACC, arg);
+                        self.asm.mov_mr(self.slot(s), ACC);
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Restores the callee-saved registers, drops the frame and returns (`rax` is the
+    /// result or the error word).
+    fn gen_leave(&mut self) {
+        for (k, &r) in self.alloc.callee_saved.iter().enumerate() {
+            self.asm
+                .mov(r, Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)));
+        }
+        self.asm.mov(Reg::RSP, Reg::RBP);
+        self.asm.pop(Reg::RBP);
+        self.asm.ret();
+    }
+
+    /// Spill slot `s`, below the saved registers.
+    fn slot(&self, s: u32) -> Mem {
+        let saved = self.alloc.callee_saved.len() as i32;
+        let disp = -8 * (saved + s as i32 + 1);
+        debug_assert!(-disp <= self.saved_bytes);
+        Mem::base_disp(Reg::RBP, disp)
+    }
+
+    /// The stub raising `kind` at `pc`, made on first use.
+    fn stub(&mut self, kind: u64, pc: u64) -> Label {
+        if let Some(s) = self
+            .stubs
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| s.kind == kind && s.pc == pc)
+        {
+            return s.label;
+        }
+        let label = self.asm.new_label();
+        self.stubs.push(Stub { label, kind, pc });
+        label
+    }
+
+    /// The label raising `kind` at the pc of `inst`.
+    fn error(&mut self, kind: ErrorKind, inst: Inst) -> Label {
+        let pc = self.f.inst(inst).pc as u64;
+        self.stub(error_code(kind) as u64, pc)
+    }
+
+    /// After a call: leave through the exit path, adding this frame at the pc of
+    /// `inst`, when it returned the error word.
+    fn check_error_result(&mut self, inst: Inst) {
+        let pc = self.f.inst(inst).pc as u64;
+        let exit = self.stub(KIND_RECORDED, pc);
+        self.asm.cmp(ACC, Imm32(stage1::value::ERROR_WORD as i32));
+        self.asm.jcc(Cond::E, exit);
+    }
+
+    /// Where `v` is.
+    fn opnd(&self, v: Value) -> Opnd {
+        if let Some(word) = regalloc::constant_word(self.f, v) {
+            return Opnd::Imm(word);
+        }
+        match self.alloc.loc(v) {
+            Loc::Reg(r) => Opnd::Reg(r),
+            Loc::Slot(s) => Opnd::Mem(self.slot(s)),
+        }
+    }
+
+    /// Loads `v` into `reg`.
+    fn load(&mut self, reg: Reg, v: Value) {
+        match self.opnd(v) {
+            Opnd::Reg(r) if r == reg => {}
+            Opnd::Reg(r) => self.asm.mov(reg, r),
+            Opnd::Mem(m) => self.asm.mov(reg, m),
+            Opnd::Imm(w) => self.asm.mov_imm(reg, w),
+        }
+    }
+
+    /// Writes `reg` to the location of the value `inst` defines.
+    fn store_result(&mut self, inst: Inst, reg: Reg) {
+        let Some(v) = self.f.inst(inst).result else {
+            return;
+        };
+        match self.alloc.locs[v.index()] {
+            Some(Loc::Reg(r)) if r == reg => {}
+            Some(Loc::Reg(r)) => self.asm.mov(r, reg),
+            Some(Loc::Slot(s)) => self.asm.mov_mr(self.slot(s), reg),
+            None => {}
+        }
+    }
+
+    /// Writes `v` to memory `dst` (through `ACC` when it is in memory or a big
+    /// constant).
+    fn store_value(&mut self, dst: Mem, v: Value) {
+        match self.opnd(v) {
+            Opnd::Reg(r) => self.asm.mov_mr(dst, r),
+            Opnd::Imm(w) if i32::try_from(w).is_ok() => self.asm.mov_mi(dst, Imm32(w as i32)),
+            _ => {
+                self.load(ACC, v);
+                self.asm.mov_mr(dst, ACC);
+            }
+        }
+    }
+
+    /// One move of an edge or a helper's arguments.
+    fn emit_move(&mut self, m: regalloc::moves::Move) {
+        use regalloc::MoveSrc;
+        let dst = match m.dst {
+            Loc::Reg(r) => Opnd::Reg(r),
+            Loc::Slot(s) => Opnd::Mem(self.slot(s)),
+        };
+        let src = match m.src {
+            MoveSrc::Const(w) => Opnd::Imm(w),
+            MoveSrc::Loc(Loc::Reg(r)) => Opnd::Reg(r),
+            MoveSrc::Loc(Loc::Slot(s)) => Opnd::Mem(self.slot(s)),
+        };
+        match (dst, src) {
+            (Opnd::Reg(d), Opnd::Reg(s)) => self.asm.mov(d, s),
+            (Opnd::Reg(d), Opnd::Mem(s)) => self.asm.mov(d, s),
+            (Opnd::Reg(d), Opnd::Imm(w)) => self.asm.mov_imm(d, w),
+            (Opnd::Mem(d), Opnd::Reg(s)) => self.asm.mov_mr(d, s),
+            (Opnd::Mem(d), Opnd::Imm(w)) if i32::try_from(w).is_ok() => {
+                self.asm.mov_mi(d, Imm32(w as i32))
+            }
+            (Opnd::Mem(d), Opnd::Imm(w)) => {
+                self.asm.mov_imm(ACC, w);
+                self.asm.mov_mr(d, ACC);
+            }
+            (Opnd::Mem(d), Opnd::Mem(s)) => {
+                self.asm.mov(ACC, s);
+                self.asm.mov_mr(d, ACC);
+            }
+            (Opnd::Imm(_), _) => unreachable!("a move never writes a constant"),
+        }
+    }
+
+    /// The moves of the edge `args -> block`'s parameters, sequenced.
+    fn edge_moves(&self, call: &crate::ir::BlockCall) -> Vec<regalloc::moves::Move> {
+        let params = &self.f.block(call.block).params;
+        let moves = regalloc::edge_moves(self.f, self.alloc, &call.args, params);
+        regalloc::moves::sequence(&moves, TMP2)
+    }
+
+    /// The compare that the branch ending `b` takes along (`cmp; jcc`), if any: the
+    /// block's last instruction, a compare whose only use is the branch's condition.
+    fn fused_compare(&self, b: crate::ir::Block) -> Option<Inst> {
+        let block = self.f.block(b);
+        let Terminator::Branch { cond, .. } = &block.term else {
+            return None;
+        };
+        let &last = block.insts.last()?;
+        let data = self.f.inst(last);
+        (matches!(data.op, Op::Compare(..))
+            && data.result == Some(*cond)
+            && self.uses[cond.index()] == 1)
+            .then_some(last)
+    }
+
+    /// A block's terminator; `next` is the block laid out after it (no jump there).
+    fn gen_terminator(
+        &mut self,
+        b: crate::ir::Block,
+        fused: Option<Inst>,
+        next: Option<crate::ir::Block>,
+    ) {
+        match self.f.block(b).term.clone() {
+            Terminator::Return(v) => {
+                self.load(ACC, v);
+                self.asm.add(FRAMES_LEFT, Imm32(1));
+                self.gen_leave();
+            }
+            Terminator::Jump(call) => {
+                for m in self.edge_moves(&call) {
+                    self.emit_move(m);
+                }
+                if next != Some(call.block) {
+                    self.asm.jmp(self.labels[call.block.index()]);
+                }
+            }
+            Terminator::Branch { cond, then, else_ } => {
+                // The condition as flags: `cc` holds when `then` is taken.
+                let cc = match fused {
+                    Some(inst) => {
+                        let Op::Compare(op, a, b) = self.f.inst(inst).op.clone() else {
+                            unreachable!("fused_compare gives a compare")
+                        };
+                        self.gen_cmp(a, b);
+                        lower::condition(op)
+                    }
+                    None => match self.opnd(cond) {
+                        Opnd::Imm(w) => {
+                            // A known condition: only one edge is taken.
+                            let taken = if w != 0 { then } else { else_ };
+                            for m in self.edge_moves(&taken) {
+                                self.emit_move(m);
+                            }
+                            if next != Some(taken.block) {
+                                self.asm.jmp(self.labels[taken.block.index()]);
+                            }
+                            return;
+                        }
+                        Opnd::Reg(r) => {
+                            self.asm.test(r, r);
+                            Cond::NE
+                        }
+                        Opnd::Mem(m) => {
+                            self.asm.cmp_mi(m, Imm32(0));
+                            Cond::NE
+                        }
+                    },
+                };
+                let then_moves = self.edge_moves(&then);
+                let else_moves = self.edge_moves(&else_);
+                let then_label = self.labels[then.block.index()];
+                let else_label = self.labels[else_.block.index()];
+                if else_moves.is_empty() {
+                    // Not taken: straight to `else`; taken: `then`'s moves, then there.
+                    if then_moves.is_empty() && next == Some(else_.block) {
+                        self.asm.jcc(cc, then_label);
+                        return;
+                    }
+                    self.asm.jcc(cc.invert(), else_label);
+                    for m in then_moves {
+                        self.emit_move(m);
+                    }
+                    if next != Some(then.block) {
+                        self.asm.jmp(then_label);
+                    }
+                } else if then_moves.is_empty() {
+                    self.asm.jcc(cc, then_label);
+                    for m in else_moves {
+                        self.emit_move(m);
+                    }
+                    if next != Some(else_.block) {
+                        self.asm.jmp(else_label);
+                    }
+                } else {
+                    let other = self.asm.new_label();
+                    self.asm.jcc(cc.invert(), other);
+                    for m in then_moves {
+                        self.emit_move(m);
+                    }
+                    self.asm.jmp(then_label);
+                    self.asm.bind(other);
+                    for m in else_moves {
+                        self.emit_move(m);
+                    }
+                    if next != Some(else_.block) {
+                        self.asm.jmp(else_label);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `cmp a, b` on the tagged words (any operand forms).
+    fn gen_cmp(&mut self, a: Value, b: Value) {
+        let (oa, ob) = (self.opnd(a), self.opnd(b));
+        match (oa, ob) {
+            (Opnd::Reg(r), _) => {
+                let src = self.rmi(b, TMP);
+                self.asm.cmp(r, src);
+            }
+            (Opnd::Mem(m), Opnd::Imm(w)) if i32::try_from(w).is_ok() => {
+                self.asm.cmp_mi(m, Imm32(w as i32))
+            }
+            _ => {
+                self.load(ACC, a);
+                let src = self.rmi(b, TMP);
+                self.asm.cmp(ACC, src);
+            }
+        }
+    }
+
+    /// `v` as the source operand of an ALU instruction: its register, its slot, or
+    /// an immediate; a constant too big for 32 bits goes to `tmp` first.
+    fn rmi(&mut self, v: Value, tmp: Reg) -> stage2::RegMemImm<Reg> {
+        match self.opnd(v) {
+            Opnd::Reg(r) => r.into(),
+            Opnd::Mem(m) => m.into(),
+            Opnd::Imm(w) => match i32::try_from(w) {
+                Ok(i) => Imm32(i).into(),
+                Err(_) => {
+                    self.asm.mov_imm(tmp, w);
+                    tmp.into()
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The stage 4 engine: every function goes through the optimizer (bytecode → SSA IR
+//! → passes → linear-scan registers → x86-64); a function it declines is left to
+//! stage 3's templates, and the two kinds of code are written into one program by
+//! stage 3's generator ([`stage3::codegen::Tier`]) and run by stage 3's native run
+//! ([`stage3::run_compiled`]): one function table, one frame limit, one error exit.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use stage1::print::format_value;
+use stage1::{Engine, Event, FnId, RuntimeError, Stats, Verified};
+use stage2::{Assembler, Label};
+use stage3::codegen::FunctionCode;
+use stage3::CompiledProgram;
+
+use crate::codegen::{self, Generated};
+use crate::ir::{self, Function};
+use crate::regalloc::{self, Allocation};
+
+/// The tier name in events.
+pub const TIER: &str = "optimizing";
+
+/// The largest function (in IR values) the optimizer takes: the allocator's live
+/// sets grow with the square of a function's size, so a huge generated function is
+/// left to the templates, which compile in linear time.
+pub const MAX_VALUES: usize = 200_000;
+
+/// How an [`Optimizer`] runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The heap's size limit in bytes; past it, `out of memory`.
+    pub heap_limit: usize,
+    /// Functions to run in the interpreter (as stage 3's option does).
+    pub interpret: Vec<String>,
+    /// Functions to leave to stage 3's templates (for tests of mixed tiers).
+    pub baseline: Vec<String>,
+    /// Write `/tmp/perf-PID.map` (as stage 3 does), so that `perf report` names the
+    /// generated functions.
+    pub perf_map: bool,
+}
+
+impl Default for Options {
+    /// The default heap limit, every function optimized.
+    fn default() -> Options {
+        Options {
+            heap_limit: DEFAULT_HEAP_LIMIT,
+            interpret: Vec::new(),
+            baseline: Vec::new(),
+            perf_map: false,
+        }
+    }
+}
+
+/// One function through the optimizer, up to its code.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The optimized IR.
+    pub ir: Function,
+    /// Its registers.
+    pub alloc: Allocation,
+    /// How long the IR, the passes and the allocation took.
+    pub time: Duration,
+}
+
+/// Runs function `func` through the optimizer up to register allocation, or says why
+/// it declines.
+pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
+    let start = Instant::now();
+    let ir = ir::build::build(verified, func);
+    if ir.values.len() > MAX_VALUES {
+        return Err(format!(
+            "too big for the optimizer: {} IR values (the limit is {MAX_VALUES})",
+            ir.values.len()
+        ));
+    }
+    let alloc = regalloc::allocate(&ir);
+    if cfg!(debug_assertions) {
+        // Debug builds (the tests) prove every allocation before using it.
+        regalloc::checker::check(&ir, &alloc)
+            .map_err(|errors| format!("register allocation failed its check: {}", errors[0]))?;
+    }
+    Ok(Prepared {
+        ir,
+        alloc,
+        time: start.elapsed(),
+    })
+}
+
+/// A program compiled by the optimizer and the templates together.
+pub struct Compiled {
+    /// The code, the function table and what stage 3 records of each function.
+    pub program: CompiledProgram,
+    /// For each function: what the optimizer made of it, or why it declined.
+    pub functions: Vec<Result<(Prepared, Generated), String>>,
+}
+
+/// Compiles `verified`: each function the optimizer takes, the others by the
+/// templates (or the interpreter for those `interpret` names).
+pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, String> {
+    let program = verified.program();
+    let mut prepared: Vec<Result<Prepared, String>> = program
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if options.baseline.contains(&f.name) {
+                Err("asked to leave it to the templates (Options::baseline)".to_string())
+            } else {
+                prepare(verified, i as FnId)
+            }
+        })
+        .collect();
+    let mut generated: Vec<Option<Generated>> = vec![None; program.functions.len()];
+    let interpret: Vec<bool> = program
+        .functions
+        .iter()
+        .map(|f| options.interpret.contains(&f.name))
+        .collect();
+    let mut tier = |asm: &mut Assembler, func: FnId, entries: &[Label]| -> Option<FunctionCode> {
+        let p = prepared[func as usize].as_ref().ok()?;
+        let g = codegen::generate(asm, program, &p.ir, &p.alloc, entries);
+        let code = g.code.clone();
+        generated[func as usize] = Some(g);
+        Some(code)
+    };
+    let compiled = stage3::compile_program_with_tier(verified, &interpret, &mut tier)
+        .map_err(|e| e.to_string())?;
+    let functions = prepared
+        .iter_mut()
+        .zip(generated)
+        .zip(&compiled.declined)
+        .map(
+            |((p, g), declined)| match (std::mem::replace(p, Err(String::new())), g) {
+                _ if declined.is_some() => Err(declined.clone().unwrap_or_default()),
+                (Ok(p), Some(g)) => Ok((p, g)),
+                (Err(why), _) => Err(why),
+                (Ok(_), None) => Err("not generated".to_string()),
+            },
+        )
+        .collect();
+    Ok(Compiled {
+        program: compiled,
+        functions,
+    })
+}
+
+/// The stage 4 engine: the optimizing compiler.
+#[derive(Debug, Default)]
+pub struct Optimizer {
+    options: Options,
+    stats: Stats,
+    heap: Heap,
+}
+
+impl Optimizer {
+    /// An optimizer with the default [`Options`].
+    pub fn new() -> Optimizer {
+        Optimizer::with_options(Options::default())
+    }
+
+    /// An optimizer with the given options.
+    pub fn with_options(options: Options) -> Optimizer {
+        Optimizer {
+            options,
+            stats: Stats::default(),
+            heap: Heap::new(0),
+        }
+    }
+}
+
+impl Engine for Optimizer {
+    fn name(&self) -> &'static str {
+        "optimizing JIT"
+    }
+
+    fn run(&mut self, verified: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError> {
+        let start = Instant::now();
+        let program = verified.program();
+        self.stats = Stats::default();
+        self.heap = Heap::new(self.options.heap_limit);
+        let compiled = match compile(verified, &self.options) {
+            Ok(compiled) => compiled,
+            Err(reason) => {
+                // Nothing native: the whole program in stage 3's engine, which says
+                // what it did.
+                let mut jit = stage3::Jit::with_options(stage3::Options {
+                    heap_limit: self.options.heap_limit,
+                    interpret: self.options.interpret.clone(),
+                    perf_map: self.options.perf_map,
+                });
+                let result = jit.run(verified, out);
+                self.stats = jit.stats().clone();
+                self.stats.events.insert(
+                    0,
+                    Event::NotCompiled {
+                        function: "<program>".into(),
+                        tier: TIER,
+                        reason,
+                    },
+                );
+                return result;
+            }
+        };
+        let mut spilled = 0u64;
+        let mut values = 0u64;
+        for ((f, fc), made) in program
+            .functions
+            .iter()
+            .zip(&compiled.program.functions)
+            .zip(&compiled.functions)
+        {
+            match made {
+                Ok((p, _)) => {
+                    spilled += u64::from(p.alloc.spilled);
+                    values += p.alloc.locs.iter().filter(|l| l.is_some()).count() as u64;
+                    self.stats.events.push(Event::Compiled {
+                        function: f.name.clone(),
+                        tier: TIER,
+                        bytecode_len: f.code.len(),
+                        code_bytes: fc.range.len(),
+                        time: p.time + fc.time,
+                    });
+                }
+                Err(reason) => {
+                    self.stats.events.push(Event::NotCompiled {
+                        function: f.name.clone(),
+                        tier: TIER,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+        self.stats.counters = vec![
+            ("values in registers or slots", values),
+            ("spilled values", spilled),
+        ];
+        if self.options.perf_map {
+            if let Err(e) = stage3::listing::write_perf_map(&compiled.program, program) {
+                let _ = writeln!(std::io::stderr(), "warning: no perf map: {e}");
+            }
+        }
+        let registration = stage3::code_map::register(program, &compiled.program);
+        let result = stage3::run_compiled(
+            verified,
+            &compiled.program,
+            &mut self.heap,
+            out,
+            &mut self.stats,
+        );
+        drop(registration);
+        self.stats.run_time = start.elapsed();
+        result.map(|v| format_value(program, &self.heap, v))
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}

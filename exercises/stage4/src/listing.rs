@@ -1,0 +1,73 @@
+//! The listing `jitlab dump --asm --stage 4` prints: for each function the optimizer
+//! compiled, each block of its IR with, under each instruction, the bytecode pc it
+//! came from and the x86-64 it became (decoded by iced-x86); the functions it
+//! declined say why and are left to stage 3's templates.
+
+use std::fmt::Write;
+
+use stage1::Verified;
+use stage2::{disasm_range, listing as format_lines};
+
+use crate::codegen::Piece;
+use crate::engine::{compile, Options};
+use crate::ir::text::{op_text, term_text};
+
+/// The listing of every function of `verified`.
+pub fn listing(verified: &Verified) -> Result<String, String> {
+    let program = verified.program();
+    let compiled = compile(verified, &Options::default())?;
+    let bytes = compiled.program.code.bytes();
+    let mut out = String::new();
+    for (f, made) in program.functions.iter().zip(&compiled.functions) {
+        let (p, g) = match made {
+            Ok(made) => made,
+            Err(why) => {
+                let _ = writeln!(out, "fn {}: left to the templates ({why})\n", f.name);
+                continue;
+            }
+        };
+        let _ = writeln!(
+            out,
+            "fn {} (arity {}): {} bytes of code, {} spill slots",
+            f.name,
+            f.arity,
+            g.code.range.len(),
+            p.alloc.slots
+        );
+        for (piece, range) in &g.pieces {
+            let head = match piece {
+                Piece::Prologue => "  prologue".to_string(),
+                Piece::Block(b) => {
+                    let params: Vec<String> =
+                        p.ir.block(*b)
+                            .params
+                            .iter()
+                            .map(|v| format!("v{}@{}", v.0, loc_text(p, *v)))
+                            .collect();
+                    format!("b{}({}):", b.0, params.join(", "))
+                }
+                Piece::Inst(inst) => {
+                    let data = p.ir.inst(*inst);
+                    let result = data
+                        .result
+                        .map(|v| format!("v{}@{} = ", v.0, loc_text(p, v)))
+                        .unwrap_or_default();
+                    format!("  pc {:<4} {result}{}", data.pc, op_text(&data.op))
+                }
+                Piece::Terminator(b) => format!("  {}", term_text(&p.ir.block(*b).term)),
+                Piece::SlowPaths => "  slow paths".to_string(),
+            };
+            let _ = writeln!(out, "{head}");
+            for line in format_lines(&disasm_range(bytes, 0, range.clone())).lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Where value `v` lives, or `const` for a constant.
+fn loc_text(p: &crate::engine::Prepared, v: crate::ir::Value) -> String {
+    p.alloc.locs[v.index()].map_or("const".to_string(), |l| l.to_string())
+}
