@@ -161,7 +161,7 @@ fn one_register_forms_every_register() {
             ));
         }
     }
-    assert_eq!(check(cases), 16 * (9 + 3 * 9 + 16));
+    assert_eq!(check(cases), 16 * (10 + 3 * 9 + 16));
 }
 
 #[test]
