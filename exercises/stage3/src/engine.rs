@@ -1,8 +1,11 @@
 //! The stage 3 engine: compile every function, then run `main` natively on a thread
-//! with a stack big enough for the deepest recursion the depth limit allows. A
-//! function the JIT declines (it cannot compile it, or `Options::interpret` names it)
-//! runs in the interpreter behind a stub, on mixed stacks (see
-//! [`runtime::rt_call_interpreted`](crate::runtime::rt_call_interpreted)).
+//! with a stack big enough for the deepest recursion the depth limit allows (sized by
+//! [`crate::stack`]: a function that cannot recurse counts once). A function the JIT
+//! declines (it cannot compile it, `Options::interpret` names it, or its frame is too
+//! big for the deepest recursion in [`NATIVE_STACK_MAX`]) runs in the interpreter
+//! behind a stub, on mixed stacks (see
+//! [`runtime::rt_call_interpreted`](crate::runtime::rt_call_interpreted)). When the
+//! thread cannot be made at all, the whole program runs in the interpreter.
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -24,16 +27,11 @@ use crate::codegen::{
 };
 use crate::context::{Context, EntryFn, FnEntry};
 use crate::runtime::{call_interpreted, recorded_error, ExitReason};
+use crate::stack::{self, stack_need, too_big_to_run_natively, INTERPRETED_ACTIVATION};
 
 /// The tier name in events.
 pub const TIER: &str = "baseline";
 
-/// Stack kept free beyond the deepest native recursion, for the runtime helpers and
-/// the thread's own start (`print` and the allocator need a few KiB; be generous).
-const STACK_MARGIN: usize = 1 << 20;
-/// Native stack kept per interpreted activation when some functions are interpreted
-/// (the helper, the interpreter's loop and the trampoline between two native frames).
-const INTERPRETED_ACTIVATION: usize = 16 << 10;
 /// How many output chunks may wait for the caller's writer before `print` blocks.
 const OUTPUT_QUEUE: usize = 16;
 
@@ -79,14 +77,23 @@ pub struct CompiledProgram {
 }
 
 impl CompiledProgram {
-    /// The stack a thread needs to run this program to the depth limit.
-    pub fn stack_bytes(&self) -> usize {
-        let interpreted = if self.declined.iter().any(Option::is_some) {
-            MAX_FRAMES * INTERPRETED_ACTIVATION
-        } else {
-            0
-        };
-        MAX_FRAMES * self.max_frame + interpreted + STACK_MARGIN
+    /// The stack a thread needs to run this program to the depth limit, given which
+    /// functions can recurse ([`stack::recursive_functions`]).
+    pub fn stack_bytes(&self, recursive: &[bool]) -> usize {
+        stack_need(&self.stack_costs(), recursive)
+    }
+
+    /// The native stack each function's activation takes: its frame, or for a
+    /// declined function its stub's frame and the interpreter's activation.
+    fn stack_costs(&self) -> Vec<usize> {
+        self.functions
+            .iter()
+            .zip(&self.declined)
+            .map(|(fc, why)| match why {
+                Some(_) => fc.frame_bytes + INTERPRETED_ACTIVATION,
+                None => fc.frame_bytes,
+            })
+            .collect()
     }
 }
 
@@ -198,36 +205,76 @@ impl Jit {
         &self.heap
     }
 
-    /// Runs `compiled` from `main` on a thread of its own.
+    /// Runs `compiled` from `main` on a thread of its own; `Err` (why) when no thread
+    /// with the stack it needs can be made, before anything ran.
     fn run_native(
         &mut self,
         verified: &Verified,
         compiled: &CompiledProgram,
+        recursive: &[bool],
         out: &mut dyn Write,
-    ) -> Result<Value, RuntimeError> {
-        run_compiled(verified, compiled, &mut self.heap, out, &mut self.stats)
+    ) -> Result<Result<Value, RuntimeError>, String> {
+        run_compiled(
+            verified,
+            compiled,
+            recursive,
+            &mut self.heap,
+            out,
+            &mut self.stats,
+        )
+    }
+
+    /// Runs the whole program in the interpreter, the tier below, with an event that
+    /// says why (`function` names what could not be compiled, or `<program>`).
+    fn run_interpreted(
+        &mut self,
+        verified: &Verified,
+        out: &mut dyn Write,
+        function: String,
+        reason: String,
+        start: Instant,
+    ) -> Result<String, RuntimeError> {
+        let mut interp = Interpreter::with_options(interp::Options {
+            heap_limit: self.options.heap_limit,
+            ..interp::Options::default()
+        });
+        let result = interp.run(verified, out);
+        let events = std::mem::take(&mut self.stats.events);
+        self.stats = interp.stats().clone();
+        self.stats.events = events;
+        self.stats.events.push(Event::NotCompiled {
+            function,
+            tier: TIER,
+            reason,
+        });
+        self.stats.run_time = start.elapsed();
+        result
     }
 }
 
 /// Runs `compiled` (by the templates alone or mixed with a higher tier, see
 /// [`compile_program_with_tier`]) from `main` on a thread of its own, with the
 /// program's output streamed to `out`; the calls made and the runtime exits go to
-/// `stats`, and the values live on `heap`.
+/// `stats`, and the values live on `heap`. `recursive` says which functions can
+/// recurse ([`stack::recursive_functions`]), which sizes the stack; `Err` (why) when
+/// no thread with that stack can be made, before anything ran.
 pub fn run_compiled(
     verified: &Verified,
     compiled: &CompiledProgram,
+    recursive: &[bool],
     heap: &mut Heap,
     out: &mut dyn Write,
     stats: &mut Stats,
-) -> Result<Value, RuntimeError> {
+) -> Result<Result<Value, RuntimeError>, String> {
     let program = verified.program();
     let compiled_mask: Vec<bool> = compiled.declined.iter().map(Option::is_none).collect();
     let compiled_mask = &compiled_mask;
     let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
+    let stack_bytes = compiled.stack_bytes(recursive);
     let (end, write_failed) = std::thread::scope(|scope| {
         let runner = std::thread::Builder::new()
             .name("jitlab-native".into())
-            .stack_size(compiled.stack_bytes())
+            .stack_size(stack_bytes)
             .spawn_scoped(scope, move || {
                 let mut ctx = Context::new(program, heap, &compiled.table, Some(sink));
                 // SAFETY: the trampoline was generated by `gen_trampoline` with the
@@ -274,19 +321,25 @@ pub fn run_compiled(
         }
         drop(chunks);
         let end = match runner {
-            Ok(handle) => handle.join().ok(),
-            Err(_) => None,
+            Ok(handle) => match handle.join() {
+                Ok(end) => Ok(end),
+                // A panic is a bug of the engine: let it go on as one.
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(e) => Err(e),
         };
         (end, write_failed)
     });
-    let Some(end) = end else {
-        // The thread could not start (or died): report it as the one error
-        // that is not Mini's fault.
-        return Err(RuntimeError {
-            kind: ErrorKind::Output,
-            trace: vec![],
-            omitted: 0,
-        });
+    let end = match end {
+        Ok(end) => end,
+        // No thread with that stack to be had (address space is short: `ulimit
+        // -v`): nothing has run yet, so the tier below runs the whole program.
+        Err(e) => {
+            return Err(format!(
+                "no thread with a native stack of {stack_bytes} bytes could be made ({e}): \
+                 the program runs in the interpreter"
+            ))
+        }
     };
     stats.calls = end.calls;
     stats.exits = ExitReason::ALL
@@ -295,17 +348,17 @@ pub fn run_compiled(
         .collect();
     if end.word == ERROR_WORD {
         let kind = recorded_error(end.error);
-        return Err(runtime_error(program, kind, end.trace.into_iter()));
+        return Ok(Err(runtime_error(program, kind, end.trace.into_iter())));
     }
     if write_failed || !end.flushed {
-        return Err(RuntimeError {
+        return Ok(Err(RuntimeError {
             kind: ErrorKind::Output,
             trace: vec![],
             omitted: 0,
-        });
+        }));
     }
     // SAFETY: `main`'s result, a value of this run on `heap`, not the error word.
-    Ok(unsafe { Value::from_bits(end.word) })
+    Ok(Ok(unsafe { Value::from_bits(end.word) }))
 }
 
 impl Engine for Jit {
@@ -323,24 +376,40 @@ impl Engine for Jit {
             .iter()
             .map(|f| self.options.interpret.contains(&f.name))
             .collect();
-        let compiled = match compile_program_declining(verified, &declined) {
-            Ok(compiled) => compiled,
-            Err(e) => {
-                // Run the whole program in the tier below, and say why.
-                let mut interp = Interpreter::with_options(interp::Options {
-                    heap_limit: self.options.heap_limit,
-                    ..interp::Options::default()
+        let mut declined = declined;
+        let recursive = stack::recursive_functions(program);
+        let mut compiled = compile_program_declining(verified, &declined);
+        // Functions whose frames, as deep as they may recurse, do not fit in the
+        // native stack a run may reserve: they run in the interpreter.
+        if let Ok(c) = &compiled {
+            let frames: Vec<usize> = c.functions.iter().map(|fc| fc.frame_bytes).collect();
+            let already: Vec<bool> = c.declined.iter().map(Option::is_some).collect();
+            let too_big = too_big_to_run_natively(
+                &frames,
+                &already,
+                &recursive,
+                FRAME_OVERHEAD + INTERPRETED_ACTIVATION,
+            );
+            if !too_big.is_empty() {
+                let mut reasons = c.declined.clone();
+                for (i, reason) in too_big {
+                    declined[i] = true;
+                    reasons[i] = Some(reason);
+                }
+                compiled = compile_program_declining(verified, &declined).map(|mut c| {
+                    for (why, reason) in c.declined.iter_mut().zip(reasons) {
+                        if reason.is_some() {
+                            *why = reason;
+                        }
+                    }
+                    c
                 });
-                let result = interp.run(verified, out);
-                self.stats = interp.stats().clone();
-                self.stats.events.push(Event::NotCompiled {
-                    function: e.function,
-                    tier: TIER,
-                    reason: e.reason,
-                });
-                self.stats.run_time = start.elapsed();
-                return result;
             }
+        }
+        let compiled = match compiled {
+            Ok(compiled) => compiled,
+            // Run the whole program in the tier below, and say why.
+            Err(e) => return self.run_interpreted(verified, out, e.function, e.reason, start),
         };
         if self.options.perf_map {
             // A map that cannot be written only costs perf its names: say so, run on.
@@ -372,8 +441,15 @@ impl Engine for Jit {
         }
         // Under the test harness, a crash in this code names its function and pc.
         let registration = crate::code_map::register(program, &compiled);
-        let result = self.run_native(verified, &compiled, out);
+        let result = self.run_native(verified, &compiled, &recursive, out);
         drop(registration);
+        let result = match result {
+            Ok(result) => result,
+            Err(reason) => {
+                let function = "<program>".to_string();
+                return self.run_interpreted(verified, out, function, reason, start);
+            }
+        };
         self.stats.run_time = start.elapsed();
         result.map(|v| format_value(program, &self.heap, v))
     }

@@ -241,14 +241,38 @@ impl Engine for Optimizer {
             }
         }
         let registration = stage3::code_map::register(program, &compiled.program);
+        let recursive = stage3::stack::recursive_functions(program);
         let result = stage3::run_compiled(
             verified,
             &compiled.program,
+            &recursive,
             &mut self.heap,
             out,
             &mut self.stats,
         );
         drop(registration);
+        let result = match result {
+            Ok(result) => result,
+            Err(reason) => {
+                // No native stack to be had: the interpreter runs the whole program.
+                let mut interp =
+                    stage1::interp::Interpreter::with_options(stage1::interp::Options {
+                        heap_limit: self.options.heap_limit,
+                        ..stage1::interp::Options::default()
+                    });
+                let result = interp.run(verified, out);
+                let events = std::mem::take(&mut self.stats.events);
+                self.stats = interp.stats().clone();
+                self.stats.events = events;
+                self.stats.events.push(Event::NotCompiled {
+                    function: "<program>".into(),
+                    tier: TIER,
+                    reason,
+                });
+                self.stats.run_time = start.elapsed();
+                return result;
+            }
+        };
         self.stats.run_time = start.elapsed();
         result.map(|v| format_value(program, &self.heap, v))
     }

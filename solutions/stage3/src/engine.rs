@@ -270,7 +270,7 @@ pub fn run_compiled(
     let compiled_mask: Vec<bool> = compiled.declined.iter().map(Option::is_none).collect();
     let compiled_mask = &compiled_mask;
     let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
-        let stack_bytes = compiled.stack_bytes(recursive);
+    let stack_bytes = compiled.stack_bytes(recursive);
     let (end, write_failed) = std::thread::scope(|scope| {
         let runner = std::thread::Builder::new()
             .name("jitlab-native".into())
