@@ -10,6 +10,11 @@
 //! - [`passes`]: the optimizations (SCCP, integer-tag inference, GVN, LICM, strength
 //!   reduction, DCE) and the pipeline [`passes::optimize`].
 //! - [`regalloc`]: linear-scan register allocation and its checker.
+//! - [`codegen`]: x86-64 from the IR and its allocation, into stage 3's program-wide
+//!   assembler (stage 3's calling convention, function table and error exit).
+//! - [`engine`]: [`Optimizer`], the engine behind the stage 1 interface.
+//! - [`listing`](mod@listing): bytecode pc, IR and x86-64 side by side, for
+//!   `jitlab dump --asm --stage 4`.
 #![allow(
     unused,
     unreachable_code,
@@ -17,6 +22,13 @@
     clippy::never_loop
 )]
 
+pub mod cli;
+pub mod codegen;
+pub mod engine;
 pub mod ir;
+pub mod listing;
 pub mod passes;
 pub mod regalloc;
+
+pub use engine::{Optimizer, Options};
+pub use listing::listing;
