@@ -573,7 +573,7 @@ fn dump_asm_names_calls_branches_and_constants() {
 fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
     let fib = root().join("examples/fib.mini");
     let child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
-        .args(["run", "--perf-map", fib.to_str().unwrap()])
+        .args(["run", "--perf-map", "--stage", "3", fib.to_str().unwrap()])
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -604,7 +604,13 @@ fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
     );
     // Each range is where the listing puts the function, from the trampoline's
     // address (offset 0 of the code), and the ranges tile the code.
-    let listing = stdout(&jitlab(&["dump", "--asm", fib.to_str().unwrap()]));
+    let listing = stdout(&jitlab(&[
+        "dump",
+        "--asm",
+        "--stage",
+        "3",
+        fib.to_str().unwrap(),
+    ]));
     let base = entries[0].0;
     for (start, size, name) in &entries[1..] {
         let function = name
@@ -668,7 +674,7 @@ fn dump_ir_prints_the_optimized_ir_and_passes_prints_each_pass() {
 /// stack's table): this is that code, so the drawing cannot drift from the listing.
 #[test]
 fn the_book_s_virtual_stack_example_is_what_the_jit_makes() {
-    let out = jitlab(&["dump", "--asm", "examples/sum.mini"]);
+    let out = jitlab(&["dump", "--asm", "--stage", "3", "examples/sum.mini"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
     let from = text.find("     6  load_local 1").expect("pc 6 is listed");
