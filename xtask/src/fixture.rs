@@ -116,7 +116,8 @@ fn prepare(file: &str, text: &str, act: &dyn Fn(&str) -> Action) -> Result<Strin
     Ok(result)
 }
 
-/// Copies the workspace at `root` to `dest`, without build output and git data.
+/// Copies the workspace at `root` to `dest`, without build output and git data,
+/// writing only the files that differ.
 fn copy_workspace(root: &Path, dest: &Path) -> std::io::Result<()> {
     let mut work = vec![PathBuf::new()];
     while let Some(rel) = work.pop() {
@@ -134,7 +135,12 @@ fn copy_workspace(root: &Path, dest: &Path) -> std::io::Result<()> {
                     work.push(path);
                 }
             } else if entry.file_type()?.is_file() {
-                fs::copy(root.join(&path), dest.join(&path))?;
+                // Only what differs: an unchanged file keeps its time, so cargo
+                // rebuilds only the crates a new kind of fixture changes.
+                let bytes = fs::read(root.join(&path))?;
+                if fs::read(dest.join(&path)).ok().as_ref() != Some(&bytes) {
+                    fs::write(dest.join(&path), bytes)?;
+                }
             }
         }
     }
@@ -142,16 +148,14 @@ fn copy_workspace(root: &Path, dest: &Path) -> std::io::Result<()> {
 }
 
 /// Writes the fixture `kind` of the workspace at `root` into `dest` (which must not
-/// be inside `root`'s sources; under `target/` is fine).
+/// be inside `root`'s sources; under `target/` is fine). An existing `dest` is
+/// updated in place, touching only the files that change.
 pub fn write_fixture(root: &Path, kind: &str, dest: &Path) -> Result<(), String> {
     if !KINDS.contains(&kind) {
         return Err(format!(
             "unknown fixture kind `{kind}`: one of {}",
             KINDS.join(", ")
         ));
-    }
-    if dest.exists() {
-        fs::remove_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     }
     copy_workspace(root, dest).map_err(|e| format!("copying to {}: {e}", dest.display()))?;
     for stage in stages(root).map_err(|e| e.to_string())? {
@@ -218,12 +222,15 @@ pub fn grade_fixtures(root: &Path) -> Result<(), String> {
         .unwrap_or_else(|| root.join("target"));
     let jitlab = target_dir.join("debug/jitlab");
     let base = target_dir.join("fixtures");
-    // One target directory for every fixture: the registry crates build once.
+    // One workspace, rewritten in place for each kind, and one target directory: the
+    // registry crates build once and each kind rebuilds only the crates it changes.
+    // (Several workspaces sharing one target directory would not do: cargo names a
+    // workspace's crates by their path inside the workspace, so their builds collide.)
     let shared_target = base.join("target");
     let order = book_order(root, 3).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     for kind in KINDS {
-        let dir = base.join(kind);
+        let dir = base.join("workspace");
         write_fixture(root, kind, &dir)?;
         for stage in 1..=3u32 {
             let started = std::time::Instant::now();

@@ -748,9 +748,28 @@ pub fn install_panic_hook() {
                 *last = Some(message.clone());
             }
             eprintln!("thread '{thread}' panicked: {message}");
+            // A backtrace only when asked for, and never for a hole not written yet.
+            let wanted = std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0");
+            if wanted && !todo_line_is(&message) {
+                eprintln!("{}", std::backtrace::Backtrace::force_capture());
+            }
         }));
     });
 }
+
+/// Installs [`install_panic_hook`] before `main` in every test binary that links the
+/// kit, so that every suite's failures are short from its first test on (libtest has
+/// no hook of its own to run first). An entry of the ELF `.init_array` section is a
+/// function the loader calls before `main`; rustc keeps `#[used]` statics of a
+/// dependency in the link.
+#[used]
+#[link_section = ".init_array"]
+static INSTALL_PANIC_HOOK_BEFORE_MAIN: extern "C" fn() = {
+    extern "C" fn install() {
+        install_panic_hook();
+    }
+    install
+};
 
 thread_local! {
     /// Set just before a panic whose message already says where it happened.
