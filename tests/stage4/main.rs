@@ -14,3 +14,4 @@ mod ir;
 mod passes;
 mod random;
 mod regalloc;
+mod shape;

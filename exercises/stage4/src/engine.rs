@@ -16,6 +16,7 @@ use stage3::CompiledProgram;
 
 use crate::codegen::{self, Generated};
 use crate::ir::{self, Function};
+use crate::passes::{optimize, PassStats};
 use crate::regalloc::{self, Allocation};
 
 /// The tier name in events.
@@ -59,6 +60,8 @@ pub struct Prepared {
     pub ir: Function,
     /// Its registers.
     pub alloc: Allocation,
+    /// What the passes did to it.
+    pub passes: PassStats,
     /// How long the IR, the passes and the allocation took.
     pub time: Duration,
 }
@@ -67,7 +70,13 @@ pub struct Prepared {
 /// it declines.
 pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
     let start = Instant::now();
-    let ir = ir::build::build(verified, func);
+    let mut ir = ir::build::build(verified, func);
+    let mut passes = PassStats::default();
+    optimize(&mut ir, &mut passes, |_, _| {});
+    if cfg!(debug_assertions) {
+        // Debug builds (the tests) check the passes' output before using it.
+        ir::verify::verify(&ir).map_err(|e| format!("the optimized IR is invalid: {e}"))?;
+    }
     if ir.values.len() > MAX_VALUES {
         return Err(format!(
             "too big for the optimizer: {} IR values (the limit is {MAX_VALUES})",
@@ -83,6 +92,7 @@ pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
     Ok(Prepared {
         ir,
         alloc,
+        passes,
         time: start.elapsed(),
     })
 }
@@ -204,6 +214,7 @@ impl Engine for Optimizer {
         };
         let mut spilled = 0u64;
         let mut values = 0u64;
+        let mut passes = PassStats::default();
         for ((f, fc), made) in program
             .functions
             .iter()
@@ -213,6 +224,7 @@ impl Engine for Optimizer {
             match made {
                 Ok((p, _)) => {
                     spilled += u64::from(p.alloc.spilled);
+                    passes.add(&p.passes);
                     values += p.alloc.locs.iter().filter(|l| l.is_some()).count() as u64;
                     self.stats.events.push(Event::Compiled {
                         function: f.name.clone(),
@@ -232,6 +244,14 @@ impl Engine for Optimizer {
             }
         }
         self.stats.counters = vec![
+            ("folded", passes.folded),
+            ("branches folded", passes.branches_folded),
+            ("checks eliminated", passes.checks_eliminated),
+            ("removed", passes.removed),
+            ("parameters removed", passes.params_removed),
+            ("merged", passes.merged),
+            ("hoisted", passes.hoisted),
+            ("strength-reduced", passes.reduced),
             ("values in registers or slots", values),
             ("spilled values", spilled),
         ];

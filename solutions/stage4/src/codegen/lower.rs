@@ -140,17 +140,19 @@ impl FnGen<'_> {
             Op::Shl(x, k) => {
                 // (2x) * 2^k with imul, whose overflow flag is the 63-bit overflow.
                 let overflow = self.error(ErrorKind::IntegerOverflow, inst);
-                self.load(ACC, x);
-                self.imul_const(1i64 << k);
+                let dst = self.result_reg(inst, &[]);
+                self.load(dst, x);
+                self.imul_const(dst, 1i64 << k);
                 self.asm.jcc(Cond::O, overflow);
-                self.store_result(inst, ACC);
+                self.store_result(inst, dst);
             }
             Op::Sar(x, k) => {
                 // (2x) >> (k + 1) is floor(x / 2^k); past 62 it is the sign, 0 or -1.
-                self.load(ACC, x);
-                self.asm.sar(ACC, (k + 1).min(63) as u8);
-                self.asm.add(ACC, ACC);
-                self.store_result(inst, ACC);
+                let dst = self.result_reg(inst, &[]);
+                self.load(dst, x);
+                self.asm.sar(dst, (k + 1).min(63) as u8);
+                self.asm.add(dst, dst);
+                self.store_result(inst, dst);
             }
             Op::And(x, m) => {
                 // (2x) & (2m) = 2(x & m).
@@ -174,34 +176,51 @@ impl FnGen<'_> {
                 self.store_result(inst, TMP);
             }
             Op::IAdd(a, b) => {
-                self.load(ACC, a);
+                let dst = self.result_reg(inst, &[b]);
+                self.load(dst, a);
                 let src = self.rmi(b, TMP);
-                self.asm.add(ACC, src);
-                self.store_result(inst, ACC);
+                self.asm.add(dst, src);
+                self.store_result(inst, dst);
             }
             Op::ISub(a, b) => {
-                self.load(ACC, a);
+                let dst = self.result_reg(inst, &[b]);
+                self.load(dst, a);
                 let src = self.rmi(b, TMP);
-                self.asm.sub(ACC, src);
-                self.store_result(inst, ACC);
+                self.asm.sub(dst, src);
+                self.store_result(inst, dst);
             }
             Op::IMul(x, c) => {
                 // (2x) * c = 2xc: the tagged word times the plain constant.
-                self.load(ACC, x);
-                self.imul_const(c);
-                self.store_result(inst, ACC);
+                let dst = self.result_reg(inst, &[]);
+                self.load(dst, x);
+                self.imul_const(dst, c);
+                self.store_result(inst, dst);
             }
         }
     }
 
-    /// `rax *= c`, an immediate when it fits 32 bits; `OF` is set on overflow.
-    fn imul_const(&mut self, c: i64) {
+    /// `dst *= c`, an immediate when it fits 32 bits; `OF` is set on overflow.
+    fn imul_const(&mut self, dst: Reg, c: i64) {
         match i32::try_from(c) {
-            Ok(imm) => self.asm.imul(ACC, Imm32(imm)),
+            Ok(imm) => self.asm.imul(dst, Imm32(imm)),
             Err(_) => {
                 self.asm.mov_imm(TMP, c);
-                self.asm.imul(ACC, TMP);
+                self.asm.imul(dst, TMP);
             }
+        }
+    }
+
+    /// The register to compute `inst`'s result in: its own register when it has one
+    /// that none of `keep` (operands still to be read) is in, else `ACC`. Writing it
+    /// early is safe: the only values that end where the result starts are the
+    /// instruction's operands.
+    fn result_reg(&self, inst: Inst, keep: &[Value]) -> Reg {
+        let Some(v) = self.f.inst(inst).result else {
+            return ACC;
+        };
+        match self.alloc.locs[v.index()] {
+            Some(Loc::Reg(r)) if keep.iter().all(|&k| self.opnd(k) != Opnd::Reg(r)) => r,
+            _ => ACC,
         }
     }
 
@@ -234,9 +253,14 @@ impl FnGen<'_> {
             }
         }
         let result = self.f.inst(inst).result.expect("check_int gives a value");
-        if self.alloc.locs[result.index()].is_some() && self.opnd(result) != self.opnd(x) {
-            self.load(ACC, x);
-            self.store_result(inst, ACC);
+        if let Some(dst) = self.alloc.locs[result.index()] {
+            if self.opnd(result) != self.opnd(x) {
+                let src = match self.opnd(x) {
+                    Opnd::Imm(w) => MoveSrc::Const(w),
+                    _ => MoveSrc::Loc(self.alloc.loc(x)),
+                };
+                self.emit_move(moves::Move { src, dst });
+            }
         }
     }
 
@@ -244,15 +268,16 @@ impl FnGen<'_> {
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
         // HOLE-BEGIN: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
         let overflow = self.error(ErrorKind::IntegerOverflow, inst);
-        self.load(ACC, a);
+        let dst = self.result_reg(inst, &[b]);
+        self.load(dst, a);
         let src = self.rmi(b, TMP);
         if subtract {
-            self.asm.sub(ACC, src);
+            self.asm.sub(dst, src);
         } else {
-            self.asm.add(ACC, src);
+            self.asm.add(dst, src);
         }
         self.asm.jcc(Cond::O, overflow);
-        self.store_result(inst, ACC);
+        self.store_result(inst, dst);
         // HOLE-END
     }
 
@@ -264,19 +289,20 @@ impl FnGen<'_> {
         } else {
             (a, b)
         };
-        self.load(ACC, a);
+        let dst = self.result_reg(inst, &[b]);
+        self.load(dst, a);
         match self.opnd(b) {
             Opnd::Imm(w) if i32::try_from(w >> 1).is_ok() => {
-                self.asm.imul(ACC, Imm32((w >> 1) as i32));
+                self.asm.imul(dst, Imm32((w >> 1) as i32));
             }
             _ => {
                 self.load(TMP, b);
                 self.asm.sar(TMP, 1);
-                self.asm.imul(ACC, TMP);
+                self.asm.imul(dst, TMP);
             }
         }
         self.asm.jcc(Cond::O, overflow);
-        self.store_result(inst, ACC);
+        self.store_result(inst, dst);
     }
 
     /// `div`/`mod` (`quotient`): untag both, `division by zero` for 0, `-1` apart
