@@ -277,6 +277,7 @@ fn division_by_constants_has_no_division_left() {
         ("return x / 8;", "sar"),
         ("return x % -16;", "sar"),
         ("return x * 8;", "shl"),
+        ("return x % 4 == 0;", "and"),
     ] {
         let f = optimized(&format!("fn f(x) {{ {source} }}\nprint f(100);"), "f");
         let printed = text::print(&f);

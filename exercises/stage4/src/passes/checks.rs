@@ -102,6 +102,6 @@ fn by_inference(f: &mut Function, stats: &mut PassStats) {
 /// For each value of `f`: true when it is an integer on every execution.
 pub fn known_ints(f: &Function) -> Vec<bool> {
     todo!(
-        "known-ints: start optimistic (every non-entry parameter an integer), then clear a parameter when some jump passes a value not known to be one, until nothing changes — book §4.9"
+        "known-ints: start optimistic (every non-entry parameter an integer), then clear a parameter when some jump passes a value not known to be one, until nothing changes — book §4.12"
     )
 }

@@ -21,7 +21,7 @@ pub fn int(n: i64) -> Option<i64> {
 /// `division by zero`.
 pub fn binary(op: BinOp, a: i64, b: i64) -> Option<i64> {
     todo!(
-        "fold-binary: fold a op b exactly as the interpreter computes it, or None when it would fail (overflow past 63 bits, division by zero) — book §4.7"
+        "fold-binary: fold a op b exactly as the interpreter computes it, or None when it would fail (overflow past 63 bits, division by zero) — book §4.10"
     )
 }
 

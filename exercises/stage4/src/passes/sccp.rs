@@ -38,7 +38,7 @@ pub enum Lattice {
 /// either.
 pub fn meet(a: Lattice, b: Lattice) -> Lattice {
     todo!(
-        "meet: combine two lattice facts: Top is the identity, equal constants stay, anything else is Bottom — book §4.8"
+        "meet: combine two lattice facts: Top is the identity, equal constants stay, anything else is Bottom — book §4.9"
     )
 }
 

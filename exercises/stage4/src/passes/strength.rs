@@ -24,7 +24,10 @@
 //!   (as `|x| * e < 2^62 * 2^s`): it never crosses an integer. 63-bit dividends are
 //!   what make `m < 2^63` fit a signed word (64-bit division needs a 65-bit magic
 //!   and an extra add). A negative `d` negates the quotient, which cannot overflow.
-//! - `x % d` is `x - (x / |d|) * |d|` (the remainder has the sign of `x`).
+//! - `x % d` is `x - (x / |d|) * |d|` (the remainder has the sign of `x`); compared
+//!   with 0 and `|d| = 2^k`, it is `x & (2^k - 1)` compared with 0, for either sign
+//!   of `x` (the low `k` bits of a two's complement integer are zero exactly when
+//!   `2^k` divides it).
 //!
 //! The sequences are written once, against [`Sink`]: the pass emits them as IR, and
 //! [`Model`] evaluates them on integers, so the property tests check the exact
@@ -32,7 +35,7 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{BinOp, Function, Inst, Op, Pc, Value};
+use crate::ir::{BinOp, CmpOp, Function, Inst, Op, Pc, Value};
 
 use super::{fold, PassStats};
 
@@ -193,6 +196,8 @@ fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
 /// Rewrites every multiplication, division and remainder by a constant in `f`.
 pub fn run(f: &mut Function, stats: &mut PassStats) {
     let mut renamed: HashMap<Value, Value> = HashMap::new();
+    // The remainders by ±2^k rewritten so far: what they became → (x, 2^k - 1).
+    let mut low_bits: HashMap<Value, (Value, i64)> = HashMap::new();
     for b in 0..f.blocks.len() {
         let insts = std::mem::take(&mut f.blocks[b].insts);
         let mut keep = Vec::with_capacity(insts.len());
@@ -204,6 +209,32 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
                 let d = f.inst(inst);
                 (d.op.clone(), d.pc, d.result)
             };
+            // `x % 2^k == 0` is `x & (2^k - 1) == 0`, whatever the sign of `x`.
+            if let Op::Compare(c @ (CmpOp::Eq | CmpOp::Ne), a, b) = op {
+                let zero_and = |r: Value, z: Value| {
+                    (f.as_const(z) == Some(0))
+                        .then(|| low_bits.get(&r).copied())
+                        .flatten()
+                };
+                if let Some((x, mask)) = zero_and(a, b).or_else(|| zero_and(b, a)) {
+                    let zero = if f.as_const(b) == Some(0) { b } else { a };
+                    let and = f.make_inst(Op::And(x, mask), pc);
+                    keep.push(and);
+                    let and = f.inst(and).result.expect("and gives a value");
+                    f.insts[inst.index()].op = Op::Compare(c, and, zero);
+                    keep.push(inst);
+                    stats.reduced += 1;
+                    continue;
+                }
+            }
+            if let Op::Binary(BinOp::Mod, x, d) = op {
+                if let Some(d) = f.as_const(d).filter(|d| d.unsigned_abs().is_power_of_two()) {
+                    if d.unsigned_abs() >= 2 {
+                        let r = result.expect("mod gives a value");
+                        low_bits.insert(r, (x, (d.unsigned_abs() - 1) as i64));
+                    }
+                }
+            }
             match rewrite(f, &op, pc) {
                 None => keep.push(inst),
                 Some(Rewrite::Value(v)) => {
@@ -217,7 +248,11 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
                 }
                 Some(Rewrite::Sequence(seq, v)) => {
                     keep.extend(seq);
-                    renamed.insert(result.expect("binary gives a value"), v);
+                    let r = result.expect("binary gives a value");
+                    renamed.insert(r, v);
+                    if let Some(bits) = low_bits.remove(&r) {
+                        low_bits.insert(v, bits);
+                    }
                     stats.reduced += 1;
                 }
             }
