@@ -2,9 +2,19 @@
 //!
 //! An array is one block of 8-byte aligned memory, `len: u64` then `len` values, so
 //! that native code (stage 3) reads and writes elements directly through the tagged
-//! pointer (see `value::ARRAY_LEN_OFFSET`). An object is a Rust struct, a list of
-//! `(field id, value)` pairs in insertion order, that native code reaches only through
-//! runtime functions. Everything lives until the `Heap` is dropped, which frees it all.
+//! pointer (see `value::ARRAY_LEN_OFFSET`). An object is a block holding its number of
+//! fields, their capacity and a pointer to a block of `(field id, value)` pairs in
+//! insertion order, that native code reaches only through runtime functions.
+//! Everything lives until the `Heap` is dropped, which frees it all.
+//!
+//! The limit bounds the memory the heap really takes. Blocks up to [`SMALL_MAX`]
+//! bytes are carved from 1 MiB chunks of the heap's own, one after the other, so an
+//! empty array costs its 8 bytes and nothing else: no allocator header, no rounding,
+//! no list of pointers to free. The end of a chunk too short for the next block is
+//! counted as used. A bigger block has an allocation of its own, counted with a page
+//! for the allocator's header and rounding. A field array that grows leaves the old
+//! one behind, counted. So `used_bytes` is what the heap holds from the system, less
+//! the untouched rest of the current chunk.
 //!
 //! The invariant every `unsafe` block here relies on: a heap value (tag array or
 //! object) handed to a `Heap` method was made by that same `Heap`, which is still
@@ -30,17 +40,34 @@ pub const DEFAULT_HEAP_LIMIT: usize = 2 << 30;
 
 pub use crate::limits::MAX_ARRAY_LEN;
 
-/// Bytes an object costs before its fields (a rough stand-in for the allocator's).
+/// Bytes an object costs before its fields.
 const OBJECT_BYTES: usize = mem::size_of::<Object>();
-/// Bytes each field of an object costs.
+/// Bytes each field of an object takes in its field array.
 const FIELD_BYTES: usize = mem::size_of::<(u32, Value)>();
+/// The fields an object's first field array holds; each new one holds twice as many.
+const FIRST_FIELDS: u32 = 4;
 
-/// An object: its fields in insertion order, each a field id (`Program::fields`) and
-/// its value. A linear search is fast for the small objects of Mini programs; shapes
-/// replace it in stage 6.
-#[derive(Debug, Default)]
+/// Bytes of each chunk that small blocks are carved from.
+const CHUNK_BYTES: usize = 1 << 20;
+/// The biggest block carved from a chunk: at most this much of a chunk's end is lost
+/// (3%); a bigger block gets an allocation of its own.
+pub const SMALL_MAX: usize = 32 << 10;
+/// What a block of its own costs beyond its bytes: the allocator's header and its
+/// rounding to pages (a block this big is mapped, not carved from the allocator's
+/// arena).
+const LARGE_OVERHEAD: usize = 4096;
+
+/// An object: how many fields it has and where they are, in insertion order, each a
+/// field id (`Program::fields`) and its value. A linear search is fast for the small
+/// objects of Mini programs; shapes replace it in stage 6.
+#[derive(Debug)]
+#[repr(C)]
 pub struct Object {
-    fields: Vec<(u32, Value)>,
+    len: u32,
+    capacity: u32,
+    /// A block of `capacity` pairs of this heap, the first `len` in use (dangling
+    /// while `capacity` is 0).
+    fields: *mut (u32, Value),
 }
 
 /// The memory of every array and object of one run, with byte accounting.
@@ -48,10 +75,14 @@ pub struct Object {
 pub struct Heap {
     limit: usize,
     used: usize,
-    /// Every array block, as allocated (untagged); freed on drop.
-    arrays: Vec<*mut u64>,
-    /// Every object, from `Box::into_raw`; freed on drop.
-    objects: Vec<*mut Object>,
+    /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, zeroed when it
+    /// was allocated); freed on drop.
+    chunks: Vec<*mut u8>,
+    /// The free part of the current chunk, `next..end` (0..0 before the first).
+    next: usize,
+    end: usize,
+    /// Every block of its own, with its layout; freed on drop.
+    large: Vec<(*mut u8, Layout)>,
 }
 
 impl Heap {
@@ -60,12 +91,15 @@ impl Heap {
         Heap {
             limit: limit_bytes,
             used: 0,
-            arrays: Vec::new(),
-            objects: Vec::new(),
+            chunks: Vec::new(),
+            next: 0,
+            end: 0,
+            large: Vec::new(),
         }
     }
 
-    /// Bytes in use, by the heap's own accounting.
+    /// Bytes in use: every block handed out, chunk ends too short to use, and the
+    /// allocator's share of the blocks of their own.
     pub fn used_bytes(&self) -> usize {
         self.used
     }
@@ -86,33 +120,79 @@ impl Heap {
         }
     }
 
-    /// The layout of an array block of `len` elements.
-    fn array_layout(len: usize) -> Layout {
-        // Cannot fail: len <= 2^28 (or a slice's length), so the size is far below isize::MAX.
-        Layout::from_size_align(ARRAY_ELEMS_OFFSET as usize + len * 8, 8)
-            .expect("array layout fits in isize")
+    /// `bytes` (a multiple of 8, not 0) of 8-byte aligned memory, counted against the
+    /// limit: zeroed, or (when `zeroed` is false and the block is big) uninitialised.
+    fn alloc_block(&mut self, bytes: usize, zeroed: bool) -> Result<*mut u8, ErrorKind> {
+        debug_assert!(bytes > 0 && bytes.is_multiple_of(8));
+        if bytes > SMALL_MAX {
+            return self.alloc_large(bytes, zeroed);
+        }
+        if self.end - self.next < bytes {
+            // A new chunk; what is left of the current one is lost, and counted.
+            let lost = self.end - self.next;
+            self.reserve(lost + bytes)?;
+            self.chunks
+                .try_reserve(1)
+                .map_err(|_| ErrorKind::OutOfMemory)?;
+            // SAFETY: the layout has a non-zero size.
+            let chunk = unsafe { alloc::alloc_zeroed(Heap::chunk_layout()) };
+            if chunk.is_null() {
+                self.used -= lost + bytes;
+                return Err(ErrorKind::OutOfMemory);
+            }
+            self.chunks.push(chunk);
+            self.next = chunk as usize;
+            self.end = chunk as usize + CHUNK_BYTES;
+        } else {
+            self.reserve(bytes)?;
+        }
+        let block = self.next as *mut u8;
+        self.next += bytes;
+        Ok(block)
     }
 
-    /// Allocates an array block of `len` elements, filled with `fill`.
-    fn alloc_array_block(&mut self, len: usize, fill: Value) -> Result<Value, ErrorKind> {
-        let layout = Heap::array_layout(len);
-        self.reserve(layout.size())?;
-        self.arrays.reserve(1);
-        // SAFETY: the layout has a non-zero size (at least the 8-byte length).
+    /// A block of its own, for `alloc_block`.
+    #[cold]
+    fn alloc_large(&mut self, bytes: usize, zeroed: bool) -> Result<*mut u8, ErrorKind> {
+        let layout = Layout::from_size_align(bytes, 8).map_err(|_| ErrorKind::OutOfMemory)?;
+        let cost = bytes
+            .checked_next_multiple_of(4096)
+            .and_then(|b| b.checked_add(LARGE_OVERHEAD))
+            .ok_or(ErrorKind::OutOfMemory)?;
+        self.reserve(cost)?;
+        if self.large.try_reserve(1).is_err() {
+            self.used -= cost;
+            return Err(ErrorKind::OutOfMemory);
+        }
+        // SAFETY: the layout has a non-zero size.
         let block = unsafe {
-            if fill == Value::ZERO {
-                // Zeroed memory already holds `len` copies of the integer 0 (word 0),
-                // and the allocator can hand out untouched pages for large arrays.
+            if zeroed {
+                // The allocator can hand out untouched pages for large blocks.
                 alloc::alloc_zeroed(layout)
             } else {
                 alloc::alloc(layout)
             }
-        } as *mut u64;
+        };
         if block.is_null() {
-            self.used -= layout.size();
+            self.used -= cost;
             return Err(ErrorKind::OutOfMemory);
         }
-        // SAFETY: `block` is a fresh allocation of 1 + len aligned u64 words.
+        self.large.push((block, layout));
+        Ok(block)
+    }
+
+    /// The layout of a chunk.
+    fn chunk_layout() -> Layout {
+        Layout::from_size_align(CHUNK_BYTES, 4096).expect("a chunk's layout is valid")
+    }
+
+    /// Allocates an array block of `len` elements, filled with `fill`.
+    fn alloc_array_block(&mut self, len: usize, fill: Value) -> Result<Value, ErrorKind> {
+        // Cannot overflow: len <= 2^28 (or a slice's length, far below 2^61).
+        let bytes = ARRAY_ELEMS_OFFSET as usize + len * 8;
+        // Zeroed memory already holds `len` copies of the integer 0 (word 0).
+        let block = self.alloc_block(bytes, fill == Value::ZERO)? as *mut u64;
+        // SAFETY: `block` is a fresh block of 1 + len aligned u64 words.
         unsafe {
             block.write(len as u64);
             if fill != Value::ZERO {
@@ -122,7 +202,6 @@ impl Heap {
                 }
             }
         }
-        self.arrays.push(block);
         // SAFETY: a fresh array block of this heap, tagged as an array.
         Ok(unsafe { Value::from_bits(block as u64 | ARRAY_TAG) })
     }
@@ -148,10 +227,15 @@ impl Heap {
 
     /// A new object with no fields.
     pub fn alloc_object(&mut self) -> Result<Value, ErrorKind> {
-        self.reserve(OBJECT_BYTES)?;
-        self.objects.reserve(1);
-        let object = Box::into_raw(Box::<Object>::default());
-        self.objects.push(object);
+        let object = self.alloc_block(OBJECT_BYTES, true)? as *mut Object;
+        // SAFETY: a fresh block of this heap, big and aligned enough for an `Object`.
+        unsafe {
+            object.write(Object {
+                len: 0,
+                capacity: 0,
+                fields: std::ptr::NonNull::dangling().as_ptr(),
+            })
+        };
         // SAFETY: a fresh object of this heap, tagged as an object.
         Ok(unsafe { Value::from_bits(object as u64 | OBJECT_TAG) })
     }
@@ -226,9 +310,9 @@ impl Heap {
     #[inline(always)]
     fn object(&self, o: Value) -> &Object {
         assert_eq!(o.kind(), Kind::Object, "object of a non-object");
-        // SAFETY: by the heap invariant the untagged word is a pointer from
-        // `Box::into_raw` in `alloc_object`, freed only when the heap drops; the shared
-        // borrow of `self` keeps `object_mut` out meanwhile.
+        // SAFETY: by the heap invariant the untagged word points to an `Object` that
+        // `alloc_object` wrote in a block of this heap, freed only when the heap drops;
+        // the shared borrow of `self` keeps `object_mut` out meanwhile.
         unsafe { &*((o.bits() & !TAG_MASK) as *const Object) }
     }
 
@@ -243,7 +327,11 @@ impl Heap {
 
     /// The fields of object `o`, in insertion order: `(field id, value)`.
     pub fn object_fields(&self, o: Value) -> &[(u32, Value)] {
-        &self.object(o).fields
+        let object = self.object(o);
+        // SAFETY: `fields` holds `capacity >= len` pairs, the first `len` written by
+        // `set_field` (or is dangling with `len` 0, which a slice allows); the shared
+        // borrow of `self` keeps writers out.
+        unsafe { std::slice::from_raw_parts(object.fields, object.len as usize) }
     }
 
     /// `o.f`, `f` being field id `field`: `type error` when `o` is not an object,
@@ -253,8 +341,7 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        self.object(o)
-            .fields
+        self.object_fields(o)
             .iter()
             .find(|(id, _)| *id == field)
             .map(|&(_, v)| v)
@@ -268,17 +355,34 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        if let Some(slot) = self
-            .object_mut(o)
-            .fields
-            .iter_mut()
-            .find(|(id, _)| *id == field)
-        {
+        let object = self.object_mut(o);
+        // SAFETY: as in `object_fields`; the exclusive borrow of `self` makes this the
+        // only reference to the fields.
+        let fields = unsafe { std::slice::from_raw_parts_mut(object.fields, object.len as usize) };
+        if let Some(slot) = fields.iter_mut().find(|(id, _)| *id == field) {
             slot.1 = v;
             return Ok(());
         }
-        self.reserve(FIELD_BYTES)?;
-        self.object_mut(o).fields.push((field, v));
+        let (len, capacity, old) = (object.len, object.capacity, object.fields);
+        if len == capacity {
+            // A field array twice as big; the old one stays behind, counted.
+            let capacity = capacity
+                .checked_mul(2)
+                .ok_or(ErrorKind::OutOfMemory)?
+                .max(FIRST_FIELDS);
+            let bytes = capacity as usize * FIELD_BYTES;
+            let fields = self.alloc_block(bytes, true)? as *mut (u32, Value);
+            // SAFETY: the new block holds `capacity > len` pairs and does not overlap
+            // the old one, whose first `len` pairs are written.
+            unsafe { std::ptr::copy_nonoverlapping(old, fields, len as usize) };
+            let object = self.object_mut(o);
+            object.fields = fields;
+            object.capacity = capacity;
+        }
+        let object = self.object_mut(o);
+        // SAFETY: `len < capacity`: slot `len` is inside the field array.
+        unsafe { object.fields.add(object.len as usize).write((field, v)) };
+        object.len += 1;
         Ok(())
     }
 }
@@ -301,17 +405,15 @@ impl Default for Heap {
 impl Drop for Heap {
     /// Frees every array and object: no value of this heap may be used after this.
     fn drop(&mut self) {
-        for &block in &self.arrays {
-            // SAFETY: `block` came from `alloc`/`alloc_zeroed` with the layout of its
-            // length, which it still holds (lengths never change), and is freed once.
-            unsafe {
-                let layout = Heap::array_layout(*block as usize);
-                alloc::dealloc(block as *mut u8, layout);
-            }
+        for &chunk in &self.chunks {
+            // SAFETY: `chunk` came from `alloc_zeroed` with the chunk layout and is
+            // freed once, here (nothing in a heap block needs dropping).
+            unsafe { alloc::dealloc(chunk, Heap::chunk_layout()) };
         }
-        for &object in &self.objects {
-            // SAFETY: `object` came from `Box::into_raw` and is freed once, here.
-            drop(unsafe { Box::from_raw(object) });
+        for &(block, layout) in &self.large {
+            // SAFETY: `block` came from `alloc`/`alloc_zeroed` with `layout`, and is
+            // freed once, here.
+            unsafe { alloc::dealloc(block, layout) };
         }
     }
 }
@@ -446,15 +548,61 @@ mod tests {
 
     #[test]
     fn adding_fields_counts_against_the_limit() {
-        let mut heap = Heap::new(OBJECT_BYTES + FIELD_BYTES);
+        let first = FIRST_FIELDS as usize;
+        let mut heap = Heap::new(OBJECT_BYTES + first * FIELD_BYTES);
         let o = heap.alloc_object().unwrap();
-        heap.set_field(o, 0, Value::ONE).unwrap();
-        // Overwriting costs nothing; a new field is past the limit.
+        assert_eq!(heap.used_bytes(), OBJECT_BYTES);
+        for f in 0..FIRST_FIELDS {
+            heap.set_field(o, f, Value::ONE).unwrap();
+        }
+        assert_eq!(heap.used_bytes(), OBJECT_BYTES + first * FIELD_BYTES);
+        // Overwriting costs nothing; one more field needs a bigger array, past the limit.
         heap.set_field(o, 0, Value::ZERO).unwrap();
         assert_eq!(
-            heap.set_field(o, 1, Value::ONE),
+            heap.set_field(o, FIRST_FIELDS, Value::ONE),
             Err(ErrorKind::OutOfMemory)
         );
-        assert_eq!(heap.object_fields(o).len(), 1);
+        assert_eq!(heap.object_fields(o).len(), first);
+        assert_eq!(heap.get_field(o, 0), Ok(Value::ZERO));
+    }
+
+    #[test]
+    fn growing_objects_keep_their_fields_and_count_every_array() {
+        let mut heap = Heap::default();
+        let o = heap.alloc_object().unwrap();
+        for f in 0..100 {
+            heap.set_field(o, f, Value::int(f as i64)).unwrap();
+        }
+        let fields: Vec<(u32, Value)> = (0..100).map(|f| (f, Value::int(f as i64))).collect();
+        assert_eq!(heap.object_fields(o), &fields[..]);
+        // Arrays of 4, 8, .., 128 fields.
+        let arrays: usize = [4, 8, 16, 32, 64, 128].iter().sum();
+        assert_eq!(heap.used_bytes(), OBJECT_BYTES + arrays * FIELD_BYTES);
+    }
+
+    #[test]
+    fn small_blocks_cost_their_bytes_and_chunk_ends_are_counted() {
+        let mut heap = Heap::default();
+        for _ in 0..1000 {
+            heap.alloc_array(&[]).unwrap();
+        }
+        assert_eq!(heap.used_bytes(), 8000);
+        assert_eq!(heap.chunks.len(), 1);
+        // Fill the first chunk to one word short of its end: that word is lost.
+        let mut words = (CHUNK_BYTES - 8000) / 8 - 1;
+        while words > 0 {
+            let k = words.min(SMALL_MAX / 8);
+            heap.alloc_array_fill(Value::ONE, k as i64 - 1).unwrap();
+            words -= k;
+        }
+        assert_eq!(heap.used_bytes(), CHUNK_BYTES - 8);
+        assert_eq!(heap.chunks.len(), 1);
+        heap.alloc_array(&[Value::ONE]).unwrap();
+        assert_eq!(heap.chunks.len(), 2);
+        assert_eq!(heap.used_bytes(), CHUNK_BYTES + 16);
+        // A big block costs its pages and one more.
+        let mut heap = Heap::default();
+        heap.alloc_array_fill(Value::ZERO, 10_000).unwrap();
+        assert_eq!(heap.used_bytes(), 80_008usize.next_multiple_of(4096) + 4096);
     }
 }

@@ -37,6 +37,6 @@ impl Profile {
     /// Counts one trip round the loop whose `loop` instruction is at `pc` of `func`.
     #[inline(always)]
     pub fn count_back_edge(&mut self, func: FnId, pc: usize) {
-        todo!("profile: count one trip of the back edge at `pc` of function `func` — book §1.15")
+        todo!("profile: count one trip of the back edge at `pc` of function `func` — book §1.16")
     }
 }
