@@ -2,7 +2,8 @@
 //! child process, with a timeout.
 //!
 //! A test that runs generated code wraps that work in [`case`] (one body) or [`each`]
-//! (a numbered list of checks, such as the corpus or a thousand random programs). The
+//! (a numbered list of checks, such as the corpus or a thousand random programs), or
+//! starts with `if harness.this_test() { return; }` ([`Harness::this_test`]). The
 //! test's process re-runs its own binary for just that test
 //! (`<test binary> NAME --exact --nocapture --test-threads=1`) with `JITLAB_ISOLATE_*`
 //! variables set; in that child the same test reaches the same call, which now runs
@@ -42,6 +43,8 @@ use std::time::{Duration, Instant};
 const CHILD: &str = "JITLAB_ISOLATE_CHILD";
 /// Which isolated call of the test the child runs (0 is the first).
 const CALL: &str = "JITLAB_ISOLATE_CALL";
+/// The value of [`CALL`] for a child that runs a whole test ([`Harness::this_test`]).
+const WHOLE_TEST: usize = usize::MAX;
 /// The first check the child runs.
 const FROM: &str = "JITLAB_ISOLATE_FROM";
 /// How many failures the child may report before it stops.
@@ -56,8 +59,9 @@ pub const TIMEOUT_ENV: &str = "JITLAB_TIMEOUT";
 const MARK: &[u8] = b"@@jitlab-isolate:";
 
 /// The timeout of one check unless [`TIMEOUT_ENV`] or [`Harness::timeout`] says
-/// otherwise: generous for one program (the corpus's slowest takes well under a
-/// second in a debug build), short enough that a hang is reported soon.
+/// otherwise, in CPU time of the child: generous for one program (the corpus's
+/// slowest takes well under a second in a debug build), short enough that a hang is
+/// reported soon.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many failing checks an [`each`] reports before it stops: enough to see a
@@ -136,6 +140,10 @@ impl Harness {
     ) -> Vec<Failure> {
         let call = next_call();
         match mode() {
+            // Inside a child that runs the whole test, everything runs here.
+            Mode::Child {
+                call: WHOLE_TEST, ..
+            } => in_process(self, count, &label, &check),
             Mode::Child { call: wanted, .. } if wanted != call => Vec::new(),
             Mode::Child { from, max, .. } => child_run(self, count, from, max, &label, &check),
             Mode::InProcess => in_process(self, count, &label, &check),
@@ -165,6 +173,57 @@ impl Harness {
         }
     }
 
+    /// Runs the calling test again, whole, in a child process: in the test's own
+    /// process it returns `true` once the child passed (and panics with the child's
+    /// failure, crash or timeout otherwise); in the child it returns `false`, and the
+    /// test's body runs there. The first line of a test that runs generated code:
+    ///
+    /// ```ignore
+    /// if harness().this_test() { return; } // the body below ran in a child
+    /// ```
+    ///
+    /// (With no test name to re-run, it returns `false` and the body runs here.)
+    #[track_caller]
+    pub fn this_test(&self) -> bool {
+        match mode() {
+            Mode::InProcess | Mode::Child { .. } => {
+                install_panic_hook();
+                if std::env::var_os(CHILD).is_some() {
+                    fault::install(self.describe);
+                    marker("start 0", None);
+                }
+                false
+            }
+            Mode::Parent { test } => {
+                let end = match self.spawn(&test, WHOLE_TEST, 0, 1) {
+                    Ok(end) => end,
+                    Err(message) => panic!("{message}"),
+                };
+                if end.exit_ok {
+                    return true;
+                }
+                // A failed assertion: the child's panic messages say it all.
+                let panics: Vec<String> = end
+                    .panics
+                    .iter()
+                    .map(|p| match p.split_once("': ") {
+                        Some((_, message)) if p.starts_with("thread '") => message.to_string(),
+                        _ => p.clone(),
+                    })
+                    .collect();
+                let message = match end.death {
+                    Some(death) if death.starts_with("the process exited with status 101") => {
+                        panics.join("\n")
+                    }
+                    Some(death) => death,
+                    None => panics.join("\n"),
+                };
+                NO_PLACE.with(|n| n.set(true));
+                panic!("{}", message.trim_start());
+            }
+        }
+    }
+
     /// Runs checks `from..count` in children, a new child after each one that dies.
     fn parent(
         &self,
@@ -178,7 +237,7 @@ impl Harness {
         while from < count && failures.len() < self.max_failures {
             let left = self.max_failures - failures.len();
             match self.spawn(test, call, from, left) {
-                Ok(ChildEnd { reports, death }) => {
+                Ok(ChildEnd { reports, death, .. }) => {
                     let mut next = count;
                     let mut last_started = None;
                     for report in reports {
@@ -254,7 +313,14 @@ impl Harness {
                 "--include-ignored",
             ])
             .env(CHILD, test)
-            .env(CALL, call.to_string())
+            .env(
+                CALL,
+                if call == WHOLE_TEST {
+                    "test".to_string()
+                } else {
+                    call.to_string()
+                },
+            )
             .env(FROM, from.to_string())
             .env(MAX, max.to_string())
             .env(CODE_MAP_ENV, "1")
@@ -287,33 +353,58 @@ impl Harness {
         });
 
         let mut parser = Parser::default();
+        // The timeout counts the child's CPU time since the check started, so that a
+        // loaded machine does not time out a slow but working check; a child that
+        // makes no progress without using the CPU (a deadlock) is stopped after
+        // `STALL_FACTOR` times the timeout of wall time.
+        let pid = child.id();
         let mut started_at = Instant::now();
-        let mut timed_out = false;
+        let mut cpu_at_start = cpu_time(pid);
+        let mut timed_out = None;
         loop {
-            let waited = started_at.elapsed();
-            let left = self.timeout.saturating_sub(waited);
-            match rx.recv_timeout(left.max(Duration::from_millis(1))) {
+            match rx.recv_timeout(POLL) {
                 Ok(bytes) => {
                     if parser.feed(&bytes) {
                         started_at = Instant::now();
+                        cpu_at_start = cpu_time(pid);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if started_at.elapsed() >= self.timeout {
-                        timed_out = true;
-                        let _ = child.kill();
-                        break;
-                    }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            let cpu = match (cpu_time(pid), cpu_at_start) {
+                (Some(now), Some(then)) => Some(now.saturating_sub(then)),
+                _ => None,
+            };
+            let wall = started_at.elapsed();
+            let message = match cpu {
+                Some(cpu) if cpu >= self.timeout => Some(format!(
+                    "timed out after {} (of CPU time: an endless loop?)",
+                    seconds(self.timeout)
+                )),
+                // No CPU time to read: the wall clock is the timeout.
+                None if wall >= self.timeout => {
+                    Some(format!("timed out after {}", seconds(self.timeout)))
                 }
+                _ if wall >= self.timeout * STALL_FACTOR => Some(format!(
+                    "timed out: no progress for {} (blocked, not computing)",
+                    seconds(self.timeout * STALL_FACTOR)
+                )),
+                _ => None,
+            };
+            if message.is_some() {
+                timed_out = message;
+                let _ = child.kill();
+                break;
             }
         }
         let status = child
             .wait()
             .map_err(|e| format!("cannot wait for the child: {e}"))?;
         let stderr = stderr_text.join().unwrap_or_default();
-        let death = if timed_out {
-            let mut text = format!("timed out after {}", seconds(self.timeout));
+        let exit_ok = timed_out.is_none() && status.success();
+        let panics = parser.panics.clone();
+        let death = if let Some(mut text) = timed_out {
             for panic in &parser.panics {
                 text.push_str(&format!("\n(a thread had panicked: {panic})"));
             }
@@ -326,14 +417,44 @@ impl Harness {
         Ok(ChildEnd {
             reports: parser.reports,
             death,
+            exit_ok,
+            panics,
         })
     }
+}
+
+/// How often the parent looks at its child's clock.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A check that uses no CPU is stopped after this many timeouts of wall time.
+const STALL_FACTOR: u32 = 6;
+
+/// The CPU time (user and system) process `pid` has used, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses, which may hold spaces): the
+    // 14th and 15th fields of the line are utime and stime, in clock ticks.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: `sysconf` only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = if per_second > 0 {
+        per_second as u64
+    } else {
+        100
+    };
+    Some(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
 }
 
 /// What one child reported, and how it died if it did.
 struct ChildEnd {
     reports: Vec<Report>,
     death: Option<String>,
+    /// The child exited with status 0.
+    exit_ok: bool,
+    /// The panics its threads reported.
+    panics: Vec<String>,
 }
 
 /// One report of a child.
@@ -529,8 +650,12 @@ fn mode() -> Mode {
                     .and_then(|v| v.parse::<usize>().ok())
                     .unwrap_or(0)
             };
+            let call = match std::env::var(CALL).as_deref() {
+                Ok("test") => WHOLE_TEST,
+                _ => number(CALL),
+            };
             return Mode::Child {
-                call: number(CALL),
+                call,
                 from: number(FROM),
                 max: number(MAX).max(1),
             };

@@ -112,9 +112,29 @@ fn an_endless_loop_times_out_and_the_next_check_still_runs() {
     assert_eq!(
         messages,
         [
-            (1, "program loop-1.mini: timed out after 0.7 s"),
+            (
+                1,
+                "program loop-1.mini: timed out after 0.7 s (of CPU time: an endless loop?)"
+            ),
             (2, "program loop-2.mini: prints 1, expected 2"),
         ]
+    );
+}
+
+#[test]
+fn a_check_blocked_without_using_the_cpu_times_out_on_the_wall_clock() {
+    let failure = harness().timeout(Duration::from_millis(200)).each(
+        1,
+        |_| "program blocked.mini".into(),
+        |_| {
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(())
+        },
+    );
+    assert_eq!(failure.len(), 1);
+    assert_eq!(
+        failure[0].message,
+        "program blocked.mini: timed out: no progress for 1.2 s (blocked, not computing)"
     );
 }
 
@@ -221,4 +241,60 @@ fn todo_lines_parse_back_to_their_hole() {
     assert_eq!(line, "hole `frame-slots` not written yet — book §3.3");
     assert_eq!(isolate::hole_of(&line).as_deref(), Some("frame-slots"));
     assert_eq!(isolate::todo_line("index out of bounds"), None);
+}
+
+#[test]
+fn a_whole_test_in_a_child_passes_or_fails_with_its_message() {
+    if harness().this_test() {
+        // The body below ran in the child, and passed.
+        assert!(std::env::var_os("JITLAB_ISOLATE_CHILD").is_none());
+        return;
+    }
+    assert!(std::env::var_os("JITLAB_ISOLATE_CHILD").is_some());
+    // A nested isolated call runs in place inside the whole-test child.
+    let failures = harness().each(
+        2,
+        |i| format!("p{i}"),
+        |i| {
+            if i == 1 {
+                Err("p1 differs".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    assert_eq!(failures.len(), 1);
+}
+
+/// Run by the test below, in a child: it crashes.
+#[test]
+#[ignore = "crashes on purpose; run through a_whole_test_that_crashes_fails_with_the_signal"]
+fn crashes_in_a_child() {
+    if harness().this_test() {
+        return;
+    }
+    run_code(|a| {
+        a.mov_imm(Reg::RAX, 0x30);
+        a.jmp_reg(Reg::RAX);
+    });
+}
+
+#[test]
+fn a_whole_test_that_crashes_fails_with_the_signal() {
+    // Run the ignored test's binary for that test alone, as its parent.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crashes_in_a_child", "--exact", "--include-ignored"])
+        .env_remove("JITLAB_ISOLATE_CHILD")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("panicked: SIGSEGV at 0x30 (pc 0x30)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test result: FAILED. 0 passed; 1 failed"),
+        "{text}"
+    );
 }
