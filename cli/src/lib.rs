@@ -112,8 +112,8 @@ pub struct Report {
     pub time: Duration,
     /// One line per event (compilations, declined functions).
     pub events: Vec<String>,
-    /// Exits from native code to the runtime, by reason.
-    pub exits: Vec<(String, u64)>,
+    /// Calls of native code into the runtime's helpers, by helper.
+    pub runtime_calls: Vec<(String, u64)>,
     /// What the compiler counted (values spilled, checks removed, ...), by name.
     pub counters: Vec<(String, u64)>,
 }

@@ -1,5 +1,5 @@
 //! The engine interface: what the JIT reports (compilations with code sizes, calls,
-//! named exits), and compiling without running.
+//! runtime calls by helper), and compiling without running.
 
 use stage1::{Engine, Event};
 use stage3::Jit;
@@ -46,17 +46,17 @@ fn every_function_is_compiled_and_reported_with_its_size() {
 }
 
 #[test]
-fn exits_are_counted_by_name() {
+fn runtime_calls_are_counted_by_name() {
     isolated(|| {
         let mut jit = Jit::new();
         let verified = load(
-            "exits.mini",
+            "runtime_calls.mini",
             "let o = {x: 1};\nprint o.x;\nprint [1, 2];\nlet a = [0; 3];\nprint 1 / 0;",
         );
         let run = run_on(&mut jit, &verified);
         assert_eq!(run.lines(), ["1", "[1, 2]"]);
-        let exits = &jit.stats().exits;
-        let count = |name: &str| exits.iter().find(|e| e.0 == name).map(|e| e.1);
+        let calls = &jit.stats().runtime_calls;
+        let count = |name: &str| calls.iter().find(|e| e.0 == name).map(|e| e.1);
         assert_eq!(count("print"), Some(2));
         assert_eq!(count("new_object"), Some(1));
         assert_eq!(count("set_field"), Some(1));

@@ -67,8 +67,8 @@ pub fn report(engine: &str, stats: &Stats) -> Report {
         calls: stats.calls,
         time: stats.run_time,
         events: stats.events.iter().map(event_line).collect(),
-        exits: stats
-            .exits
+        runtime_calls: stats
+            .runtime_calls
             .iter()
             .map(|&(reason, n)| (reason.to_string(), n))
             .collect(),

@@ -270,7 +270,7 @@ fn verify_function(
     while let Some(pc) = work.pop() {
         let instr = f.code[pc];
         let before = depth[pc].expect("instructions on the work list have a depth");
-        let (pops, pushes) = stack_effect(instr);
+        let (pops, pushes) = instr.stack_effect();
         if pops > u64::from(before) {
             return Err(error(
                 Some(pc),
@@ -338,25 +338,6 @@ fn verify_function(
     }
     let depths = depth.into_iter().flatten().collect();
     Ok(FunctionInfo { max_stack, depths })
-}
-
-/// How many values `instr` pops and pushes.
-fn stack_effect(instr: Instr) -> (u64, u64) {
-    use Instr::*;
-    match instr {
-        Const(_) | LoadLocal(_) | FuncRef(_) | NewObject => (0, 1),
-        StoreLocal(_) | Print | Pop | JumpIfFalse(_) | JumpIfTrue(_) | Return => (1, 0),
-        Add | Sub | Mul | Div | Mod | Lt | Le | Gt | Ge | Eq | Ne => (2, 1),
-        NewArrayFill | ArrayGet => (2, 1),
-        Neg | Not | ArrayLen | GetField(_) => (1, 1),
-        Jump(_) | Loop(_) => (0, 0),
-        Call { argc, .. } => (u64::from(argc), 1),
-        CallValue(argc) => (u64::from(argc) + 1, 1),
-        Dup => (1, 2),
-        NewArray(n) => (u64::from(n), 1),
-        ArraySet => (3, 0),
-        SetField(_) => (2, 0),
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::codegen::{
     generate, generate_declining, generate_with_tier, CompileError, FunctionCode, Tier,
 };
 use crate::context::{Context, EntryFn, FnEntry};
-use crate::runtime::{call_interpreted, recorded_error, ExitReason};
+use crate::runtime::{call_interpreted, recorded_error, RuntimeCall};
 use crate::stack::{self, stack_need, too_big_to_run_natively, INTERPRETED_ACTIVATION};
 
 /// The tier name in events.
@@ -172,7 +172,7 @@ struct NativeEnd {
     word: u64,
     error: Option<ErrorKind>,
     trace: Vec<(stage1::FnId, usize)>,
-    exits: [u64; ExitReason::COUNT],
+    runtime_calls: [u64; RuntimeCall::COUNT],
     calls: u64,
     flushed: bool,
 }
@@ -254,7 +254,7 @@ impl Jit {
 
 /// Runs `compiled` (by the templates alone or mixed with a higher tier, see
 /// [`compile_program_with_tier`]) from `main` on a thread of its own, with the
-/// program's output streamed to `out`; the calls made and the runtime exits go to
+/// program's output streamed to `out`; the calls made and the runtime calls go to
 /// `stats`, and the values live on `heap`. `recursive` says which functions can
 /// recurse ([`stack::recursive_functions`]), which sizes the stack; `Err` (why) when
 /// no thread with that stack can be made, before anything ran.
@@ -283,9 +283,9 @@ pub fn run_compiled(
                 // the heap's arrays (checked) and the context, which lives until the
                 // call returns. The code block outlives the call.
                 let entry: EntryFn = unsafe { compiled.code.fn_at(compiled.trampoline) };
-                ctx.verified = verified;
-                ctx.compiled = compiled_mask.as_slice();
-                ctx.entry = Some(entry);
+                ctx.runtime.verified = verified;
+                ctx.runtime.compiled = compiled_mask.as_slice();
+                ctx.runtime.entry = Some(entry);
                 let word = if compiled_mask[MAIN as usize] {
                     let main = compiled.table[MAIN as usize].code;
                     entry(&mut ctx, std::ptr::null(), main, MAX_FRAMES as u64)
@@ -294,19 +294,19 @@ pub fn run_compiled(
                     match unsafe { call_interpreted(&mut ctx, MAIN, &[], 0) } {
                         Ok(v) => v.bits(),
                         Err(unwind) => {
-                            ctx.error = Some(unwind.kind);
-                            ctx.trace = unwind.frames;
+                            ctx.runtime.error = Some(unwind.kind);
+                            ctx.runtime.trace = unwind.frames;
                             ERROR_WORD
                         }
                     }
                 };
-                let flushed = ctx.flush();
+                let flushed = ctx.runtime.flush();
                 NativeEnd {
                     word,
-                    error: ctx.error,
-                    trace: std::mem::take(&mut ctx.trace),
-                    exits: ctx.exits,
-                    calls: ctx.calls,
+                    error: ctx.runtime.error,
+                    trace: std::mem::take(&mut ctx.runtime.trace),
+                    runtime_calls: ctx.runtime.runtime_calls,
+                    calls: ctx.native.calls,
                     flushed,
                 }
             });
@@ -342,9 +342,9 @@ pub fn run_compiled(
         }
     };
     stats.calls = end.calls;
-    stats.exits = ExitReason::ALL
+    stats.runtime_calls = RuntimeCall::ALL
         .iter()
-        .map(|r| (r.name(), end.exits[*r as usize]))
+        .map(|r| (r.name(), end.runtime_calls[*r as usize]))
         .collect();
     if end.word == ERROR_WORD {
         let kind = recorded_error(end.error);

@@ -43,43 +43,53 @@ pub fn error_code(kind: ErrorKind) -> u32 {
         .expect("every kind has a code") as u32
 }
 
-/// Why native code called into the runtime: every exit is counted under its name.
+/// A call of native code into a runtime helper, counted under its name in
+/// `Stats::runtime_calls`. These are calls that come back: native code goes on after
+/// them (or, for `Error`, leaves through its error path); they are not the exits of
+/// stage 7, which leave native code for the interpreter for good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
-pub enum ExitReason {
+pub enum RuntimeCall {
+    /// `rt_print`.
     Print,
+    /// `rt_new_array`.
     NewArray,
+    /// `rt_new_array_fill`.
     NewArrayFill,
+    /// `rt_new_object`.
     NewObject,
+    /// `rt_get_field`.
     GetField,
+    /// `rt_set_field`.
     SetField,
+    /// `rt_raise`, recording a new runtime error.
     Error,
 }
 
-impl ExitReason {
-    /// How many reasons there are.
+impl RuntimeCall {
+    /// How many helpers are counted.
     pub const COUNT: usize = 7;
-    /// Every reason, in order.
-    pub const ALL: [ExitReason; ExitReason::COUNT] = [
-        ExitReason::Print,
-        ExitReason::NewArray,
-        ExitReason::NewArrayFill,
-        ExitReason::NewObject,
-        ExitReason::GetField,
-        ExitReason::SetField,
-        ExitReason::Error,
+    /// Every one, in order.
+    pub const ALL: [RuntimeCall; RuntimeCall::COUNT] = [
+        RuntimeCall::Print,
+        RuntimeCall::NewArray,
+        RuntimeCall::NewArrayFill,
+        RuntimeCall::NewObject,
+        RuntimeCall::GetField,
+        RuntimeCall::SetField,
+        RuntimeCall::Error,
     ];
 
-    /// The name `Stats::exits` shows.
+    /// The name `Stats::runtime_calls` shows.
     pub fn name(self) -> &'static str {
         match self {
-            ExitReason::Print => "print",
-            ExitReason::NewArray => "new_array",
-            ExitReason::NewArrayFill => "new_array_fill",
-            ExitReason::NewObject => "new_object",
-            ExitReason::GetField => "get_field",
-            ExitReason::SetField => "set_field",
-            ExitReason::Error => "runtime_error",
+            RuntimeCall::Print => "print",
+            RuntimeCall::NewArray => "new_array",
+            RuntimeCall::NewArrayFill => "new_array_fill",
+            RuntimeCall::NewObject => "new_object",
+            RuntimeCall::GetField => "get_field",
+            RuntimeCall::SetField => "set_field",
+            RuntimeCall::Error => "runtime_error",
         }
     }
 }
@@ -89,7 +99,7 @@ fn finish(ctx: &mut Context, result: Result<Value, ErrorKind>) -> u64 {
     match result {
         Ok(v) => v.bits(),
         Err(kind) => {
-            ctx.error = Some(kind);
+            ctx.runtime.error = Some(kind);
             ERROR_WORD
         }
     }
@@ -125,15 +135,15 @@ pub unsafe extern "sysv64" fn rt_raise(ctx: *mut Context, kind: u64, func: u64, 
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     if kind != KIND_RECORDED {
-        ctx.exits[ExitReason::Error as usize] += 1;
+        ctx.runtime.runtime_calls[RuntimeCall::Error as usize] += 1;
         // Native code passes codes of `error_code` only; another is a code
         // generator bug, reported as one.
         let known = ERROR_KINDS.get(kind as usize).copied();
         debug_assert!(known.is_some(), "unknown error code {kind}");
-        ctx.error = Some(known.unwrap_or(ErrorKind::Internal));
+        ctx.runtime.error = Some(known.unwrap_or(ErrorKind::Internal));
     }
     if pc != NO_FRAME {
-        ctx.trace.push((func as FnId, pc as usize));
+        ctx.runtime.trace.push((func as FnId, pc as usize));
     }
     ERROR_WORD
 }
@@ -147,8 +157,8 @@ pub unsafe extern "sysv64" fn rt_print(ctx: *mut Context, v: u64) -> u64 {
     // before the output writer makes its own.
     let (program, heap) = unsafe {
         let c = context(ctx);
-        c.exits[ExitReason::Print as usize] += 1;
-        (c.program, c.heap)
+        c.runtime.runtime_calls[RuntimeCall::Print as usize] += 1;
+        (c.runtime.program, c.runtime.heap)
     };
     // SAFETY: the program and the heap outlive the run that the context is for, and
     // only this helper uses them while it runs (the output writer touches only the
@@ -174,14 +184,14 @@ pub unsafe extern "sysv64" fn rt_print(ctx: *mut Context, v: u64) -> u64 {
 pub unsafe extern "sysv64" fn rt_new_array(ctx: *mut Context, first: *const u64, n: u64) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::NewArray as usize] += 1;
+    ctx.runtime.runtime_calls[RuntimeCall::NewArray as usize] += 1;
     let elems: Vec<Value> = (0..n as usize)
         // SAFETY: native code passes the address of the first of `n` operand slots of
         // its own live frame; the others lie below it, 8 bytes apart, holding values.
         .map(|i| unsafe { value(*first.wrapping_sub(i)) })
         .collect();
     // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-    let heap = unsafe { &mut *ctx.heap };
+    let heap = unsafe { &mut *ctx.runtime.heap };
     let result = heap.alloc_array(&elems);
     finish(ctx, result)
 }
@@ -193,12 +203,12 @@ pub unsafe extern "sysv64" fn rt_new_array(ctx: *mut Context, first: *const u64,
 pub unsafe extern "sysv64" fn rt_new_array_fill(ctx: *mut Context, fill: u64, n: u64) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::NewArrayFill as usize] += 1;
+    ctx.runtime.runtime_calls[RuntimeCall::NewArrayFill as usize] += 1;
     // SAFETY: `fill` and `n` are the operands of native code's `new_array_fill`.
     let (fill, n) = unsafe { (value(fill), value(n)) };
     let result = match n.to_int() {
         // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-        Some(n) => unsafe { &mut *ctx.heap }.alloc_array_fill(fill, n),
+        Some(n) => unsafe { &mut *ctx.runtime.heap }.alloc_array_fill(fill, n),
         None => Err(ErrorKind::TypeError),
     };
     finish(ctx, result)
@@ -211,9 +221,9 @@ pub unsafe extern "sysv64" fn rt_new_array_fill(ctx: *mut Context, fill: u64, n:
 pub unsafe extern "sysv64" fn rt_new_object(ctx: *mut Context) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::NewObject as usize] += 1;
+    ctx.runtime.runtime_calls[RuntimeCall::NewObject as usize] += 1;
     // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-    let result = unsafe { &mut *ctx.heap }.alloc_object();
+    let result = unsafe { &mut *ctx.runtime.heap }.alloc_object();
     finish(ctx, result)
 }
 
@@ -224,11 +234,11 @@ pub unsafe extern "sysv64" fn rt_new_object(ctx: *mut Context) -> u64 {
 pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::GetField as usize] += 1;
+    ctx.runtime.runtime_calls[RuntimeCall::GetField as usize] += 1;
     // SAFETY: the heap outlives the run; only this helper uses it while it runs.
     // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
     // is the operand of native code's `get_field`.
-    let result = unsafe { (*ctx.heap).get_field(value(o), field as u32) };
+    let result = unsafe { (*ctx.runtime.heap).get_field(value(o), field as u32) };
     finish(ctx, result)
 }
 
@@ -239,10 +249,10 @@ pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64
 pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64, v: u64) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
-    ctx.exits[ExitReason::SetField as usize] += 1;
+    ctx.runtime.runtime_calls[RuntimeCall::SetField as usize] += 1;
     // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
     // and `v` are the operands of native code's `set_field`.
-    let (heap, o, v) = unsafe { (&mut *ctx.heap, value(o), value(v)) };
+    let (heap, o, v) = unsafe { (&mut *ctx.runtime.heap, value(o), value(v)) };
     let result = heap.set_field(o, field as u32, v).map(|()| Value::ZERO);
     finish(ctx, result)
 }
@@ -262,7 +272,7 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
     frames_left: u64,
 ) -> u64 {
     // SAFETY: the program outlives the run.
-    let arity = unsafe { (&(*(*ctx).program).functions)[func as usize].arity };
+    let arity = unsafe { (&(*(*ctx).runtime.program).functions)[func as usize].arity };
     let args: Vec<Value> = (0..arity as usize)
         // SAFETY: native code passes the address of the first of `arity` operand
         // slots of its live frame; the others lie below it, holding values.
@@ -275,8 +285,8 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
         Err(unwind) => {
             // SAFETY: the interpreter is done with the context.
             let ctx = unsafe { context(ctx) };
-            ctx.error = Some(unwind.kind);
-            ctx.trace.extend(unwind.frames);
+            ctx.runtime.error = Some(unwind.kind);
+            ctx.runtime.trace.extend(unwind.frames);
             ERROR_WORD
         }
     }
@@ -298,10 +308,10 @@ pub unsafe fn call_interpreted(
     let (mut interp, verified, compiled, heap) = unsafe {
         let c = context(ctx);
         (
-            c.interpreters.pop().unwrap_or_default(),
-            &*c.verified,
-            &*c.compiled,
-            &mut *c.heap,
+            c.runtime.interpreters.pop().unwrap_or_default(),
+            &*c.runtime.verified,
+            &*c.runtime.compiled,
+            &mut *c.runtime.heap,
         )
     };
     let before: u64 = interp.profile().calls.iter().sum();
@@ -319,8 +329,8 @@ pub unsafe fn call_interpreted(
     let after: u64 = interp.profile().calls.iter().sum();
     // SAFETY: the interpreter is done; nothing else borrows the context.
     let c = unsafe { context(ctx) };
-    c.calls += after - before;
-    c.interpreters.push(interp);
+    c.native.calls += after - before;
+    c.runtime.interpreters.push(interp);
     result
 }
 
@@ -335,8 +345,8 @@ impl Write for ContextOutput {
         // SAFETY: the context outlives the interpreter's run; only `print` uses it
         // while this runs.
         let ctx = unsafe { context(self.ctx) };
-        ctx.output.extend_from_slice(buf);
-        if ctx.output.len() >= OUTPUT_CHUNK && !ctx.flush() {
+        ctx.runtime.output.extend_from_slice(buf);
+        if ctx.runtime.output.len() >= OUTPUT_CHUNK && !ctx.runtime.flush() {
             return Err(std::io::Error::other("the output's receiver is gone"));
         }
         Ok(buf.len())
@@ -366,10 +376,10 @@ impl Callout for NativeCallout {
         // the call, which native code reaches through the context.
         let (entry, code) = unsafe {
             let c = context(self.ctx);
-            c.heap = heap;
+            c.runtime.heap = heap;
             (
-                c.entry.expect("a mixed run has the trampoline"),
-                (*c.functions.add(func as usize)).code,
+                c.runtime.entry.expect("a mixed run has the trampoline"),
+                (*c.native.functions.add(func as usize)).code,
             )
         };
         // Native code reads argument k at `args - 8k`.
@@ -383,8 +393,8 @@ impl Callout for NativeCallout {
         // SAFETY: native code is done with the context.
         let c = unsafe { context(self.ctx) };
         Err(Unwind {
-            kind: recorded_error(c.error.take()),
-            frames: std::mem::take(&mut c.trace),
+            kind: recorded_error(c.runtime.error.take()),
+            frames: std::mem::take(&mut c.runtime.trace),
         })
     }
 }

@@ -33,8 +33,8 @@ pub struct Stats {
     pub run_time: Duration,
     /// What happened, in order: compilations, tier-ups, OSR entries, deopts.
     pub events: Vec<Event>,
-    /// How often native code left for the runtime, by named reason.
-    pub exits: Vec<(&'static str, u64)>,
+    /// How often native code called each runtime helper, by name.
+    pub runtime_calls: Vec<(&'static str, u64)>,
     /// What a compiler counted, by name (values folded, checks removed, values
     /// spilled, ...): each engine reports its own.
     pub counters: Vec<(&'static str, u64)>,

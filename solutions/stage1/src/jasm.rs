@@ -566,7 +566,10 @@ impl Parser<'_> {
                     (Instr::SetField(k), 2)
                 }
             }
-            text => match SIMPLE.iter().find(|i| i.mnemonic() == text) {
+            text => match Instr::EVERY_KIND
+                .iter()
+                .find(|i| i.mnemonic() == text && i.operands().as_slice().is_empty())
+            {
                 Some(&instr) => (instr, 1),
                 None => return Err(self.error(i, op, format!("unknown instruction '{text}'"))),
             },
@@ -579,32 +582,6 @@ impl Parser<'_> {
         Ok(())
     }
 }
-
-/// The instructions without operands.
-const SIMPLE: [Instr; 22] = [
-    Instr::Add,
-    Instr::Sub,
-    Instr::Mul,
-    Instr::Div,
-    Instr::Mod,
-    Instr::Neg,
-    Instr::Not,
-    Instr::Lt,
-    Instr::Le,
-    Instr::Gt,
-    Instr::Ge,
-    Instr::Eq,
-    Instr::Ne,
-    Instr::Return,
-    Instr::Print,
-    Instr::Dup,
-    Instr::Pop,
-    Instr::NewArrayFill,
-    Instr::ArrayGet,
-    Instr::ArraySet,
-    Instr::ArrayLen,
-    Instr::NewObject,
-];
 
 /// A label name: letters, digits and `_`, not starting with a digit.
 fn is_label(name: &str) -> bool {

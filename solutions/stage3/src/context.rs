@@ -1,10 +1,15 @@
-//! The VM context: the one `#[repr(C)]` struct native code sees, through the pinned
-//! register `CTX` (`r12`), for the whole of a run.
+//! The VM context of a run, which native code reaches through the pinned register
+//! `CTX` (`r12`): two parts, kept apart so that what generated code relies on is
+//! small and fixed.
 //!
-//! Native code reads and writes only the first fields, at the offsets named below
-//! (`CALLS_OFFSET`, `FUNCTIONS_OFFSET`); everything after them belongs to the runtime
-//! helpers of [`crate::runtime`], which get the context as their first argument. The
-//! depth and call counters live in pinned registers while native code runs
+//! - [`NativeContext`], `#[repr(C)]`, at offset 0: the fields generated code reads
+//!   and writes, at the offsets named below (`CALLS_OFFSET`, `FUNCTIONS_OFFSET`,
+//!   checked when this compiles);
+//! - [`Runtime`]: the Rust-side state of the runtime helpers of [`crate::runtime`]
+//!   (heap, output, errors, the interpreters of a mixed stack), which native code
+//!   never touches; the helpers get the whole [`Context`] as their first argument.
+//!
+//! The depth and call counters live in pinned registers while native code runs
 //! (`codegen::FRAMES_LEFT`, `codegen::CALLS`).
 
 use std::mem::offset_of;
@@ -15,7 +20,7 @@ use stage1::interp::Interpreter;
 use stage1::value::FUNCTION_SHIFT;
 use stage1::{ErrorKind, FnId, Program, Verified};
 
-use crate::runtime::ExitReason;
+use crate::runtime::RuntimeCall;
 
 /// One entry of the function table that `call_value` reads: where the function's
 /// code starts and how many arguments it takes.
@@ -49,14 +54,19 @@ const _: () = {
 /// Bytes of output `print` gathers before sending them to the caller's writer.
 pub const OUTPUT_CHUNK: usize = 8 * 1024;
 
-/// The state of one native run.
+/// The part of the context generated code reads and writes, at fixed offsets.
+#[derive(Debug)]
 #[repr(C)]
-pub struct Context {
+pub struct NativeContext {
     /// Calls made, `main` included: the trampoline stores its `CALLS` register here
-    /// when the run ends.
+    /// when the run ends (and loads it when native code is entered again).
     pub calls: u64,
     /// The function table, indexed by function index (read by `call_value`).
     pub functions: *const FnEntry,
+}
+
+/// The runtime's own state for one native run, which only Rust code touches.
+pub struct Runtime {
     /// The heap of the run (arrays, objects).
     pub heap: *mut Heap,
     /// The program being run (for `print`'s names and fields).
@@ -69,8 +79,8 @@ pub struct Context {
     pub output: Vec<u8>,
     /// Where full chunks of output go; `None` when nobody listens (no output wanted).
     pub sink: Option<SyncSender<Vec<u8>>>,
-    /// How often native code called into the runtime, by [`ExitReason`].
-    pub exits: [u64; ExitReason::COUNT],
+    /// How often native code called each runtime helper, by [`RuntimeCall`].
+    pub runtime_calls: [u64; RuntimeCall::COUNT],
     /// The verified program, for the interpreter (null when nothing is interpreted).
     pub verified: *const Verified,
     /// Which functions are compiled: the interpreter's calls of them go out to
@@ -83,14 +93,33 @@ pub struct Context {
     pub interpreters: Vec<Interpreter>,
 }
 
+/// The state of one native run: what generated code reads first (where `CTX`
+/// points), then the runtime's own.
+#[repr(C)]
+pub struct Context {
+    /// The fields of generated code.
+    pub native: NativeContext,
+    /// The runtime helpers' state.
+    pub runtime: Runtime,
+}
+
 /// The entry trampoline's type: context, arguments, code address, frames left; the
 /// result word.
 pub type EntryFn = extern "sysv64" fn(*mut Context, *const u64, u64, u64) -> u64;
 
-/// Offset of [`Context::calls`], for native code.
-pub const CALLS_OFFSET: i32 = offset_of!(Context, calls) as i32;
-/// Offset of [`Context::functions`], for native code.
-pub const FUNCTIONS_OFFSET: i32 = offset_of!(Context, functions) as i32;
+/// Offset of [`NativeContext::calls`] from `CTX`, for native code.
+pub const CALLS_OFFSET: i32 =
+    (offset_of!(Context, native) + offset_of!(NativeContext, calls)) as i32;
+/// Offset of [`NativeContext::functions`] from `CTX`, for native code.
+pub const FUNCTIONS_OFFSET: i32 =
+    (offset_of!(Context, native) + offset_of!(NativeContext, functions)) as i32;
+
+// `CTX` points at the context, whose native part comes first, with the two words
+// generated code addresses (`[CTX + 0]`, `[CTX + 8]`).
+const _: () = {
+    assert!(offset_of!(Context, native) == 0);
+    assert!(CALLS_OFFSET == 0 && FUNCTIONS_OFFSET == 8);
+};
 
 impl Context {
     /// A context for a run of `program` on `heap`, calling through `functions`.
@@ -101,22 +130,28 @@ impl Context {
         sink: Option<SyncSender<Vec<u8>>>,
     ) -> Context {
         Context {
-            calls: 0,
-            functions: functions.as_ptr(),
-            heap,
-            program,
-            error: None,
-            trace: Vec::new(),
-            output: Vec::new(),
-            sink,
-            exits: [0; ExitReason::COUNT],
-            verified: std::ptr::null(),
-            compiled: &[],
-            entry: None,
-            interpreters: Vec::new(),
+            native: NativeContext {
+                calls: 0,
+                functions: functions.as_ptr(),
+            },
+            runtime: Runtime {
+                heap,
+                program,
+                error: None,
+                trace: Vec::new(),
+                output: Vec::new(),
+                sink,
+                runtime_calls: [0; RuntimeCall::COUNT],
+                verified: std::ptr::null(),
+                compiled: &[],
+                entry: None,
+                interpreters: Vec::new(),
+            },
         }
     }
+}
 
+impl Runtime {
     /// Sends the gathered output to the sink; `false` when the receiver is gone.
     pub fn flush(&mut self) -> bool {
         if self.output.is_empty() {

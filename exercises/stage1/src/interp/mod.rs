@@ -1,16 +1,16 @@
 //! The interpreter: decoded instructions dispatched by one `match` in one loop.
 //!
-//! One `Vec<Value>` holds every frame's locals and operands (see [`frame`]); frames are
+//! One `Vec<Value>` holds every frame's locals and operands (see [`calls`]); frames are
 //! a `Vec` too, so Mini recursion never recurses natively. The running function's code,
-//! pc and base live in local variables of the loop ([`frame::Cursor`]). Operators take
+//! pc and base live in local variables of the loop ([`calls::Cursor`]). Operators take
 //! the integer fast path first, and errors are built out of line, with their trace, by
 //! [`trace::runtime_error`].
 
-pub mod frame;
+pub mod calls;
 mod heap_ops;
 pub mod ops;
 pub mod profile;
-pub mod quicken;
+pub mod superinstr;
 pub mod trace;
 
 use std::io::Write;
@@ -25,9 +25,9 @@ use crate::value::Value;
 use crate::verify::Verified;
 
 use crate::limits::MAX_FRAMES;
-use frame::{Cursor, Frame};
+use calls::{Cursor, Frame};
 pub use profile::Profile;
-use quicken::{quicken, Op};
+use superinstr::{superinstructions, Op};
 
 /// How an [`Interpreter`] runs.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +79,7 @@ pub trait Callout {
     ) -> Result<Value, Unwind>;
 }
 
-/// What a run needs of a program besides the program: quickened code, tagged
+/// What a run needs of a program besides the program: code with superinstructions, tagged
 /// constants, frame sizes. Made once per [`Interpreter`] for `call_function`.
 #[derive(Debug, Default)]
 struct Prepared {
@@ -88,12 +88,12 @@ struct Prepared {
     code: Vec<Vec<Op>>,
     constants: Vec<Value>,
     max_stack: Vec<usize>,
-    /// The functions whose direct calls became [`Op::CallOut`].
+    /// The functions whose direct calls became [`Op::CallOut`] (whose calls go out).
     goes_out: Vec<bool>,
 }
 
 impl Prepared {
-    /// The program quickened, with every direct call of a function `goes_out`
+    /// The program with superinstructions, with every direct call of a function `goes_out`
     /// marks made an [`Op::CallOut`] (so `run`'s calls pay nothing for mixed stacks).
     fn new(verified: &Verified, goes_out: &[bool]) -> Prepared {
         let program = verified.program();
@@ -102,7 +102,7 @@ impl Prepared {
             .functions
             .iter()
             .map(|f| {
-                let mut ops = quicken(&f.code);
+                let mut ops = superinstructions(&f.code);
                 for op in &mut ops {
                     if let Op::Call { func, argc } = *op {
                         if out(func) {
@@ -138,6 +138,40 @@ pub struct Interpreter {
     prepared: Option<Prepared>,
 }
 
+/// Where the interpreter starts: a function, a pc in it and its frame. The one way in,
+/// for [`Engine::run`] (`main` at pc 0), for calls from other tiers
+/// ([`Interpreter::call_function`]: a function at pc 0 with its arguments), and for
+/// what stages 5 and 7 need: entering at a loop header with a native frame's locals
+/// and operands (OSR), or resuming at any instruction boundary (deoptimization).
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The function.
+    pub func: FnId,
+    /// The instruction to run first.
+    pub pc: usize,
+    /// The first locals, parameters first (at least the arity, at most all of the
+    /// function's locals); the others start at 0.
+    pub locals: &'a [Value],
+    /// The operands, bottom first: exactly the verifier's depth at `pc`
+    /// ([`Verified::depths`]).
+    pub operands: &'a [Value],
+    /// Frames live below this one, in other tiers (the depth limit counts them).
+    pub depth: usize,
+}
+
+impl<'a> Entry<'a> {
+    /// A call of `func` with `args`, `depth` frames being live below it.
+    pub fn call(func: FnId, args: &'a [Value], depth: usize) -> Entry<'a> {
+        Entry {
+            func,
+            pc: 0,
+            locals: args,
+            operands: &[],
+            depth,
+        }
+    }
+}
+
 impl Interpreter {
     /// An interpreter with the default [`Options`].
     pub fn new() -> Interpreter {
@@ -165,13 +199,83 @@ impl Interpreter {
         &self.heap
     }
 
-    /// Runs one function, `func`, with `args` (of its arity) on `heap`, for an engine
-    /// that runs the other functions in another tier: `depth` frames are live below
-    /// it (the depth limit counts them), and the calls of functions `goes_out` marks
-    /// go to the callout. An error comes back as an [`Unwind`] holding this
-    /// activation's frames after those of the tiers it came through. One
-    /// `Interpreter` serves one program (it keeps the program prepared); it counts
-    /// calls in its [`Profile`] but not instructions.
+    /// Prepares `verified` with the calls of functions `goes_out` marks going out,
+    /// unless that is what is prepared already. What was prepared serves only the
+    /// program it was prepared from (its [`Verified::id`]); the profile starts afresh
+    /// with a new program.
+    fn prepare(&mut self, verified: &Verified, goes_out: &[bool]) {
+        if self.prepared.as_ref().map(|p| p.program) != Some(verified.id()) {
+            self.profile = Profile::new(verified.program());
+            self.prepared = None;
+        }
+        if self.prepared.as_ref().map(|p| p.goes_out.as_slice()) != Some(goes_out) {
+            self.prepared = Some(Prepared::new(verified, goes_out));
+        }
+    }
+
+    /// Runs `verified` from `entry` on `heap` until the entered frame returns, for an
+    /// engine that may run other functions in another tier: the calls of functions
+    /// `goes_out` marks go to the callout. An error comes back as an [`Unwind`]
+    /// holding this activation's frames after those of the tiers it came through.
+    /// One `Interpreter` keeps one program prepared (another program is prepared
+    /// afresh); it counts calls in its [`Profile`] (the entry's, when it is at pc 0)
+    /// but not instructions.
+    ///
+    /// # Panics
+    /// When `entry` does not fit the program: no such function or pc, fewer locals
+    /// than parameters or more than the function has, or operands other than the
+    /// verifier's depth at `pc`.
+    pub fn enter<'a>(
+        &'a mut self,
+        verified: &'a Verified,
+        heap: &'a mut Heap,
+        entry: Entry<'_>,
+        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        out: &'a mut dyn Write,
+    ) -> Result<Value, Unwind> {
+        let program = verified.program();
+        let f = program
+            .functions
+            .get(entry.func as usize)
+            .unwrap_or_else(|| panic!("enter: no function {}", entry.func));
+        assert!(
+            entry.pc < f.code.len(),
+            "enter: no pc {} in {}",
+            entry.pc,
+            f.name
+        );
+        assert!(
+            (f.arity as usize..=f.locals as usize).contains(&entry.locals.len()),
+            "enter: {} locals for {} (arity {}, {} locals)",
+            entry.locals.len(),
+            f.name,
+            f.arity,
+            f.locals
+        );
+        let depth = verified.depths(entry.func)[entry.pc] as usize;
+        assert_eq!(
+            entry.operands.len(),
+            depth,
+            "enter: operands at pc {} of {}",
+            entry.pc,
+            f.name
+        );
+        if entry.depth + 1 > MAX_FRAMES {
+            return Err(Unwind {
+                kind: ErrorKind::StackOverflow,
+                frames: Vec::new(),
+            });
+        }
+        if entry.depth > 0 || callout.is_some() {
+            self.execute_entry::<false, true>(verified, heap, entry, callout, out)
+        } else {
+            self.execute_entry::<false, false>(verified, heap, entry, callout, out)
+        }
+        .0
+    }
+
+    /// [`Interpreter::enter`] at the start of `func`, with `args` (of its arity),
+    /// `depth` frames being live below it in other tiers.
     #[allow(clippy::too_many_arguments)]
     pub fn call_function<'a>(
         &'a mut self,
@@ -183,33 +287,65 @@ impl Interpreter {
         callout: Option<(&'a [bool], &'a mut dyn Callout)>,
         out: &'a mut dyn Write,
     ) -> Result<Value, Unwind> {
+        debug_assert_eq!(
+            verified.program().functions[func as usize].arity as usize,
+            args.len(),
+            "the caller checks the arity"
+        );
         if depth + 1 > MAX_FRAMES {
             return Err(Unwind {
                 kind: ErrorKind::StackOverflow,
                 frames: Vec::new(),
             });
         }
-        let program = verified.program();
-        let f = &program.functions[func as usize];
-        debug_assert_eq!(f.arity as usize, args.len(), "the caller checks the arity");
+        // `enter`'s checks hold by the caller's (an arity it checked, pc 0, no
+        // operands), and a native stack frame less per interpreted activation counts
+        // on a mixed stack 10,000 calls deep.
+        let entry = Entry::call(func, args, depth);
+        self.execute_entry::<false, true>(verified, heap, entry, callout, out)
+            .0
+    }
+
+    /// Prepares `verified` and runs it from `entry`, whose fit the caller checked:
+    /// makes the value stack with the entered frame on it, and the machine. Gives the
+    /// result and the instructions counted (`COUNT`). `MIXED`: frames may live below
+    /// the entry or calls go out (see [`Machine::call`]). Every way into the
+    /// interpreter ends here; each instance has its one copy of the dispatch loop
+    /// (three in one function made its native frame three times as big, and a mixed
+    /// stack holds one per interpreted activation).
+    fn execute_entry<'a, const COUNT: bool, const MIXED: bool>(
+        &'a mut self,
+        verified: &'a Verified,
+        heap: &'a mut Heap,
+        entry: Entry<'_>,
+        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        out: &'a mut dyn Write,
+    ) -> (Result<Value, Unwind>, u64) {
         let (goes_out, callout) = match callout {
             Some((goes_out, callout)) => (goes_out, Some(callout)),
             None => (&[][..], None),
         };
-        // What was prepared serves only the program it was prepared from, with the
-        // same functions going out.
-        if self.prepared.as_ref().map(|p| p.program) != Some(verified.id()) {
-            self.profile = Profile::new(program);
-            self.prepared = None;
-        }
-        if self.prepared.as_ref().map(|p| p.goes_out.as_slice()) != Some(goes_out) {
-            self.prepared = Some(Prepared::new(verified, goes_out));
-        }
+        self.prepare(verified, goes_out);
         let prepared = self.prepared.as_ref().expect("prepared above");
-        self.profile.count_call(func);
+        let program = verified.program();
+        let Entry {
+            func,
+            pc,
+            locals,
+            operands,
+            depth,
+        } = entry;
+        let f = &program.functions[func as usize];
+        debug_assert!(MIXED || (depth == 0 && callout.is_none()));
+        if pc == 0 {
+            self.profile.count_call(func);
+        }
+        let base_room = if MIXED { CALL_STACK } else { INITIAL_STACK };
         let room = f.locals as usize + prepared.max_stack[func as usize];
-        let mut stack = vec![Value::ZERO; room.max(CALL_STACK)];
-        stack[..args.len()].copy_from_slice(args);
+        let mut stack = vec![Value::ZERO; room.max(base_room)];
+        stack[..locals.len()].copy_from_slice(locals);
+        let sp = f.locals as usize + operands.len();
+        stack[f.locals as usize..sp].copy_from_slice(operands);
         let mut machine = Machine {
             program,
             code: &prepared.code,
@@ -223,7 +359,7 @@ impl Interpreter {
             line: Vec::new(),
             instructions: 0,
             frame_limit: MAX_FRAMES - depth,
-            goes_out,
+            goes_out: &prepared.goes_out,
             callout,
             pending: Vec::new(),
         };
@@ -231,12 +367,15 @@ impl Interpreter {
         let cur = Cursor {
             func,
             code: &prepared.code[func as usize],
-            pc: 0,
+            pc,
             base,
-            // SAFETY: the stack was made with room for the function's locals and operands.
-            sp: unsafe { base.add(f.locals as usize) },
+            // SAFETY: the stack was made with room for the function's locals and its
+            // deepest operand stack, and `sp` is its locals plus the operands at `pc`
+            // (at most that deepest, as the verifier's depth at `pc`).
+            sp: unsafe { base.add(sp) },
         };
-        machine.execute::<false, true>(cur)
+        let result = machine.execute::<COUNT, MIXED>(cur);
+        (result, machine.instructions)
     }
 }
 
@@ -248,46 +387,17 @@ impl Engine for Interpreter {
     fn run(&mut self, verified: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError> {
         let start = Instant::now();
         let program = verified.program();
-        self.heap = Heap::new(self.options.heap_limit);
+        // The run's heap is lent to the machine, and kept for the values it returns.
+        let mut heap = Heap::new(self.options.heap_limit);
+        self.prepare(verified, &[]);
         self.profile = Profile::new(program);
-        self.profile.count_call(MAIN);
-
-        let main = &program.functions[MAIN as usize];
-        let prepared = Prepared::new(verified, &[]);
-        let main_room = main.locals as usize + prepared.max_stack[MAIN as usize];
-        let mut machine = Machine {
-            program,
-            code: &prepared.code,
-            constants: &prepared.constants,
-            stack: vec![Value::ZERO; main_room.max(INITIAL_STACK)],
-            max_stack: &prepared.max_stack,
-            frames: Vec::new(),
-            heap: &mut self.heap,
-            profile: &mut self.profile,
-            out,
-            line: Vec::new(),
-            instructions: 0,
-            frame_limit: MAX_FRAMES,
-            goes_out: &[],
-            callout: None,
-            pending: Vec::new(),
-        };
-        let base = machine.stack.as_mut_ptr();
-        let cur = Cursor {
-            func: MAIN,
-            code: &prepared.code[MAIN as usize],
-            pc: 0,
-            base,
-            // SAFETY: the stack was made with room for main's locals and operands.
-            sp: unsafe { base.add(main.locals as usize) },
-        };
-        let result = if self.options.count_instructions {
-            machine.execute::<true, false>(cur)
+        let main = Entry::call(MAIN, &[], 0);
+        let (result, instructions) = if self.options.count_instructions {
+            self.execute_entry::<true, false>(verified, &mut heap, main, None, out)
         } else {
-            machine.execute::<false, false>(cur)
+            self.execute_entry::<false, false>(verified, &mut heap, main, None, out)
         };
-        let instructions = machine.instructions;
-
+        self.heap = heap;
         self.stats = Stats {
             instructions: self.options.count_instructions.then_some(instructions),
             calls: self.profile.calls.iter().sum(),
@@ -308,7 +418,7 @@ impl Engine for Interpreter {
 /// counters. `'p` is the program's lifetime, `'r` the run's borrows.
 pub(crate) struct Machine<'p, 'r> {
     program: &'p Program,
-    /// Each function's code, quickened (see [`quicken`]).
+    /// Each function's code, with superinstructions (see [`superinstr`]).
     code: &'p [Vec<Op>],
     /// The constant pool, tagged once so `const` is a copy.
     constants: &'p [Value],
@@ -336,7 +446,7 @@ pub(crate) struct Machine<'p, 'r> {
 }
 
 /// Unwraps `Ok`, or ends `execute` with the error, traced at the instruction `$k`
-/// (1-based) of the quick instruction's sequence.
+/// (1-based) of the superinstruction's sequence.
 macro_rules! tri_at {
     ($machine:ident, $cur:ident, $k:expr, $e:expr) => {
         match $e {
@@ -395,18 +505,18 @@ impl<'p> Machine<'p, '_> {
         unsafe { *self.constants.get_unchecked(k as usize) }
     }
 
-    /// Where a quick compare-and-branch goes on: past its four instructions when the
+    /// Where a compare-and-branch superinstruction goes on: past its four instructions when the
     /// comparison `c` is true, else to the target of its `jump_if_false` (pc + 3).
     #[inline(always)]
     fn branch_unless(&self, cur: &Cursor<'p>, c: Value) -> usize {
         if c != Value::ZERO {
             return cur.pc + 3;
         }
-        // SAFETY: `quicken` made this quick instruction only where pc + 3 holds a
+        // SAFETY: `superinstructions` made this one only where pc + 3 holds a
         // `jump_if_false`, which it kept.
         match unsafe { *cur.code.get_unchecked(cur.pc + 2) } {
             Op::JumpIfFalse(target) => target as usize,
-            _ => unreachable!("a quick branch without its jump_if_false"),
+            _ => unreachable!("a compare-and-branch without its jump_if_false"),
         }
     }
 
@@ -480,7 +590,7 @@ impl<'p> Machine<'p, '_> {
     /// with); counts instructions when `COUNT`; `MIXED` for `call_function` (see
     /// [`Machine::call`]).
     ///
-    /// Inlined into each caller (`run`, `call_function`): with the machine a local
+    /// Inlined into each instance of `execute_entry`: with the machine a local
     /// there, its fields can live in registers (one out-of-line copy shared by two
     /// callers made the dispatch loop a fifth slower on calls).
     #[inline(always)]

@@ -648,11 +648,11 @@ fn a_failing_output_is_an_error() {
     assert_eq!(error.kind, ErrorKind::Output);
 }
 
-/// Each quick instruction's sequence, failing at its last operator: the error names
+/// Each superinstruction's sequence, failing at its last operator: the error names
 /// that operator's line (instruction `pc` is on line `pc + 1`), and a run that does not
 /// fail counts every instruction of the sequence.
 #[test]
-fn quick_sequences_fail_where_the_plain_ones_would() {
+fn superinstructions_fail_where_the_plain_ones_would() {
     // Local 0 holds an array, so every operator on it is a type error.
     let setup = vec![Const(0), NewArray(1), StoreLocal(0)];
     let cases: Vec<(Vec<Instr>, u32)> = vec![
@@ -682,10 +682,10 @@ fn quick_sequences_fail_where_the_plain_ones_would() {
         let mut code = setup.clone();
         code.extend(tail);
         let p = program(&[1], vec![func("main", 0, 2, code.clone())]);
-        let quick = quicken::quicken(&code);
+        let fused = superinstr::superinstructions(&code);
         assert!(
-            quick.iter().any(|op| quicken::length(*op) > 1),
-            "{code:?} has a quick instruction"
+            fused.iter().any(|op| superinstr::length(*op) > 1),
+            "{code:?} has a superinstruction"
         );
         let error = run(&p).0.expect_err("a type error");
         assert_eq!(error.kind, ErrorKind::TypeError, "{code:?}");
@@ -694,21 +694,21 @@ fn quick_sequences_fail_where_the_plain_ones_would() {
 }
 
 #[test]
-fn quick_sequences_branch_and_count_like_the_plain_ones() {
+fn superinstructions_branch_and_count_like_the_plain_ones() {
     // i = 0; while i < 3 { i = i + 1 }; return i * 10
     let code = vec![
         Const(0),        // 0
         StoreLocal(0),   // 1
-        LoadLocal(0),    // 2  quick: i < 3, else to 11
+        LoadLocal(0),    // 2  fused: i < 3, else to 11
         Const(1),        // 3
         Lt,              // 4
         JumpIfFalse(11), // 5
-        LoadLocal(0),    // 6  quick: i + 1
+        LoadLocal(0),    // 6  fused: i + 1
         Const(2),        // 7
         Add,             // 8
         StoreLocal(0),   // 9
         Loop(2),         // 10
-        LoadLocal(0),    // 11 quick: i * 10
+        LoadLocal(0),    // 11 fused: i * 10
         Const(3),        // 12
         Mul,             // 13
         Return,          // 14
@@ -774,4 +774,50 @@ fn call_function_runs_the_program_it_is_given() {
         call(&second.clone(), &[Value::int(1), Value::int(1)]),
         Ok(10)
     );
+}
+
+/// Entering `sum_below(10)` mid-way — at its loop header with the locals of the
+/// fourth trip, or at its `lt` with the two operands on the stack — gives what a
+/// full run gives, as an OSR entry (stage 5) or a deoptimization (stage 7) will.
+#[test]
+fn entering_mid_way_gives_the_full_runs_result() {
+    let p = sum_below(10);
+    let full = run(&p).0.unwrap();
+    assert_eq!(full, "45");
+    let mut interp = Interpreter::new();
+    let mut heap = Heap::new(1 << 20);
+    let mut enter = |pc: usize, locals: &[Value], operands: &[Value]| {
+        let entry = Entry {
+            func: MAIN,
+            pc,
+            locals,
+            operands,
+            depth: 0,
+        };
+        let result = interp.enter(&p, &mut heap, entry, None, &mut Vec::new());
+        result.map(|v| v.as_int().to_string())
+    };
+    // i = 3, s = 0 + 1 + 2 = 3, about to test i < n.
+    let locals = [Value::int(3), Value::int(3)];
+    assert_eq!(enter(4, &locals, &[]).as_deref(), Ok(full.as_str()));
+    let operands = [Value::int(3), Value::int(10)];
+    assert_eq!(enter(6, &locals, &operands).as_deref(), Ok(full.as_str()));
+    // The last trip's test: i = 10 leaves the loop at once.
+    let done = [Value::int(10), Value::int(45)];
+    assert_eq!(enter(4, &done, &[]).as_deref(), Ok(full.as_str()));
+}
+
+/// An entry that does not fit the verifier's depth is refused before it runs.
+#[test]
+#[should_panic(expected = "enter: operands at pc 6")]
+fn entering_with_the_wrong_operands_is_refused() {
+    let p = sum_below(10);
+    let entry = Entry {
+        func: MAIN,
+        pc: 6,
+        locals: &[Value::ZERO, Value::ZERO],
+        operands: &[],
+        depth: 0,
+    };
+    let _ = Interpreter::new().enter(&p, &mut Heap::new(1 << 20), entry, None, &mut Vec::new());
 }

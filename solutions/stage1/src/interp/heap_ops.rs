@@ -1,7 +1,7 @@
 //! The instructions on arrays and objects: they pop their operands, all of them before
 //! any check, and let the heap do the checked work.
 
-use super::frame::Cursor;
+use super::calls::Cursor;
 use super::Machine;
 use crate::bytecode::Instr;
 use crate::error::ErrorKind;

@@ -22,6 +22,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use stage1::interp::superinstr::{compare_and_branch, Cmp};
 use stage1::{ErrorKind, FnId, Function, Instr, Program, Verified};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 
@@ -472,7 +473,11 @@ impl FnGen<'_> {
                 }
                 debug_assert_eq!(self.depth(), depth, "pc {pc} of {}", f.name);
                 self.pc = pc;
-                fused = self.gen_instr(instr, f.code.get(pc + 1).copied());
+                // A compare and the conditional jump after it are one `cmp; jcc` when
+                // nothing else jumps to that jump: the superinstructions' rule.
+                let targets = &self.targets;
+                let pair = compare_and_branch(&f.code, |p| targets[p].is_some(), pc);
+                fused = self.gen_instr(instr, pair);
             }
             falls_in = !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
             if ranges {
@@ -498,25 +503,13 @@ impl FnGen<'_> {
         }
     }
 
-    /// The driver's `match`: one template per instruction. A compare may take the
-    /// conditional jump after it (`next`) along, when nothing else jumps to that
-    /// jump: it returns `true` then, and the driver skips the jump.
-    fn gen_instr(&mut self, instr: Instr, next: Option<Instr>) -> bool {
-        let joins = self.targets.get(self.pc + 1).is_some_and(Option::is_some);
-        let fusable = match next {
-            Some(Instr::JumpIfFalse(t)) if !joins => Some((false, t)),
-            Some(Instr::JumpIfTrue(t)) if !joins => Some((true, t)),
-            _ => None,
-        };
-        match instr {
-            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge | Instr::Eq | Instr::Ne
-                if fusable.is_some() =>
-            {
-                let (when, target) = fusable.expect("checked above");
-                self.gen_compare_and_jump(instr, when, target);
-                return true;
-            }
-            _ => {}
+    /// The driver's `match`: one template per instruction. A compare takes the
+    /// conditional jump after it along when they are a fusable `pair`
+    /// ([`compare_and_branch`]): it returns `true` then, and the driver skips the jump.
+    fn gen_instr(&mut self, instr: Instr, pair: Option<(Cmp, bool, u32)>) -> bool {
+        if let Some((cmp, when, target)) = pair {
+            self.gen_compare_and_jump(cmp.instr(), when, target);
+            return true;
         }
         match instr {
             Instr::Const(k) => self.gen_const(k),

@@ -1,4 +1,4 @@
-//! Frames: calls push one, returns pop one. Frames live in a `Vec`, never on the
+//! Calls and returns: a call pushes a frame, a return pops one. Frames live in a `Vec`, never on the
 //! native stack, so a 10,000-deep Mini recursion needs no deep Rust recursion.
 //!
 //! The value stack holds every frame's locals and operands, one frame after the other:
@@ -8,7 +8,7 @@
 //!   ^ base 0                          ^ f's base
 //! ```
 
-use super::quicken::Op;
+use super::superinstr::Op;
 use super::Machine;
 use crate::bytecode::FnId;
 use crate::error::ErrorKind;
@@ -38,7 +38,7 @@ pub struct Frame {
 pub struct Cursor<'p> {
     /// The running function.
     pub func: FnId,
-    /// Its code, quickened.
+    /// Its code, with superinstructions.
     pub code: &'p [Op],
     /// The next instruction to run.
     pub pc: usize,
