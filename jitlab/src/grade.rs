@@ -149,7 +149,7 @@ impl Grade {
 /// The one-line reason of a failure block: the panic's message (its first line),
 /// with a raw `todo!()` message said as the suites' panic hook says it.
 fn reason(block: &str) -> String {
-    let line = panic_line(block);
+    let line = with_crash(block, panic_line(block));
     match line.strip_prefix("not yet implemented: ") {
         Some(rest) => match rest.split_once(':') {
             Some((id, task)) if !id.trim().is_empty() && !id.contains(' ') => {
@@ -162,6 +162,30 @@ fn reason(block: &str) -> String {
             _ => line,
         },
         None => line,
+    }
+}
+
+/// How a child process died, when the failure block says so (the isolation
+/// harness's `SIGSEGV at 0x10 (pc …)`, `killed by SIGABRT`, `timed out after 10 s`)
+/// and `line` does not already: appended to `line`.
+fn with_crash(block: &str, line: String) -> String {
+    const DEATHS: [&str; 7] = [
+        "SIGSEGV",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGILL",
+        "SIGTRAP",
+        "killed by",
+        "timed out",
+    ];
+    let death = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("thread '"))
+        .find(|l| DEATHS.iter().any(|d| l.starts_with(d)) || l.contains(": timed out"));
+    match death {
+        Some(d) if !line.contains(d) => format!("{line}: {d}"),
+        _ => line,
     }
 }
 
@@ -386,6 +410,11 @@ fn run_suite(root: &Path, n: u32, timeout: Duration) -> Result<SuiteRun, String>
 
 /// Grades stage `n` of the workspace at `root`.
 pub fn grade_stage(root: &Path, n: u32, timeout: Duration) -> Result<Grade, String> {
+    grade_stage_saying(root, n, timeout, false)
+}
+
+/// [`grade_stage`], saying on stderr when it runs the suite if `say`.
+fn grade_stage_saying(root: &Path, n: u32, timeout: Duration, say: bool) -> Result<Grade, String> {
     let holes = list::holes(root, n);
     // "Not started" is read from the holes the solution marks; without the solution
     // the hole list is only the learner's remaining todo!()s, so the suite decides.
@@ -398,6 +427,9 @@ pub fn grade_stage(root: &Path, n: u32, timeout: Duration) -> Result<Grade, Stri
             message: None,
         }
     } else {
+        if say {
+            eprintln!("grading stage {n}: cargo test -p stage{n} ...");
+        }
         run_suite(root, n, timeout)?
     };
     Ok(Grade {
@@ -439,10 +471,7 @@ pub fn grade(stage: Option<u32>, json: bool, timeout: Option<u64>) -> ExitCode {
     let timeout = timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
     let mut grades = Vec::new();
     for &n in &wanted {
-        if !json {
-            eprintln!("grading stage {n}: cargo test -p stage{n} ...");
-        }
-        match grade_stage(&root, n, timeout) {
+        match grade_stage_saying(&root, n, timeout, !json) {
             Ok(grade) => grades.push(grade),
             Err(message) => {
                 eprintln!("error: {message}");
@@ -645,6 +674,21 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; 
         assert_eq!(
             reason(run.tests[2].message.as_deref().unwrap()),
             "assertion `left == right` failed"
+        );
+    }
+
+    #[test]
+    fn a_crash_report_gives_its_signal_in_the_one_line_reason() {
+        let block = "thread 'random::r' panicked: program random-0.mini\n--- source ---\n   1 | print 1;\n\
+                     --- what happened ---\nSIGSEGV at 0x10 (pc 0x7f00)\nin generated code: fn main";
+        assert_eq!(
+            reason(block),
+            "program random-0.mini: SIGSEGV at 0x10 (pc 0x7f00)"
+        );
+        let timeout = "thread 't' panicked: timed out after 10 s (of CPU time: an endless loop?)";
+        assert_eq!(
+            reason(timeout),
+            "timed out after 10 s (of CPU time: an endless loop?)"
         );
     }
 

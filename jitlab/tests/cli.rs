@@ -396,6 +396,26 @@ fn grade_reports_each_stage_and_the_next_todo() {
     );
     assert_eq!(code(&one), 0);
 
+    // The same for an autograder: one JSON object, stage by stage and test by test.
+    let json = Command::new(env!("CARGO_BIN_EXE_jitlab"))
+        .args(["grade", "--json", "--stage", "1"])
+        .current_dir(&t.0)
+        .env("CARGO_TARGET_DIR", t.0.join("target"))
+        .output()
+        .unwrap();
+    let text = stdout(&json);
+    assert!(text.starts_with("{\"stages\": ["), "{text}");
+    assert!(
+        text.contains("\"stage\": 1, \"name\": \"interpreter\", \"status\": \"failed\", \"passed\": 1, \"total\": 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("{\"test\": \"tests::add\", \"status\": \"passed\", \"message\": null}"),
+        "{text}"
+    );
+    assert!(text.contains("\"next_hole\": \"mul\""), "{text}");
+    assert_eq!(code(&json), 1);
+
     let missing = Command::new(env!("CARGO_BIN_EXE_jitlab"))
         .args(["grade", "--stage", "5"])
         .current_dir(&t.0)
@@ -708,4 +728,27 @@ fn the_book_s_virtual_stack_example_is_what_the_jit_makes() {
         "{}",
         &text[from..to]
     );
+}
+
+#[test]
+fn list_shows_the_holes_in_book_order_and_hint_prints_a_section_with_its_link() {
+    let list = jitlab(&["list", "--stage", "3"]);
+    assert_eq!(code(&list), 0);
+    let text = stdout(&list);
+    let frame = text.find("[todo] frame-slots").expect(&text);
+    let prologue = text.find("[todo] prologue").expect(&text);
+    assert!(frame < prologue, "the book's order: {text}");
+    assert!(text.contains("<- next"), "{text}");
+
+    let hint = jitlab(&["hint", "frame-slots"]);
+    assert_eq!(code(&hint), 0);
+    let text = stdout(&hint);
+    assert!(text.contains("{#frame-slots}"), "{text}");
+    assert!(
+        text.contains("http://localhost:3000/stage3-template-jit.html#frame-slots"),
+        "{text}"
+    );
+    let unknown = jitlab(&["hint", "no-such-hole"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(stderr(&unknown).contains("no hole `no-such-hole`"));
 }
