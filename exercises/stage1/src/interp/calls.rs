@@ -65,7 +65,7 @@ impl<'p> Machine<'p, '_> {
         argc: u32,
     ) -> Result<(), ErrorKind> {
         todo!(
-            "call: push a frame for `func`: check arity and depth, zero the other locals, enter it — book §1.10"
+            "call: push a frame for `func`: check arity, then depth (`self.frame_limit` when MIXED), zero the other locals, count the call, enter it — book §1.10"
         )
     }
 

@@ -64,7 +64,7 @@ impl<'p> Machine<'p, '_> {
         func: FnId,
         argc: u32,
     ) -> Result<(), ErrorKind> {
-        // exercise-begin: call push a frame for `func`: check arity and depth, zero the other locals, enter it
+        // exercise-begin: call push a frame for `func`: check arity, then depth (`self.frame_limit` when MIXED), zero the other locals, count the call, enter it
         let f = &self.program.functions[func as usize];
         if f.arity != argc {
             return Err(ErrorKind::WrongNumberOfArguments);
