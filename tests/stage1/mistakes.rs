@@ -241,3 +241,31 @@ fn quick_instructions_fail_at_the_pc_of_the_instruction_that_fails() {
         assert_eq!(run.error_line(), line, "{e}\n--- source ---\n{source}");
     }
 }
+
+/// A writer that fails every write, like a closed pipe.
+struct Broken;
+
+impl std::io::Write for Broken {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "closed",
+        ))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "closed",
+        ))
+    }
+}
+
+#[test]
+fn a_print_that_cannot_be_written_is_an_output_error() {
+    let verified = load("print.mini", "print 1;\nprint 2;");
+    let e = Interpreter::new()
+        .run(&verified, &mut Broken)
+        .expect_err("printing to a closed pipe fails the run");
+    assert_eq!(e.kind, ErrorKind::Output);
+}

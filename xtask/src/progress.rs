@@ -58,7 +58,31 @@ fn claim_text(lead: &str, tests: &BTreeSet<String>, all: &BTreeSet<String>) -> S
         .into_iter()
         .map(|n| format!("`{n}`"))
         .collect();
-    format!("{lead} {}.", names.join(", "))
+    let count = match tests.len() {
+        1 => "1 test".to_string(),
+        n => format!("{n} tests"),
+    };
+    format!("{lead} {count}: {}.", names.join(", "))
+}
+
+/// The lines a new claim is inserted as: folded, since a list of test names is for
+/// checking, not for reading through.
+fn folded(lead: &str, claim: String) -> [String; 6] {
+    let summary = if lead == BEFORE {
+        "The tests that pass before any hole is filled"
+    } else {
+        "The tests this hole makes pass"
+    };
+    [
+        String::new(),
+        format!(
+            "<details><summary>{summary} (checked by <code>cargo xtask progress</code>)</summary>"
+        ),
+        String::new(),
+        claim,
+        String::new(),
+        "</details>".to_string(),
+    ]
 }
 
 /// The tests a claim names, `m::*` expanded; `None` for `none`.
@@ -123,6 +147,15 @@ fn place(lines: &[String], range: std::ops::Range<usize>, lead: &str) -> Place {
         end -= 1;
     }
     Place::Insert(end)
+}
+
+/// The lead of a claim's text.
+fn lead_of(text: &str) -> &'static str {
+    if text.starts_with(BEFORE) {
+        BEFORE
+    } else {
+        AFTER
+    }
 }
 
 /// Runs the steps of `stage` in the scratch copy.
@@ -251,7 +284,7 @@ fn check_chapter(
                     lines.splice(r, [text]);
                 }
                 Place::Insert(at) => {
-                    lines.splice(at..at, [String::new(), text]);
+                    lines.splice(at..at, folded(lead_of(&text), text));
                 }
             }
         }
@@ -317,7 +350,7 @@ mod tests {
         let all = set(&["a::x", "a::y", "b::z", "b::w", "top"]);
         let green = set(&["a::x", "a::y", "b::z", "top"]);
         let text = claim_text(AFTER, &green, &all);
-        assert_eq!(text, format!("{AFTER} `top`, `a::*`, `b::z`."));
+        assert_eq!(text, format!("{AFTER} 4 tests: `top`, `a::*`, `b::z`."));
         assert_eq!(claimed(&text, &all), green);
         assert_eq!(claim_text(AFTER, &set(&[]), &all), format!("{AFTER} none."));
         assert!(claimed(&format!("{AFTER} none."), &all).is_empty());
