@@ -93,16 +93,30 @@ fn is(i: &Instruction, m: Mnemonic) -> bool {
     i.mnemonic() == m
 }
 
+/// Operand `n` of `i` when it is an immediate, sign-extended.
+fn imm(i: &Instruction, n: u32) -> Option<i64> {
+    if n >= i.op_count() {
+        return None;
+    }
+    match i.op_kind(n) {
+        OpKind::Immediate8
+        | OpKind::Immediate16
+        | OpKind::Immediate32
+        | OpKind::Immediate64
+        | OpKind::Immediate8to16
+        | OpKind::Immediate8to32
+        | OpKind::Immediate8to64
+        | OpKind::Immediate32to64 => Some(i.immediate(n) as i64),
+        _ => None,
+    }
+}
+
 /// `sub reg, 1` or `dec reg`.
 fn decrements(i: &Instruction, reg: Register) -> bool {
     i.op_count() >= 1
         && i.op0_kind() == OpKind::Register
         && i.op0_register() == reg
-        && (is(i, Mnemonic::Dec)
-            || (is(i, Mnemonic::Sub)
-                && i.op_count() == 2
-                && i.op1_kind() != OpKind::Register
-                && i.immediate(1) == 1))
+        && (is(i, Mnemonic::Dec) || (is(i, Mnemonic::Sub) && imm(i, 1) == Some(1)))
 }
 
 /// `add reg, 1` or `inc reg`.
@@ -110,11 +124,7 @@ fn increments(i: &Instruction, reg: Register) -> bool {
     i.op_count() >= 1
         && i.op0_kind() == OpKind::Register
         && i.op0_register() == reg
-        && (is(i, Mnemonic::Inc)
-            || (is(i, Mnemonic::Add)
-                && i.op_count() == 2
-                && i.op1_kind() != OpKind::Register
-                && i.immediate(1) == 1))
+        && (is(i, Mnemonic::Inc) || (is(i, Mnemonic::Add) && imm(i, 1) == Some(1)))
 }
 
 /// A write to memory addressed from `rbp` (a local or operand slot).
@@ -177,7 +187,7 @@ fn check_prologue(d: &Decoded) {
         .iter()
         .find(|i| is(i, Mnemonic::Sub) && i.op0_register() == Register::RSP);
     d.check(
-        reserve.is_some_and(|i| i.immediate(1) % 16 == 0),
+        reserve.is_some_and(|i| imm(i, 1).is_some_and(|n| n % 16 == 0)),
         "the prologue reserves the frame with `sub rsp, N`, N a multiple of 16 (keeps calls aligned)",
     );
     let check = p.iter().position(|i| decrements(i, Register::RBX));
@@ -488,7 +498,7 @@ fn golden_slow_paths_raise_through_one_exit() {
         exit.iter().any(|i| {
             i.op0_kind() == OpKind::Register
                 && matches!(i.op0_register(), Register::EDX | Register::RDX)
-                && (is(i, Mnemonic::Xor) || (is(i, Mnemonic::Mov) && i.immediate(1) == 0))
+                && (is(i, Mnemonic::Xor) || (is(i, Mnemonic::Mov) && imm(i, 1) == Some(0)))
         }),
         "the exit passes the function's index (0, `main`) in edx",
     );
@@ -542,17 +552,11 @@ fn division_checks_zero_and_minus_one_before_idiv() {
         let divisor = code[at].op0_register();
         let tests_zero = before.iter().any(|i| {
             (is(i, Mnemonic::Test) && i.op0_register() == divisor && i.op1_register() == divisor)
-                || (is(i, Mnemonic::Cmp)
-                    && i.op0_register() == divisor
-                    && i.op1_kind() != OpKind::Register
-                    && i.immediate(1) == 0)
+                || (is(i, Mnemonic::Cmp) && i.op0_register() == divisor && imm(i, 1) == Some(0))
         });
-        let tests_minus_one = before.iter().any(|i| {
-            is(i, Mnemonic::Cmp)
-                && i.op0_register() == divisor
-                && i.op1_kind() != OpKind::Register
-                && i.immediate(1) as i64 == -1
-        });
+        let tests_minus_one = before
+            .iter()
+            .any(|i| is(i, Mnemonic::Cmp) && i.op0_register() == divisor && imm(i, 1) == Some(-1));
         let sign_extends = at > 0 && is(&code[at - 1], Mnemonic::Cqo);
         assert!(
             tests_zero && tests_minus_one && sign_extends,
