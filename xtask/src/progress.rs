@@ -289,6 +289,9 @@ fn check_chapter(
                 Place::Found(r) => {
                     lines.splice(r, [text]);
                 }
+                Place::Insert(at) if text.ends_with(" none.") => {
+                    lines.splice(at..at, [String::new(), text]);
+                }
                 Place::Insert(at) => {
                     lines.splice(at..at, folded(lead_of(&text), text));
                 }
