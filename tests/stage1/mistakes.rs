@@ -1,7 +1,7 @@
 //! Behaviour the usual mistakes in the holes break, each checked on its own: which
 //! error wins when two apply, locals that start at 0 whatever the stack held, the
 //! depth limit against the arity check, exact call counts when a run fails, the
-//! frame limit `call_function` is given, and the quick instructions (one dispatch for
+//! frame limit `call_function` is given, and the superinstructions (one dispatch for
 //! a sequence) counting and failing like the sequence they stand for.
 
 use stage1::heap::Heap;
@@ -169,11 +169,11 @@ fn call_function_respects_the_frame_limit_it_is_given() {
     }
 }
 
-/// Straight-line `.jasm` holding every sequence the interpreter runs as one quick
+/// Straight-line `.jasm` holding every sequence the interpreter runs as one super-
 /// instruction (a local and a constant into arithmetic, a constant into arithmetic, two
 /// locals or a local and a constant into a compare and `jump_if_false`), each falling
 /// through. Local 0 is 10, local 1 is 3.
-const QUICK: &str = "\
+const SUPER: &str = "\
 .fn main params=0 locals=3
     const 10
     store_local 0
@@ -204,8 +204,8 @@ out:
 ";
 
 #[test]
-fn quick_instructions_count_every_instruction_they_stand_for() {
-    let verified = load("quick.jasm", QUICK);
+fn superinstructions_count_every_instruction_they_stand_for() {
+    let verified = load("super.jasm", SUPER);
     let mut interp = Interpreter::with_options(Options {
         count_instructions: true,
         ..Options::default()
@@ -219,7 +219,7 @@ fn quick_instructions_count_every_instruction_they_stand_for() {
 }
 
 #[test]
-fn quick_instructions_fail_at_the_pc_of_the_instruction_that_fails() {
+fn superinstructions_fail_at_the_pc_of_the_instruction_that_fails() {
     const MAX: &str = "4611686018427387903";
     // In a .jasm function without `.line`, an instruction's line is its own line.
     let cases = [
@@ -235,7 +235,7 @@ fn quick_instructions_fail_at_the_pc_of_the_instruction_that_fails() {
         (".fn main params=0 locals=1\n    new_object\n    store_local 0\n    load_local 0\n    const 1\n    sub\n    return\n.end\n".to_string(), ErrorKind::TypeError, 6),
     ];
     for (source, kind, line) in cases {
-        let run = run_named("quick_error.jasm", &source);
+        let run = run_named("super_error.jasm", &source);
         let e = run.error();
         assert_eq!(e.kind, kind, "{e}\n--- source ---\n{source}");
         assert_eq!(run.error_line(), line, "{e}\n--- source ---\n{source}");
