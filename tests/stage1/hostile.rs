@@ -242,3 +242,17 @@ fn the_heap_limit_bounds_the_process_memory() {
         );
     }
 }
+
+#[test]
+fn ten_megabytes_of_open_parentheses_are_rejected_at_once() {
+    // The lexer makes tokens as the parser asks: the 1,001st `(` ends the load, and
+    // the other ten million are never tokenized (it took 17 s and 445 MB in a debug
+    // build when the whole file was tokenized first).
+    let source = "(".repeat(10_000_000);
+    let start = std::time::Instant::now();
+    let e = stage1::load::load_source("parens.mini", &source).unwrap_err();
+    let took = start.elapsed();
+    assert!(e.message.contains("nested too deeply"), "{e}");
+    assert_eq!((e.line, e.column), (1, 1001));
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}

@@ -57,75 +57,116 @@ impl Tok {
 /// Splits `source` into tokens, ending with [`Tok::Eof`] or, at the first lexical
 /// error, [`Tok::Error`].
 pub fn tokenize(source: &str) -> Vec<Token> {
-    let chars: Vec<char> = source.chars().collect();
+    let mut lexer = Lexer::new(source);
     let mut tokens = Vec::new();
-    let (mut i, mut line, mut column) = (0usize, 1u32, 1u32);
     loop {
+        let token = lexer.next_token();
+        let last = matches!(token.tok, Tok::Eof | Tok::Error(_));
+        tokens.push(token);
+        if last {
+            return tokens;
+        }
+    }
+}
+
+/// Makes the tokens of a text one at a time, as the parser asks for them: a file is
+/// never held as a list of tokens, so rejecting a 10 MB file of `(` at its 1,001st
+/// costs 1,001 tokens, not ten million.
+#[derive(Clone, Debug)]
+pub struct Lexer<'s> {
+    source: &'s str,
+    /// Byte offset of the next character.
+    at: usize,
+    line: u32,
+    column: u32,
+}
+
+impl<'s> Lexer<'s> {
+    /// A lexer at the start of `source`.
+    pub fn new(source: &'s str) -> Lexer<'s> {
+        Lexer {
+            source,
+            at: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// The character at the byte offset `at`, if any.
+    fn char_at(&self, at: usize) -> Option<char> {
+        self.source.get(at..).and_then(|rest| rest.chars().next())
+    }
+
+    /// The next token: after [`Tok::Eof`] or a [`Tok::Error`], the same again.
+    pub fn next_token(&mut self) -> Token {
+        let bytes = self.source.as_bytes();
         // Skip white space and comments.
-        while i < chars.len() {
-            match chars[i] {
+        while let Some(c) = self.char_at(self.at) {
+            match c {
                 '\n' => {
-                    line = line.saturating_add(1);
-                    column = 1;
-                    i += 1;
+                    self.line = self.line.saturating_add(1);
+                    self.column = 1;
+                    self.at += 1;
                 }
                 c if c.is_whitespace() => {
-                    column = column.saturating_add(1);
-                    i += 1;
+                    self.column = self.column.saturating_add(1);
+                    self.at += c.len_utf8();
                 }
-                '/' if chars.get(i + 1) == Some(&'/') => {
-                    while i < chars.len() && chars[i] != '\n' {
-                        i += 1;
+                '/' if bytes.get(self.at + 1) == Some(&b'/') => {
+                    while self.at < bytes.len() && bytes[self.at] != b'\n' {
+                        self.at += 1;
                     }
                 }
                 _ => break,
             }
         }
+        let (line, column) = (self.line, self.column);
         let at = |tok| Token { tok, line, column };
-        let Some(&c) = chars.get(i) else {
-            tokens.push(at(Tok::Eof));
-            return tokens;
+        let Some(c) = self.char_at(self.at) else {
+            return at(Tok::Eof);
         };
-        let start = i;
+        let start = self.at;
+        let mut end = start;
         let tok = if c.is_ascii_digit() {
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
             }
-            if i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                Tok::Error(format!(
-                    "invalid integer literal: '{}' is not a decimal digit",
-                    chars[i]
-                ))
-            } else {
-                let digits: String = chars[start..i].iter().collect();
-                match digits.parse::<i64>() {
-                    Ok(n) if n <= INT_MAX => Tok::Int(n),
-                    _ => Tok::Error(format!(
-                        "integer literal too large: {digits} is above 2^62 - 1 ({INT_MAX})"
-                    )),
+            match self.char_at(end) {
+                Some(next) if next.is_alphanumeric() || next == '_' => Tok::Error(format!(
+                    "invalid integer literal: '{next}' is not a decimal digit"
+                )),
+                _ => {
+                    let digits = &self.source[start..end];
+                    match digits.parse::<i64>() {
+                        Ok(n) if n <= INT_MAX => Tok::Int(n),
+                        _ => Tok::Error(format!(
+                            "integer literal too large: {digits} is above 2^62 - 1 ({INT_MAX})"
+                        )),
+                    }
                 }
             }
         } else if c.is_ascii_alphabetic() || c == '_' {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
+            while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                end += 1;
             }
-            Tok::Word(chars[start..i].iter().collect())
-        } else if let Some(sym) = SYMBOLS.iter().find(|s| {
-            s.chars()
-                .enumerate()
-                .all(|(k, sc)| chars.get(i + k) == Some(&sc))
-        }) {
-            i += sym.chars().count();
+            Tok::Word(self.source[start..end].to_string())
+        } else if let Some(sym) = SYMBOLS
+            .iter()
+            .find(|s| self.source[start..].starts_with(**s))
+        {
+            end += sym.len();
             Tok::Sym(sym)
         } else {
             Tok::Error(format!("unexpected character '{}'", c.escape_debug()))
         };
-        let is_error = matches!(tok, Tok::Error(_));
-        tokens.push(at(tok));
-        if is_error {
-            return tokens;
+        if matches!(tok, Tok::Error(_)) {
+            // Nothing follows an error: stay on it.
+            return at(tok);
         }
-        column = column.saturating_add((i - start) as u32);
+        // Symbols, digits and words are ASCII: one column per byte.
+        self.column = self.column.saturating_add((end - start) as u32);
+        self.at = end;
+        at(tok)
     }
 }
 

@@ -8,7 +8,7 @@
 //! length, and the compiler and the tree's drop walk it by loops too.
 
 use super::ast::{BinOp, Block, Expr, ExprKind, FnDecl, Module, Pos, Stmt, StmtKind, UnOp};
-use super::lexer::{tokenize, Tok, Token, RESERVED};
+use super::lexer::{Lexer, Tok, Token, RESERVED};
 use crate::error::SourceError;
 
 /// How deeply expressions and blocks may nest. Real programs stay far below it; the
@@ -18,10 +18,11 @@ pub const MAX_DEPTH: u32 = 1000;
 
 /// Parses `source` (from `file`, for error positions).
 pub fn parse(file: &str, source: &str) -> Result<Module> {
+    let mut lexer = Lexer::new(source);
     let mut parser = Parser {
         file,
-        tokens: tokenize(source),
-        next: 0,
+        current: lexer.next_token(),
+        lexer,
         depth: 0,
     };
     parser.module()
@@ -29,9 +30,10 @@ pub fn parse(file: &str, source: &str) -> Result<Module> {
 
 struct Parser<'a> {
     file: &'a str,
-    tokens: Vec<Token>,
-    /// Index of the next token; the last token (`Eof` or `Error`) is never passed.
-    next: usize,
+    /// Where the next tokens come from, one at a time.
+    lexer: Lexer<'a>,
+    /// The current token; once it is `Eof` or `Error`, it stays.
+    current: Token,
     /// Current nesting, bounded by [`MAX_DEPTH`].
     depth: u32,
 }
@@ -40,11 +42,11 @@ type Result<T> = std::result::Result<T, SourceError>;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
-        &self.tokens[self.next].tok
+        &self.current.tok
     }
 
     fn pos(&self) -> Pos {
-        let t = &self.tokens[self.next];
+        let t = &self.current;
         Pos {
             line: t.line,
             column: t.column,
@@ -54,8 +56,8 @@ impl Parser<'_> {
     /// Moves past the current token, returning its position.
     fn advance(&mut self) -> Pos {
         let pos = self.pos();
-        if self.next + 1 < self.tokens.len() {
-            self.next += 1;
+        if !matches!(self.current.tok, Tok::Eof | Tok::Error(_)) {
+            self.current = self.lexer.next_token();
         }
         pos
     }
