@@ -377,8 +377,9 @@ impl Harness {
                 _ => None,
             };
             let wall = started_at.elapsed();
+            let spinning = cpu.is_some_and(|cpu| cpu >= self.timeout);
             let message = match cpu {
-                Some(cpu) if cpu >= self.timeout => Some(format!(
+                Some(_) if spinning => Some(format!(
                     "timed out after {} (of CPU time: an endless loop?)",
                     seconds(self.timeout)
                 )),
@@ -386,14 +387,48 @@ impl Harness {
                 None if wall >= self.timeout => {
                     Some(format!("timed out after {}", seconds(self.timeout)))
                 }
-                _ if wall >= self.timeout * STALL_FACTOR => Some(format!(
-                    "timed out: no progress for {} (blocked, not computing)",
-                    seconds(self.timeout * STALL_FACTOR)
+                // Hardly computing for a long time: blocked.
+                Some(cpu) if wall >= self.timeout * STALL_FACTOR && cpu < self.timeout / 4 => {
+                    Some(format!(
+                        "timed out: no progress for {} (blocked, not computing)",
+                        seconds(self.timeout * STALL_FACTOR)
+                    ))
+                }
+                // Computing, but the machine is too busy to let it finish.
+                _ if wall >= self.timeout * BUSY_FACTOR => Some(format!(
+                    "timed out after {} of wall time (the machine is too busy?)",
+                    seconds(self.timeout * BUSY_FACTOR)
                 )),
                 _ => None,
             };
             if message.is_some() {
                 timed_out = message;
+                // Ask the spinning thread where it is (the child's handler of
+                // `WHERE_SIGNAL` reports its pc), give it a moment, then kill.
+                if spinning {
+                    if let Some(tid) = busiest_thread(pid) {
+                        // SAFETY: `tgkill` sends a signal to one thread of our child;
+                        // it touches no memory of ours.
+                        unsafe {
+                            libc::syscall(
+                                libc::SYS_tgkill,
+                                pid as i64,
+                                tid as i64,
+                                WHERE_SIGNAL as i64,
+                            )
+                        };
+                        let until = Instant::now() + Duration::from_secs(2);
+                        while Instant::now() < until {
+                            match rx.recv_timeout(POLL) {
+                                Ok(bytes) => {
+                                    parser.feed(&bytes);
+                                }
+                                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                            }
+                        }
+                    }
+                }
                 let _ = child.kill();
                 break;
             }
@@ -405,6 +440,15 @@ impl Harness {
         let exit_ok = timed_out.is_none() && status.success();
         let panics = parser.panics.clone();
         let death = if let Some(mut text) = timed_out {
+            if let Some(signal) = &parser.signal {
+                // "SIGXCPU at pc 0x…" from the thread that was spinning.
+                let pc = signal.split_once(" at ").map_or("", |(_, pc)| pc);
+                text.push_str(&format!("\nit was running the code at {pc}"));
+                if let Some(place) = &parser.fault_place {
+                    text.push('\n');
+                    text.push_str(place.trim_end());
+                }
+            }
             for panic in &parser.panics {
                 text.push_str(&format!("\n(a thread had panicked: {panic})"));
             }
@@ -426,8 +470,12 @@ impl Harness {
 /// How often the parent looks at its child's clock.
 const POLL: Duration = Duration::from_millis(50);
 
-/// A check that uses no CPU is stopped after this many timeouts of wall time.
+/// A check that uses (almost) no CPU is stopped after this many timeouts of wall
+/// time.
 const STALL_FACTOR: u32 = 6;
+
+/// A check is stopped after this many timeouts of wall time whatever it does.
+const BUSY_FACTOR: u32 = 30;
 
 /// The CPU time (user and system) process `pid` has used, from `/proc/PID/stat`.
 fn cpu_time(pid: u32) -> Option<Duration> {
@@ -445,6 +493,27 @@ fn cpu_time(pid: u32) -> Option<Duration> {
         100
     };
     Some(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
+}
+
+/// The signal the parent sends to a child's busiest thread on a timeout, whose
+/// handler reports the thread's pc (`SIGXCPU`: "CPU time limit exceeded").
+const WHERE_SIGNAL: i32 = libc::SIGXCPU;
+
+/// The thread of process `pid` that has used the most CPU time.
+fn busiest_thread(pid: u32) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks
+        .flatten()
+        .filter_map(|t| {
+            let tid: u32 = t.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some((ticks, tid))
+        })
+        .max()
+        .map(|(_, tid)| tid)
 }
 
 /// What one child reported, and how it died if it did.
@@ -973,12 +1042,15 @@ pub(crate) mod fault {
     static FAULTED: AtomicUsize = AtomicUsize::new(0);
 
     /// The signals that mean "this code is broken".
-    const SIGNALS: [i32; 5] = [
+    /// (And `SIGXCPU`, which the parent sends on a timeout to learn where the child
+    /// was.)
+    const SIGNALS: [i32; 6] = [
         libc::SIGSEGV,
         libc::SIGBUS,
         libc::SIGFPE,
         libc::SIGILL,
         libc::SIGTRAP,
+        super::WHERE_SIGNAL,
     ];
 
     /// Writes all of `bytes` to `fd`, retrying short writes (async-signal-safe).
@@ -1122,6 +1194,7 @@ pub(crate) mod fault {
                 libc::SIGBUS => b"SIGBUS",
                 libc::SIGFPE => b"SIGFPE",
                 libc::SIGILL => b"SIGILL",
+                libc::SIGXCPU => b"SIGXCPU",
                 _ => b"SIGTRAP",
             };
             // "SIGSEGV at 0x10 (pc 0x7f...)" as the body of a `signal` marker.
@@ -1180,7 +1253,7 @@ pub(crate) mod fault {
         // SAFETY: `signal` and `raise` are async-signal-safe.
         unsafe {
             libc::signal(sig, libc::SIG_DFL);
-            if sig == libc::SIGTRAP || sig == libc::SIGFPE {
+            if sig == libc::SIGTRAP || sig == libc::SIGFPE || sig == libc::SIGXCPU {
                 libc::raise(sig);
             }
         }

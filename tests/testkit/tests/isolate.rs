@@ -105,9 +105,10 @@ fn an_endless_loop_times_out_and_the_next_check_still_runs() {
             Ok(())
         },
     );
+    // The first line of each (a timeout goes on to say where the loop was).
     let messages: Vec<(usize, &str)> = failures
         .iter()
-        .map(|f| (f.index, f.message.as_str()))
+        .map(|f| (f.index, f.message.lines().next().unwrap_or("")))
         .collect();
     assert_eq!(
         messages,
@@ -118,6 +119,31 @@ fn an_endless_loop_times_out_and_the_next_check_still_runs() {
             ),
             (2, "program loop-2.mini: prints 1, expected 2"),
         ]
+    );
+}
+
+#[test]
+fn an_endless_loop_in_generated_code_says_where_it_was_spinning() {
+    let failure = one_failure(|| {
+        run_code(|a| {
+            let top = a.new_label();
+            a.bind(top);
+            a.add(Reg::RAX, stage2::Imm32(1));
+            a.jmp(top);
+        });
+    });
+    let message = &failure.message;
+    assert!(
+        message.starts_with("program broken.mini: timed out after 2 s (of CPU time"),
+        "{message}"
+    );
+    assert!(
+        message.contains("\nit was running the code at pc 0x"),
+        "{message}"
+    );
+    assert!(
+        message.contains("\nin generated code: the broken engine's block"),
+        "{message}"
     );
 }
 
