@@ -666,6 +666,14 @@ impl Function {
     /// Keeps the parameters of `block` for which `keep` is true (indexed like them)
     /// and drops the matching argument of every jump to it, in every block.
     pub fn retain_params(&mut self, block: Block, keep: &[bool]) {
+        let all: Vec<Block> = (0..self.blocks.len() as u32).map(Block).collect();
+        self.retain_params_in(block, keep, &all);
+    }
+
+    /// [`Function::retain_params`] when the blocks that jump to `block` are known
+    /// (`jumpers`, reachable or not: see [`Function::all_predecessors`]): only they
+    /// are rewritten.
+    pub fn retain_params_in(&mut self, block: Block, keep: &[bool], jumpers: &[Block]) {
         let params = std::mem::take(&mut self.blocks[block.index()].params);
         let mut kept = Vec::with_capacity(params.len());
         for (&p, &k) in params.iter().zip(keep) {
@@ -675,9 +683,9 @@ impl Function {
             }
         }
         self.blocks[block.index()].params = kept;
-        for data in &mut self.blocks {
-            for call in data.term.calls_mut() {
-                if call.block == block {
+        for &j in jumpers {
+            for call in self.blocks[j.index()].term.calls_mut() {
+                if call.block == block && call.args.len() == keep.len() {
                     let mut i = 0;
                     call.args.retain(|_| {
                         i += 1;
@@ -686,6 +694,20 @@ impl Function {
                 }
             }
         }
+    }
+
+    /// Each block's predecessors over *every* block, reachable or not (each listed
+    /// once per block that jumps to it).
+    pub fn all_predecessors(&self) -> Vec<Vec<Block>> {
+        let mut preds = vec![Vec::new(); self.blocks.len()];
+        for (b, data) in self.blocks.iter().enumerate() {
+            let mut succs = data.term.successors();
+            succs.dedup();
+            for succ in succs {
+                preds[succ.index()].push(Block(b as u32));
+            }
+        }
+        preds
     }
 
     /// Each use of `from` (in instructions and terminators) becomes a use of `to`.

@@ -17,7 +17,7 @@
 
 use crate::ir::{BlockCall, Function, Terminator, Value, ENTRY};
 
-use super::{PassStats, Uses};
+use super::{PassStats, Renames, Uses};
 
 /// Simplifies the CFG of `f`, drops unreachable blocks and renumbers.
 pub fn run(f: &mut Function, _stats: &mut PassStats) {
@@ -90,6 +90,7 @@ fn thread_jumps(f: &mut Function) {
 /// Appends each block whose only predecessor jumps to it to that predecessor.
 fn merge_blocks(f: &mut Function) {
     let mut preds = f.predecessors();
+    let mut renames = Renames::default();
     for a in f.reverse_postorder() {
         while let Terminator::Jump(call) = f.block(a).term.clone() {
             let b = call.block;
@@ -98,7 +99,7 @@ fn merge_blocks(f: &mut Function) {
             }
             let params = std::mem::take(&mut f.blocks[b.index()].params);
             for (&p, &arg) in params.iter().zip(&call.args) {
-                f.replace_uses(p, arg);
+                renames.insert(p, arg);
             }
             let insts = std::mem::take(&mut f.blocks[b.index()].insts);
             f.blocks[a.index()].insts.extend(insts);
@@ -117,4 +118,5 @@ fn merge_blocks(f: &mut Function) {
             f.blocks[a.index()].term = term;
         }
     }
+    renames.apply(f);
 }

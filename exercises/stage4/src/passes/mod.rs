@@ -196,6 +196,44 @@ pub fn inst_places(f: &Function) -> Vec<Option<(crate::ir::Block, usize)>> {
     places
 }
 
+/// Values to be replaced by others, applied to the whole function at once (one pass
+/// over it, where replacing each value as it is found would be one pass per value).
+#[derive(Default)]
+pub struct Renames(std::collections::HashMap<Value, Value>);
+
+impl Renames {
+    /// What `v` stands for now, following chains (`a → b → c` gives `c`).
+    pub fn resolve(&self, mut v: Value) -> Value {
+        while let Some(&next) = self.0.get(&v) {
+            v = next;
+        }
+        v
+    }
+
+    /// Records that `from` is `to`; false (and nothing recorded) when `to` already
+    /// stands for `from`, which would make a cycle.
+    pub fn insert(&mut self, from: Value, to: Value) -> bool {
+        let to = self.resolve(to);
+        if to == from {
+            return false;
+        }
+        self.0.insert(from, to);
+        true
+    }
+
+    /// True when nothing is to be renamed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Replaces every use in `f` of a renamed value.
+    pub fn apply(&self, f: &mut Function) {
+        if !self.0.is_empty() {
+            f.map_uses(|v| self.resolve(v));
+        }
+    }
+}
+
 /// True when `v` is a parameter of a block.
 pub fn is_param(f: &Function, v: Value) -> bool {
     matches!(f.def(v), ValueDef::Param(..))

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use crate::ir::{Block, Dominators, Function, Op, Value, ValueDef, ENTRY};
 
-use super::PassStats;
+use super::{PassStats, Renames};
 
 /// Removes the redundant `check_int`s of `f`.
 pub fn run(f: &mut Function, stats: &mut PassStats) {
@@ -80,15 +80,14 @@ fn by_dominance(f: &mut Function) {
 /// removes each `check_int` of a known integer.
 fn by_inference(f: &mut Function, stats: &mut PassStats) {
     let known = known_ints(f);
+    let mut renames = Renames::default();
     for b in 0..f.blocks.len() {
         let insts = std::mem::take(&mut f.blocks[b].insts);
         let mut keep = Vec::with_capacity(insts.len());
         for inst in insts {
             let data = f.inst(inst);
             if let (Op::CheckInt(x), Some(c)) = (&data.op, data.result) {
-                if known[x.index()] {
-                    let x = *x;
-                    f.replace_uses(c, x);
+                if known[x.index()] && renames.insert(c, *x) {
                     stats.checks_eliminated += 1;
                     continue;
                 }
@@ -97,6 +96,7 @@ fn by_inference(f: &mut Function, stats: &mut PassStats) {
         }
         f.blocks[b].insts = keep;
     }
+    renames.apply(f);
 }
 
 /// For each value of `f`: true when it is an integer on every execution.

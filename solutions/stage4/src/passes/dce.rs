@@ -33,6 +33,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
         }
         f.blocks[b.index()].insts = keep;
     }
+    let jumpers = f.all_predecessors();
     for &b in &order {
         if b == ENTRY {
             continue;
@@ -44,7 +45,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
             .collect();
         if keep.contains(&false) {
             stats.params_removed += keep.iter().filter(|k| !**k).count() as u64;
-            f.retain_params(b, &keep);
+            f.retain_params_in(b, &keep, &jumpers[b.index()]);
         }
     }
 }

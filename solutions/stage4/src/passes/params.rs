@@ -13,13 +13,16 @@
 
 use crate::ir::{Block, Function, ENTRY};
 
-use super::PassStats;
+use super::{PassStats, Renames};
 
 /// Removes the trivial parameters of every block of `f`.
 pub fn run(f: &mut Function, stats: &mut PassStats) {
+    // The jumps do not move in this pass: who jumps where is computed once.
+    let jumpers = f.all_predecessors();
     loop {
         let preds = f.predecessors();
         let mut changed = false;
+        let mut renames = Renames::default();
         for (b, block_preds) in preds.iter().enumerate() {
             let block = Block(b as u32);
             if block == ENTRY || block_preds.is_empty() {
@@ -41,7 +44,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
                         if call.block != block {
                             continue;
                         }
-                        let a = call.args[i];
+                        let a = renames.resolve(call.args[i]);
                         if a == p || Some(a) == same {
                             continue;
                         }
@@ -53,16 +56,18 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
                     }
                 }
                 if let (true, Some(v)) = (trivial, same) {
-                    f.replace_uses(p, v);
-                    keep[i] = false;
+                    if renames.insert(p, v) {
+                        keep[i] = false;
+                    }
                 }
             }
             if keep.contains(&false) {
                 stats.params_removed += keep.iter().filter(|k| !**k).count() as u64;
-                f.retain_params(block, &keep);
+                f.retain_params_in(block, &keep, &jumpers[b]);
                 changed = true;
             }
         }
+        renames.apply(f);
         if !changed {
             break;
         }
