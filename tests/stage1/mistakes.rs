@@ -269,3 +269,9 @@ fn a_print_that_cannot_be_written_is_an_output_error() {
         .expect_err("printing to a closed pipe fails the run");
     assert_eq!(e.kind, ErrorKind::Output);
 }
+
+#[test]
+fn an_array_fill_count_must_be_an_integer() {
+    assert_error("print [0; [1]];", ErrorKind::TypeError, 1);
+    assert_error("let n = {};\nlet a = [7; n];", ErrorKind::TypeError, 2);
+}

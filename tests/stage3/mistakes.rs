@@ -198,3 +198,12 @@ fn division_by_minus_one_at_the_edges() {
         assert_prints(&constant, &[expected.as_str()]);
     }
 }
+
+#[test]
+fn an_array_fill_count_must_be_an_integer() {
+    if harness().this_test() {
+        return; // ran in a child process (a crash fails this test alone)
+    }
+    assert_error("print [0; [1]];", "type error", 1);
+    assert_error("let n = {};\nlet a = [7; n];", "type error", 2);
+}
