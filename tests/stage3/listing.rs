@@ -234,37 +234,37 @@ fn check_return(d: &Decoded, code: &[Instruction]) {
 const EXAMPLE_ADD: &str = "\
 fn main (arity 0, locals 0): 102 bytes of code
   prologue
-        0027: 55                             push rbp
-        0028: 48 89 e5                       mov rbp, rsp
-        002b: 48 83 ec 10                    sub rsp, 0x10
-        002f: 48 83 eb 01                    sub rbx, 0x1
-        0033: 0f 82 1c 00 00 00              jb 0x55                           ; stack overflow
-        0039: 49 83 c5 01                    add r13, 0x1
+        0000: 55                             push rbp
+        0001: 48 89 e5                       mov rbp, rsp
+        0004: 48 83 ec 10                    sub rsp, 0x10
+        0008: 48 83 eb 01                    sub rbx, 0x1
+        000c: 0f 82 1c 00 00 00              jb 0x2e                           ; stack overflow
+        0012: 49 83 c5 01                    add r13, 0x1
      0  const 20
      1  const 22
      2  add
-        003d: b8 28 00 00 00                 mov eax, 0x28                     ; 20
-        0042: 48 83 c0 2c                    add rax, 0x2c                     ; 22
-        0046: 0f 80 18 00 00 00              jo 0x64                           ; integer overflow at pc 2
+        0016: b8 28 00 00 00                 mov eax, 0x28                     ; 20
+        001b: 48 83 c0 2c                    add rax, 0x2c                     ; 22
+        001f: 0f 80 18 00 00 00              jo 0x3d                           ; integer overflow at pc 2
      3  return
-        004c: 48 83 c3 01                    add rbx, 0x1
-        0050: 48 89 ec                       mov rsp, rbp
-        0053: 5d                             pop rbp
-        0054: c3                             ret
+        0025: 48 83 c3 01                    add rbx, 0x1
+        0029: 48 89 ec                       mov rsp, rbp
+        002c: 5d                             pop rbp
+        002d: c3                             ret
   slow paths
-        0055: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
-        005a: b9 ff ff ff ff                 mov ecx, -0x1
-        005f: e9 0f 00 00 00                 jmp 0x73                          ; error exit
-        0064: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
-        0069: b9 02 00 00 00                 mov ecx, 0x2
-        006e: e9 00 00 00 00                 jmp 0x73                          ; error exit
-        0073: 4c 89 e7                       mov rdi, r12                      ; error exit
-        0076: ba 00 00 00 00                 mov edx, 0x0
-        007b: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
-        0085: 41 ff d3                       call r11                          ; rt_raise
-        0088: 48 89 ec                       mov rsp, rbp
-        008b: 5d                             pop rbp
-        008c: c3                             ret
+        002e: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
+        0033: b9 ff ff ff ff                 mov ecx, -0x1
+        0038: e9 0f 00 00 00                 jmp 0x4c                          ; error exit
+        003d: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
+        0042: b9 02 00 00 00                 mov ecx, 0x2
+        0047: e9 00 00 00 00                 jmp 0x4c                          ; error exit
+        004c: 4c 89 e7                       mov rdi, r12                      ; error exit
+        004f: ba 00 00 00 00                 mov edx, 0x0
+        0054: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
+        005e: 41 ff d3                       call r11                          ; rt_raise
+        0061: 48 89 ec                       mov rsp, rbp
+        0064: 5d                             pop rbp
+        0065: c3                             ret
 ";
 
 fn add_of_two_constants() -> Decoded {
@@ -317,67 +317,67 @@ fn golden_add_of_two_constants() {
 const EXAMPLE_LOCALS: &str = "\
 fn main (arity 0, locals 2): 205 bytes of code
   prologue
-        0027: 55                             push rbp
-        0028: 48 89 e5                       mov rbp, rsp
-        002b: 48 83 ec 20                    sub rsp, 0x20
-        002f: 48 83 eb 01                    sub rbx, 0x1
-        0033: 0f 82 65 00 00 00              jb 0x9e                           ; stack overflow
-        0039: 49 83 c5 01                    add r13, 0x1
-        003d: 48 c7 45 f8 00 00 00 00        mov qword ptr [rbp-0x8], 0x0      ; 0
-        0045: 48 c7 45 f0 00 00 00 00        mov qword ptr [rbp-0x10], 0x0     ; 0
+        0000: 55                             push rbp
+        0001: 48 89 e5                       mov rbp, rsp
+        0004: 48 83 ec 20                    sub rsp, 0x20
+        0008: 48 83 eb 01                    sub rbx, 0x1
+        000c: 0f 82 65 00 00 00              jb 0x77                           ; stack overflow
+        0012: 49 83 c5 01                    add r13, 0x1
+        0016: 48 c7 45 f8 00 00 00 00        mov qword ptr [rbp-0x8], 0x0      ; 0
+        001e: 48 c7 45 f0 00 00 00 00        mov qword ptr [rbp-0x10], 0x0     ; 0
      0  load_local 0
      1  const 22
      2  add
-        004d: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
-        0051: a9 01 00 00 00                 test eax, 0x1
-        0056: 0f 85 51 00 00 00              jne 0xad                          ; type error at pc 2
-        005c: 48 83 c0 2c                    add rax, 0x2c                     ; 22
-        0060: 0f 80 56 00 00 00              jo 0xbc                           ; integer overflow at pc 2
+        0026: 48 8b 45 f8                    mov rax, qword ptr [rbp-0x8]
+        002a: a9 01 00 00 00                 test eax, 0x1
+        002f: 0f 85 51 00 00 00              jne 0x86                          ; type error at pc 2
+        0035: 48 83 c0 2c                    add rax, 0x2c                     ; 22
+        0039: 0f 80 56 00 00 00              jo 0x95                           ; integer overflow at pc 2
      3  store_local 1
-        0066: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
+        003f: 48 89 45 f0                    mov qword ptr [rbp-0x10], rax
      4  load_local 1
      5  const 1
      6  lt
-        006a: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
-        006e: a9 01 00 00 00                 test eax, 0x1
-        0073: 0f 85 52 00 00 00              jne 0xcb                          ; type error at pc 6
-        0079: 48 83 f8 02                    cmp rax, 0x2                      ; 1
-        007d: 0f 8d 0d 00 00 00              jge 0x90                          ; pc 10
+        0043: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        0047: a9 01 00 00 00                 test eax, 0x1
+        004c: 0f 85 52 00 00 00              jne 0xa4                          ; type error at pc 6
+        0052: 48 83 f8 02                    cmp rax, 0x2                      ; 1
+        0056: 0f 8d 0d 00 00 00              jge 0x69                          ; pc 10
      7  jump_if_false 10
      8  load_local 1
      9  return
-        0083: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
-        0087: 48 83 c3 01                    add rbx, 0x1
-        008b: 48 89 ec                       mov rsp, rbp
-        008e: 5d                             pop rbp
-        008f: c3                             ret
+        005c: 48 8b 45 f0                    mov rax, qword ptr [rbp-0x10]
+        0060: 48 83 c3 01                    add rbx, 0x1
+        0064: 48 89 ec                       mov rsp, rbp
+        0067: 5d                             pop rbp
+        0068: c3                             ret
     10  const 0
     11  return
-        0090: b8 00 00 00 00                 mov eax, 0x0                      ; 0
-        0095: 48 83 c3 01                    add rbx, 0x1
-        0099: 48 89 ec                       mov rsp, rbp
-        009c: 5d                             pop rbp
-        009d: c3                             ret
+        0069: b8 00 00 00 00                 mov eax, 0x0                      ; 0
+        006e: 48 83 c3 01                    add rbx, 0x1
+        0072: 48 89 ec                       mov rsp, rbp
+        0075: 5d                             pop rbp
+        0076: c3                             ret
   slow paths
-        009e: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
-        00a3: b9 ff ff ff ff                 mov ecx, -0x1
-        00a8: e9 2d 00 00 00                 jmp 0xda                          ; error exit
-        00ad: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 2
-        00b2: b9 02 00 00 00                 mov ecx, 0x2
-        00b7: e9 1e 00 00 00                 jmp 0xda                          ; error exit
-        00bc: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
-        00c1: b9 02 00 00 00                 mov ecx, 0x2
-        00c6: e9 0f 00 00 00                 jmp 0xda                          ; error exit
-        00cb: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 6
-        00d0: b9 06 00 00 00                 mov ecx, 0x6
-        00d5: e9 00 00 00 00                 jmp 0xda                          ; error exit
-        00da: 4c 89 e7                       mov rdi, r12                      ; error exit
-        00dd: ba 00 00 00 00                 mov edx, 0x0
-        00e2: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
-        00ec: 41 ff d3                       call r11                          ; rt_raise
-        00ef: 48 89 ec                       mov rsp, rbp
-        00f2: 5d                             pop rbp
-        00f3: c3                             ret
+        0077: be 06 00 00 00                 mov esi, 0x6                      ; stack overflow
+        007c: b9 ff ff ff ff                 mov ecx, -0x1
+        0081: e9 2d 00 00 00                 jmp 0xb3                          ; error exit
+        0086: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 2
+        008b: b9 02 00 00 00                 mov ecx, 0x2
+        0090: e9 1e 00 00 00                 jmp 0xb3                          ; error exit
+        0095: be 01 00 00 00                 mov esi, 0x1                      ; integer overflow at pc 2
+        009a: b9 02 00 00 00                 mov ecx, 0x2
+        009f: e9 0f 00 00 00                 jmp 0xb3                          ; error exit
+        00a4: be 03 00 00 00                 mov esi, 0x3                      ; type error at pc 6
+        00a9: b9 06 00 00 00                 mov ecx, 0x6
+        00ae: e9 00 00 00 00                 jmp 0xb3                          ; error exit
+        00b3: 4c 89 e7                       mov rdi, r12                      ; error exit
+        00b6: ba 00 00 00 00                 mov edx, 0x0
+        00bb: 49 bb .. .. .. .. .. .. .. ..  mov r11, rt_raise
+        00c5: 41 ff d3                       call r11                          ; rt_raise
+        00c8: 48 89 ec                       mov rsp, rbp
+        00cb: 5d                             pop rbp
+        00cc: c3                             ret
 ";
 
 #[test]

@@ -96,7 +96,8 @@ pub fn disasm_range(code: &[u8], base: u64, range: Range<usize>) -> Vec<Line> {
 /// [`disasm_range`] with what `annotate` knows: a 64-bit immediate it names prints as
 /// the name (its bytes as `..`), and a register call right after such a load
 /// (`mov r11, rt_print` then `call r11`) is noted with the name; a branch to a
-/// target it names is noted with that name; any other instruction gets its
+/// target it names is noted with that name, or, when the target is outside `code`,
+/// shows the name instead of the number (`call fib`); any other instruction gets its
 /// [`Annotate::note`].
 pub fn disasm_annotated(
     code: &[u8],
@@ -132,9 +133,15 @@ pub fn disasm_annotated(
             }
         }
         if note.is_none() && named.is_none() {
-            note = branch_target(&ins)
-                .and_then(|t| annotate.target(t))
-                .or_else(|| annotate.note(&ins));
+            match branch_target(&ins).map(|t| (t, annotate.target(t))) {
+                // A named target outside `code` (another function): the name stands
+                // for the number, which means nothing in this code's numbering.
+                Some((t, Some(name))) if t < base || t >= base + code.len() as u64 => {
+                    text = text.replace(&format!("0x{t:x}"), &name);
+                }
+                Some((_, Some(name))) => note = Some(name),
+                _ => note = annotate.note(&ins),
+            }
         }
         loaded = named.map(|name| (ins.op0_register(), name));
         lines.push(Line {
@@ -235,6 +242,14 @@ mod tests {
         a.call_abs(HELPER);
         a.jcc(Cond::O, top);
         let code = a.assemble().unwrap().bytes;
+        // Code loaded at 0x10 calling 0 (`top`), outside it: the name replaces the
+        // number, which would mean nothing in this code's numbering.
+        let outside = [0xe8, 0xeb, 0xff, 0xff, 0xff];
+        let call = disasm_annotated(&outside, 0x10, 0..outside.len(), &Names);
+        assert_eq!(
+            format_line(&call[0]),
+            "0000: e8 eb ff ff ff                 call top"
+        );
         let text = listing(&disasm_annotated(&code, 0, 0..code.len(), &Names));
         let lines: Vec<&str> = text.lines().collect();
         assert!(

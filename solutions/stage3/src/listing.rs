@@ -3,11 +3,11 @@
 //! iced-x86, then its slow paths; and the perf map `run --perf-map` writes.
 //!
 //! The listing is the same text on every run, so that two listings can be diffed:
-//! offsets are from the start of the program's code block (the trampoline is at 0),
-//! and what changes from run to run is named instead: `mov r11, rt_print` (its bytes
-//! `..`) and `call r11  ; rt_print`. Branches say where they go (`; pc 4`,
-//! `; fib`, `; type error at pc 6`), and tagged constants their value
-//! (`mov eax, 0x52  ; 41`).
+//! offsets are from the start of each function (so a change to one function moves
+//! no other's), and what changes from run to run is named instead:
+//! `mov r11, rt_print` (its bytes `..`) and `call r11  ; rt_print`. Branches say
+//! where they go (`; pc 4`, `; type error at pc 6`, `call fib`), and tagged constants
+//! their value (`mov eax, 0x52  ; 41`).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -26,8 +26,8 @@ use crate::engine::CompiledProgram;
 use crate::runtime::{self, ERROR_KINDS, KIND_RECORDED, NO_FRAME};
 use stage1::value::ERROR_WORD;
 
-/// The listing of every function of `verified` (code offsets from the start of the
-/// program's code block).
+/// The listing of every function of `verified` (code offsets from the start of each
+/// function).
 pub fn listing(verified: &Verified) -> Result<String, CompileError> {
     let program = verified.program();
     let generated = generate_with_ranges(verified)?;
@@ -36,24 +36,17 @@ pub fn listing(verified: &Verified) -> Result<String, CompileError> {
         reason: e.to_string(),
     })?;
     let names = Names::new(program, &generated.functions, &code.bytes);
-    let body = Notes {
-        names: &names,
-        constants: true,
-    };
-    let slow = Notes {
-        names: &names,
-        constants: false,
-    };
-    let lines = |range: Range<usize>, notes: &Notes| {
-        indent(&format_lines(&disasm_annotated(
-            &code.bytes,
-            0,
-            range,
-            notes,
-        )))
-    };
     let mut out = String::new();
     for (fc, f) in generated.functions.iter().zip(&program.functions) {
+        let start = fc.range.start;
+        let body = Notes::new(&names, start, true);
+        let slow = Notes::new(&names, start, false);
+        // Decoded from the function's own bytes: offsets count from its start.
+        let function = &code.bytes[fc.range.clone()];
+        let lines = |range: Range<usize>, notes: &Notes| {
+            let local = range.start - start..range.end - start;
+            indent(&format_lines(&disasm_annotated(function, 0, local, notes)))
+        };
         let _ = writeln!(
             out,
             "fn {} (arity {}, locals {}): {} bytes of code",
@@ -92,6 +85,19 @@ pub fn helpers() -> [(&'static str, u64); 8] {
             runtime::rt_call_interpreted as *const () as u64,
         ),
     ]
+}
+
+/// An [`Annotate`] that names the runtime helpers and nothing else, for any listing
+/// of code that calls them (stage 4's too): its text is then the same on every run.
+pub struct HelperNames;
+
+impl Annotate for HelperNames {
+    fn absolute(&self, value: u64) -> Option<String> {
+        helpers()
+            .into_iter()
+            .find(|&(_, address)| address == value)
+            .map(|(name, _)| name.to_string())
+    }
 }
 
 /// What the listing calls the places code jumps to and the addresses it loads.
@@ -170,12 +176,31 @@ fn parse_hex(text: &str) -> Option<u64> {
     u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
-/// The [`Annotate`] of the listing: [`Names`], plus tagged constants in the body.
+/// The [`Annotate`] of one function's listing: [`Names`], plus tagged constants in
+/// the body.
 struct Notes<'a> {
     names: &'a Names,
-    /// Whether immediates are notes as tagged constants (not in the slow paths,
+    /// Where the function starts in the code block: its code is decoded from 0.
+    start: usize,
+    /// Whether immediates are noted as tagged constants (not in the slow paths,
     /// whose immediates are error codes and pcs).
     constants: bool,
+}
+
+impl<'a> Notes<'a> {
+    fn new(names: &'a Names, start: usize, constants: bool) -> Notes<'a> {
+        Notes {
+            names,
+            start,
+            constants,
+        }
+    }
+
+    /// The name of `offset`, counted from the function's start.
+    fn name(&self, offset: u64) -> Option<String> {
+        let at = offset.wrapping_add(self.start as u64);
+        self.names.targets.get(&at).cloned()
+    }
 }
 
 impl Annotate for Notes<'_> {
@@ -184,7 +209,7 @@ impl Annotate for Notes<'_> {
     }
 
     fn target(&self, target: u64) -> Option<String> {
-        self.names.targets.get(&target).cloned()
+        self.name(target)
     }
 
     fn note(&self, ins: &Instruction) -> Option<String> {
@@ -193,7 +218,7 @@ impl Annotate for Notes<'_> {
         }
         if !self.constants {
             // A stub's first instruction: what it raises.
-            return self.names.targets.get(&ins.ip()).cloned();
+            return self.name(ins.ip());
         }
         if ins.op_count() != 2 {
             return None;

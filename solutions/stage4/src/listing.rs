@@ -6,7 +6,8 @@
 use std::fmt::Write;
 
 use stage1::Verified;
-use stage2::{disasm_range, listing as format_lines};
+use stage2::{disasm_annotated, listing as format_lines};
+use stage3::listing::HelperNames;
 
 use crate::codegen::Piece;
 use crate::engine::{compile, Options};
@@ -58,7 +59,9 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
                 Piece::SlowPaths => "  slow paths".to_string(),
             };
             let _ = writeln!(out, "{head}");
-            for line in format_lines(&disasm_range(bytes, 0, range.clone())).lines() {
+            // Helpers by name, not by an address that changes from run to run.
+            let lines = disasm_annotated(bytes, 0, range.clone(), &HelperNames);
+            for line in format_lines(&lines).lines() {
                 let _ = writeln!(out, "        {line}");
             }
         }
