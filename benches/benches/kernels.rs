@@ -2,8 +2,8 @@
 //! ceiling) and in every engine of `jitlab_benches::ENGINES`, one criterion group per
 //! kernel with one row per engine; then the `load` group, the cost of turning each
 //! kernel's source into a verified program (parse, compile, verify); and the
-//! `stage3_compile` group, the template JIT's compile speed on each kernel and on a
-//! large generated program.
+//! `stage3_compile` and `stage4_compile` groups, the template and the optimizing JIT's
+//! compile speed on each kernel and on a large generated program.
 //!
 //! Sizes are chosen so that one run takes 5–50 ms in the stage 1 interpreter, and the
 //! criterion settings below keep the whole bench within a few minutes.
@@ -72,6 +72,28 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
+/// The optimizing JIT's compile speed, as [`compile`] measures the template JIT's:
+/// `stage4::engine::compile` (IR, passes, registers, code for every function) on
+/// each kernel and on `large`, in bytecode instructions per second.
+fn compile_optimized(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stage4_compile");
+    let large = large_program(LARGE_FUNCTIONS);
+    let programs = KERNELS
+        .iter()
+        .map(|kernel| (kernel.name, kernel.file(), kernel.source))
+        .chain([("large", "large.mini".to_string(), large.as_str())]);
+    for (name, file, source) in programs {
+        let program = stage1::load::load_source(&file, source).expect("loads");
+        let instructions = program.program().instruction_count();
+        group.throughput(Throughput::Elements(instructions as u64));
+        let options = stage4::Options::default();
+        group.bench_function(name, |b| {
+            b.iter(|| stage4::engine::compile(&program, &options).expect("compiles"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Ten samples in two seconds per row: the kernels are long enough (milliseconds)
@@ -80,6 +102,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = kernels, load, compile
+    targets = kernels, load, compile, compile_optimized
 }
 criterion_main!(benches);

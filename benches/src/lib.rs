@@ -91,6 +91,10 @@ pub const ENGINES: &[EngineRow] = &[
         name: "stage3",
         make: || Box::new(stage3::Jit::new()),
     },
+    EngineRow {
+        name: "stage4",
+        make: || Box::new(stage4::Optimizer::new()),
+    },
 ];
 
 /// The size of `fib.mini`: fib(25).
