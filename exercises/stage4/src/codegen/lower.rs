@@ -266,19 +266,9 @@ impl FnGen<'_> {
 
     /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
-        // HOLE-BEGIN: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
-        let overflow = self.error(ErrorKind::IntegerOverflow, inst);
-        let dst = self.result_reg(inst, &[b]);
-        self.load(dst, a);
-        let src = self.rmi(b, TMP);
-        if subtract {
-            self.asm.sub(dst, src);
-        } else {
-            self.asm.add(dst, src);
-        }
-        self.asm.jcc(Cond::O, overflow);
-        self.store_result(inst, dst);
-        // HOLE-END
+        todo!(
+            "lower-add: the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location — book §4.23"
+        )
     }
 
     /// `mul`: `(2a) * b = 2ab`: one side untagged (a constant at compile time).

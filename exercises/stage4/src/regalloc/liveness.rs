@@ -126,39 +126,9 @@ impl ValueSet {
 pub fn live_in(f: &Function, order: &[Block]) -> Vec<ValueSet> {
     let n = f.values.len();
     let mut live_in = vec![ValueSet::new(n); f.blocks.len()];
-    // HOLE-BEGIN: liveness the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for &b in order.iter().rev() {
-            let block = f.block(b);
-            let mut live = ValueSet::new(n);
-            for s in block.term.successors() {
-                live.union_with(&live_in[s.index()]);
-            }
-            block.term.for_each_arg(|v| {
-                if !is_constant(f, v) {
-                    live.insert(v);
-                }
-            });
-            for &inst in block.insts.iter().rev() {
-                let data = f.inst(inst);
-                if let Some(r) = data.result {
-                    live.remove(r);
-                }
-                data.op.for_each_arg(|v| {
-                    if !is_constant(f, v) {
-                        live.insert(v);
-                    }
-                });
-            }
-            for &p in &block.params {
-                live.remove(p);
-            }
-            changed |= live_in[b.index()].union_with(&live);
-        }
-    }
-    // HOLE-END
+    todo!(
+        "live-intervals: the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes — book §4.19"
+    );
     live_in
 }
 

@@ -266,7 +266,7 @@ impl FnGen<'_> {
 
     /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
-        // HOLE-BEGIN: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
+        // exercise-begin: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
         let overflow = self.error(ErrorKind::IntegerOverflow, inst);
         let dst = self.result_reg(inst, &[b]);
         self.load(dst, a);
@@ -278,7 +278,7 @@ impl FnGen<'_> {
         }
         self.asm.jcc(Cond::O, overflow);
         self.store_result(inst, dst);
-        // HOLE-END
+        // exercise-end
     }
 
     /// `mul`: `(2a) * b = 2ab`: one side untagged (a constant at compile time).

@@ -126,7 +126,7 @@ impl ValueSet {
 pub fn live_in(f: &Function, order: &[Block]) -> Vec<ValueSet> {
     let n = f.values.len();
     let mut live_in = vec![ValueSet::new(n); f.blocks.len()];
-    // HOLE-BEGIN: liveness the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes
+    // exercise-begin: live-intervals the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes
     let mut changed = true;
     while changed {
         changed = false;
@@ -158,7 +158,7 @@ pub fn live_in(f: &Function, order: &[Block]) -> Vec<ValueSet> {
             changed |= live_in[b.index()].union_with(&live);
         }
     }
-    // HOLE-END
+    // exercise-end
     live_in
 }
 
