@@ -25,7 +25,11 @@ pub fn arith(op: Instr, a: Value, b: Value) -> Result<Value, ErrorKind> {
         Instr::Mul => x.checked_mul(b.as_int()),
         _ => unreachable!("arith of {op:?}"),
     };
-    word.map(Value::from_int_word)
+    // SAFETY: both words are even (integers), and so are their sum, difference and
+    // their product with an integer: the result is an integer's word. (The safe
+    // `Value::from_int_word` would clear the tag bit again, which the compiler cannot
+    // prove clear: 2% more instructions on the loop kernel.)
+    word.map(|w| unsafe { Value::from_bits(w as u64) })
         .ok_or(ErrorKind::IntegerOverflow)
     // exercise-end
 }
