@@ -45,6 +45,13 @@ pub fn program_label(name: &str, source: &str) -> String {
 /// Loads a program (`.jasm` or Mini, by the name's extension) through stage 1's one
 /// loader and verifies it; a failure is a panic with the source.
 pub fn load(name: &str, source: &str) -> Verified {
+    // In a child process, a crash names the program that was loaded last.
+    isolate::running(|| {
+        let label = program_label(name, source);
+        label
+            .trim_end_matches("--- what happened ---\n")
+            .to_string()
+    });
     stage1::load::load_source(name, source)
         .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
 }

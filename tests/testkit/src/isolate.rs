@@ -215,7 +215,7 @@ impl Harness {
                     Some(death) if death.starts_with("the process exited with status 101") => {
                         panics.join("\n")
                     }
-                    Some(death) => death,
+                    Some(death) => death + &while_running(end.running.as_deref()),
                     None => panics.join("\n"),
                 };
                 NO_PLACE.with(|n| n.set(true));
@@ -237,7 +237,12 @@ impl Harness {
         while from < count && failures.len() < self.max_failures {
             let left = self.max_failures - failures.len();
             match self.spawn(test, call, from, left) {
-                Ok(ChildEnd { reports, death, .. }) => {
+                Ok(ChildEnd {
+                    reports,
+                    death,
+                    running,
+                    ..
+                }) => {
                     let mut next = count;
                     let mut last_started = None;
                     for report in reports {
@@ -257,10 +262,12 @@ impl Harness {
                     match (death, last_started) {
                         (None, None) => from = count,
                         (Some(death), Some(i)) => {
-                            failures.push(Failure {
-                                index: i,
-                                message: format!("{}{death}", with_colon(&label(i))),
-                            });
+                            let label = label(i);
+                            let mut message = format!("{}{death}", with_colon(&label));
+                            if label.is_empty() {
+                                message.push_str(&while_running(running.as_deref()));
+                            }
+                            failures.push(Failure { index: i, message });
                             from = i + 1;
                         }
                         (Some(death), None) => {
@@ -439,6 +446,7 @@ impl Harness {
         let stderr = stderr_text.join().unwrap_or_default();
         let exit_ok = timed_out.is_none() && status.success();
         let panics = parser.panics.clone();
+        let running = parser.running.clone();
         let death = if let Some(mut text) = timed_out {
             if let Some(signal) = &parser.signal {
                 // "SIGXCPU at pc 0x…" from the thread that was spinning.
@@ -463,6 +471,7 @@ impl Harness {
             death,
             exit_ok,
             panics,
+            running,
         })
     }
 }
@@ -524,6 +533,8 @@ struct ChildEnd {
     exit_ok: bool,
     /// The panics its threads reported.
     panics: Vec<String>,
+    /// What the check that died said it was running.
+    running: Option<String>,
 }
 
 /// One report of a child.
@@ -546,6 +557,8 @@ struct Parser {
     fault_place: Option<String>,
     /// The child finished its checks.
     done: bool,
+    /// What the current check said it was running ([`running`]).
+    running: Option<String>,
 }
 
 impl Parser {
@@ -571,7 +584,7 @@ impl Parser {
             let numbers: Vec<usize> = words.filter_map(|w| w.parse().ok()).collect();
             // Markers with a body give its length last.
             let body_len = match kind {
-                "fail" | "panic" | "signal" | "where" => numbers.last().copied(),
+                "fail" | "panic" | "signal" | "where" | "running" => numbers.last().copied(),
                 _ => None,
             };
             let body_start = at + MARK.len() + eol + 1;
@@ -590,6 +603,7 @@ impl Parser {
                 ("start", Some(i)) => {
                     started = true;
                     self.panics.clear();
+                    self.running = None;
                     self.reports.push(Report::Started(i));
                 }
                 ("pass", Some(i)) => self.reports.push(Report::Passed(i)),
@@ -597,6 +611,7 @@ impl Parser {
                 ("panic", _) => self.panics.push(body),
                 ("signal", _) => self.signal = Some(body),
                 ("where", _) => self.fault_place = Some(body),
+                ("running", _) => self.running = Some(body),
                 ("done", _) => self.done = true,
                 _ => {}
             }
@@ -815,6 +830,7 @@ fn child_run(
 ) -> Vec<Failure> {
     install_panic_hook();
     fault::install(harness.describe);
+    IN_BATCH.with(|b| b.set(true));
     let mut failed = 0;
     for i in from..count {
         marker(&format!("start {i}"), None);
@@ -864,6 +880,25 @@ fn marker(header: &str, body: Option<&str>) {
         bytes.extend_from_slice(body.as_bytes());
     }
     fault::write_all(1, &bytes);
+}
+
+/// The text a crash report gives for what the check said it was running.
+fn while_running(running: Option<&str>) -> String {
+    match running {
+        Some(r) => format!("\nwhile running {}", r.trim_end()),
+        None => String::new(),
+    }
+}
+
+/// Says, in a child, what the check is about to run (`describe()`: a program's name
+/// and source, say), so that a crash or a hang in a test that runs several programs
+/// names the one it happened in. Outside a child it does nothing (and `describe` is
+/// not called).
+pub fn running(describe: impl FnOnce() -> String) {
+    // In a batch ([`each`]) the label already names the check.
+    if std::env::var_os(CHILD).is_some() && !IN_BATCH.with(|b| b.get()) {
+        marker("running", Some(&describe()));
+    }
 }
 
 /// The describer [`Harness::new`] uses by default.
@@ -944,7 +979,7 @@ pub fn install_panic_hook() {
             eprintln!("thread '{thread}' panicked: {message}");
             // A backtrace only when asked for, and never for a hole not written yet.
             let wanted = std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0");
-            if wanted && !todo_line_is(&message) {
+            if wanted && !no_place && !todo_line_is(&message) {
                 eprintln!("{}", std::backtrace::Backtrace::force_capture());
             }
         }));
@@ -966,6 +1001,8 @@ static INSTALL_PANIC_HOOK_BEFORE_MAIN: extern "C" fn() = {
 };
 
 thread_local! {
+    /// Set while a child runs the checks of an [`each`].
+    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Set just before a panic whose message already says where it happened.
     static NO_PLACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }

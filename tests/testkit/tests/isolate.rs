@@ -248,6 +248,7 @@ fn a_case_that_passes_passes_and_one_that_crashes_fails_its_test_with_the_signal
     isolate::case(|| assert_eq!(1 + 1, 2));
     let panic = std::panic::catch_unwind(|| {
         harness().case(|| {
+            isolate::running(|| "program second.mini".to_string());
             run_code(|a| {
                 a.mov_imm(Reg::RAX, 0x20);
                 a.jmp_reg(Reg::RAX);
@@ -257,6 +258,10 @@ fn a_case_that_passes_passes_and_one_that_crashes_fails_its_test_with_the_signal
     .expect_err("the case crashed");
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.starts_with("SIGSEGV at 0x20"), "{message}");
+    assert!(
+        message.ends_with("\nwhile running program second.mini"),
+        "{message}"
+    );
 }
 
 #[test]
