@@ -52,7 +52,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use crate::bytecode::{FnId, Function, Instr, Program};
+use crate::bytecode::{FnId, Function, Instr, OperandKind, Program};
 use crate::error::SourceError;
 use crate::value::{INT_MAX, INT_MIN};
 
@@ -208,22 +208,23 @@ fn instruction(program: &Program, instr: &Instr, label: &dyn Fn(u32) -> Option<S
         Some(f) => f.clone(),
         None => format!("#{k}"),
     };
-    match *instr {
-        Instr::Const(k) => match program.constants.get(k as usize) {
-            Some(c) => format!("{name} {c}"),
-            None => format!("{name} #{k}"),
-        },
-        Instr::LoadLocal(n) | Instr::StoreLocal(n) | Instr::CallValue(n) | Instr::NewArray(n) => {
-            format!("{name} {n}")
-        }
-        Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::JumpIfTrue(t) | Instr::Loop(t) => {
-            format!("{name} {}", label(t).unwrap_or_default())
-        }
-        Instr::Call { func, argc } => format!("{name} {} {argc}", function(func)),
-        Instr::FuncRef(func) => format!("{name} {}", function(func)),
-        Instr::GetField(k) | Instr::SetField(k) => format!("{name} {}", field(k)),
-        _ => name.to_string(),
+    // Each operand is written by its kind, as `for_each_instr!` lists them.
+    let mut text = name.to_string();
+    for &(kind, value) in instr.operands().as_slice() {
+        let operand = match kind {
+            OperandKind::Constant => match program.constants.get(value as usize) {
+                Some(c) => c.to_string(),
+                None => format!("#{value}"),
+            },
+            OperandKind::Local | OperandKind::Count => value.to_string(),
+            OperandKind::Target => label(value).unwrap_or_default(),
+            OperandKind::Function => function(value),
+            OperandKind::Field => field(value),
+        };
+        text.push(' ');
+        text.push_str(&operand);
     }
+    text
 }
 
 /// A word of a line and its 1-based column.
