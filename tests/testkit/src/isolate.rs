@@ -830,7 +830,9 @@ fn child_run(
 ) -> Vec<Failure> {
     install_panic_hook();
     fault::install(harness.describe);
-    IN_BATCH.with(|b| b.set(true));
+    // A labelled check needs no note of what it runs; a test body ([`case`]) does.
+    let labelled = from < count && !label(from).is_empty();
+    IN_BATCH.with(|b| b.set(labelled));
     let mut failed = 0;
     for i in from..count {
         marker(&format!("start {i}"), None);
