@@ -577,7 +577,7 @@ const JSON_MESSAGE_MAX: usize = 8_000;
 /// The grades as one JSON object:
 /// `{"stages": [{"stage", "name", "status", "passed", "total", "message",
 /// "next_hole", "holes": [{"hole", "section", "status"}], "tests": [{"test",
-/// "status", "message"}]}]}`.
+/// "status", "hole", "message"}]}]}` (a test's `hole`: the `todo!()` it stopped at).
 pub fn to_json(grades: &[Grade]) -> String {
     let mut stages_json = Vec::new();
     for g in grades {
@@ -605,10 +605,18 @@ pub fn to_json(grades: &[Grade]) -> String {
                     }
                     &m[..end]
                 });
+                // The hole a failure stopped at, when it stopped at a todo!().
+                let hole = t.message.as_deref().and_then(|m| {
+                    let reason = reason(m);
+                    let rest = reason.split_once("hole `")?.1;
+                    rest.split_once("` not written yet")
+                        .map(|(id, _)| id.to_string())
+                });
                 format!(
-                    "{{\"test\": {}, \"status\": {}, \"message\": {}}}",
+                    "{{\"test\": {}, \"status\": {}, \"hole\": {}, \"message\": {}}}",
                     json_string(&t.name),
                     json_string(t.status),
+                    json_opt(hole.as_deref()),
                     json_opt(message)
                 )
             })
@@ -779,7 +787,13 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; 
             "{json}"
         );
         assert!(
-            json.contains("{\"test\": \"a\", \"status\": \"passed\", \"message\": null}"),
+            json.contains(
+                "{\"test\": \"a\", \"status\": \"passed\", \"hole\": null, \"message\": null}"
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains("{\"test\": \"b\", \"status\": \"failed\", \"hole\": \"frames\", "),
             "{json}"
         );
     }

@@ -410,10 +410,16 @@ fn grade_reports_each_stage_and_the_next_todo() {
         "{text}"
     );
     assert!(
-        text.contains("{\"test\": \"tests::add\", \"status\": \"passed\", \"message\": null}"),
+        text.contains(
+            "{\"test\": \"tests::add\", \"status\": \"passed\", \"hole\": null, \"message\": null}"
+        ),
         "{text}"
     );
     assert!(text.contains("\"next_hole\": \"mul\""), "{text}");
+    assert!(
+        text.contains("{\"test\": \"tests::mul\", \"status\": \"failed\", \"hole\": \"mul\""),
+        "{text}"
+    );
     assert_eq!(code(&json), 1);
 
     let missing = Command::new(env!("CARGO_BIN_EXE_jitlab"))
