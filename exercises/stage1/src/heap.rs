@@ -33,7 +33,9 @@ use std::alloc::{self, Layout};
 use std::mem;
 
 use crate::error::ErrorKind;
-use crate::value::{Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_TAG, OBJECT_TAG, TAG_MASK};
+use crate::value::{
+    Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, OBJECT_TAG, TAG_MASK,
+};
 
 /// The default heap limit: 2 GiB, so the default heap holds at least 1 GiB of values.
 pub const DEFAULT_HEAP_LIMIT: usize = 2 << 30;
@@ -44,6 +46,14 @@ pub use crate::limits::MAX_ARRAY_LEN;
 const OBJECT_BYTES: usize = mem::size_of::<Object>();
 /// Bytes each field of an object takes in its field array.
 const FIELD_BYTES: usize = mem::size_of::<(u32, Value)>();
+
+// Native code reads an array through its tagged pointer at these offsets: the block
+// this heap makes is the length word, then the elements, one word each.
+const _: () = {
+    assert!(ARRAY_LEN_OFFSET == 0);
+    assert!(ARRAY_ELEMS_OFFSET as usize == mem::size_of::<u64>());
+    assert!(mem::size_of::<Value>() == mem::size_of::<u64>());
+};
 /// The fields an object's first field array holds; each new one holds twice as many.
 const FIRST_FIELDS: u32 = 4;
 
