@@ -18,6 +18,10 @@
 //! (see `passes::dce`). The verifier guarantees one stack depth per pc, so a block's
 //! depth is known from any of its predecessors.
 //!
+//! The abstract frame at a pc is also exactly what a deoptimization guard of stage 7
+//! must carry there (each local and operand as an IR value): a guard is built
+//! where its instruction is, from the frame the builder holds at that point.
+//!
 //! Checks are explicit: `add` becomes `check_int` of each operand, then `add` of the
 //! checked values, all at the `add`'s pc, so that the instructions fail in the
 //! interpreter's order — `type error` before `division by zero` before `integer
