@@ -43,7 +43,7 @@ pub fn scan(
         calls.get(first_after).is_some_and(|&c| c < i.end)
     };
     todo!(
-        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take a free register the interval may use (a callee-saved one if it crosses a call), or call `spill_at` — book §4.20"
+        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take a free register the interval may use (a callee-saved one if it crosses a call), or call `spill_at` — book §4.21"
     );
     let mut callee_saved: Vec<Reg> = CALLEE_SAVED
         .iter()
@@ -76,6 +76,6 @@ fn spill_at(
     spilled: &mut u32,
 ) {
     todo!(
-        "spill: choose the active interval (with a register `allowed` here) that ends last; if it ends after interval `k`, move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot — book §4.21"
+        "spill: choose the active interval (with a register `allowed` here) that ends last; if it ends after interval `k`, move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot — book §4.22"
     )
 }
