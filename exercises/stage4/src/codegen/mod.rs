@@ -240,10 +240,17 @@ impl FnGen<'_> {
         self.asm.add(CALLS, Imm32(1));
         let params = &self.f.blocks[0].params;
         if params.iter().any(|p| self.alloc.locs[p.index()].is_some()) {
-            // `rdi` may be some parameter's register: read the arguments through TMP2.
-            self.asm.mov(TMP2, Reg::RDI);
+            // `rdi` may be some parameter's register: then read the arguments through
+            // TMP2.
+            let in_rdi = params
+                .iter()
+                .any(|p| self.alloc.locs[p.index()] == Some(Loc::Reg(Reg::RDI)));
+            let base = if in_rdi { TMP2 } else { Reg::RDI };
+            if in_rdi {
+                self.asm.mov(TMP2, Reg::RDI);
+            }
             for (k, &p) in params.iter().enumerate() {
-                let arg = Mem::base_disp(TMP2, -8 * k as i32);
+                let arg = Mem::base_disp(base, -8 * k as i32);
                 match self.alloc.locs[p.index()] {
                     Some(Loc::Reg(r)) => self.asm.mov(r, arg),
                     Some(Loc::Slot(s)) => {

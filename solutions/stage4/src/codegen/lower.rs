@@ -268,6 +268,12 @@ impl FnGen<'_> {
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
         // exercise-begin: lower-add the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location
         let overflow = self.error(ErrorKind::IntegerOverflow, inst);
+        // `a + b` is `b + a`: when the result's register is `b`'s, add `a` to it.
+        let (a, b) = if !subtract && self.result_reg(inst, &[b]) == ACC {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let dst = self.result_reg(inst, &[b]);
         self.load(dst, a);
         let src = self.rmi(b, TMP);
