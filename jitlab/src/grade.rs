@@ -218,7 +218,21 @@ fn panic_line(block: &str) -> String {
 pub fn parse(output: &str, success: bool) -> SuiteRun {
     let mut tests: Vec<TestResult> = Vec::new();
     let mut announced = 0u32;
+    // Between `failures:` and `test result:` is what failing tests printed, which may
+    // quote the output of other test runs: not this run's results.
+    let mut in_failures = false;
     for line in output.lines() {
+        if line == "failures:" {
+            in_failures = true;
+            continue;
+        }
+        if line.starts_with("test result: ") {
+            in_failures = false;
+            continue;
+        }
+        if in_failures {
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("running ") {
             if let Some(n) = rest
                 .strip_suffix(" tests")
@@ -709,6 +723,17 @@ test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; 
         assert_eq!(run.status, Status::Passed);
         assert_eq!(run.total(), 2);
         assert_eq!(run.message, None);
+    }
+
+    #[test]
+    fn output_quoted_by_a_failing_test_is_not_counted() {
+        let output = "running 2 tests\ntest a ... ok\ntest b ... FAILED\n\nfailures:\n\n\
+                      ---- b stdout ----\nthread 'b' panicked: the child said:\nrunning 1 test\n\
+                      test c ... ok\n\nfailures:\n    b\n\n\
+                      test result: FAILED. 1 passed; 1 failed; 0 ignored;\n";
+        let run = parse(output, false);
+        assert_eq!((run.passed(), run.total()), (1, 2));
+        assert_eq!(run.tests.len(), 2);
     }
 
     #[test]
