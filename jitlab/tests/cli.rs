@@ -523,6 +523,36 @@ fn dump_asm_stage_4_prints_each_ir_instruction_with_its_pc_and_machine_code() {
 }
 
 #[test]
+fn a_native_stack_the_system_refuses_runs_the_program_in_the_interpreter() {
+    // f recurses with a 90 KB frame: stage 3 asks for an 880 MB native stack, which
+    // `ulimit -v 700000` refuses. The run must still give the interpreter's answer,
+    // saying why, never an error of its own.
+    let dir = TempDir::new("ulimit");
+    let literal = vec!["n"; 11_000].join(",");
+    let file = dir.put(
+        "frames.mini",
+        &format!(
+            "fn f(n) {{\n  if n == 0 {{ return 0; }}\n  let a = [{literal}];\n  return f(n - 1) + len(a);\n}}\nprint f(3);\n"
+        ),
+    );
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 700000 && exec \"$0\" run --stage 3 --stats \"$1\"",
+        ])
+        .args([env!("CARGO_BIN_EXE_jitlab"), file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "33000\n");
+    assert!(
+        stderr(&out).contains("runs in the interpreter"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn dump_asm_prints_each_instruction_with_its_machine_code() {
     let fib = root().join("examples/fib.mini");
     let out = jitlab(&["dump", "--asm", "--stage", "3", fib.to_str().unwrap()]);

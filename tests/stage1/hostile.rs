@@ -256,3 +256,34 @@ fn ten_megabytes_of_open_parentheses_are_rejected_at_once() {
     assert_eq!((e.line, e.column), (1, 1001));
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
 }
+
+/// `print len([0, 0, …, 0]);` with `n` elements.
+fn big_literal(n: usize) -> String {
+    format!("print len([{}]);\n", vec!["0"; n].join(","))
+}
+
+/// A `.jasm` function of about `n` instructions whose operand stack gets `n / 3`
+/// deep: `const 1` pushed, then summed by `add`s, then printed.
+fn long_jasm(n: usize) -> String {
+    let k = n / 3;
+    let mut text = String::from(".fn main params=0 locals=0\n");
+    text.push_str(&"    const 1\n".repeat(k));
+    text.push_str(&"    add\n".repeat(k - 1));
+    text.push_str("    print\n    const 0\n    return\n.end\n");
+    text
+}
+
+#[test]
+fn a_big_array_literal_and_a_long_function_run() {
+    assert_eq!(output_of(&big_literal(100_000)), ["100000"]);
+    let run = super::common::run_named("long.jasm", &long_jasm(150_000));
+    assert_eq!(run.lines(), ["50000"]);
+}
+
+#[test]
+#[ignore = "400,000 elements and 1,000,000 instructions: slow in a debug build"]
+fn a_400_000_element_literal_and_a_million_instruction_function_run() {
+    assert_eq!(output_of(&big_literal(400_000)), ["400000"]);
+    let run = super::common::run_named("long.jasm", &long_jasm(1_000_000));
+    assert_eq!(run.lines(), ["333333"]);
+}
