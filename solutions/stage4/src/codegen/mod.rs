@@ -206,12 +206,30 @@ impl FnGen<'_> {
         self.gen_leave();
         let end = self.asm.offset();
         pieces.push((Piece::SlowPaths, slow..end));
+        // For the crash describer (`stage3::code_map`): each bytecode pc's code, as the
+        // biggest piece of it (an instruction's code may be split by the passes).
+        let pcs = self
+            .f
+            .insts
+            .iter()
+            .map(|i| i.pc as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut instrs: Vec<Range<usize>> = vec![0..0; pcs];
+        for (piece, range) in &pieces {
+            if let Piece::Inst(inst) = piece {
+                let at = &mut instrs[self.f.inst(*inst).pc as usize];
+                if range.len() > at.len() {
+                    *at = range.clone();
+                }
+            }
+        }
         Generated {
             code: FunctionCode {
                 entry: self.entries[self.func as usize],
                 range: start..end,
                 prologue: pieces[0].1.clone(),
-                instrs: Vec::new(),
+                instrs,
                 slow_paths: slow..end,
                 time: Duration::ZERO,
                 frame_bytes: self.frame_size as usize + stage3::codegen::frame::FRAME_OVERHEAD,
