@@ -1,5 +1,6 @@
 //! The instructions on arrays and objects: they pop their operands, all of them before
-//! any check, and let the heap do the checked work.
+//! any check, and let the heap do the checked work. Every value of a run is of the
+//! run's heap, so they skip the heap's check that it made the value.
 
 use super::calls::Cursor;
 use super::Machine;
@@ -21,28 +22,33 @@ impl<'p> Machine<'p, '_> {
                     cur.sp = cur.sp.sub(n as usize);
                     std::slice::from_raw_parts(cur.sp, n as usize)
                 };
-                self.heap.alloc_array(elements)?
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                unsafe { self.heap.alloc_array_unchecked(elements)? }
             }
             Instr::NewArrayFill => {
                 let n = self.pop(cur);
                 let fill = self.pop(cur);
                 let n = n.to_int().ok_or(ErrorKind::TypeError)?;
-                self.heap.alloc_array_fill(fill, n)?
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                unsafe { self.heap.alloc_array_fill_unchecked(fill, n)? }
             }
             Instr::ArrayGet => {
                 let i = self.pop(cur);
                 let a = self.pop(cur);
-                self.heap.array_get(a, i)?
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                unsafe { self.heap.array_get_unchecked(a, i)? }
             }
             Instr::ArraySet => {
                 let v = self.pop(cur);
                 let i = self.pop(cur);
                 let a = self.pop(cur);
-                return self.heap.array_set(a, i, v);
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                return unsafe { self.heap.array_set_unchecked(a, i, v) };
             }
             Instr::ArrayLen => {
                 let a = self.pop(cur);
-                Value::int(self.heap.array_len(a)?)
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                Value::int(unsafe { self.heap.array_len_unchecked(a)? })
             }
             _ => unreachable!("array_op of {op:?}"),
         };
@@ -60,12 +66,14 @@ impl<'p> Machine<'p, '_> {
             Instr::NewObject => self.heap.alloc_object()?,
             Instr::GetField(field) => {
                 let o = self.pop(cur);
-                self.heap.get_field(o, field)?
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                unsafe { self.heap.get_field_unchecked(o, field)? }
             }
             Instr::SetField(field) => {
                 let v = self.pop(cur);
                 let o = self.pop(cur);
-                return self.heap.set_field(o, field, v);
+                // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
+                return unsafe { self.heap.set_field_unchecked(o, field, v) };
             }
             _ => unreachable!("object_op of {op:?}"),
         };
