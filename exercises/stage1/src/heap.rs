@@ -17,19 +17,28 @@
 //! the untouched rest of the current chunk.
 //!
 //! The invariant every `unsafe` block here relies on: a heap value (tag array or
-//! object) handed to a `Heap` method was made by that same `Heap`, which is still
+//! object) that a block is read through was made by this same `Heap`, which is still
 //! alive. Who keeps it:
-//! - [`Value`] has no safe way to make a word with an array or object tag: only this
-//!   heap's `alloc_*` methods make one, and [`Value::from_bits`] is `unsafe`, its
-//!   caller promising the word came from a live value of the heap it is used with
-//!   (native code's results, in stage 3's runtime);
-//! - each engine owns its heap and gives it only the values of its own run (the
-//!   program's constants, function values, and what this heap returned);
-//! - a caller that holds values of several heaps (tests, tools) keeps each with its
-//!   own heap; a value is not checked for membership, as that would cost every array
-//!   access a lookup.
+//! - [`Value`] has no safe way to make a word with an array or object tag: only the
+//!   `alloc_*` methods make one, and [`Value::from_bits`] is `unsafe`;
+//! - the public methods that follow a value ([`Heap::array_get`], [`Heap::get_field`],
+//!   ..) and those that store one in a block check it first with [`Heap::holds`]
+//!   and panic on a value of another heap (or of a heap that is gone): safe code
+//!   cannot break the invariant, whatever values it mixes;
+//! - the hot paths skip that check: the interpreter (inside this crate) and stage 3's
+//!   runtime call the `*_unchecked` methods, whose callers promise the invariant.
+//!   The interpreter keeps it by checking what comes in ([`Interpreter::enter`]'s
+//!   locals and operands, with [`Heap::holds`]): every other value of its run is a
+//!   constant, a function value, or one this heap returned.
+//!
+//! [`Heap::holds`] is exact and cheap: each chunk has a bitmap of the words where an
+//! array or an object starts (1 bit per word for each, 3% of a chunk, the heap's own
+//! bookkeeping, not counted in `used_bytes`), and blocks of their own are in a set.
+//!
+//! [`Interpreter::enter`]: crate::interp::Interpreter::enter
 
 use std::alloc::{self, Layout};
+use std::collections::HashSet;
 use std::mem;
 
 use crate::error::ErrorKind;
@@ -86,13 +95,40 @@ pub struct Heap {
     limit: usize,
     used: usize,
     /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, zeroed when it
-    /// was allocated); freed on drop.
-    chunks: Vec<*mut u8>,
+    /// was allocated), sorted by address; freed on drop.
+    chunks: Vec<Chunk>,
     /// The free part of the current chunk, `next..end` (0..0 before the first).
     next: usize,
     end: usize,
     /// Every block of its own, with its layout; freed on drop.
     large: Vec<(*mut u8, Layout)>,
+    /// The addresses of the arrays among the blocks of their own.
+    large_arrays: HashSet<usize>,
+    /// The index in `chunks` of the chunk `next..end` is in.
+    current: usize,
+}
+
+/// A chunk and where its arrays and objects start, one bit per word for each.
+#[derive(Debug)]
+struct Chunk {
+    base: *mut u8,
+    arrays: Box<[u64]>,
+    objects: Box<[u64]>,
+}
+
+/// The `u64`s of a chunk's bitmap: one bit per word.
+const MAP_WORDS: usize = CHUNK_BYTES / 8 / 64;
+
+/// Sets the bit of the word at byte `offset` in `map`.
+fn mark(map: &mut [u64], offset: usize) {
+    let word = offset / 8;
+    map[word / 64] |= 1 << (word % 64);
+}
+
+/// Whether the bit of the word at byte `offset` is set in `map`.
+fn marked(map: &[u64], offset: usize) -> bool {
+    let word = offset / 8;
+    map[word / 64] & (1 << (word % 64)) != 0
 }
 
 impl Heap {
@@ -105,6 +141,8 @@ impl Heap {
             next: 0,
             end: 0,
             large: Vec::new(),
+            large_arrays: HashSet::new(),
+            current: 0,
         }
     }
 
@@ -150,7 +188,16 @@ impl Heap {
                 self.used -= lost + bytes;
                 return Err(ErrorKind::OutOfMemory);
             }
-            self.chunks.push(chunk);
+            let at = self.chunks.partition_point(|c| c.base < chunk);
+            self.current = at;
+            self.chunks.insert(
+                at,
+                Chunk {
+                    base: chunk,
+                    arrays: vec![0; MAP_WORDS].into_boxed_slice(),
+                    objects: vec![0; MAP_WORDS].into_boxed_slice(),
+                },
+            );
             self.next = chunk as usize;
             self.end = chunk as usize + CHUNK_BYTES;
         } else {
@@ -212,13 +259,31 @@ impl Heap {
                 }
             }
         }
+        self.mark_start(block as usize, bytes, true);
         // SAFETY: a fresh array block of this heap, tagged as an array.
         Ok(unsafe { Value::from_bits(block as u64 | ARRAY_TAG) })
     }
 
     /// `[fill; n]`: `index out of bounds` when `n < 0`, `out of memory` when
     /// `n > 2^28` (before trying) or when the heap is full. Every element is `fill`.
+    ///
+    /// # Panics
+    /// When `fill` is an array or object of another heap (see [`Heap::holds`]).
     pub fn alloc_array_fill(&mut self, fill: Value, n: i64) -> Result<Value, ErrorKind> {
+        self.check(fill);
+        // SAFETY: `fill` was just checked.
+        unsafe { self.alloc_array_fill_unchecked(fill, n) }
+    }
+
+    /// [`Heap::alloc_array_fill`] without the check of `fill`.
+    ///
+    /// # Safety
+    /// `fill` is not an array or object, or this heap made it ([`Heap::holds`]).
+    pub unsafe fn alloc_array_fill_unchecked(
+        &mut self,
+        fill: Value,
+        n: i64,
+    ) -> Result<Value, ErrorKind> {
         if n < 0 {
             return Err(ErrorKind::IndexOutOfBounds);
         }
@@ -229,9 +294,25 @@ impl Heap {
     }
 
     /// A new array holding a copy of `elems`.
+    ///
+    /// # Panics
+    /// When an element is an array or object of another heap (see [`Heap::holds`]).
     pub fn alloc_array(&mut self, elems: &[Value]) -> Result<Value, ErrorKind> {
+        for &v in elems {
+            self.check(v);
+        }
+        // SAFETY: every element was just checked.
+        unsafe { self.alloc_array_unchecked(elems) }
+    }
+
+    /// [`Heap::alloc_array`] without the checks of the elements.
+    ///
+    /// # Safety
+    /// Every element is not an array or object, or this heap made it ([`Heap::holds`]).
+    pub unsafe fn alloc_array_unchecked(&mut self, elems: &[Value]) -> Result<Value, ErrorKind> {
         let array = self.alloc_array_block(elems.len(), Value::ZERO)?;
-        self.array_elems_mut(array).copy_from_slice(elems);
+        // SAFETY: `array` is an array this heap just made.
+        unsafe { self.array_elems_mut_unchecked(array) }.copy_from_slice(elems);
         Ok(array)
     }
 
@@ -246,8 +327,61 @@ impl Heap {
                 fields: std::ptr::NonNull::dangling().as_ptr(),
             })
         };
+        self.mark_start(object as usize, OBJECT_BYTES, false);
         // SAFETY: a fresh object of this heap, tagged as an object.
         Ok(unsafe { Value::from_bits(object as u64 | OBJECT_TAG) })
+    }
+
+    /// Whether `v` can be used with this heap: it is not an array or object, or it is
+    /// one this heap made (so it is alive). Exact: a word inside a block, or a block
+    /// of the other kind, is not held.
+    pub fn holds(&self, v: Value) -> bool {
+        let is_array = match v.kind() {
+            Kind::Array => true,
+            Kind::Object => false,
+            _ => return true,
+        };
+        let p = (v.bits() & !TAG_MASK) as usize;
+        let after = self.chunks.partition_point(|c| c.base as usize <= p);
+        if let Some(chunk) = after.checked_sub(1).map(|i| &self.chunks[i]) {
+            let offset = p - chunk.base as usize;
+            if offset < CHUNK_BYTES {
+                let map = if is_array {
+                    &chunk.arrays
+                } else {
+                    &chunk.objects
+                };
+                return marked(map, offset);
+            }
+        }
+        is_array && self.large_arrays.contains(&p)
+    }
+
+    /// Panics unless this heap [holds](Heap::holds) `v`.
+    #[inline]
+    #[track_caller]
+    fn check(&self, v: Value) {
+        assert!(
+            self.holds(v),
+            "a value of another heap, or of a heap that is gone"
+        );
+    }
+
+    /// Records that an array (or an object) of `bytes` starts at `block`, just
+    /// carved or allocated.
+    fn mark_start(&mut self, block: usize, bytes: usize, is_array: bool) {
+        if bytes > SMALL_MAX {
+            debug_assert!(is_array);
+            self.large_arrays.insert(block);
+            return;
+        }
+        let chunk = &mut self.chunks[self.current];
+        let map = if is_array {
+            &mut chunk.arrays
+        } else {
+            &mut chunk.objects
+        };
+        mark(map, block - chunk.base as usize);
     }
 
     /// The untagged block of an array value.
@@ -257,44 +391,89 @@ impl Heap {
         (array.bits() & !TAG_MASK) as *mut u64
     }
 
-    /// The elements of `array`, which must be an array of this heap.
-    #[inline(always)]
+    /// The elements of `array`, an array.
+    ///
+    /// # Panics
+    /// When `array` is not an array, or is one of another heap.
     pub fn array_elems(&self, array: Value) -> &[Value] {
+        self.check(array);
+        // SAFETY: `array` was just checked.
+        unsafe { self.array_elems_unchecked(array) }
+    }
+
+    /// [`Heap::array_elems`] without the check that this heap made `array`.
+    ///
+    /// # Safety
+    /// `array` is not an array or object, or this heap made it ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn array_elems_unchecked(&self, array: Value) -> &[Value] {
         assert_eq!(array.kind(), Kind::Array, "array_elems of a non-array");
         let block = Heap::block(array);
-        // SAFETY: by the heap invariant `block` is a live array block of this heap:
+        // SAFETY: by the caller's promise `block` is a live array block of this heap:
         // a u64 length followed by that many initialised words, and `Value` is a
         // transparent u64. The shared borrow of `self` keeps writers out meanwhile.
         unsafe { std::slice::from_raw_parts(block.add(1) as *const Value, *block as usize) }
     }
 
-    /// The elements of `array`, mutable.
+    /// [`Heap::array_elems`], mutable.
+    ///
+    /// # Safety
+    /// As for [`Heap::array_elems_unchecked`]; and the caller stores in the slice only
+    /// values that are not arrays or objects or that this heap made.
     #[inline(always)]
-    pub fn array_elems_mut(&mut self, array: Value) -> &mut [Value] {
+    pub unsafe fn array_elems_mut_unchecked(&mut self, array: Value) -> &mut [Value] {
         assert_eq!(array.kind(), Kind::Array, "array_elems_mut of a non-array");
         let block = Heap::block(array);
-        // SAFETY: as in `array_elems`; the exclusive borrow of `self` makes this the
-        // only reference to the block's elements.
+        // SAFETY: as in `array_elems_unchecked`; the exclusive borrow of `self` makes
+        // this the only reference to the block's elements.
         unsafe { std::slice::from_raw_parts_mut(block.add(1) as *mut Value, *block as usize) }
     }
 
     /// `len(a)`: `type error` when `a` is not an array.
-    #[inline(always)]
+    ///
+    /// # Panics
+    /// When `a` is an array of another heap.
     pub fn array_len(&self, a: Value) -> Result<i64, ErrorKind> {
+        self.check(a);
+        // SAFETY: `a` was just checked.
+        unsafe { self.array_len_unchecked(a) }
+    }
+
+    /// [`Heap::array_len`] without the check of `a`.
+    ///
+    /// # Safety
+    /// `a` is not an array or object, or this heap made it ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn array_len_unchecked(&self, a: Value) -> Result<i64, ErrorKind> {
         if a.kind() != Kind::Array {
             return Err(ErrorKind::TypeError);
         }
-        Ok(self.array_elems(a).len() as i64)
+        // SAFETY: the caller's promise.
+        Ok(unsafe { self.array_elems_unchecked(a) }.len() as i64)
     }
 
     /// `a[i]`: `type error` unless `a` is an array and `i` an integer, then
     /// `index out of bounds` unless `0 <= i < len(a)`.
-    #[inline(always)]
+    ///
+    /// # Panics
+    /// When `a` is an array or object of another heap.
     pub fn array_get(&self, a: Value, i: Value) -> Result<Value, ErrorKind> {
+        self.check(a);
+        // SAFETY: `a` was just checked.
+        unsafe { self.array_get_unchecked(a, i) }
+    }
+
+    /// [`Heap::array_get`] without the check of `a`.
+    ///
+    /// # Safety
+    /// `a` is not an array or object, or this heap made it ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn array_get_unchecked(&self, a: Value, i: Value) -> Result<Value, ErrorKind> {
         if a.kind() != Kind::Array || !i.is_int() {
             return Err(ErrorKind::TypeError);
         }
-        let elems = self.array_elems(a);
+        // SAFETY: the caller's promise.
+        let elems = unsafe { self.array_elems_unchecked(a) };
         // A negative index becomes a huge usize, out of bounds like any other.
         elems
             .get(i.as_int() as usize)
@@ -303,32 +482,58 @@ impl Heap {
     }
 
     /// `a[i] = v`, with the checks of [`Heap::array_get`].
-    #[inline(always)]
+    ///
+    /// # Panics
+    /// When `a` or `v` is an array or object of another heap.
     pub fn array_set(&mut self, a: Value, i: Value, v: Value) -> Result<(), ErrorKind> {
+        self.check(a);
+        self.check(v);
+        // SAFETY: `a` and `v` were just checked.
+        unsafe { self.array_set_unchecked(a, i, v) }
+    }
+
+    /// [`Heap::array_set`] without the checks of `a` and `v`.
+    ///
+    /// # Safety
+    /// `a` and `v` are each not an array or object, or this heap made it
+    /// ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn array_set_unchecked(
+        &mut self,
+        a: Value,
+        i: Value,
+        v: Value,
+    ) -> Result<(), ErrorKind> {
         if a.kind() != Kind::Array || !i.is_int() {
             return Err(ErrorKind::TypeError);
         }
-        let slot = self
-            .array_elems_mut(a)
+        // SAFETY: the caller's promise, for `a` and for `v` stored in it.
+        let slot = unsafe { self.array_elems_mut_unchecked(a) }
             .get_mut(i.as_int() as usize)
             .ok_or(ErrorKind::IndexOutOfBounds)?;
         *slot = v;
         Ok(())
     }
 
-    /// The object behind `o`, which must be an object of this heap.
+    /// The object behind `o`, an object.
+    ///
+    /// # Safety
+    /// This heap made `o` ([`Heap::holds`]).
     #[inline(always)]
-    fn object(&self, o: Value) -> &Object {
+    unsafe fn object(&self, o: Value) -> &Object {
         assert_eq!(o.kind(), Kind::Object, "object of a non-object");
-        // SAFETY: by the heap invariant the untagged word points to an `Object` that
+        // SAFETY: by the caller's promise the untagged word points to an `Object` that
         // `alloc_object` wrote in a block of this heap, freed only when the heap drops;
         // the shared borrow of `self` keeps `object_mut` out meanwhile.
         unsafe { &*((o.bits() & !TAG_MASK) as *const Object) }
     }
 
     /// The object behind `o`, mutable.
+    ///
+    /// # Safety
+    /// As for [`Heap::object`].
     #[inline(always)]
-    fn object_mut(&mut self, o: Value) -> &mut Object {
+    unsafe fn object_mut(&mut self, o: Value) -> &mut Object {
         assert_eq!(o.kind(), Kind::Object, "object_mut of a non-object");
         // SAFETY: as in `object`; the exclusive borrow of `self` makes this the only
         // reference to the object.
@@ -336,8 +541,22 @@ impl Heap {
     }
 
     /// The fields of object `o`, in insertion order: `(field id, value)`.
+    ///
+    /// # Panics
+    /// When `o` is not an object, or is one of another heap.
     pub fn object_fields(&self, o: Value) -> &[(u32, Value)] {
-        let object = self.object(o);
+        self.check(o);
+        // SAFETY: `o` was just checked.
+        unsafe { self.object_fields_unchecked(o) }
+    }
+
+    /// [`Heap::object_fields`] without the check of `o`.
+    ///
+    /// # Safety
+    /// This heap made `o` ([`Heap::holds`]).
+    pub unsafe fn object_fields_unchecked(&self, o: Value) -> &[(u32, Value)] {
+        // SAFETY: the caller's promise.
+        let object = unsafe { self.object(o) };
         // SAFETY: `fields` holds `capacity >= len` pairs, the first `len` written by
         // `set_field` (or is dangling with `len` 0, which a slice allows); the shared
         // borrow of `self` keeps writers out.
@@ -346,12 +565,26 @@ impl Heap {
 
     /// `o.f`, `f` being field id `field`: `type error` when `o` is not an object,
     /// `no such field` when it has no such field.
-    #[inline(always)]
+    ///
+    /// # Panics
+    /// When `o` is an array or object of another heap.
     pub fn get_field(&self, o: Value, field: u32) -> Result<Value, ErrorKind> {
+        self.check(o);
+        // SAFETY: `o` was just checked.
+        unsafe { self.get_field_unchecked(o, field) }
+    }
+
+    /// [`Heap::get_field`] without the check of `o`.
+    ///
+    /// # Safety
+    /// `o` is not an array or object, or this heap made it ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn get_field_unchecked(&self, o: Value, field: u32) -> Result<Value, ErrorKind> {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        self.object_fields(o)
+        // SAFETY: the caller's promise.
+        unsafe { self.object_fields_unchecked(o) }
             .iter()
             .find(|(id, _)| *id == field)
             .map(|&(_, v)| v)
@@ -360,14 +593,35 @@ impl Heap {
 
     /// `o.f = v`: replaces the field's value, or adds the field at the end (which may
     /// be `out of memory`); `type error` when `o` is not an object.
-    #[inline(always)]
+    ///
+    /// # Panics
+    /// When `o` or `v` is an array or object of another heap.
     pub fn set_field(&mut self, o: Value, field: u32, v: Value) -> Result<(), ErrorKind> {
+        self.check(o);
+        self.check(v);
+        // SAFETY: `o` and `v` were just checked.
+        unsafe { self.set_field_unchecked(o, field, v) }
+    }
+
+    /// [`Heap::set_field`] without the checks of `o` and `v`.
+    ///
+    /// # Safety
+    /// `o` and `v` are each not an array or object, or this heap made it
+    /// ([`Heap::holds`]).
+    #[inline(always)]
+    pub unsafe fn set_field_unchecked(
+        &mut self,
+        o: Value,
+        field: u32,
+        v: Value,
+    ) -> Result<(), ErrorKind> {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        let object = self.object_mut(o);
-        // SAFETY: as in `object_fields`; the exclusive borrow of `self` makes this the
-        // only reference to the fields.
+        // SAFETY: the caller's promise.
+        let object = unsafe { self.object_mut(o) };
+        // SAFETY: as in `object_fields_unchecked`; the exclusive borrow of `self`
+        // makes this the only reference to the fields.
         let fields = unsafe { std::slice::from_raw_parts_mut(object.fields, object.len as usize) };
         if let Some(slot) = fields.iter_mut().find(|(id, _)| *id == field) {
             slot.1 = v;
@@ -385,11 +639,13 @@ impl Heap {
             // SAFETY: the new block holds `capacity > len` pairs and does not overlap
             // the old one, whose first `len` pairs are written.
             unsafe { std::ptr::copy_nonoverlapping(old, fields, len as usize) };
-            let object = self.object_mut(o);
+            // SAFETY: the caller's promise, as above.
+            let object = unsafe { self.object_mut(o) };
             object.fields = fields;
             object.capacity = capacity;
         }
-        let object = self.object_mut(o);
+        // SAFETY: the caller's promise, as above.
+        let object = unsafe { self.object_mut(o) };
         // SAFETY: `len < capacity`: slot `len` is inside the field array.
         unsafe { object.fields.add(object.len as usize).write((field, v)) };
         object.len += 1;
@@ -415,10 +671,10 @@ impl Default for Heap {
 impl Drop for Heap {
     /// Frees every array and object: no value of this heap may be used after this.
     fn drop(&mut self) {
-        for &chunk in &self.chunks {
-            // SAFETY: `chunk` came from `alloc_zeroed` with the chunk layout and is
+        for chunk in &self.chunks {
+            // SAFETY: `chunk.base` came from `alloc_zeroed` with the chunk layout and is
             // freed once, here (nothing in a heap block needs dropping).
-            unsafe { alloc::dealloc(chunk, Heap::chunk_layout()) };
+            unsafe { alloc::dealloc(chunk.base, Heap::chunk_layout()) };
         }
         for &(block, layout) in &self.large {
             // SAFETY: `block` came from `alloc`/`alloc_zeroed` with `layout`, and is
@@ -614,5 +870,80 @@ mod tests {
         let mut heap = Heap::default();
         heap.alloc_array_fill(Value::ZERO, 10_000).unwrap();
         assert_eq!(heap.used_bytes(), 80_008usize.next_multiple_of(4096) + 4096);
+    }
+
+    #[test]
+    fn a_heap_holds_exactly_the_values_it_made() {
+        let mut heap = Heap::default();
+        let mut other = Heap::default();
+        let a = heap.alloc_array(&[Value::ONE, Value::ONE]).unwrap();
+        let big = heap.alloc_array_fill(Value::ZERO, 10_000).unwrap();
+        let o = heap.alloc_object().unwrap();
+        let foreign = other.alloc_array(&[Value::ONE]).unwrap();
+        let foreign_object = other.alloc_object().unwrap();
+        for v in [a, big, o, Value::int(3), Value::function(2)] {
+            assert!(heap.holds(v));
+        }
+        assert!(!heap.holds(foreign));
+        assert!(!heap.holds(foreign_object));
+        assert!(!other.holds(a) && !other.holds(big) && !other.holds(o));
+        // SAFETY: these words are only asked about, never followed.
+        let (inside, as_object, big_as_object) = unsafe {
+            (
+                Value::from_bits(a.bits() + 8),
+                Value::from_bits(a.bits() & !TAG_MASK | OBJECT_TAG),
+                Value::from_bits(big.bits() & !TAG_MASK | OBJECT_TAG),
+            )
+        };
+        assert!(!heap.holds(inside));
+        assert!(!heap.holds(as_object));
+        assert!(!heap.holds(big_as_object));
+        drop(other);
+        // A new heap may reuse the old one's memory, but holds only what it made.
+        let fresh = Heap::default();
+        assert!(!fresh.holds(foreign) && !fresh.holds(a));
+    }
+
+    #[test]
+    #[should_panic(expected = "another heap")]
+    fn reading_through_a_value_of_another_heap_panics() {
+        let mut heap = Heap::default();
+        let mut other = Heap::new(1 << 20);
+        let _ = heap.alloc_array(&[]);
+        let foreign = other.alloc_array_fill(Value::ONE, 3).unwrap();
+        let _ = heap.array_get(foreign, Value::ZERO);
+    }
+
+    #[test]
+    fn storing_a_value_of_another_heap_panics() {
+        let mut heap = Heap::default();
+        let mut other = Heap::default();
+        let a = heap.alloc_array_fill(Value::ZERO, 2).unwrap();
+        let o = heap.alloc_object().unwrap();
+        let foreign = other.alloc_object().unwrap();
+        let mut refused = |f: &mut dyn FnMut(&mut Heap)| {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut heap)));
+            assert!(result.is_err());
+        };
+        refused(&mut |h| {
+            let _ = h.array_set(a, Value::ZERO, foreign);
+        });
+        refused(&mut |h| {
+            let _ = h.set_field(o, 0, foreign);
+        });
+        refused(&mut |h| {
+            let _ = h.alloc_array(&[Value::ONE, foreign]);
+        });
+        refused(&mut |h| {
+            let _ = h.alloc_array_fill(foreign, 2);
+        });
+        refused(&mut |h| {
+            let _ = h.get_field(foreign, 0);
+        });
+        refused(&mut |h| {
+            let _ = h.array_len(foreign);
+        });
+        assert_eq!(heap.array_get(a, Value::ZERO), Ok(Value::ZERO));
+        assert_eq!(heap.object_fields(o), &[]);
     }
 }

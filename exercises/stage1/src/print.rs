@@ -29,6 +29,9 @@ pub const TRUNCATED: &str = " …(truncated)";
 /// `v` as `print` writes it (without the newline), as a string of at most
 /// [`FORMAT_LIMIT`] bytes and [`TRUNCATED`]: for the value a run returns, which a
 /// test or a tool holds in memory whole.
+///
+/// # Panics
+/// When `v` is an array or object of another heap (see [`Heap::holds`]).
 pub fn format_value(program: &Program, heap: &Heap, v: Value) -> String {
     let mut text = Capped(Vec::new());
     let complete = write_value(&mut text, program, heap, v).is_ok();
@@ -111,12 +114,16 @@ struct Open {
 /// Writes `v`, as `print` writes it (without the newline), to `out`, as it goes.
 /// Fails with `cannot write output` when `out` fails, and `out of memory` when the
 /// walk's stack cannot grow; what was written before stays written.
+///
+/// # Panics
+/// When `v` is an array or object of another heap (see [`Heap::holds`]).
 pub fn write_value<W: Write + ?Sized>(
     out: &mut W,
     program: &Program,
     heap: &Heap,
     v: Value,
 ) -> Result<(), ErrorKind> {
+    assert!(heap.holds(v), "write_value: a value of another heap");
     let put = |out: &mut W, text: &[u8]| out.write_all(text).map_err(|_| ErrorKind::Output);
     // The containers on the path from `v` to the element being printed, innermost
     // last, and the same as a set to spot a cycle in one step.
@@ -166,7 +173,9 @@ pub fn write_value<W: Write + ?Sized>(
         let i = top.next;
         top.next += 1;
         if c.kind() == Kind::Array {
-            match heap.array_elems(c).get(i) {
+            // SAFETY: `c` is `v`, checked above, or was reached from it through blocks
+            // of `heap`, which hold only values of `heap` (every store checks it).
+            match unsafe { heap.array_elems_unchecked(c) }.get(i) {
                 Some(&elem) => {
                     if i > 0 {
                         put(out, b", ")?;
@@ -180,7 +189,8 @@ pub fn write_value<W: Write + ?Sized>(
                 }
             }
         } else {
-            match heap.object_fields(c).get(i) {
+            // SAFETY: as for arrays above.
+            match unsafe { heap.object_fields_unchecked(c) }.get(i) {
                 Some(&(field, value)) => {
                     if i > 0 {
                         put(out, b", ")?;

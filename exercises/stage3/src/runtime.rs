@@ -190,9 +190,9 @@ pub unsafe extern "sysv64" fn rt_new_array(ctx: *mut Context, first: *const u64,
         // its own live frame; the others lie below it, 8 bytes apart, holding values.
         .map(|i| unsafe { value(*first.wrapping_sub(i)) })
         .collect();
-    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-    let heap = unsafe { &mut *ctx.runtime.heap };
-    let result = heap.alloc_array(&elems);
+    // SAFETY: the heap outlives the run; only this helper uses it while it runs; the
+    // elements are native code's values, all of this run's heap.
+    let result = unsafe { (*ctx.runtime.heap).alloc_array_unchecked(&elems) };
     finish(ctx, result)
 }
 
@@ -207,8 +207,9 @@ pub unsafe extern "sysv64" fn rt_new_array_fill(ctx: *mut Context, fill: u64, n:
     // SAFETY: `fill` and `n` are the operands of native code's `new_array_fill`.
     let (fill, n) = unsafe { (value(fill), value(n)) };
     let result = match n.to_int() {
-        // SAFETY: the heap outlives the run; only this helper uses it while it runs.
-        Some(n) => unsafe { &mut *ctx.runtime.heap }.alloc_array_fill(fill, n),
+        // SAFETY: the heap outlives the run; only this helper uses it while it runs;
+        // `fill` is a value of native code, of this run's heap.
+        Some(n) => unsafe { (*ctx.runtime.heap).alloc_array_fill_unchecked(fill, n) },
         None => Err(ErrorKind::TypeError),
     };
     finish(ctx, result)
@@ -235,10 +236,9 @@ pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     ctx.runtime.runtime_calls[RuntimeCall::GetField as usize] += 1;
-    // SAFETY: the heap outlives the run; only this helper uses it while it runs.
     // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
-    // is the operand of native code's `get_field`.
-    let result = unsafe { (*ctx.runtime.heap).get_field(value(o), field as u32) };
+    // is the operand of native code's `get_field`, a value of this run's heap.
+    let result = unsafe { (*ctx.runtime.heap).get_field_unchecked(value(o), field as u32) };
     finish(ctx, result)
 }
 
@@ -253,7 +253,8 @@ pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64
     // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
     // and `v` are the operands of native code's `set_field`.
     let (heap, o, v) = unsafe { (&mut *ctx.runtime.heap, value(o), value(v)) };
-    let result = heap.set_field(o, field as u32, v).map(|()| Value::ZERO);
+    // SAFETY: `o` and `v` are native code's values, of this run's heap.
+    let result = unsafe { heap.set_field_unchecked(o, field as u32, v) }.map(|()| Value::ZERO);
     finish(ctx, result)
 }
 

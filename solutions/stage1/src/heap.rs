@@ -346,7 +346,11 @@ impl Heap {
         if let Some(chunk) = after.checked_sub(1).map(|i| &self.chunks[i]) {
             let offset = p - chunk.base as usize;
             if offset < CHUNK_BYTES {
-                let map = if is_array { &chunk.arrays } else { &chunk.objects };
+                let map = if is_array {
+                    &chunk.arrays
+                } else {
+                    &chunk.objects
+                };
                 return marked(map, offset);
             }
         }

@@ -1,5 +1,6 @@
 //! The instructions on arrays and objects: they pop their operands, all of them before
-//! any check, and let the heap do the checked work.
+//! any check, and let the heap do the checked work. Every value of a run is of the
+//! run's heap, so they skip the heap's check that it made the value.
 
 use super::calls::Cursor;
 use super::Machine;

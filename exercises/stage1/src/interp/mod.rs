@@ -224,7 +224,8 @@ impl Interpreter {
     /// # Panics
     /// When `entry` does not fit the program: no such function or pc, fewer locals
     /// than parameters or more than the function has, or operands other than the
-    /// verifier's depth at `pc`.
+    /// verifier's depth at `pc`; or when a local or operand is an array or object
+    /// that `heap` did not make ([`Heap::holds`]).
     pub fn enter<'a>(
         &'a mut self,
         verified: &'a Verified,
@@ -259,6 +260,16 @@ impl Interpreter {
             "enter: operands at pc {} of {}",
             entry.pc,
             f.name
+        );
+        // The run trusts every value it holds to be of `heap`: those it is given are
+        // checked here, the others are constants, function values or made by `heap`.
+        assert!(
+            entry
+                .locals
+                .iter()
+                .chain(entry.operands)
+                .all(|&v| heap.holds(v)),
+            "enter: a value of another heap"
         );
         if entry.depth + 1 > MAX_FRAMES {
             return Err(Unwind {
@@ -299,8 +310,12 @@ impl Interpreter {
             });
         }
         // `enter`'s checks hold by the caller's (an arity it checked, pc 0, no
-        // operands), and a native stack frame less per interpreted activation counts
-        // on a mixed stack 10,000 calls deep.
+        // operands), but for the one that keeps the run sound; a native stack frame
+        // less per interpreted activation counts on a mixed stack 10,000 calls deep.
+        assert!(
+            args.iter().all(|&v| heap.holds(v)),
+            "call_function: a value of another heap"
+        );
         let entry = Entry::call(func, args, depth);
         self.execute_entry::<false, true>(verified, heap, entry, callout, out)
             .0

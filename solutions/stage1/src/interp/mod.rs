@@ -264,7 +264,11 @@ impl Interpreter {
         // The run trusts every value it holds to be of `heap`: those it is given are
         // checked here, the others are constants, function values or made by `heap`.
         assert!(
-            entry.locals.iter().chain(entry.operands).all(|&v| heap.holds(v)),
+            entry
+                .locals
+                .iter()
+                .chain(entry.operands)
+                .all(|&v| heap.holds(v)),
             "enter: a value of another heap"
         );
         if entry.depth + 1 > MAX_FRAMES {
