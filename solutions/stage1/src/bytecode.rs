@@ -257,6 +257,21 @@ macro_rules! define_instr {
                 }
             }
 
+            /// The same kind of instruction with the operands `values`, in the order
+            /// of [`Instr::operands`]: `None` when there are too few, or one does not
+            /// fit its operand's type. (The `.jasm` parser builds instructions so.)
+            #[allow(unused_mut, unused_variables)]
+            pub fn with_operands(self, values: &[u32]) -> Option<Instr> {
+                let mut next = values.iter().copied();
+                Some(match self {
+                    $(
+                        Instr::$name { .. } => Instr::$name
+                            $( ( <$op_ty>::try_from(next.next()?).ok()? ) )?
+                            $( { $( $field: <$field_ty>::try_from(next.next()?).ok()? ),* } )?,
+                    )*
+                })
+            }
+
             /// One instruction of each kind, every operand 0, in the list's order.
             pub const EVERY_KIND: [Instr; Instr::KINDS] = [$(
                 Instr::$name
@@ -332,6 +347,35 @@ mod tests {
 
     use super::*;
     use crate::interp::superinstr::{Arith, Cmp, Op};
+
+    #[test]
+    fn with_operands_rebuilds_each_kind_and_refuses_what_does_not_fit() {
+        for kind in Instr::EVERY_KIND {
+            let n = kind.operands().as_slice().len();
+            let values: Vec<u32> = (1..=n as u32).map(|v| v * 7).collect();
+            let instr = kind.with_operands(&values).expect("small operands fit");
+            assert_eq!(instr.mnemonic(), kind.mnemonic());
+            let back: Vec<u32> = instr
+                .operands()
+                .as_slice()
+                .iter()
+                .map(|&(_, v)| v)
+                .collect();
+            assert_eq!(back, values, "{kind:?}");
+            if n > 0 {
+                assert_eq!(kind.with_operands(&values[..n - 1]), None, "{kind:?}");
+            }
+        }
+        let call = Instr::Call { func: 0, argc: 0 };
+        assert_eq!(call.with_operands(&[1, u32::from(u16::MAX) + 1]), None);
+        assert_eq!(
+            call.with_operands(&[1, u32::from(u16::MAX)]),
+            Some(Instr::Call {
+                func: 1,
+                argc: u16::MAX
+            })
+        );
+    }
 
     /// Every table derived from [`for_each_instr!`] agrees with it: one mnemonic per
     /// kind, the interpreter's `Op` has the same variant with the same operands, the

@@ -463,13 +463,17 @@ impl Parser<'_> {
                     ),
                 ));
             };
-            open.function.code[*pc] = match open.function.code[*pc] {
-                Instr::Jump(_) => Instr::Jump(target),
-                Instr::JumpIfFalse(_) => Instr::JumpIfFalse(target),
-                Instr::JumpIfTrue(_) => Instr::JumpIfTrue(target),
-                Instr::Loop(_) => Instr::Loop(target),
-                other => other,
-            };
+            let instr = open.function.code[*pc];
+            let values: Vec<u32> = (instr.operands().as_slice().iter())
+                .map(|&(kind, v)| {
+                    if kind == OperandKind::Target {
+                        target
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            open.function.code[*pc] = instr.with_operands(&values).expect("same operands");
         }
         self.done.push((open.id, open.function));
         Ok(())
@@ -486,95 +490,100 @@ impl Parser<'_> {
             Some(&w) => Ok(w),
             None => Err(this.error(i, words[k - 1], format!("'{}' needs {what}", op.text))),
         };
-        let (instr, used) = match op.text {
-            "const" => {
-                let word = operand(self, 1, "an integer")?;
-                let value = parse_integer(word.text).ok_or_else(|| {
-                    self.error(
-                        i,
-                        word,
-                        format!("expected an integer, found '{}'", word.text),
-                    )
-                })?;
-                let Some(value) = value.filter(|v| (INT_MIN..=INT_MAX).contains(v)) else {
-                    return Err(self.error(
-                        i,
-                        word,
-                        format!("integer out of range: {}", word.text),
-                    ));
-                };
-                let k = *self.constant_index.entry(value).or_insert_with(|| {
-                    self.program.constants.push(value);
-                    (self.program.constants.len() - 1) as u32
-                });
-                (Instr::Const(k), 2)
-            }
-            "load_local" => (Instr::LoadLocal(count(self, 1)?), 2),
-            "store_local" => (Instr::StoreLocal(count(self, 1)?), 2),
-            "call_value" => (Instr::CallValue(count(self, 1)?), 2),
-            "new_array" => (Instr::NewArray(count(self, 1)?), 2),
-            "jump" | "jump_if_false" | "jump_if_true" | "loop" => {
-                let word = operand(self, 1, "a label")?;
-                if !is_label(word.text) {
-                    return Err(self.error(
-                        i,
-                        word,
-                        format!("expected a label, found '{}'", word.text),
-                    ));
-                }
-                let open = self.current.as_mut().expect("open checked it");
-                let pc = open.function.code.len();
-                open.uses.push((pc, word.text.to_string(), i, word.column));
-                let instr = match op.text {
-                    "jump" => Instr::Jump(0),
-                    "jump_if_false" => Instr::JumpIfFalse(0),
-                    "jump_if_true" => Instr::JumpIfTrue(0),
-                    _ => Instr::Loop(0),
-                };
-                (instr, 2)
-            }
-            "call" | "func_ref" => {
-                let word = operand(self, 1, "a function name")?;
-                let Some(&func) = self.ids.get(word.text) else {
-                    return Err(self.error(i, word, format!("unknown function '{}'", word.text)));
-                };
-                if op.text == "call" {
-                    (
-                        Instr::Call {
-                            func,
-                            argc: self.number(i, words, 2, op.text, u64::from(u16::MAX))? as u16,
-                        },
-                        3,
-                    )
-                } else {
-                    (Instr::FuncRef(func), 2)
-                }
-            }
-            "get_field" | "set_field" => {
-                let word = operand(self, 1, "a field name")?;
-                let k = match self.field_index.get(word.text) {
-                    Some(&k) => k,
-                    None => {
-                        self.program.fields.push(word.text.to_string());
-                        let k = (self.program.fields.len() - 1) as u32;
-                        self.field_index.insert(word.text.to_string(), k);
-                        k
-                    }
-                };
-                if op.text == "get_field" {
-                    (Instr::GetField(k), 2)
-                } else {
-                    (Instr::SetField(k), 2)
-                }
-            }
-            text => match Instr::EVERY_KIND
-                .iter()
-                .find(|i| i.mnemonic() == text && i.operands().as_slice().is_empty())
-            {
-                Some(&instr) => (instr, 1),
-                None => return Err(self.error(i, op, format!("unknown instruction '{text}'"))),
-            },
+        // The kind of instruction, then each operand read by what it indexes (the one
+        // list, `for_each_instr!`, says which): adding an instruction there is enough.
+        let Some(&kind) = Instr::EVERY_KIND.iter().find(|k| k.mnemonic() == op.text) else {
+            return Err(self.error(i, op, format!("unknown instruction '{}'", op.text)));
         };
+        let kinds = kind.operands();
+        let mut values = Vec::with_capacity(kinds.as_slice().len());
+        let mut label = None;
+        for (j, &(operand_kind, _)) in kinds.as_slice().iter().enumerate() {
+            let k = j + 1;
+            let value = match operand_kind {
+                OperandKind::Constant => {
+                    let word = operand(self, k, "an integer")?;
+                    let value = parse_integer(word.text).ok_or_else(|| {
+                        self.error(
+                            i,
+                            word,
+                            format!("expected an integer, found '{}'", word.text),
+                        )
+                    })?;
+                    let Some(value) = value.filter(|v| (INT_MIN..=INT_MAX).contains(v)) else {
+                        return Err(self.error(
+                            i,
+                            word,
+                            format!("integer out of range: {}", word.text),
+                        ));
+                    };
+                    *self.constant_index.entry(value).or_insert_with(|| {
+                        self.program.constants.push(value);
+                        (self.program.constants.len() - 1) as u32
+                    })
+                }
+                OperandKind::Local | OperandKind::Count => {
+                    let n = count(self, k)?;
+                    // The operand's own type may be narrower than 32 bits.
+                    let mut probe = vec![0; kinds.as_slice().len()];
+                    probe[j] = n;
+                    if kind.with_operands(&probe).is_none() {
+                        return Err(self.error(
+                            i,
+                            words[k],
+                            format!("integer out of range: {}", words[k].text),
+                        ));
+                    }
+                    n
+                }
+                OperandKind::Target => {
+                    let word = operand(self, k, "a label")?;
+                    if !is_label(word.text) {
+                        return Err(self.error(
+                            i,
+                            word,
+                            format!("expected a label, found '{}'", word.text),
+                        ));
+                    }
+                    label = Some(word);
+                    // Set at the function's end, when every label is known.
+                    0
+                }
+                OperandKind::Function => {
+                    let word = operand(self, k, "a function name")?;
+                    let Some(&func) = self.ids.get(word.text) else {
+                        return Err(self.error(
+                            i,
+                            word,
+                            format!("unknown function '{}'", word.text),
+                        ));
+                    };
+                    func
+                }
+                OperandKind::Field => {
+                    let word = operand(self, k, "a field name")?;
+                    match self.field_index.get(word.text) {
+                        Some(&k) => k,
+                        None => {
+                            self.program.fields.push(word.text.to_string());
+                            let k = (self.program.fields.len() - 1) as u32;
+                            self.field_index.insert(word.text.to_string(), k);
+                            k
+                        }
+                    }
+                }
+            };
+            values.push(value);
+        }
+        let instr = kind
+            .with_operands(&values)
+            .expect("each operand was read and fits");
+        let used = 1 + values.len();
+        if let Some(word) = label {
+            let open = self.current.as_mut().expect("open checked it");
+            let pc = open.function.code.len();
+            open.uses.push((pc, word.text.to_string(), i, word.column));
+        }
         self.no_more(i, words, used)?;
         let open = self.current.as_mut().expect("open checked it");
         let line = open.line.unwrap_or(line_number(i));
@@ -835,6 +844,7 @@ L1:
             ("  load_local -1\n",                        2, 14, "expected a number"),
             ("  add 1\n",                                2, 7, "unexpected '1' after 'add'"),
             ("  call main\n",                            2, 8, "'call' needs a number"),
+            ("  call main 65536\n",                      2, 13, "integer out of range: 65536"),
             ("  jump 5\n",                               2, 8, "expected a label, found '5'"),
             ("L0:\nL0:\n",                               3, 1, "label L0 is defined twice"),
             ("L0: .end\n",                               2, 5, "only an instruction may follow a label"),
