@@ -14,9 +14,10 @@
 use std::io::Write;
 
 use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use stage1::interp::ops;
 use stage1::limits::MAX_FRAMES;
 use stage1::print::format_value;
-use stage1::{ErrorKind, Program, RuntimeError, TraceFrame, Value, Verified};
+use stage1::{ErrorKind, Instr, Program, RuntimeError, TraceFrame, Value, Verified};
 
 use super::{BinOp, CmpOp, Function, Inst, Op, Terminator, ENTRY};
 use crate::passes::fold;
@@ -149,20 +150,45 @@ impl Evaluator<'_> {
                     return Err(Ok(ErrorKind::TypeError));
                 }
             }
+            // Arithmetic is the interpreter's own (stage 1's `ops`), so that this
+            // oracle does not share the folding code it checks.
             Op::Binary(b, x, y) => {
-                let (a, c) = (i(x), i(y));
-                let kind = match b {
-                    BinOp::Div | BinOp::Mod if c == 0 => ErrorKind::DivisionByZero,
-                    _ => ErrorKind::IntegerOverflow,
+                let (a, c) = (v(x), v(y));
+                i(x);
+                i(y);
+                let instr = match b {
+                    BinOp::Add => Instr::Add,
+                    BinOp::Sub => Instr::Sub,
+                    BinOp::Mul => Instr::Mul,
+                    BinOp::Div => Instr::Div,
+                    BinOp::Mod => Instr::Mod,
                 };
-                num(fold::binary(*b, a, c), kind)?
+                match b {
+                    BinOp::Div | BinOp::Mod => ops::divmod(instr, a, c),
+                    _ => ops::arith(instr, a, c),
+                }
+                .map_err(Ok)?
             }
-            Op::Neg(x) => num(fold::neg(i(x)), ErrorKind::IntegerOverflow)?,
-            Op::Not(x) => Value::int(fold::not(i(x))),
-            Op::Compare(c @ (CmpOp::Eq | CmpOp::Ne), x, y) => {
-                Value::bool((v(x) == v(y)) == (*c == CmpOp::Eq))
+            Op::Neg(x) => {
+                i(x);
+                ops::arith(Instr::Sub, Value::ZERO, v(x)).map_err(Ok)?
             }
-            Op::Compare(c, x, y) => Value::int(fold::compare(*c, i(x), i(y))),
+            Op::Not(x) => Value::bool(i(x) == 0),
+            Op::Compare(c, x, y) => {
+                if !matches!(c, CmpOp::Eq | CmpOp::Ne) {
+                    i(x);
+                    i(y);
+                }
+                let instr = match c {
+                    CmpOp::Lt => Instr::Lt,
+                    CmpOp::Le => Instr::Le,
+                    CmpOp::Gt => Instr::Gt,
+                    CmpOp::Ge => Instr::Ge,
+                    CmpOp::Eq => Instr::Eq,
+                    CmpOp::Ne => Instr::Ne,
+                };
+                ops::compare(instr, v(x), v(y)).map_err(Ok)?
+            }
             Op::NewArray(xs) => {
                 let elems: Vec<Value> = xs.iter().map(v).collect();
                 self.heap.alloc_array(&elems).map_err(Ok)?
