@@ -1,6 +1,7 @@
-//! What this stage's engine offers the command line (`jitlab run --stage 4`, `jitlab
-//! dump --asm --stage 4`): the optimizing JIT and its listing. The commands
-//! themselves are the `jitlab-cli` crate's.
+//! What this stage's engine offers the command line (`cargo run -p stage4 -- run
+//! FILE`, `-- dump --asm|--ir FILE`, and `jitlab run --stage 4`): the optimizing JIT,
+//! its listing, its IR and its perf map. The commands themselves are the `jitlab-cli`
+//! crate's.
 
 use std::io::Write;
 
@@ -38,6 +39,10 @@ impl jitlab_cli::Stage for Cli {
 
     fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
         Some(listing(program))
+    }
+
+    fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
+        Some(Ok(crate::passes::listing(program, passes)))
     }
 
     fn generates_code(&self) -> bool {
