@@ -630,11 +630,17 @@ fn dump_asm_names_calls_branches_and_constants() {
     assert!(text.contains("; type error at pc "), "{text}");
 }
 
-#[test]
-fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
-    let fib = root().join("examples/fib.mini");
+/// The perf map `jitlab run --perf-map --stage STAGE FILE` writes: each line's start,
+/// size and name, and the whole text.
+fn perf_map(stage: &str, file: &Path) -> (Vec<(u64, u64, String)>, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
-        .args(["run", "--perf-map", "--stage", "3", fib.to_str().unwrap()])
+        .args([
+            "run",
+            "--perf-map",
+            "--stage",
+            stage,
+            file.to_str().unwrap(),
+        ])
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -654,6 +660,13 @@ fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
             (start, size, parts.next().unwrap().to_string())
         })
         .collect();
+    (entries, text)
+}
+
+#[test]
+fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
+    let fib = root().join("examples/fib.mini");
+    let (entries, text) = perf_map("3", &fib);
     let names: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(
         names,
@@ -685,6 +698,43 @@ fn perf_map_lists_the_trampoline_and_every_function_at_its_address() {
         let first = listing[at..].lines().nth(2).unwrap().trim();
         assert!(first.starts_with("0000: "), "{name}: {first}");
         assert!(*start > base, "{name}");
+    }
+    for pair in entries.windows(2) {
+        assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "{text}");
+    }
+}
+
+#[test]
+fn perf_map_names_the_functions_stage_4_optimized_at_their_addresses() {
+    let fib = root().join("examples/fib.mini");
+    let (entries, text) = perf_map("4", &fib);
+    let names: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "jitlab::trampoline",
+            "mini::main [optimized]",
+            "mini::fib [optimized]"
+        ]
+    );
+    // Each range is as long as stage 4's listing says its function's code is, and the
+    // ranges tile the code.
+    let listing = stdout(&jitlab(&[
+        "dump",
+        "--asm",
+        "--stage",
+        "4",
+        fib.to_str().unwrap(),
+    ]));
+    for (_, size, name) in &entries[1..] {
+        let function = name
+            .trim_start_matches("mini::")
+            .trim_end_matches(" [optimized]");
+        let header = format!("fn {function} (");
+        let at = listing.find(&header).unwrap();
+        let bytes = listing[at..].split(": ").nth(1).unwrap();
+        let bytes: u64 = bytes.split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(*size, bytes, "{name}");
     }
     for pair in entries.windows(2) {
         assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "{text}");

@@ -310,6 +310,16 @@ pub fn instr_text(program: &Program, instr: Instr) -> String {
 /// write it): one `START SIZE name` line per function and the trampoline, addresses
 /// and sizes in hex.
 pub fn perf_map(compiled: &CompiledProgram, program: &Program) -> String {
+    perf_map_with_tiers(compiled, program, |_| "baseline")
+}
+
+/// [`perf_map`] with each compiled function's tier named by `tier(index)` (stage 4
+/// names those it optimized); a declined function is an `interpreted stub`.
+pub fn perf_map_with_tiers(
+    compiled: &CompiledProgram,
+    program: &Program,
+    tier: impl Fn(usize) -> &'static str,
+) -> String {
     let base = compiled.code.addr();
     let mut out = String::new();
     let first = compiled
@@ -323,16 +333,17 @@ pub fn perf_map(compiled: &CompiledProgram, program: &Program) -> String {
     if first > 0 {
         let _ = writeln!(out, "{base:x} {first:x} jitlab::trampoline");
     }
-    for ((fc, f), why) in compiled
+    for (i, ((fc, f), why)) in compiled
         .functions
         .iter()
         .zip(&program.functions)
         .zip(&compiled.declined)
+        .enumerate()
     {
         let kind = if why.is_some() {
             "interpreted stub"
         } else {
-            "baseline"
+            tier(i)
         };
         let _ = writeln!(
             out,
@@ -353,6 +364,11 @@ pub fn perf_map_path() -> PathBuf {
 /// Writes [`perf_map`] to [`perf_map_path`]: the first program of the process
 /// replaces a stale file of the same name, later ones are appended.
 pub fn write_perf_map(compiled: &CompiledProgram, program: &Program) -> io::Result<PathBuf> {
+    write_perf_map_text(&perf_map(compiled, program))
+}
+
+/// Writes a perf map's `text` to [`perf_map_path`], as [`write_perf_map`] does.
+pub fn write_perf_map_text(text: &str) -> io::Result<PathBuf> {
     static STARTED: AtomicBool = AtomicBool::new(false);
     let path = perf_map_path();
     let first = !STARTED.swap(true, Ordering::SeqCst);
@@ -362,6 +378,6 @@ pub fn write_perf_map(compiled: &CompiledProgram, program: &Program) -> io::Resu
         .append(!first)
         .truncate(first)
         .open(&path)?;
-    io::Write::write_all(&mut file, perf_map(compiled, program).as_bytes())?;
+    io::Write::write_all(&mut file, text.as_bytes())?;
     Ok(path)
 }

@@ -256,7 +256,18 @@ impl Engine for Optimizer {
             ("spilled values", spilled),
         ];
         if self.options.perf_map {
-            if let Err(e) = stage3::listing::write_perf_map(&compiled.program, program) {
+            // The functions the optimizer made are `[optimized]`, the others
+            // `[baseline]` (the templates) or `[interpreted stub]`.
+            let text =
+                stage3::listing::perf_map_with_tiers(
+                    &compiled.program,
+                    program,
+                    |i| match compiled.functions[i] {
+                        Ok(_) => "optimized",
+                        Err(_) => "baseline",
+                    },
+                );
+            if let Err(e) = stage3::listing::write_perf_map_text(&text) {
                 let _ = writeln!(std::io::stderr(), "warning: no perf map: {e}");
             }
         }
