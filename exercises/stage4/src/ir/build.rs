@@ -15,8 +15,10 @@
 //!
 //! That is the simple and correct form (every local is a parameter of every block,
 //! even where it never changes); the passes remove the parameters that carry nothing
-//! (see `passes::dce`). The verifier guarantees one stack depth per pc, so a block's
-//! depth is known from any of its predecessors.
+//! (see `passes::dce`). The verifier gives the stack depth before each pc
+//! (`Verified::depths`), one for every path to it, and rejects unreachable code: so
+//! every block's parameters are made before any is walked, and each block is walked
+//! once, in order, with a frame of its parameters.
 //!
 //! The abstract frame at a pc is also exactly what a deoptimization guard of stage 7
 //! must carry there (each local and operand as an IR value): a guard is built
@@ -80,18 +82,6 @@ pub fn build(program: &Verified, func: FnId) -> Function {
     // cannot be the entry (the entry has no predecessors): the entry then jumps to it.
     let pc0_is_target = code.iter().any(|i| i.jump_target() == Some(0));
     let entry = f.new_block(0);
-    let mut block_at: Vec<Option<Block>> = vec![None; code.len()];
-    for (pc, &start) in starts.iter().enumerate() {
-        if start {
-            block_at[pc] = Some(if pc == 0 && !pc0_is_target {
-                entry
-            } else {
-                f.new_block(pc as Pc)
-            });
-        }
-    }
-    let block_at = |pc: u32| block_at[pc as usize].expect("a block starts at every target");
-
     let mut locals: Vec<Value> = (0..source.arity).map(|_| f.add_param(entry)).collect();
     if source.locals > source.arity {
         let zero = f.push(entry, Op::Const(0), 0).expect("const has a result");
@@ -102,20 +92,30 @@ pub fn build(program: &Verified, func: FnId) -> Function {
         stack: Vec::new(),
     };
 
-    // Blocks whose parameters exist, waiting to be walked (a block gets its
-    // parameters when the first jump to it is made, from the depth of the stack).
-    let mut has_params = vec![false; f.blocks.len()];
-    let mut work: Vec<(Block, Frame)> = Vec::new();
+    // Every other block, with its parameters: one per local, then one per operand the
+    // stack holds at its start.
+    let depths = program.depths(func);
+    let mut block_at: Vec<Option<Block>> = vec![None; code.len()];
+    let mut blocks: Vec<(Block, Frame)> = Vec::new();
+    if !pc0_is_target {
+        block_at[0] = Some(entry);
+        blocks.push((entry, initial.clone()));
+    }
+    for (pc, &start) in starts.iter().enumerate() {
+        if start && block_at[pc].is_none() {
+            let block = f.new_block(pc as Pc);
+            let locals = (0..source.locals).map(|_| f.add_param(block)).collect();
+            let stack = (0..depths[pc]).map(|_| f.add_param(block)).collect();
+            block_at[pc] = Some(block);
+            blocks.push((block, Frame { locals, stack }));
+        }
+    }
+    let block_at = |pc: u32| block_at[pc as usize].expect("a block starts at every target");
     if pc0_is_target {
-        let first = block_at(0);
-        enter(&mut f, &mut has_params, &mut work, first, &initial);
-        f.terminate(entry, Terminator::Jump(call(first, &initial)));
-    } else {
-        has_params[entry.index()] = true;
-        work.push((entry, initial));
+        f.terminate(entry, Terminator::Jump(call(block_at(0), &initial)));
     }
 
-    while let Some((block, mut frame)) = work.pop() {
+    for (block, mut frame) in blocks {
         let mut pc = f.blocks[block.index()].pc as usize;
         loop {
             let at = pc as Pc;
@@ -173,7 +173,6 @@ pub fn build(program: &Verified, func: FnId) -> Function {
                 }
                 Instr::Jump(target) | Instr::Loop(target) => {
                     let to = block_at(target);
-                    enter(&mut f, &mut has_params, &mut work, to, &frame);
                     f.terminate(block, Terminator::Jump(call(to, &frame)));
                     break;
                 }
@@ -182,8 +181,6 @@ pub fn build(program: &Verified, func: FnId) -> Function {
                     let cond = emit(&mut f, block, Op::CheckInt(c), at);
                     let jump = block_at(target);
                     let next = block_at(at + 1);
-                    enter(&mut f, &mut has_params, &mut work, jump, &frame);
-                    enter(&mut f, &mut has_params, &mut work, next, &frame);
                     let (then, else_) = if matches!(instr, Instr::JumpIfTrue(_)) {
                         (jump, next)
                     } else {
@@ -277,7 +274,6 @@ pub fn build(program: &Verified, func: FnId) -> Function {
             // Falling into the next block is a jump to it.
             if starts[pc] {
                 let to = block_at(pc as Pc);
-                enter(&mut f, &mut has_params, &mut work, to, &frame);
                 f.terminate(block, Terminator::Jump(call(to, &frame)));
                 break;
             }
@@ -297,23 +293,5 @@ fn call(block: Block, frame: &Frame) -> BlockCall {
     BlockCall {
         block,
         args: frame.args(),
-    }
-}
-
-/// Control goes from a walked block to `to` with `frame`. The first time, `to` gets
-/// one parameter per local and stack slot, and is queued to be walked with a frame of
-/// its parameters.
-fn enter(
-    f: &mut Function,
-    has_params: &mut [bool],
-    work: &mut Vec<(Block, Frame)>,
-    to: Block,
-    frame: &Frame,
-) {
-    if !has_params[to.index()] {
-        has_params[to.index()] = true;
-        let locals = (0..frame.locals.len()).map(|_| f.add_param(to)).collect();
-        let stack = (0..frame.stack.len()).map(|_| f.add_param(to)).collect();
-        work.push((to, Frame { locals, stack }));
     }
 }
