@@ -1,8 +1,15 @@
 //! Helpers shared by the suite: loading Mini or `.jasm` text, running it on the
 //! interpreter, and turning what happened into the testkit's [`Outcome`].
+//!
+//! Every test that runs the learner's interpreter starts with
+//! `if harness().this_test() { return; }` (or checks its programs in [`harness`]'s
+//! `each`): the interpreter is `unsafe` inside, so a mistake in a hole can crash or
+//! hang the process, and in a child process with a timeout that fails the one test,
+//! naming the program it was running, instead of the whole suite.
 
 use std::path::PathBuf;
 
+use jitlab_testkit::isolate::{self, Harness};
 use jitlab_testkit::{End, Outcome};
 use stage1::interp::Interpreter;
 use stage1::{Engine, RuntimeError, SourceError, Verified};
@@ -12,9 +19,26 @@ pub fn programs_dir() -> PathBuf {
     jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The suite's isolation harness ([`jitlab_testkit::isolate`]): the default timeout.
+pub fn harness() -> Harness {
+    isolate::install_panic_hook();
+    Harness::new()
+}
+
+/// How a crash report names a program: its name and its numbered source.
+pub fn program_label(name: &str, source: &str) -> String {
+    let mut label = format!("program {name}\n--- source ---\n");
+    for (i, line) in source.lines().enumerate() {
+        label.push_str(&format!("{:4} | {line}\n", i + 1));
+    }
+    label
+}
+
 /// Loads `source` as the file `name` (`.jasm` by extension, else Mini) and verifies it;
 /// a failure is a panic that shows the error and the source.
 pub fn load(name: &str, source: &str) -> Verified {
+    // In a child process, a crash names the program that was loaded last.
+    isolate::running(|| program_label(name, source));
     stage1::load::load_source(name, source)
         .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
 }
@@ -94,6 +118,7 @@ pub fn load_error_end(e: &SourceError) -> End {
 
 /// Everything observable about loading and running `source` as the file `name`.
 pub fn outcome(name: &str, source: &str) -> Outcome {
+    isolate::running(|| program_label(name, source));
     let verified = match stage1::load::load_source(name, source) {
         Ok(v) => v,
         Err(e) => return Outcome::new(b"", load_error_end(&e)),

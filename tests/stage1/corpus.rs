@@ -2,30 +2,31 @@
 //! comments say and ends as they say (a runtime error with its message at the line of
 //! the comment, or `main`'s value).
 
-use jitlab_testkit::corpus;
+use jitlab_testkit::{corpus, isolate};
 use stage1::ErrorKind;
 
-use super::common::{outcome, programs_dir};
+use super::common::{harness, outcome, program_label, programs_dir};
 
 #[test]
 fn every_corpus_program_prints_and_ends_as_its_comments_expect() {
     let programs = corpus::load(&programs_dir());
-    let mut failures = Vec::new();
-    for program in &programs {
-        let actual = outcome(&program.name, &program.source);
-        if let Err(report) = program.check(&actual) {
-            failures.push((program.name.clone(), report));
-        }
-    }
-    let names: Vec<&str> = failures.iter().map(|(name, _)| name.as_str()).collect();
-    let reports: Vec<&str> = failures.iter().map(|(_, report)| report.as_str()).collect();
+    // One child runs the corpus (a new one after a crash or a hang, which fails that
+    // program alone).
+    let failures = harness().max_failures(programs.len()).each(
+        programs.len(),
+        |i| program_label(&programs[i].name, &programs[i].source),
+        |i| {
+            let program = &programs[i];
+            program.check(&outcome(&program.name, &program.source))
+        },
+    );
     assert!(
         failures.is_empty(),
         "{} of {} corpus programs went wrong: {}\n\n{}",
         failures.len(),
         programs.len(),
-        names.join(", "),
-        reports.join("\n")
+        isolate::names(&failures, |i| programs[i].name.clone()),
+        isolate::report(&failures)
     );
 }
 
