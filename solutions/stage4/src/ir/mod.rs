@@ -679,7 +679,8 @@ impl Function {
         let mut seen = vec![false; self.blocks.len()];
         // (block, next successor to visit): an explicit stack, so that deep CFGs
         // cannot overflow the native stack.
-        let mut stack = vec![(ENTRY, 0usize)];
+        let mut stack = Vec::with_capacity(self.blocks.len() + 1);
+        stack.push((ENTRY, 0usize));
         seen[ENTRY.index()] = true;
         while let Some((block, next)) = stack.pop() {
             let succs = self.blocks[block.index()].term.successors();
