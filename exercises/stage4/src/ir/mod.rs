@@ -376,22 +376,121 @@ pub enum Terminator {
     Return(Value),
 }
 
-impl Terminator {
-    /// The blocks control may go to next (`then` before `else_`).
-    pub fn successors(&self) -> Vec<Block> {
-        match self {
-            Terminator::Jump(call) => vec![call.block],
-            Terminator::Branch { then, else_, .. } => vec![then.block, else_.block],
-            Terminator::Return(_) => Vec::new(),
+/// At most two items kept inline (a terminator's successors or jumps): a slice by
+/// deref, and iterable by value, with no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpToTwo<T> {
+    items: [T; 2],
+    len: usize,
+}
+
+impl<T> std::ops::Deref for UpToTwo<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+}
+
+impl<T> IntoIterator for UpToTwo<T> {
+    type Item = T;
+    type IntoIter = std::iter::Take<std::array::IntoIter<T, 2>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
+    }
+}
+
+/// The successors of a block.
+pub type Successors = UpToTwo<Block>;
+
+/// The jump that a `return` does not make: the filler of an empty [`UpToTwo`].
+static NO_CALL: BlockCall = BlockCall {
+    block: ENTRY,
+    args: Vec::new(),
+};
+
+/// The hasher of the passes' tables (of values and instructions): the
+/// multiply-and-rotate of rustc's FxHash, several times cheaper than std's SipHash,
+/// whose protection against chosen keys a compiler's own tables do not need. The
+/// tables are only looked up, never iterated, so no output depends on their order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
         }
     }
 
-    /// The jumps to other blocks, with their arguments.
-    pub fn calls(&self) -> Vec<&BlockCall> {
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A hash map with [`FastHasher`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+impl Terminator {
+    /// The blocks control may go to next (`then` before `else_`), without allocating:
+    /// passes ask for them at every step of every walk over the graph.
+    pub fn successors(&self) -> Successors {
         match self {
-            Terminator::Jump(call) => vec![call],
-            Terminator::Branch { then, else_, .. } => vec![then, else_],
-            Terminator::Return(_) => Vec::new(),
+            Terminator::Jump(call) => UpToTwo {
+                items: [call.block, call.block],
+                len: 1,
+            },
+            Terminator::Branch { then, else_, .. } => UpToTwo {
+                items: [then.block, else_.block],
+                len: 2,
+            },
+            Terminator::Return(_) => UpToTwo {
+                items: [ENTRY, ENTRY],
+                len: 0,
+            },
+        }
+    }
+
+    /// The jumps to other blocks, with their arguments (without allocating).
+    pub fn calls(&self) -> UpToTwo<&BlockCall> {
+        match self {
+            Terminator::Jump(call) => UpToTwo {
+                items: [call, call],
+                len: 1,
+            },
+            Terminator::Branch { then, else_, .. } => UpToTwo {
+                items: [then, else_],
+                len: 2,
+            },
+            Terminator::Return(_) => UpToTwo {
+                items: [&NO_CALL, &NO_CALL],
+                len: 0,
+            },
         }
     }
 
@@ -580,7 +679,8 @@ impl Function {
         let mut seen = vec![false; self.blocks.len()];
         // (block, next successor to visit): an explicit stack, so that deep CFGs
         // cannot overflow the native stack.
-        let mut stack = vec![(ENTRY, 0usize)];
+        let mut stack = Vec::with_capacity(self.blocks.len() + 1);
+        stack.push((ENTRY, 0usize));
         seen[ENTRY.index()] = true;
         while let Some((block, next)) = stack.pop() {
             let succs = self.blocks[block.index()].term.successors();
@@ -701,10 +801,12 @@ impl Function {
     pub fn all_predecessors(&self) -> Vec<Vec<Block>> {
         let mut preds = vec![Vec::new(); self.blocks.len()];
         for (b, data) in self.blocks.iter().enumerate() {
-            let mut succs = data.term.successors();
-            succs.dedup();
-            for succ in succs {
-                preds[succ.index()].push(Block(b as u32));
+            let succs = data.term.successors();
+            for (i, &succ) in succs.iter().enumerate() {
+                // A branch with both arms to one block lists it once.
+                if i == 0 || succs[i - 1] != succ {
+                    preds[succ.index()].push(Block(b as u32));
+                }
             }
         }
         preds

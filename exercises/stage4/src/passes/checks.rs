@@ -16,9 +16,7 @@
 //! is incremented by an `add`, although each fact needs the other. `check_int x` of a
 //! known integer is `x` and goes.
 
-use std::collections::HashMap;
-
-use crate::ir::{Block, Dominators, Function, Op, Value, ValueDef, ENTRY};
+use crate::ir::{Block, Dominators, FastMap, Function, Op, Value, ValueDef, ENTRY};
 
 use super::{PassStats, Renames};
 
@@ -34,7 +32,7 @@ fn by_dominance(f: &mut Function) {
     let doms = Dominators::new(f);
     let children = doms.children();
     // The checked value of each checked `x`, in the current dominator-tree scope.
-    let mut checked: HashMap<Value, Value> = HashMap::new();
+    let mut checked: FastMap<Value, Value> = FastMap::default();
     // A walk of the dominator tree with an explicit stack (deep trees cannot
     // overflow the native stack); `Leave` takes a block's checks out of scope.
     enum Step {

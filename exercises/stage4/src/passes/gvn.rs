@@ -14,9 +14,7 @@
 //! Loads (`a[i]`, `o.f`) are not merged — a store between them may change the
 //! answer — and neither are allocations (each gives a new array) nor calls.
 
-use std::collections::HashMap;
-
-use crate::ir::{BinOp, Block, CmpOp, Dominators, Function, Op, Value, ENTRY};
+use crate::ir::{BinOp, Block, CmpOp, Dominators, FastMap, Function, Op, Value, ENTRY};
 
 use super::PassStats;
 
@@ -53,9 +51,9 @@ fn key(op: &Op) -> Op {
 pub fn run(f: &mut Function, stats: &mut PassStats) {
     let doms = Dominators::new(f);
     let children = doms.children();
-    let mut table: HashMap<Op, Value> = HashMap::new();
+    let mut table: FastMap<Op, Value> = FastMap::default();
     // What each merged value became (uses are renamed as the walk meets them).
-    let mut renamed: HashMap<Value, Value> = HashMap::new();
+    let mut renamed: FastMap<Value, Value> = FastMap::default();
     enum Step {
         Enter(Block),
         Leave(Vec<Op>),

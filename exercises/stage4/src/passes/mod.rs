@@ -199,7 +199,7 @@ pub fn inst_places(f: &Function) -> Vec<Option<(crate::ir::Block, usize)>> {
 /// Values to be replaced by others, applied to the whole function at once (one pass
 /// over it, where replacing each value as it is found would be one pass per value).
 #[derive(Default)]
-pub struct Renames(std::collections::HashMap<Value, Value>);
+pub struct Renames(crate::ir::FastMap<Value, Value>);
 
 impl Renames {
     /// What `v` stands for now, following chains (`a → b → c` gives `c`).

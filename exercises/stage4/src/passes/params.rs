@@ -34,12 +34,11 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
                 // The one value other than `p` that the jumps pass, if there is one.
                 let mut same = None;
                 let mut trivial = true;
-                let mut seen = Vec::new();
-                for &pred in block_preds {
-                    if seen.contains(&pred) {
+                for (j, &pred) in block_preds.iter().enumerate() {
+                    // A block listed twice (both arms of a branch) is read once.
+                    if block_preds[..j].contains(&pred) {
                         continue;
                     }
-                    seen.push(pred);
                     for call in f.blocks[pred.index()].term.calls() {
                         if call.block != block {
                             continue;

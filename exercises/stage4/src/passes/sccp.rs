@@ -17,9 +17,7 @@
 //! executable edge become jumps, and the blocks no execution reaches are left
 //! unreachable (for `cleanup`).
 
-use std::collections::HashMap;
-
-use crate::ir::{Block, Function, Op, Terminator, Value, ENTRY};
+use crate::ir::{Block, FastMap, Function, Op, Terminator, Value, ENTRY};
 
 use super::{fold, PassStats, Uses};
 
@@ -274,7 +272,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
     }
     // Parameters proved constant: a `const` at the top of their block replaces them
     // (the parameter itself goes when DCE finds it unused).
-    let mut renamed: HashMap<Value, Value> = HashMap::new();
+    let mut renamed: FastMap<Value, Value> = FastMap::default();
     for (b, &live) in block_live.iter().enumerate() {
         if !live || b == ENTRY.index() {
             continue;

@@ -33,9 +33,7 @@
 //! [`Model`] evaluates them on integers, so the property tests check the exact
 //! instructions the code generator gets.
 
-use std::collections::HashMap;
-
-use crate::ir::{BinOp, CmpOp, Function, Inst, Op, Pc, Value};
+use crate::ir::{BinOp, CmpOp, FastMap, Function, Inst, Op, Pc, Value};
 
 use super::{fold, PassStats};
 
@@ -195,9 +193,9 @@ fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
 
 /// Rewrites every multiplication, division and remainder by a constant in `f`.
 pub fn run(f: &mut Function, stats: &mut PassStats) {
-    let mut renamed: HashMap<Value, Value> = HashMap::new();
+    let mut renamed: FastMap<Value, Value> = FastMap::default();
     // The remainders by ±2^k rewritten so far: what they became → (x, 2^k - 1).
-    let mut low_bits: HashMap<Value, (Value, i64)> = HashMap::new();
+    let mut low_bits: FastMap<Value, (Value, i64)> = FastMap::default();
     for b in 0..f.blocks.len() {
         let insts = std::mem::take(&mut f.blocks[b].insts);
         let mut keep = Vec::with_capacity(insts.len());

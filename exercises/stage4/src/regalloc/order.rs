@@ -31,7 +31,7 @@ pub fn linear_order(f: &Function) -> Vec<Block> {
     let mut seen = vec![false; n];
     let mut stack: Vec<(Block, Vec<Block>)> = Vec::new();
     let succs_of = |b: Block| {
-        let mut succs = f.blocks[b.index()].term.successors();
+        let mut succs = f.blocks[b.index()].term.successors().to_vec();
         // Stable: among equals, `then` before `else`.
         succs.sort_by_key(|&s| shared(b, s));
         succs.reverse();
