@@ -2,29 +2,12 @@
 //! result and error under the JIT as under the interpreter. `JITLAB_RANDOM=N` runs N
 //! seeds instead of the default.
 
-use jitlab_testkit::{isolate, random};
-
-use super::common::{differential, harness, program_label};
+use super::common::assert_random_programs_agree;
 
 /// Seeds run by default (the issue asks for at least 2,000).
 const DEFAULT_SEEDS: u64 = 2_000;
 
-fn seeds() -> u64 {
-    random::seed_count(DEFAULT_SEEDS)
-}
-
 #[test]
 fn random_programs_agree_with_the_interpreter() {
-    let name = |seed: usize| format!("random-{seed}.mini");
-    let failures = harness().each(
-        seeds() as usize,
-        |seed| program_label(&name(seed), &random::program(seed as u64)),
-        |seed| differential(&name(seed), &random::program(seed as u64)),
-    );
-    assert!(
-        failures.is_empty(),
-        "random programs differ under the JIT (first {} shown):\n\n{}",
-        failures.len(),
-        isolate::report(&failures)
-    );
+    assert_random_programs_agree(DEFAULT_SEEDS);
 }
