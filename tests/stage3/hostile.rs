@@ -2,6 +2,7 @@
 //! give the interpreter's answer, never an error of their own; long operator chains
 //! run; `print` streams and a failing output is a clean error.
 
+use jitlab_testkit::memory;
 use stage1::interp::Interpreter;
 use stage1::ErrorKind;
 use stage3::Jit;
@@ -196,37 +197,11 @@ fn a_long_print_agrees_with_the_interpreter() {
     assert_eq!(actual.result, expected.result);
 }
 
-/// Programs that allocate until the heap is full, by kind of block.
-const FILL_THE_HEAP: [(&str, &str); 3] = [
-    (
-        "arrays",
-        "let k = 0;\nwhile 1 { let a = [k, k, k]; k = k + 1; }\n",
-    ),
-    ("empty arrays", "while 1 { let a = []; }\n"),
-    (
-        "objects with fields",
-        "let k = 0;\nwhile 1 { let o = {a: k, b: 2, c: 3, d: 4, e: 5}; o.f = 6; k = k + 1; }\n",
-    ),
-];
-
 /// The heap limit of the memory test: small, so that it fills fast.
 const PEAK_LIMIT: usize = 32 << 20;
 /// What the process may take beyond the heap limit: the program, its code, the
 /// native stack it touches, the allocator's own, the test harness.
 const PEAK_SLACK: usize = 8 << 20;
-
-/// A line of `/proc/self/status` in bytes (`VmHWM`: the peak resident memory).
-fn proc_status_bytes(key: &str) -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    let kb: usize = line[key.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
 
 #[test]
 fn the_heap_limit_bounds_the_process_memory() {
@@ -235,58 +210,22 @@ fn the_heap_limit_bounds_the_process_memory() {
     }
     use stage1::{Engine, ErrorKind};
     // In the child: run one program into the limit and report the peak.
-    if let Ok(case) = std::env::var("JITLAB_PEAK_CASE") {
-        let (_, source) = FILL_THE_HEAP
-            .iter()
-            .find(|(name, _)| *name == case)
-            .expect("a known case");
+    if let Some(source) = memory::child_case() {
         let program = load("fill.mini", source);
-        let before = proc_status_bytes("VmRSS:").unwrap_or(0);
-        let mut jit = stage3::Jit::with_options(stage3::Options {
-            heap_limit: PEAK_LIMIT,
-            ..stage3::Options::default()
+        memory::report_peak(|| {
+            let mut jit = stage3::Jit::with_options(stage3::Options {
+                heap_limit: PEAK_LIMIT,
+                ..stage3::Options::default()
+            });
+            let e = jit.run(&program, &mut Vec::new()).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::OutOfMemory);
         });
-        let e = jit.run(&program, &mut Vec::new()).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::OutOfMemory);
-        let peak = proc_status_bytes("VmHWM:").unwrap_or(0);
-        println!("\nPEAK {before} {peak}");
         return;
     }
-    if proc_status_bytes("VmHWM:").is_none() {
-        return; // No /proc here: nothing to measure with.
-    }
     // In the parent: each case in a process of its own, so each peak is its own.
-    for (case, _) in FILL_THE_HEAP {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "the_heap_limit_bounds_the_process_memory",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("JITLAB_PEAK_CASE", case)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{case}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let numbers: Vec<usize> = text
-            .split("PEAK ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("{case}: no peak reported:\n{text}"))
-            .split_whitespace()
-            .take(2)
-            .map(|n| n.parse().unwrap())
-            .collect();
-        let (before, peak) = (numbers[0], numbers[1]);
-        assert!(
-            peak <= before + PEAK_LIMIT + PEAK_SLACK,
-            "{case}: the process grew from {} MiB to a peak of {} MiB with a {} MiB heap limit",
-            before >> 20,
-            peak >> 20,
-            PEAK_LIMIT >> 20
-        );
-    }
+    memory::assert_peaks(
+        "the_heap_limit_bounds_the_process_memory",
+        PEAK_LIMIT,
+        PEAK_SLACK,
+    );
 }

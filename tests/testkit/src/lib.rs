@@ -2,13 +2,15 @@
 //! expectations its programs state in their comments, a seeded generator of random
 //! Mini programs for differential testing, readable reports of what went wrong, and
 //! [`isolate`]: the harness that runs generated code in a child process with a
-//! timeout, so that a crash or a hang fails one test with a message.
+//! timeout, so that a crash or a hang fails one test with a message; and [`memory`]:
+//! the peak memory of a process that fills an engine's heap.
 //!
 //! The kit depends on no stage, so that every stage's suite can use it: a suite turns
 //! what its engine did into an [`Outcome`] and lets the kit compare and describe it.
 
 pub mod corpus;
 pub mod isolate;
+pub mod memory;
 pub mod outcome;
 pub mod random;
 
