@@ -1,57 +1,29 @@
 //! The crate's own binary (`cargo run -p stage1 -- run FILE`, here the reference's):
 //! the same commands and output as `jitlab`, with this crate's engine.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use jitlab_testkit::binary::{text, Binary};
+use std::process::Output;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+fn binary() -> Binary {
+    Binary::new(
+        env!("CARGO_BIN_EXE_stage1-solution"),
+        env!("CARGO_MANIFEST_DIR"),
+    )
 }
 
 fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stage1-solution"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
+    binary().run(args)
 }
 
 #[test]
 fn run_prints_the_program_s_output() {
-    let out = bin(&["run", "--stats", "examples/fib.mini"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "832040\n");
-    assert!(
-        text(&out.stderr).contains("interpreter (stage 1)"),
-        "{}",
-        text(&out.stderr)
-    );
+    let stats = binary().run_fib_with_stats();
+    assert!(stats.contains("interpreter (stage 1)"), "{stats}");
 }
 
 #[test]
 fn errors_have_jitlab_s_exit_statuses() {
-    let missing = bin(&["run", "no/such.mini"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert_eq!(
-        text(&missing.stderr),
-        "error: cannot read no/such.mini: No such file or directory\n"
-    );
-    let dir = std::env::temp_dir().join(format!("stage1-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("div.mini");
-    std::fs::write(&file, "print 1;\nprint 1 / 0;\n").unwrap();
-    let failed = bin(&["run", file.to_str().unwrap()]);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(failed.status.code(), Some(1));
-    assert_eq!(text(&failed.stdout), "1\n");
-    assert_eq!(
-        text(&failed.stderr),
-        "error: division by zero\n  at main (line 2)\n"
-    );
+    binary().assert_jitlab_exit_statuses();
 }
 
 #[test]

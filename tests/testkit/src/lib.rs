@@ -3,11 +3,13 @@
 //! Mini programs for differential testing, readable reports of what went wrong, and
 //! [`isolate`]: the harness that runs generated code in a child process with a
 //! timeout, so that a crash or a hang fails one test with a message; and [`memory`]:
-//! the peak memory of a process that fills an engine's heap.
+//! the peak memory of a process that fills an engine's heap; and [`binary`]: a
+//! stage's own binary, run as the learner runs it.
 //!
 //! The kit depends on no stage, so that every stage's suite can use it: a suite turns
 //! what its engine did into an [`Outcome`] and lets the kit compare and describe it.
 
+pub mod binary;
 pub mod corpus;
 pub mod isolate;
 pub mod memory;
