@@ -3,6 +3,7 @@
 //! run; `print` streams and a failing output is a clean error.
 
 use jitlab_testkit::memory;
+use jitlab_testkit::output::{doubled, Limited};
 use stage1::interp::Interpreter;
 use stage1::ErrorKind;
 use stage3::Jit;
@@ -118,39 +119,6 @@ fn long_operator_chains_run_natively() {
     }
 }
 
-/// A writer that takes `limit` bytes, then fails, and remembers the first bytes, the
-/// total and its biggest single write.
-struct Limited {
-    head: Vec<u8>,
-    total: usize,
-    limit: usize,
-    biggest_write: usize,
-}
-
-impl std::io::Write for Limited {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.total + buf.len() > self.limit {
-            return Err(std::io::Error::other("the disk is full"));
-        }
-        let keep = buf.len().min(64usize.saturating_sub(self.head.len()));
-        self.head.extend_from_slice(&buf[..keep]);
-        self.total += buf.len();
-        self.biggest_write = self.biggest_write.max(buf.len());
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `a` doubled `n` times (`a = [a, a]`), after `print 1`.
-fn doubled(n: u32) -> String {
-    format!(
-        "let a = [1, 2];\nlet i = 0;\nwhile i < {n} {{ a = [a, a]; i = i + 1; }}\nprint 1;\nprint a;\n"
-    )
-}
-
 #[test]
 fn print_streams_a_value_whose_text_is_larger_than_memory() {
     if harness().this_test() {
@@ -158,12 +126,7 @@ fn print_streams_a_value_whose_text_is_larger_than_memory() {
     }
     use stage1::Engine;
     let program = load("doubled.mini", &doubled(40));
-    let mut out = Limited {
-        head: Vec::new(),
-        total: 0,
-        limit: 1 << 20,
-        biggest_write: 0,
-    };
+    let mut out = Limited::new(1 << 20);
     let e = Jit::new().run(&program, &mut out).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Output);
     assert!(out.head.starts_with(b"1\n[[[[[[[[[["), "{:?}", out.head);

@@ -2,9 +2,10 @@
 //! expectations its programs state in their comments, a seeded generator of random
 //! Mini programs for differential testing, readable reports of what went wrong, and
 //! [`isolate`]: the harness that runs generated code in a child process with a
-//! timeout, so that a crash or a hang fails one test with a message; and [`memory`]:
-//! the peak memory of a process that fills an engine's heap; and [`binary`]: a
-//! stage's own binary, run as the learner runs it.
+//! timeout, so that a crash or a hang fails one test with a message. Beside them:
+//! [`memory`] (the peak memory of a process that fills an engine's heap), [`output`]
+//! (printing more than a writer takes) and [`binary`] (a stage's own binary, run as
+//! the learner runs it).
 //!
 //! The kit depends on no stage, so that every stage's suite can use it: a suite turns
 //! what its engine did into an [`Outcome`] and lets the kit compare and describe it.
@@ -14,6 +15,7 @@ pub mod corpus;
 pub mod isolate;
 pub mod memory;
 pub mod outcome;
+pub mod output;
 pub mod random;
 
 pub use corpus::{CorpusProgram, LoadErrorExpectation};
