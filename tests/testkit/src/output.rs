@@ -20,6 +20,25 @@ impl Limited {
             biggest_write: 0,
         }
     }
+
+    /// Asserts no single write was bigger than 64 KiB: a long print streams.
+    #[track_caller]
+    pub fn assert_small_writes(&self) {
+        assert!(
+            self.biggest_write <= 64 << 10,
+            "one write of {}",
+            self.biggest_write
+        );
+    }
+
+    /// Asserts what [`doubled`]`(40)` wrote into a writer that fails after 1 MiB: `1`
+    /// then the start of the array, over a million bytes, in small writes.
+    #[track_caller]
+    pub fn assert_streamed_until_full(&self) {
+        assert!(self.head.starts_with(b"1\n[[[[[[[[[["), "{:?}", self.head);
+        assert!(self.total > 1_000_000, "only {} bytes came out", self.total);
+        self.assert_small_writes();
+    }
 }
 
 impl std::io::Write for Limited {
