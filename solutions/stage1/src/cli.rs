@@ -98,5 +98,23 @@ pub fn event_line(event: &Event) -> String {
             tier,
             reason,
         } => format!("not compiled {function} ({tier}): {reason}"),
+        Event::TierUp {
+            function,
+            from,
+            to,
+            trigger,
+            count,
+            time,
+            code_bytes,
+        } => format!(
+            "tier-up {function}: {from} -> {to} after {count} {trigger}, {code_bytes} bytes in {}",
+            jitlab_cli::stats::millis(*time)
+        ),
+        Event::Osr {
+            function,
+            pc,
+            from,
+            to,
+        } => format!("osr {function} at pc {pc}: {from} -> {to}"),
     }
 }

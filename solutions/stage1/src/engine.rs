@@ -58,4 +58,24 @@ pub enum Event {
         tier: &'static str,
         reason: String,
     },
+    /// A function moved up a tier (stage 5): its code in the function table is now
+    /// `to`'s, because its call counter (`trigger` "calls") or one of its loops'
+    /// back-edge counter ("loop") reached `count`.
+    TierUp {
+        function: String,
+        from: &'static str,
+        to: &'static str,
+        trigger: &'static str,
+        count: u64,
+        time: Duration,
+        code_bytes: usize,
+    },
+    /// A running frame of `function` moved from tier `from` to tier `to` at the loop
+    /// header `pc` (on-stack replacement, stage 5).
+    Osr {
+        function: String,
+        pc: usize,
+        from: &'static str,
+        to: &'static str,
+    },
 }

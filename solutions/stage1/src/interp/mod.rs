@@ -11,6 +11,7 @@ mod heap_ops;
 pub mod ops;
 pub mod profile;
 pub mod superinstr;
+pub mod tiering;
 pub mod trace;
 
 use std::io::Write;
