@@ -81,6 +81,8 @@ const TABLE: &[(&str, &str, Build)] = &[
     ("4c 0f 44 47 08",                "cmove r8, qword ptr [rdi+0x8]",        |a| a.cmov(Cond::E, Reg::R8, Mem::base_disp(Reg::RDI, 8))),
     // calls, stack, traps
     ("41 ff d3",                      "call r11",                             |a| a.call_reg(Reg::R11)),
+    ("ff 50 10",                      "call qword ptr [rax+0x10]",            |a| a.call_mem(Mem::base_disp(Reg::RAX, 16))),
+    ("41 ff 54 24 08",                "call qword ptr [r12+0x8]",             |a| a.call_mem(Mem::base_disp(Reg::R12, 8))),
     ("ff e0",                         "jmp rax",                              |a| a.jmp_reg(Reg::RAX)),
     ("c3",                            "ret",                                  |a| a.ret()),
     ("55",                            "push rbp",                             |a| a.push(Reg::RBP)),

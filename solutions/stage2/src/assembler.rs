@@ -487,6 +487,12 @@ impl Assembler {
         self.op(&[0xFF], false, FF_CALL, Rm::Reg(target));
     }
 
+    /// `call [mem]` (`FF /2`): call the address stored in memory (a function table's
+    /// entry).
+    pub fn call_mem(&mut self, target: Mem) {
+        self.op(&[0xFF], false, FF_CALL, Rm::Mem(target));
+    }
+
     /// `jmp reg` (`FF /4`): jump to the address in a register.
     pub fn jmp_reg(&mut self, target: Reg) {
         self.op(&[0xFF], false, FF_JMP, Rm::Reg(target));

@@ -33,7 +33,8 @@ impl FnGen<'_> {
         )
     }
 
-    /// `call f argc`: a direct call of the callee's label.
+    /// `call f argc`: a call of the callee's label, or of its function-table entry
+    /// ([`Linkage`](super::linkage::Linkage)).
     pub(super) fn gen_call(&mut self, func: FnId, argc: u32) {
         todo!(
             "call: spill the operands, pass the address of the first argument, call the callee, check for an error, push the result in ACC — book §3.9"

@@ -16,6 +16,7 @@ mod compare;
 pub mod frame;
 mod heap;
 mod jumps;
+pub mod linkage;
 pub mod stack;
 
 use std::ops::Range;
@@ -31,6 +32,7 @@ use stage1::value::{ERROR_WORD, INT_SHIFT};
 
 use crate::runtime::{error_code, KIND_RECORDED};
 use frame::Frame;
+use linkage::Linkage;
 use stack::Operand;
 
 // Templates retag an untagged integer (and make 0 or 1) with `add r, r`, a shift
@@ -279,6 +281,7 @@ fn generate_program(
                 max_stack,
             },
             entries: &entries,
+            linkage: Linkage::Labels(&entries),
             pc: 0,
             stack,
             clean: 0,
@@ -378,8 +381,10 @@ pub(crate) struct FnGen<'a> {
     pub program: &'a Program,
     pub func: FnId,
     pub frame: Frame,
-    /// Every function's entry label, for direct calls.
+    /// Every function's entry label (this one's is where the code starts).
     pub entries: &'a [Label],
+    /// Where `call f` goes: the callee's label, or its function-table entry.
+    pub linkage: Linkage<'a>,
     /// The instruction being generated.
     pub pc: usize,
     /// Where each operand is ([`stack`]); its length is the operand-stack depth.

@@ -51,13 +51,14 @@ impl FnGen<'_> {
         // exercise-end
     }
 
-    /// `call f argc`: a direct call of the callee's label.
+    /// `call f argc`: a call of the callee's label, or of its function-table entry
+    /// ([`Linkage`](super::linkage::Linkage)).
     pub(super) fn gen_call(&mut self, func: FnId, argc: u32) {
         // exercise-begin: call spill the operands, pass the address of the first argument, call the callee, check for an error, push the result in ACC
         self.spill_all();
         let first = self.frame.operand(self.depth() - argc);
         self.asm.lea(ARGS, first);
-        self.asm.call(self.entries[func as usize]);
+        self.linkage.call(self.asm, func, ACC);
         self.check_error_result();
         self.stack.truncate((self.depth() - argc) as usize);
         self.push(Operand::Acc);
