@@ -69,8 +69,11 @@ pub struct Prepared {
 /// Runs function `func` through the optimizer up to register allocation, or says why
 /// it declines.
 pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
-    let start = Instant::now();
-    let mut ir = ir::build::build(verified, func);
+    prepare_ir(Instant::now(), ir::build::build(verified, func))
+}
+
+/// [`prepare`] of the function's IR `ir` as built, timed from `start`.
+pub(crate) fn prepare_ir(start: Instant, mut ir: Function) -> Result<Prepared, String> {
     let mut passes = PassStats::default();
     optimize(&mut ir, &mut passes, |_, _| {});
     if cfg!(debug_assertions) {

@@ -132,7 +132,7 @@ impl FnGen<'_> {
             Op::Call { func, args } => {
                 self.write_outgoing(&args);
                 self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
-                self.asm.call(self.entries[func as usize]);
+                self.linkage.call(self.asm, func, ACC);
                 self.check_error_result(inst);
                 self.store_result(inst, ACC);
             }

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use stage1::{ErrorKind, FnId, Program};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+use stage3::codegen::linkage::Linkage;
 use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
 use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
 
@@ -83,8 +84,12 @@ pub(crate) struct FnGen<'a> {
     asm: &'a mut Assembler,
     f: &'a Function,
     alloc: &'a Allocation,
-    /// Every function's entry label, for direct calls.
-    entries: &'a [Label],
+    /// Where this function's code starts.
+    entry: Label,
+    /// Where its calls of known functions go (labels, or the function table).
+    linkage: Linkage<'a>,
+    /// An on-stack-replacement entry (see [`Entry::osr`]).
+    osr: bool,
     func: FnId,
     /// Each block's label.
     labels: Vec<Label>,
@@ -100,7 +105,8 @@ pub(crate) struct FnGen<'a> {
     uses: Vec<u32>,
 }
 
-/// Generates `f` (allocated by `alloc`) into `asm` at `entries[f.id]`.
+/// Generates `f` (allocated by `alloc`) into `asm` at `entries[f.id]`, its calls
+/// direct to the other functions' labels (a whole program in one assembler).
 pub fn generate(
     asm: &mut Assembler,
     program: &Program,
@@ -109,6 +115,37 @@ pub fn generate(
     entries: &[Label],
 ) -> Generated {
     let _ = program;
+    let entry = Entry {
+        label: entries[f.id as usize],
+        linkage: Linkage::Labels(entries),
+        osr: false,
+    };
+    generate_entered(asm, f, alloc, entry)
+}
+
+/// How a function's code is entered and how it reaches its callees.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The label bound at the code's start.
+    pub label: Label,
+    /// Where its calls of known functions go: `Labels` in a whole-program assembler,
+    /// `Table` for a function compiled alone (stage 5's tiers).
+    pub linkage: Linkage<'a>,
+    /// The code is an on-stack-replacement entry (`f` from `ir::build::build_osr`):
+    /// its entry block's parameters (the frame state) come from `[rdi - 8k]` as
+    /// arguments do, but the frame it runs in was counted where it began (in a lower
+    /// tier), so the prologue takes no frame from `FRAMES_LEFT` and counts no call.
+    /// Its `return` gives a frame back, as every return does.
+    pub osr: bool,
+}
+
+/// Generates `f` (allocated by `alloc`) into `asm` at `entry.label`.
+pub fn generate_entered(
+    asm: &mut Assembler,
+    f: &Function,
+    alloc: &Allocation,
+    entry: Entry<'_>,
+) -> Generated {
     let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
     let raise = asm.new_label();
     let saved = alloc.callee_saved.len() as i32;
@@ -127,7 +164,9 @@ pub fn generate(
         asm,
         f,
         alloc,
-        entries,
+        entry: entry.label,
+        linkage: entry.linkage,
+        osr: entry.osr,
         func: f.id,
         labels,
         stubs: Vec::new(),
@@ -165,7 +204,7 @@ impl FnGen<'_> {
     fn gen_function(&mut self) -> Generated {
         let start = self.asm.offset();
         let mut pieces = Vec::new();
-        self.asm.bind(self.entries[self.func as usize]);
+        self.asm.bind(self.entry);
         self.gen_prologue();
         pieces.push((Piece::Prologue, start..self.asm.offset()));
         let order = self.alloc.order.clone();
@@ -226,7 +265,7 @@ impl FnGen<'_> {
         }
         Generated {
             code: FunctionCode {
-                entry: self.entries[self.func as usize],
+                entry: self.entry,
                 range: start..end,
                 prologue: pieces[0].1.clone(),
                 instrs,
@@ -240,7 +279,8 @@ impl FnGen<'_> {
 
     /// The prologue: the frame, the callee-saved registers it uses, one frame from
     /// `FRAMES_LEFT` (`stack overflow`, charged to the caller, when none is left), the
-    /// call counted, and each argument moved from `[rdi - 8k]` to its location.
+    /// call counted (neither at an OSR entry), and each argument (or frame-state word)
+    /// moved from `[rdi - 8k]` to its location.
     fn gen_prologue(&mut self) {
         self.asm.push(Reg::RBP);
         self.asm.mov(Reg::RBP, Reg::RSP);
@@ -252,10 +292,12 @@ impl FnGen<'_> {
             self.asm
                 .mov_mr(Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)), r);
         }
-        let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME);
-        self.asm.sub(FRAMES_LEFT, Imm32(1));
-        self.asm.jcc(Cond::B, overflow);
-        self.asm.add(CALLS, Imm32(1));
+        if !self.osr {
+            let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME);
+            self.asm.sub(FRAMES_LEFT, Imm32(1));
+            self.asm.jcc(Cond::B, overflow);
+            self.asm.add(CALLS, Imm32(1));
+        }
         let params = &self.f.blocks[0].params;
         if params.iter().any(|p| self.alloc.locs[p.index()].is_some()) {
             // `rdi` may be some parameter's register: then read the arguments through

@@ -83,32 +83,61 @@ pub fn block_starts(code: &[Instr]) -> Vec<bool> {
 /// Builds the SSA form of function `func` of `program`, in the canonical numbering
 /// (see [`Function::compact`]).
 pub fn build(program: &Verified, func: FnId) -> Function {
+    build_entered(program, func, None)
+}
+
+/// Builds the SSA form of function `func` entered by on-stack replacement at the loop
+/// header `header` (a target of a `loop` instruction, which the caller checked): the
+/// entry block's parameters are the frame state there — every local, then the
+/// operands bottom first, the order of stage 5's frame-state layout and of the code
+/// generator's arguments (`[rdi - 8k]`) — and it jumps to the header's block with
+/// them. Like any arguments they are unknown to the passes. Only the code reachable
+/// from the header is kept: the function's own entry is not (HotSpot's OSR methods
+/// are the same).
+pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
+    build_entered(program, func, Some(header))
+}
+
+/// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`.
+fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
     let code = &source.code;
     let mut f = Function::new(source.name.clone(), func);
     let starts = block_starts(code);
+    let depths = program.depths(func);
 
     // The entry block holds the arguments. When pc 0 is a loop header (`loop 0`), it
     // cannot be the entry (the entry has no predecessors): the entry then jumps to it.
+    // An OSR entry holds the frame state and jumps to its loop header.
     let pc0_is_target = code.iter().any(|i| i.jump_target() == Some(0));
-    let entry = f.new_block(0);
-    let mut locals: Vec<Value> = (0..source.arity).map(|_| f.add_param(entry)).collect();
-    if source.locals > source.arity {
-        let zero = f.push(entry, Op::Const(0), 0).expect("const has a result");
-        locals.resize(source.locals as usize, zero);
-    }
-    let initial = Frame {
-        locals,
-        stack: Vec::new(),
+    let entry = f.new_block(osr.unwrap_or(0));
+    let initial = match osr {
+        None => {
+            let mut locals: Vec<Value> = (0..source.arity).map(|_| f.add_param(entry)).collect();
+            if source.locals > source.arity {
+                let zero = f.push(entry, Op::Const(0), 0).expect("const has a result");
+                locals.resize(source.locals as usize, zero);
+            }
+            Frame {
+                locals,
+                stack: Vec::new(),
+            }
+        }
+        Some(header) => Frame {
+            locals: (0..source.locals).map(|_| f.add_param(entry)).collect(),
+            stack: (0..depths[header as usize])
+                .map(|_| f.add_param(entry))
+                .collect(),
+        },
     };
 
     // Every other block, with its parameters: one per local, then one per operand the
     // stack holds at its start.
-    let depths = program.depths(func);
     let mut block_at: Vec<Option<Block>> = vec![None; code.len()];
     let mut blocks: Vec<(Block, Frame)> = Vec::new();
-    if !pc0_is_target {
+    let entry_is_pc0 = osr.is_none() && !pc0_is_target;
+    if entry_is_pc0 {
         block_at[0] = Some(entry);
         blocks.push((entry, initial.clone()));
     }
@@ -122,8 +151,9 @@ pub fn build(program: &Verified, func: FnId) -> Function {
         }
     }
     let block_at = |pc: u32| block_at[pc as usize].expect("a block starts at every target");
-    if pc0_is_target {
-        f.terminate(entry, Terminator::Jump(call(block_at(0), &initial)));
+    if !entry_is_pc0 {
+        let to = block_at(osr.unwrap_or(0));
+        f.terminate(entry, Terminator::Jump(call(to, &initial)));
     }
 
     for (block, mut frame) in blocks {

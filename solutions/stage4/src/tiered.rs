@@ -1,0 +1,139 @@
+//! Stage 4 in a tiered run (stage 5): one function at a time, when it is hot, into a
+//! code block of its own, and the variant entered by on-stack replacement (OSR) in
+//! the middle of a running loop.
+//!
+//! A function compiled alone calls the others through the function table
+//! ([`Linkage::Table`]): stage 5 moves a callee from tier to tier by rewriting its
+//! table entry, and this code follows with nothing patched. The calling convention,
+//! the pinned registers, the frame limit and the error exit are the whole-program
+//! compile's (see [`crate::codegen`]).
+//!
+//! **OSR.** A frame of a lower tier (the interpreter, or stage 3's baseline code) that
+//! reaches a hot loop's header hands its *frame state* to code compiled for that
+//! header: `rdi` points at local 0, local `n` is at `[rdi - 8n]` and operand `j`
+//! (0 = bottom) at `[rdi - 8(L + j)]`, `L` being the function's locals. That is the
+//! layout of arguments, so the OSR variant is the function's IR with a different
+//! entry block ([`crate::ir::build::build_osr`]): its parameters are the state's
+//! words, the passes know nothing of them (as of any argument), and it jumps to the
+//! header's block. Only what the header reaches is compiled. The frame was counted
+//! where it began, so the OSR entry takes no frame from `FRAMES_LEFT` and counts no
+//! call; its `return` is the function's (one frame given back), and an error adds its
+//! frame (the function, at the failing pc) as the function would.
+
+use std::time::Instant;
+
+use stage1::{FnId, Instr, Verified};
+use stage2::{Assembler, CodeBlock};
+use stage3::codegen::linkage::Linkage;
+use stage3::codegen::FunctionCode;
+
+use crate::codegen::{self, Entry};
+use crate::engine::{prepare_ir, Prepared};
+use crate::ir::{self, Pc};
+
+/// One function compiled alone: its own executable block, where to enter it, and what
+/// stage 3 records of every function (code ranges, frame size, compile time).
+pub struct CompiledFunction {
+    /// The code (mapped writable, written, then made executable: never both).
+    pub code: CodeBlock,
+    /// The offset in `code` of the entry: the function's first instruction, called
+    /// as any function (arguments at `[rdi - 8k]`); for an OSR compile, the OSR
+    /// entry (`rdi` = the frame state), the only way in.
+    pub entry: usize,
+    /// The OSR entries: (loop header pc, offset in `code`). Empty for a function's
+    /// ordinary code; the one entry of an OSR compile.
+    pub osr_entries: Vec<(usize, usize)>,
+    /// Where the code went and how long the whole compile took (IR, passes,
+    /// registers and code).
+    pub function: FunctionCode,
+}
+
+/// Compiles function `func` of `verified` alone, its calls through the function
+/// table. With `osr = Some(pc)`, the variant entered at the loop header `pc` (a
+/// target of a `loop` instruction) with the frame state (see the module's
+/// documentation). `Err` says why the optimizer declines (a function too big, a pc
+/// that is no loop header, or — in debug builds — an IR or allocation that fails
+/// its check).
+pub fn compile_function(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+) -> Result<CompiledFunction, String> {
+    let start = Instant::now();
+    let prepared = prepare_function(verified, func, osr)?;
+    let mut asm = Assembler::new();
+    let label = asm.new_label();
+    let entry = Entry {
+        label,
+        linkage: Linkage::Table,
+        osr: osr.is_some(),
+    };
+    let generated = codegen::generate_entered(&mut asm, &prepared.ir, &prepared.alloc, entry);
+    let code = asm
+        .finish()
+        .map_err(|e| format!("cannot load the code: {e}"))?;
+    let entry = code.label_offset(label).expect("the entry is bound");
+    let mut function = generated.code;
+    function.time = start.elapsed();
+    Ok(CompiledFunction {
+        code,
+        entry,
+        osr_entries: osr.map(|pc| (pc, entry)).into_iter().collect(),
+        function,
+    })
+}
+
+/// Runs function `func` through the optimizer up to register allocation: its
+/// ordinary IR, or with `osr = Some(pc)` the one entered at loop header `pc`.
+pub fn prepare_function(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+) -> Result<Prepared, String> {
+    let start = Instant::now();
+    let Some(pc) = osr else {
+        return prepare_ir(start, ir::build(verified, func));
+    };
+    let header = loop_header(verified, func, pc)?;
+    prepare_ir(start, ir::build::build_osr(verified, func, header))
+}
+
+/// The IR of function `func` entered by OSR at loop header `pc`, built and optimized
+/// (what its code is made from), as text: the `--ir` listing of an OSR variant.
+pub fn osr_listing(verified: &Verified, func: FnId, pc: usize) -> Result<String, String> {
+    let header = loop_header(verified, func, pc)?;
+    let mut f = ir::build::build_osr(verified, func, header);
+    crate::passes::optimize(&mut f, &mut Default::default(), |_, _| {});
+    Ok(ir::text::print(&f))
+}
+
+/// The loop headers of function `func`: the targets of its `loop` instructions, in
+/// order, each once.
+pub fn loop_headers(verified: &Verified, func: FnId) -> Vec<usize> {
+    let code = &verified.program().functions[func as usize].code;
+    let mut headers: Vec<usize> = code
+        .iter()
+        .filter_map(|i| match i {
+            Instr::Loop(target) => Some(*target as usize),
+            _ => None,
+        })
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    headers
+}
+
+/// `pc` as a loop header of `func`, or why it is not one.
+fn loop_header(verified: &Verified, func: FnId, pc: usize) -> Result<Pc, String> {
+    let program = verified.program();
+    let Some(f) = program.functions.get(func as usize) else {
+        return Err(format!("no function {func}"));
+    };
+    if !loop_headers(verified, func).contains(&pc) {
+        return Err(format!(
+            "pc {pc} of {} is not a loop header (the target of a loop instruction)",
+            f.name
+        ));
+    }
+    Ok(pc as Pc)
+}

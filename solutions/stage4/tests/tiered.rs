@@ -1,0 +1,473 @@
+//! Stage 4 in a tiered run: functions compiled one at a time with table linkage
+//! (`stage4::tiered::compile_function`), and the variants entered by on-stack
+//! replacement (OSR) at a loop header with a frame state.
+//!
+//! The run harness is stage 3's: a whole program compiled by the templates gives the
+//! entry trampoline, the context and the function table; the table's entries are then
+//! pointed at the functions stage 4 compiled alone, so every call between them goes
+//! through the table. An OSR test points `main`'s entry at a small stub that enters
+//! the OSR code with a frame state, and compares with the interpreter entered at the
+//! same loop header with the same state (`Interpreter::enter`): the output, the result
+//! and the error with its whole trace.
+
+use std::path::PathBuf;
+
+use jitlab_testkit::isolate::{self, Harness};
+use jitlab_testkit::{corpus, describe, End, Outcome};
+use stage1::bytecode::MAIN;
+use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use stage1::interp::trace::runtime_error;
+use stage1::interp::{Entry, Interpreter};
+use stage1::limits::MAX_FRAMES;
+use stage1::print::format_value;
+use stage1::{Engine, FnId, RuntimeError, Stats, Value, Verified};
+use stage2::{Assembler, CodeBlock, Imm32, Reg};
+use stage3::codegen::FRAMES_LEFT;
+use stage3::CompiledProgram;
+use stage4_solution::tiered::{self, compile_function, CompiledFunction};
+use stage4_solution::{ir, passes, regalloc};
+
+/// The harness: children with the default timeout, crashes in generated code
+/// described.
+fn harness() -> Harness {
+    isolate::install_panic_hook();
+    Harness::new().describer(stage2::code_map::describe)
+}
+
+fn programs_dir() -> PathBuf {
+    jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The corpus programs that load.
+fn corpus_programs() -> Vec<corpus::CorpusProgram> {
+    let programs: Vec<_> = corpus::load(&programs_dir())
+        .into_iter()
+        .filter(|p| p.expected_load_error.is_none())
+        .collect();
+    assert!(
+        programs.len() >= 60,
+        "only {} corpus programs",
+        programs.len()
+    );
+    programs
+}
+
+fn load(name: &str, source: &str) -> Verified {
+    stage1::load::load_source(name, source)
+        .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
+}
+
+/// What one run printed and how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    output: String,
+    result: Result<String, RuntimeError>,
+}
+
+impl Run {
+    fn outcome(&self) -> Outcome {
+        let end = match &self.result {
+            Ok(v) => End::Returned(v.clone()),
+            Err(e) => End::RuntimeError {
+                message: e.kind.message().to_string(),
+                line: e.trace.first().map_or(0, |f| f.line),
+            },
+        };
+        Outcome::new(self.output.as_bytes(), end)
+    }
+}
+
+/// `Err` with a report when the two runs differ.
+fn compare(name: &str, source: &str, expected: &Run, actual: &Run) -> Result<(), String> {
+    if expected == actual {
+        return Ok(());
+    }
+    let mut report = describe(name, source, &expected.outcome(), &actual.outcome());
+    report.push_str(&format!(
+        "\nexpected {:?}\nactual   {:?}\n",
+        expected.result, actual.result
+    ));
+    Err(report)
+}
+
+/// The interpreter's run of the whole program.
+fn interpreted(verified: &Verified) -> Run {
+    let mut out = Vec::new();
+    let result = Interpreter::new().run(verified, &mut out);
+    Run {
+        output: String::from_utf8(out).expect("UTF-8"),
+        result,
+    }
+}
+
+/// Which tier makes each function's code in a table-linked run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    /// Every function compiled alone by stage 4.
+    Optimized,
+    /// Every other function by stage 4 alone, the others stage 3's templates.
+    Alternating,
+}
+
+/// A program whose function table points at code compiled function by function:
+/// stage 3's whole-program compile gives the trampoline and the table, whose entries
+/// then go to `optimized` (kept alive here).
+struct TableLinked {
+    program: CompiledProgram,
+    optimized: Vec<Option<CompiledFunction>>,
+    /// Extra code the table points at (the OSR stub).
+    stubs: Vec<CodeBlock>,
+}
+
+impl TableLinked {
+    fn new(verified: &Verified, mix: Mix) -> TableLinked {
+        let mut program = stage3::compile_program_declining(verified, &[])
+            .expect("the templates compile the program");
+        let optimized: Vec<Option<CompiledFunction>> = (0..verified.program().functions.len())
+            .map(|i| {
+                let take = mix == Mix::Optimized || i % 2 == 1;
+                let compiled = compile_function(verified, i as FnId, None);
+                match compiled {
+                    Ok(c) if take && program.declined[i].is_none() => Some(c),
+                    Ok(_) => None,
+                    Err(why) => panic!("function {i} not compiled: {why}"),
+                }
+            })
+            .collect();
+        for (i, c) in optimized.iter().enumerate() {
+            if let Some(c) = c {
+                program.table[i].code = c.code.addr() + c.entry as u64;
+                let fc = &mut program.functions[i];
+                fc.frame_bytes = fc.frame_bytes.max(c.function.frame_bytes);
+            }
+        }
+        TableLinked {
+            program,
+            optimized,
+            stubs: Vec::new(),
+        }
+    }
+
+    /// Runs the program from `main`'s table entry on `heap`.
+    fn run(&self, verified: &Verified, heap: &mut Heap) -> Run {
+        let program = verified.program();
+        let recursive = stage3::stack::recursive_functions(program);
+        let mut out = Vec::new();
+        let mut stats = Stats::default();
+        let result = stage3::run_compiled(
+            verified,
+            &self.program,
+            &recursive,
+            heap,
+            &mut out,
+            &mut stats,
+        )
+        .expect("a native stack");
+        Run {
+            output: String::from_utf8(out).expect("UTF-8"),
+            result: result.map(|v| format_value(program, heap, v)),
+        }
+    }
+
+    /// Points `main`'s entry at a stub that enters `osr` (an OSR compile) with the
+    /// frame state `state` (local 0 first, then the operands), as a frame `depth`
+    /// frames deep: the stub takes the frames below and the OSR'd one from
+    /// `FRAMES_LEFT`, which the OSR entry does not. `state` must outlive the run.
+    fn enter_osr_from_main(&mut self, osr: &CompiledFunction, state: &[u64], depth: usize) {
+        let mut asm = Assembler::new();
+        asm.sub(FRAMES_LEFT, Imm32(depth as i32 + 1));
+        // Local 0 at the highest address: `state` is laid out reversed.
+        let base = state.as_ptr() as u64 + 8 * (state.len().max(1) as u64 - 1);
+        asm.mov_imm(Reg::RDI, base as i64);
+        asm.mov_imm(Reg::RAX, (osr.code.addr() + osr.entry as u64) as i64);
+        // The stack as at a call: 16-byte aligned before `call`.
+        asm.sub(Reg::RSP, Imm32(8));
+        asm.call_reg(Reg::RAX);
+        asm.add(Reg::RSP, Imm32(8));
+        asm.ret();
+        let stub = asm.finish().expect("the stub loads");
+        self.program.table[MAIN as usize].code = stub.addr();
+        self.stubs.push(stub);
+    }
+}
+
+#[test]
+fn every_corpus_program_agrees_when_each_function_is_compiled_alone() {
+    let programs = corpus_programs();
+    let failures = harness().max_failures(programs.len()).each(
+        programs.len(),
+        |i| programs[i].name.clone(),
+        |i| {
+            let p = &programs[i];
+            let verified = load(&p.name, &p.source);
+            let expected = interpreted(&verified);
+            for mix in [Mix::Optimized, Mix::Alternating] {
+                let linked = TableLinked::new(&verified, mix);
+                assert!(linked.optimized.iter().any(Option::is_some) || mix == Mix::Alternating);
+                let actual = linked.run(&verified, &mut Heap::new(DEFAULT_HEAP_LIMIT));
+                compare(&p.name, &p.source, &expected, &actual)?;
+            }
+            Ok(())
+        },
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus programs went wrong with table linkage: {}\n\n{}",
+        failures.len(),
+        programs.len(),
+        isolate::names(&failures, |i| programs[i].name.clone()),
+        isolate::report(&failures[..failures.len().min(3)])
+    );
+}
+
+/// A frame state for function `func` at pc `header`, made on a run's heap: the
+/// locals (all of them) and the operands.
+type MakeState<'a> = &'a dyn Fn(&mut Heap) -> (Vec<Value>, Vec<Value>);
+
+/// Enters function `func` at loop header `header` with the state `make` gives, in the
+/// interpreter and in the OSR code, `depth` frames deep; `Err` with a report when
+/// they differ in output, result or error.
+fn osr_differential(
+    name: &str,
+    source: &str,
+    func: &str,
+    header: usize,
+    depth: usize,
+    make: MakeState,
+) -> Result<(), String> {
+    let verified = load(name, source);
+    let program = verified.program();
+    let id = program.function_named(func).expect("the function exists");
+
+    let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
+    let (locals, operands) = make(&mut heap);
+    let mut out = Vec::new();
+    let entry = Entry {
+        func: id,
+        pc: header,
+        locals: &locals,
+        operands: &operands,
+        depth,
+    };
+    let result = Interpreter::new().enter(&verified, &mut heap, entry, None, &mut out);
+    let expected = Run {
+        output: String::from_utf8(out).expect("UTF-8"),
+        result: match result {
+            Ok(v) => Ok(format_value(program, &heap, v)),
+            Err(unwind) => Err(runtime_error(
+                program,
+                unwind.kind,
+                unwind.frames.into_iter(),
+            )),
+        },
+    };
+
+    let osr = compile_function(&verified, id, Some(header))?;
+    assert_eq!(osr.osr_entries, [(header, osr.entry)]);
+    let mut linked = TableLinked::new(&verified, Mix::Optimized);
+    let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
+    let (locals, operands) = make(&mut heap);
+    let mut state: Vec<u64> = locals.iter().chain(&operands).map(|v| v.bits()).collect();
+    state.reverse();
+    linked.enter_osr_from_main(&osr, &state, depth);
+    let actual = linked.run(&verified, &mut heap);
+    compare(name, source, &expected, &actual)
+}
+
+/// The pcs of `func`'s loop headers.
+fn headers(source_name: &str, source: &str, func: &str) -> Vec<usize> {
+    let verified = load(source_name, source);
+    let id = verified.program().function_named(func).unwrap();
+    tiered::loop_headers(&verified, id)
+}
+
+fn ints(values: &[i64]) -> Vec<Value> {
+    values.iter().map(|&n| Value::int(n)).collect()
+}
+
+const SUM: &str = "let i = 0;\nlet s = 0;\nprint 99;\nwhile i < 10 {\n  s = s + i;\n  i = i + 1;\n}\nprint s;\nreturn i;\n";
+
+#[test]
+fn osr_into_mains_loop_finishes_it_from_the_frame_state() {
+    harness().case(|| {
+        let header = headers("sum.mini", SUM, "main");
+        assert_eq!(header.len(), 1);
+        // Mid-loop: i = 7, s = 100: the rest adds 7 + 8 + 9; nothing before the
+        // loop (`print 99`) runs again.
+        let state = |_: &mut Heap| (ints(&[7, 100]), vec![]);
+        osr_differential("sum.mini", SUM, "main", header[0], 0, &state).unwrap();
+        // The loop already done: straight out.
+        let done = |_: &mut Heap| (ints(&[10, -5]), vec![]);
+        osr_differential("sum.mini", SUM, "main", header[0], 0, &done).unwrap();
+    });
+}
+
+#[test]
+fn osr_state_values_are_unknown_to_the_optimizer() {
+    harness().case(|| {
+        let header = headers("sum.mini", SUM, "main")[0];
+        // `s` an array, `i` a function value: the checks the state's values need
+        // stay, and fail where the interpreter fails, with its trace.
+        let array = |heap: &mut Heap| {
+            let a = heap.alloc_array(&ints(&[1, 2])).unwrap();
+            (vec![Value::int(3), a], vec![])
+        };
+        osr_differential("sum.mini", SUM, "main", header, 0, &array).unwrap();
+        let function = |_: &mut Heap| (vec![Value::function(0), Value::int(0)], vec![]);
+        osr_differential("sum.mini", SUM, "main", header, 0, &function).unwrap();
+        // Near the limits of integers: the overflow check stays too.
+        let big = |_: &mut Heap| (ints(&[8, stage1::value::INT_MAX - 3]), vec![]);
+        osr_differential("sum.mini", SUM, "main", header, 0, &big).unwrap();
+    });
+}
+
+const CALLS: &str = "fn depth(n) { if n == 0 { return 0; } return 1 + depth(n - 1); }\n\
+fn walk(a, n) {\n  let i = 0;\n  let total = 0;\n  while i < n {\n    total = total + a[i] + depth(i);\n    print total;\n    i = i + 1;\n  }\n  return total;\n}\n\
+let a = [1, 2, 3, 4, 5];\nprint walk(a, 5);\n";
+
+#[test]
+fn osr_into_a_callee_calls_through_the_table_and_reports_errors_with_its_frame() {
+    harness().case(|| {
+        let header = headers("calls.mini", CALLS, "walk");
+        assert_eq!(header.len(), 1);
+        let header = header[0];
+        let state = |n: i64, i: i64| {
+            move |heap: &mut Heap| {
+                let a = heap.alloc_array(&ints(&[10, 20, 30, 40, 50])).unwrap();
+                (
+                    vec![a, Value::int(n), Value::int(i), Value::int(1000)],
+                    vec![],
+                )
+            }
+        };
+        osr_differential("calls.mini", CALLS, "walk", header, 0, &state(5, 2)).unwrap();
+        // Past the array's end: `index out of bounds` in walk's frame.
+        osr_differential("calls.mini", CALLS, "walk", header, 0, &state(9, 3)).unwrap();
+        // Deep: the OSR'd frame runs 9,990 frames below the limit, so `depth`'s
+        // recursion overflows the stack where the interpreter's does (exactly when
+        // the OSR entry takes no frame of its own).
+        let deep = MAX_FRAMES - 10;
+        for n in [5, 9, 12] {
+            let s = |heap: &mut Heap| {
+                let a = heap.alloc_array(&ints(&[0; 20])).unwrap();
+                (vec![a, Value::int(n), Value::int(0), Value::int(0)], vec![])
+            };
+            osr_differential("calls.mini", CALLS, "walk", header, deep, &s).unwrap();
+        }
+    });
+}
+
+/// A loop whose header has two operands on the stack (possible in `.jasm` only).
+const STACKED: &str = ".fn main params=0 locals=1
+    const 100
+    const 5
+    store_local 0
+    const 7
+top:
+    load_local 0
+    jump_if_false done
+    sub
+    load_local 0
+    const 1
+    sub
+    store_local 0
+    const 3
+    loop top
+done:
+    add
+    print
+    const 0
+    return
+.end
+";
+
+#[test]
+fn osr_at_a_header_with_operands_loads_them_from_the_state() {
+    harness().case(|| {
+        let header = headers("stacked.jasm", STACKED, "main");
+        assert_eq!(header.len(), 1);
+        let header = header[0];
+        let state = |_: &mut Heap| (ints(&[4]), ints(&[1000, 7]));
+        osr_differential("stacked.jasm", STACKED, "main", header, 0, &state).unwrap();
+        // The operand under the top one not an integer: `type error` at `add`.
+        let bad = |_: &mut Heap| (ints(&[2]), vec![Value::function(0), Value::int(1)]);
+        osr_differential("stacked.jasm", STACKED, "main", header, 0, &bad).unwrap();
+    });
+}
+
+const NESTED: &str = "let n = 6;\nlet total = 0;\nlet i = 0;\nwhile i < n {\n  let j = 0;\n  while j < i {\n    total = total + i * j;\n    j = j + 1;\n  }\n  i = i + 1;\n}\nprint total;\nreturn total;\n";
+
+#[test]
+fn osr_into_an_inner_loop_finishes_the_outer_one_too() {
+    harness().case(|| {
+        let h = headers("nested.mini", NESTED, "main");
+        assert_eq!(h.len(), 2);
+        let verified = load("nested.mini", NESTED);
+        let locals = verified.program().functions[0].locals as usize;
+        for &header in &h {
+            let state = move |_: &mut Heap| {
+                // n, total, i, j, then any block-scoped slots at 0.
+                let mut l = ints(&[6, 11, 3, 1]);
+                l.resize(locals, Value::int(0));
+                (l, vec![])
+            };
+            osr_differential("nested.mini", NESTED, "main", header, 0, &state).unwrap();
+        }
+    });
+}
+
+#[test]
+fn the_osr_ir_enters_at_the_loop_header_with_the_frame_state() {
+    let verified = load("sum.mini", SUM);
+    let header = tiered::loop_headers(&verified, 0)[0];
+    let f = ir::build::build_osr(&verified, 0, header as u32);
+    // Two locals, no operands: the entry's parameters, passed to the header's block.
+    assert_eq!(f.arity(), 2);
+    assert_eq!(f.blocks[0].pc as usize, header);
+    let ir::Terminator::Jump(call) = &f.blocks[0].term else {
+        panic!(
+            "the OSR entry jumps to the header:\n{}",
+            ir::text::print(&f)
+        );
+    };
+    assert_eq!(call.args, f.blocks[0].params);
+    assert_eq!(f.block(call.block).pc as usize, header);
+    assert!(f.blocks[0].insts.is_empty());
+    // Only what the header reaches: the `print 99` before the loop is not there.
+    let text = tiered::osr_listing(&verified, 0, header).unwrap();
+    assert!(!text.contains("99"), "{text}");
+    assert!(text.contains("print"), "{text}");
+    // A pc that is no loop header is declined.
+    let err = compile_function(&verified, 0, Some(header + 1))
+        .err()
+        .unwrap();
+    assert!(err.contains("not a loop header"), "{err}");
+}
+
+#[test]
+fn osr_ir_of_every_corpus_loop_verifies_and_its_allocation_checks() {
+    let mut headers_seen = 0;
+    for p in corpus_programs() {
+        let verified = load(&p.name, &p.source);
+        for func in 0..verified.program().functions.len() as FnId {
+            for header in tiered::loop_headers(&verified, func) {
+                headers_seen += 1;
+                let mut f = ir::build::build_osr(&verified, func, header as u32);
+                let what = format!("{} fn {func} at pc {header}", p.name);
+                ir::verify::verify(&f).unwrap_or_else(|e| panic!("{what}: built: {e}"));
+                passes::optimize(&mut f, &mut Default::default(), |_, _| {});
+                ir::verify::verify(&f).unwrap_or_else(|e| panic!("{what}: optimized: {e}"));
+                let alloc = regalloc::allocate(&f);
+                if let Err(errors) = regalloc::checker::check(&f, &alloc) {
+                    panic!("{what}: {}\n{}", errors[0], ir::text::print(&f));
+                }
+                compile_function(&verified, func, Some(header))
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+        }
+    }
+    assert!(
+        headers_seen >= 30,
+        "only {headers_seen} loop headers in the corpus"
+    );
+}
