@@ -73,6 +73,20 @@ pub trait Stage: Sync {
         None
     }
 
+    /// The IR of function `function` compiled for on-stack replacement at the loop
+    /// header `pc` (with `passes`: as built, then optimized), or why it cannot be
+    /// made; `None` when the stage compiles no OSR variant.
+    fn ir_osr(
+        &self,
+        program: &Self::Program,
+        function: &str,
+        pc: usize,
+        passes: bool,
+    ) -> Option<Result<String, String>> {
+        let _ = (program, function, pc, passes);
+        None
+    }
+
     /// Whether the engine makes machine code (and so can write a perf map).
     fn generates_code(&self) -> bool {
         false
@@ -146,6 +160,10 @@ pub struct DumpArgs {
     /// With --ir: the IR as built, then after each pass that changed it.
     #[arg(long, requires = "ir")]
     pub passes: bool,
+    /// With --ir: only the variant of one function entered by on-stack replacement
+    /// at a loop header: `PC` (in main) or `FUNCTION:PC`.
+    #[arg(long, requires = "ir", value_name = "[FUNCTION:]PC")]
+    pub osr: Option<String>,
 }
 
 /// The commands of a stage's own binary.
@@ -347,7 +365,27 @@ pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
             Ok(program) => program,
             Err(code) => return code,
         };
-        let text = if args.ir {
+        let text = if let (true, Some(osr)) = (args.ir, &args.osr) {
+            let (function, pc) = osr.rsplit_once(':').unwrap_or(("main", osr));
+            let Ok(pc) = pc.parse::<usize>() else {
+                say!("error: --osr {osr}: expected PC or FUNCTION:PC");
+                return ExitCode::from(USAGE_ERROR);
+            };
+            match stage.ir_osr(&program, function, pc, args.passes) {
+                Some(Ok(text)) => text,
+                Some(Err(e)) => {
+                    say!("error: cannot optimize {}: {e}", args.file.display());
+                    return ExitCode::from(RUNTIME_ERROR);
+                }
+                None => {
+                    say!(
+                        "error: --osr: stage {} compiles no OSR variant (stage 4 does)",
+                        stage.number()
+                    );
+                    return ExitCode::from(USAGE_ERROR);
+                }
+            }
+        } else if args.ir {
             match stage.ir(&program, args.passes) {
                 Some(Ok(text)) => text,
                 Some(Err(e)) => {

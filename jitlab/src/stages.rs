@@ -86,6 +86,16 @@ impl Stage for Optimizer {
     fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
         Some(Ok(stage4::passes::listing(program, passes)))
     }
+
+    fn ir_osr(
+        &self,
+        program: &Verified,
+        function: &str,
+        pc: usize,
+        passes: bool,
+    ) -> Option<Result<String, String>> {
+        stage4::cli::Cli.ir_osr(program, function, pc, passes)
+    }
 }
 
 /// The stage whose JIT `dump --asm` lists: the highest one that makes machine code.

@@ -98,13 +98,26 @@ pub fn prepare_function(
     prepare_ir(start, ir::build::build_osr(verified, func, header))
 }
 
-/// The IR of function `func` entered by OSR at loop header `pc`, built and optimized
-/// (what its code is made from), as text: the `--ir` listing of an OSR variant.
-pub fn osr_listing(verified: &Verified, func: FnId, pc: usize) -> Result<String, String> {
+/// The IR of function `func` entered by OSR at loop header `pc`, optimized (what its
+/// code is made from), as text, after the IR as built when `passes`: `dump --ir
+/// --osr [FUNCTION:]PC`.
+pub fn osr_listing(
+    verified: &Verified,
+    func: FnId,
+    pc: usize,
+    passes: bool,
+) -> Result<String, String> {
     let header = loop_header(verified, func, pc)?;
     let mut f = ir::build::build_osr(verified, func, header);
+    let mut out = String::new();
+    if passes {
+        out.push_str(&format!("; {} entered at pc {pc}: built\n", f.name));
+        out.push_str(&ir::text::print(&f));
+        out.push_str(&format!("; {} entered at pc {pc}: optimized\n", f.name));
+    }
     crate::passes::optimize(&mut f, &mut Default::default(), |_, _| {});
-    Ok(ir::text::print(&f))
+    out.push_str(&ir::text::print(&f));
+    Ok(out)
 }
 
 /// The loop headers of function `func`: the targets of its `loop` instructions, in
@@ -129,10 +142,14 @@ fn loop_header(verified: &Verified, func: FnId, pc: usize) -> Result<Pc, String>
     let Some(f) = program.functions.get(func as usize) else {
         return Err(format!("no function {func}"));
     };
-    if !loop_headers(verified, func).contains(&pc) {
+    let headers = loop_headers(verified, func);
+    if !headers.contains(&pc) {
+        let list: Vec<String> = headers.iter().map(usize::to_string).collect();
         return Err(format!(
-            "pc {pc} of {} is not a loop header (the target of a loop instruction)",
-            f.name
+            "pc {pc} of {} is not a loop header (the target of a loop instruction); \
+             its loop headers are at pcs [{}]",
+            f.name,
+            list.join(", ")
         ));
     }
     Ok(pc as Pc)

@@ -45,6 +45,20 @@ impl jitlab_cli::Stage for Cli {
         Some(Ok(crate::passes::listing(program, passes)))
     }
 
+    fn ir_osr(
+        &self,
+        program: &Verified,
+        function: &str,
+        pc: usize,
+        passes: bool,
+    ) -> Option<Result<String, String>> {
+        let listing = match program.program().function_named(function) {
+            Some(func) => crate::tiered::osr_listing(program, func, pc, passes),
+            None => Err(format!("no function is called '{function}'")),
+        };
+        Some(listing)
+    }
+
     fn generates_code(&self) -> bool {
         true
     }

@@ -51,3 +51,20 @@ fn dump_ir_lists_each_function_and_with_passes_each_step() {
     assert!(steps.contains("; fib: built"), "{steps}");
     assert!(steps.contains("; fib: after "), "{steps}");
 }
+
+#[test]
+fn dump_ir_osr_lists_the_variant_entered_at_a_loop_header() {
+    let out = bin(&["dump", "--ir", "--osr", "sum:2", "examples/sum.mini"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ir = text(&out.stdout);
+    // The entry takes the frame state (locals n and s) and jumps to the header.
+    assert!(
+        ir.starts_with("function sum f1 {\nb0(v0, v1):  @2\n"),
+        "{ir}"
+    );
+    assert!(ir.contains("jump b1(v0, v1)"), "{ir}");
+    let wrong = bin(&["dump", "--ir", "--osr", "sum:0", "examples/sum.mini"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong.stdout));
+    let why = text(&wrong.stderr);
+    assert!(why.contains("its loop headers are at pcs [2]"), "{why}");
+}

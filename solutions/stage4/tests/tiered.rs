@@ -395,6 +395,39 @@ fn osr_at_a_header_with_operands_loads_them_from_the_state() {
     });
 }
 
+/// A loop whose header is pc 0 (the function's first instruction).
+const LOOP_AT_0: &str = ".fn main params=0 locals=2
+top:
+    load_local 0
+    const 5
+    lt
+    jump_if_false done
+    load_local 1
+    load_local 0
+    sub
+    store_local 1
+    load_local 0
+    const 1
+    add
+    store_local 0
+    loop top
+done:
+    load_local 1
+    return
+.end
+";
+
+#[test]
+fn osr_at_pc_0_enters_the_loop_not_the_function() {
+    harness().case(|| {
+        assert_eq!(headers("loop0.jasm", LOOP_AT_0, "main"), [0]);
+        let state = |_: &mut Heap| (ints(&[2, 40]), vec![]);
+        osr_differential("loop0.jasm", LOOP_AT_0, "main", 0, 0, &state).unwrap();
+        let bad = |_: &mut Heap| (vec![Value::int(1), Value::function(0)], vec![]);
+        osr_differential("loop0.jasm", LOOP_AT_0, "main", 0, 0, &bad).unwrap();
+    });
+}
+
 const NESTED: &str = "let n = 6;\nlet total = 0;\nlet i = 0;\nwhile i < n {\n  let j = 0;\n  while j < i {\n    total = total + i * j;\n    j = j + 1;\n  }\n  i = i + 1;\n}\nprint total;\nreturn total;\n";
 
 #[test]
@@ -434,7 +467,7 @@ fn the_osr_ir_enters_at_the_loop_header_with_the_frame_state() {
     assert_eq!(f.block(call.block).pc as usize, header);
     assert!(f.blocks[0].insts.is_empty());
     // Only what the header reaches: the `print 99` before the loop is not there.
-    let text = tiered::osr_listing(&verified, 0, header).unwrap();
+    let text = tiered::osr_listing(&verified, 0, header, false).unwrap();
     assert!(!text.contains("99"), "{text}");
     assert!(text.contains("print"), "{text}");
     // A pc that is no loop header is declined.
