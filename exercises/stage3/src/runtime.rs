@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use stage1::heap::Heap;
-use stage1::interp::{Callout, Unwind};
+use stage1::interp::{Callout, Link, Unwind};
 use stage1::limits::MAX_FRAMES;
 use stage1::print::write_value;
 use stage1::value::ERROR_WORD;
@@ -324,7 +324,10 @@ pub unsafe fn call_interpreted(
         func,
         args,
         depth,
-        Some((compiled, &mut callout)),
+        Some(Link::Mixed {
+            goes_out: compiled,
+            callout: &mut callout,
+        }),
         &mut out,
     );
     let after: u64 = interp.profile().calls.iter().sum();

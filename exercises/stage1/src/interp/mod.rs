@@ -5,12 +5,22 @@
 //! pc and base live in local variables of the loop ([`calls::Cursor`]). Operators take
 //! the integer fast path first, and errors are built out of line, with their trace, by
 //! [`trace::runtime_error`].
+//!
+//! Three kinds of run share the loop. [`Engine::run`] interprets the whole program.
+//! A *static mixed* run ([`Link::Mixed`], stages 3 and 4) interprets the functions
+//! the JIT declined, and sends the calls of compiled ones to a [`Callout`]. A *tiered*
+//! run ([`Link::Tiered`], stage 5) starts every function here and counts its calls
+//! and back edges on shared [`tiering::Counters`], asking the callout's hooks when
+//! one runs out (see [`tiered`]). The three differ in the code prepared for them,
+//! not in the loop: only code prepared for another tier holds the instructions that
+//! leave it ([`Op::CallOut`], [`Op::LoopOut`]), so `run` pays nothing for the others.
 
 pub mod calls;
 mod heap_ops;
 pub mod ops;
 pub mod profile;
 pub mod superinstr;
+pub mod tiered;
 pub mod tiering;
 pub mod trace;
 
@@ -29,6 +39,9 @@ use crate::limits::MAX_FRAMES;
 use calls::{Cursor, Frame};
 pub use profile::Profile;
 use superinstr::{superinstructions, Op};
+pub use tiered::OsrFrame;
+use tiered::Tiering;
+use tiering::{Counters, Installed};
 
 /// How an [`Interpreter`] runs.
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +79,8 @@ pub struct Unwind {
 }
 
 /// Where [`Interpreter::call_function`] sends the calls of functions that run in
-/// another tier (compiled code).
+/// another tier (compiled code), and, in a tiered run, whom it tells that a counter
+/// ran out (the hooks have default bodies that do nothing, for the static runs).
 pub trait Callout {
     /// Calls `func` with `args` (arity already checked), `depth` frames being live
     /// below it (all tiers counted), printing to `out`.
@@ -78,6 +92,54 @@ pub trait Callout {
         depth: usize,
         out: &mut dyn Write,
     ) -> Result<Value, Unwind>;
+
+    /// In a tiered run, the call counter of `func` reached zero: the call about to be
+    /// made (its checks passed, `depth` frames live below the callee) is the one that
+    /// trips it. The hook may compile `func` and mark it [`Installed`]: the
+    /// interpreter reads the flag after the hook, so that very call runs the new code.
+    /// It sets the counter's next budget.
+    fn hot_call(&mut self, _heap: &mut Heap, _func: FnId, _depth: usize, _out: &mut dyn Write) {}
+
+    /// In a tiered run, the back-edge counter of the `loop` at `frame.loop_pc`
+    /// reached zero, before it jumps to `frame.target`. `None`: the interpreter goes
+    /// on. `Some(result)`: the hook ran the rest of the frame elsewhere (OSR, from
+    /// the frame's state at `target`) and it ended with `result`: the interpreter does
+    /// what a `return` would, with an `Ok` value; an `Err`'s frames must already hold
+    /// this frame (the interpreter adds only its callers). It sets the counter's next
+    /// budget.
+    fn hot_loop(
+        &mut self,
+        _heap: &mut Heap,
+        _frame: OsrFrame<'_>,
+        _out: &mut dyn Write,
+    ) -> Option<Result<Value, Unwind>> {
+        None
+    }
+}
+
+/// How an activation of the interpreter is linked to the other tiers of its run
+/// (none: [`Engine::run`] alone).
+pub enum Link<'a> {
+    /// A static mixed run (stages 3 and 4): the calls of the functions `goes_out`
+    /// marks go to `callout`, for the whole run.
+    Mixed {
+        /// One flag per function: true when it runs in another tier.
+        goes_out: &'a [bool],
+        /// Where those calls go.
+        callout: &'a mut dyn Callout,
+    },
+    /// A tiered run (stage 5): every call, the entered function's at pc 0 included,
+    /// and every back edge counts down on `counters`, calling the hooks of `callout`
+    /// when one reaches zero; a call goes to `callout` when `installed` says its
+    /// function runs in compiled code *at that moment* (the hooks flip the flags).
+    Tiered {
+        /// The run's counters, shared with compiled code.
+        counters: &'a Counters,
+        /// Which functions run in compiled code now.
+        installed: &'a Installed,
+        /// Where their calls go, and the tiering hooks.
+        callout: &'a mut dyn Callout,
+    },
 }
 
 /// What a run needs of a program besides the program: code with superinstructions, tagged
@@ -91,13 +153,21 @@ struct Prepared {
     max_stack: Vec<usize>,
     /// The functions whose direct calls became [`Op::CallOut`] (whose calls go out).
     goes_out: Vec<bool>,
+    /// Prepared for a tiered run (see [`Prepared::new`]).
+    tiered: bool,
 }
 
 impl Prepared {
     /// The program with superinstructions, with every direct call of a function `goes_out`
     /// marks made an [`Op::CallOut`] (so `run`'s calls pay nothing for mixed stacks).
-    fn new(verified: &Verified, goes_out: &[bool]) -> Prepared {
+    /// `tiered`: for a tiered run, where any call may go out and every back edge
+    /// counts (`goes_out` is ignored): every call is a `CallOut` and every `loop` a
+    /// [`Op::LoopOut`], and each function's code ends with an extra `return`, where
+    /// a frame whose loop moved elsewhere returns its result ([`tiered`]).
+    fn new(verified: &Verified, goes_out: &[bool], tiered: bool) -> Prepared {
         let program = verified.program();
+        let all = vec![true; program.functions.len()];
+        let goes_out = if tiered { &all[..] } else { goes_out };
         let out = |func: FnId| goes_out.get(func as usize) == Some(&true);
         let code = program
             .functions
@@ -105,11 +175,14 @@ impl Prepared {
             .map(|f| {
                 let mut ops = superinstructions(&f.code);
                 for op in &mut ops {
-                    if let Op::Call { func, argc } = *op {
-                        if out(func) {
-                            *op = Op::CallOut { func, argc };
-                        }
+                    match *op {
+                        Op::Call { func, argc } if out(func) => *op = Op::CallOut { func, argc },
+                        Op::Loop(target) if tiered => *op = Op::LoopOut(target),
+                        _ => {}
                     }
+                }
+                if tiered {
+                    ops.push(Op::Return);
                 }
                 ops
             })
@@ -117,6 +190,7 @@ impl Prepared {
         Prepared {
             program: verified.id(),
             goes_out: goes_out.to_vec(),
+            tiered,
             code,
             constants: program.constants.iter().map(|&c| Value::int(c)).collect(),
             max_stack: verified
@@ -200,23 +274,26 @@ impl Interpreter {
         &self.heap
     }
 
-    /// Prepares `verified` with the calls of functions `goes_out` marks going out,
-    /// unless that is what is prepared already. What was prepared serves only the
-    /// program it was prepared from (its [`Verified::id`]); the profile starts afresh
-    /// with a new program.
-    fn prepare(&mut self, verified: &Verified, goes_out: &[bool]) {
+    /// Prepares `verified` with the calls of functions `goes_out` marks going out, or
+    /// for a tiered run, unless that is what is prepared already. What was prepared
+    /// serves only the program it was prepared from (its [`Verified::id`]); the
+    /// profile starts afresh with a new program.
+    fn prepare(&mut self, verified: &Verified, goes_out: &[bool], tiered: bool) {
         if self.prepared.as_ref().map(|p| p.program) != Some(verified.id()) {
             self.profile = Profile::new(verified.program());
             self.prepared = None;
         }
-        if self.prepared.as_ref().map(|p| p.goes_out.as_slice()) != Some(goes_out) {
-            self.prepared = Some(Prepared::new(verified, goes_out));
+        let fits = |p: &Prepared| p.tiered == tiered && (tiered || p.goes_out == goes_out);
+        if !self.prepared.as_ref().is_some_and(fits) {
+            self.prepared = Some(Prepared::new(verified, goes_out, tiered));
         }
     }
 
     /// Runs `verified` from `entry` on `heap` until the entered frame returns, for an
-    /// engine that may run other functions in another tier: the calls of functions
-    /// `goes_out` marks go to the callout. An error comes back as an [`Unwind`]
+    /// engine that may run other functions in another tier, as `link` says (see
+    /// [`Link`]; in a tiered run, an entry at pc 0 is a call: it counts, and goes to
+    /// the callout with the first `arity` locals when its function is installed).
+    /// An error comes back as an [`Unwind`]
     /// holding this activation's frames after those of the tiers it came through.
     /// One `Interpreter` keeps one program prepared (another program is prepared
     /// afresh); it counts calls in its [`Profile`] (the entry's, when it is at pc 0)
@@ -232,7 +309,7 @@ impl Interpreter {
         verified: &'a Verified,
         heap: &'a mut Heap,
         entry: Entry<'_>,
-        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        link: Option<Link<'a>>,
         out: &'a mut dyn Write,
     ) -> Result<Value, Unwind> {
         let program = verified.program();
@@ -278,16 +355,16 @@ impl Interpreter {
                 frames: Vec::new(),
             });
         }
-        if entry.depth > 0 || callout.is_some() {
-            self.execute_entry::<false, true>(verified, heap, entry, callout, out)
+        if entry.depth > 0 || link.is_some() {
+            self.execute_entry::<false, true>(verified, heap, entry, link, out)
         } else {
-            self.execute_entry::<false, false>(verified, heap, entry, callout, out)
+            self.execute_entry::<false, false>(verified, heap, entry, link, out)
         }
         .0
     }
 
     /// [`Interpreter::enter`] at the start of `func`, with `args` (of its arity),
-    /// `depth` frames being live below it in other tiers.
+    /// `depth` frames being live below it in other tiers, linked to them by `link`.
     #[allow(clippy::too_many_arguments)]
     pub fn call_function<'a>(
         &'a mut self,
@@ -296,7 +373,7 @@ impl Interpreter {
         func: FnId,
         args: &[Value],
         depth: usize,
-        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        link: Option<Link<'a>>,
         out: &'a mut dyn Write,
     ) -> Result<Value, Unwind> {
         debug_assert_eq!(
@@ -318,14 +395,17 @@ impl Interpreter {
             "call_function: a value of another heap"
         );
         let entry = Entry::call(func, args, depth);
-        self.execute_entry::<false, true>(verified, heap, entry, callout, out)
+        self.execute_entry::<false, true>(verified, heap, entry, link, out)
             .0
     }
 
     /// Prepares `verified` and runs it from `entry`, whose fit the caller checked:
     /// makes the value stack with the entered frame on it, and the machine. Gives the
     /// result and the instructions counted (`COUNT`). `MIXED`: frames may live below
-    /// the entry or calls go out (see [`Machine::call`]). Every way into the
+    /// the entry or calls go out (see [`Machine::call`]), as in every run with a
+    /// `link`; a tiered run differs from a static one only by its prepared code and
+    /// the machine's `tiering` (its entry at pc 0 may go out at once: see
+    /// [`tiered::enter_call`]). Every way into the
     /// interpreter ends here; each instance has its one copy of the dispatch loop
     /// (three in one function made its native frame three times as big, and a mixed
     /// stack holds one per interpreted activation).
@@ -334,14 +414,35 @@ impl Interpreter {
         verified: &'a Verified,
         heap: &'a mut Heap,
         entry: Entry<'_>,
-        callout: Option<(&'a [bool], &'a mut dyn Callout)>,
+        link: Option<Link<'a>>,
         out: &'a mut dyn Write,
     ) -> (Result<Value, Unwind>, u64) {
-        let (goes_out, callout) = match callout {
-            Some((goes_out, callout)) => (goes_out, Some(callout)),
-            None => (&[][..], None),
+        let (goes_out, tiering, mut callout) = match link {
+            None => (&[][..], None, None),
+            Some(Link::Mixed { goes_out, callout }) => (goes_out, None, Some(callout)),
+            Some(Link::Tiered {
+                counters,
+                installed,
+                callout,
+            }) => (
+                &[][..],
+                Some(Tiering {
+                    counters,
+                    installed,
+                }),
+                Some(callout),
+            ),
         };
-        self.prepare(verified, goes_out);
+        self.prepare(verified, goes_out, tiering.is_some());
+        if let (Some(tiering), Some(callout), 0) = (tiering, callout.as_deref_mut(), entry.pc) {
+            let f = &verified.program().functions[entry.func as usize];
+            let args = &entry.locals[..f.arity as usize];
+            if let Some(result) =
+                tiered::enter_call(tiering, callout, heap, entry.func, args, entry.depth, out)
+            {
+                return (result, 0);
+            }
+        }
         let prepared = self.prepared.as_ref().expect("prepared above");
         let program = verified.program();
         let Entry {
@@ -352,7 +453,7 @@ impl Interpreter {
             depth,
         } = entry;
         let f = &program.functions[func as usize];
-        debug_assert!(MIXED || (depth == 0 && callout.is_none()));
+        debug_assert!(MIXED || (depth == 0 && callout.is_none() && tiering.is_none()));
         if pc == 0 {
             self.profile.count_call(func);
         }
@@ -377,7 +478,9 @@ impl Interpreter {
             frame_limit: MAX_FRAMES - depth,
             goes_out: &prepared.goes_out,
             callout,
+            tiering,
             pending: Vec::new(),
+            pending_has_running: false,
         };
         let base = machine.stack.as_mut_ptr();
         let cur = Cursor {
@@ -405,7 +508,7 @@ impl Engine for Interpreter {
         let program = verified.program();
         // The run's heap is lent to the machine, and kept for the values it returns.
         let mut heap = Heap::new(self.options.heap_limit);
-        self.prepare(verified, &[]);
+        self.prepare(verified, &[], false);
         self.profile = Profile::new(program);
         let main = Entry::call(MAIN, &[], 0);
         let (result, instructions) = if self.options.count_instructions {
@@ -456,9 +559,14 @@ pub(crate) struct Machine<'p, 'r> {
     /// calls of them are [`Op::CallOut`] in the prepared code; `call_value` looks here.
     goes_out: &'r [bool],
     callout: Option<&'r mut dyn Callout>,
+    /// A tiered run's counters and flags (see [`tiered`]); `None` in the others.
+    tiering: Option<Tiering<'r>>,
     /// The frames of an error that came back through the callout, innermost first,
     /// until [`Machine::error`] puts this machine's frames after them.
     pending: Vec<(FnId, usize)>,
+    /// `pending` holds the running frame already (an error of a frame that moved
+    /// elsewhere by OSR): [`Machine::error`] adds only its callers.
+    pending_has_running: bool,
 }
 
 /// Unwraps `Ok`, or ends `execute` with the error, traced at the instruction `$k`
@@ -595,10 +703,10 @@ impl<'p> Machine<'p, '_> {
     #[inline(never)]
     fn error(&mut self, kind: ErrorKind, func: FnId, pc: usize) -> Unwind {
         let mut frames = std::mem::take(&mut self.pending);
-        frames.extend(
-            std::iter::once((func, pc - 1))
-                .chain(self.frames.iter().rev().map(|f| (f.func, f.return_pc - 1))),
-        );
+        if !std::mem::take(&mut self.pending_has_running) {
+            frames.push((func, pc - 1));
+        }
+        frames.extend(self.frames.iter().rev().map(|f| (f.func, f.return_pc - 1)));
         Unwind { kind, frames }
     }
 

@@ -97,6 +97,10 @@ macro_rules! define_op {
             /// code [`Interpreter::call_function`](super::Interpreter::call_function)
             /// prepares).
             CallOut { func: FnId, argc: u16 },
+            /// `loop target` in the code of a tiered run: counts the back edge on the
+            /// run's counters, and may move the frame into compiled code (OSR) before
+            /// it jumps (see [`super::tiered`]).
+            LoopOut(u32),
             /// `load_local a; load_local b; CMP; jump_if_false T` (T read from pc + 3).
             JumpUnlessLocals { cmp: Cmp, a: u16, b: u16 },
             /// `load_local a; const k; CMP; jump_if_false T` (T read from pc + 3).

@@ -1,0 +1,179 @@
+//! The interpreter in a tiered run (stage 5): every function starts here, and the
+//! run's [`Counters`] decide when it moves to compiled code.
+//!
+//! A tiered run ([`Link::Tiered`](super::Link::Tiered)) prepares its own code, in
+//! which every call is an [`Op::CallOut`] and every `loop` an [`Op::LoopOut`]; both
+//! are handled out of line, so the loop of `run` and of stages 3 and 4's static mixed
+//! runs is the same, with no check of its own for tiering. Then:
+//!
+//! - **A call** (direct, through a value, or the entry itself at pc 0) passes its
+//!   checks (arity, depth), then counts down its callee's call counter; the step that
+//!   reaches zero calls [`Callout::hot_call`] before the call is made. Then it reads
+//!   the callee's [`Installed`] flag: set, the call goes to the callout (compiled
+//!   code); clear, it is interpreted. The flag is read at each call, so a function
+//!   installed while this activation runs, by the hook of this very call or by any
+//!   other, is called natively by its next call.
+//! - **A back edge** (`loop` at `loop_pc`) counts down its counter; the step that
+//!   reaches zero calls [`Callout::hot_loop`] with the frame's state at the jump's
+//!   target ([`OsrFrame`]), before jumping. `None`: the loop goes on here.
+//!   `Some(Ok(v))`: the rest of the frame ran in compiled code (OSR) and returned `v`,
+//!   so the frame returns `v` as a `return` would (to its caller, or ending the
+//!   activation). `Some(Err(unwind))`: that code failed; its frames already hold this
+//!   one, so the trace gets only this frame's callers after them.
+//!
+//! ```text
+//!   interpreted f          hot_loop(OsrFrame { f, loop_pc, target, locals, operands })
+//!   loop_pc: loop T  ----> stage 5 enters f's compiled code at T with that state
+//!                           |
+//!   return v  <-------------+ Some(Ok(v)): f's frame returns v, here
+//! ```
+
+use std::io::Write;
+
+use super::calls::Cursor;
+use super::superinstr::Op;
+use super::tiering::{Counters, Installed};
+use super::{Callout, Machine, Unwind};
+use crate::bytecode::FnId;
+use crate::error::ErrorKind;
+use crate::heap::Heap;
+use crate::limits::MAX_FRAMES;
+use crate::value::Value;
+
+/// The state of an interpreted frame at a hot loop's back edge, as
+/// [`Callout::hot_loop`] sees it: what an OSR entry needs to go on with the frame in
+/// compiled code, at the loop's header `target`.
+#[derive(Clone, Copy, Debug)]
+pub struct OsrFrame<'a> {
+    /// The frame's function.
+    pub func: FnId,
+    /// The pc of the `loop` instruction whose counter ran out.
+    pub loop_pc: usize,
+    /// Its target, the loop's header: where the frame goes on.
+    pub target: usize,
+    /// All of the function's locals, parameters first.
+    pub locals: &'a [Value],
+    /// The frame's operands, bottom first: the verifier's depth at `target` of them.
+    pub operands: &'a [Value],
+    /// Frames live below this one (all tiers counted): the code that takes the frame
+    /// over runs at this depth, as a call of `func` from there would.
+    pub depth: usize,
+}
+
+/// A tiered run's shared state, as a machine holds it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Tiering<'r> {
+    pub counters: &'r Counters,
+    pub installed: &'r Installed,
+}
+
+/// Counts a call of `func` (its checks passed, `depth` frames live below the callee):
+/// calls the hook when the counter reaches zero, then says whether the call goes to
+/// the callout (`func` is installed now) rather than being interpreted.
+#[inline(always)]
+pub(super) fn count_call(
+    tiering: Tiering<'_>,
+    callout: &mut dyn Callout,
+    heap: &mut Heap,
+    func: FnId,
+    depth: usize,
+    out: &mut dyn Write,
+) -> bool {
+    if Counters::tick(tiering.counters.call(func)) {
+        callout.hot_call(heap, func, depth, out);
+    }
+    tiering.installed.get(func)
+}
+
+/// The entry of a tiered activation at pc 0, a call of `func` with `args` from
+/// another tier (or `main`'s): counts it; `Some` with the call's result when it goes
+/// to the callout (`func` installed), `None` when the interpreter runs it. Out of
+/// line, so the activation's native frame does not grow for it.
+#[inline(never)]
+pub(super) fn enter_call(
+    tiering: Tiering<'_>,
+    callout: &mut dyn Callout,
+    heap: &mut Heap,
+    func: FnId,
+    args: &[Value],
+    depth: usize,
+    out: &mut dyn Write,
+) -> Option<Result<Value, Unwind>> {
+    count_call(tiering, callout, heap, func, depth, out)
+        .then(|| callout.call(heap, func, args, depth, out))
+}
+
+impl<'p> Machine<'p, '_> {
+    /// `loop target` in a tiered run ([`Op::LoopOut`]), the `loop` being the
+    /// instruction before `cur.pc`: counts the back edge in the profile and on its
+    /// counter, asks [`Callout::hot_loop`] when the counter reaches zero, and jumps,
+    /// unless the frame ran to its end elsewhere: then `cur` is at the `return` that
+    /// ends each function's tiered code, with the result on top. An error of that
+    /// code leaves its frames (this one included) in `pending`. The cursor goes by
+    /// value, as in `call_out_slow`.
+    #[inline(never)]
+    pub(super) fn loop_out_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        target: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
+        let loop_pc = cur.pc - 1;
+        self.profile.count_back_edge(cur.func, loop_pc);
+        let tiering = self.tiering.expect("LoopOut only in a tiered run's code");
+        if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
+            let locals = self.program.functions[cur.func as usize].locals as usize;
+            // SAFETY: the running frame's locals are the `locals` slots from its base,
+            // its operands the slots from there to `sp`, all inside the value stack,
+            // which does not move while the hook runs (it runs other machines).
+            let (locals, operands) = unsafe {
+                let first_operand = cur.base.add(locals);
+                (
+                    std::slice::from_raw_parts(cur.base, locals),
+                    std::slice::from_raw_parts(
+                        first_operand,
+                        cur.sp.offset_from(first_operand) as usize,
+                    ),
+                )
+            };
+            let frame = OsrFrame {
+                func: cur.func,
+                loop_pc,
+                target: target as usize,
+                locals,
+                operands,
+                depth: MAX_FRAMES - self.frame_limit + self.frames.len(),
+            };
+            let callout = self
+                .callout
+                .as_deref_mut()
+                .expect("a tiered run has a callout");
+            match callout.hot_loop(self.heap, frame, self.out) {
+                None => {}
+                Some(Ok(v)) => {
+                    // The frame returns `v`: the appended `return` pops it from the
+                    // frame's base, the slot where the caller takes its result (its
+                    // operand slot, or the entry's stack), so the frame's operands,
+                    // however many, no longer matter.
+                    debug_assert_eq!(cur.code.last(), Some(&Op::Return));
+                    // SAFETY: the base slot is inside the stack (see above).
+                    unsafe {
+                        *cur.base = v;
+                        cur.sp = cur.base.add(1);
+                    }
+                    cur.pc = cur.code.len() - 1;
+                    return Ok(cur);
+                }
+                Some(Err(unwind)) => {
+                    self.pending = unwind.frames;
+                    self.pending_has_running = true;
+                    return Err(unwind.kind);
+                }
+            }
+        }
+        cur.pc = target as usize;
+        Ok(cur)
+    }
+}
+
+#[cfg(test)]
+mod tests;
