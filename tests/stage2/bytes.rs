@@ -4,7 +4,7 @@
 
 use super::common::{assemble, decode_one, hex};
 use pretty_assertions::assert_eq;
-use stage2::{Assembler, Cond, Imm32, IndexReg, Mem, Reg, Scale};
+use stage2::{AluOp, Assembler, Cond, Imm32, IndexReg, Mem, Reg, Scale};
 
 type Build = fn(&mut Assembler);
 
@@ -50,6 +50,10 @@ const TABLE: &[(&str, &str, Build)] = &[
     ("48 03 47 10",                   "add rax, qword ptr [rdi+0x10]",        |a| a.add(Reg::RAX, Mem::base_disp(Reg::RDI, 16))),
     ("48 3b 06",                      "cmp rax, qword ptr [rsi]",             |a| a.cmp(Reg::RAX, Mem::base(Reg::RSI))),
     ("48 83 7f 08 03",                "cmp qword ptr [rdi+0x8], 0x3",         |a| a.cmp_mi(Mem::base_disp(Reg::RDI, 8), Imm32(3))),
+    ("49 83 2b 01",                   "sub qword ptr [r11], 0x1",             |a| a.sub_mi(Mem::base(Reg::R11), Imm32(1))),
+    ("48 81 6d f8 00 01 00 00",       "sub qword ptr [rbp-0x8], 0x100",       |a| a.sub_mi(Mem::base_disp(Reg::RBP, -8), Imm32(256))),
+    ("48 81 3f 00 00 00 80",          "cmp qword ptr [rdi], -0x80000000",     |a| a.cmp_mi(Mem::base(Reg::RDI), Imm32(i32::MIN))),
+    ("49 83 44 24 08 ff",             "add qword ptr [r12+0x8], -0x1",        |a| a.alu_mi(AluOp::Add, Mem::base_disp(Reg::R12, 8), Imm32(-1))),
     ("48 85 c0",                      "test rax, rax",                        |a| a.test(Reg::RAX, Reg::RAX)),
     ("48 a9 01 00 00 00",             "test rax, 0x1",                        |a| a.test(Reg::RAX, Imm32(1))),
     ("48 f7 c7 01 00 00 00",          "test rdi, 0x1",                        |a| a.test(Reg::RDI, Imm32(1))),
