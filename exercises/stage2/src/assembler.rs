@@ -273,16 +273,29 @@ impl Assembler {
         self.alu(AluOp::Cmp, dst, src)
     }
 
+    /// `op qword ptr [dst], imm` for the ALU group (`83 /op ib` when the value fits a
+    /// byte, else `81 /op id`, sign-extended): arithmetic on a word in memory, e.g. a
+    /// counter that generated code decrements in place.
+    pub fn alu_mi(&mut self, op: AluOp, dst: Mem, imm: Imm32) {
+        if let Ok(b) = i8::try_from(imm.0) {
+            self.op(&[0x83], true, op as u8, Rm::Mem(dst));
+            self.buf.byte(b as u8);
+        } else {
+            self.op(&[0x81], true, op as u8, Rm::Mem(dst));
+            self.imm32(imm.0);
+        }
+    }
+
     /// `cmp qword ptr [dst], imm` (`83 /7 ib` or `81 /7 id`), e.g. to check a tag or
     /// a shape in memory.
     pub fn cmp_mi(&mut self, dst: Mem, imm: Imm32) {
-        if let Ok(b) = i8::try_from(imm.0) {
-            self.op(&[0x83], true, AluOp::Cmp as u8, Rm::Mem(dst));
-            self.buf.byte(b as u8);
-        } else {
-            self.op(&[0x81], true, AluOp::Cmp as u8, Rm::Mem(dst));
-            self.imm32(imm.0);
-        }
+        self.alu_mi(AluOp::Cmp, dst, imm)
+    }
+
+    /// `sub qword ptr [dst], imm` (`83 /5 ib` or `81 /5 id`): a countdown in memory,
+    /// whose `ZF` says it reached zero.
+    pub fn sub_mi(&mut self, dst: Mem, imm: Imm32) {
+        self.alu_mi(AluOp::Sub, dst, imm)
     }
 
     /// `test dst, src`: flags of `dst & src`. Register and memory use `85 /r` (the

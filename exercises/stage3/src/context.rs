@@ -20,7 +20,7 @@ use stage1::interp::Interpreter;
 use stage1::value::FUNCTION_SHIFT;
 use stage1::{ErrorKind, FnId, Program, Verified};
 
-use crate::runtime::RuntimeCall;
+use crate::runtime::{RuntimeCall, TierHooks};
 
 /// One entry of the function table that `call_value` reads: where the function's
 /// code starts and how many arguments it takes.
@@ -91,6 +91,8 @@ pub struct Runtime {
     /// Interpreters not in use, one per interpreted activation at most (reused, as
     /// each keeps the program prepared; one in use is never shared).
     pub interpreters: Vec<Interpreter>,
+    /// A tiered run's policy ([`Runtime::set_hooks`]); `None` in other runs.
+    pub hooks: Option<*const dyn TierHooks>,
 }
 
 /// The state of one native run: what generated code reads first (where `CTX`
@@ -146,12 +148,28 @@ impl Context {
                 compiled: &[],
                 entry: None,
                 interpreters: Vec::new(),
+                hooks: None,
             },
         }
     }
 }
 
 impl Runtime {
+    /// Makes `hooks` the run's tiering policy: baseline code's tripped counters and
+    /// the interpreter stubs reach it (see [`TierHooks`]).
+    ///
+    /// # Safety
+    /// `hooks` outlives every use of this context by native code and the runtime
+    /// (the run), or is replaced before it ends: the context keeps it as a raw
+    /// pointer, its lifetime erased.
+    pub unsafe fn set_hooks(&mut self, hooks: &dyn TierHooks) {
+        let hooks: *const (dyn TierHooks + '_) = hooks;
+        // SAFETY: only the trait object's lifetime bound changes (the same fat
+        // pointer); the caller keeps the object alive while the context may use it.
+        let hooks: *const (dyn TierHooks + 'static) = unsafe { std::mem::transmute(hooks) };
+        self.hooks = Some(hooks);
+    }
+
     /// Sends the gathered output to the sink; `false` when the receiver is gone.
     pub fn flush(&mut self) -> bool {
         if self.output.is_empty() {

@@ -27,9 +27,11 @@ pub mod listing;
 pub mod runtime;
 pub mod stack;
 
+pub use codegen::tiering::{compile_function, CompiledFunction, SharedCode, TierOptions};
 pub use codegen::CompileError;
 pub use engine::{
     compile_program, compile_program_declining, compile_program_with_tier, run_compiled,
     CompiledProgram, Jit, Options,
 };
 pub use listing::listing;
+pub use runtime::TierHooks;

@@ -64,11 +64,15 @@ pub enum RuntimeCall {
     SetField,
     /// `rt_raise`, recording a new runtime error.
     Error,
+    /// `rt_hot_call`: a call counter of baseline code reached zero (tiered runs).
+    HotCall,
+    /// `rt_hot_loop`: a back-edge counter of baseline code reached zero.
+    HotLoop,
 }
 
 impl RuntimeCall {
     /// How many helpers are counted.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 9;
     /// Every one, in order.
     pub const ALL: [RuntimeCall; RuntimeCall::COUNT] = [
         RuntimeCall::Print,
@@ -78,6 +82,8 @@ impl RuntimeCall {
         RuntimeCall::GetField,
         RuntimeCall::SetField,
         RuntimeCall::Error,
+        RuntimeCall::HotCall,
+        RuntimeCall::HotLoop,
     ];
 
     /// The name `Stats::runtime_calls` shows.
@@ -90,6 +96,8 @@ impl RuntimeCall {
             RuntimeCall::GetField => "get_field",
             RuntimeCall::SetField => "set_field",
             RuntimeCall::Error => "runtime_error",
+            RuntimeCall::HotCall => "hot_call",
+            RuntimeCall::HotLoop => "hot_loop",
         }
     }
 }
@@ -280,8 +288,15 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
         .map(|k| unsafe { value(*args.wrapping_sub(k)) })
         .collect();
     let depth = MAX_FRAMES - frames_left as usize;
-    // SAFETY: as this function's own contract.
-    match unsafe { call_interpreted(ctx, func as FnId, &args, depth) } {
+    // SAFETY: as this function's own contract; a tiered run's hooks live as long as
+    // its context (`Runtime::set_hooks`).
+    let result = unsafe {
+        match (*ctx).runtime.hooks {
+            Some(hooks) => (*hooks).call_interpreted(ctx, func as FnId, &args, depth),
+            None => call_interpreted(ctx, func as FnId, &args, depth),
+        }
+    };
+    match result {
         Ok(v) => v.bits(),
         Err(unwind) => {
             // SAFETY: the interpreter is done with the context.
@@ -290,6 +305,88 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
             ctx.runtime.trace.extend(unwind.frames);
             ERROR_WORD
         }
+    }
+}
+
+/// What a tiered run (stage 5) does when baseline code's counters trip, and how it
+/// runs a function that is not compiled: the tiering policy, reached from native code
+/// through [`rt_hot_call`], [`rt_hot_loop`] and [`rt_call_interpreted`] once set with
+/// [`Runtime::set_hooks`](crate::context::Runtime::set_hooks).
+///
+/// The methods take `&self`: they are re-entered while they run (an interpreted
+/// function calls native code, whose counters trip), so an implementation keeps its
+/// mutable state in cells and holds no borrow of it across running code. `ctx` is the
+/// running program's context, for the implementation to reach the heap, the output
+/// and the function table; no other reference to it is in use during the call.
+pub trait TierHooks {
+    /// The call counter of `func` reached zero in its baseline code (after the
+    /// prologue): compile it further and install that in the table, or not. The
+    /// running activation goes on in its baseline code either way.
+    fn hot_call(&self, ctx: *mut Context, func: FnId);
+
+    /// The back-edge counter of the `loop` instruction at `loop_pc` of `func` reached
+    /// zero in its baseline code, whose frame state is at `state` (local `n` at
+    /// `state - 8n`, operand `j` at `state - 8(L + j)`: see `codegen::tiering`).
+    /// Returns 0 to take the back edge in baseline code, or the address of an OSR
+    /// entry for the loop's header, which the baseline code calls at once with
+    /// `rdi = state` and whose result becomes the frame's (such an entry takes no
+    /// frame from `FRAMES_LEFT`, its `return` gives one back).
+    fn hot_loop(&self, ctx: *mut Context, func: FnId, loop_pc: usize, state: *const u64) -> u64;
+
+    /// Runs `func` (not compiled: its table entry is its interpreter stub) with
+    /// `args`, `depth` frames being live below it, as [`call_interpreted`] does for a
+    /// mixed run; an error's `Unwind` holds the frames it passed.
+    fn call_interpreted(
+        &self,
+        ctx: *mut Context,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+    ) -> Result<Value, Unwind>;
+}
+
+/// Baseline code's call counter of `func` reached zero: the hooks' `hot_call`, if
+/// the run has hooks.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_hot_call(ctx: *mut Context, func: u64) {
+    // SAFETY: called by native code with its `CTX` (see `context`); the borrow ends
+    // before the hook runs.
+    let hooks = unsafe {
+        let c = context(ctx);
+        c.runtime.runtime_calls[RuntimeCall::HotCall as usize] += 1;
+        c.runtime.hooks
+    };
+    if let Some(hooks) = hooks {
+        // SAFETY: the hooks outlive the run (`Runtime::set_hooks`).
+        unsafe { (*hooks).hot_call(ctx, func as FnId) };
+    }
+}
+
+/// Baseline code's back-edge counter of the `loop` at `loop_pc` of `func` reached
+/// zero, its frame state at `state`: the hooks' `hot_loop` (0 without hooks: go on).
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`), and
+/// `state` its frame state.
+pub unsafe extern "sysv64" fn rt_hot_loop(
+    ctx: *mut Context,
+    func: u64,
+    loop_pc: u64,
+    state: *const u64,
+) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`); the borrow ends
+    // before the hook runs.
+    let hooks = unsafe {
+        let c = context(ctx);
+        c.runtime.runtime_calls[RuntimeCall::HotLoop as usize] += 1;
+        c.runtime.hooks
+    };
+    match hooks {
+        // SAFETY: the hooks outlive the run (`Runtime::set_hooks`).
+        Some(hooks) => unsafe { (*hooks).hot_loop(ctx, func as FnId, loop_pc as usize, state) },
+        None => 0,
     }
 }
 

@@ -9,6 +9,9 @@
 //! conditional jump becomes one `cmp; jcc`. Checks jump to out-of-line stubs at the
 //! end of the function (one per failing instruction and error kind), which all leave
 //! through the function's one exit path (`calls::gen_raise`).
+//!
+//! A tiered run (stage 5) compiles one function at a time instead, with the same
+//! per-function generator (`gen_one`) and a few additions: see [`tiering`].
 
 mod arith;
 mod calls;
@@ -18,12 +21,14 @@ mod heap;
 mod jumps;
 pub mod linkage;
 pub mod stack;
+pub mod tiering;
 
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use stage1::interp::superinstr::{compare_and_branch, Cmp};
+use stage1::interp::tiering::Counters;
 use stage1::{ErrorKind, FnId, Function, Instr, Program, Verified};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 
@@ -182,7 +187,7 @@ const BYTES_PER_INSTRUCTION: usize = 16;
 /// per program for its longest function, so that a function costs no allocation of
 /// its own: on the small kernels, allocating and growing them for every function
 /// was about a tenth of the compile time.
-struct Scratch {
+pub(crate) struct Scratch {
     /// The label of each jump target.
     targets: Vec<Option<Label>>,
     /// The value stack.
@@ -193,7 +198,7 @@ struct Scratch {
 
 impl Scratch {
     /// Buffers for functions of up to `len` instructions (they grow if need be).
-    fn with_capacity(len: usize) -> Scratch {
+    pub(crate) fn with_capacity(len: usize) -> Scratch {
         Scratch {
             targets: Vec::with_capacity(len),
             // The stack is rarely deeper than a handful of operands.
@@ -229,7 +234,7 @@ fn generate_program(
     let mut scratch = Scratch::with_capacity(longest.unwrap_or(0));
     // One clock reading per function: where one function ends the next begins.
     let mut start = Instant::now();
-    for (i, f) in program.functions.iter().enumerate() {
+    for i in 0..program.functions.len() {
         if declined.get(i).copied().unwrap_or(false) {
             let begin = asm.offset();
             asm.bind(entries[i]);
@@ -254,45 +259,14 @@ fn generate_program(
             functions.push(code);
             continue;
         }
-        // The verifier gave every instruction its operand-stack depth, which fixes
-        // each operand's slot.
-        let max_stack = verified.info()[i].max_stack;
-        let depths = verified.depths(i as FnId);
-        let raise = asm.new_label();
-        // A label for each jump target (and none for the other instructions).
-        let mut targets = std::mem::take(&mut scratch.targets);
-        targets.clear();
-        targets.resize(f.code.len(), None);
-        for instr in &f.code {
-            if let Some(t) = instr.jump_target() {
-                targets[t as usize].get_or_insert_with(|| asm.new_label());
-            }
-        }
-        let mut stack = std::mem::take(&mut scratch.stack);
-        stack.clear();
-        let mut stubs = std::mem::take(&mut scratch.stubs);
-        stubs.clear();
-        let mut gen = FnGen {
-            asm: &mut asm,
-            program,
-            func: i as FnId,
-            frame: Frame {
-                locals: f.locals,
-                max_stack,
-            },
-            entries: &entries,
+        let setup = Setup {
+            entry: entries[i],
             linkage: Linkage::Labels(&entries),
-            pc: 0,
-            stack,
-            clean: 0,
-            targets,
-            stubs,
-            raise,
+            counters: None,
+            osr: false,
+            ranges,
         };
-        let mut code = gen.gen_function(f, depths, ranges);
-        scratch.stack = gen.stack;
-        scratch.targets = gen.targets;
-        scratch.stubs = gen.stubs;
+        let (mut code, _) = gen_one(&mut asm, verified, i as FnId, &setup, &mut scratch);
         let end = Instant::now();
         code.time = end - start;
         start = end;
@@ -303,6 +277,79 @@ fn generate_program(
         trampoline,
         functions,
     })
+}
+
+/// How one function is generated: the parts that differ between a whole program
+/// ([`generate`]) and a function compiled alone for a tiered run
+/// ([`tiering::compile_function`]).
+pub(crate) struct Setup<'a> {
+    /// The function's entry label.
+    pub entry: Label,
+    /// Where its calls go.
+    pub linkage: Linkage<'a>,
+    /// The tiering counters it decrements (its calls, its back edges), if any.
+    pub counters: Option<&'a Counters>,
+    /// Whether to make an OSR entry for each loop header.
+    pub osr: bool,
+    /// Whether to record each instruction's code range (for the listing).
+    pub ranges: bool,
+}
+
+/// Generates function `func` of `verified` into `asm` as `setup` says, with the
+/// buffers of `scratch`: the one per-function generator of every way to compile.
+/// Gives its [`FunctionCode`] (its `time` left to the caller) and, when `setup.osr`,
+/// the label of the OSR entry of each loop header, by the header's pc.
+pub(crate) fn gen_one(
+    asm: &mut Assembler,
+    verified: &Verified,
+    func: FnId,
+    setup: &Setup,
+    scratch: &mut Scratch,
+) -> (FunctionCode, Vec<(usize, Label)>) {
+    let program = verified.program();
+    let f = &program.functions[func as usize];
+    // The verifier gave every instruction its operand-stack depth, which fixes
+    // each operand's slot.
+    let max_stack = verified.info()[func as usize].max_stack;
+    let depths = verified.depths(func);
+    let raise = asm.new_label();
+    // A label for each jump target (and none for the other instructions).
+    let mut targets = std::mem::take(&mut scratch.targets);
+    targets.clear();
+    targets.resize(f.code.len(), None);
+    for instr in &f.code {
+        if let Some(t) = instr.jump_target() {
+            targets[t as usize].get_or_insert_with(|| asm.new_label());
+        }
+    }
+    let mut stack = std::mem::take(&mut scratch.stack);
+    stack.clear();
+    let mut stubs = std::mem::take(&mut scratch.stubs);
+    stubs.clear();
+    let mut gen = FnGen {
+        asm,
+        program,
+        func,
+        frame: Frame {
+            locals: f.locals,
+            max_stack,
+        },
+        entry: setup.entry,
+        linkage: setup.linkage,
+        pc: 0,
+        stack,
+        clean: 0,
+        targets,
+        stubs,
+        raise,
+        tiering: tiering::FnTiering::new(setup.counters, setup.osr),
+    };
+    let code = gen.gen_function(f, depths, setup.ranges);
+    let osr = gen.tiering.osr_labels();
+    scratch.stack = gen.stack;
+    scratch.targets = gen.targets;
+    scratch.stubs = gen.stubs;
+    (code, osr)
 }
 
 /// An assembler holding the entry trampoline (at offset 0) and its label. The
@@ -381,8 +428,8 @@ pub(crate) struct FnGen<'a> {
     pub program: &'a Program,
     pub func: FnId,
     pub frame: Frame,
-    /// Every function's entry label (this one's is where the code starts).
-    pub entries: &'a [Label],
+    /// The function's entry label (where its code starts).
+    pub entry: Label,
     /// Where `call f` goes: the callee's label, or its function-table entry.
     pub linkage: Linkage<'a>,
     /// The instruction being generated.
@@ -398,6 +445,8 @@ pub(crate) struct FnGen<'a> {
     stubs: Vec<Stub>,
     /// The function's one exit path for errors.
     raise: Label,
+    /// What a tiered run adds: counters, their stubs, OSR entries ([`tiering`]).
+    tiering: tiering::FnTiering<'a>,
 }
 
 impl FnGen<'_> {
@@ -452,10 +501,11 @@ impl FnGen<'_> {
     /// Generates `f`: prologue, one template per reachable instruction, then the
     /// error stubs and the exit path. `ranges`: record each instruction's code.
     fn gen_function(&mut self, f: &Function, depths: &[u32], ranges: bool) -> FunctionCode {
-        let entry = self.entries[self.func as usize];
+        let entry = self.entry;
         let start = self.asm.offset();
         self.asm.bind(entry);
         self.gen_prologue(f);
+        self.gen_call_countdown();
         let prologue = start..self.asm.offset();
         let mut instrs = Vec::with_capacity(if ranges { f.code.len() } else { 0 });
         // Whether control can fall into `pc` from `pc - 1`; and whether `pc` was
@@ -490,6 +540,7 @@ impl FnGen<'_> {
             }
         }
         let slow = self.asm.offset();
+        self.gen_tiering_stubs(depths);
         for k in 0..self.stubs.len() {
             let Stub { label, kind, pc } = self.stubs[k];
             self.asm.bind(label);
@@ -530,7 +581,8 @@ impl FnGen<'_> {
             Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge | Instr::Eq | Instr::Ne => {
                 self.gen_compare(instr)
             }
-            Instr::Jump(t) | Instr::Loop(t) => self.gen_jump(t),
+            Instr::Jump(t) => self.gen_jump(t),
+            Instr::Loop(t) => self.gen_loop(t),
             Instr::JumpIfFalse(t) => self.gen_jump_if(false, t),
             Instr::JumpIfTrue(t) => self.gen_jump_if(true, t),
             Instr::Call { func, argc } => self.gen_call(func, u32::from(argc)),
