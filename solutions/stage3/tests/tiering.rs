@@ -50,6 +50,22 @@ const COUNTING: Suite = Suite {
     jit_name: "functions compiled alone, counting",
 };
 
+/// Every other function compiled alone (`main` interpreted), the others run by the
+/// interpreter behind their stubs, whose calls reach the hooks' `call_interpreted`;
+/// counters tripping at every event.
+const HALF: Suite = Suite {
+    load: load_verified,
+    jit: || {
+        Box::new(Driver {
+            compile: |f| f % 2 == 1,
+            budgets: Some((1, 1)),
+            rearm: 1,
+            ..Driver::default()
+        })
+    },
+    jit_name: "every other function compiled alone",
+};
+
 /// The corpus programs that load.
 fn corpus_programs() -> Vec<corpus::CorpusProgram> {
     corpus::load(&programs_dir())
@@ -89,6 +105,11 @@ fn every_corpus_program_agrees_with_every_counter_tripping() {
 }
 
 #[test]
+fn every_corpus_program_agrees_with_every_other_function_interpreted() {
+    assert_corpus_agrees(HALF);
+}
+
+#[test]
 fn random_programs_agree_when_each_function_is_compiled_alone() {
     let name = |seed: usize| format!("random-{seed}.mini");
     let failures = harness().each(
@@ -97,7 +118,8 @@ fn random_programs_agree_when_each_function_is_compiled_alone() {
         |seed| {
             let source = random::program(seed as u64);
             ALONE.differential(&name(seed), &source)?;
-            COUNTING.differential(&name(seed), &source)
+            COUNTING.differential(&name(seed), &source)?;
+            HALF.differential(&name(seed), &source)
         },
     );
     assert!(failures.is_empty(), "{}", isolate::report(&failures));
@@ -248,6 +270,32 @@ fn a_counter_trips_exactly_at_its_budget() {
             .iter()
             .find(|r| r.0 == "hot_loop");
         assert_eq!(hot_loops.map(|r| r.1), Some(2));
+    });
+}
+
+/// The interpreter stubs of the shared code run their function through the hooks'
+/// `call_interpreted`, once per call from native code (and from the trampoline):
+/// `main` interpreted calls compiled `f` natively; compiled `main` calls interpreted
+/// `f` through its stub, 12 times.
+#[test]
+fn the_interpreter_stubs_call_the_hooks() {
+    isolate::case(|| {
+        let verified = load_verified("counted.mini", COUNTED);
+        let f = func(&verified, "f");
+        assert_eq!(f, 1, "the test's compile masks assume it");
+        for (compile, interpreted) in [
+            ((|f| f == 1) as fn(FnId) -> bool, 1),
+            (|f| f == 0, 12),
+            (|_| false, 1),
+        ] {
+            let mut driver = Driver {
+                compile,
+                ..Driver::default()
+            };
+            let run = run_on(&mut driver, &verified);
+            assert_eq!(run.output, "126\n");
+            assert_eq!(driver.interpreted, interpreted);
+        }
     });
 }
 

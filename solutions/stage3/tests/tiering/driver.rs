@@ -94,9 +94,9 @@ impl TierHooks for TestHooks<'_> {
 /// How the driver runs a program.
 #[derive(Debug)]
 pub struct Driver {
-    /// Which functions to compile (by name; `None`: all), the others staying behind
-    /// their interpreter stubs.
-    pub compile: Option<Vec<String>>,
+    /// Which functions to compile (by index), the others staying behind their
+    /// interpreter stubs.
+    pub compile: fn(FnId) -> bool,
     /// The counters' budgets; `None`: code without counters.
     pub budgets: Option<(i64, i64)>,
     /// What the counters are set to after tripping.
@@ -118,7 +118,7 @@ pub struct Driver {
 impl Default for Driver {
     fn default() -> Driver {
         Driver {
-            compile: None,
+            compile: |_| true,
             budgets: None,
             rearm: NEVER,
             plan: OsrPlan::new(),
@@ -155,13 +155,9 @@ impl Driver {
             counters,
             ..TierOptions::default()
         };
-        verified
-            .program()
-            .functions
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let wanted = self.compile.as_ref().is_none_or(|c| c.contains(&f.name));
+        (0..verified.program().functions.len())
+            .map(|i| {
+                let wanted = (self.compile)(i as FnId);
                 wanted.then(|| compile_function(verified, i as FnId, &options).expect("compiles"))
             })
             .collect()
