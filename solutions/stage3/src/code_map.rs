@@ -5,10 +5,13 @@
 use std::fmt::Write;
 use std::ops::Range;
 
-use stage1::Program;
+use stage1::{FnId, Function, Program};
 use stage2::code_map::{self, Registration};
 use stage2::disasm::{disasm_range, format_line};
+use stage2::CodeBlock;
 
+use crate::codegen::tiering::CompiledFunction;
+use crate::codegen::FunctionCode;
 use crate::engine::CompiledProgram;
 use crate::listing::instr_text;
 
@@ -28,15 +31,37 @@ struct FnMap {
 /// Registers `compiled` when the registry is on ([`code_map::enabled`]); the
 /// registration must be dropped before the code is.
 pub fn register(program: &Program, compiled: &CompiledProgram) -> Option<Registration> {
+    let functions = compiled.functions.iter().zip(&program.functions);
+    register_code(program, &compiled.code, functions)
+}
+
+/// Registers one function compiled alone for a tiered run
+/// ([`compile_function`](crate::compile_function)), as [`register`] does a program.
+pub fn register_function(
+    program: &Program,
+    func: FnId,
+    compiled: &CompiledFunction,
+) -> Option<Registration> {
+    let f = &program.functions[func as usize];
+    register_code(
+        program,
+        &compiled.code,
+        std::iter::once((&compiled.function, f)),
+    )
+}
+
+/// Registers the code of `functions` in `code` when the registry is on.
+fn register_code<'a>(
+    program: &Program,
+    code: &CodeBlock,
+    functions: impl Iterator<Item = (&'a FunctionCode, &'a Function)>,
+) -> Option<Registration> {
     if !code_map::enabled() {
         return None;
     }
-    let base = compiled.code.addr();
-    let bytes = compiled.code.bytes().to_vec();
-    let functions: Vec<FnMap> = compiled
-        .functions
-        .iter()
-        .zip(&program.functions)
+    let base = code.addr();
+    let bytes = code.bytes().to_vec();
+    let functions: Vec<FnMap> = functions
         .map(|(fc, f)| FnMap {
             name: f.name.clone(),
             range: fc.range.clone(),

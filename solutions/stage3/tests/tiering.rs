@@ -299,6 +299,28 @@ fn the_interpreter_stubs_call_the_hooks() {
     });
 }
 
+/// A function compiled alone, registered in the code map, is described by function
+/// and instruction, as a whole program is: what the harness prints of a crash.
+#[test]
+fn a_function_compiled_alone_is_described_by_the_code_map() {
+    engine_run::isolated(|| {
+        let verified = load_verified("counted.mini", COUNTED);
+        let f = func(&verified, "f");
+        let pc = loop_pc(&verified, f);
+        let compiled = compile_function(&verified, f, &TierOptions::default()).unwrap();
+        let registration = stage3::code_map::register_function(verified.program(), f, &compiled);
+        assert!(registration.is_some(), "the harness turns the code map on");
+        let address = compiled.code.addr() + compiled.function.instrs[pc].start as u64;
+        let text = stage2::code_map::describe(address).expect("registered");
+        assert!(
+            text.contains(&format!("fn f, bytecode pc {pc} `loop")),
+            "{text}"
+        );
+        drop(registration);
+        assert_eq!(stage2::code_map::describe(address), None);
+    });
+}
+
 /// The words of a frame state for `locals` and `operands` (bottom first), and the
 /// index of local 0 in them: local n at `index - n`, operand j at `index - L - j`.
 fn frame_state(locals: &[i64], operands: &[i64]) -> (Vec<u64>, usize) {

@@ -32,6 +32,10 @@
 //! locals and the header's operands from the state into its slots, and jumps to the
 //! header. The interpreter's OSR (stage 5) calls it through the trampoline, with the
 //! state as the arguments pointer and the frames left as for a call from that depth.
+//! (Baseline code may be handed one by `rt_hot_loop` too, as the tests do: that works,
+//! but the frame is then taken twice and given back once, so `FRAMES_LEFT` stays one
+//! lower until native code returns to the trampoline. The entries meant for baseline
+//! code are a higher tier's, which take no frame.)
 
 use std::time::Instant;
 

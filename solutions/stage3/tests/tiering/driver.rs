@@ -268,6 +268,17 @@ impl Driver {
                 (address, &words[index] as *const u64)
             }
         };
+        // Under the harness, a crash in this code names its function and pc.
+        let _registrations: Vec<_> = compiled
+            .iter()
+            .chain(&targets)
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let func = (i % program.functions.len()) as FnId;
+                c.as_ref()
+                    .and_then(|c| stage3::code_map::register_function(program, func, c))
+            })
+            .collect();
         let mask: Vec<bool> = compiled.iter().map(Option::is_some).collect();
         // Counters that never trip when the code has none (the hooks need some).
         let idle = Counters::new(program, NEVER, NEVER);
