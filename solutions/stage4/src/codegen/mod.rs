@@ -103,6 +103,9 @@ pub(crate) struct FnGen<'a> {
     /// How many uses each value has (a compare used once, by the branch right after
     /// it, becomes `cmp; jcc`).
     uses: Vec<u32>,
+    /// Which values are integers on every execution ([`known_ints`]): an array index
+    /// among them needs no tag test.
+    ints: Vec<bool>,
 }
 
 /// Generates `f` (allocated by `alloc`) into `asm` at `entries[f.id]`, its calls
@@ -174,8 +177,40 @@ pub fn generate_entered(
         saved_bytes,
         frame_size,
         uses,
+        ints: known_ints(f, &alloc.order),
     };
     gen.gen_function()
+}
+
+/// For each value of `f`: true when it is an integer on every execution — the result
+/// of an instruction that gives one ([`Op::gives_int`]), or a block parameter every
+/// jump passes one (solved optimistically: a loop counter is an integer because its
+/// increment is, and the other way round). The entry's parameters can be anything.
+fn known_ints(f: &Function, order: &[crate::ir::Block]) -> Vec<bool> {
+    let mut known: Vec<bool> = f
+        .values
+        .iter()
+        .map(|def| match *def {
+            crate::ir::ValueDef::Inst(inst) => f.inst(inst).op.gives_int(),
+            crate::ir::ValueDef::Param(b, _) => b != crate::ir::ENTRY,
+        })
+        .collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &b in order {
+            for call in f.block(b).term.calls() {
+                let params = &f.block(call.block).params;
+                for (&p, &a) in params.iter().zip(&call.args) {
+                    if known[p.index()] && !known[a.index()] {
+                        known[p.index()] = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    known
 }
 
 /// The most words a call or `new_array` of `f` passes in memory.
@@ -461,7 +496,8 @@ impl FnGen<'_> {
     }
 
     /// The compare that the branch ending `b` takes along (`cmp; jcc`), if any: the
-    /// block's last instruction, a compare whose only use is the branch's condition.
+    /// block's last instruction, a compare (or a `not`, `test; jz`) whose only use is
+    /// the branch's condition.
     fn fused_compare(&self, b: crate::ir::Block) -> Option<Inst> {
         let block = self.f.block(b);
         let Terminator::Branch { cond, .. } = &block.term else {
@@ -469,7 +505,7 @@ impl FnGen<'_> {
         };
         let &last = block.insts.last()?;
         let data = self.f.inst(last);
-        (matches!(data.op, Op::Compare(..))
+        (matches!(data.op, Op::Compare(..) | Op::Not(_))
             && data.result == Some(*cond)
             && self.uses[cond.index()] == 1)
             .then_some(last)
@@ -499,13 +535,18 @@ impl FnGen<'_> {
             Terminator::Branch { cond, then, else_ } => {
                 // The condition as flags: `cc` holds when `then` is taken.
                 let cc = match fused {
-                    Some(inst) => {
-                        let Op::Compare(op, a, b) = self.f.inst(inst).op.clone() else {
-                            unreachable!("fused_compare gives a compare")
-                        };
-                        self.gen_cmp(a, b);
-                        lower::condition(op)
-                    }
+                    Some(inst) => match self.f.inst(inst).op.clone() {
+                        Op::Compare(op, a, b) => {
+                            self.gen_cmp(a, b);
+                            lower::condition(op)
+                        }
+                        Op::Not(a) => {
+                            // `!a` holds when `a` is 0.
+                            self.gen_test(a);
+                            Cond::E
+                        }
+                        _ => unreachable!("fused_compare gives a compare or a not"),
+                    },
                     None => match self.opnd(cond) {
                         Opnd::Imm(w) => {
                             // A known condition: only one edge is taken.
