@@ -128,9 +128,22 @@ impl FnGen<'_> {
                 }
             }
             Op::Call { func, args } => {
-                self.write_outgoing(&args);
-                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
-                self.linkage.call(self.asm, func, ACC);
+                if let Some(fast) = self.fast_entry(func) {
+                    // An optimized callee: the arguments in registers, its fast entry.
+                    let parallel: Vec<(MoveSrc, Loc)> = args
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
+                        .collect();
+                    for m in moves::sequence(&parallel, TMP2) {
+                        self.emit_move(m);
+                    }
+                    self.asm.call(fast);
+                } else {
+                    self.write_outgoing(&args);
+                    self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+                    self.linkage.call(self.asm, func, ACC);
+                }
                 self.check_error_result(inst);
                 self.store_result(inst, ACC);
             }
@@ -474,11 +487,7 @@ impl FnGen<'_> {
             vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
         for &(reg, v) in args {
             let Some(v) = v else { continue };
-            let src = match self.opnd(v) {
-                Opnd::Imm(w) => MoveSrc::Const(w),
-                _ => MoveSrc::Loc(self.alloc.loc(v)),
-            };
-            parallel.push((src, Loc::Reg(reg)));
+            parallel.push((self.move_src(v), Loc::Reg(reg)));
         }
         for m in moves::sequence(&parallel, TMP2) {
             self.emit_move(m);
@@ -486,6 +495,14 @@ impl FnGen<'_> {
         self.asm.call_abs(helper);
         self.check_error_result(inst);
         self.store_result(inst, ACC);
+    }
+
+    /// Where a move reads `v`: its location, or its constant word.
+    fn move_src(&self, v: Value) -> MoveSrc {
+        match self.opnd(v) {
+            Opnd::Imm(w) => MoveSrc::Const(w),
+            _ => MoveSrc::Loc(self.alloc.loc(v)),
+        }
     }
 
     /// `call_value`: `type error` unless the callee is a function, `wrong number of
