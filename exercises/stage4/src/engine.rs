@@ -130,9 +130,16 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
         .iter()
         .map(|f| options.interpret.contains(&f.name))
         .collect();
+    // Every function prepared here (and not interpreted) is generated here.
+    let here: Vec<bool> = prepared
+        .iter()
+        .zip(&interpret)
+        .map(|(p, &i)| p.is_ok() && !i)
+        .collect();
+    let mut fast = codegen::FastEntries::new(program, &here);
     let mut tier = |asm: &mut Assembler, func: FnId, entries: &[Label]| -> Option<FunctionCode> {
         let p = prepared[func as usize].as_ref().ok()?;
-        let g = codegen::generate(asm, program, &p.ir, &p.alloc, entries);
+        let g = codegen::generate(asm, program, &p.ir, &p.alloc, entries, &mut fast);
         let code = g.code.clone();
         generated[func as usize] = Some(g);
         Some(code)

@@ -31,6 +31,9 @@ pub fn condition(op: CmpOp) -> Cond {
 /// The tagged pointer's distance from the untagged one, for arrays.
 const TAG: i32 = ARRAY_TAG as i32;
 
+/// Constant indexes below this are displacements (`8k` fits 32 bits with room).
+const MAX_CONST_INDEX: i64 = 1 << 24;
+
 impl FnGen<'_> {
     /// Generates instruction `inst`.
     pub(super) fn gen_inst(&mut self, inst: Inst) {
@@ -52,14 +55,7 @@ impl FnGen<'_> {
                 self.store_result(inst, ACC);
             }
             Op::Not(a) => {
-                match self.opnd(a) {
-                    Opnd::Reg(r) => self.asm.test(r, r),
-                    Opnd::Mem(m) => self.asm.cmp_mi(m, Imm32(0)),
-                    Opnd::Imm(_) => {
-                        self.load(ACC, a);
-                        self.asm.test(ACC, ACC);
-                    }
-                }
+                self.gen_test(a);
                 self.flags_to_bool(Cond::E);
                 self.store_result(inst, ACC);
             }
@@ -104,35 +100,50 @@ impl FnGen<'_> {
                 runtime::rt_print as *const () as u64,
             ),
             Op::ArrayLen(a) => {
-                self.load(ACC, a);
-                self.check_array(inst);
+                let base = self.array_reg(a);
+                self.check_array(inst, base);
+                let dst = self.result_reg(inst, &[]);
                 self.asm
-                    .mov(ACC, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
-                self.asm.add(ACC, ACC);
-                self.store_result(inst, ACC);
+                    .mov(dst, Mem::base_disp(base, ARRAY_LEN_OFFSET - TAG));
+                self.asm.add(dst, dst);
+                self.store_result(inst, dst);
             }
             Op::ArrayGet(a, i) => {
-                self.gen_element(inst, a, i);
-                self.asm.mov(ACC, Self::element());
-                self.store_result(inst, ACC);
+                let element = self.gen_element(inst, a, i);
+                let dst = self.result_reg(inst, &[]);
+                self.asm.mov(dst, element);
+                self.store_result(inst, dst);
             }
             Op::ArraySet(a, i, v) => {
-                self.gen_element(inst, a, i);
+                let element = self.gen_element(inst, a, i);
                 match self.opnd(v) {
-                    Opnd::Reg(r) => self.asm.mov_mr(Self::element(), r),
+                    Opnd::Reg(r) => self.asm.mov_mr(element, r),
                     Opnd::Imm(w) if i32::try_from(w).is_ok() => {
-                        self.asm.mov_mi(Self::element(), Imm32(w as i32))
+                        self.asm.mov_mi(element, Imm32(w as i32))
                     }
                     _ => {
                         self.load(TMP2, v);
-                        self.asm.mov_mr(Self::element(), TMP2);
+                        self.asm.mov_mr(element, TMP2);
                     }
                 }
             }
             Op::Call { func, args } => {
-                self.write_outgoing(&args);
-                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
-                self.linkage.call(self.asm, func, ACC);
+                if let Some(fast) = self.fast_entry(func) {
+                    // An optimized callee: the arguments in registers, its fast entry.
+                    let parallel: Vec<(MoveSrc, Loc)> = args
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
+                        .collect();
+                    for m in moves::sequence(&parallel, TMP2) {
+                        self.emit_move(m);
+                    }
+                    self.asm.call(fast);
+                } else {
+                    self.write_outgoing(&args);
+                    self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+                    self.linkage.call(self.asm, func, ACC);
+                }
                 self.check_error_result(inst);
                 self.store_result(inst, ACC);
             }
@@ -195,6 +206,18 @@ impl FnGen<'_> {
                 self.load(dst, x);
                 self.imul_const(dst, c);
                 self.store_result(inst, dst);
+            }
+        }
+    }
+
+    /// The flags of `a` compared with 0 (`ZF` set when it is 0).
+    pub(super) fn gen_test(&mut self, a: Value) {
+        match self.opnd(a) {
+            Opnd::Reg(r) => self.asm.test(r, r),
+            Opnd::Mem(m) => self.asm.cmp_mi(m, Imm32(0)),
+            Opnd::Imm(_) => {
+                self.load(ACC, a);
+                self.asm.test(ACC, ACC);
             }
         }
     }
@@ -279,18 +302,24 @@ impl FnGen<'_> {
         } else {
             (a, b)
         };
-        let dst = self.result_reg(inst, &[b]);
-        self.load(dst, a);
         match self.opnd(b) {
             Opnd::Imm(w) if i32::try_from(w >> 1).is_ok() => {
+                let dst = self.result_reg(inst, &[]);
+                self.load(dst, a);
                 self.asm.imul(dst, Imm32((w >> 1) as i32));
+                self.asm.jcc(Cond::O, overflow);
+                self.store_result(inst, dst);
+                return;
             }
             _ => {
+                // `b` untagged in TMP first: the result's register may then be `b`'s.
                 self.load(TMP, b);
                 self.asm.sar(TMP, 1);
-                self.asm.imul(dst, TMP);
             }
         }
+        let dst = self.result_reg(inst, &[]);
+        self.load(dst, a);
+        self.asm.imul(dst, TMP);
         self.asm.jcc(Cond::O, overflow);
         self.store_result(inst, dst);
     }
@@ -367,40 +396,58 @@ impl FnGen<'_> {
         self.store_result(inst, ACC);
     }
 
-    /// Jumps to a `type error` unless `rax` is an array.
-    fn check_array(&mut self, inst: Inst) {
+    /// The register holding array `a`: its own, or `ACC` loaded with it.
+    fn array_reg(&mut self, a: Value) -> Reg {
+        match self.opnd(a) {
+            Opnd::Reg(r) => r,
+            _ => {
+                self.load(ACC, a);
+                ACC
+            }
+        }
+    }
+
+    /// Jumps to a `type error` unless `reg` holds an array (`reg - TAG` has its tag
+    /// bits clear: one `lea` and a `test` that fuses with its jump).
+    fn check_array(&mut self, inst: Inst, reg: Reg) {
         let type_error = self.error(ErrorKind::TypeError, inst);
-        self.asm.mov(TMP.r32(), ACC.r32());
-        self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
-        self.asm.cmp(TMP.r32(), Imm32(TAG));
+        self.asm.lea(TMP, Mem::base_disp(reg, -TAG));
+        self.asm.test(TMP.r32(), Imm32(TAG_MASK as i32));
         self.asm.jcc(Cond::NE, type_error);
     }
 
-    /// The array `a` in `rax` and the untagged index `i` in `rdx`, checked (`type
-    /// error`, then `index out of bounds`).
-    fn gen_element(&mut self, inst: Inst, a: Value, i: Value) {
-        self.load(ACC, a);
-        self.check_array(inst);
+    /// Checks `a[i]` (`type error` for `a`, then for `i`, then `index out of
+    /// bounds`) and gives the element's address: through `a`'s own register (or
+    /// `ACC`), and a constant index as a displacement or the untagged index in `rdx`.
+    /// An index known to be an integer needs no tag test.
+    fn gen_element(&mut self, inst: Inst, a: Value, i: Value) -> Mem {
+        let base = self.array_reg(a);
+        self.check_array(inst, base);
         let bounds = self.error(ErrorKind::IndexOutOfBounds, inst);
+        let len = Mem::base_disp(base, ARRAY_LEN_OFFSET - TAG);
         match self.opnd(i) {
+            // A small constant index: `len <= k` (unsigned) is out of bounds.
+            Opnd::Imm(w) if w & 1 == 0 && (0..MAX_CONST_INDEX).contains(&(w >> 1)) => {
+                let k = (w >> 1) as i32;
+                self.asm.cmp_mi(len, Imm32(k));
+                self.asm.jcc(Cond::BE, bounds);
+                return Mem::base_disp(base, ARRAY_ELEMS_OFFSET - TAG + 8 * k);
+            }
             Opnd::Imm(w) if w & 1 == 0 => self.asm.mov_imm(TMP, w >> 1),
             _ => {
-                let type_error = self.error(ErrorKind::TypeError, inst);
                 self.load(TMP, i);
-                self.asm.test(TMP.r32(), Imm32(1));
-                self.asm.jcc(Cond::NE, type_error);
+                if !self.ints[i.index()] {
+                    let type_error = self.error(ErrorKind::TypeError, inst);
+                    self.asm.test(TMP.r32(), Imm32(1));
+                    self.asm.jcc(Cond::NE, type_error);
+                }
                 self.asm.sar(TMP, 1);
             }
         }
         // Unsigned: a negative index is huge, out of bounds like any other.
-        self.asm
-            .cmp(TMP, Mem::base_disp(ACC, ARRAY_LEN_OFFSET - TAG));
+        self.asm.cmp(TMP, len);
         self.asm.jcc(Cond::AE, bounds);
-    }
-
-    /// Element `rdx` of the array `rax`.
-    fn element() -> Mem {
-        Mem::sib(ACC, IndexReg::RDX, Scale::S8, ARRAY_ELEMS_OFFSET - TAG)
+        Mem::sib(base, IndexReg::RDX, Scale::S8, ARRAY_ELEMS_OFFSET - TAG)
     }
 
     /// The address of the first of `n` outgoing words (argument `k` is 8k below).
@@ -424,11 +471,7 @@ impl FnGen<'_> {
             vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
         for &(reg, v) in args {
             let Some(v) = v else { continue };
-            let src = match self.opnd(v) {
-                Opnd::Imm(w) => MoveSrc::Const(w),
-                _ => MoveSrc::Loc(self.alloc.loc(v)),
-            };
-            parallel.push((src, Loc::Reg(reg)));
+            parallel.push((self.move_src(v), Loc::Reg(reg)));
         }
         for m in moves::sequence(&parallel, TMP2) {
             self.emit_move(m);
@@ -436,6 +479,14 @@ impl FnGen<'_> {
         self.asm.call_abs(helper);
         self.check_error_result(inst);
         self.store_result(inst, ACC);
+    }
+
+    /// Where a move reads `v`: its location, or its constant word.
+    fn move_src(&self, v: Value) -> MoveSrc {
+        match self.opnd(v) {
+            Opnd::Imm(w) => MoveSrc::Const(w),
+            _ => MoveSrc::Loc(self.alloc.loc(v)),
+        }
     }
 
     /// `call_value`: `type error` unless the callee is a function, `wrong number of

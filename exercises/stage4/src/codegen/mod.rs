@@ -90,6 +90,9 @@ pub(crate) struct FnGen<'a> {
     linkage: Linkage<'a>,
     /// An on-stack-replacement entry (see [`Entry::osr`]).
     osr: bool,
+    /// The fast entries of direct calls between optimized functions, in a whole
+    /// program.
+    fast: Option<&'a mut FastEntries>,
     func: FnId,
     /// Each block's label.
     labels: Vec<Label>,
@@ -103,24 +106,89 @@ pub(crate) struct FnGen<'a> {
     /// How many uses each value has (a compare used once, by the branch right after
     /// it, becomes `cmp; jcc`).
     uses: Vec<u32>,
+    /// Which values are integers on every execution ([`known_ints`]): an array index
+    /// among them needs no tag test.
+    ints: Vec<bool>,
+}
+
+/// The registers of the arguments of a direct call between optimized functions
+/// (argument `k` in `ARG_REGS[k]`, through the callee's fast entry, see
+/// [`FastEntries`]): the allocator's first choices, so that a callee's parameters
+/// are often in them already.
+pub const ARG_REGS: [Reg; 6] = [Reg::RCX, Reg::RSI, Reg::RDI, Reg::R8, Reg::R9, Reg::R10];
+
+/// The fast entries of the optimized functions of one program: a direct call from one
+/// optimized function to another passes its arguments in [`ARG_REGS`] rather than
+/// through memory, and enters the callee after its standard entry, which loads the
+/// registers from `[rdi - 8k]` for every other caller (stage 3 code, the interpreter,
+/// the function table) and falls into the fast one — as HotSpot's adapters do
+/// between its interpreted and compiled conventions.
+///
+/// A function gets one when the engine says it is generated here, in the same
+/// assembler, and its arity fits the registers. Labels are made on first use, by a
+/// caller or by the function itself; stage 3 may generate the program again from the
+/// start in a new assembler (after declining a function), which is seen as a function
+/// generated again: the labels of the old assembler are forgotten then.
+#[derive(Clone, Debug, Default)]
+pub struct FastEntries {
+    eligible: Vec<bool>,
+    labels: Vec<Option<Label>>,
+    last: Option<FnId>,
+}
+
+impl FastEntries {
+    /// Fast entries for the functions of `program` that `generated` marks (those this
+    /// code generator writes, every time the program is generated).
+    pub fn new(program: &Program, generated: &[bool]) -> FastEntries {
+        let eligible: Vec<bool> = program
+            .functions
+            .iter()
+            .zip(generated)
+            .map(|(f, &g)| g && f.arity as usize <= ARG_REGS.len())
+            .collect();
+        FastEntries {
+            labels: vec![None; eligible.len()],
+            eligible,
+            last: None,
+        }
+    }
+
+    /// Notes that `func` is being generated; a function not after the last one means
+    /// a new assembler.
+    fn begin(&mut self, func: FnId) {
+        if self.last.is_some_and(|last| func <= last) {
+            self.labels.iter_mut().for_each(|l| *l = None);
+        }
+        self.last = Some(func);
+    }
+
+    /// The fast entry of `func`, if it has one.
+    fn label(&mut self, asm: &mut Assembler, func: FnId) -> Option<Label> {
+        let i = func as usize;
+        (self.eligible.get(i).copied().unwrap_or(false))
+            .then(|| *self.labels[i].get_or_insert_with(|| asm.new_label()))
+    }
 }
 
 /// Generates `f` (allocated by `alloc`) into `asm` at `entries[f.id]`, its calls
-/// direct to the other functions' labels (a whole program in one assembler).
+/// direct to the other functions' labels (a whole program in one assembler), those
+/// of functions with a fast entry (`fast`) to it.
 pub fn generate(
     asm: &mut Assembler,
     program: &Program,
     f: &Function,
     alloc: &Allocation,
     entries: &[Label],
+    fast: &mut FastEntries,
 ) -> Generated {
     let _ = program;
+    fast.begin(f.id);
     let entry = Entry {
         label: entries[f.id as usize],
         linkage: Linkage::Labels(entries),
         osr: false,
     };
-    generate_entered(asm, f, alloc, entry)
+    generate_with(asm, f, alloc, entry, Some(fast))
 }
 
 /// How a function's code is entered and how it reaches its callees.
@@ -146,6 +214,17 @@ pub fn generate_entered(
     alloc: &Allocation,
     entry: Entry<'_>,
 ) -> Generated {
+    generate_with(asm, f, alloc, entry, None)
+}
+
+/// [`generate_entered`], with the fast entries of a whole program.
+fn generate_with<'a>(
+    asm: &'a mut Assembler,
+    f: &'a Function,
+    alloc: &'a Allocation,
+    entry: Entry<'a>,
+    fast: Option<&'a mut FastEntries>,
+) -> Generated {
     let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
     let raise = asm.new_label();
     let saved = alloc.callee_saved.len() as i32;
@@ -167,6 +246,7 @@ pub fn generate_entered(
         entry: entry.label,
         linkage: entry.linkage,
         osr: entry.osr,
+        fast,
         func: f.id,
         labels,
         stubs: Vec::new(),
@@ -174,8 +254,40 @@ pub fn generate_entered(
         saved_bytes,
         frame_size,
         uses,
+        ints: known_ints(f, &alloc.order),
     };
     gen.gen_function()
+}
+
+/// For each value of `f`: true when it is an integer on every execution — the result
+/// of an instruction that gives one ([`Op::gives_int`]), or a block parameter every
+/// jump passes one (solved optimistically: a loop counter is an integer because its
+/// increment is, and the other way round). The entry's parameters can be anything.
+fn known_ints(f: &Function, order: &[crate::ir::Block]) -> Vec<bool> {
+    let mut known: Vec<bool> = f
+        .values
+        .iter()
+        .map(|def| match *def {
+            crate::ir::ValueDef::Inst(inst) => f.inst(inst).op.gives_int(),
+            crate::ir::ValueDef::Param(b, _) => b != crate::ir::ENTRY,
+        })
+        .collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &b in order {
+            for call in f.block(b).term.calls() {
+                let params = &f.block(call.block).params;
+                for (&p, &a) in params.iter().zip(&call.args) {
+                    if known[p.index()] && !known[a.index()] {
+                        known[p.index()] = false;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    known
 }
 
 /// The most words a call or `new_array` of `f` passes in memory.
@@ -205,7 +317,21 @@ impl FnGen<'_> {
         let start = self.asm.offset();
         let mut pieces = Vec::new();
         self.asm.bind(self.entry);
-        self.gen_prologue();
+        let fast = self.fast_entry(self.func);
+        if let Some(fast) = fast {
+            // The standard entry: the arguments from `[rdi - 8k]` into their
+            // registers (`rdi`'s last), then on into the fast entry.
+            let n = self.f.blocks[0].params.len();
+            let rdi_last = (0..n)
+                .filter(|&k| ARG_REGS[k] != Reg::RDI)
+                .chain((0..n).filter(|&k| ARG_REGS[k] == Reg::RDI));
+            for k in rdi_last {
+                self.asm
+                    .mov(ARG_REGS[k], Mem::base_disp(Reg::RDI, -8 * k as i32));
+            }
+            self.asm.bind(fast);
+        }
+        self.gen_prologue(fast.is_some());
         pieces.push((Piece::Prologue, start..self.asm.offset()));
         let order = self.alloc.order.clone();
         for (k, &b) in order.iter().enumerate() {
@@ -220,7 +346,16 @@ impl FnGen<'_> {
                     break;
                 }
                 let begin = self.asm.offset();
+                // A call: the registers saved around it, stored before and loaded after.
+                let alloc = self.alloc;
+                let saves = alloc.saves_at(inst);
+                for &(_, r, slot) in saves {
+                    self.asm.mov_mr(self.slot(slot), r);
+                }
                 self.gen_inst(inst);
+                for &(_, r, slot) in saves {
+                    self.asm.mov(r, self.slot(slot));
+                }
                 pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
             }
             let begin = self.asm.offset();
@@ -281,7 +416,7 @@ impl FnGen<'_> {
     /// `FRAMES_LEFT` (`stack overflow`, charged to the caller, when none is left), the
     /// call counted (neither at an OSR entry), and each argument (or frame-state word)
     /// moved from `[rdi - 8k]` to its location.
-    fn gen_prologue(&mut self) {
+    fn gen_prologue(&mut self, in_regs: bool) {
         self.asm.push(Reg::RBP);
         self.asm.mov(Reg::RBP, Reg::RSP);
         if self.frame_size > 0 {
@@ -299,7 +434,19 @@ impl FnGen<'_> {
             self.asm.add(CALLS, Imm32(1));
         }
         let params = &self.f.blocks[0].params;
-        if params.iter().any(|p| self.alloc.locs[p.index()].is_some()) {
+        if in_regs {
+            let parallel: Vec<(regalloc::MoveSrc, Loc)> = params
+                .iter()
+                .enumerate()
+                .filter_map(|(k, p)| {
+                    let dst = self.alloc.locs[p.index()]?;
+                    Some((regalloc::MoveSrc::Loc(Loc::Reg(ARG_REGS[k])), dst))
+                })
+                .collect();
+            for m in regalloc::moves::sequence(&parallel, TMP2) {
+                self.emit_move(m);
+            }
+        } else if params.iter().any(|p| self.alloc.locs[p.index()].is_some()) {
             // `rdi` may be some parameter's register: then read the arguments through
             // TMP2.
             let in_rdi = params
@@ -321,6 +468,13 @@ impl FnGen<'_> {
                 }
             }
         }
+    }
+
+    /// The fast entry of `func`, when this is a whole program's code and `func` has
+    /// one.
+    fn fast_entry(&mut self, func: FnId) -> Option<Label> {
+        let fast = self.fast.as_mut()?;
+        fast.label(self.asm, func)
     }
 
     /// Restores the callee-saved registers, drops the frame and returns (`rax` is the
@@ -461,7 +615,8 @@ impl FnGen<'_> {
     }
 
     /// The compare that the branch ending `b` takes along (`cmp; jcc`), if any: the
-    /// block's last instruction, a compare whose only use is the branch's condition.
+    /// block's last instruction, a compare (or a `not`, `test; jz`) whose only use is
+    /// the branch's condition.
     fn fused_compare(&self, b: crate::ir::Block) -> Option<Inst> {
         let block = self.f.block(b);
         let Terminator::Branch { cond, .. } = &block.term else {
@@ -469,7 +624,7 @@ impl FnGen<'_> {
         };
         let &last = block.insts.last()?;
         let data = self.f.inst(last);
-        (matches!(data.op, Op::Compare(..))
+        (matches!(data.op, Op::Compare(..) | Op::Not(_))
             && data.result == Some(*cond)
             && self.uses[cond.index()] == 1)
             .then_some(last)
@@ -499,13 +654,18 @@ impl FnGen<'_> {
             Terminator::Branch { cond, then, else_ } => {
                 // The condition as flags: `cc` holds when `then` is taken.
                 let cc = match fused {
-                    Some(inst) => {
-                        let Op::Compare(op, a, b) = self.f.inst(inst).op.clone() else {
-                            unreachable!("fused_compare gives a compare")
-                        };
-                        self.gen_cmp(a, b);
-                        lower::condition(op)
-                    }
+                    Some(inst) => match self.f.inst(inst).op.clone() {
+                        Op::Compare(op, a, b) => {
+                            self.gen_cmp(a, b);
+                            lower::condition(op)
+                        }
+                        Op::Not(a) => {
+                            // `!a` holds when `a` is 0.
+                            self.gen_test(a);
+                            Cond::E
+                        }
+                        _ => unreachable!("fused_compare gives a compare or a not"),
+                    },
                     None => match self.opnd(cond) {
                         Opnd::Imm(w) => {
                             // A known condition: only one edge is taken.

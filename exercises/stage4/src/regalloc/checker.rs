@@ -4,8 +4,10 @@
 //!
 //! The abstract state says, for each register and stack slot, which SSA value it
 //! surely holds (or nothing known). Walking the code the way the code generator lays
-//! it out: an instruction's result goes into its location; a call forgets every
-//! register it may change, and any instruction the scratch registers; an edge runs
+//! it out: an instruction's result goes into its location; a call stores the registers
+//! saved around it ([`Allocation::call_saves`]) to their slots, forgets every register
+//! it may change and loads the saved ones back; any instruction forgets the scratch
+//! registers; an edge runs
 //! its sequenced parallel moves ([`moves::sequence`](super::moves::sequence)), then
 //! renames each argument to the parameter it became. Where paths join, a location
 //! keeps a value only if it holds it on every path (iterated to a fixed point). Then
@@ -189,8 +191,16 @@ fn run_block(
         let what = format!("{:?} (pc {})", data.op, data.pc);
         data.op.for_each_arg(|v| use_of(&state, v, &what, errors));
         if clobbers(&data.op) {
+            // The registers saved around the call go to their slots and come back.
+            let saves = alloc.saves_at(inst);
+            for &(_, r, slot) in saves {
+                state[index(Loc::Slot(slot))] = state[index(Loc::Reg(r))];
+            }
             for r in CALL_CLOBBERED {
                 state[index(Loc::Reg(r))] = None;
+            }
+            for &(_, r, slot) in saves {
+                state[index(Loc::Reg(r))] = state[index(Loc::Slot(slot))];
             }
         }
         for r in SCRATCH {

@@ -5,15 +5,19 @@
 //! lives in a stack slot for its whole life. If it is the new interval itself that
 //! ends last, the new one is spilled instead.
 //!
-//! One constraint: an interval that crosses a call may only have a callee-saved
-//! register ([`CALLEE_SAVED`](super::CALLEE_SAVED)); the others are lost across the
-//! call. Such an interval competes only for those (and only steals those).
+//! One constraint: an interval that crosses a call may take a register the call
+//! clobbers only when saving it around its calls costs less than a slot
+//! ([`Weights::crossing`]); else only a callee-saved register
+//! ([`CALLEE_SAVED`](super::CALLEE_SAVED)), competing only for those (and only
+//! stealing those). The order in which it tries the registers comes from the same
+//! weights ([`preference`]).
 
 use stage2::Reg;
 
 use crate::ir::{Block, Function};
 
 use super::liveness::Interval;
+use super::saves::{preference, Crossing, Weights};
 use super::{Allocation, Loc, CALLEE_SAVED};
 
 /// An interval holding a register.
@@ -24,13 +28,14 @@ struct Active {
     interval: usize,
 }
 
-/// Assigns a location to each interval (sorted by start); `calls` are the positions of
-/// the calls, `registers` the registers to use, in order of preference.
+/// Assigns a location to each interval (sorted by start); `weights` say what the
+/// calls an interval crosses allow it, `registers` are the registers to use, in order
+/// of preference.
 pub fn scan(
     f: &Function,
     order: Vec<Block>,
     intervals: &[Interval],
-    calls: &[u32],
+    weights: &Weights,
     registers: &[Reg],
 ) -> Allocation {
     let mut locs: Vec<Option<Loc>> = vec![None; f.values.len()];
@@ -38,12 +43,8 @@ pub fn scan(
     let mut free: Vec<Reg> = registers.to_vec();
     let mut slots = 0u32;
     let mut spilled = 0u32;
-    let crosses = |i: &Interval| {
-        let first_after = calls.partition_point(|&c| c <= i.start);
-        calls.get(first_after).is_some_and(|&c| c < i.end)
-    };
     todo!(
-        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take a free register the interval may use (a callee-saved one if it crosses a call), or call `spill_at` — book §4.21"
+        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take the first free register the interval may use (`weights.crossing`: only a callee-saved one for `CalleeOnly`), in the order `preference` gives, or call `spill_at` — book §4.21"
     );
     let mut callee_saved: Vec<Reg> = CALLEE_SAVED
         .iter()
@@ -57,6 +58,7 @@ pub fn scan(
         slots,
         spilled,
         callee_saved,
+        call_saves: Vec::new(),
     }
 }
 

@@ -57,6 +57,16 @@ impl Numbering {
         }
     }
 
+    /// The numbered blocks, in their order.
+    pub fn order(&self, f: &Function) -> Vec<Block> {
+        let mut blocks: Vec<Block> = (0..f.blocks.len() as u32)
+            .map(Block)
+            .filter(|b| self.block_start[b.index()] != u32::MAX)
+            .collect();
+        blocks.sort_by_key(|b| self.block_start[b.index()]);
+        blocks
+    }
+
     /// True when some call is strictly inside `[start, end]`: a value live there must
     /// survive it.
     pub fn crosses_call(&self, start: u32, end: u32) -> bool {
@@ -135,15 +145,13 @@ pub fn live_in(f: &Function, order: &[Block]) -> Vec<ValueSet> {
 /// One interval per value that needs a location, sorted by start: from its
 /// definition to its last use, widened over every block it is live into or out of.
 pub fn intervals(f: &Function, numbering: &Numbering) -> Vec<Interval> {
-    let order: Vec<Block> = {
-        let mut blocks: Vec<Block> = (0..f.blocks.len() as u32)
-            .map(Block)
-            .filter(|b| numbering.block_start[b.index()] != u32::MAX)
-            .collect();
-        blocks.sort_by_key(|b| numbering.block_start[b.index()]);
-        blocks
-    };
-    let live_in = live_in(f, &order);
+    let order = numbering.order(f);
+    intervals_with(f, numbering, &live_in(f, &order))
+}
+
+/// [`intervals`], from the values `live_in` each block (as [`live_in`] gives them).
+pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet]) -> Vec<Interval> {
+    let order = numbering.order(f);
     let mut range: Vec<Option<(u32, u32)>> = vec![None; f.values.len()];
     let mut cover = |v: Value, pos: u32| {
         let r = &mut range[v.index()];

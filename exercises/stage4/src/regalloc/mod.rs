@@ -9,6 +9,8 @@
 //!   after it);
 //! - [`liveness`]: positions along that order, live sets by dataflow, and one live
 //!   interval per value;
+//! - [`saves`]: what a value live across calls may use, from loop-depth weights, and
+//!   the registers saved around each call;
 //! - [`linear_scan`]: the scan, which spills when no register is free;
 //! - [`moves`]: the parallel moves that pass block arguments at an edge, sequenced
 //!   (cycles included) with one scratch register;
@@ -21,18 +23,21 @@
 //! `rax:rdx`, a call through an absolute address clobbers `r11`); the other eight are
 //! allocated. Of those, only `r14` and `r15` survive calls (stage 3's code, the
 //! interpreter and the Rust helpers all keep them); a value live across a call gets one
-//! of the two, or a stack slot. Constants get no location at all: the code generator
-//! writes them as immediates where they are used ("rematerialization").
+//! of the two, another register that the code generator saves around the calls, or a
+//! stack slot, whichever costs least ([`saves`]). Constants get no location at all:
+//! the code generator writes them as immediates where they are used
+//! ("rematerialization").
 
 pub mod checker;
 pub mod linear_scan;
 pub mod liveness;
 pub mod moves;
 pub mod order;
+pub mod saves;
 
 use stage2::Reg;
 
-use crate::ir::{Block, Function, Op, Value, ValueDef};
+use crate::ir::{Block, Function, Inst, Op, Value, ValueDef};
 
 /// Where a value lives for its whole life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,9 +129,20 @@ pub struct Allocation {
     pub spilled: u32,
     /// The callee-saved registers the function uses (its prologue saves them).
     pub callee_saved: Vec<Reg>,
+    /// The registers saved around calls: `(call, register, slot)`, sorted by call —
+    /// the code generator stores the register to the slot before the call and loads
+    /// it back after ([`saves::call_saves`]).
+    pub call_saves: Vec<(Inst, Reg, u32)>,
 }
 
 impl Allocation {
+    /// The registers saved around call `inst`, each with its slot.
+    pub fn saves_at(&self, inst: Inst) -> &[(Inst, Reg, u32)] {
+        let from = self.call_saves.partition_point(|s| s.0 < inst);
+        let to = self.call_saves.partition_point(|s| s.0 <= inst);
+        &self.call_saves[from..to]
+    }
+
     /// Where `value` lives; panics for a constant (which lives nowhere).
     pub fn loc(&self, value: Value) -> Loc {
         self.locs[value.index()].unwrap_or_else(|| panic!("v{} has no location", value.0))
@@ -143,8 +159,12 @@ pub fn allocate(f: &Function) -> Allocation {
 pub fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
     let order = order::linear_order(f);
     let numbering = liveness::Numbering::new(f, &order);
-    let intervals = liveness::intervals(f, &numbering);
-    linear_scan::scan(f, order, &intervals, &numbering.calls, registers)
+    let live_in = liveness::live_in(f, &order);
+    let intervals = liveness::intervals_with(f, &numbering, &live_in);
+    let weights = saves::Weights::new(f, &order, &live_in);
+    let mut alloc = linear_scan::scan(f, order, &intervals, &weights, registers);
+    alloc.call_saves = saves::call_saves(&weights, &alloc.locs, &mut alloc.slots);
+    alloc
 }
 
 /// The location an edge's parallel move reads: a value's location, or a constant word.

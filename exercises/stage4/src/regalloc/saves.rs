@@ -1,0 +1,187 @@
+//! Values live across calls. A call clobbers every allocatable register but `r14` and
+//! `r15`, so a value live across one has three places to be, each with its cost:
+//!
+//! - `r14` or `r15`: the prologue saves the register and every way out restores it,
+//!   once per call *of this function*, whatever the value does;
+//! - any other register, saved by the code generator before each call it crosses and
+//!   restored after it ([`call_saves`]): two memory accesses per call *made*;
+//! - a stack slot: a store where it is defined and a load (a memory operand) per use.
+//!
+//! Which is cheapest depends on how often each runs, estimated from loop depth
+//! ([`Weights`]: `8^depth` per execution). `fib`'s `n`, live across one call on the
+//! recursive path only, is best saved around that call (the base case then saves
+//! nothing); a matrix live across the allocation of each row but read in the inner
+//! loops is best in a register saved around that rare call; the loop counter of a
+//! loop full of calls is best in `r14`, or in a slot.
+
+use stage2::Reg;
+
+use crate::ir::{Block, Function, Inst, Value};
+
+use super::liveness::{Interval, ValueSet};
+use super::order::find_loops;
+use super::{clobbers, is_constant, Loc, CALLEE_SAVED};
+
+/// What an interval's calls allow it (see the module's comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crossing {
+    /// It crosses no call: any register, the ones calls clobber first.
+    None,
+    /// Saving a register around its calls costs no more than the prologue saving
+    /// `r14`: any register, the ones calls clobber first.
+    CallerFirst,
+    /// Saving around its calls costs more than the prologue's save but less than a
+    /// slot: `r14`/`r15` first, else any register.
+    CalleeFirst,
+    /// Saving around its calls costs more than a slot: only `r14`/`r15`.
+    CalleeOnly,
+}
+
+/// How often things run, estimated by loop depth, and which values each call must
+/// keep.
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// Each value's weight as saving around calls would cost it: the calls it is live
+    /// across.
+    across: Vec<u64>,
+    /// Each value's weight as a slot would cost it: its definition and its uses.
+    value: Vec<u64>,
+    /// Each call, with the values live across it (live after it, its result aside).
+    pub live_across: Vec<(Inst, Vec<Value>)>,
+}
+
+/// The weight of one execution at loop depth `depth`.
+fn weight(depth: usize) -> u64 {
+    8u64.pow(depth.min(7) as u32)
+}
+
+impl Weights {
+    /// The weights of `f`'s values along the linear `order`, from the values live
+    /// into each block.
+    pub fn new(f: &Function, order: &[Block], live_in: &[ValueSet]) -> Weights {
+        let loops = find_loops(f);
+        let depth = |b: Block| loops.iter().filter(|body| body[b.index()]).count();
+        let mut value = vec![0u64; f.values.len()];
+        let mut across = vec![0u64; f.values.len()];
+        let mut live_across = Vec::new();
+        for &b in order {
+            let w = weight(depth(b));
+            let block = f.block(b);
+            let mut count = |v: Value| {
+                if !is_constant(f, v) {
+                    value[v.index()] += w;
+                }
+            };
+            block.params.iter().for_each(|&p| count(p));
+            for &inst in &block.insts {
+                let data = f.inst(inst);
+                data.op.for_each_arg(&mut count);
+                if let Some(r) = data.result {
+                    count(r);
+                }
+            }
+            block.term.for_each_arg(&mut count);
+            if !block.insts.iter().any(|&i| clobbers(&f.inst(i).op)) {
+                continue;
+            }
+            // Backwards from the end: what is live after each call.
+            let mut live = ValueSet::new(f.values.len());
+            for s in block.term.successors() {
+                live.union_with(&live_in[s.index()]);
+            }
+            block.term.for_each_arg(|v| {
+                if !is_constant(f, v) {
+                    live.insert(v);
+                }
+            });
+            let mut calls = Vec::new();
+            for &inst in block.insts.iter().rev() {
+                let data = f.inst(inst);
+                if let Some(r) = data.result {
+                    live.remove(r);
+                }
+                if clobbers(&data.op) {
+                    let kept: Vec<Value> = live.iter().collect();
+                    for v in &kept {
+                        across[v.index()] += w;
+                    }
+                    calls.push((inst, kept));
+                }
+                data.op.for_each_arg(|v| {
+                    if !is_constant(f, v) {
+                        live.insert(v);
+                    }
+                });
+            }
+            live_across.extend(calls.into_iter().rev());
+        }
+        Weights {
+            across,
+            value,
+            live_across,
+        }
+    }
+
+    /// What the calls `interval`'s value is live across allow it.
+    pub fn crossing(&self, interval: &Interval) -> Crossing {
+        let calls = self.across[interval.value.index()];
+        if calls == 0 {
+            return Crossing::None;
+        }
+        // Two memory accesses per call crossed, against the prologue's two and the
+        // slot's one per definition and use.
+        let around = 2 * calls;
+        if around <= 2 {
+            Crossing::CallerFirst
+        } else if around <= self.value[interval.value.index()] {
+            Crossing::CalleeFirst
+        } else {
+            Crossing::CalleeOnly
+        }
+    }
+}
+
+/// `registers` in the order an interval that `crossing` describes tries them.
+pub fn preference(registers: &[Reg], crossing: Crossing) -> Vec<Reg> {
+    let mut order = registers.to_vec();
+    if crossing == Crossing::CalleeFirst {
+        // Stable: the callee-saved ones first, each group in its own order.
+        order.sort_by_key(|r| !CALLEE_SAVED.contains(r));
+    }
+    order
+}
+
+/// The registers the code generator saves around each call, with the slot each goes
+/// to: every value live across the call in a register the call clobbers. Each
+/// register gets one save slot (numbered from `slots` up, which grows); the result is
+/// sorted by instruction.
+pub fn call_saves(
+    weights: &Weights,
+    locs: &[Option<Loc>],
+    slots: &mut u32,
+) -> Vec<(Inst, Reg, u32)> {
+    let mut save_slot: Vec<(Reg, u32)> = Vec::new();
+    let mut saves = Vec::new();
+    for (inst, live) in &weights.live_across {
+        for v in live {
+            let Some(Loc::Reg(reg)) = locs[v.index()] else {
+                continue;
+            };
+            if CALLEE_SAVED.contains(&reg) {
+                continue;
+            }
+            let slot = match save_slot.iter().find(|(r, _)| *r == reg) {
+                Some(&(_, s)) => s,
+                None => {
+                    let s = *slots;
+                    *slots += 1;
+                    save_slot.push((reg, s));
+                    s
+                }
+            };
+            saves.push((*inst, reg, slot));
+        }
+    }
+    saves.sort_by_key(|&(inst, reg, _)| (inst, reg.number()));
+    saves
+}
