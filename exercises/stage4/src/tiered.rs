@@ -23,30 +23,23 @@
 use std::time::Instant;
 
 use stage1::{FnId, Instr, Verified};
-use stage2::{Assembler, CodeBlock};
+use stage2::Assembler;
 use stage3::codegen::linkage::Linkage;
-use stage3::codegen::FunctionCode;
 
 use crate::codegen::{self, Entry};
 use crate::engine::{prepare_ir, Prepared};
 use crate::ir::{self, Pc};
 
-/// One function compiled alone: its own executable block, where to enter it, and what
-/// stage 3 records of every function (code ranges, frame size, compile time).
-pub struct CompiledFunction {
-    /// The code (mapped writable, written, then made executable: never both).
-    pub code: CodeBlock,
-    /// The offset in `code` of the entry: the function's first instruction, called
-    /// as any function (arguments at `[rdi - 8k]`); for an OSR compile, the OSR
-    /// entry (`rdi` = the frame state), the only way in.
-    pub entry: usize,
-    /// The OSR entries: (loop header pc, offset in `code`). Empty for a function's
-    /// ordinary code; the one entry of an OSR compile.
-    pub osr_entries: Vec<(usize, usize)>,
-    /// Where the code went and how long the whole compile took (IR, passes,
-    /// registers and code).
-    pub function: FunctionCode,
-}
+/// One function compiled alone: its own executable block, where to enter it, and
+/// what stage 3 records of every function (code ranges, frame size, compile time) —
+/// the type of stage 3's one-function compile, so a tiered run keeps both tiers'
+/// code alike. From [`compile_function`]: `entry` is the function's first
+/// instruction, called as any function (arguments at `[rdi - 8k]`), and
+/// `osr_entries` is empty; from an OSR compile, `entry` is the OSR entry (`rdi` =
+/// the frame state), the only way in (never a table entry), and `osr_entries` is
+/// `[(loop header pc, entry)]`. `function.time` is the whole compile's (IR, passes,
+/// registers, code).
+pub use stage3::CompiledFunction;
 
 /// Compiles function `func` of `verified` alone, its calls through the function
 /// table. With `osr = Some(pc)`, the variant entered at the loop header `pc` (a
