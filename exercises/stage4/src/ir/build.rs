@@ -10,15 +10,22 @@
 //!    there. `load_local 2` pushes the value of local 2 and emits nothing; `add` pops
 //!    two values and pushes the value of a new `add` instruction. Nothing of the stack
 //!    survives into the IR. Where control flows from one block into another, the
-//!    abstract frame travels as jump arguments: each block (but the entry) has one
-//!    parameter per local and per stack slot live at its start, in that order.
+//!    abstract frame travels as jump arguments: a block's parameters are the slots of
+//!    its frame (locals, then stack slots) that may hold different values on
+//!    different ways in.
 //!
-//! That is the simple and correct form (every local is a parameter of every block,
-//! even where it never changes); the passes remove the parameters that carry nothing
-//! (see `passes::dce`). The verifier gives the stack depth before each pc
-//! (`Verified::depths`), one for every path to it, and rejects unreachable code: so
-//! every block's parameters are made before any is walked, and each block is walked
-//! once, in order, with a frame of its parameters.
+//! Which slots those are is decided as each block is walked. The blocks are walked
+//! in reverse postorder, so every jump into a block has been walked before it, but
+//! for the jumps back to a loop header. Where the walked jumps pass different values
+//! for a slot, it is a parameter; where they all pass one value, the slot simply
+//! holds it. A loop header cannot wait for its back edges: it also gets a parameter
+//! for every stack slot and for every local stored inside the loop (found by a scan
+//! of the bytecode before the walk). Every jump passes its whole frame while the
+//! blocks are walked; at the end each keeps the arguments of its target's
+//! parameters. That can still leave parameters that carry one value (a local
+//! stored in the loop, but only on a path that leaves it); `passes::params` removes
+//! those. The verifier gives the stack depth before each pc (`Verified::depths`),
+//! one for every path to it, and rejects unreachable code.
 //!
 //! The abstract frame at a pc is also exactly what a deoptimization guard of stage 7
 //! must carry there (each local and operand as an IR value): a guard is built
@@ -31,7 +38,7 @@
 
 use stage1::{FnId, Instr, Verified};
 
-use super::{BinOp, Block, BlockCall, CmpOp, Function, Op, Pc, Terminator, Value};
+use super::{BinOp, Block, BlockCall, CmpOp, Function, Op, Pc, Terminator, Value, ENTRY};
 
 /// The abstract frame: the IR value in each local and each operand-stack slot.
 #[derive(Clone, Debug)]
@@ -121,22 +128,15 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
         },
     };
 
-    // Every other block, with its parameters: one per local, then one per operand the
-    // stack holds at its start.
+    // Every other block, in pc order; its parameters come when it is walked.
     let mut block_at: Vec<Option<Block>> = vec![None; code.len()];
-    let mut blocks: Vec<(Block, Frame)> = Vec::new();
     let entry_is_pc0 = osr.is_none() && !pc0_is_target;
     if entry_is_pc0 {
         block_at[0] = Some(entry);
-        blocks.push((entry, initial.clone()));
     }
     for (pc, &start) in starts.iter().enumerate() {
         if start && block_at[pc].is_none() {
-            let block = f.new_block(pc as Pc);
-            let locals = (0..source.locals).map(|_| f.add_param(block)).collect();
-            let stack = (0..depths[pc]).map(|_| f.add_param(block)).collect();
-            block_at[pc] = Some(block);
-            blocks.push((block, Frame { locals, stack }));
+            block_at[pc] = Some(f.new_block(pc as Pc));
         }
     }
     let block_at = |pc: u32| block_at[pc as usize].expect("a block starts at every target");
@@ -144,8 +144,21 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
         let to = block_at(osr.unwrap_or(0));
         f.terminate(entry, Terminator::Jump(call(to, &initial)));
     }
+    let cfg = Cfg::new(&f, code, &starts, &block_at, source.locals as usize);
 
-    for (block, mut frame) in blocks {
+    // Which slots (locals, then stack) of each block's frame are parameters.
+    let mut params: Vec<Vec<bool>> = vec![Vec::new(); f.blocks.len()];
+    for &block in &cfg.rpo {
+        let mut frame = if block != entry {
+            let pc = f.blocks[block.index()].pc as usize;
+            let (frame, made) = entry_frame(&mut f, &cfg, block, source.locals, depths[pc]);
+            params[block.index()] = made;
+            frame
+        } else if !entry_is_pc0 {
+            continue; // the entry only jumps to the loop at pc 0 or to the OSR header
+        } else {
+            initial.clone()
+        };
         let mut pc = f.blocks[block.index()].pc as usize;
         loop {
             let at = pc as Pc;
@@ -309,6 +322,17 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
             }
         }
     }
+    // Each jump passed its whole frame: keep the arguments of its target's parameters.
+    for data in &mut f.blocks {
+        for call in data.term.calls_mut() {
+            let keep = &params[call.block.index()];
+            let mut i = 0;
+            call.args.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+    }
     f.compact();
     f
 }
@@ -324,4 +348,180 @@ fn call(block: Block, frame: &Frame) -> BlockCall {
         block,
         args: frame.args(),
     }
+}
+
+/// The bytecode's control-flow graph, before any block is walked: what decides which
+/// slots of a block's frame need a parameter.
+struct Cfg {
+    /// The blocks reachable from the entry, in reverse postorder: every block comes
+    /// after the blocks that jump to it, but for the jumps back to a loop header.
+    rpo: Vec<Block>,
+    /// Each block's predecessors (a block jumping twice to it is listed twice).
+    preds: Vec<Vec<Block>>,
+    /// Per block: its position in `rpo`.
+    rpo_index: Vec<usize>,
+    /// Per loop header (a block that a later block in `rpo` jumps back to): the
+    /// locals that may change around the loop, `None` for other blocks.
+    varies: Vec<Option<Vec<bool>>>,
+}
+
+impl Cfg {
+    fn new(
+        f: &Function,
+        code: &[Instr],
+        starts: &[bool],
+        block_at: &dyn Fn(u32) -> Block,
+        locals: usize,
+    ) -> Cfg {
+        let n = f.blocks.len();
+        // Each block's successors and the locals it stores to.
+        let mut succs: Vec<Vec<Block>> = vec![Vec::new(); n];
+        let mut stores: Vec<Vec<bool>> = vec![vec![false; locals]; n];
+        for (b, data) in f.blocks.iter().enumerate() {
+            if let Terminator::Jump(call) = &data.term {
+                // The entry of a function whose pc 0 is a loop header: no code.
+                succs[b].push(call.block);
+                continue;
+            }
+            let mut pc = data.pc as usize;
+            loop {
+                let instr = code[pc];
+                if let Instr::StoreLocal(x) = instr {
+                    stores[b][x as usize] = true;
+                }
+                match instr {
+                    Instr::Jump(t) | Instr::Loop(t) => succs[b].push(block_at(t)),
+                    Instr::JumpIfFalse(t) | Instr::JumpIfTrue(t) => {
+                        succs[b].push(block_at(pc as u32 + 1));
+                        succs[b].push(block_at(t));
+                    }
+                    Instr::Return => {}
+                    _ if starts[pc + 1] => succs[b].push(block_at(pc as u32 + 1)),
+                    _ => {
+                        pc += 1;
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+        // Reverse postorder, by a depth-first walk with an explicit stack.
+        let mut rpo = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        let mut stack = vec![(ENTRY, 0)];
+        seen[ENTRY.index()] = true;
+        while let Some((b, next)) = stack.pop() {
+            if let Some(&s) = succs[b.index()].get(next) {
+                stack.push((b, next + 1));
+                if !seen[s.index()] {
+                    seen[s.index()] = true;
+                    stack.push((s, 0));
+                }
+            } else {
+                rpo.push(b);
+            }
+        }
+        rpo.reverse();
+        let mut rpo_index = vec![usize::MAX; n];
+        for (i, b) in rpo.iter().enumerate() {
+            rpo_index[b.index()] = i;
+        }
+        let mut preds: Vec<Vec<Block>> = vec![Vec::new(); n];
+        for &b in &rpo {
+            for &s in &succs[b.index()] {
+                preds[s.index()].push(b);
+            }
+        }
+        // A loop header's varying locals: those stored in a block that reaches a
+        // jump back to it without passing it. When such a block is the entry, the
+        // loop has a second way in (an irreducible graph): every local varies.
+        let mut varies = vec![None; n];
+        for &h in &rpo {
+            let back: Vec<Block> = preds[h.index()]
+                .iter()
+                .copied()
+                .filter(|p| rpo_index[p.index()] >= rpo_index[h.index()])
+                .collect();
+            if back.is_empty() {
+                continue;
+            }
+            let mut inside = vec![false; n];
+            inside[h.index()] = true;
+            let mut work = back;
+            while let Some(b) = work.pop() {
+                if !inside[b.index()] {
+                    inside[b.index()] = true;
+                    work.extend(&preds[b.index()]);
+                }
+            }
+            let mut varying = vec![inside[ENTRY.index()] && h != ENTRY; locals];
+            for (b, _) in inside.iter().enumerate().filter(|(_, i)| **i) {
+                for (v, &stored) in varying.iter_mut().zip(&stores[b]) {
+                    *v |= stored;
+                }
+            }
+            varies[h.index()] = Some(varying);
+        }
+        Cfg {
+            rpo,
+            preds,
+            rpo_index,
+            varies,
+        }
+    }
+}
+
+/// The frame at the start of `block` (not the entry), from the jumps to it already
+/// walked, and which of its slots are parameters. A slot is a parameter where those
+/// jumps pass different values, and in a loop header where it may change around the
+/// loop (every stack slot, the locals of [`Cfg::varies`]); elsewhere it is the one
+/// value every jump passes. `passes::params` removes the parameters that still turn
+/// out to carry one value.
+fn entry_frame(
+    f: &mut Function,
+    cfg: &Cfg,
+    block: Block,
+    locals: u32,
+    depth: u32,
+) -> (Frame, Vec<bool>) {
+    let slots = (locals + depth) as usize;
+    let mut first: Option<Vec<Value>> = None;
+    let mut made = vec![false; slots];
+    if let Some(varying) = &cfg.varies[block.index()] {
+        made[..varying.len()].copy_from_slice(varying);
+        made[varying.len()..].fill(true);
+    }
+    let here = cfg.rpo_index[block.index()];
+    for &pred in &cfg.preds[block.index()] {
+        if cfg.rpo_index[pred.index()] >= here {
+            continue;
+        }
+        for call in f.blocks[pred.index()].term.calls() {
+            if call.block != block {
+                continue;
+            }
+            match &first {
+                None => first = Some(call.args.clone()),
+                Some(values) => {
+                    for ((m, a), b) in made.iter_mut().zip(&call.args).zip(values) {
+                        *m |= a != b;
+                    }
+                }
+            }
+        }
+    }
+    let mut values = first.expect("a block has a predecessor before it in reverse postorder");
+    for (v, &m) in values.iter_mut().zip(&made) {
+        if m {
+            *v = f.add_param(block);
+        }
+    }
+    let stack = values.split_off(locals as usize);
+    (
+        Frame {
+            locals: values,
+            stack,
+        },
+        made,
+    )
 }

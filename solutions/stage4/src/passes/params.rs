@@ -1,10 +1,10 @@
 //! Redundant block parameters: the builder gives a loop header a parameter for every
 //! local stored in the loop, even where the stored value never gets back to the
 //! header, and a join a parameter for values that differ only until this pass
-//! merges them. A parameter whose every incoming argument is
-//! one value `v` — or the parameter itself, passed around a loop — is that value
-//! (Braun et al., "Simple and Efficient Construction of SSA Form", 2013, remove such
-//! "trivial phis" the same way).
+//! merges them. A parameter whose every incoming argument is one value `v` — or the
+//! parameter itself, passed around a loop — is that value (Braun et al., "Simple and
+//! Efficient Construction of SSA Form", 2013, remove such "trivial phis" the same
+//! way).
 //!
 //! **What it proves**: parameter `p` of block `b` equals `v` on every execution,
 //! because each jump to `b` passes `v` or `p` (which, by induction on the executions
