@@ -21,7 +21,9 @@ pub mod listing;
 pub mod runtime;
 pub mod stack;
 
-pub use codegen::tiering::{compile_function, CompiledFunction, SharedCode, TierOptions};
+pub use codegen::tiering::{
+    compile_function, CompiledFunction, FrameState, SharedCode, TierOptions,
+};
 pub use codegen::CompileError;
 pub use engine::{
     compile_program, compile_program_declining, compile_program_with_tier, run_compiled,

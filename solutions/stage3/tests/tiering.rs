@@ -24,7 +24,7 @@ use stage1::interp::tiering::{budget, Counters, NEVER};
 use stage1::interp::trace::runtime_error;
 use stage1::interp::{Entry, Interpreter};
 use stage1::{FnId, Instr, Verified};
-use stage3::{compile_function, TierOptions};
+use stage3::{compile_function, FrameState, TierOptions};
 
 use driver::{Driver, OsrPlan, Start, Trip};
 use engine_run::{harness, load_verified, program_label, programs_dir, run_on, Suite};
@@ -321,15 +321,6 @@ fn a_function_compiled_alone_is_described_by_the_code_map() {
     });
 }
 
-/// The words of a frame state for `locals` and `operands` (bottom first), and the
-/// index of local 0 in them: local n at `index - n`, operand j at `index - L - j`.
-fn frame_state(locals: &[i64], operands: &[i64]) -> (Vec<u64>, usize) {
-    let mut words: Vec<u64> = operands.iter().rev().map(|&v| (v << 1) as u64).collect();
-    words.extend(locals.iter().rev().map(|&v| (v << 1) as u64));
-    let index = words.len() - 1;
-    (words, index)
-}
-
 /// Runs the OSR entry of `func` at `header` with the given locals and operands
 /// (integers) through the trampoline, and the interpreter from the same place
 /// (`Interpreter::enter`): the same output, the same result or error and trace.
@@ -357,13 +348,12 @@ fn assert_osr_agrees(
         .enter(verified, &mut heap, entry, None, &mut expected_out)
         .map(|v| stage1::print::format_value(program, &heap, v))
         .map_err(|u| runtime_error(program, u.kind, u.frames.into_iter()));
-    let (words, index) = frame_state(locals, operands);
+    let state = FrameState::new(&l, &o);
     let mut out = Vec::new();
     let start = Start::Osr {
         func,
         header,
-        words: &words,
-        index,
+        state: &state,
     };
     let actual = Driver::default().execute(verified, start, &mut out);
     assert_eq!(

@@ -40,7 +40,7 @@
 use std::time::Instant;
 
 use stage1::interp::tiering::Counters;
-use stage1::{FnId, Instr, Program, Verified};
+use stage1::{FnId, Instr, Program, Value, Verified};
 use stage2::{Assembler, CodeBlock, Cond, Imm32, Label, Mem, Reg};
 
 use super::frame::ARGS;
@@ -208,6 +208,37 @@ impl SharedCode {
     }
 }
 
+/// A frame state in the OSR layout (see the module's documentation), made from an
+/// interpreted frame's values: what the interpreter's OSR passes to a baseline OSR
+/// entry through the trampoline (as its arguments pointer, [`FrameState::as_ptr`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameState {
+    /// The operands top first, then the locals from the last to local 0: local 0 is
+    /// the last word, and the others lie below it.
+    words: Vec<u64>,
+}
+
+impl FrameState {
+    /// The state of a frame with these locals (all of the function's, parameters
+    /// first) and operands (bottom first).
+    pub fn new(locals: &[Value], operands: &[Value]) -> FrameState {
+        let words = operands
+            .iter()
+            .rev()
+            .chain(locals.iter().rev())
+            .map(|v| v.bits())
+            .collect();
+        FrameState { words }
+    }
+
+    /// The address of local 0: local `n` is at `as_ptr() - 8n` (in bytes), operand
+    /// `j` at `as_ptr() - 8(L + j)`. Valid while `self` lives and is not moved from.
+    pub fn as_ptr(&self) -> *const u64 {
+        let last = self.words.len().saturating_sub(1);
+        self.words.as_ptr().wrapping_add(last)
+    }
+}
+
 /// The countdown of a tiering counter: `sub qword [counter], 1` with the counter's
 /// address in `SPILL_TMP`, and `jz hot` on the step that reaches zero. Clobbers
 /// `SPILL_TMP` and the flags, nothing else: the value stack must hold nothing there.
@@ -365,5 +396,25 @@ impl FnGen<'_> {
             self.asm.mov_mr(self.frame.operand(j), TMP);
         }
         self.asm.jmp(self.label_of(header));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Local `n` at `state - 8n`, operand `j` at `state - 8(L + j)`.
+    #[test]
+    fn a_frame_state_has_the_osr_layout() {
+        let locals = [Value::int(10), Value::int(11), Value::int(12)];
+        let operands = [Value::int(20), Value::int(21)];
+        let state = FrameState::new(&locals, &operands);
+        // SAFETY: the state holds 5 words, the last at `as_ptr()`.
+        let word = |k: usize| unsafe { *state.as_ptr().sub(k) };
+        let read: Vec<u64> = (0..5).map(word).collect();
+        let expected: Vec<u64> = locals.iter().chain(&operands).map(|v| v.bits()).collect();
+        assert_eq!(read, expected);
+        // No locals, no operands: a pointer nothing reads.
+        assert!(!FrameState::new(&[], &[]).as_ptr().is_null());
     }
 }

@@ -20,7 +20,7 @@ use stage1::value::ERROR_WORD;
 use stage1::{Engine, ErrorKind, FnId, RuntimeError, Stats, Value, Verified};
 use stage3::context::Context;
 use stage3::runtime::{call_interpreted, recorded_error, RuntimeCall};
-use stage3::{compile_function, CompiledFunction, SharedCode, TierHooks, TierOptions};
+use stage3::{compile_function, CompiledFunction, FrameState, SharedCode, TierHooks, TierOptions};
 
 /// What a hook saw: a tripped call counter, or a tripped back-edge counter (with the
 /// loop's pc and the frame state's locals).
@@ -165,15 +165,14 @@ impl Driver {
 }
 
 /// Where a native run starts: `main`'s table entry, or an OSR entry of a function
-/// with a frame state (`words`, local 0 at `index`).
+/// with a frame state.
 #[derive(Clone, Copy)]
 pub enum Start<'a> {
     Main,
     Osr {
         func: FnId,
         header: usize,
-        words: &'a [u64],
-        index: usize,
+        state: &'a FrameState,
     },
 }
 
@@ -260,12 +259,11 @@ impl Driver {
             Start::Osr {
                 func,
                 header,
-                words,
-                index,
+                state,
             } => {
                 let c = compiled[func as usize].as_ref().expect("compiled");
                 let address = c.osr_address(header).expect("an OSR entry at the header");
-                (address, &words[index] as *const u64)
+                (address, state.as_ptr())
             }
         };
         // Under the harness, a crash in this code names its function and pc.
