@@ -4,7 +4,12 @@
 //!
 //! A function compiled alone calls the others through the function table
 //! ([`Linkage::Table`]): stage 5 moves a callee from tier to tier by rewriting its
-//! table entry, and this code follows with nothing patched. The calling convention,
+//! table entry, and this code follows with nothing patched. Its calls of itself are
+//! the exception: the table could only lead back to this very code while it runs (an
+//! optimized function is installed once, for good), so they go straight to its fast
+//! entry with the arguments in registers, as in a whole program — measured on the
+//! `fib` kernel (fib(32)), table linkage for those calls cost 2.6 times the
+//! whole-program run time, direct ones about 1.05 times. The calling convention,
 //! the pinned registers, the frame limit and the error exit are the whole-program
 //! compile's (see [`crate::codegen`]).
 //!

@@ -504,3 +504,37 @@ fn osr_ir_of_every_corpus_loop_verifies_and_its_allocation_checks() {
         "only {headers_seen} loop headers in the corpus"
     );
 }
+
+#[test]
+fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() {
+    let verified = load(
+        "calls.mini",
+        "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }\n\
+         fn twice(n) { return fib(n) + fib(n); }\n\
+         fn spin(n) { let i = 0; while i < n { i = i + 1; } if n > 0 { return spin(n - 1); } return i; }\n\
+         print twice(10) + spin(3);\n",
+    );
+    let program = verified.program();
+    let calls = |func: &str, osr: Option<usize>| {
+        let id = program.function_named(func).unwrap();
+        let c = compile_function(&verified, id, osr).unwrap();
+        let lines = stage2::disasm::disasm(c.code.bytes(), 0);
+        let text: Vec<String> = lines.iter().map(stage2::disasm::format_line).collect();
+        let direct = text.iter().filter(|l| l.contains("call 0x")).count();
+        let table = text.iter().filter(|l| l.contains("call qword ptr")).count();
+        (direct, table, text.join("\n"))
+    };
+    // fib's two calls of itself go straight to its own (fast) entry.
+    let (direct, table, text) = calls("fib", None);
+    assert_eq!((direct, table), (2, 0), "{text}");
+    // twice's calls of fib read fib's table entry, whose code may change.
+    let (direct, table, text) = calls("twice", None);
+    assert_eq!((direct, table), (0, 2), "{text}");
+    // An OSR variant has no ordinary entry: its calls of itself use the table.
+    let spin = program.function_named("spin").unwrap();
+    let header = tiered::loop_headers(&verified, spin)[0];
+    let (direct, table, text) = calls("spin", Some(header));
+    assert_eq!((direct, table), (0, 1), "{text}");
+    let (direct, table, text) = calls("spin", None);
+    assert_eq!((direct, table), (1, 0), "{text}");
+}

@@ -153,6 +153,18 @@ impl FastEntries {
         }
     }
 
+    /// A fast entry for `func` alone (of `arity` arguments), when the arguments fit
+    /// the registers: the function's calls of itself.
+    fn only(func: FnId, arity: usize) -> FastEntries {
+        let mut eligible = vec![false; func as usize + 1];
+        eligible[func as usize] = arity <= ARG_REGS.len();
+        FastEntries {
+            labels: vec![None; eligible.len()],
+            eligible,
+            last: None,
+        }
+    }
+
     /// Notes that `func` is being generated; a function not after the last one means
     /// a new assembler.
     fn begin(&mut self, func: FnId) {
@@ -207,14 +219,20 @@ pub struct Entry<'a> {
     pub osr: bool,
 }
 
-/// Generates `f` (allocated by `alloc`) into `asm` at `entry.label`.
+/// Generates `f` (allocated by `alloc`) into `asm` at `entry.label`. A function's
+/// ordinary code (not an OSR entry) calls *itself* directly, through its own fast
+/// entry, whatever the linkage: the table could only lead back to this code while it
+/// runs (a tiered run installs a function's optimized code once, for good), and a
+/// recursive function's calls then cost what they cost in a whole program.
 pub fn generate_entered(
     asm: &mut Assembler,
     f: &Function,
     alloc: &Allocation,
     entry: Entry<'_>,
 ) -> Generated {
-    generate_with(asm, f, alloc, entry, None)
+    let mut own = FastEntries::only(f.id, f.arity());
+    let fast = (!entry.osr).then_some(&mut own);
+    generate_with(asm, f, alloc, entry, fast)
 }
 
 /// [`generate_entered`], with the fast entries of a whole program.
