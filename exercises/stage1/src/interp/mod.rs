@@ -11,9 +11,11 @@
 //! the JIT declined, and sends the calls of compiled ones to a [`Callout`]. A *tiered*
 //! run ([`Link::Tiered`], stage 5) starts every function here and counts its calls
 //! and back edges on shared [`tiering::Counters`], asking the callout's hooks when
-//! one runs out (see [`tiered`]). The three differ in the code prepared for them,
-//! not in the loop: only code prepared for another tier holds the instructions that
-//! leave it ([`Op::CallOut`], [`Op::LoopOut`]), so `run` pays nothing for the others.
+//! one runs out (see [`tiered`]). Only code prepared for another tier holds the
+//! instructions that leave it ([`Op::CallOut`], [`Op::LoopOut`]), and a tiered run
+//! has its own instance of the dispatch loop (`Machine<TIERED = true>`, a const
+//! generic) in which they count, so `run` and the static mixed runs pay nothing for
+//! tiering.
 
 pub mod calls;
 mod heap_ops;
@@ -355,10 +357,17 @@ impl Interpreter {
                 frames: Vec::new(),
             });
         }
-        if entry.depth > 0 || link.is_some() {
-            self.execute_entry::<false, true>(verified, heap, entry, link, out)
-        } else {
-            self.execute_entry::<false, false>(verified, heap, entry, link, out)
+        match link {
+            Some(Link::Tiered { .. }) => {
+                self.execute_entry::<false, true, true>(verified, heap, entry, link, out)
+            }
+            Some(Link::Mixed { .. }) => {
+                self.execute_entry::<false, true, false>(verified, heap, entry, link, out)
+            }
+            None if entry.depth > 0 => {
+                self.execute_entry::<false, true, false>(verified, heap, entry, link, out)
+            }
+            None => self.execute_entry::<false, false, false>(verified, heap, entry, link, out),
         }
         .0
     }
@@ -395,21 +404,25 @@ impl Interpreter {
             "call_function: a value of another heap"
         );
         let entry = Entry::call(func, args, depth);
-        self.execute_entry::<false, true>(verified, heap, entry, link, out)
-            .0
+        if matches!(link, Some(Link::Tiered { .. })) {
+            self.execute_entry::<false, true, true>(verified, heap, entry, link, out)
+        } else {
+            self.execute_entry::<false, true, false>(verified, heap, entry, link, out)
+        }
+        .0
     }
 
     /// Prepares `verified` and runs it from `entry`, whose fit the caller checked:
     /// makes the value stack with the entered frame on it, and the machine. Gives the
     /// result and the instructions counted (`COUNT`). `MIXED`: frames may live below
     /// the entry or calls go out (see [`Machine::call`]), as in every run with a
-    /// `link`; a tiered run differs from a static one only by its prepared code and
-    /// the machine's `tiering` (its entry at pc 0 may go out at once: see
-    /// [`tiered::enter_call`]). Every way into the
+    /// `link`; `TIERED` for a tiered link: its own machine instance (see
+    /// [`Machine`]), whose entry at pc 0 counts and may go out at once
+    /// ([`tiered::enter_call`]). Every way into the
     /// interpreter ends here; each instance has its one copy of the dispatch loop
     /// (three in one function made its native frame three times as big, and a mixed
     /// stack holds one per interpreted activation).
-    fn execute_entry<'a, const COUNT: bool, const MIXED: bool>(
+    fn execute_entry<'a, const COUNT: bool, const MIXED: bool, const TIERED: bool>(
         &'a mut self,
         verified: &'a Verified,
         heap: &'a mut Heap,
@@ -433,14 +446,16 @@ impl Interpreter {
                 Some(callout),
             ),
         };
-        self.prepare(verified, goes_out, tiering.is_some());
-        if let (Some(tiering), Some(callout), 0) = (tiering, callout.as_deref_mut(), entry.pc) {
-            let f = &verified.program().functions[entry.func as usize];
-            let args = &entry.locals[..f.arity as usize];
-            if let Some(result) =
-                tiered::enter_call(tiering, callout, heap, entry.func, args, entry.depth, out)
-            {
-                return (result, 0);
+        self.prepare(verified, goes_out, TIERED);
+        if TIERED && entry.pc == 0 {
+            if let (Some(tiering), Some(callout)) = (tiering, callout.as_deref_mut()) {
+                let f = &verified.program().functions[entry.func as usize];
+                let args = &entry.locals[..f.arity as usize];
+                if let Some(result) =
+                    tiered::enter_call(tiering, callout, heap, entry.func, args, entry.depth, out)
+                {
+                    return (result, 0);
+                }
             }
         }
         let prepared = self.prepared.as_ref().expect("prepared above");
@@ -453,7 +468,8 @@ impl Interpreter {
             depth,
         } = entry;
         let f = &program.functions[func as usize];
-        debug_assert!(MIXED || (depth == 0 && callout.is_none() && tiering.is_none()));
+        debug_assert!(MIXED || (depth == 0 && callout.is_none()));
+        debug_assert_eq!(TIERED, tiering.is_some());
         if pc == 0 {
             self.profile.count_call(func);
         }
@@ -463,7 +479,7 @@ impl Interpreter {
         stack[..locals.len()].copy_from_slice(locals);
         let sp = f.locals as usize + operands.len();
         stack[f.locals as usize..sp].copy_from_slice(operands);
-        let mut machine = Machine {
+        let mut machine = Machine::<TIERED> {
             program,
             code: &prepared.code,
             constants: &prepared.constants,
@@ -512,9 +528,9 @@ impl Engine for Interpreter {
         self.profile = Profile::new(program);
         let main = Entry::call(MAIN, &[], 0);
         let (result, instructions) = if self.options.count_instructions {
-            self.execute_entry::<true, false>(verified, &mut heap, main, None, out)
+            self.execute_entry::<true, false, false>(verified, &mut heap, main, None, out)
         } else {
-            self.execute_entry::<false, false>(verified, &mut heap, main, None, out)
+            self.execute_entry::<false, false, false>(verified, &mut heap, main, None, out)
         };
         self.heap = heap;
         self.stats = Stats {
@@ -534,8 +550,11 @@ impl Engine for Interpreter {
 }
 
 /// The state of one run: the value stack, the callers' frames, the heap and the
-/// counters. `'p` is the program's lifetime, `'r` the run's borrows.
-pub(crate) struct Machine<'p, 'r> {
+/// counters. `'p` is the program's lifetime, `'r` the run's borrows. `TIERED`: a
+/// tiered run's machine (see [`tiered`]), whose calls count and may go out at any
+/// time; the tiered checks are compiled into that instance only, so `run`'s loop and
+/// the static mixed runs' have none of them.
+pub(crate) struct Machine<'p, 'r, const TIERED: bool> {
     program: &'p Program,
     /// Each function's code, with superinstructions (see [`superinstr`]).
     code: &'p [Vec<Op>],
@@ -590,7 +609,7 @@ macro_rules! tri {
     };
 }
 
-impl<'p> Machine<'p, '_> {
+impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// Pops the top operand of the running frame (the verifier guarantees there is one).
     #[inline(always)]
     fn pop(&mut self, cur: &mut Cursor<'p>) -> Value {
@@ -653,7 +672,9 @@ impl<'p> Machine<'p, '_> {
         Ok(cur)
     }
 
-    /// [`Machine::call_out`], with the cursor by value (see `call_value_slow`).
+    /// [`Machine::call_out`], with the cursor by value (see `call_value_slow`); in
+    /// a tiered run, where every call is a `CallOut`, [`Machine::call_tiered`] (out
+    /// of line too, so that the static runs' calls out do not pay for its code).
     #[inline(never)]
     fn call_out_slow(
         &mut self,
@@ -661,7 +682,22 @@ impl<'p> Machine<'p, '_> {
         func: FnId,
         argc: u32,
     ) -> Result<Cursor<'p>, ErrorKind> {
+        if TIERED {
+            return self.call_tiered_slow(cur, func, argc);
+        }
         self.call_out(&mut cur, func, argc)?;
+        Ok(cur)
+    }
+
+    /// [`Machine::call_tiered`], with the cursor by value (for `call_value` too).
+    #[inline(never)]
+    pub(crate) fn call_tiered_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
+        self.call_tiered(&mut cur, func, argc)?;
         Ok(cur)
     }
 

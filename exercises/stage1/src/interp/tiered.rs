@@ -2,9 +2,10 @@
 //! run's [`Counters`] decide when it moves to compiled code.
 //!
 //! A tiered run ([`Link::Tiered`](super::Link::Tiered)) prepares its own code, in
-//! which every call is an [`Op::CallOut`] and every `loop` an [`Op::LoopOut`]; both
-//! are handled out of line, so the loop of `run` and of stages 3 and 4's static mixed
-//! runs is the same, with no check of its own for tiering. Then:
+//! which every call is an [`Op::CallOut`] and every `loop` an [`Op::LoopOut`], both
+//! handled out of line, and runs it on its own instance of the machine
+//! (`Machine<TIERED = true>`): the loop of `run` and of stages 3 and 4's static mixed
+//! runs has no check for tiering, and their calls out none either. Then:
 //!
 //! - **A call** (direct, through a value, or the entry itself at pc 0) passes its
 //!   checks (arity, depth), then counts down its callee's call counter; the step that
@@ -103,7 +104,37 @@ pub(super) fn enter_call(
         .then(|| callout.call(heap, func, args, depth, out))
 }
 
-impl<'p> Machine<'p, '_> {
+impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
+    /// A call of `func` in a tiered run, with its `argc` arguments on top of the
+    /// stack: the checks of [`Machine::call`] (arity, then depth), then the count
+    /// ([`count_call`]); then the call goes out ([`Machine::call_out`]) when `func`
+    /// is installed now, else it is interpreted ([`Machine::call`]).
+    #[inline(always)]
+    pub(super) fn call_tiered(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<(), ErrorKind> {
+        if self.program.functions[func as usize].arity != argc {
+            return Err(ErrorKind::WrongNumberOfArguments);
+        }
+        if self.frames.len() + 1 >= self.frame_limit {
+            return Err(ErrorKind::StackOverflow);
+        }
+        let tiering = self.tiering.expect("a tiered run");
+        let callout = self
+            .callout
+            .as_deref_mut()
+            .expect("a tiered run has a callout");
+        let depth = MAX_FRAMES - self.frame_limit + self.frames.len() + 1;
+        if count_call(tiering, callout, self.heap, func, depth, self.out) {
+            self.call_out(cur, func, argc)
+        } else {
+            self.call::<true>(cur, func, argc)
+        }
+    }
+
     /// `loop target` in a tiered run ([`Op::LoopOut`]), the `loop` being the
     /// instruction before `cur.pc`: counts the back edge in the profile and on its
     /// counter, asks [`Callout::hot_loop`] when the counter reaches zero, and jumps,

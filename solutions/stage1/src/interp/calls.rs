@@ -48,7 +48,7 @@ pub struct Cursor<'p> {
     pub sp: *mut Value,
 }
 
-impl<'p> Machine<'p, '_> {
+impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// Calls `func` with the `argc` arguments on top of the stack: checks the arity
     /// (`wrong number of arguments`) and the depth (`stack overflow`), saves the caller
     /// in a `Frame`, makes the arguments the first locals, zeroes the other locals and
@@ -109,9 +109,7 @@ impl<'p> Machine<'p, '_> {
     /// arguments on top of the stack give way to its result. An error keeps the
     /// frames it passed in `pending`, for [`Machine::error`].
     /// The checks of [`Machine::call`] come first: arity, then depth (frames of every
-    /// tier counted). In a tiered run, where every call comes here, the call then
-    /// counts ([`tiered::count_call`](super::tiered::count_call)) and is interpreted
-    /// ([`Machine::call`]) unless its function is installed now.
+    /// tier counted). (A tiered run's calls go to [`Machine::call_tiered`] instead.)
     #[inline(never)]
     pub(super) fn call_out(
         &mut self,
@@ -125,20 +123,15 @@ impl<'p> Machine<'p, '_> {
         if self.frames.len() + 1 >= self.frame_limit {
             return Err(ErrorKind::StackOverflow);
         }
+        // SAFETY: the verifier guarantees the `argc` arguments are the top operands of
+        // the running frame; the callout runs on other machines' stacks, so this one
+        // does not move while it reads them.
+        let args = unsafe { std::slice::from_raw_parts(cur.sp.sub(argc as usize), argc as usize) };
         let depth = MAX_FRAMES - self.frame_limit + self.frames.len() + 1;
         let callout = self
             .callout
             .as_deref_mut()
             .expect("goes_out implies a callout");
-        if let Some(tiering) = self.tiering {
-            if !super::tiered::count_call(tiering, callout, self.heap, func, depth, self.out) {
-                return self.call::<true>(cur, func, argc);
-            }
-        }
-        // SAFETY: the verifier guarantees the `argc` arguments are the top operands of
-        // the running frame; the callout runs on other machines' stacks, so this one
-        // does not move while it reads them.
-        let args = unsafe { std::slice::from_raw_parts(cur.sp.sub(argc as usize), argc as usize) };
         match callout.call(self.heap, func, args, depth, self.out) {
             Ok(v) => {
                 // SAFETY: as above; the result takes the first argument's slot.
@@ -190,6 +183,10 @@ impl<'p> Machine<'p, '_> {
             std::ptr::copy(slot.add(1), slot, argc as usize);
             cur.sp = cur.sp.sub(1);
             if self.goes_out.get(func as usize) == Some(&true) {
+                if TIERED {
+                    *cur = self.call_tiered_slow(*cur, func, argc)?;
+                    return Ok(());
+                }
                 return self.call_out(cur, func, argc);
             }
             self.call::<true>(cur, func, argc)

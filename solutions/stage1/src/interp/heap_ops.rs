@@ -8,7 +8,7 @@ use crate::bytecode::Instr;
 use crate::error::ErrorKind;
 use crate::value::Value;
 
-impl<'p> Machine<'p, '_> {
+impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// Runs `op`, one of `NewArray`, `NewArrayFill`, `ArrayGet`, `ArraySet` and
     /// `ArrayLen`, on the operands on top of the stack.
     #[inline(always)]
