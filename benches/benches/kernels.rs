@@ -1,40 +1,61 @@
 //! `cargo bench --bench kernels`: every kernel of `benches/kernels/` in Rust (the
 //! ceiling) and in every engine of `jitlab_benches::ENGINES`, one criterion group per
-//! kernel with one row per engine; then the `load` group, the cost of turning each
-//! kernel's source into a verified program (parse, compile, verify); and the
-//! `stage3_compile` and `stage4_compile` groups, the template and the optimizing JIT's
-//! compile speed on each kernel and on a large generated program.
+//! kernel with one row per engine, at two sizes: the group `fib` runs `fib.mini` as it
+//! is (a run of about a millisecond in a JIT, start-up included), the group
+//! `fib_long` at the kernel's long size (`Kernel::long_size`: 10–40 ms in stage 3,
+//! where start-up is a few percent and the ratios say what the generated code buys).
+//! Then the `load` group, the cost of turning each kernel's source into a verified
+//! program (parse, compile, verify); and the `stage3_compile` and `stage4_compile`
+//! groups, the template and the optimizing JIT's compile speed on each kernel and on
+//! a large generated program.
 //!
-//! Sizes are chosen so that one run takes 5–50 ms in the stage 1 interpreter, and the
-//! criterion settings below keep the whole bench within a few minutes.
+//! The criterion settings below keep the whole bench within a few minutes; a filter
+//! picks groups, e.g. `cargo bench --bench kernels -- _long/` for the long sizes only.
 
 use std::io::sink;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use jitlab_benches::{large_program, ENGINES, KERNELS, LARGE_FUNCTIONS};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use jitlab_benches::{large_program, Kernel, ENGINES, KERNELS, LARGE_FUNCTIONS};
 
-/// One group per kernel: `rust`, then a row per engine.
+/// One group per kernel at its file's size: `rust`, then a row per engine.
 fn kernels(c: &mut Criterion) {
     for kernel in KERNELS {
-        let program = stage1::load::load_source(&kernel.file(), kernel.source)
-            .unwrap_or_else(|e| panic!("kernel {} does not load: {e}", kernel.name));
-        let mut group = c.benchmark_group(kernel.name);
-        group.bench_function("rust", |b| b.iter(kernel.rust));
-        for engine in ENGINES {
-            // A fresh engine per run, made outside the timing: a run leaves its heap
-            // behind (there is no garbage collector), and the next run must not pay
-            // for it.
-            group.bench_function(engine.name, |b| {
-                b.iter_batched_ref(
-                    engine.make,
-                    |e| e.run(&program, &mut sink()).expect("the kernel runs"),
-                    BatchSize::PerIteration,
-                )
-            });
-        }
-        group.finish();
+        kernel_group(c, kernel, kernel.name.to_string(), kernel.size);
     }
+}
+
+/// One group per kernel at its long size, `fib_long` and so on.
+fn kernels_long(c: &mut Criterion) {
+    for kernel in KERNELS {
+        kernel_group(c, kernel, format!("{}_long", kernel.name), kernel.long_size);
+    }
+}
+
+/// The group `name`: `kernel` at size `n` in Rust, then in each engine.
+fn kernel_group(c: &mut Criterion, kernel: &Kernel, name: String, n: i64) {
+    let program = kernel.load_at(n);
+    let mut group = c.benchmark_group(name);
+    if n > kernel.size {
+        // Runs of up to a few hundred milliseconds (stage 1): the same number of
+        // iterations in every sample, rather than criterion's growing ones.
+        group.sampling_mode(SamplingMode::Flat);
+    }
+    group.bench_function("rust", |b| b.iter(|| (kernel.rust)(n)));
+    for engine in ENGINES {
+        // A fresh engine per run, made outside the timing: a run leaves its heap
+        // behind (there is no garbage collector), and the next run must not pay for
+        // it. (Dropping it, also outside, gives its chunks to the pool the next run's
+        // heap takes from, as in any process that runs programs one after another.)
+        group.bench_function(engine.name, |b| {
+            b.iter_batched_ref(
+                engine.make,
+                |e| e.run(&program, &mut sink()).expect("the kernel runs"),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
 }
 
 /// Parse, compile and verify each kernel: the front end every engine shares.
@@ -102,6 +123,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = kernels, load, compile, compile_optimized
+    targets = kernels, kernels_long, load, compile, compile_optimized
 }
 criterion_main!(benches);

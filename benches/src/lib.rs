@@ -7,7 +7,14 @@
 //! the same checksum, which the tests below check.
 //!
 //! Each Mini and Lua kernel sets its size on one line, `let n = N;` (`local n = N`),
-//! so that `compare.sh` can run bigger sizes without a second copy of each program.
+//! so that one program runs at any size without a second copy of it:
+//! [`Kernel::source_at`] rewrites the line, and the Rust twin takes the size as its
+//! argument. Two sizes are the benches': [`Kernel::size`], the file's, where a run in
+//! a JIT takes about a millisecond and start-up (compiling, the native thread, a
+//! fresh heap) is a good part of it; and [`Kernel::long_size`], 10–40 times more
+//! work, where start-up is a few percent of a run and the ratios say what the
+//! generated code buys (the size `peers/compare.sh` runs the Lua peers at, too).
+//! Stage 5's warm-up benches run each kernel from tiny sizes up to these.
 
 use std::hint::black_box;
 
@@ -19,16 +26,44 @@ pub struct Kernel {
     pub name: &'static str,
     /// What the kernel exercises, in a few words.
     pub what: &'static str,
-    /// The Mini program, at the size the criterion benches use.
+    /// The Mini program, at its own [`size`](Kernel::size).
     pub source: &'static str,
-    /// The same computation in Rust at the same size, returning the printed checksum.
-    pub rust: fn() -> i64,
+    /// The size set in `source`: a run of about a millisecond in a JIT.
+    pub size: i64,
+    /// The long size: a run of 10–40 ms in stage 3, where start-up no longer counts.
+    pub long_size: i64,
+    /// The same computation in Rust at size `n`, returning the printed checksum.
+    pub rust: fn(i64) -> i64,
 }
 
 impl Kernel {
     /// The file name the source is loaded as (errors and traces name it).
     pub fn file(&self) -> String {
         format!("{}.mini", self.name)
+    }
+
+    /// The Mini program at size `n`: its `let n = N;` line rewritten.
+    pub fn source_at(&self, n: i64) -> String {
+        let mut found = false;
+        let lines: Vec<String> = self
+            .source
+            .lines()
+            .map(|line| match line.strip_prefix("let n = ") {
+                Some(_) if !found => {
+                    found = true;
+                    format!("let n = {n};")
+                }
+                _ => line.to_string(),
+            })
+            .collect();
+        assert!(found, "kernel {} has no size line", self.name);
+        lines.join("\n") + "\n"
+    }
+
+    /// The program at size `n`, loaded and verified.
+    pub fn load_at(&self, n: i64) -> stage1::Verified {
+        stage1::load::load_source(&self.file(), &self.source_at(n))
+            .unwrap_or_else(|e| panic!("kernel {} does not load: {e}", self.name))
     }
 }
 
@@ -38,37 +73,49 @@ pub const KERNELS: &[Kernel] = &[
         name: "fib",
         what: "recursive calls",
         source: include_str!("../kernels/fib.mini"),
-        rust: || fib(black_box(FIB_N)),
+        size: FIB_N,
+        long_size: FIB_LONG,
+        rust: |n| fib(black_box(n)),
     },
     Kernel {
         name: "loop",
         what: "arithmetic loop",
         source: include_str!("../kernels/loop.mini"),
-        rust: || arith_loop(black_box(LOOP_N)),
+        size: LOOP_N,
+        long_size: LOOP_LONG,
+        rust: |n| arith_loop(black_box(n)),
     },
     Kernel {
         name: "sieve",
         what: "array loop",
         source: include_str!("../kernels/sieve.mini"),
-        rust: || sieve(black_box(SIEVE_N)),
+        size: SIEVE_N,
+        long_size: SIEVE_LONG,
+        rust: |n| sieve(black_box(n)),
     },
     Kernel {
         name: "matmul",
         what: "matrix multiply",
         source: include_str!("../kernels/matmul.mini"),
-        rust: || matmul(black_box(MATMUL_N)),
+        size: MATMUL_N,
+        long_size: MATMUL_LONG,
+        rust: |n| matmul(black_box(n)),
     },
     Kernel {
         name: "objects",
         what: "object field access",
         source: include_str!("../kernels/objects.mini"),
-        rust: || objects(black_box(OBJECTS_N)),
+        size: OBJECTS_N,
+        long_size: OBJECTS_LONG,
+        rust: |n| objects(black_box(n)),
     },
     Kernel {
         name: "calls",
         what: "small calls",
         source: include_str!("../kernels/calls.mini"),
-        rust: || calls(black_box(CALLS_N)),
+        size: CALLS_N,
+        long_size: CALLS_LONG,
+        rust: |n| calls(black_box(n)),
     },
 ];
 
@@ -109,6 +156,19 @@ pub const MATMUL_N: i64 = 50;
 pub const OBJECTS_N: i64 = 1_000;
 /// The size of `calls.mini`: iterations of three calls each.
 pub const CALLS_N: i64 = 150_000;
+
+/// The long size of `fib`: fib(32), 29 times the calls of fib(25).
+pub const FIB_LONG: i64 = 32;
+/// The long size of `loop`: 10 times the iterations.
+pub const LOOP_LONG: i64 = 4_000_000;
+/// The long size of `sieve`: 10 times the bound (a 16 MB array).
+pub const SIEVE_LONG: i64 = 2_000_000;
+/// The long size of `matmul`: 170 x 170, 39 times the multiply-adds of 50 x 50.
+pub const MATMUL_LONG: i64 = 170;
+/// The long size of `objects`: 20 times the rounds.
+pub const OBJECTS_LONG: i64 = 20_000;
+/// The long size of `calls`: 10 times the iterations.
+pub const CALLS_LONG: i64 = 1_500_000;
 
 /// Recursive Fibonacci, as `fib.mini`.
 pub fn fib(n: i64) -> i64 {
@@ -286,10 +346,10 @@ pub fn size_of(source: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
-    /// Runs a kernel in an engine and returns what it printed, without the newline.
-    fn run_in(engine: &EngineRow, kernel: &Kernel) -> String {
-        let program = stage1::load::load_source(&kernel.file(), kernel.source)
-            .unwrap_or_else(|e| panic!("{} does not load: {e}", kernel.name));
+    /// Runs a kernel at size `n` in an engine and returns what it printed, without
+    /// the newline.
+    fn run_in(engine: &EngineRow, kernel: &Kernel, n: i64) -> String {
+        let program = kernel.load_at(n);
         let mut out = Vec::new();
         let mut e = (engine.make)();
         e.run(&program, &mut out)
@@ -300,16 +360,65 @@ mod tests {
     #[test]
     fn every_engine_prints_the_rust_checksum() {
         for kernel in KERNELS {
-            let expected = (kernel.rust)().to_string();
+            let expected = (kernel.rust)(kernel.size).to_string();
             for engine in ENGINES {
                 assert_eq!(
-                    run_in(engine, kernel),
+                    run_in(engine, kernel, kernel.size),
                     expected,
                     "kernel {} in engine {}",
                     kernel.name,
                     engine.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_engine_prints_the_rust_checksum_at_other_sizes() {
+        // Tiny sizes, the edge cases of each loop included (no iteration at all).
+        for kernel in KERNELS {
+            for n in [0, 1, 2, 3, 7, kernel.size / 10 + 1] {
+                let expected = (kernel.rust)(n).to_string();
+                for engine in ENGINES {
+                    assert_eq!(
+                        run_in(engine, kernel, n),
+                        expected,
+                        "kernel {} at size {n} in engine {}",
+                        kernel.name,
+                        engine.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_kernel_at_a_size_differs_from_its_file_only_in_the_size_line() {
+        for kernel in KERNELS {
+            assert_eq!(kernel.source_at(kernel.size), kernel.source);
+            let long = kernel.source_at(kernel.long_size);
+            assert_eq!(size_of(&long), Some(kernel.long_size), "{}", kernel.name);
+            let differing = long
+                .lines()
+                .zip(kernel.source.lines())
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(differing, 1, "{}", kernel.name);
+            assert_eq!(long.lines().count(), kernel.source.lines().count());
+        }
+    }
+
+    #[test]
+    fn the_long_sizes_are_the_peers_sizes() {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/compare.sh");
+        let script = std::fs::read_to_string(&script).unwrap();
+        for kernel in KERNELS {
+            let line = format!("  [{}]=", kernel.name);
+            let size = script
+                .lines()
+                .find_map(|l| l.strip_prefix(&line))
+                .and_then(|n| n.parse::<i64>().ok());
+            assert_eq!(size, Some(kernel.long_size), "PEER_SIZE of {}", kernel.name);
         }
     }
 
@@ -327,7 +436,20 @@ mod tests {
         ];
         for (kernel, (name, checksum)) in KERNELS.iter().zip(known) {
             assert_eq!(kernel.name, name);
-            assert_eq!((kernel.rust)(), checksum, "kernel {name}");
+            assert_eq!((kernel.rust)(kernel.size), checksum, "kernel {name}");
+        }
+        // At the long sizes (computed in Python).
+        let long = [
+            2_178_309,
+            20_166_625_500_013,
+            148_933,
+            99_488_250,
+            988_420_000,
+            749_874,
+        ];
+        for (kernel, checksum) in KERNELS.iter().zip(long) {
+            let n = kernel.long_size;
+            assert_eq!((kernel.rust)(n), checksum, "kernel {} at {n}", kernel.name);
         }
     }
 
@@ -355,8 +477,8 @@ mod tests {
 
     #[test]
     fn every_kernel_has_one_size_line_matching_its_rust_size() {
-        let sizes = [FIB_N, LOOP_N, SIEVE_N, MATMUL_N, OBJECTS_N, CALLS_N];
-        for (kernel, size) in KERNELS.iter().zip(sizes) {
+        for kernel in KERNELS {
+            let size = kernel.size;
             let lines = kernel
                 .source
                 .lines()
