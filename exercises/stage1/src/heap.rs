@@ -35,11 +35,21 @@
 //! array or an object starts (1 bit per word for each, 3% of a chunk, the heap's own
 //! bookkeeping, not counted in `used_bytes`), and blocks of their own are in a set.
 //!
+//! A dropped heap does not give its chunks back to the system at once: up to
+//! [`POOL_CHUNKS`] of them wait in a process-wide pool for the next heap, zeroed and
+//! with empty bitmaps again. Engines make a fresh heap for every run, and a fresh
+//! mapping costs a page fault and the kernel's zeroing for every page a run touches;
+//! a pooled chunk costs only the clearing of the part the last heap used (matmul's
+//! stage 3 run spent half its time in those faults). Only the chunks' memory is
+//! shared this way, never a value: a chunk belongs to one heap at a time, and its
+//! cleared bitmaps make [`Heap::holds`] forget what the last heap made there.
+//!
 //! [`Interpreter::enter`]: crate::interp::Interpreter::enter
 
 use std::alloc::{self, Layout};
 use std::collections::HashSet;
 use std::mem;
+use std::sync::Mutex;
 
 use crate::error::ErrorKind;
 use crate::value::{
@@ -68,6 +78,13 @@ const FIRST_FIELDS: u32 = 4;
 
 /// Bytes of each chunk that small blocks are carved from.
 const CHUNK_BYTES: usize = 1 << 20;
+/// The most chunks that dropped heaps keep for the next heaps (see the module docs):
+/// 16 MiB, what a heap of small runs needs many times over, and a bound on the
+/// memory that stays with the process between runs.
+pub const POOL_CHUNKS: usize = 16;
+/// The chunks dropped heaps left for the next ones, each all zero and with empty
+/// bitmaps.
+static POOL: Mutex<Vec<Chunk>> = Mutex::new(Vec::new());
 /// The biggest block carved from a chunk: at most this much of a chunk's end is lost
 /// (3%); a bigger block gets an allocation of its own.
 pub const SMALL_MAX: usize = 32 << 10;
@@ -94,8 +111,8 @@ pub struct Object {
 pub struct Heap {
     limit: usize,
     used: usize,
-    /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, zeroed when it
-    /// was allocated), sorted by address; freed on drop.
+    /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, all zero when
+    /// this heap took it), sorted by address; given back to the pool on drop.
     chunks: Vec<Chunk>,
     /// The free part of the current chunk, `next..end` (0..0 before the first).
     next: usize,
@@ -114,6 +131,54 @@ struct Chunk {
     base: *mut u8,
     arrays: Box<[u64]>,
     objects: Box<[u64]>,
+    /// How many bytes from `base` blocks were carved from, once the heap moved on to
+    /// another chunk (the current chunk's is `Heap::next`): all beyond is still zero.
+    filled: usize,
+}
+
+// SAFETY: a chunk owns its memory outright (it came from `alloc_zeroed` and only the
+// one heap or the pool that holds the `Chunk` uses it), so moving it to another
+// thread moves sole ownership with it.
+unsafe impl Send for Chunk {}
+
+impl Chunk {
+    /// A chunk from the pool, or a fresh one; `None` when the system has no memory.
+    fn take() -> Option<Chunk> {
+        if let Some(chunk) = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Some(chunk);
+        }
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { alloc::alloc_zeroed(Heap::chunk_layout()) };
+        (!base.is_null()).then(|| Chunk {
+            base,
+            arrays: vec![0; MAP_WORDS].into_boxed_slice(),
+            objects: vec![0; MAP_WORDS].into_boxed_slice(),
+            filled: 0,
+        })
+    }
+
+    /// Gives the chunk to the pool, zeroed and with empty bitmaps, or back to the
+    /// system when the pool is full. Its heap is being dropped: no value of it may be
+    /// used after this.
+    fn give_back(mut self) {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() >= POOL_CHUNKS {
+            drop(pool);
+            // SAFETY: `base` came from `alloc_zeroed` with the chunk layout and is
+            // freed once, here (nothing in a heap block needs dropping).
+            unsafe { alloc::dealloc(self.base, Heap::chunk_layout()) };
+            return;
+        }
+        // Only the first `filled` bytes were handed out; the rest is still zero.
+        // SAFETY: `base..base + filled` is inside the chunk, which this `Chunk` owns
+        // alone now that its heap is gone.
+        unsafe { self.base.write_bytes(0, self.filled) };
+        let words = self.filled.div_ceil(8 * 64);
+        self.arrays[..words].fill(0);
+        self.objects[..words].fill(0);
+        self.filled = 0;
+        pool.push(self);
+    }
 }
 
 /// The `u64`s of a chunk's bitmap: one bit per word.
@@ -179,27 +244,19 @@ impl Heap {
             // A new chunk; what is left of the current one is lost, and counted.
             let lost = self.end - self.next;
             self.reserve(lost + bytes)?;
-            self.chunks
-                .try_reserve(1)
-                .map_err(|_| ErrorKind::OutOfMemory)?;
-            // SAFETY: the layout has a non-zero size.
-            let chunk = unsafe { alloc::alloc_zeroed(Heap::chunk_layout()) };
-            if chunk.is_null() {
+            let Some(chunk) = self.chunks.try_reserve(1).ok().and_then(|()| Chunk::take()) else {
                 self.used -= lost + bytes;
                 return Err(ErrorKind::OutOfMemory);
+            };
+            if let Some(old) = self.chunks.get_mut(self.current) {
+                old.filled = self.next - old.base as usize;
             }
-            let at = self.chunks.partition_point(|c| c.base < chunk);
+            let base = chunk.base;
+            let at = self.chunks.partition_point(|c| c.base < base);
             self.current = at;
-            self.chunks.insert(
-                at,
-                Chunk {
-                    base: chunk,
-                    arrays: vec![0; MAP_WORDS].into_boxed_slice(),
-                    objects: vec![0; MAP_WORDS].into_boxed_slice(),
-                },
-            );
-            self.next = chunk as usize;
-            self.end = chunk as usize + CHUNK_BYTES;
+            self.chunks.insert(at, chunk);
+            self.next = base as usize;
+            self.end = base as usize + CHUNK_BYTES;
         } else {
             self.reserve(bytes)?;
         }
@@ -238,9 +295,10 @@ impl Heap {
         Ok(block)
     }
 
-    /// The layout of a chunk.
+    /// The layout of a chunk. Its alignment is the allocator's own (16), so that
+    /// `alloc_zeroed` can hand out fresh pages untouched instead of clearing them.
     fn chunk_layout() -> Layout {
-        Layout::from_size_align(CHUNK_BYTES, 4096).expect("a chunk's layout is valid")
+        Layout::from_size_align(CHUNK_BYTES, 16).expect("a chunk's layout is valid")
     }
 
     /// Allocates an array block of `len` elements, filled with `fill`.
@@ -671,10 +729,11 @@ impl Default for Heap {
 impl Drop for Heap {
     /// Frees every array and object: no value of this heap may be used after this.
     fn drop(&mut self) {
-        for chunk in &self.chunks {
-            // SAFETY: `chunk.base` came from `alloc_zeroed` with the chunk layout and is
-            // freed once, here (nothing in a heap block needs dropping).
-            unsafe { alloc::dealloc(chunk.base, Heap::chunk_layout()) };
+        if let Some(current) = self.chunks.get_mut(self.current) {
+            current.filled = self.next - current.base as usize;
+        }
+        for chunk in self.chunks.drain(..) {
+            chunk.give_back();
         }
         for &(block, layout) in &self.large {
             // SAFETY: `block` came from `alloc`/`alloc_zeroed` with `layout`, and is
@@ -902,6 +961,26 @@ mod tests {
         // A new heap may reuse the old one's memory, but holds only what it made.
         let fresh = Heap::default();
         assert!(!fresh.holds(foreign) && !fresh.holds(a));
+    }
+
+    #[test]
+    fn a_dropped_heaps_chunks_come_back_zeroed_and_forgotten() {
+        let mut old = Heap::default();
+        let mut objects = Vec::new();
+        for k in 0..2000 {
+            old.alloc_array_fill(Value::int(k), 30).unwrap();
+            objects.push(old.alloc_object().unwrap());
+        }
+        drop(old);
+        // The next heap takes a chunk from the pool (this one's, unless a test on
+        // another thread took it first): every `[0; n]` it makes reads as zeros, and
+        // it holds no object, since it made none.
+        let mut new = Heap::default();
+        for _ in 0..2000 {
+            let a = new.alloc_array_fill(Value::ZERO, 30).unwrap();
+            assert!(new.array_elems(a).iter().all(|&v| v == Value::ZERO));
+        }
+        assert!(objects.iter().all(|&o| !new.holds(o)));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`runtime`]: the `extern "sysv64"` helpers native code calls (print, heap,
 //!   errors);
 //! - [`engine`]: [`Jit`], the engine behind the stage 1 interface;
+//! - [`runner`]: the threads with big stacks that native code runs on, kept between
+//!   runs, and [`stack`]: how big a stack a run needs;
 //! - [`cli`]: the engine on the command line (`cargo run -p stage3 -- run FILE`);
 //! - [`listing`](mod@listing): bytecode with its x86-64, for `jitlab dump --asm`;
 //! - [`code_map`]: the compiled program registered for the test harness, which names
@@ -24,6 +26,7 @@ pub mod codegen;
 pub mod context;
 pub mod engine;
 pub mod listing;
+pub mod runner;
 pub mod runtime;
 pub mod stack;
 
