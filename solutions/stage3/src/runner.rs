@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_job_gets_the_stack_it_asked_for_and_borrows_from_the_caller() {
-        let words = vec![1u64, 2, 3];
+        let words = [1u64, 2, 3];
         let (sum, side) = run_on_native_stack(
             100 << 20,
             || deep(10_000) + words.iter().sum::<u64>() as usize,
