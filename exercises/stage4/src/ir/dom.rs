@@ -22,13 +22,18 @@ pub struct Dominators {
 impl Dominators {
     /// Computes the dominators of `f`.
     pub fn new(f: &Function) -> Dominators {
-        let rpo = f.reverse_postorder();
-        let mut rpo_index = vec![usize::MAX; f.blocks.len()];
+        Dominators::with(f.reverse_postorder(), &f.predecessors())
+    }
+
+    /// The dominators of the graph whose reachable blocks are `rpo`, in reverse
+    /// postorder, and whose blocks' predecessors are `preds` (indexed by block).
+    pub fn with(rpo: Vec<Block>, preds: &[Vec<Block>]) -> Dominators {
+        let blocks = preds.len();
+        let mut rpo_index = vec![usize::MAX; blocks];
         for (i, b) in rpo.iter().enumerate() {
             rpo_index[b.index()] = i;
         }
-        let preds = f.predecessors();
-        let mut idom: Vec<Option<Block>> = vec![None; f.blocks.len()];
+        let mut idom: Vec<Option<Block>> = vec![None; blocks];
         if rpo.is_empty() {
             return Dominators {
                 idom,

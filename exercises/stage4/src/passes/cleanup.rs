@@ -15,15 +15,17 @@
 //!   parameters replaced by the jump's arguments.
 //! - An unreachable block never runs; renumbering changes names, not meaning.
 
-use crate::ir::{BlockCall, Function, Terminator, Value, ENTRY};
+use crate::ir::{Block, BlockCall, Function, Terminator, Value, ENTRY};
 
-use super::{PassStats, Renames, Uses};
+use super::{Analyses, PassStats, Renames, Uses};
 
 /// Simplifies the CFG of `f`, drops unreachable blocks and renumbers.
-pub fn run(f: &mut Function, _stats: &mut PassStats) {
-    thread_jumps(f);
+pub fn run(f: &mut Function, analyses: &mut Analyses, _stats: &mut PassStats) {
+    let order = analyses.graph(f).rpo();
+    thread_jumps(f, order);
     merge_blocks(f);
     f.compact();
+    analyses.graph_changed();
 }
 
 /// Where a jump to `call` can go instead, when `call.block` is an empty forwarding
@@ -35,9 +37,8 @@ fn forward(f: &Function, uses: &Uses, call: &BlockCall) -> Option<BlockCall> {
     }
     // Its parameters must be used by its own jump only: a block it dominates may
     // use them, and bypassing it would leave them undefined.
-    let local = |p: &Value| {
-        uses.insts[p.index()].is_empty() && uses.terms[p.index()].iter().all(|&b| b == call.block)
-    };
+    let local =
+        |p: &Value| uses.insts(*p).is_empty() && uses.terms(*p).iter().all(|&b| b == call.block);
     if !via.params.iter().all(local) {
         return None;
     }
@@ -59,9 +60,9 @@ fn forward(f: &Function, uses: &Uses, call: &BlockCall) -> Option<BlockCall> {
 
 /// Retargets jumps past empty forwarding blocks, and turns branches with two equal
 /// arms into jumps.
-fn thread_jumps(f: &mut Function) {
+fn thread_jumps(f: &mut Function, order: &[Block]) {
     let uses = Uses::new(f);
-    for b in f.reverse_postorder() {
+    for &b in order {
         // Each edge is forwarded a bounded number of times (a cycle of empty blocks
         // would otherwise spin).
         for _ in 0..8 {

@@ -14,9 +14,9 @@
 //! Loads (`a[i]`, `o.f`) are not merged — a store between them may change the
 //! answer — and neither are allocations (each gives a new array) nor calls.
 
-use crate::ir::{BinOp, Block, CmpOp, Dominators, FastMap, Function, Op, Value, ENTRY};
+use crate::ir::{BinOp, Block, CmpOp, FastMap, Function, Op, Value, ENTRY};
 
-use super::PassStats;
+use super::{Analyses, PassStats};
 
 /// True when an equal dominating instruction makes `op` redundant.
 pub fn mergeable(op: &Op) -> bool {
@@ -48,12 +48,15 @@ fn key(op: &Op) -> Op {
 }
 
 /// Replaces each mergeable instruction of `f` by an equal dominating one.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
-    let doms = Dominators::new(f);
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
+    let doms = analyses.graph(f).doms();
     let children = doms.children();
-    let mut table: FastMap<Op, Value> = FastMap::default();
-    // What each merged value became (uses are renamed as the walk meets them).
-    let mut renamed: FastMap<Value, Value> = FastMap::default();
+    let mut table: FastMap<Op, Value> =
+        FastMap::with_capacity_and_hasher(f.insts.len(), Default::default());
+    // What each merged value became, by value (uses are renamed as the walk meets
+    // them).
+    let mut renamed: Vec<Option<Value>> = vec![None; f.values.len()];
+    let mut merged = false;
     enum Step {
         Enter(Block),
         Leave(Vec<Op>),
@@ -74,11 +77,12 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
         let mut keep = Vec::with_capacity(insts.len());
         for inst in insts {
             let data = &mut f.insts[inst.index()];
-            data.op.map_args(|v| renamed.get(&v).copied().unwrap_or(v));
+            data.op.map_args(|v| renamed[v.index()].unwrap_or(v));
             if let (true, Some(r)) = (mergeable(&data.op), data.result) {
                 let k = key(&data.op);
                 if let Some(&earlier) = table.get(&k) {
-                    renamed.insert(r, earlier);
+                    renamed[r.index()] = Some(earlier);
+                    merged = true;
                     stats.merged += 1;
                     continue;
                 }
@@ -95,7 +99,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
     }
     // Terminators and uses in blocks walked before the renaming (jump arguments
     // flowing around loops) see the final names.
-    if !renamed.is_empty() {
-        f.map_uses(|v| renamed.get(&v).copied().unwrap_or(v));
+    if merged {
+        f.map_uses(|v| renamed[v.index()].unwrap_or(v));
     }
 }

@@ -25,7 +25,7 @@
 
 use crate::ir::{Block, Dominators, Function, Op, Terminator};
 
-use super::{cannot_fail, is_array, PassStats};
+use super::{cannot_fail, is_array, Analyses, PassStats};
 
 /// A natural loop.
 struct Loop {
@@ -36,8 +36,7 @@ struct Loop {
 }
 
 /// The natural loops of `f` (one per header, back edges merged).
-fn loops(f: &Function, doms: &Dominators) -> Vec<Loop> {
-    let preds = f.predecessors();
+fn loops(f: &Function, doms: &Dominators, preds: &[Vec<Block>]) -> Vec<Loop> {
     let mut found: Vec<Loop> = Vec::new();
     for &s in doms.rpo() {
         for h in f.block(s).term.successors() {
@@ -83,10 +82,10 @@ fn deterministic(op: &Op) -> bool {
 }
 
 /// Hoists the invariant instructions of every loop of `f` that has a preheader.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
-    let doms = Dominators::new(f);
-    let preds = f.predecessors();
-    for l in loops(f, &doms) {
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
+    let graph = analyses.graph(f);
+    let (doms, preds) = (graph.doms(), graph.preds());
+    for l in loops(f, doms, preds) {
         let h = l.header;
         let outside: Vec<Block> = preds[h.index()]
             .iter()

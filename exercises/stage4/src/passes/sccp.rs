@@ -19,7 +19,7 @@
 
 use crate::ir::{Block, FastMap, Function, Op, Terminator, Value, ENTRY};
 
-use super::{fold, PassStats, Uses};
+use super::{fold, Analyses, PassStats, Uses};
 
 /// What SCCP knows of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,17 +45,22 @@ pub fn eval(op: &Op, lat: impl Fn(Value) -> Lattice) -> Lattice {
     use Lattice::{Bottom, Const, Top};
     // The integers of the operands, or the lattice value to give when one is not a
     // constant (Top when any is Top: wait for it; else Bottom).
-    let consts = |vs: &[Value]| -> Result<Vec<i64>, Lattice> {
-        let ls: Vec<Lattice> = vs.iter().map(|&v| lat(v)).collect();
-        if ls.contains(&Top) {
-            return Err(Top);
+    // (At most two operands: no allocation, this runs for every visit.)
+    let consts = |vs: &[Value]| -> Result<[i64; 2], Lattice> {
+        let mut ints = [0; 2];
+        let mut unknown = false;
+        for (n, &v) in ints.iter_mut().zip(vs) {
+            match lat(v) {
+                Top => return Err(Top),
+                Const(c) => *n = c,
+                Bottom => unknown = true,
+            }
         }
-        ls.iter()
-            .map(|l| match l {
-                Const(n) => Ok(*n),
-                _ => Err(Bottom),
-            })
-            .collect()
+        if unknown {
+            Err(Bottom)
+        } else {
+            Ok(ints)
+        }
     };
     let of = |r: Option<i64>| r.map_or(Bottom, Const);
     match *op {
@@ -215,14 +220,14 @@ impl Sccp<'_> {
                     self.visit_block(to);
                 }
             } else if let Some(v) = self.ssa.pop() {
-                for i in 0..self.uses.insts[v.index()].len() {
-                    let inst = self.uses.insts[v.index()][i];
+                for i in 0..self.uses.insts(v).len() {
+                    let inst = self.uses.insts(v)[i];
                     if self.inst_live(inst) {
                         self.visit_inst(inst);
                     }
                 }
-                for i in 0..self.uses.terms[v.index()].len() {
-                    let b = self.uses.terms[v.index()][i];
+                for i in 0..self.uses.terms(v).len() {
+                    let b = self.uses.terms(v)[i];
                     if self.block_live[b.index()] {
                         self.visit_term(b);
                     }
@@ -239,7 +244,7 @@ impl Sccp<'_> {
 }
 
 /// Runs SCCP on `f` and rewrites it with what it proved.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
     let (lat, block_live, edge_live) = {
         let mut s = Sccp {
             f,
@@ -308,6 +313,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
             if let Some(call) = taken {
                 f.blocks[b].term = Terminator::Jump(call);
                 stats.branches_folded += 1;
+                analyses.graph_changed();
             }
         }
     }

@@ -35,7 +35,7 @@
 
 use crate::ir::{BinOp, CmpOp, FastMap, Function, Inst, Op, Pc, Value};
 
-use super::{fold, PassStats};
+use super::{fold, Analyses, PassStats};
 
 /// The operations of the reduced sequences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +192,7 @@ fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
 }
 
 /// Rewrites every multiplication, division and remainder by a constant in `f`.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
+pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
     let mut renamed: FastMap<Value, Value> = FastMap::default();
     // The remainders by ±2^k rewritten so far: what they became → (x, 2^k - 1).
     let mut low_bits: FastMap<Value, (Value, i64)> = FastMap::default();

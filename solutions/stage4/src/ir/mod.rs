@@ -26,11 +26,13 @@ use stage1::FnId;
 pub mod build;
 pub mod dom;
 pub mod eval;
+pub mod graph;
 pub mod text;
 pub mod verify;
 
 pub use build::build;
 pub use dom::Dominators;
+pub use graph::Graph;
 
 /// A bytecode pc: the index of an instruction in its function's code.
 pub type Pc = u32;
@@ -495,12 +497,13 @@ impl Terminator {
     }
 
     /// The jumps to other blocks, mutably.
-    pub fn calls_mut(&mut self) -> Vec<&mut BlockCall> {
-        match self {
-            Terminator::Jump(call) => vec![call],
-            Terminator::Branch { then, else_, .. } => vec![then, else_],
-            Terminator::Return(_) => Vec::new(),
-        }
+    pub fn calls_mut(&mut self) -> impl Iterator<Item = &mut BlockCall> {
+        let calls = match self {
+            Terminator::Jump(call) => [Some(call), None],
+            Terminator::Branch { then, else_, .. } => [Some(then), Some(else_)],
+            Terminator::Return(_) => [None, None],
+        };
+        calls.into_iter().flatten()
     }
 
     /// Calls `f` with every value the terminator uses (condition, returned value,
@@ -705,55 +708,69 @@ impl Function {
     /// instructions' results). Panics when a kept instruction uses a value that no
     /// kept block defines (the IR was not in SSA form).
     pub fn compact(&mut self) {
-        let mut reachable = vec![false; self.blocks.len()];
+        const NONE: u32 = u32::MAX;
+        let mut block_map = vec![NONE; self.blocks.len()];
         for b in self.reverse_postorder() {
-            reachable[b.index()] = true;
+            block_map[b.index()] = 0;
         }
-        let mut block_map = vec![None; self.blocks.len()];
-        let mut kept = 0u32;
-        for (i, &r) in reachable.iter().enumerate() {
-            if r {
-                block_map[i] = Some(Block(kept));
-                kept += 1;
-            }
+        let mut kept = 0;
+        for m in block_map.iter_mut().filter(|m| **m != NONE) {
+            *m = kept;
+            kept += 1;
         }
-        let mut value_map: Vec<Option<Value>> = vec![None; self.values.len()];
-        let mut out = Function::new(std::mem::take(&mut self.name), self.id);
-        for (i, data) in self.blocks.iter().enumerate() {
-            if !reachable[i] {
+        // The kept blocks, instructions and values move into their new places (the
+        // instructions' operations are moved, not copied); the uses are renamed after.
+        let mut value_map = vec![NONE; self.values.len()];
+        let mut old_insts = std::mem::take(&mut self.insts);
+        let old_blocks = std::mem::take(&mut self.blocks);
+        self.values.clear();
+        self.insts.reserve(old_insts.len());
+        self.blocks.reserve(kept as usize);
+        for (mut data, &m) in old_blocks.into_iter().zip(&block_map) {
+            if m == NONE {
                 continue;
             }
-            let b = out.new_block(data.pc);
-            for &p in &data.params {
-                value_map[p.index()] = Some(out.add_param(b));
+            let b = Block(m);
+            for (k, p) in data.params.iter_mut().enumerate() {
+                let v = Value(self.values.len() as u32);
+                self.values.push(ValueDef::Param(b, k as u32));
+                value_map[p.index()] = v.0;
+                *p = v;
             }
-            for &inst in &data.insts {
-                let old = &self.insts[inst.index()];
-                let new = out.make_inst(old.op.clone(), old.pc);
-                out.blocks[b.index()].insts.push(new);
-                if let (Some(r), Some(n)) = (old.result, out.insts[new.index()].result) {
-                    value_map[r.index()] = Some(n);
-                }
+            for inst in data.insts.iter_mut() {
+                let old = &mut old_insts[inst.index()];
+                let new = Inst(self.insts.len() as u32);
+                let result = old.result.map(|r| {
+                    let v = Value(self.values.len() as u32);
+                    self.values.push(ValueDef::Inst(new));
+                    value_map[r.index()] = v.0;
+                    v
+                });
+                let op = std::mem::replace(&mut old.op, Op::NewObject);
+                self.insts.push(InstData {
+                    op,
+                    result,
+                    pc: old.pc,
+                });
+                *inst = new;
             }
-            out.blocks[b.index()].term = data.term.clone();
+            self.blocks.push(data);
         }
-        let map = |v: Value| {
-            value_map
-                .get(v.index())
-                .copied()
-                .flatten()
-                .unwrap_or_else(|| panic!("v{} is used but not defined", v.0))
+        let map = |v: Value| match value_map.get(v.index()) {
+            Some(&n) if n != NONE => Value(n),
+            _ => panic!("v{} is used but not defined", v.0),
         };
-        for inst in &mut out.insts {
+        for inst in &mut self.insts {
             inst.op.map_args(map);
         }
-        for block in &mut out.blocks {
+        for block in &mut self.blocks {
             block.term.map_args(map);
             for call in block.term.calls_mut() {
-                call.block = block_map[call.block.index()].expect("a successor is reachable");
+                let m = block_map[call.block.index()];
+                assert!(m != NONE, "a successor is reachable");
+                call.block = Block(m);
             }
         }
-        *self = out;
     }
 
     /// Inserts an instruction at position `at` of `block`'s list and gives its result.

@@ -18,18 +18,18 @@
 
 use crate::ir::{Block, Dominators, FastMap, Function, Op, Value, ValueDef, ENTRY};
 
-use super::{PassStats, Renames};
+use super::{Analyses, PassStats, Renames};
 
 /// Removes the redundant `check_int`s of `f`.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
-    by_dominance(f);
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
+    let doms = analyses.graph(f).doms();
+    by_dominance(f, doms);
     by_inference(f, stats);
 }
 
 /// Walks the dominator tree: uses of `x` dominated by `c = check_int x` use `c`, and a
 /// dominated `check_int x` is replaced by the dominating one.
-fn by_dominance(f: &mut Function) {
-    let doms = Dominators::new(f);
+fn by_dominance(f: &mut Function, doms: &Dominators) {
     let children = doms.children();
     // The checked value of each checked `x`, in the current dominator-tree scope.
     let mut checked: FastMap<Value, Value> = FastMap::default();

@@ -15,13 +15,13 @@
 
 use crate::ir::{Function, Inst, Terminator, Value, ValueDef, ENTRY};
 
-use super::{cannot_fail, PassStats};
+use super::{cannot_fail, Analyses, PassStats};
 
 /// Removes the dead instructions and parameters of `f`.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
     let live = live_values(f);
-    let order = f.reverse_postorder();
-    for &b in &order {
+    let order = analyses.graph(f).rpo();
+    for &b in order {
         let insts = std::mem::take(&mut f.blocks[b.index()].insts);
         let mut keep = Vec::with_capacity(insts.len());
         for inst in insts {
@@ -34,7 +34,7 @@ pub fn run(f: &mut Function, stats: &mut PassStats) {
         f.blocks[b.index()].insts = keep;
     }
     let jumpers = f.all_predecessors();
-    for &b in &order {
+    for &b in order {
         if b == ENTRY {
             continue;
         }

@@ -20,7 +20,7 @@ pub mod params;
 pub mod sccp;
 pub mod strength;
 
-use crate::ir::{Function, Inst, Op, Value, ValueDef};
+use crate::ir::{Function, Graph, Inst, Op, Value, ValueDef};
 
 /// What the passes did to a function (summed over functions by the engine).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,8 +58,30 @@ impl PassStats {
     }
 }
 
-/// A pass: it rewrites the function and counts what it did.
-pub type Pass = fn(&mut Function, &mut PassStats);
+/// What the passes of one pipeline share besides the function: the facts about its
+/// control-flow graph ([`Graph`]), computed when a pass first asks for them and kept
+/// until a pass changes an edge of the graph.
+#[derive(Default)]
+pub struct Analyses {
+    graph: Option<Graph>,
+}
+
+impl Analyses {
+    /// The graph facts of `f`, computed now unless they are still valid.
+    pub fn graph(&mut self, f: &Function) -> &Graph {
+        self.graph.get_or_insert_with(|| Graph::new(f))
+    }
+
+    /// Forgets the graph facts: a pass that changed an edge (or renumbered the
+    /// blocks) says so before it returns.
+    pub fn graph_changed(&mut self) {
+        self.graph = None;
+    }
+}
+
+/// A pass: it rewrites the function, counts what it did, and tells `Analyses` when it
+/// changed the graph.
+pub type Pass = fn(&mut Function, &mut Analyses, &mut PassStats);
 
 /// The pipeline, in order, with the names `--passes` prints (a name may come twice).
 pub const PIPELINE: &[(&str, Pass)] = &[
@@ -83,8 +105,9 @@ pub fn optimize(
     stats: &mut PassStats,
     mut observer: impl FnMut(&str, &Function),
 ) {
+    let mut analyses = Analyses::default();
     for (name, pass) in PIPELINE {
-        pass(f, stats);
+        pass(f, &mut analyses, stats);
         observer(name, f);
     }
 }
@@ -121,7 +144,7 @@ pub fn listing(program: &stage1::Verified, passes: bool) -> String {
 pub fn run_pass(name: &str, f: &mut Function, stats: &mut PassStats) -> Result<(), String> {
     match PIPELINE.iter().find(|(n, _)| *n == name) {
         Some((_, pass)) => {
-            pass(f, stats);
+            pass(f, &mut Analyses::default(), stats);
             Ok(())
         }
         None => Err(format!("no pass is called '{name}'")),
@@ -159,29 +182,72 @@ pub fn known_int_def(f: &Function, v: Value) -> bool {
 }
 
 /// Where each value is used: the instructions (in any block) and the blocks whose
-/// terminators use it.
+/// terminators use it. Stored flat (one list of all uses, sorted by value, with
+/// where each value's uses start), so that building it allocates four arrays, not
+/// two per value.
 pub struct Uses {
-    /// Per value: the instructions using it.
-    pub insts: Vec<Vec<Inst>>,
-    /// Per value: the blocks whose terminator uses it.
-    pub terms: Vec<Vec<crate::ir::Block>>,
+    /// `insts[inst_start[v]..inst_start[v + 1]]` are the instructions using `v`.
+    inst_start: Vec<u32>,
+    insts: Vec<Inst>,
+    /// `terms[term_start[v]..term_start[v + 1]]` are the blocks whose terminator
+    /// uses `v`.
+    term_start: Vec<u32>,
+    terms: Vec<crate::ir::Block>,
 }
 
 impl Uses {
     /// The uses of every value of `f` in the blocks' instructions and terminators.
     pub fn new(f: &Function) -> Uses {
-        let mut insts = vec![Vec::new(); f.values.len()];
-        let mut terms = vec![Vec::new(); f.values.len()];
-        for (b, data) in f.blocks.iter().enumerate() {
+        // Count each value's uses, turn the counts into starts, then fill.
+        let n = f.values.len();
+        let mut inst_start = vec![0u32; n + 1];
+        let mut term_start = vec![0u32; n + 1];
+        for data in &f.blocks {
             for &inst in &data.insts {
                 f.inst(inst)
                     .op
-                    .for_each_arg(|v| insts[v.index()].push(inst));
+                    .for_each_arg(|v| inst_start[v.index() + 1] += 1);
             }
-            data.term
-                .for_each_arg(|v| terms[v.index()].push(crate::ir::Block(b as u32)));
+            data.term.for_each_arg(|v| term_start[v.index() + 1] += 1);
         }
-        Uses { insts, terms }
+        for i in 0..n {
+            inst_start[i + 1] += inst_start[i];
+            term_start[i + 1] += term_start[i];
+        }
+        let mut inst_next = inst_start.clone();
+        let mut term_next = term_start.clone();
+        let mut insts = vec![Inst(0); inst_start[n] as usize];
+        let mut terms = vec![crate::ir::Block(0); term_start[n] as usize];
+        for (b, data) in f.blocks.iter().enumerate() {
+            for &inst in &data.insts {
+                f.inst(inst).op.for_each_arg(|v| {
+                    insts[inst_next[v.index()] as usize] = inst;
+                    inst_next[v.index()] += 1;
+                });
+            }
+            data.term.for_each_arg(|v| {
+                terms[term_next[v.index()] as usize] = crate::ir::Block(b as u32);
+                term_next[v.index()] += 1;
+            });
+        }
+        Uses {
+            inst_start,
+            insts,
+            term_start,
+            terms,
+        }
+    }
+
+    /// The instructions using `v` (one entry per use).
+    pub fn insts(&self, v: Value) -> &[Inst] {
+        let i = v.index();
+        &self.insts[self.inst_start[i] as usize..self.inst_start[i + 1] as usize]
+    }
+
+    /// The blocks whose terminator uses `v` (one entry per use).
+    pub fn terms(&self, v: Value) -> &[crate::ir::Block] {
+        let i = v.index();
+        &self.terms[self.term_start[i] as usize..self.term_start[i + 1] as usize]
     }
 }
 

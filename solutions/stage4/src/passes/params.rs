@@ -15,14 +15,14 @@
 
 use crate::ir::{Block, Function, ENTRY};
 
-use super::{PassStats, Renames};
+use super::{Analyses, PassStats, Renames};
 
 /// Removes the trivial parameters of every block of `f`.
-pub fn run(f: &mut Function, stats: &mut PassStats) {
+pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
     // The jumps do not move in this pass: who jumps where is computed once.
     let jumpers = f.all_predecessors();
+    let preds = analyses.graph(f).preds();
     loop {
-        let preds = f.predecessors();
         let mut changed = false;
         let mut renames = Renames::default();
         for (b, block_preds) in preds.iter().enumerate() {
