@@ -672,10 +672,11 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         Ok(cur)
     }
 
-    /// [`Machine::call_out`], with the cursor by value (see `call_value_slow`); in
-    /// a tiered run, where every call is a `CallOut`, [`Machine::call_tiered`] (out
-    /// of line too, so that the static runs' calls out do not pay for its code).
-    #[inline(never)]
+    /// A `CallOut`: in the static runs [`Machine::call_out`], out of line with the
+    /// cursor by value (see `call_value_slow`); in a tiered run, where every call is
+    /// a `CallOut`, [`Machine::call_tiered`], inline in its own instance of the loop
+    /// (an interpreted call there costs about what `run`'s costs).
+    #[inline(always)]
     fn call_out_slow(
         &mut self,
         mut cur: Cursor<'p>,
@@ -683,13 +684,26 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         argc: u32,
     ) -> Result<Cursor<'p>, ErrorKind> {
         if TIERED {
-            return self.call_tiered_slow(cur, func, argc);
+            self.call_tiered(&mut cur, func, argc)?;
+            return Ok(cur);
         }
+        self.call_out_outlined(cur, func, argc)
+    }
+
+    /// [`Machine::call_out`], out of line with the cursor by value.
+    #[inline(never)]
+    pub(crate) fn call_out_outlined(
+        &mut self,
+        mut cur: Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
         self.call_out(&mut cur, func, argc)?;
         Ok(cur)
     }
 
-    /// [`Machine::call_tiered`], with the cursor by value (for `call_value` too).
+    /// [`Machine::call_tiered`], out of line with the cursor by value (for
+    /// `call_value`).
     #[inline(never)]
     pub(crate) fn call_tiered_slow(
         &mut self,

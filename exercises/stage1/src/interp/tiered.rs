@@ -107,8 +107,9 @@ pub(super) fn enter_call(
 impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// A call of `func` in a tiered run, with its `argc` arguments on top of the
     /// stack: the checks of [`Machine::call`] (arity, then depth), then the count
-    /// ([`count_call`]); then the call goes out ([`Machine::call_out`]) when `func`
-    /// is installed now, else it is interpreted ([`Machine::call`]).
+    /// (the hook, out of line, when it reaches zero); then the call goes out
+    /// ([`Machine::call_out`], out of line) when `func` is installed now, else it is interpreted
+    /// ([`Machine::call`]).
     #[inline(always)]
     pub(super) fn call_tiered(
         &mut self,
@@ -122,27 +123,40 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         if self.frames.len() + 1 >= self.frame_limit {
             return Err(ErrorKind::StackOverflow);
         }
-        let tiering = self.tiering.expect("a tiered run");
-        let callout = self
-            .callout
-            .as_deref_mut()
-            .expect("a tiered run has a callout");
-        let depth = MAX_FRAMES - self.frame_limit + self.frames.len() + 1;
-        if count_call(tiering, callout, self.heap, func, depth, self.out) {
-            self.call_out(cur, func, argc)
+        let Some(tiering) = self.tiering else {
+            unreachable!("a tiered machine has its counters")
+        };
+        if Counters::tick(tiering.counters.call(func)) {
+            self.hot_call_slow(func);
+        }
+        if tiering.installed.get(func) {
+            // By value: the cursor's address must not escape the loop.
+            *cur = self.call_out_outlined(*cur, func, argc)?;
+            Ok(())
         } else {
             self.call::<true>(cur, func, argc)
         }
     }
 
+    /// Tells the hook that the call counter of `func` reached zero, for a call from
+    /// the running frame.
+    #[cold]
+    #[inline(never)]
+    fn hot_call_slow(&mut self, func: FnId) {
+        let depth = MAX_FRAMES - self.frame_limit + self.frames.len() + 1;
+        let callout = self
+            .callout
+            .as_deref_mut()
+            .expect("a tiered run has a callout");
+        callout.hot_call(self.heap, func, depth, self.out);
+    }
+
     /// `loop target` in a tiered run ([`Op::LoopOut`]), the `loop` being the
     /// instruction before `cur.pc`: counts the back edge in the profile and on its
-    /// counter, asks [`Callout::hot_loop`] when the counter reaches zero, and jumps,
-    /// unless the frame ran to its end elsewhere: then `cur` is at the `return` that
-    /// ends each function's tiered code, with the result on top. An error of that
-    /// code leaves its frames (this one included) in `pending`. The cursor goes by
-    /// value, as in `call_out_slow`.
-    #[inline(never)]
+    /// counter, and jumps; when the counter reaches zero, [`Machine::hot_loop_slow`]
+    /// asks the hook first. The count is inline in the tiered instance of the loop
+    /// (the only one that meets a `LoopOut`).
+    #[inline(always)]
     pub(super) fn loop_out_slow(
         &mut self,
         mut cur: Cursor<'p>,
@@ -150,8 +164,25 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     ) -> Result<Cursor<'p>, ErrorKind> {
         let loop_pc = cur.pc - 1;
         self.profile.count_back_edge(cur.func, loop_pc);
-        let tiering = self.tiering.expect("LoopOut only in a tiered run's code");
-        if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
+        if let Some(tiering) = self.tiering {
+            if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
+                return self.hot_loop_slow(cur, target);
+            }
+        }
+        cur.pc = target as usize;
+        Ok(cur)
+    }
+
+    /// The back edge of [`Machine::loop_out_slow`] whose counter reached zero: asks
+    /// [`Callout::hot_loop`], and jumps, unless the frame ran to its end elsewhere:
+    /// then `cur` is at the `return` that ends each function's tiered code, with the
+    /// result on top. An error of that code leaves its frames (this one included) in
+    /// `pending`. The cursor goes by value, as in `call_out_slow`.
+    #[cold]
+    #[inline(never)]
+    fn hot_loop_slow(&mut self, mut cur: Cursor<'p>, target: u32) -> Result<Cursor<'p>, ErrorKind> {
+        let loop_pc = cur.pc - 1;
+        {
             let locals = self.program.functions[cur.func as usize].locals as usize;
             // SAFETY: the running frame's locals are the `locals` slots from its base,
             // its operands the slots from there to `sp`, all inside the value stack,
