@@ -1,16 +1,21 @@
 //! Linear scan (Poletto and Sarkar, 1999): walk the intervals by start, keeping the
 //! *active* ones (those holding a register) sorted by end; an interval that starts
 //! frees the registers of those that ended, takes a free register, or — none being
-//! free — the register of the active interval that ends last, which is spilled: it
-//! lives in a stack slot for its whole life. If it is the new interval itself that
-//! ends last, the new one is spilled instead.
+//! free — the register of the active interval that is cheapest to keep in memory
+//! (its uses weighted by loop depth, [`Weights::spill_cost`]), which is spilled: it
+//! lives in a stack slot for its whole life. If the new interval itself is cheaper,
+//! the new one is spilled instead. (Poletto and Sarkar spill the interval that ends
+//! last; in a loop nest that is the matrix used in the inner loop, which the loop
+//! counters of the outer loops are cheaper to give up for.)
 //!
 //! One constraint: an interval that crosses a call may take a register the call
 //! clobbers only when saving it around its calls costs less than a slot
 //! ([`Weights::crossing`]); else only a callee-saved register
 //! ([`CALLEE_SAVED`](super::CALLEE_SAVED)), competing only for those (and only
 //! stealing those). The order in which it tries the registers comes from the same
-//! weights ([`preference`]).
+//! weights and from *hints* ([`preference`], [`Weights::hints`]): the register of a
+//! value it is passed to or from at an edge, or of an operand, so that the edge's
+//! move or the lowering's copy goes.
 
 use stage2::Reg;
 
@@ -43,7 +48,7 @@ pub fn scan(
     let mut free: Vec<Reg> = registers.to_vec();
     let mut slots = 0u32;
     let mut spilled = 0u32;
-    // exercise-begin: linear-scan walk the intervals by start: expire the active intervals that ended (their registers are free again), then take the first free register the interval may use (`weights.crossing`: only a callee-saved one for `CalleeOnly`), in the order `preference` gives, or call `spill_at`
+    // exercise-begin: linear-scan walk the intervals by start: expire the active intervals that ended (their registers are free again), then take the first free register the interval may use (`weights.crossing`: only a callee-saved one for `CalleeOnly`), in the order `preference` gives (with `weights.hints`), or call `spill_at`
     for (k, interval) in intervals.iter().enumerate() {
         // Expire: intervals that end before this one starts give their register back.
         active.retain(|a| {
@@ -57,7 +62,8 @@ pub fn scan(
         let crossing = weights.crossing(interval);
         let allowed = |r: &Reg| crossing != Crossing::CalleeOnly || CALLEE_SAVED.contains(r);
         // The first free register in the order of preference.
-        let pick = preference(registers, crossing)
+        let hints = weights.hints(interval.value, &locs);
+        let pick = preference(registers, crossing, &hints)
             .into_iter()
             .filter(allowed)
             .find(|r| free.contains(r));
@@ -78,6 +84,7 @@ pub fn scan(
             None => spill_at(
                 intervals,
                 k,
+                weights,
                 &allowed,
                 &mut active,
                 &mut locs,
@@ -104,23 +111,36 @@ pub fn scan(
 }
 
 /// No register is free for interval `k`: spill the active interval with an allowed
-/// register that ends last, if it ends after `k` (then `k` takes its register), else
-/// spill `k` itself. A spilled value gets a fresh stack slot.
+/// register that costs least in memory ([`Weights::spill_cost`]; of equals, the one
+/// that ends last), if it costs less than `k` or as much and ends after it (then `k`
+/// takes its register), else spill `k` itself. A spilled value gets a fresh stack
+/// slot.
 // `active` is a `Vec` because the body removes and inserts (the exercise's stub does
 // neither, which clippy would take for a slice).
 #[allow(clippy::ptr_arg)]
 fn spill_at(
     intervals: &[Interval],
     k: usize,
+    weights: &Weights,
     allowed: &dyn Fn(&Reg) -> bool,
     active: &mut Vec<Active>,
     locs: &mut [Option<Loc>],
     slots: &mut u32,
     spilled: &mut u32,
 ) {
-    // exercise-begin: spill choose the active interval (with a register `allowed` here) that ends last; if it ends after interval `k`, move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot
+    // exercise-begin: spill choose the active interval (with a register `allowed` here) of least `weights.spill_cost`, the last-ending of equals; if it costs less than interval `k` (or as much and ends after it), move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot
     let interval = intervals[k];
-    let victim = active.iter().rposition(|a| allowed(&a.reg));
+    let cost = |i: usize| weights.spill_cost(&intervals[i]);
+    // `active` is sorted by end: of equal costs, `min_by_key` keeps the first, so
+    // walk it backwards.
+    let victim = (0..active.len())
+        .rev()
+        .filter(|&a| allowed(&active[a].reg))
+        .min_by_key(|&a| cost(active[a].interval));
+    let evict = |v: usize| {
+        let (theirs, ours) = (cost(active[v].interval), cost(k));
+        theirs < ours || (theirs == ours && active[v].end > interval.end)
+    };
     let mut new_slot = || {
         let slot = *slots;
         *slots += 1;
@@ -128,7 +148,7 @@ fn spill_at(
         Loc::Slot(slot)
     };
     match victim {
-        Some(v) if active[v].end > interval.end => {
+        Some(v) if evict(v) => {
             let victim = active.remove(v);
             let value = intervals[victim.interval].value;
             locs[value.index()] = Some(new_slot());
