@@ -48,6 +48,10 @@ pub struct Weights {
     value: Vec<u64>,
     /// Each call, with the values live across it (live after it, its result aside).
     pub live_across: Vec<(Inst, Vec<Value>)>,
+    /// Each value's partners, whose register it would best share: a jump argument's
+    /// parameter and a parameter's arguments (the edge's move goes), an instruction's
+    /// operands for its result (the lowering computes in place).
+    partners: Vec<Vec<Value>>,
 }
 
 /// The weight of one execution at loop depth `depth`.
@@ -64,6 +68,7 @@ impl Weights {
         let mut value = vec![0u64; f.values.len()];
         let mut across = vec![0u64; f.values.len()];
         let mut live_across = Vec::new();
+        let mut partners: Vec<Vec<Value>> = vec![Vec::new(); f.values.len()];
         for &b in order {
             let w = weight(depth(b));
             let block = f.block(b);
@@ -81,6 +86,25 @@ impl Weights {
                 }
             }
             block.term.for_each_arg(&mut count);
+            for &inst in &block.insts {
+                let data = f.inst(inst);
+                if let Some(r) = data.result {
+                    data.op.for_each_arg(|a| {
+                        if !is_constant(f, a) {
+                            partners[r.index()].push(a);
+                        }
+                    });
+                }
+            }
+            for call in block.term.calls() {
+                let params = &f.block(call.block).params;
+                for (&a, &p) in call.args.iter().zip(params) {
+                    if !is_constant(f, a) {
+                        partners[a.index()].push(p);
+                        partners[p.index()].push(a);
+                    }
+                }
+            }
             if !block.insts.iter().any(|&i| clobbers(&f.inst(i).op)) {
                 continue;
             }
@@ -119,7 +143,14 @@ impl Weights {
             across,
             value,
             live_across,
+            partners,
         }
+    }
+
+    /// What keeping `interval`'s value in a slot costs: its definition and each use,
+    /// weighted by loop depth.
+    pub fn spill_cost(&self, interval: &Interval) -> u64 {
+        self.value[interval.value.index()]
     }
 
     /// What the calls `interval`'s value is live across allow it.
@@ -141,13 +172,36 @@ impl Weights {
     }
 }
 
-/// `registers` in the order an interval that `crossing` describes tries them.
-pub fn preference(registers: &[Reg], crossing: Crossing) -> Vec<Reg> {
-    let mut order = registers.to_vec();
-    if crossing == Crossing::CalleeFirst {
-        // Stable: the callee-saved ones first, each group in its own order.
-        order.sort_by_key(|r| !CALLEE_SAVED.contains(r));
+impl Weights {
+    /// The registers of `value`'s partners that already have one (in `locs`): the
+    /// registers it would best take.
+    pub fn hints(&self, value: Value, locs: &[Option<Loc>]) -> Vec<Reg> {
+        self.partners[value.index()]
+            .iter()
+            .filter_map(|p| match locs[p.index()] {
+                Some(Loc::Reg(r)) => Some(r),
+                _ => None,
+            })
+            .collect()
     }
+}
+
+/// `registers` in the order an interval that `crossing` describes tries them: its
+/// `hints` first (for `CalleeFirst`, only callee-saved ones), then the callee-saved
+/// registers for `CalleeFirst`, then the rest in their order.
+pub fn preference(registers: &[Reg], crossing: Crossing, hints: &[Reg]) -> Vec<Reg> {
+    let mut order = registers.to_vec();
+    let callee_first = crossing == Crossing::CalleeFirst;
+    let rank = |r: &Reg| {
+        let callee = CALLEE_SAVED.contains(r);
+        match hints.iter().position(|h| h == r) {
+            Some(k) if callee || !callee_first => k,
+            _ if callee_first && callee => hints.len(),
+            _ => hints.len() + 1,
+        }
+    };
+    // Stable: each group keeps its own order.
+    order.sort_by_key(rank);
     order
 }
 
