@@ -89,6 +89,9 @@ pub fn prepare_function(
     osr: Option<usize>,
 ) -> Result<Prepared, String> {
     let start = Instant::now();
+    if verified.program().functions.get(func as usize).is_none() {
+        return Err(format!("no function {func}"));
+    }
     let Some(pc) = osr else {
         return prepare_ir(start, ir::build(verified, func));
     };

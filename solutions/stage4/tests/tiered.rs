@@ -475,6 +475,9 @@ fn the_osr_ir_enters_at_the_loop_header_with_the_frame_state() {
         .err()
         .unwrap();
     assert!(err.contains("not a loop header"), "{err}");
+    // No such function: declined too, not a panic.
+    let err = compile_function(&verified, 7, None).err().unwrap();
+    assert_eq!(err, "no function 7");
 }
 
 #[test]
