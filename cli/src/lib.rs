@@ -91,6 +91,24 @@ pub trait Stage: Sync {
     fn generates_code(&self) -> bool {
         false
     }
+
+    /// Whether the engine can run `options` (checked before the file is read): the
+    /// tiering options (`--tier-up`, `--sync-compile`, `--trace-tiering`) are for a
+    /// tiered engine only; the error is printed as `error: …` with exit status 2.
+    fn check(&self, options: &RunOptions) -> Result<(), String> {
+        let tiering = [
+            ("--tier-up", options.tier_up.is_some()),
+            ("--sync-compile", options.sync_compile),
+            ("--trace-tiering", options.trace_tiering),
+        ];
+        match tiering.iter().find(|(_, given)| *given) {
+            Some((flag, _)) => Err(format!(
+                "{flag}: the engine of stage {} does not tier; the tiered engine is stage 5's",
+                self.number()
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How the command line wants a program run.
@@ -101,6 +119,12 @@ pub struct RunOptions {
     pub stats: bool,
     /// Write a perf map of the generated code (`/tmp/perf-PID.map`).
     pub perf_map: bool,
+    /// The tiering thresholds, as given to `--tier-up` (parsed by the tiered engine).
+    pub tier_up: Option<String>,
+    /// Compile on the spot rather than on a background thread.
+    pub sync_compile: bool,
+    /// Print each tiering event (tier-up, OSR) on stderr as it happens.
+    pub trace_tiering: bool,
 }
 
 /// How a run ended, and what the engine did.
@@ -130,6 +154,9 @@ pub struct Report {
     pub runtime_calls: Vec<(String, u64)>,
     /// What the compiler counted (values spilled, checks removed, ...), by name.
     pub counters: Vec<(String, u64)>,
+    /// Tables of the engine's own, printed as they are after the rest (the tiered
+    /// engine's per-function tier table).
+    pub tables: Vec<String>,
 }
 
 /// `run FILE`: run a program.
@@ -144,6 +171,18 @@ pub struct RunArgs {
     /// that `perf report` names the generated code.
     #[arg(long)]
     pub perf_map: bool,
+    /// Tiering thresholds (stage 5): calls=N,loops=M,opt-calls=N,opt-loops=M, any of
+    /// them (defaults calls=100,loops=1000,opt-calls=1000,opt-loops=5000), or one
+    /// number for all four; 0 or 1 compiles every function at its first call.
+    #[arg(long, value_name = "THRESHOLDS")]
+    pub tier_up: Option<String>,
+    /// Compile on the spot when a counter trips, not on a background thread (stage
+    /// 5), so tier-ups happen at exactly the thresholds.
+    #[arg(long)]
+    pub sync_compile: bool,
+    /// Print each tier-up and OSR on stderr as it happens (stage 5).
+    #[arg(long)]
+    pub trace_tiering: bool,
 }
 
 /// `dump FILE`: print a program.
@@ -272,7 +311,14 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
     let options = RunOptions {
         stats: args.stats,
         perf_map: args.perf_map,
+        tier_up: args.tier_up.clone(),
+        sync_compile: args.sync_compile,
+        trace_tiering: args.trace_tiering,
     };
+    if let Err(message) = stage.check(&options) {
+        say!("error: {message}");
+        return ExitCode::from(USAGE_ERROR);
+    }
     // Asked before anything is opened, which could take the closed descriptor's number.
     let closed = stdout_is_closed();
     on_big_stack(|| {

@@ -52,6 +52,9 @@ pub fn table(stats: &Report) -> String {
     for event in &stats.events {
         let _ = writeln!(out, "  event: {event}");
     }
+    for table in &stats.tables {
+        out.push_str(table);
+    }
     out
 }
 
@@ -77,6 +80,7 @@ mod tests {
             events: vec!["not compiled f (baseline): too big".into()],
             runtime_calls: vec![("print".into(), 2)],
             counters: vec![],
+            tables: vec!["tiers:\n  main\n".into()],
         };
         assert_eq!(
             table(&stats),
@@ -88,7 +92,9 @@ mod tests {
              \x20 events         1\n\
              \x20 runtime calls  2\n\
              \x20   print        2\n\
-             \x20 event: not compiled f (baseline): too big\n"
+             \x20 event: not compiled f (baseline): too big\n\
+             tiers:\n\
+             \x20 main\n"
         );
     }
 
