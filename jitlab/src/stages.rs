@@ -53,6 +53,10 @@ pub const BUILT: &[Built] = &[
         stage: 4,
         engine: Some(&stage4::cli::Cli),
     },
+    Built {
+        stage: 5,
+        engine: Some(&stage5::cli::Cli),
+    },
 ];
 
 /// The optimizer's IR for `dump --ir`: stage 4's builder and passes (the later stages
@@ -139,7 +143,8 @@ mod tests {
         assert_eq!(engine_for(Some(2)).unwrap().0, 1);
         assert_eq!(engine_for(Some(3)).unwrap().0, 3);
         assert_eq!(engine_for(Some(4)).unwrap().0, 4);
-        assert_eq!(engine_for(None).unwrap().0, 4);
+        assert_eq!(engine_for(Some(5)).unwrap().0, 5);
+        assert_eq!(engine_for(None).unwrap().0, 5);
     }
 
     #[test]

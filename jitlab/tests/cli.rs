@@ -245,13 +245,21 @@ fn stats_show_counters_on_stderr_after_the_run() {
     let plain = run_file(&file, &[]);
     assert_eq!(stderr(&plain), "", "no stats unless asked");
 
-    // The default engine is the highest stage's, the optimizing JIT: it reports what
-    // it compiled.
-    let jit = run_file(&file, &["--stats"]);
+    // The default engine is the highest stage's, the tiered JIT: it reports its
+    // tier-ups and its tier table.
+    let jit = run_file(&file, &["--stats", "--sync-compile"]);
     assert_eq!(stdout(&jit), "55\n");
     let table = stderr(&jit);
-    assert_eq!(stat(&table, "engine"), "optimizing JIT (stage 4)");
+    assert_eq!(stat(&table, "engine"), "tiered JIT (stage 5)");
     assert_eq!(stat(&table, "calls"), "178");
+    assert!(
+        table.contains("event: tier-up fib: interpreter -> baseline after 100 calls"),
+        "{table}"
+    );
+    assert!(table.contains("\ntiers:\n"), "{table}");
+    let optimizer = run_file(&file, &["--stats", "--stage", "4"]);
+    let table = stderr(&optimizer);
+    assert_eq!(stat(&table, "engine"), "optimizing JIT (stage 4)");
     assert!(
         table.contains("event: compiled fib (optimizing)"),
         "{table}"
@@ -842,4 +850,69 @@ fn list_shows_the_holes_in_book_order_and_hint_prints_a_section_with_its_link() 
     let unknown = jitlab(&["hint", "no-such-hole"]);
     assert_eq!(code(&unknown), 2);
     assert!(stderr(&unknown).contains("no hole `no-such-hole`"));
+}
+
+#[test]
+fn tiering_flags_set_the_thresholds_and_trace_the_events() {
+    let t = TempDir::new("tiering");
+    let file = t.put(
+        "loop.mini",
+        "fn f(x) { return x + 1; }\nlet i = 0;\nlet s = 0;\nwhile i < 30 {\n  s = s + f(i);\n  i = i + 1;\n}\nprint s;\n",
+    );
+    let traced = run_file(
+        &file,
+        &[
+            "--tier-up",
+            "calls=3,loops=10,opt-calls=5,opt-loops=1000",
+            "--sync-compile",
+            "--trace-tiering",
+        ],
+    );
+    assert_eq!(stdout(&traced), "465\n");
+    assert_eq!(code(&traced), 0);
+    let lines: Vec<String> = stderr(&traced)
+        .lines()
+        .map(|l| l.split(',').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "tiering: tier-up f: interpreter -> baseline after 3 calls",
+            "tiering: tier-up f: baseline -> optimizing after 8 calls",
+            "tiering: tier-up main: interpreter -> baseline after 10 loop",
+            "tiering: osr main at pc 4: interpreter -> baseline",
+        ]
+    );
+    // `--stage 5` is the default; the same without tracing prints nothing on stderr.
+    let quiet = run_file(&file, &["--stage", "5", "--tier-up", "0"]);
+    assert_eq!(
+        (stdout(&quiet).as_str(), stderr(&quiet).as_str()),
+        ("465\n", "")
+    );
+}
+
+#[test]
+fn bad_tiering_flags_are_usage_errors() {
+    let t = TempDir::new("tiering-bad");
+    let file = t.put("one.mini", "print 1;\n");
+    let bad = run_file(&file, &["--tier-up", "calls=x"]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).starts_with("error: --tier-up: calls=x: the threshold is not a whole number"),
+        "{}",
+        stderr(&bad)
+    );
+    let unknown = run_file(&file, &["--tier-up", "hot=3"]);
+    assert!(
+        stderr(&unknown).contains("unknown threshold `hot`"),
+        "{}",
+        stderr(&unknown)
+    );
+    let untiered = run_file(&file, &["--stage", "3", "--sync-compile"]);
+    assert_eq!(code(&untiered), 2);
+    assert_eq!(
+        stderr(&untiered),
+        "error: --sync-compile: the engine of stage 3 does not tier; the tiered engine is stage 5's\n"
+    );
+    assert_eq!(stdout(&untiered), "", "nothing runs");
 }

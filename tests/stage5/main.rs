@@ -6,4 +6,12 @@
 //! Written once, run against the learner's crate (`cargo test -p stage5`) and the
 //! reference (`cargo test -p stage5-solution`); both call the crate `stage5`.
 
+mod background;
+mod common;
+mod corpus;
+mod osr;
 mod policy;
+mod queue;
+mod random;
+mod stacks;
+mod tiering;

@@ -5,7 +5,10 @@ use stage5::{Policy, Tier};
 #[test]
 fn the_default_thresholds_are_the_issue_s() {
     let p = Policy::default();
-    assert_eq!((p.calls, p.loops, p.opt_calls, p.opt_loops), (100, 1000, 1000, 5000));
+    assert_eq!(
+        (p.calls, p.loops, p.opt_calls, p.opt_loops),
+        (100, 1000, 1000, 5000)
+    );
 }
 
 #[test]

@@ -77,6 +77,7 @@ pub fn report(engine: &str, stats: &Stats) -> Report {
             .iter()
             .map(|&(name, n)| (name.to_string(), n))
             .collect(),
+        tables: Vec::new(),
     }
 }
 

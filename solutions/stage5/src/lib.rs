@@ -10,11 +10,13 @@
 //! - [`queue`]: the background compile queue, a scoped worker thread;
 //! - [`record`]: what a run records: events (traced as they happen) and the tier
 //!   table of `--stats`;
-//! - [`engine`]: [`Tiered`], the engine behind the stage 1 interface, and its hooks;
+//! - [`hooks`]: what happens when a counter reaches zero: compile, install, OSR;
+//! - [`engine`]: [`Tiered`], the engine behind the stage 1 interface;
 //! - [`cli`]: the engine on the command line (`cargo run -p stage5 -- run FILE`).
 
 pub mod cli;
 pub mod engine;
+pub mod hooks;
 pub mod policy;
 pub mod queue;
 pub mod record;

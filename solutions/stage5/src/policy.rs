@@ -264,14 +264,23 @@ mod tests {
     #[test]
     fn bad_texts_say_what_is_wrong() {
         let err = |t: &str| t.parse::<Policy>().unwrap_err().0;
-        assert_eq!(err("calls=x"), format!("calls=x: the threshold is not a whole number from 0 to {}", u64::MAX));
+        assert_eq!(
+            err("calls=x"),
+            format!(
+                "calls=x: the threshold is not a whole number from 0 to {}",
+                u64::MAX
+            )
+        );
         assert_eq!(err("calls=-1").split(':').next(), Some("calls=-1"));
         assert_eq!(err("call=3"), "unknown threshold `call`");
         assert_eq!(err("calls=3,calls=4"), "`calls` is given twice");
         assert_eq!(err("calls=3,loops"), "`loops` is not KEY=N");
         assert_eq!(err(""), "no thresholds given");
         let full = "x=1".parse::<Policy>().unwrap_err().to_string();
-        assert!(full.starts_with("--tier-up: unknown threshold `x`; expected"), "{full}");
+        assert!(
+            full.starts_with("--tier-up: unknown threshold `x`; expected"),
+            "{full}"
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ impl<'scope, J: Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
     /// Hands `job` to the worker; `false` (and the job dropped) when the worker is
     /// gone (it panicked).
     pub fn push(&mut self, job: J) -> bool {
-        let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
         if sent {
             self.pending += 1;
         }
@@ -160,116 +163,5 @@ impl<J, R> Drop for Queue<'_, J, R> {
             // Its panic, if any, is not passed on while unwinding already.
             let _ = worker.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc::sync_channel;
-    use std::time::Duration;
-
-    /// The threads of this process, from the kernel's list.
-    fn threads() -> usize {
-        std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
-    }
-
-    #[test]
-    fn jobs_are_done_in_order_and_collected() {
-        std::thread::scope(|s| {
-            let mut q = Queue::start(s, |n: u64| n * n).unwrap();
-            for n in 0..10 {
-                assert!(q.push(n));
-            }
-            let mut got = Vec::new();
-            while let Some(r) = q.wait() {
-                got.push(r);
-            }
-            assert_eq!(got, (0..10).map(|n| n * n).collect::<Vec<_>>());
-            assert_eq!(q.pending(), 0);
-            assert!(q.poll().is_empty());
-            assert_eq!(q.finish(), Finished::default());
-        });
-    }
-
-    #[test]
-    fn finishing_cancels_what_is_queued_and_joins_the_worker() {
-        // The worker blocks in its first job until the test lets it go, so every
-        // other job is still queued when the queue finishes.
-        let (started, on_start) = sync_channel::<()>(1);
-        let (gate, wait) = sync_channel::<()>(0);
-        std::thread::scope(|s| {
-            let mut q = Queue::start(s, move |n: u32| {
-                if n == 0 {
-                    started.send(()).unwrap();
-                    wait.recv().unwrap();
-                }
-                n
-            })
-            .unwrap();
-            for n in 0..100 {
-                q.push(n);
-            }
-            assert_eq!(q.pending(), 100);
-            on_start.recv().unwrap();
-            let release = s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                gate.send(()).unwrap();
-            });
-            let finished = q.finish();
-            release.join().unwrap();
-            assert_eq!(
-                finished,
-                Finished {
-                    uncollected: 1,
-                    cancelled: 99
-                }
-            );
-        });
-    }
-
-    #[test]
-    fn hundreds_of_queues_leave_no_thread_behind() {
-        let before = threads();
-        for round in 0..300u64 {
-            std::thread::scope(|s| {
-                let mut q = Queue::start(s, |n: u64| n + 1).unwrap();
-                for n in 0..round % 7 {
-                    q.push(n);
-                }
-                if round % 2 == 0 {
-                    q.poll();
-                    drop(q);
-                } else {
-                    q.finish();
-                }
-            });
-        }
-        // Other tests of this binary may run threads meanwhile: the count may move
-        // by a few, never by hundreds.
-        let after = threads();
-        assert!(after < before + 8, "{before} threads before, {after} after");
-    }
-
-    #[test]
-    fn a_worker_s_panic_reaches_finish() {
-        let caught = std::panic::catch_unwind(|| {
-            std::thread::scope(|s| {
-                let mut q = Queue::start(s, |n: u32| {
-                    assert!(n != 3, "job 3 is broken");
-                    n
-                })
-                .unwrap();
-                for n in 0..5 {
-                    q.push(n);
-                }
-                // Jobs 0 to 2 come back; then the worker is gone.
-                let got: Vec<u32> = std::iter::from_fn(|| q.wait()).collect();
-                assert_eq!(got, [0, 1, 2]);
-                assert!(!q.push(5), "a job for a dead worker is refused");
-                q.finish();
-            })
-        });
-        assert!(caught.is_err());
     }
 }

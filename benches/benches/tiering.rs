@@ -1,0 +1,120 @@
+//! `cargo bench --bench tiering`: what tiering buys, as criterion groups.
+//!
+//! - `warmup/<kernel>`: each kernel at sizes from tiny to full (the `let n = N;` line
+//!   rewritten), in the interpreter, stage 3 and stage 4 compiling everything first,
+//!   and stage 5 tiering. Short runs should cost what the interpreter costs (nothing
+//!   is compiled), long ones what the faster of stage 3 and 4 does; criterion's
+//!   report (`target/criterion/warmup_*/report/index.html`) plots time against size.
+//! - `startup`: every program of the corpus (`tests/programs/`, each runs in about a
+//!   millisecond) once, per engine: tiering must not make short programs slower than
+//!   the interpreter.
+
+use std::io::sink;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use jitlab_benches::{size_of, KERNELS};
+use stage1::{Engine, Verified};
+
+/// The engines compared, by row name.
+const ROWS: [(&str, fn() -> Box<dyn Engine>); 4] = [
+    ("stage1", || Box::new(stage1::interp::Interpreter::new())),
+    ("stage3", || Box::new(stage3::Jit::new())),
+    ("stage4", || Box::new(stage4::Optimizer::new())),
+    ("stage5", || Box::new(stage5::Tiered::new())),
+];
+
+/// The sizes a kernel runs at: its full size divided by 1000, 100, 10 and 1 (fib,
+/// whose work grows as 1.6^n, at n - 15, n - 10, n - 5, n).
+fn sizes(name: &str, full: i64) -> Vec<i64> {
+    if name == "fib" {
+        vec![full - 15, full - 10, full - 5, full]
+    } else {
+        vec![(full / 1000).max(1), full / 100, full / 10, full]
+    }
+}
+
+/// `source` with its `let n = N;` line set to `n`.
+fn resized(source: &str, n: i64) -> String {
+    source
+        .lines()
+        .map(|line| {
+            if line.starts_with("let n = ") {
+                format!("let n = {n};")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `program` on a fresh engine of `make`, made outside the timing.
+fn row(b: &mut criterion::Bencher, make: fn() -> Box<dyn Engine>, program: &Verified) {
+    b.iter_batched_ref(
+        make,
+        |e| e.run(program, &mut sink()).expect("the kernel runs"),
+        BatchSize::PerIteration,
+    )
+}
+
+fn warmup(c: &mut Criterion) {
+    for kernel in KERNELS {
+        let full = size_of(kernel.source).expect("every kernel sets its size");
+        let mut group = c.benchmark_group(format!("warmup_{}", kernel.name));
+        for n in sizes(kernel.name, full) {
+            let source = resized(kernel.source, n);
+            let program = stage1::load::load_source(&kernel.file(), &source)
+                .unwrap_or_else(|e| panic!("{} at {n} does not load: {e}", kernel.name));
+            for (name, make) in ROWS {
+                group.bench_with_input(BenchmarkId::new(name, n), &program, |b, p| row(b, make, p));
+            }
+        }
+        group.finish();
+    }
+}
+
+/// The corpus programs that load (some are meant not to).
+fn corpus() -> Vec<Verified> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/programs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mini" || e == "jasm"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            stage1::load::load_source(&p.display().to_string(), &text).ok()
+        })
+        .collect()
+}
+
+fn startup(c: &mut Criterion) {
+    let programs = corpus();
+    let mut group = c.benchmark_group("startup");
+    for (name, make) in ROWS {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for p in &programs {
+                    // Runtime errors are part of the corpus.
+                    let _ = make().run(p, &mut sink());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    targets = warmup, startup
+}
+criterion_main!(benches);

@@ -1,0 +1,345 @@
+//! The stage 5 engine: a run makes the tiering counters and flags, the function table
+//! (every entry the function's interpreter stub at first) and the context whose
+//! [`TierHooks`](stage3::TierHooks) are the run's [`Tiering`], then runs `main` in the
+//! interpreter, in tiered mode, on a native thread with a stack sized for mixed
+//! stacks. The optimizing tier's worker is a scoped thread of that thread: it cannot
+//! outlive the run.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use stage1::bytecode::MAIN;
+use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use stage1::interp::tiering::{Counters, Installed};
+use stage1::interp::trace::runtime_error;
+use stage1::interp::{self, Interpreter};
+use stage1::print::format_value;
+use stage1::value::ERROR_WORD;
+use stage1::{Engine, ErrorKind, Event, FnId, RuntimeError, Stats, Value, Verified};
+use stage3::codegen::frame::FRAME_OVERHEAD;
+use stage3::context::{Context, FnEntry};
+use stage3::runtime::{recorded_error, RuntimeCall};
+use stage3::stack::{
+    recursive_functions, stack_need, too_big_to_run_natively, INTERPRETED_ACTIVATION,
+};
+use stage3::TierHooks;
+
+use crate::hooks::{compile_optimized, Setup, Tiering};
+use crate::policy::Policy;
+use crate::queue::{Finished, Queue};
+use crate::record::FunctionRecord;
+
+/// How many output chunks may wait for the caller's writer before `print` blocks.
+const OUTPUT_QUEUE: usize = 16;
+
+/// How a [`Tiered`] engine runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When functions move up a tier.
+    pub policy: Policy,
+    /// A policy of its own for some functions, by index (those past its end follow
+    /// `policy`): for tests that make every mix of tiers happen.
+    pub per_function: Vec<Policy>,
+    /// Compile the optimizing tier on the spot, not on the background thread, so
+    /// that tier-ups happen at exactly the thresholds (tests assert them).
+    pub sync_compile: bool,
+    /// Print each tiering event on stderr as it happens (`--trace-tiering`).
+    pub trace: bool,
+    /// The heap's size limit in bytes; past it, `out of memory`.
+    pub heap_limit: usize,
+    /// Write a perf map of the code made (`--perf-map`).
+    pub perf_map: bool,
+}
+
+impl Default for Options {
+    /// The default policy, background compilation, no tracing, the default heap.
+    fn default() -> Options {
+        Options {
+            policy: Policy::default(),
+            per_function: Vec::new(),
+            sync_compile: false,
+            trace: false,
+            heap_limit: DEFAULT_HEAP_LIMIT,
+            perf_map: false,
+        }
+    }
+}
+
+/// The stage 5 engine: interpreter, baseline and optimizing tiers.
+#[derive(Debug, Default)]
+pub struct Tiered {
+    options: Options,
+    stats: Stats,
+    functions: Vec<FunctionRecord>,
+    heap: Heap,
+    finished: Finished,
+}
+
+impl Tiered {
+    /// A tiered engine with the default [`Options`].
+    pub fn new() -> Tiered {
+        Tiered::with_options(Options::default())
+    }
+
+    /// A tiered engine with the given options.
+    pub fn with_options(options: Options) -> Tiered {
+        Tiered {
+            options,
+            stats: Stats::default(),
+            functions: Vec::new(),
+            heap: Heap::new(0),
+            finished: Finished::default(),
+        }
+    }
+
+    /// Per function of the last run: the tier it reached, its calls and back edges,
+    /// its compile times.
+    pub fn functions(&self) -> &[FunctionRecord] {
+        &self.functions
+    }
+
+    /// What became of the optimizing compilations still queued when the last run
+    /// ended (cancelled, or done and dropped).
+    pub fn unfinished(&self) -> Finished {
+        self.finished
+    }
+
+    /// Runs the whole program in the interpreter, with an event that says why.
+    fn run_interpreted(
+        &mut self,
+        verified: &Verified,
+        out: &mut dyn Write,
+        reason: String,
+        start: Instant,
+    ) -> Result<String, RuntimeError> {
+        let mut interp = Interpreter::with_options(interp::Options {
+            heap_limit: self.options.heap_limit,
+            ..interp::Options::default()
+        });
+        let result = interp.run(verified, out);
+        self.stats = interp.stats().clone();
+        self.stats.events.push(Event::NotCompiled {
+            function: "<program>".into(),
+            tier: crate::Tier::Baseline.name(),
+            reason,
+        });
+        self.stats.run_time = start.elapsed();
+        result
+    }
+}
+
+/// The largest native frame each function's code may have, and the native stack a
+/// tiered run needs: at each of up to `MAX_FRAMES` levels, an interpreter activation
+/// (the helper, the dispatch loop, the trampoline), a baseline frame and an OSR'd
+/// optimized frame above it. A function whose frames would not fit in the most a run
+/// may reserve stays in the interpreter (`Err` with why).
+pub fn frame_budgets(verified: &Verified) -> (Vec<Result<usize, String>>, usize) {
+    let program = verified.program();
+    let recursive = recursive_functions(program);
+    // A baseline frame is exactly its slots; optimized code spills into fewer slots
+    // than the baseline has, but give it twice as many and a page of room.
+    let budgets: Vec<usize> = program
+        .functions
+        .iter()
+        .zip(verified.info())
+        .map(|(f, info)| {
+            let slots = (8 * (f.locals as usize + info.max_stack as usize) + 15) & !15;
+            2 * (slots + FRAME_OVERHEAD) + 4096
+        })
+        .collect();
+    let cost = |b: usize| INTERPRETED_ACTIVATION + 2 * b;
+    let frames: Vec<usize> = budgets.iter().map(|&b| cost(b)).collect();
+    let none = vec![false; frames.len()];
+    let too_big = too_big_to_run_natively(&frames, &none, &recursive, INTERPRETED_ACTIVATION);
+    let mut out: Vec<Result<usize, String>> = budgets.into_iter().map(Ok).collect();
+    let mut costs = frames;
+    for (i, why) in too_big {
+        out[i] = Err(why);
+        costs[i] = INTERPRETED_ACTIVATION;
+    }
+    (out, stack_need(&costs, &recursive))
+}
+
+/// What the run's thread gives back.
+struct End {
+    word: u64,
+    error: Option<ErrorKind>,
+    trace: Vec<(FnId, usize)>,
+    runtime_calls: [u64; RuntimeCall::COUNT],
+    calls: u64,
+    flushed: bool,
+    records: Vec<FunctionRecord>,
+    events: Vec<Event>,
+    finished: Finished,
+}
+
+impl Engine for Tiered {
+    fn name(&self) -> &'static str {
+        "tiered JIT"
+    }
+
+    fn run(&mut self, verified: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError> {
+        let start = Instant::now();
+        let program = verified.program();
+        self.stats = Stats::default();
+        self.functions = Vec::new();
+        self.finished = Finished::default();
+        self.heap = Heap::new(self.options.heap_limit);
+        let shared = match stage3::SharedCode::new(program) {
+            Ok(shared) => shared,
+            Err(e) => return self.run_interpreted(verified, out, e.reason, start),
+        };
+        let policy = self.options.policy;
+        let policies: Vec<Policy> = (0..program.functions.len())
+            .map(|i| self.options.per_function.get(i).copied().unwrap_or(policy))
+            .collect();
+        let first_table = shared.initial_table(program);
+        let (frame_budgets, stack_bytes) = frame_budgets(verified);
+        let entry = shared.entry();
+        let sync = self.options.sync_compile;
+        let trace = self.options.trace;
+        let heap = &mut self.heap;
+        let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
+        let (end, write_failed) = std::thread::scope(|scope| {
+            let runner = std::thread::Builder::new()
+                .name("jitlab-tiered".into())
+                .stack_size(stack_bytes)
+                .spawn_scoped(scope, move || {
+                    // The counters, flags and table are the running thread's alone
+                    // (cells: generated code and the hooks write them in place).
+                    let (calls, loops) = policy.initial();
+                    let counters = Counters::new(program, calls, loops);
+                    let installed = Installed::new(program.functions.len());
+                    let table: Box<[Cell<FnEntry>]> =
+                        first_table.into_iter().map(Cell::new).collect();
+                    std::thread::scope(|inner| {
+                        let queue = if sync {
+                            None
+                        } else {
+                            // No worker to be had: compile on the spot.
+                            Queue::start(inner, |job| compile_optimized(verified, job)).ok()
+                        };
+                        let tiering = Tiering::new(
+                            Setup {
+                                verified,
+                                policies,
+                                counters: &counters,
+                                installed: &installed,
+                                table: &table,
+                                entry,
+                                frame_budgets,
+                                trace,
+                            },
+                            queue,
+                        );
+                        let mut ctx = Context::new(program, heap, &[], Some(sink));
+                        // The table is written while the run goes on: generated code
+                        // reads it through this pointer (`Cell<FnEntry>` is laid out
+                        // as `FnEntry`).
+                        ctx.native.functions = table.as_ptr().cast::<FnEntry>();
+                        ctx.runtime.verified = verified;
+                        ctx.runtime.entry = Some(entry);
+                        // SAFETY: `tiering` outlives every use of the context: both
+                        // live until the end of this closure, and the context is not
+                        // used after `main` returns but to read what it recorded.
+                        unsafe { ctx.runtime.set_hooks(&tiering) };
+                        let word = match tiering.call_interpreted(&mut ctx, MAIN, &[], 0) {
+                            Ok(v) => v.bits(),
+                            Err(unwind) => {
+                                ctx.runtime.error = Some(unwind.kind);
+                                ctx.runtime.trace = unwind.frames;
+                                ERROR_WORD
+                            }
+                        };
+                        ctx.runtime.hooks = None;
+                        let flushed = ctx.runtime.flush();
+                        let (records, events, finished) = tiering.finish();
+                        End {
+                            word,
+                            error: ctx.runtime.error,
+                            trace: std::mem::take(&mut ctx.runtime.trace),
+                            runtime_calls: ctx.runtime.runtime_calls,
+                            calls: ctx.native.calls,
+                            flushed,
+                            records,
+                            events,
+                            finished,
+                        }
+                    })
+                });
+            // Stream the output to the caller's writer while the program runs; on a
+            // write failure stop listening, so the program's next flush fails.
+            let mut write_failed = false;
+            for chunk in chunks.iter() {
+                if out.write_all(&chunk).is_err() {
+                    write_failed = true;
+                    break;
+                }
+            }
+            drop(chunks);
+            let end = match runner {
+                Ok(handle) => match handle.join() {
+                    Ok(end) => Ok(end),
+                    // A panic is a bug of the engine: let it go on as one.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(e) => Err(e),
+            };
+            (end, write_failed)
+        });
+        let end = match end {
+            Ok(end) => end,
+            Err(e) => {
+                // No thread with that stack (address space is short: `ulimit -v`):
+                // nothing has run yet, so the interpreter runs the whole program.
+                let reason = format!(
+                    "no thread with a native stack of {stack_bytes} bytes could be made ({e}): \
+                     the program runs in the interpreter"
+                );
+                return self.run_interpreted(verified, out, reason, start);
+            }
+        };
+        self.stats.calls = end.calls;
+        self.stats.runtime_calls = RuntimeCall::ALL
+            .iter()
+            .map(|r| (r.name(), end.runtime_calls[*r as usize]))
+            .collect();
+        let count = |f: &dyn Fn(&Event) -> bool| end.events.iter().filter(|e| f(e)).count() as u64;
+        self.stats.counters = vec![
+            ("tier-ups", count(&|e| matches!(e, Event::TierUp { .. }))),
+            ("OSR entries", count(&|e| matches!(e, Event::Osr { .. }))),
+            (
+                "compilations cancelled at the end",
+                end.finished.cancelled as u64,
+            ),
+            (
+                "compilations finished but not installed",
+                end.finished.uncollected as u64,
+            ),
+        ];
+        self.stats.events = end.events;
+        self.functions = end.records;
+        self.finished = end.finished;
+        self.stats.run_time = start.elapsed();
+        if end.word == ERROR_WORD {
+            let kind = recorded_error(end.error);
+            return Err(runtime_error(program, kind, end.trace.into_iter()));
+        }
+        if write_failed || !end.flushed {
+            return Err(RuntimeError {
+                kind: ErrorKind::Output,
+                trace: vec![],
+                omitted: 0,
+            });
+        }
+        // SAFETY: `main`'s result, a value of this run on its heap, not the error word.
+        let value = unsafe { Value::from_bits(end.word) };
+        Ok(format_value(program, &self.heap, value))
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}

@@ -1,0 +1,818 @@
+//! The tiering hooks: what a tiered run does when a counter reaches zero, in the
+//! interpreter (through [`Callout::hot_call`] and [`Callout::hot_loop`]) or in baseline
+//! code (through stage 3's [`TierHooks`]), and how it runs a function that is not
+//! compiled (an interpreter activation, in tiered mode).
+//!
+//! ```text
+//!              calls / back edges          opt-calls / opt-loops
+//!  interpreter ------------------> baseline ----------------------> optimized
+//!   (stage 1)    compile on the     (stage 3)  compile on the worker  (stage 4)
+//!                spot, install,                (or on the spot with
+//!                OSR the frame                 --sync-compile), install,
+//!                                              OSR the frame
+//! ```
+//!
+//! Installing is writing the function's entry in the function table (and setting its
+//! [`Installed`] flag, which the interpreter reads at each call): callers pick the new
+//! code up at their next call; frames already running keep their code until they
+//! return or move by OSR. Every block of code made stays mapped until the run ends,
+//! since a frame may still be running in it.
+//!
+//! The hooks are re-entered while they run (an OSR'd frame calls functions whose
+//! counters trip in turn), so all their state is in cells, and no borrow of it is held
+//! while generated code or the interpreter runs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use stage1::heap::Heap;
+use stage1::interp::tiering::{Counters, Installed, NEVER};
+use stage1::interp::{Callout, Link, OsrFrame, Unwind};
+use stage1::limits::MAX_FRAMES;
+use stage1::value::ERROR_WORD;
+use stage1::{Event, FnId, Instr, Value, Verified};
+use stage3::context::{Context, EntryFn, FnEntry, OUTPUT_CHUNK};
+use stage3::runtime::recorded_error;
+use stage3::{CompiledFunction, TierHooks, TierOptions};
+
+use crate::policy::{Policy, Tier, Trigger};
+use crate::queue::Queue;
+use crate::record::{FunctionRecord, Log, Tally};
+
+/// The budget a counter gets while its function's optimized code is being made on
+/// the worker: each time it runs out, the hook looks for finished code again. Small
+/// enough that code is picked up soon after it is ready, big enough that the checks
+/// cost nothing next to the calls between them.
+pub const POLL_BUDGET: i64 = 64;
+
+/// A compilation for the worker: function `func`'s optimized code, or with `osr` its
+/// variant entered at that loop header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The function.
+    pub func: FnId,
+    /// The loop header of an OSR variant; `None`: the function's normal code.
+    pub osr: Option<usize>,
+    /// What tripped (for the event), and the count then.
+    pub trigger: Trigger,
+    /// The count of the counter that tripped, when it did.
+    pub count: u64,
+}
+
+/// A compilation the worker finished.
+pub struct Done {
+    /// What it was asked.
+    pub job: Job,
+    /// The code, or why the optimizer declined.
+    pub code: Result<stage4::tiered::CompiledFunction, String>,
+    /// How long it took.
+    pub time: Duration,
+}
+
+/// Compiles `job` with stage 4: what the worker (or, in sync mode, the hook) does.
+pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
+    let start = Instant::now();
+    let code = stage4::tiered::compile_function(verified, job.func, job.osr);
+    Done {
+        job,
+        code,
+        time: start.elapsed(),
+    }
+}
+
+/// Code of a function kept for the run: the block and its entries.
+struct Code {
+    /// Keeps the code mapped.
+    _block: stage2::CodeBlock,
+    /// Absolute address of the normal entry.
+    entry: u64,
+    /// Absolute addresses of the OSR entries, by loop header pc.
+    osr: Vec<(usize, u64)>,
+}
+
+impl Code {
+    fn baseline(c: CompiledFunction) -> Code {
+        let base = c.code.addr();
+        Code {
+            entry: base + c.entry as u64,
+            osr: c
+                .osr_entries
+                .iter()
+                .map(|&(pc, off)| (pc, base + off as u64))
+                .collect(),
+            _block: c.code,
+        }
+    }
+
+    fn optimized(c: stage4::tiered::CompiledFunction) -> Code {
+        let base = c.code.addr();
+        Code {
+            entry: base + c.entry as u64,
+            osr: c
+                .osr_entries
+                .iter()
+                .map(|&(pc, off)| (pc, base + off as u64))
+                .collect(),
+            _block: c.code,
+        }
+    }
+
+    fn osr_entry(&self, header: usize) -> Option<u64> {
+        self.osr
+            .iter()
+            .find(|&&(pc, _)| pc == header)
+            .map(|&(_, a)| a)
+    }
+}
+
+/// A function's place in the tiers during a run.
+struct FnState {
+    /// The tier of the code its table entry holds.
+    tier: Tier,
+    /// Its baseline code, once made (kept: interpreter frames OSR into it).
+    baseline: Option<Code>,
+    /// Its optimized code, once made.
+    optimized: Option<Code>,
+    /// Its optimized OSR variants, by loop header (`Err`: declined).
+    osr: HashMap<usize, Result<Code, ()>>,
+    /// Jobs of it on the worker.
+    queued: Vec<Option<usize>>,
+    /// Its call counter's tally.
+    calls: Tally,
+    /// A tier that declined it, and why: it goes no higher.
+    declined: Option<(Tier, String)>,
+    /// The largest native frame its code may have (the stack is sized for it).
+    frame_budget: usize,
+    /// Its line in the tier table.
+    record: FunctionRecord,
+}
+
+/// The mutable state of a run's tiering.
+struct State {
+    functions: Vec<FnState>,
+    /// The tally of each loop's back-edge counter, by function and `loop` pc.
+    loops: HashMap<(FnId, usize), Tally>,
+}
+
+/// A run's tiering: the policy, the shared counters and flags, the function table,
+/// and what it made.
+pub struct Tiering<'r, 'q> {
+    verified: &'r Verified,
+    /// Each function's policy.
+    policies: Vec<Policy>,
+    counters: &'r Counters,
+    installed: &'r Installed,
+    /// The function table generated code calls through.
+    table: &'r [Cell<FnEntry>],
+    /// The entry trampoline.
+    entry: EntryFn,
+    state: RefCell<State>,
+    /// The worker; `None` in sync mode (or when no thread could be made).
+    queue: RefCell<Option<Queue<'q, Job, Done>>>,
+    /// The events.
+    pub log: RefCell<Log>,
+}
+
+/// What a tiered run needs to start its tiering.
+pub struct Setup<'r> {
+    pub verified: &'r Verified,
+    /// Each function's policy, by index.
+    pub policies: Vec<Policy>,
+    pub counters: &'r Counters,
+    pub installed: &'r Installed,
+    pub table: &'r [Cell<FnEntry>],
+    pub entry: EntryFn,
+    /// The largest native frame each function's code may have; `Err` (why) for a
+    /// function that must stay in the interpreter.
+    pub frame_budgets: Vec<Result<usize, String>>,
+    pub trace: bool,
+}
+
+impl<'r, 'q> Tiering<'r, 'q> {
+    /// The tiering of a run, every function in the interpreter; `queue` is the worker
+    /// of the optimizing tier (`None`: compile on the spot).
+    pub fn new(setup: Setup<'r>, queue: Option<Queue<'q, Job, Done>>) -> Tiering<'r, 'q> {
+        let program = setup.verified.program();
+        let functions = program
+            .functions
+            .iter()
+            .zip(&setup.frame_budgets)
+            .enumerate()
+            .map(|(i, (f, budget))| {
+                let mut record = FunctionRecord::new(&f.name);
+                let (calls, loops) = setup.policies[i].initial();
+                setup.counters.call(i as FnId).set(calls);
+                for (_, c) in setup.counters.loops(i as FnId) {
+                    c.set(loops);
+                }
+                let declined = budget.as_ref().err().map(|why| {
+                    record.declined = Some(why.clone());
+                    // It stays here: its counters never trip.
+                    setup.counters.call(i as FnId).set(NEVER);
+                    for (_, c) in setup.counters.loops(i as FnId) {
+                        c.set(NEVER);
+                    }
+                    (Tier::Baseline, why.clone())
+                });
+                FnState {
+                    tier: Tier::Interpreter,
+                    baseline: None,
+                    optimized: None,
+                    osr: HashMap::new(),
+                    queued: Vec::new(),
+                    calls: Tally::new(if declined.is_some() { NEVER } else { calls }),
+                    declined,
+                    frame_budget: budget.as_ref().map_or(0, |&b| b),
+                    record,
+                }
+            })
+            .collect();
+        let mut loops = HashMap::new();
+        for i in 0..program.functions.len() {
+            for (pc, c) in setup.counters.loops(i as FnId) {
+                loops.insert((i as FnId, pc), Tally::new(c.get()));
+            }
+        }
+        Tiering {
+            verified: setup.verified,
+            policies: setup.policies,
+            counters: setup.counters,
+            installed: setup.installed,
+            table: setup.table,
+            entry: setup.entry,
+            state: RefCell::new(State { functions, loops }),
+            queue: RefCell::new(queue),
+            log: RefCell::new(Log::new(setup.trace)),
+        }
+    }
+
+    /// Ends the run's tiering: the worker drops its queued jobs and is joined; gives
+    /// the tier table and the events, and what the worker left undone.
+    pub fn finish(self) -> (Vec<FunctionRecord>, Vec<Event>, crate::queue::Finished) {
+        let finished = self
+            .queue
+            .into_inner()
+            .map(Queue::finish)
+            .unwrap_or_default();
+        let state = self.state.into_inner();
+        let mut records: Vec<FunctionRecord> = Vec::with_capacity(state.functions.len());
+        for (i, fs) in state.functions.into_iter().enumerate() {
+            let mut r = fs.record;
+            r.tier = fs.tier;
+            r.calls = fs.calls.count(self.counters.call(i as FnId));
+            r.back_edges = self
+                .counters
+                .loops(i as FnId)
+                .map(|(pc, c)| state.loops.get(&(i as FnId, pc)).map_or(0, |t| t.count(c)))
+                .sum();
+            records.push(r);
+        }
+        (records, self.log.into_inner().events, finished)
+    }
+
+    /// `func`'s policy.
+    fn policy(&self, func: FnId) -> &Policy {
+        &self.policies[func as usize]
+    }
+
+    fn name(&self, func: FnId) -> String {
+        self.verified.program().functions[func as usize]
+            .name
+            .clone()
+    }
+
+    /// Resets the back-edge counter of the `loop` at `loop_pc` of `func` to `budget`,
+    /// keeping its tally; gives the count so far.
+    fn reset_loop(&self, func: FnId, loop_pc: usize, budget: i64) -> u64 {
+        let counter = self.counters.back_edge(func, loop_pc);
+        let mut state = self.state.borrow_mut();
+        let tally = state
+            .loops
+            .entry((func, loop_pc))
+            .or_insert_with(|| Tally::new(counter.get()));
+        let count = tally.count(counter);
+        tally.reset(counter, budget);
+        count
+    }
+
+    /// The count of `func`'s call counter so far.
+    fn calls_so_far(&self, func: FnId) -> u64 {
+        self.state.borrow().functions[func as usize]
+            .calls
+            .count(self.counters.call(func))
+    }
+
+    /// Sets `func`'s call counter to `budget`, keeping its tally.
+    fn reset_calls(&self, func: FnId, budget: i64) {
+        let counter = self.counters.call(func);
+        self.state.borrow_mut().functions[func as usize]
+            .calls
+            .reset(counter, budget);
+    }
+
+    /// Installs `code` as `func`'s code in `tier`: its table entry, its flag.
+    fn install(&self, func: FnId, tier: Tier, entry: u64) {
+        // exercise-begin: install make func's new code the one its callers reach
+        let slot = &self.table[func as usize];
+        slot.set(FnEntry {
+            code: entry,
+            ..slot.get()
+        });
+        self.installed.set(func);
+        self.state.borrow_mut().functions[func as usize].tier = tier;
+        // exercise-end
+    }
+
+    /// Makes `func`'s baseline code if it has none (on the spot: the template JIT
+    /// is fast), and installs it if its table entry is still the interpreter's.
+    /// `false` when the baseline tier declines it.
+    fn ensure_baseline(&self, func: FnId, trigger: Trigger, count: u64) -> bool {
+        {
+            let state = self.state.borrow();
+            let fs = &state.functions[func as usize];
+            if fs.baseline.is_some() {
+                return true;
+            }
+            if fs.declined.is_some() {
+                return false;
+            }
+        }
+        let start = Instant::now();
+        let options = TierOptions {
+            counters: Some(self.counters),
+            ..TierOptions::default()
+        };
+        let compiled = stage3::compile_function(self.verified, func, &options)
+            .map_err(|e| e.reason)
+            .and_then(|c| {
+                let budget = self.state.borrow().functions[func as usize].frame_budget;
+                if c.function.frame_bytes > budget {
+                    Err(format!(
+                        "its native frame of {} bytes is bigger than the {budget} the run's \
+                         stack has room for",
+                        c.function.frame_bytes
+                    ))
+                } else {
+                    Ok(c)
+                }
+            });
+        let time = start.elapsed();
+        match compiled {
+            Ok(c) => {
+                let code_bytes = c.function.range.len();
+                let code = Code::baseline(c);
+                let entry = code.entry;
+                {
+                    let mut state = self.state.borrow_mut();
+                    let fs = &mut state.functions[func as usize];
+                    fs.baseline = Some(code);
+                    fs.record.compile_time[0] += time;
+                }
+                self.install(func, Tier::Baseline, entry);
+                self.reset_calls(func, self.policy(func).call_budget(Tier::Baseline));
+                self.log.borrow_mut().push(Event::TierUp {
+                    function: self.name(func),
+                    from: Tier::Interpreter.name(),
+                    to: Tier::Baseline.name(),
+                    trigger: trigger.name(),
+                    count,
+                    time,
+                    code_bytes,
+                });
+                true
+            }
+            Err(reason) => {
+                self.decline(func, Tier::Baseline, reason);
+                false
+            }
+        }
+    }
+
+    /// `tier` declines `func`: it stays where it is, its counters never trip again.
+    fn decline(&self, func: FnId, tier: Tier, reason: String) {
+        self.reset_calls(func, NEVER);
+        let loops: Vec<usize> = self.counters.loops(func).map(|(pc, _)| pc).collect();
+        for pc in loops {
+            self.reset_loop(func, pc, NEVER);
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            let fs = &mut state.functions[func as usize];
+            fs.record.declined = Some(reason.clone());
+            fs.declined = Some((tier, reason.clone()));
+        }
+        self.log.borrow_mut().push(Event::NotCompiled {
+            function: self.name(func),
+            tier: tier.name(),
+            reason,
+        });
+    }
+
+    /// Installs what the worker finished (at every hook: the running thread is the
+    /// only one that touches the table).
+    fn collect(&self) {
+        let done = match self.queue.borrow_mut().as_mut() {
+            Some(q) if q.pending() > 0 => q.poll(),
+            _ => return,
+        };
+        for d in done {
+            self.finished(d);
+        }
+    }
+
+    /// Takes in one finished optimizing compilation.
+    fn finished(&self, done: Done) {
+        let Done { job, code, time } = done;
+        let func = job.func;
+        {
+            let mut state = self.state.borrow_mut();
+            let fs = &mut state.functions[func as usize];
+            fs.queued.retain(|&q| q != job.osr);
+            fs.record.compile_time[1] += time;
+        }
+        let budget = self.state.borrow().functions[func as usize].frame_budget;
+        let code = code.and_then(|c| {
+            if c.function.frame_bytes > budget {
+                Err(format!(
+                    "its native frame of {} bytes is bigger than the {budget} the run's stack \
+                     has room for",
+                    c.function.frame_bytes
+                ))
+            } else {
+                Ok(c)
+            }
+        });
+        match (job.osr, code) {
+            (None, Ok(c)) => {
+                let code_bytes = c.function.range.len();
+                let code = Code::optimized(c);
+                let entry = code.entry;
+                self.state.borrow_mut().functions[func as usize].optimized = Some(code);
+                self.install(func, Tier::Optimized, entry);
+                self.reset_calls(func, self.policy(func).call_budget(Tier::Optimized));
+                self.log.borrow_mut().push(Event::TierUp {
+                    function: self.name(func),
+                    from: Tier::Baseline.name(),
+                    to: Tier::Optimized.name(),
+                    trigger: job.trigger.name(),
+                    count: job.count,
+                    time,
+                    code_bytes,
+                });
+            }
+            (None, Err(reason)) => self.decline(func, Tier::Optimized, reason),
+            (Some(header), Ok(c)) => {
+                let code = Code::optimized(c);
+                self.state.borrow_mut().functions[func as usize]
+                    .osr
+                    .insert(header, Ok(code));
+            }
+            (Some(header), Err(reason)) => {
+                self.state.borrow_mut().functions[func as usize]
+                    .osr
+                    .insert(header, Err(()));
+                self.log.borrow_mut().push(Event::NotCompiled {
+                    function: self.name(func),
+                    tier: Tier::Optimized.name(),
+                    reason: format!("no OSR entry at pc {header}: {reason}"),
+                });
+            }
+        }
+    }
+
+    /// Asks for `job`: on the spot in sync mode, else on the worker (once).
+    fn request(&self, job: Job) {
+        {
+            let state = self.state.borrow();
+            if state.functions[job.func as usize].queued.contains(&job.osr) {
+                return;
+            }
+        }
+        let mut queue = self.queue.borrow_mut();
+        if let Some(q) = queue.as_mut() {
+            // exercise-begin: hand-off hand the job to the worker, remember it is queued
+            if q.push(job) {
+                self.state.borrow_mut().functions[job.func as usize]
+                    .queued
+                    .push(job.osr);
+                return;
+            }
+            // exercise-end
+        }
+        drop(queue);
+        // Sync mode (or the worker is gone): compile now.
+        self.finished(compile_optimized(self.verified, job));
+    }
+
+    /// `func`'s call counter reached zero (in whatever tier made the call): move it
+    /// up a tier as the policy says.
+    fn hot_call_any(&self, func: FnId) {
+        self.collect();
+        let tier = self.state.borrow().functions[func as usize].tier;
+        let count = self.calls_so_far(func);
+        // exercise-begin: tier-up-on-calls what a tripped call counter leads to in each tier
+        match tier {
+            Tier::Interpreter => {
+                self.ensure_baseline(func, Trigger::Calls, count);
+            }
+            Tier::Baseline => {
+                self.reset_calls(func, POLL_BUDGET);
+                self.request(Job {
+                    func,
+                    osr: None,
+                    trigger: Trigger::Calls,
+                    count,
+                });
+            }
+            Tier::Optimized => self.reset_calls(func, NEVER),
+        }
+        // exercise-end
+    }
+
+    /// An interpreted frame's loop is hot: its function's baseline code (made if
+    /// need be) takes the frame over at the loop's header. `None`: it stays here.
+    fn osr_from_interpreter(
+        &self,
+        ctx: *mut Context,
+        heap: &mut Heap,
+        frame: &OsrFrame<'_>,
+    ) -> Option<Result<Value, Unwind>> {
+        self.collect();
+        let func = frame.func;
+        let count = self.reset_loop(
+            func,
+            frame.loop_pc,
+            self.policy(func).loop_budget(Tier::Baseline),
+        );
+        if !self.ensure_baseline(func, Trigger::Loop, count) {
+            return None;
+        }
+        let address = {
+            let state = self.state.borrow();
+            let baseline = state.functions[func as usize].baseline.as_ref();
+            baseline.and_then(|b| b.osr_entry(frame.target))
+        };
+        let Some(address) = address else {
+            self.reset_loop(func, frame.loop_pc, NEVER);
+            self.log.borrow_mut().push(Event::NotCompiled {
+                function: self.name(func),
+                tier: Tier::Baseline.name(),
+                reason: format!(
+                    "no OSR entry at pc {}: the loop stays interpreted",
+                    frame.target
+                ),
+            });
+            return None;
+        };
+        {
+            let mut state = self.state.borrow_mut();
+            state.functions[func as usize].record.osr += 1;
+        }
+        self.log.borrow_mut().push(Event::Osr {
+            function: self.name(func),
+            pc: frame.target,
+            from: Tier::Interpreter.name(),
+            to: Tier::Baseline.name(),
+        });
+        // exercise-begin: osr-enter enter the OSR entry with the frame's state, as a call from its depth
+        let words = frame_state(frame.locals, frame.operands);
+        // The state is read at `state - 8k`: local 0 is the last word.
+        let state = words.as_ptr().wrapping_add(words.len() - 1);
+        // SAFETY: the context is live; native code reaches the heap the interpreter
+        // lends for the call through it.
+        unsafe { (*ctx).runtime.heap = heap };
+        let word = (self.entry)(ctx, state, address, (MAX_FRAMES - frame.depth) as u64);
+        Some(result(ctx, word))
+        // exercise-end
+    }
+}
+
+/// The frame-state words of an interpreted frame: local `n` at `state - 8n`, operand
+/// `j` at `state - 8(L + j)`, `state` pointing at the last word (local 0); at least one
+/// word, so that `state` is always in the buffer.
+pub fn frame_state(locals: &[Value], operands: &[Value]) -> Vec<u64> {
+    // exercise-begin: frame-state lay an interpreted frame out as an OSR entry reads it
+    let mut words: Vec<u64> = operands
+        .iter()
+        .rev()
+        .chain(locals.iter().rev())
+        .map(|v| v.bits())
+        .collect();
+    if words.is_empty() {
+        words.push(0);
+    }
+    words
+    // exercise-end
+}
+
+/// What native code's result word means: a value, or the error it recorded (with
+/// its frames) in the context.
+fn result(ctx: *mut Context, word: u64) -> Result<Value, Unwind> {
+    if word != ERROR_WORD {
+        // SAFETY: a compiled function's result, a value of this run's heap.
+        return Ok(unsafe { Value::from_bits(word) });
+    }
+    // SAFETY: native code is done with the context.
+    let c = unsafe { &mut *ctx };
+    Err(Unwind {
+        kind: recorded_error(c.runtime.error.take()),
+        frames: std::mem::take(&mut c.runtime.trace),
+    })
+}
+
+impl TierHooks for Tiering<'_, '_> {
+    fn hot_call(&self, _ctx: *mut Context, func: FnId) {
+        self.hot_call_any(func);
+    }
+
+    fn hot_loop(&self, _ctx: *mut Context, func: FnId, loop_pc: usize, _state: *const u64) -> u64 {
+        self.collect();
+        let Instr::Loop(header) = self.verified.program().functions[func as usize].code[loop_pc]
+        else {
+            return 0;
+        };
+        let header = header as usize;
+        let ready = {
+            let state = self.state.borrow();
+            state.functions[func as usize]
+                .osr
+                .get(&header)
+                .map(|c| match c {
+                    Ok(code) => Some(code.entry),
+                    Err(()) => None,
+                })
+        };
+        match ready {
+            Some(Some(address)) => {
+                // The frame moves up; other baseline frames of the loop may follow
+                // after as many back edges.
+                self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+                self.state.borrow_mut().functions[func as usize].record.osr += 1;
+                self.log.borrow_mut().push(Event::Osr {
+                    function: self.name(func),
+                    pc: header,
+                    from: Tier::Baseline.name(),
+                    to: Tier::Optimized.name(),
+                });
+                address
+            }
+            Some(None) => {
+                self.reset_loop(func, loop_pc, NEVER);
+                0
+            }
+            None => {
+                let count = self.reset_loop(func, loop_pc, POLL_BUDGET);
+                self.request(Job {
+                    func,
+                    osr: Some(header),
+                    trigger: Trigger::Loop,
+                    count,
+                });
+                // In sync mode the code is there now: this very back edge enters it.
+                let now = self.state.borrow().functions[func as usize]
+                    .osr
+                    .get(&header)
+                    .map(|c| c.is_ok());
+                if now == Some(true) {
+                    self.hot_loop(_ctx, func, loop_pc, _state)
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    // The trait's contract (stage 3's) makes `ctx` the live context of the run, not
+    // borrowed elsewhere during the call: the signature is the trait's, not ours.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    fn call_interpreted(
+        &self,
+        ctx: *mut Context,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+    ) -> Result<Value, Unwind> {
+        // SAFETY: the context is live and nothing else borrows it during the hook;
+        // the borrows end before the interpreter runs.
+        let (mut interp, heap, verified) = unsafe {
+            let c = &mut *ctx;
+            (
+                c.runtime.interpreters.pop().unwrap_or_default(),
+                &mut *c.runtime.heap,
+                &*c.runtime.verified,
+            )
+        };
+        let before: u64 = interp.profile().calls.iter().sum();
+        let mut callout = TieredCallout { tiering: self, ctx };
+        let mut out = ContextOutput { ctx };
+        let result = interp.call_function(
+            verified,
+            heap,
+            func,
+            args,
+            depth,
+            Some(Link::Tiered {
+                counters: self.counters,
+                installed: self.installed,
+                callout: &mut callout,
+            }),
+            &mut out,
+        );
+        let after: u64 = interp.profile().calls.iter().sum();
+        // SAFETY: the interpreter is done; nothing else borrows the context.
+        let c = unsafe { &mut *ctx };
+        c.native.calls += after - before;
+        c.runtime.interpreters.push(interp);
+        result
+    }
+}
+
+/// The interpreter's side of a tiered run: its calls of installed functions go to
+/// their table entries through the trampoline; its tripped counters go to the
+/// tiering.
+struct TieredCallout<'t, 'r, 'q> {
+    tiering: &'t Tiering<'r, 'q>,
+    ctx: *mut Context,
+}
+
+impl Callout for TieredCallout<'_, '_, '_> {
+    fn call(
+        &mut self,
+        heap: &mut Heap,
+        func: FnId,
+        args: &[Value],
+        depth: usize,
+        _out: &mut dyn Write,
+    ) -> Result<Value, Unwind> {
+        let t = self.tiering;
+        // The interpreter counted this call; baseline code counts its calls in its
+        // prologue too: give the interpreter's back so each call counts once.
+        if t.state.borrow().functions[func as usize].tier == Tier::Baseline {
+            let c = t.counters.call(func);
+            c.set(c.get().saturating_add(1));
+        }
+        let code = t.table[func as usize].get().code;
+        // SAFETY: the context is live; native code reaches the heap the interpreter
+        // lends for the call through it.
+        unsafe { (*self.ctx).runtime.heap = heap };
+        // Native code reads argument k at `args - 8k`.
+        let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
+        let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
+        let word = (t.entry)(self.ctx, first, code, (MAX_FRAMES - depth) as u64);
+        result(self.ctx, word)
+    }
+
+    fn hot_call(&mut self, _heap: &mut Heap, func: FnId, _depth: usize, _out: &mut dyn Write) {
+        self.tiering.hot_call_any(func);
+    }
+
+    fn hot_loop(
+        &mut self,
+        heap: &mut Heap,
+        frame: OsrFrame<'_>,
+        _out: &mut dyn Write,
+    ) -> Option<Result<Value, Unwind>> {
+        self.tiering.osr_from_interpreter(self.ctx, heap, &frame)
+    }
+}
+
+/// The interpreter's output in a tiered run: the context's, in order with native
+/// `print`s.
+struct ContextOutput {
+    ctx: *mut Context,
+}
+
+impl Write for ContextOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // SAFETY: the context outlives the interpreter's run; only `print` uses it
+        // while this runs.
+        let ctx = unsafe { &mut *self.ctx };
+        ctx.runtime.output.extend_from_slice(buf);
+        if ctx.runtime.output.len() >= OUTPUT_CHUNK && !ctx.runtime.flush() {
+            return Err(std::io::Error::other("the output's receiver is gone"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_state_has_local_zero_last_and_operands_below_the_locals() {
+        let v = Value::int;
+        let words = frame_state(&[v(1), v(2)], &[v(3)]);
+        let state = words.len() - 1;
+        assert_eq!(words[state], v(1).bits());
+        assert_eq!(words[state - 1], v(2).bits());
+        assert_eq!(words[state - 2], v(3).bits());
+        assert_eq!(frame_state(&[], &[]).len(), 1);
+    }
+}

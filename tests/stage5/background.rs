@@ -1,0 +1,84 @@
+//! Background compilation: the optimizer works on a worker thread while the program
+//! goes on; a program that ends with compilations still queued exits cleanly, and no
+//! run leaves a thread behind.
+
+use jitlab_testkit::random;
+use stage5::{Options, Policy};
+
+use super::common::{isolated, load, tiered};
+
+/// The threads of this process, from the kernel's list.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task lists the threads")
+        .count()
+}
+
+#[test]
+fn hundreds_of_short_programs_end_with_compilations_queued_and_leak_no_thread() {
+    isolated(|| {
+        let before = threads();
+        let mut unfinished = 0;
+        for seed in 0..300 {
+            let program = load("random.mini", &random::program(seed));
+            let (_, engine) = tiered(
+                &program,
+                Options {
+                    policy: Policy::all(0),
+                    ..Options::default()
+                },
+            );
+            let left = engine.unfinished();
+            unfinished += left.cancelled + left.uncollected;
+        }
+        // Every function asks for its optimized code at its second call; short
+        // programs end before the worker is through.
+        assert!(unfinished > 0, "no run ended with a compilation pending");
+        assert_eq!(threads(), before, "threads left behind");
+    });
+}
+
+#[test]
+fn a_program_ends_while_the_optimizer_works() {
+    isolated(|| {
+        // Many functions, each called twice: the queue is long when main returns.
+        let mut source = String::new();
+        for i in 0..200 {
+            source.push_str(&format!("fn f{i}(x) {{ return x * {i} + 1; }}\n"));
+        }
+        source.push_str("let s = 0;\n");
+        for i in 0..200 {
+            source.push_str(&format!("s = s + f{i}(1) + f{i}(2);\n"));
+        }
+        source.push_str("print s;\n");
+        let program = load("many.mini", &source);
+        let before = threads();
+        let (run, engine) = tiered(
+            &program,
+            Options {
+                policy: Policy::all(0),
+                ..Options::default()
+            },
+        );
+        assert_eq!(run.lines(), ["60100"]);
+        let left = engine.unfinished();
+        assert!(left.cancelled + left.uncollected > 0, "{left:?}");
+        assert_eq!(threads(), before);
+    });
+}
+
+#[test]
+fn long_runs_reach_the_optimizing_tier_in_the_background_once_per_function() {
+    isolated(|| {
+        let source = "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }\nprint fib(22);\n";
+        let (run, engine) = tiered(&load("fib.mini", source), Options::default());
+        assert_eq!(run.lines(), ["17711"]);
+        let events = super::common::tiering_events(&engine);
+        let optimized: Vec<&String> = events
+            .iter()
+            .filter(|e| e.starts_with("fib: baseline -> optimizing"))
+            .collect();
+        assert_eq!(optimized.len(), 1, "{events:?}");
+        assert_eq!(engine.functions()[1].tier, stage5::Tier::Optimized);
+    });
+}

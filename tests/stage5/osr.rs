@@ -1,0 +1,68 @@
+//! On-stack replacement in detail: a frame's locals *and* operands move (`.jasm` can
+//! keep values on the operand stack across a loop), and a frame that moves at the
+//! depth limit keeps its place in it.
+
+use stage1::interp::Interpreter;
+
+use super::common::{isolated, load, run_on, sync, tiered, tiering_events};
+
+/// `f` keeps two values on the operand stack across its loop.
+const OPERANDS: &str = include_str!("programs/operands_at_loop_header.jasm");
+
+#[test]
+fn osr_carries_the_operands_of_the_loop_header() {
+    isolated(|| {
+        let program = load("operands.jasm", OPERANDS);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.lines(), ["570", "100"]);
+        for policy in [
+            "calls=100,loops=5,opt-loops=1000000",
+            "calls=100,loops=5,opt-loops=3",
+            "calls=0,loops=0,opt-calls=100,opt-loops=1",
+        ] {
+            let (actual, engine) = tiered(&program, sync(policy));
+            assert_eq!(
+                (&actual.output, &actual.result),
+                (&expected.output, &expected.result),
+                "{policy}: {:?}",
+                tiering_events(&engine)
+            );
+            assert!(
+                tiering_events(&engine)
+                    .iter()
+                    .any(|e| e.starts_with("osr f at 4")),
+                "{policy}: {:?}",
+                tiering_events(&engine)
+            );
+        }
+    });
+}
+
+#[test]
+fn a_frame_that_moves_at_the_depth_limit_keeps_its_depth() {
+    isolated(|| {
+        // The innermost frame, 9,999 frames deep (main included), runs its loop first
+        // and moves into baseline code there: as a call from that depth, it fits; one
+        // frame deeper it would not.
+        let source = "fn r(n) {\n  if n > 0 { r(n - 1); }\n  let i = 0;\n  while i < 3 { i = i + 1; }\n  return i;\n}\nprint r(DEPTH);\n";
+        for depth in ["9998", "9999"] {
+            let program = load("deep.mini", &source.replace("DEPTH", depth));
+            let expected = run_on(&mut Interpreter::new(), &program);
+            let (actual, engine) =
+                tiered(&program, sync("calls=1000000,loops=2,opt-loops=1000000"));
+            assert_eq!(
+                (&actual.output, &actual.result),
+                (&expected.output, &expected.result),
+                "r({depth})"
+            );
+            if depth == "9998" {
+                assert_eq!(actual.lines(), ["3"]);
+                assert!(
+                    tiering_events(&engine)[1].starts_with("osr r at"),
+                    "{:?}",
+                    tiering_events(&engine)
+                );
+            }
+        }
+    });
+}

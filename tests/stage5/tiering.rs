@@ -1,0 +1,195 @@
+//! Tiering by its events, in sync mode (`--sync-compile`), where tier-ups happen at
+//! exactly the configured counts: the N-th call of a function is the one that
+//! compiles it, the M-th back edge of a loop the one that moves its frame (OSR), and
+//! only the loop that is hot moves.
+
+use stage5::{Options, Policy, Tier};
+
+use super::common::{isolated, load, sync, tiered, tiering_events};
+
+/// A program that calls `f` `n` times from a loop in `main` (which stays in the
+/// interpreter: its loop's threshold is out of reach).
+fn calls(n: u32) -> String {
+    format!(
+        "fn f(x) {{ return x + 1; }}\nlet i = 0;\nlet s = 0;\nwhile i < {n} {{\n  s = s + f(i);\n  i = i + 1;\n}}\nprint s;\n"
+    )
+}
+
+#[test]
+fn the_nth_call_compiles_with_the_baseline_and_n_plus_m_with_the_optimizer() {
+    isolated(|| {
+        let program = load("calls.mini", &calls(12));
+        let (run, engine) = tiered(&program, sync("calls=5,opt-calls=7,loops=1000000"));
+        assert_eq!(run.lines(), ["78"]);
+        // `main` is called once: it stays in the interpreter.
+        assert_eq!(
+            tiering_events(&engine),
+            [
+                "f: interpreter -> baseline (calls 5)",
+                "f: baseline -> optimizing (calls 12)"
+            ]
+        );
+        let f = &engine.functions()[1];
+        assert_eq!(
+            (f.name.as_str(), f.tier, f.calls),
+            ("f", Tier::Optimized, 12)
+        );
+    });
+}
+
+#[test]
+fn one_call_short_of_a_threshold_compiles_nothing() {
+    isolated(|| {
+        let policy = "calls=5,opt-calls=7,loops=1000000";
+        let (run, engine) = tiered(&load("calls.mini", &calls(4)), sync(policy));
+        assert_eq!(run.lines(), ["10"]);
+        assert!(
+            tiering_events(&engine).is_empty(),
+            "{:?}",
+            tiering_events(&engine)
+        );
+        let (_, five) = tiered(&load("calls.mini", &calls(5)), sync(policy));
+        assert_eq!(
+            tiering_events(&five),
+            ["f: interpreter -> baseline (calls 5)"]
+        );
+        let (_, eleven) = tiered(&load("calls.mini", &calls(11)), sync(policy));
+        assert_eq!(
+            tiering_events(&eleven),
+            ["f: interpreter -> baseline (calls 5)"]
+        );
+    });
+}
+
+#[test]
+fn thresholds_zero_and_one_compile_at_first_sight() {
+    isolated(|| {
+        let program = load("calls.mini", &calls(3));
+        let loop_header = header(&program, 0);
+        for n in [0, 1] {
+            let (run, engine) = tiered(
+                &program,
+                Options {
+                    policy: Policy::all(n),
+                    sync_compile: true,
+                    ..Options::default()
+                },
+            );
+            assert_eq!(run.lines(), ["6"]);
+            assert_eq!(
+                tiering_events(&engine),
+                [
+                    "main: interpreter -> baseline (calls 1)".to_string(),
+                    "f: interpreter -> baseline (calls 1)".to_string(),
+                    // main's first back edge, in its baseline code.
+                    format!("osr main at {loop_header}: baseline -> optimizing"),
+                    // f's second call, counted by its baseline code's prologue.
+                    "f: baseline -> optimizing (calls 2)".to_string(),
+                ],
+                "thresholds {n}"
+            );
+        }
+    });
+}
+
+/// `main` with a short loop (pc 4..) then a long one.
+const TWO_LOOPS: &str = "let s = 0;\nlet i = 0;\nwhile i < 3 {\n  s = s + i;\n  i = i + 1;\n}\nlet j = 0;\nwhile j < 50 {\n  s = s + j;\n  j = j + 1;\n}\nprint s;\n";
+
+/// The pc of the target of the `k`-th `loop` instruction of `main` (a loop header).
+fn header(program: &stage1::Verified, k: usize) -> usize {
+    program.program().functions[0]
+        .code
+        .iter()
+        .filter_map(|i| match i {
+            stage1::Instr::Loop(t) => Some(*t as usize),
+            _ => None,
+        })
+        .nth(k)
+        .expect("a loop")
+}
+
+#[test]
+fn osr_moves_the_hot_loop_at_its_mth_back_edge() {
+    isolated(|| {
+        let program = load("loops.mini", TWO_LOOPS);
+        let second = header(&program, 1);
+        // main is called once: calls=2 keeps it in the interpreter but for OSR.
+        let (run, engine) = tiered(&program, sync("calls=2,loops=10,opt-loops=1000000"));
+        assert_eq!(run.lines(), ["1228"]);
+        assert_eq!(
+            tiering_events(&engine),
+            [
+                "main: interpreter -> baseline (loop 10)".to_string(),
+                format!("osr main at {second}: interpreter -> baseline"),
+            ]
+        );
+        let main = &engine.functions()[0];
+        assert_eq!((main.back_edges, main.osr), (53, 1));
+        // Nine back edges of the long loop are not enough.
+        let short = TWO_LOOPS.replace("j < 50", "j < 9");
+        let (_, engine) = tiered(
+            &load("loops.mini", &short),
+            sync("calls=2,loops=10,opt-loops=1000000"),
+        );
+        assert!(
+            tiering_events(&engine).is_empty(),
+            "{:?}",
+            tiering_events(&engine)
+        );
+    });
+}
+
+#[test]
+fn a_frame_moves_from_baseline_to_optimized_code_by_osr() {
+    isolated(|| {
+        let program = load("loops.mini", TWO_LOOPS);
+        let second = header(&program, 1);
+        let (run, engine) = tiered(&program, sync("calls=2,loops=10,opt-loops=20"));
+        assert_eq!(run.lines(), ["1228"]);
+        assert_eq!(
+            tiering_events(&engine),
+            [
+                "main: interpreter -> baseline (loop 10)".to_string(),
+                format!("osr main at {second}: interpreter -> baseline"),
+                format!("osr main at {second}: baseline -> optimizing"),
+            ]
+        );
+        assert_eq!(engine.functions()[0].osr, 2);
+    });
+}
+
+#[test]
+fn the_stats_count_tier_ups_and_osr_entries() {
+    isolated(|| {
+        let program = load("loops.mini", TWO_LOOPS);
+        let (_, engine) = tiered(&program, sync("calls=2,loops=10,opt-loops=20"));
+        let counter = |name: &str| {
+            stage1::Engine::stats(&engine)
+                .counters
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(_, v)| v)
+        };
+        assert_eq!(counter("tier-ups"), Some(1));
+        assert_eq!(counter("OSR entries"), Some(2));
+    });
+}
+
+#[test]
+fn the_call_that_trips_the_counter_already_runs_the_new_code() {
+    isolated(|| {
+        // Only native code prints through the runtime's `print` helper, which the
+        // stats count: calls 5 to 9 of f run in baseline code, the first four in the
+        // interpreter.
+        let source =
+            "fn f(x) { print x; return 0; }\nlet i = 0;\nwhile i < 9 { f(i); i = i + 1; }\n";
+        let (run, engine) = tiered(&load("prints.mini", source), sync("calls=5,loops=1000000"));
+        assert_eq!(run.lines().len(), 9);
+        let prints = stage1::Engine::stats(&engine)
+            .runtime_calls
+            .iter()
+            .find(|(name, _)| *name == "print")
+            .map(|&(_, n)| n);
+        assert_eq!(prints, Some(5));
+    });
+}
