@@ -1,8 +1,8 @@
 //! `cargo bench --bench tiering`: what tiering buys, as criterion groups.
 //!
 //! - `warmup/<kernel>`: each kernel at sizes from tiny to full (the `let n = N;` line
-//!   rewritten), in the interpreter, stage 3 and stage 4 compiling everything first,
-//!   and stage 5 tiering. Short runs should cost what the interpreter costs (nothing
+//!   rewritten), in every engine of `jitlab_benches::ENGINES`: the interpreter,
+//!   stage 3 and stage 4 compiling everything first, and stage 5 tiering. Short runs should cost what the interpreter costs (nothing
 //!   is compiled), long ones what the faster of stage 3 and 4 does; criterion's
 //!   report (`target/criterion/warmup_*/report/index.html`) plots time against size.
 //! - `startup`: every program of the corpus (`tests/programs/`, each runs in about a
@@ -13,16 +13,8 @@ use std::io::sink;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use jitlab_benches::{size_of, KERNELS};
+use jitlab_benches::{size_of, ENGINES, KERNELS};
 use stage1::{Engine, Verified};
-
-/// The engines compared, by row name.
-const ROWS: [(&str, fn() -> Box<dyn Engine>); 4] = [
-    ("stage1", || Box::new(stage1::interp::Interpreter::new())),
-    ("stage3", || Box::new(stage3::Jit::new())),
-    ("stage4", || Box::new(stage4::Optimizer::new())),
-    ("stage5", || Box::new(stage5::Tiered::new())),
-];
 
 /// The sizes a kernel runs at: its full size divided by 1000, 100, 10 and 1 (fib,
 /// whose work grows as 1.6^n, at n - 15, n - 10, n - 5, n).
@@ -66,8 +58,9 @@ fn warmup(c: &mut Criterion) {
             let source = resized(kernel.source, n);
             let program = stage1::load::load_source(&kernel.file(), &source)
                 .unwrap_or_else(|e| panic!("{} at {n} does not load: {e}", kernel.name));
-            for (name, make) in ROWS {
-                group.bench_with_input(BenchmarkId::new(name, n), &program, |b, p| row(b, make, p));
+            for engine in ENGINES {
+                let id = BenchmarkId::new(engine.name, n);
+                group.bench_with_input(id, &program, |b, p| row(b, engine.make, p));
             }
         }
         group.finish();
@@ -96,12 +89,12 @@ fn corpus() -> Vec<Verified> {
 fn startup(c: &mut Criterion) {
     let programs = corpus();
     let mut group = c.benchmark_group("startup");
-    for (name, make) in ROWS {
-        group.bench_function(name, |b| {
+    for engine in ENGINES {
+        group.bench_function(engine.name, |b| {
             b.iter(|| {
                 for p in &programs {
                     // Runtime errors are part of the corpus.
-                    let _ = make().run(p, &mut sink());
+                    let _ = (engine.make)().run(p, &mut sink());
                 }
             })
         });

@@ -142,6 +142,10 @@ pub const ENGINES: &[EngineRow] = &[
         name: "stage4",
         make: || Box::new(stage4::Optimizer::new()),
     },
+    EngineRow {
+        name: "stage5",
+        make: || Box::new(stage5::Tiered::new()),
+    },
 ];
 
 /// The size of `fib.mini`: fib(25).
