@@ -66,7 +66,7 @@ pub struct Done {
     /// What it was asked.
     pub job: Job,
     /// The code, or why the optimizer declined.
-    pub code: Result<stage4::tiered::CompiledFunction, String>,
+    pub code: Result<CompiledFunction, String>,
     /// How long it took.
     pub time: Duration,
 }
@@ -86,6 +86,9 @@ pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
 struct Code {
     /// Keeps the code mapped.
     _block: stage2::CodeBlock,
+    /// Names the code's functions and instructions in crash reports while it lives
+    /// (under the test harness).
+    _registration: Option<stage2::code_map::Registration>,
     /// Absolute address of the normal entry.
     entry: u64,
     /// Absolute addresses of the OSR entries, by loop header pc.
@@ -93,22 +96,11 @@ struct Code {
 }
 
 impl Code {
-    fn baseline(c: CompiledFunction) -> Code {
+    /// Keeps `c`, the code of function `func`, for the run.
+    fn new(verified: &Verified, func: FnId, c: CompiledFunction) -> Code {
         let base = c.code.addr();
         Code {
-            entry: base + c.entry as u64,
-            osr: c
-                .osr_entries
-                .iter()
-                .map(|&(pc, off)| (pc, base + off as u64))
-                .collect(),
-            _block: c.code,
-        }
-    }
-
-    fn optimized(c: stage4::tiered::CompiledFunction) -> Code {
-        let base = c.code.addr();
-        Code {
+            _registration: stage3::code_map::register_function(verified.program(), func, &c),
             entry: base + c.entry as u64,
             osr: c
                 .osr_entries
@@ -354,7 +346,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         match compiled {
             Ok(c) => {
                 let code_bytes = c.function.range.len();
-                let code = Code::baseline(c);
+                let code = Code::new(self.verified, func, c);
                 let entry = code.entry;
                 {
                     let mut state = self.state.borrow_mut();
@@ -439,7 +431,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         match (job.osr, code) {
             (None, Ok(c)) => {
                 let code_bytes = c.function.range.len();
-                let code = Code::optimized(c);
+                let code = Code::new(self.verified, func, c);
                 let entry = code.entry;
                 self.state.borrow_mut().functions[func as usize].optimized = Some(code);
                 self.install(func, Tier::Optimized, entry);
@@ -456,7 +448,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             }
             (None, Err(reason)) => self.decline(func, Tier::Optimized, reason),
             (Some(header), Ok(c)) => {
-                let code = Code::optimized(c);
+                let code = Code::new(self.verified, func, c);
                 self.state.borrow_mut().functions[func as usize]
                     .osr
                     .insert(header, Ok(code));
