@@ -35,7 +35,7 @@ use stage1::value::ERROR_WORD;
 use stage1::{Event, FnId, Instr, Value, Verified};
 use stage3::context::{Context, EntryFn, FnEntry, OUTPUT_CHUNK};
 use stage3::runtime::recorded_error;
-use stage3::{CompiledFunction, TierHooks, TierOptions};
+use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
 
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
@@ -543,13 +543,6 @@ impl<'r, 'q> Tiering<'r, 'q> {
     }
 }
 
-/// The frame-state words of an interpreted frame: local `n` at `state - 8n`, operand
-/// `j` at `state - 8(L + j)`, `state` pointing at the last word (local 0); at least one
-/// word, so that `state` is always in the buffer.
-pub fn frame_state(locals: &[Value], operands: &[Value]) -> Vec<u64> {
-    todo!("frame-state: lay an interpreted frame out as an OSR entry reads it — book §5.7")
-}
-
 /// What native code's result word means: a value, or the error it recorded (with
 /// its frames) in the context.
 fn result(ctx: *mut Context, word: u64) -> Result<Value, Unwind> {
@@ -741,21 +734,5 @@ impl Write for ContextOutput {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_state_has_local_zero_last_and_operands_below_the_locals() {
-        let v = Value::int;
-        let words = frame_state(&[v(1), v(2)], &[v(3)]);
-        let state = words.len() - 1;
-        assert_eq!(words[state], v(1).bits());
-        assert_eq!(words[state - 1], v(2).bits());
-        assert_eq!(words[state - 2], v(3).bits());
-        assert_eq!(frame_state(&[], &[]).len(), 1);
     }
 }

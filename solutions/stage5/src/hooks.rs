@@ -35,7 +35,7 @@ use stage1::value::ERROR_WORD;
 use stage1::{Event, FnId, Instr, Value, Verified};
 use stage3::context::{Context, EntryFn, FnEntry, OUTPUT_CHUNK};
 use stage3::runtime::recorded_error;
-use stage3::{CompiledFunction, TierHooks, TierOptions};
+use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
 
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
@@ -569,34 +569,17 @@ impl<'r, 'q> Tiering<'r, 'q> {
             to: Tier::Baseline.name(),
         });
         // exercise-begin: osr-enter enter the OSR entry with the frame's state, as a call from its depth
-        let words = frame_state(frame.locals, frame.operands);
-        // The state is read at `state - 8k`: local 0 is the last word.
-        let state = words.as_ptr().wrapping_add(words.len() - 1);
+        // Local `n` at `state - 8n`, operand `j` at `state - 8(L + j)`.
+        let state = FrameState::new(frame.locals, frame.operands);
         // SAFETY: the context is live; native code reaches the heap the interpreter
         // lends for the call through it.
         unsafe { (*ctx).runtime.heap = heap };
-        let word = (self.entry)(ctx, state, address, (MAX_FRAMES - frame.depth) as u64);
+        // The frame keeps its place in the depth limit: a call from its depth.
+        let frames_left = (MAX_FRAMES - frame.depth) as u64;
+        let word = (self.entry)(ctx, state.as_ptr(), address, frames_left);
         Some(result(ctx, word))
         // exercise-end
     }
-}
-
-/// The frame-state words of an interpreted frame: local `n` at `state - 8n`, operand
-/// `j` at `state - 8(L + j)`, `state` pointing at the last word (local 0); at least one
-/// word, so that `state` is always in the buffer.
-pub fn frame_state(locals: &[Value], operands: &[Value]) -> Vec<u64> {
-    // exercise-begin: frame-state lay an interpreted frame out as an OSR entry reads it
-    let mut words: Vec<u64> = operands
-        .iter()
-        .rev()
-        .chain(locals.iter().rev())
-        .map(|v| v.bits())
-        .collect();
-    if words.is_empty() {
-        words.push(0);
-    }
-    words
-    // exercise-end
 }
 
 /// What native code's result word means: a value, or the error it recorded (with
@@ -790,21 +773,5 @@ impl Write for ContextOutput {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_frame_state_has_local_zero_last_and_operands_below_the_locals() {
-        let v = Value::int;
-        let words = frame_state(&[v(1), v(2)], &[v(3)]);
-        let state = words.len() - 1;
-        assert_eq!(words[state], v(1).bits());
-        assert_eq!(words[state - 1], v(2).bits());
-        assert_eq!(words[state - 2], v(3).bits());
-        assert_eq!(frame_state(&[], &[]).len(), 1);
     }
 }
