@@ -26,21 +26,6 @@ fn sizes(name: &str, full: i64) -> Vec<i64> {
     }
 }
 
-/// `source` with its `let n = N;` line set to `n`.
-fn resized(source: &str, n: i64) -> String {
-    source
-        .lines()
-        .map(|line| {
-            if line.starts_with("let n = ") {
-                format!("let n = {n};")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Runs `program` on a fresh engine of `make`, made outside the timing.
 fn row(b: &mut criterion::Bencher, make: fn() -> Box<dyn Engine>, program: &Verified) {
     b.iter_batched_ref(
@@ -55,9 +40,7 @@ fn warmup(c: &mut Criterion) {
         let full = size_of(kernel.source).expect("every kernel sets its size");
         let mut group = c.benchmark_group(format!("warmup_{}", kernel.name));
         for n in sizes(kernel.name, full) {
-            let source = resized(kernel.source, n);
-            let program = stage1::load::load_source(&kernel.file(), &source)
-                .unwrap_or_else(|e| panic!("{} at {n} does not load: {e}", kernel.name));
+            let program = kernel.load_at(n);
             for engine in ENGINES {
                 let id = BenchmarkId::new(engine.name, n);
                 group.bench_with_input(id, &program, |b, p| row(b, engine.make, p));
