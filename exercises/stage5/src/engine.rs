@@ -202,105 +202,95 @@ impl Engine for Tiered {
         let trace = self.options.trace;
         let heap = &mut self.heap;
         let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
-        let (end, write_failed) = std::thread::scope(|scope| {
-            let runner = std::thread::Builder::new()
-                .name("jitlab-tiered".into())
-                .stack_size(stack_bytes)
-                .spawn_scoped(scope, move || {
-                    // The counters, flags and table are the running thread's alone
-                    // (cells: generated code and the hooks write them in place).
-                    let (calls, loops) = policy.initial();
-                    let counters = Counters::new(program, calls, loops);
-                    let installed = Installed::new(program.functions.len());
-                    let table: Box<[Cell<FnEntry>]> =
-                        first_table.into_iter().map(Cell::new).collect();
-                    std::thread::scope(|inner| {
-                        let queue = if sync {
-                            None
-                        } else {
-                            // No worker to be had: compile on the spot.
-                            Queue::start(inner, |job| compile_optimized(verified, job)).ok()
-                        };
-                        let tiering = Tiering::new(
-                            Setup {
-                                verified,
-                                policies,
-                                counters: &counters,
-                                installed: &installed,
-                                table: &table,
-                                entry,
-                                frame_budgets,
-                                trace,
-                            },
-                            queue,
-                        );
-                        let mut ctx = Context::new(program, heap, &[], Some(sink));
-                        // The table is written while the run goes on: generated code
-                        // reads it through this pointer (`Cell<FnEntry>` is laid out
-                        // as `FnEntry`).
-                        ctx.native.functions = table.as_ptr().cast::<FnEntry>();
-                        ctx.runtime.verified = verified;
-                        ctx.runtime.entry = Some(entry);
-                        // SAFETY: `tiering` outlives every use of the context: both
-                        // live until the end of this closure, and the context is not
-                        // used after `main` returns but to read what it recorded.
-                        unsafe { ctx.runtime.set_hooks(&tiering) };
-                        let word = match tiering.call_interpreted(&mut ctx, MAIN, &[], 0) {
-                            Ok(v) => v.bits(),
-                            Err(unwind) => {
-                                ctx.runtime.error = Some(unwind.kind);
-                                ctx.runtime.trace = unwind.frames;
-                                ERROR_WORD
-                            }
-                        };
-                        ctx.runtime.hooks = None;
-                        let flushed = ctx.runtime.flush();
-                        let (records, events, finished) = tiering.finish();
-                        End {
-                            word,
-                            error: ctx.runtime.error,
-                            trace: std::mem::take(&mut ctx.runtime.trace),
-                            runtime_calls: ctx.runtime.runtime_calls,
-                            calls: ctx.native.calls,
-                            flushed,
-                            records,
-                            events,
-                            finished,
-                        }
-                    })
-                });
-            // Stream the output to the caller's writer while the program runs; on a
-            // write failure stop listening, so the program's next flush fails.
-            let mut write_failed = false;
+        // The run: on a native thread with the stack it needs (a parked one when
+        // there is one, `stage3::runner`), while this thread streams its output.
+        let job = move || {
+            // The counters, flags and table are the running thread's alone (cells:
+            // generated code and the hooks write them in place).
+            let (calls, loops) = policy.initial();
+            let counters = Counters::new(program, calls, loops);
+            let installed = Installed::new(program.functions.len());
+            let table: Box<[Cell<FnEntry>]> = first_table.into_iter().map(Cell::new).collect();
+            // The optimizer's worker is a scoped thread of this run: it cannot
+            // outlive it.
+            std::thread::scope(|inner| {
+                let queue = if sync {
+                    None
+                } else {
+                    // No worker to be had: compile on the spot.
+                    Queue::start(inner, |job| compile_optimized(verified, job)).ok()
+                };
+                let tiering = Tiering::new(
+                    Setup {
+                        verified,
+                        policies,
+                        counters: &counters,
+                        installed: &installed,
+                        table: &table,
+                        entry,
+                        frame_budgets,
+                        trace,
+                    },
+                    queue,
+                );
+                let mut ctx = Context::new(program, heap, &[], Some(sink));
+                // The table is written while the run goes on: generated code reads it
+                // through this pointer (`Cell<FnEntry>` is laid out as `FnEntry`).
+                ctx.native.functions = table.as_ptr().cast::<FnEntry>();
+                ctx.runtime.verified = verified;
+                ctx.runtime.entry = Some(entry);
+                // SAFETY: `tiering` outlives every use of the context by the run: the
+                // hooks are unset below, before `tiering` is finished.
+                unsafe { ctx.runtime.set_hooks(&tiering) };
+                let word = match tiering.call_interpreted(&mut ctx, MAIN, &[], 0) {
+                    Ok(v) => v.bits(),
+                    Err(unwind) => {
+                        ctx.runtime.error = Some(unwind.kind);
+                        ctx.runtime.trace = unwind.frames;
+                        ERROR_WORD
+                    }
+                };
+                ctx.runtime.hooks = None;
+                let flushed = ctx.runtime.flush();
+                let (records, events, finished) = tiering.finish();
+                End {
+                    word,
+                    error: ctx.runtime.error,
+                    trace: std::mem::take(&mut ctx.runtime.trace),
+                    runtime_calls: ctx.runtime.runtime_calls,
+                    calls: ctx.native.calls,
+                    flushed,
+                    records,
+                    events,
+                    finished,
+                }
+            })
+        };
+        // Stream the output to the caller's writer while the program runs; on a write
+        // failure stop listening (the receiver is dropped with the closure), so the
+        // program's next flush fails.
+        let writer = &mut *out;
+        let stream = move || {
             for chunk in chunks.iter() {
-                if out.write_all(&chunk).is_err() {
-                    write_failed = true;
-                    break;
+                if writer.write_all(&chunk).is_err() {
+                    return true;
                 }
             }
-            drop(chunks);
-            let end = match runner {
-                Ok(handle) => match handle.join() {
-                    Ok(end) => Ok(end),
-                    // A panic is a bug of the engine: let it go on as one.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                Err(e) => Err(e),
-            };
-            (end, write_failed)
-        });
-        let end = match end {
-            Ok(end) => end,
-            Err(e) => {
-                // No thread with that stack (address space is short: `ulimit -v`):
-                // nothing has run yet, so the interpreter runs the whole program.
-                let reason = format!(
+            false
+        };
+        let (end, write_failed) =
+            match stage3::runner::run_on_native_stack(stack_bytes, job, stream) {
+                Ok(ended) => ended,
+                Err(e) => {
+                    // No thread with that stack (address space is short: `ulimit -v`):
+                    // nothing has run yet, so the interpreter runs the whole program.
+                    let reason = format!(
                     "no thread with a native stack of {stack_bytes} bytes could be made ({e}): \
                      the program runs in the interpreter"
                 );
-                return self.run_interpreted(verified, out, reason, start);
-            }
-        };
+                    return self.run_interpreted(verified, out, reason, start);
+                }
+            };
         self.stats.calls = end.calls;
         self.stats.runtime_calls = RuntimeCall::ALL
             .iter()
