@@ -26,7 +26,7 @@ use stage3::stack::{
 };
 use stage3::TierHooks;
 
-use crate::hooks::{compile_optimized, Setup, Tiering};
+use crate::hooks::{compile_optimized, Setup, StartWorker, Tiering};
 use crate::policy::Policy;
 use crate::queue::{Finished, Queue};
 use crate::record::FunctionRecord;
@@ -214,11 +214,13 @@ impl Engine for Tiered {
             // The optimizer's worker is a scoped thread of this run: it cannot
             // outlive it.
             std::thread::scope(|inner| {
-                let queue = if sync {
+                let start: Option<StartWorker> = if sync {
                     None
                 } else {
                     // No worker to be had: compile on the spot.
-                    Queue::start(inner, |job| compile_optimized(verified, job)).ok()
+                    Some(Box::new(move || {
+                        Queue::start(inner, move |job| compile_optimized(verified, job)).ok()
+                    }))
                 };
                 let tiering = Tiering::new(
                     Setup {
@@ -231,7 +233,7 @@ impl Engine for Tiered {
                         frame_budgets,
                         trace,
                     },
-                    queue,
+                    start,
                 );
                 let mut ctx = Context::new(program, heap, &[], Some(sink));
                 // The table is written while the run goes on: generated code reads it

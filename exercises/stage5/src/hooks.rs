@@ -163,9 +163,15 @@ pub struct Tiering<'r, 'q> {
     state: RefCell<State>,
     /// The worker; `None` in sync mode (or when no thread could be made).
     queue: RefCell<Option<Queue<'q, Job, Done>>>,
+    /// Starts the worker, at the first job: most short programs never ask the
+    /// optimizer for anything, and a thread costs tens of microseconds.
+    start: RefCell<Option<StartWorker<'q>>>,
     /// The events.
     pub log: RefCell<Log>,
 }
+
+/// Starts the optimizing tier's worker (`None`: no thread could be made).
+pub type StartWorker<'q> = Box<dyn FnOnce() -> Option<Queue<'q, Job, Done>> + 'q>;
 
 /// What a tiered run needs to start its tiering.
 pub struct Setup<'r> {
@@ -183,9 +189,11 @@ pub struct Setup<'r> {
 }
 
 impl<'r, 'q> Tiering<'r, 'q> {
-    /// The tiering of a run, every function in the interpreter; `queue` is the worker
+    /// The tiering of a run, every function in the interpreter; `start` makes the
+    /// worker of the optimizing tier when it is first needed (`None`: compile on the
+    /// spot).
     /// of the optimizing tier (`None`: compile on the spot).
-    pub fn new(setup: Setup<'r>, queue: Option<Queue<'q, Job, Done>>) -> Tiering<'r, 'q> {
+    pub fn new(setup: Setup<'r>, start: Option<StartWorker<'q>>) -> Tiering<'r, 'q> {
         let program = setup.verified.program();
         let functions = program
             .functions
@@ -235,7 +243,8 @@ impl<'r, 'q> Tiering<'r, 'q> {
             table: setup.table,
             entry: setup.entry,
             state: RefCell::new(State { functions, loops }),
-            queue: RefCell::new(queue),
+            queue: RefCell::new(None),
+            start: RefCell::new(start),
             log: RefCell::new(Log::new(setup.trace)),
         }
     }
@@ -473,6 +482,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
             if state.functions[job.func as usize].queued.contains(&job.osr) {
                 return;
             }
+        }
+        let start = self.start.borrow_mut().take();
+        if let Some(start) = start {
+            *self.queue.borrow_mut() = start();
         }
         let mut queue = self.queue.borrow_mut();
         if let Some(q) = queue.as_mut() {
