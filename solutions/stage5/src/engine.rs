@@ -49,8 +49,6 @@ pub struct Options {
     pub trace: bool,
     /// The heap's size limit in bytes; past it, `out of memory`.
     pub heap_limit: usize,
-    /// Write a perf map of the code made (`--perf-map`).
-    pub perf_map: bool,
 }
 
 impl Default for Options {
@@ -62,7 +60,6 @@ impl Default for Options {
             sync_compile: false,
             trace: false,
             heap_limit: DEFAULT_HEAP_LIMIT,
-            perf_map: false,
         }
     }
 }
