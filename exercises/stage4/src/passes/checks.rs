@@ -16,7 +16,7 @@
 //! is incremented by an `add`, although each fact needs the other. `check_int x` of a
 //! known integer is `x` and goes.
 
-use crate::ir::{Block, Dominators, FastMap, Function, Op, Value, ValueDef, ENTRY};
+use crate::ir::{Block, Dominators, Function, Op, Value, ValueDef, ENTRY};
 
 use super::{Analyses, PassStats, Renames};
 
@@ -32,7 +32,7 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
 fn by_dominance(f: &mut Function, doms: &Dominators) {
     let children = doms.children();
     // The checked value of each checked `x`, in the current dominator-tree scope.
-    let mut checked: FastMap<Value, Value> = FastMap::default();
+    let mut checked: Vec<Option<Value>> = vec![None; f.values.len()];
     // A walk of the dominator tree with an explicit stack (deep trees cannot
     // overflow the native stack); `Leave` takes a block's checks out of scope.
     enum Step {
@@ -45,7 +45,7 @@ fn by_dominance(f: &mut Function, doms: &Dominators) {
             Step::Enter(b) => b,
             Step::Leave(added) => {
                 for x in added {
-                    checked.remove(&x);
+                    checked[x.index()] = None;
                 }
                 continue;
             }
@@ -54,19 +54,19 @@ fn by_dominance(f: &mut Function, doms: &Dominators) {
         for i in 0..f.blocks[b.index()].insts.len() {
             let inst = f.blocks[b.index()].insts[i];
             let data = &mut f.insts[inst.index()];
-            data.op.map_args(|v| checked.get(&v).copied().unwrap_or(v));
+            data.op.map_args(|v| checked[v.index()].unwrap_or(v));
             if let (Op::CheckInt(x), Some(c)) = (data.op.clone(), data.result) {
                 // A second `check_int x` has become `check_int c` above: `c` is an
                 // integer by definition, and the inference below removes it.
-                if !super::known_int_def(f, x) && !checked.contains_key(&x) {
-                    checked.insert(x, c);
+                if !super::known_int_def(f, x) && checked[x.index()].is_none() {
+                    checked[x.index()] = Some(c);
                     added.push(x);
                 }
             }
         }
         f.blocks[b.index()]
             .term
-            .map_args(|v| checked.get(&v).copied().unwrap_or(v));
+            .map_args(|v| checked[v.index()].unwrap_or(v));
         work.push(Step::Leave(added));
         for &child in children[b.index()].iter().rev() {
             work.push(Step::Enter(child));

@@ -264,13 +264,20 @@ pub fn inst_places(f: &Function) -> Vec<Option<(crate::ir::Block, usize)>> {
 
 /// Values to be replaced by others, applied to the whole function at once (one pass
 /// over it, where replacing each value as it is found would be one pass per value).
+/// A table indexed by value, not a hash map: `apply` looks up every operand of the
+/// function.
 #[derive(Default)]
-pub struct Renames(crate::ir::FastMap<Value, Value>);
+pub struct Renames {
+    /// Per value up to the highest one renamed: what it stands for, if anything.
+    to: Vec<Option<Value>>,
+    /// How many values are renamed.
+    count: usize,
+}
 
 impl Renames {
     /// What `v` stands for now, following chains (`a → b → c` gives `c`).
     pub fn resolve(&self, mut v: Value) -> Value {
-        while let Some(&next) = self.0.get(&v) {
+        while let Some(next) = self.to.get(v.index()).copied().flatten() {
             v = next;
         }
         v
@@ -283,18 +290,23 @@ impl Renames {
         if to == from {
             return false;
         }
-        self.0.insert(from, to);
+        if from.index() >= self.to.len() {
+            self.to.resize(from.index() + 1, None);
+        }
+        if self.to[from.index()].replace(to).is_none() {
+            self.count += 1;
+        }
         true
     }
 
     /// True when nothing is to be renamed.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.count == 0
     }
 
     /// Replaces every use in `f` of a renamed value.
     pub fn apply(&self, f: &mut Function) {
-        if !self.0.is_empty() {
+        if !self.is_empty() {
             f.map_uses(|v| self.resolve(v));
         }
     }
