@@ -853,7 +853,12 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 Op::CallOut { func, argc } => {
                     cur = tri!(self, cur, self.call_out_slow(cur, func, argc.into()))
                 }
-                Op::LoopOut(target) => cur = tri!(self, cur, self.loop_out_slow(cur, target)),
+                Op::LoopOut(target) => {
+                    if self.loop_tiered(&mut cur, target) {
+                        cur = tri!(self, cur, self.hot_loop_slow(cur, target));
+                    }
+                }
+
                 Op::Return => {
                     if let Some(result) = self.ret(&mut cur) {
                         return Ok(result);

@@ -153,34 +153,34 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
 
     /// `loop target` in a tiered run ([`Op::LoopOut`]), the `loop` being the
     /// instruction before `cur.pc`: counts the back edge in the profile and on its
-    /// counter, and jumps; when the counter reaches zero, [`Machine::hot_loop_slow`]
-    /// asks the hook first. The count is inline in the tiered instance of the loop
-    /// (the only one that meets a `LoopOut`).
+    /// counter, and jumps, unless the counter reached zero: then it says so (`true`,
+    /// `cur` unmoved), and the loop calls [`Machine::hot_loop_slow`]. Inline, with
+    /// the cursor in the loop's registers: the common step is a decrement, a branch
+    /// and the jump (only the tiered instance of the loop meets a `LoopOut`).
     #[inline(always)]
-    pub(super) fn loop_out_slow(
-        &mut self,
-        mut cur: Cursor<'p>,
-        target: u32,
-    ) -> Result<Cursor<'p>, ErrorKind> {
+    pub(super) fn loop_tiered(&mut self, cur: &mut Cursor<'p>, target: u32) -> bool {
         let loop_pc = cur.pc - 1;
         self.profile.count_back_edge(cur.func, loop_pc);
-        if let Some(tiering) = self.tiering {
+        if TIERED {
+            let Some(tiering) = self.tiering else {
+                unreachable!("a tiered machine has its counters")
+            };
             if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
-                return self.hot_loop_slow(cur, target);
+                return true;
             }
         }
         cur.pc = target as usize;
-        Ok(cur)
+        false
     }
 
-    /// The back edge of [`Machine::loop_out_slow`] whose counter reached zero: asks
+    /// The back edge of [`Machine::loop_tiered`] whose counter reached zero: asks
     /// [`Callout::hot_loop`], and jumps, unless the frame ran to its end elsewhere:
     /// then `cur` is at the `return` that ends each function's tiered code, with the
     /// result on top. An error of that code leaves its frames (this one included) in
     /// `pending`. The cursor goes by value, as in `call_out_slow`.
     #[cold]
     #[inline(never)]
-    fn hot_loop_slow(&mut self, mut cur: Cursor<'p>, target: u32) -> Result<Cursor<'p>, ErrorKind> {
+    pub(super) fn hot_loop_slow(&mut self, mut cur: Cursor<'p>, target: u32) -> Result<Cursor<'p>, ErrorKind> {
         let loop_pc = cur.pc - 1;
         {
             let locals = self.program.functions[cur.func as usize].locals as usize;
