@@ -702,19 +702,6 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         Ok(cur)
     }
 
-    /// [`Machine::call_tiered`], out of line with the cursor by value (for
-    /// `call_value`).
-    #[inline(never)]
-    pub(crate) fn call_tiered_slow(
-        &mut self,
-        mut cur: Cursor<'p>,
-        func: FnId,
-        argc: u32,
-    ) -> Result<Cursor<'p>, ErrorKind> {
-        self.call_tiered(&mut cur, func, argc)?;
-        Ok(cur)
-    }
-
     /// [`Machine::array_op`], out of line, for the allocating instructions.
     #[inline(never)]
     fn array_op_slow(&mut self, mut cur: Cursor<'p>, op: Instr) -> Result<Cursor<'p>, ErrorKind> {

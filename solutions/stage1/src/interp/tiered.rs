@@ -106,10 +106,11 @@ pub(super) fn enter_call(
 
 impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// A call of `func` in a tiered run, with its `argc` arguments on top of the
-    /// stack: the checks of [`Machine::call`] (arity, then depth), then the count
-    /// (the hook, out of line, when it reaches zero); then the call goes out
-    /// ([`Machine::call_out`], out of line) when `func` is installed now, else it is interpreted
-    /// ([`Machine::call`]).
+    /// stack, as [`Machine::call_counted`] makes it. Inline, the common case only:
+    /// an interpreted callee whose counter does not reach zero at this call is
+    /// [`Machine::call`] (its checks, then the frame), counted once they passed. Any
+    /// other call, and so every hook, goes out of line with the cursor by value (its
+    /// address must not escape the loop, that would keep it in memory).
     #[inline(always)]
     pub(super) fn call_tiered(
         &mut self,
@@ -117,6 +118,31 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         func: FnId,
         argc: u32,
     ) -> Result<(), ErrorKind> {
+        let Some(tiering) = self.tiering else {
+            unreachable!("a tiered machine has its counters")
+        };
+        let counter = tiering.counters.call(func);
+        if counter.get() > 1 && !tiering.installed.get(func) {
+            self.call::<true>(cur, func, argc)?;
+            let tripped = Counters::tick(counter);
+            debug_assert!(!tripped, "the counter was above 1");
+            return Ok(());
+        }
+        *cur = self.call_counted(*cur, func, argc)?;
+        Ok(())
+    }
+
+    /// A call of `func` in a tiered run: the checks of [`Machine::call`] (arity, then
+    /// depth), then the count (the hook when it reaches zero); then the call goes
+    /// out ([`Machine::call_out`]) when `func` is installed now, else it is
+    /// interpreted ([`Machine::call`]).
+    #[inline(never)]
+    pub(crate) fn call_counted(
+        &mut self,
+        mut cur: Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
         if self.program.functions[func as usize].arity != argc {
             return Err(ErrorKind::WrongNumberOfArguments);
         }
@@ -130,12 +156,11 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
             self.hot_call_slow(func);
         }
         if tiering.installed.get(func) {
-            // By value: the cursor's address must not escape the loop.
-            *cur = self.call_out_outlined(*cur, func, argc)?;
-            Ok(())
+            self.call_out(&mut cur, func, argc)?;
         } else {
-            self.call::<true>(cur, func, argc)
+            self.call::<true>(&mut cur, func, argc)?;
         }
+        Ok(cur)
     }
 
     /// Tells the hook that the call counter of `func` reached zero, for a call from
@@ -180,7 +205,11 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// `pending`. The cursor goes by value, as in `call_out_slow`.
     #[cold]
     #[inline(never)]
-    pub(super) fn hot_loop_slow(&mut self, mut cur: Cursor<'p>, target: u32) -> Result<Cursor<'p>, ErrorKind> {
+    pub(super) fn hot_loop_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        target: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
         let loop_pc = cur.pc - 1;
         {
             let locals = self.program.functions[cur.func as usize].locals as usize;
