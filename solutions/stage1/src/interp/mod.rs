@@ -439,10 +439,7 @@ impl Interpreter {
                 callout,
             }) => (
                 &[][..],
-                Some(Tiering {
-                    counters,
-                    installed,
-                }),
+                Some(Tiering::new(counters, installed)),
                 Some(callout),
             ),
         };
@@ -841,7 +838,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                     cur = tri!(self, cur, self.call_out_slow(cur, func, argc.into()))
                 }
                 Op::LoopOut(target) => {
-                    if self.loop_tiered(&mut cur, target) {
+                    if self.loop_out(&mut cur, target) {
                         cur = tri!(self, cur, self.hot_loop_slow(cur, target));
                     }
                 }

@@ -29,6 +29,7 @@
 //!   return v  <-------------+ Some(Ok(v)): f's frame returns v, here
 //! ```
 
+use std::cell::Cell;
 use std::io::Write;
 
 use super::calls::Cursor;
@@ -61,11 +62,36 @@ pub struct OsrFrame<'a> {
     pub depth: usize,
 }
 
-/// A tiered run's shared state, as a machine holds it.
+/// A tiered run's shared state, as a machine holds it: the counters, with the
+/// call counters and the installed flags as slices, one load nearer to the hot path.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Tiering<'r> {
-    pub counters: &'r Counters,
-    pub installed: &'r Installed,
+    counters: &'r Counters,
+    calls: &'r [Cell<i64>],
+    installed: &'r [Cell<bool>],
+}
+
+impl<'r> Tiering<'r> {
+    /// The shared state of a run linked by [`Link::Tiered`](super::Link::Tiered).
+    pub fn new(counters: &'r Counters, installed: &'r Installed) -> Tiering<'r> {
+        Tiering {
+            counters,
+            calls: counters.calls(),
+            installed: installed.flags(),
+        }
+    }
+
+    /// The call counter of `func` ([`Counters::call`]).
+    #[inline(always)]
+    fn call(self, func: FnId) -> &'r Cell<i64> {
+        &self.calls[func as usize]
+    }
+
+    /// Whether `func` is installed now ([`Installed::get`]).
+    #[inline(always)]
+    fn installed(self, func: FnId) -> bool {
+        self.installed[func as usize].get()
+    }
 }
 
 /// Counts a call of `func` (its checks passed, `depth` frames live below the callee):
@@ -80,10 +106,10 @@ pub(super) fn count_call(
     depth: usize,
     out: &mut dyn Write,
 ) -> bool {
-    if Counters::tick(tiering.counters.call(func)) {
+    if Counters::tick(tiering.call(func)) {
         callout.hot_call(heap, func, depth, out);
     }
-    tiering.installed.get(func)
+    tiering.installed(func)
 }
 
 /// The entry of a tiered activation at pc 0, a call of `func` with `args` from
@@ -121,8 +147,8 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         let Some(tiering) = self.tiering else {
             unreachable!("a tiered machine has its counters")
         };
-        let counter = tiering.counters.call(func);
-        if counter.get() > 1 && !tiering.installed.get(func) {
+        let counter = tiering.call(func);
+        if counter.get() > 1 && !tiering.installed(func) {
             self.call::<true>(cur, func, argc)?;
             let tripped = Counters::tick(counter);
             debug_assert!(!tripped, "the counter was above 1");
@@ -152,10 +178,10 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         let Some(tiering) = self.tiering else {
             unreachable!("a tiered machine has its counters")
         };
-        if Counters::tick(tiering.counters.call(func)) {
+        if Counters::tick(tiering.call(func)) {
             self.hot_call_slow(func);
         }
-        if tiering.installed.get(func) {
+        if tiering.installed(func) {
             self.call_out(&mut cur, func, argc)?;
         } else {
             self.call::<true>(&mut cur, func, argc)?;
@@ -181,9 +207,11 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// counter, and jumps, unless the counter reached zero: then it says so (`true`,
     /// `cur` unmoved), and the loop calls [`Machine::hot_loop_slow`]. Inline, with
     /// the cursor in the loop's registers: the common step is a decrement, a branch
-    /// and the jump (only the tiered instance of the loop meets a `LoopOut`).
+    /// and the jump (the slow path inside it, even out of line, kept the cursor in
+    /// memory). Only the tiered instance of the loop meets a `LoopOut` (in the
+    /// others it would be a plain `loop`).
     #[inline(always)]
-    pub(super) fn loop_tiered(&mut self, cur: &mut Cursor<'p>, target: u32) -> bool {
+    pub(super) fn loop_out(&mut self, cur: &mut Cursor<'p>, target: u32) -> bool {
         let loop_pc = cur.pc - 1;
         self.profile.count_back_edge(cur.func, loop_pc);
         if TIERED {
@@ -198,7 +226,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         false
     }
 
-    /// The back edge of [`Machine::loop_tiered`] whose counter reached zero: asks
+    /// The back edge of [`Machine::loop_out`] whose counter reached zero: asks
     /// [`Callout::hot_loop`], and jumps, unless the frame ran to its end elsewhere:
     /// then `cur` is at the `return` that ends each function's tiered code, with the
     /// result on top. An error of that code leaves its frames (this one included) in
