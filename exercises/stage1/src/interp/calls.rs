@@ -148,8 +148,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
             cur.sp = cur.sp.sub(1);
             if self.goes_out.get(func as usize) == Some(&true) {
                 if TIERED {
-                    *cur = self.call_tiered_slow(*cur, func, argc)?;
-                    return Ok(());
+                    return self.call_tiered(cur, func, argc);
                 }
                 return self.call_out(cur, func, argc);
             }

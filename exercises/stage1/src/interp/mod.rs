@@ -439,10 +439,7 @@ impl Interpreter {
                 callout,
             }) => (
                 &[][..],
-                Some(Tiering {
-                    counters,
-                    installed,
-                }),
+                Some(Tiering::new(counters, installed)),
                 Some(callout),
             ),
         };
@@ -699,19 +696,6 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         argc: u32,
     ) -> Result<Cursor<'p>, ErrorKind> {
         self.call_out(&mut cur, func, argc)?;
-        Ok(cur)
-    }
-
-    /// [`Machine::call_tiered`], out of line with the cursor by value (for
-    /// `call_value`).
-    #[inline(never)]
-    pub(crate) fn call_tiered_slow(
-        &mut self,
-        mut cur: Cursor<'p>,
-        func: FnId,
-        argc: u32,
-    ) -> Result<Cursor<'p>, ErrorKind> {
-        self.call_tiered(&mut cur, func, argc)?;
         Ok(cur)
     }
 

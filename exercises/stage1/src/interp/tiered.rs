@@ -29,6 +29,7 @@
 //!   return v  <-------------+ Some(Ok(v)): f's frame returns v, here
 //! ```
 
+use std::cell::Cell;
 use std::io::Write;
 
 use super::calls::Cursor;
@@ -61,11 +62,36 @@ pub struct OsrFrame<'a> {
     pub depth: usize,
 }
 
-/// A tiered run's shared state, as a machine holds it.
+/// A tiered run's shared state, as a machine holds it: the counters, with the
+/// call counters and the installed flags as slices, one load nearer to the hot path.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Tiering<'r> {
-    pub counters: &'r Counters,
-    pub installed: &'r Installed,
+    counters: &'r Counters,
+    calls: &'r [Cell<i64>],
+    installed: &'r [Cell<bool>],
+}
+
+impl<'r> Tiering<'r> {
+    /// The shared state of a run linked by [`Link::Tiered`](super::Link::Tiered).
+    pub fn new(counters: &'r Counters, installed: &'r Installed) -> Tiering<'r> {
+        Tiering {
+            counters,
+            calls: counters.calls(),
+            installed: installed.flags(),
+        }
+    }
+
+    /// The call counter of `func` ([`Counters::call`]).
+    #[inline(always)]
+    fn call(self, func: FnId) -> &'r Cell<i64> {
+        &self.calls[func as usize]
+    }
+
+    /// Whether `func` is installed now ([`Installed::get`]).
+    #[inline(always)]
+    fn installed(self, func: FnId) -> bool {
+        self.installed[func as usize].get()
+    }
 }
 
 /// Counts a call of `func` (its checks passed, `depth` frames live below the callee):
@@ -80,10 +106,10 @@ pub(super) fn count_call(
     depth: usize,
     out: &mut dyn Write,
 ) -> bool {
-    if Counters::tick(tiering.counters.call(func)) {
+    if Counters::tick(tiering.call(func)) {
         callout.hot_call(heap, func, depth, out);
     }
-    tiering.installed.get(func)
+    tiering.installed(func)
 }
 
 /// The entry of a tiered activation at pc 0, a call of `func` with `args` from
@@ -106,10 +132,11 @@ pub(super) fn enter_call(
 
 impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// A call of `func` in a tiered run, with its `argc` arguments on top of the
-    /// stack: the checks of [`Machine::call`] (arity, then depth), then the count
-    /// (the hook, out of line, when it reaches zero); then the call goes out
-    /// ([`Machine::call_out`], out of line) when `func` is installed now, else it is interpreted
-    /// ([`Machine::call`]).
+    /// stack, as [`Machine::call_counted`] makes it. Inline, the common case only:
+    /// an interpreted callee whose counter does not reach zero at this call is
+    /// [`Machine::call`] (its checks, then the frame), counted once they passed. Any
+    /// other call, and so every hook, goes out of line with the cursor by value (its
+    /// address must not escape the loop, that would keep it in memory).
     #[inline(always)]
     pub(super) fn call_tiered(
         &mut self,
@@ -117,6 +144,31 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         func: FnId,
         argc: u32,
     ) -> Result<(), ErrorKind> {
+        let Some(tiering) = self.tiering else {
+            unreachable!("a tiered machine has its counters")
+        };
+        let counter = tiering.call(func);
+        if counter.get() > 1 && !tiering.installed(func) {
+            self.call::<true>(cur, func, argc)?;
+            let tripped = Counters::tick(counter);
+            debug_assert!(!tripped, "the counter was above 1");
+            return Ok(());
+        }
+        *cur = self.call_counted(*cur, func, argc)?;
+        Ok(())
+    }
+
+    /// A call of `func` in a tiered run: the checks of [`Machine::call`] (arity, then
+    /// depth), then the count (the hook when it reaches zero); then the call goes
+    /// out ([`Machine::call_out`]) when `func` is installed now, else it is
+    /// interpreted ([`Machine::call`]).
+    #[inline(never)]
+    pub(crate) fn call_counted(
+        &mut self,
+        mut cur: Cursor<'p>,
+        func: FnId,
+        argc: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
         if self.program.functions[func as usize].arity != argc {
             return Err(ErrorKind::WrongNumberOfArguments);
         }
@@ -126,16 +178,15 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         let Some(tiering) = self.tiering else {
             unreachable!("a tiered machine has its counters")
         };
-        if Counters::tick(tiering.counters.call(func)) {
+        if Counters::tick(tiering.call(func)) {
             self.hot_call_slow(func);
         }
-        if tiering.installed.get(func) {
-            // By value: the cursor's address must not escape the loop.
-            *cur = self.call_out_outlined(*cur, func, argc)?;
-            Ok(())
+        if tiering.installed(func) {
+            self.call_out(&mut cur, func, argc)?;
         } else {
-            self.call::<true>(cur, func, argc)
+            self.call::<true>(&mut cur, func, argc)?;
         }
+        Ok(cur)
     }
 
     /// Tells the hook that the call counter of `func` reached zero, for a call from
@@ -153,34 +204,40 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
 
     /// `loop target` in a tiered run ([`Op::LoopOut`]), the `loop` being the
     /// instruction before `cur.pc`: counts the back edge in the profile and on its
-    /// counter, and jumps; when the counter reaches zero, [`Machine::hot_loop_slow`]
-    /// asks the hook first. The count is inline in the tiered instance of the loop
-    /// (the only one that meets a `LoopOut`).
+    /// counter, and jumps, unless the counter reached zero: then it says so (`true`,
+    /// `cur` unmoved), and the loop calls [`Machine::hot_loop_slow`]. Inline, with
+    /// the cursor in the loop's registers: the common step is a decrement, a branch
+    /// and the jump (the slow path inside it, even out of line, kept the cursor in
+    /// memory). Only the tiered instance of the loop meets a `LoopOut` (in the
+    /// others it would be a plain `loop`).
     #[inline(always)]
-    pub(super) fn loop_out_slow(
-        &mut self,
-        mut cur: Cursor<'p>,
-        target: u32,
-    ) -> Result<Cursor<'p>, ErrorKind> {
+    pub(super) fn loop_out(&mut self, cur: &mut Cursor<'p>, target: u32) -> bool {
         let loop_pc = cur.pc - 1;
         self.profile.count_back_edge(cur.func, loop_pc);
-        if let Some(tiering) = self.tiering {
+        if TIERED {
+            let Some(tiering) = self.tiering else {
+                unreachable!("a tiered machine has its counters")
+            };
             if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
-                return self.hot_loop_slow(cur, target);
+                return true;
             }
         }
         cur.pc = target as usize;
-        Ok(cur)
+        false
     }
 
-    /// The back edge of [`Machine::loop_out_slow`] whose counter reached zero: asks
+    /// The back edge of [`Machine::loop_out`] whose counter reached zero: asks
     /// [`Callout::hot_loop`], and jumps, unless the frame ran to its end elsewhere:
     /// then `cur` is at the `return` that ends each function's tiered code, with the
     /// result on top. An error of that code leaves its frames (this one included) in
     /// `pending`. The cursor goes by value, as in `call_out_slow`.
     #[cold]
     #[inline(never)]
-    fn hot_loop_slow(&mut self, mut cur: Cursor<'p>, target: u32) -> Result<Cursor<'p>, ErrorKind> {
+    pub(super) fn hot_loop_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        target: u32,
+    ) -> Result<Cursor<'p>, ErrorKind> {
         let loop_pc = cur.pc - 1;
         {
             let locals = self.program.functions[cur.func as usize].locals as usize;

@@ -75,6 +75,11 @@ impl Counters {
         &self.calls[func as usize]
     }
 
+    /// Every function's call counter, by function.
+    pub(crate) fn calls(&self) -> &[Cell<i64>] {
+        &self.calls
+    }
+
     /// The back-edge counter of the `loop` instruction at `loop_pc` of `func`.
     ///
     /// # Panics
@@ -126,6 +131,11 @@ impl Installed {
     #[inline(always)]
     pub fn get(&self, func: FnId) -> bool {
         self.flags[func as usize].get()
+    }
+
+    /// Every function's flag, by function.
+    pub(crate) fn flags(&self) -> &[Cell<bool>] {
+        &self.flags
     }
 
     /// Marks `func` as running in compiled code from now on.
