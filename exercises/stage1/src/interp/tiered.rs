@@ -62,22 +62,30 @@ pub struct OsrFrame<'a> {
     pub depth: usize,
 }
 
-/// A tiered run's shared state, as a machine holds it: the counters, with the
-/// call counters and the installed flags as slices, one load nearer to the hot path.
+/// A tiered run's shared state, as a machine holds it: its [`Counters`] and
+/// [`Installed`] flags as the slices they are made of, one load nearer to the hot
+/// path.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Tiering<'r> {
-    counters: &'r Counters,
+    /// The call counters, by function.
     calls: &'r [Cell<i64>],
+    /// The installed flags, by function.
     installed: &'r [Cell<bool>],
+    /// The back-edge counters, and for each function and pc the index there of its
+    /// `loop`'s counter (see [`Counters`]).
+    back_edges: &'r [Cell<i64>],
+    loop_slots: &'r [Box<[u32]>],
 }
 
 impl<'r> Tiering<'r> {
     /// The shared state of a run linked by [`Link::Tiered`](super::Link::Tiered).
     pub fn new(counters: &'r Counters, installed: &'r Installed) -> Tiering<'r> {
+        let (back_edges, loop_slots) = counters.back_edge_slots();
         Tiering {
-            counters,
             calls: counters.calls(),
             installed: installed.flags(),
+            back_edges,
+            loop_slots,
         }
     }
 
@@ -91,6 +99,13 @@ impl<'r> Tiering<'r> {
     #[inline(always)]
     fn installed(self, func: FnId) -> bool {
         self.installed[func as usize].get()
+    }
+
+    /// The counter of the `loop` at `loop_pc` of `func` ([`Counters::back_edge`];
+    /// at another pc, the index `u32::MAX` is out of bounds).
+    #[inline(always)]
+    fn back_edge(self, func: FnId, loop_pc: usize) -> &'r Cell<i64> {
+        &self.back_edges[self.loop_slots[func as usize][loop_pc] as usize]
     }
 }
 
@@ -218,7 +233,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
             let Some(tiering) = self.tiering else {
                 unreachable!("a tiered machine has its counters")
             };
-            if Counters::tick(tiering.counters.back_edge(cur.func, loop_pc)) {
+            if Counters::tick(tiering.back_edge(cur.func, loop_pc)) {
                 return true;
             }
         }

@@ -80,6 +80,13 @@ impl Counters {
         &self.calls
     }
 
+    /// The back-edge counters, and for each function and pc the index there of its
+    /// `loop`'s counter (`u32::MAX` at every other pc): what [`Counters::back_edge`]
+    /// reads.
+    pub(crate) fn back_edge_slots(&self) -> (&[Cell<i64>], &[Box<[u32]>]) {
+        (&self.back_edges, &self.slot)
+    }
+
     /// The back-edge counter of the `loop` instruction at `loop_pc` of `func`.
     ///
     /// # Panics
