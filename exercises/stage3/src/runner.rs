@@ -8,8 +8,11 @@
 //! that finished a run is *parked*: it waits, stack still mapped, for the next run
 //! that fits on its stack. [`run_on_native_stack`] takes the smallest parked thread
 //! whose stack is big enough, or makes one; at most [`MAX_PARKED`] threads wait, and
-//! only those whose stack is at most [`PARK_STACK_MAX`] (the pages a deep recursion
-//! touched stay with a parked thread). A thread that is not parked again is joined
+//! only those whose stack is at most [`PARK_STACK_MAX`]. A thread whose stack is
+//! bigger than [`KEEP_TOUCHED_MAX`] gives the pages its run touched back to the system
+//! after each run (`madvise`), so that a deep recursion leaves no memory behind while
+//! the next run that may recurse as deep still finds its thread (a tiered run of a
+//! recursive program asks for hundreds of MiB). A thread that is not parked again is joined
 //! before the run returns, so runs leave no thread behind but the parked ones, which
 //! [`retire_parked`] ends (for a test that counts threads). When the process exits,
 //! the parked threads, blocked waiting for work, end with it.
@@ -33,10 +36,20 @@ pub const THREAD_NAME: &str = "jitlab-native";
 /// at once (a test binary runs tests in parallel).
 pub const MAX_PARKED: usize = 4;
 
-/// The biggest stack a thread may keep while it waits for work: a thread with a
-/// bigger stack ends after its run, so that the memory a deep recursion touched goes
-/// back to the system.
-pub const PARK_STACK_MAX: usize = 64 << 20;
+/// The biggest stack a thread may keep while it waits for work (address space: what
+/// a run touched beyond [`KEEP_TOUCHED_MAX`] goes back to the system): a thread with a
+/// bigger stack ends after its run.
+pub const PARK_STACK_MAX: usize = crate::stack::NATIVE_STACK_MAX;
+
+/// The biggest stack whose touched pages a parked thread keeps: a thread with a bigger
+/// stack releases, after each run, the pages below the frame of its loop.
+pub const KEEP_TOUCHED_MAX: usize = 64 << 20;
+
+/// The part of a big stack, at each end, that [`release_stack`] leaves alone: at the
+/// top the frames of the thread's loop (and the release itself), at the bottom
+/// whatever the thread library keeps between the mapping's start and the stack
+/// (the guard page; thread-local storage is at the top).
+const RELEASE_MARGIN: usize = 1 << 20;
 
 /// The smallest stack a thread is made with: most programs need 1–3 MiB
 /// ([`crate::stack::stack_need`]), so rounding up lets them all share one thread;
@@ -63,12 +76,15 @@ static PARKED: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
 impl Worker {
     /// Makes a thread with `stack_bytes` of stack (or more), waiting for tasks.
     fn spawn(stack_bytes: usize) -> io::Result<Worker> {
-        // Rounded up so that programs of different needs share a thread; when the
-        // system refuses that much (`ulimit -v`), exactly what was asked.
-        let rounded = stack_bytes
-            .max(MIN_STACK)
-            .checked_next_multiple_of(1 << 20)
-            .unwrap_or(stack_bytes);
+        // Rounded up so that programs of different needs share a thread (big stacks
+        // to a power of two: they are address space, not memory); when the system
+        // refuses that much (`ulimit -v`), exactly what was asked.
+        let rounded = if stack_bytes > KEEP_TOUCHED_MAX {
+            stack_bytes.checked_next_power_of_two()
+        } else {
+            stack_bytes.max(MIN_STACK).checked_next_multiple_of(1 << 20)
+        }
+        .unwrap_or(stack_bytes);
         Worker::spawn_exact(rounded).or_else(|_| Worker::spawn_exact(stack_bytes))
     }
 
@@ -80,9 +96,13 @@ impl Worker {
             .name(THREAD_NAME.into())
             .stack_size(stack_bytes)
             .spawn(move || {
+                let top = stack_address();
                 for task in inbox {
                     // `task` catches its own panics (see `run_on_native_stack`).
                     task();
+                    if stack_bytes > KEEP_TOUCHED_MAX {
+                        release_stack(top, stack_bytes);
+                    }
                     if finished.send(()).is_err() {
                         break;
                     }
@@ -132,6 +152,51 @@ impl Worker {
         let _ = self.thread.join();
     }
 }
+
+/// An address in the caller's frame: where the stack is now.
+#[inline(never)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Gives the pages of this thread's stack below the caller's frame back to the system
+/// (they read as zeros when touched again): `top` is an address near the top of the
+/// stack, `stack_bytes` the size the thread was made with. The thread library maps
+/// at least `stack_bytes` below the top of the stack (plus its guard page).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn release_stack(top: usize, stack_bytes: usize) {
+    const PAGE: usize = 4096;
+    const MADV_DONTNEED: usize = 4;
+    const SYS_MADVISE: usize = 28;
+    let high = stack_address().saturating_sub(RELEASE_MARGIN) & !(PAGE - 1);
+    let low = (top.saturating_sub(stack_bytes) + RELEASE_MARGIN).next_multiple_of(PAGE);
+    if high <= low {
+        return;
+    }
+    // SAFETY: `[low, high)` lies inside this thread's stack mapping (below `top` by
+    // less than `stack_bytes` minus a margin bigger than what the thread library puts
+    // above the stack) and below every live frame of this thread (a margin below the
+    // caller's), so no memory in use is zeroed; `madvise` touches nothing else (rcx
+    // and r11 are clobbered by `syscall`; its result is ignored: at worst the pages
+    // stay).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") SYS_MADVISE => _,
+            in("rdi") low,
+            in("rsi") high - low,
+            in("rdx") MADV_DONTNEED,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Elsewhere the pages stay with the thread.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn release_stack(_top: usize, _stack_bytes: usize) {}
 
 /// Ends every parked thread and waits until they have ended: after it, the only
 /// threads native code left are those of runs still going on. For tests that count
@@ -328,6 +393,14 @@ mod tests {
         )
     }
 
+    /// The process's resident memory in bytes (`None` without `/proc`).
+    fn resident_bytes() -> Option<usize> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib << 10)
+    }
+
     #[test]
     fn runs_leave_only_the_parked_threads_and_retiring_ends_them() {
         const CHILD: &str = "JITLAB_RUNNER_THREADS_CHILD";
@@ -364,9 +437,21 @@ mod tests {
             run_on_native_stack(bytes, || deep(100), || ()).unwrap();
             assert_eq!(native_threads(), Some(2));
         }
+        // A big stack is parked too, but gives back the pages its run touched: a run
+        // that touched 40 MiB of it leaves the process's memory about as it was.
+        let before = resident_bytes();
+        run_on_native_stack(KEEP_TOUCHED_MAX + 1, || deep(10_000), || ()).unwrap();
+        assert_eq!(native_threads(), Some(3));
+        assert_eq!(parked_threads(), 3);
+        if let (Some(before), Some(after)) = (before, resident_bytes()) {
+            assert!(
+                after < before + (8 << 20),
+                "{before} bytes resident before the run, {after} after"
+            );
+        }
         // A thread with a stack too big to keep ends with its run.
         run_on_native_stack(PARK_STACK_MAX + 1, || deep(100), || ()).unwrap();
-        assert_eq!(native_threads(), Some(2));
+        assert_eq!(native_threads(), Some(3));
         // Runs at once each get a thread; at most `MAX_PARKED` wait afterwards.
         std::thread::scope(|scope| {
             for _ in 0..MAX_PARKED + 2 {

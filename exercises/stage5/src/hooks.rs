@@ -23,7 +23,7 @@
 //! while generated code or the interpreter runs.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -146,6 +146,11 @@ struct State {
     functions: Vec<FnState>,
     /// The tally of each loop's back-edge counter, by function and `loop` pc.
     loops: HashMap<(FnId, usize), Tally>,
+    /// Inner loops whose first trip in baseline code asked for their enclosing loop's
+    /// OSR variant instead of their own (by function and `loop` pc).
+    redirected: HashSet<(FnId, usize)>,
+    /// Enclosing loops a frame waits to leave by: they poll at every back edge.
+    eager: HashSet<(FnId, usize)>,
 }
 
 /// A run's tiering: the policy, the shared counters and flags, the function table,
@@ -166,6 +171,8 @@ pub struct Tiering<'r, 'q> {
     /// Starts the worker, at the first job: most short programs never ask the
     /// optimizer for anything, and a thread costs tens of microseconds.
     start: RefCell<Option<StartWorker<'q>>>,
+    /// Optimized code is made on the worker (not in sync mode).
+    background: bool,
     /// The events.
     pub log: RefCell<Log>,
 }
@@ -242,8 +249,14 @@ impl<'r, 'q> Tiering<'r, 'q> {
             installed: setup.installed,
             table: setup.table,
             entry: setup.entry,
-            state: RefCell::new(State { functions, loops }),
+            state: RefCell::new(State {
+                functions,
+                loops,
+                redirected: HashSet::new(),
+                eager: HashSet::new(),
+            }),
             queue: RefCell::new(None),
+            background: start.is_some(),
             start: RefCell::new(start),
             log: RefCell::new(Log::new(setup.trace)),
         }
@@ -475,6 +488,47 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
     }
 
+    /// A hot inner loop in baseline code, with the optimizer in the background: its
+    /// frame waits in baseline code for the optimized code anyway, so it waits for the
+    /// variant entered at the header of the loop around it, which it reaches within one
+    /// run of the inner loop. In that variant the inner loop is an ordinary loop of the
+    /// optimized code (its values' types known, invariants hoisted out of it), where in
+    /// its own variant every value it carries comes in of unknown type and is checked
+    /// at each iteration. Once per loop: if the inner loop trips again first (the loop
+    /// around it is slow to come round), it gets a variant of its own. `false`: no loop
+    /// around it, or it already was redirected.
+    fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize) -> bool {
+        let code = &self.verified.program().functions[func as usize].code;
+        let Some((outer_pc, outer_header)) = enclosing_loop(code, loop_pc, header) else {
+            return false;
+        };
+        {
+            // A loop frames wait to leave by is not passed on: its back edges come
+            // round soonest.
+            let mut state = self.state.borrow_mut();
+            if state.eager.contains(&(func, loop_pc)) || !state.redirected.insert((func, loop_pc)) {
+                return false;
+            }
+        }
+        let count = self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+        // The frame asks at the enclosing loop's next back edge, and at each one after
+        // until the code is there.
+        self.reset_loop(func, outer_pc, 1);
+        self.state.borrow_mut().eager.insert((func, outer_pc));
+        let known = self.state.borrow().functions[func as usize]
+            .osr
+            .contains_key(&outer_header);
+        if !known {
+            self.request(Job {
+                func,
+                osr: Some(outer_header),
+                trigger: Trigger::Loop,
+                count,
+            });
+        }
+        true
+    }
+
     /// Asks for `job`: on the spot in sync mode, else on the worker (once).
     fn request(&self, job: Job) {
         {
@@ -556,6 +610,19 @@ impl<'r, 'q> Tiering<'r, 'q> {
     }
 }
 
+/// The loop directly around the one whose back edge (`loop` instruction) is at
+/// `loop_pc` and jumps to `header`: its `loop` pc and header. Loops of Mini nest (a
+/// `while` in a `while`): the one around spans the inner one's range.
+fn enclosing_loop(code: &[Instr], loop_pc: usize, header: usize) -> Option<(usize, usize)> {
+    code.iter()
+        .enumerate()
+        .skip(loop_pc + 1)
+        .find_map(|(pc, i)| match *i {
+            Instr::Loop(h) if (h as usize) <= header => Some((pc, h as usize)),
+            _ => None,
+        })
+}
+
 /// What native code's result word means: a value, or the error it recorded (with
 /// its frames) in the context.
 fn result(ctx: *mut Context, word: u64) -> Result<Value, Unwind> {
@@ -611,8 +678,10 @@ impl TierHooks for Tiering<'_, '_> {
                 self.reset_loop(func, loop_pc, NEVER);
                 0
             }
+            None if self.background && self.redirect_to_enclosing(func, loop_pc, header) => 0,
             None => {
-                let count = self.reset_loop(func, loop_pc, POLL_BUDGET);
+                let eager = self.state.borrow().eager.contains(&(func, loop_pc));
+                let count = self.reset_loop(func, loop_pc, if eager { 1 } else { POLL_BUDGET });
                 self.request(Job {
                     func,
                     osr: Some(header),
