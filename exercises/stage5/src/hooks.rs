@@ -328,7 +328,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
 
     /// Installs `code` as `func`'s code in `tier`: its table entry, its flag.
     fn install(&self, func: FnId, tier: Tier, entry: u64) {
-        todo!("install: make func's new code the one its callers reach — book §5.5")
+        todo!("install: make func's new code the one its callers reach — book §5.6")
     }
 
     /// Makes `func`'s baseline code if it has none (on the spot: the template JIT
@@ -348,6 +348,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let start = Instant::now();
         let options = TierOptions {
             counters: Some(self.counters),
+            countdown: Some(crate::countdown::emit_countdown),
             ..TierOptions::default()
         };
         let compiled = stage3::compile_function(self.verified, func, &options)
@@ -543,7 +544,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
         let mut queue = self.queue.borrow_mut();
         if let Some(q) = queue.as_mut() {
-            todo!("hand-off: hand the job to the worker, remember it is queued — book §5.11")
+            todo!("hand-off: hand the job to the worker, remember it is queued — book §5.12")
         }
         drop(queue);
         // Sync mode (or the worker is gone): compile now.
@@ -556,7 +557,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         self.collect();
         let tier = self.state.borrow().functions[func as usize].tier;
         let count = self.calls_so_far(func);
-        todo!("tier-up-on-calls: what a tripped call counter leads to in each tier — book §5.4")
+        todo!("tier-up-on-calls: what a tripped call counter leads to in each tier — book §5.5")
     }
 
     /// An interpreted frame's loop is hot: its function's baseline code (made if
@@ -605,7 +606,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             to: Tier::Baseline.name(),
         });
         todo!(
-            "osr-enter: enter the OSR entry with the frame's state, as a call from its depth — book §5.8"
+            "osr-enter: enter the OSR entry with the frame's state, as a call from its depth — book §5.9"
         )
     }
 }

@@ -7,6 +7,8 @@
 //! code: pay for compilation only where it pays back.
 //!
 //! - [`policy`]: the thresholds as one type ([`Policy`], `--tier-up`), and the tiers;
+//! - [`countdown`]: the template baseline code counts with (a counter decremented
+//!   in place);
 //! - [`queue`]: the background compile queue, a scoped worker thread;
 //! - [`record`]: what a run records: events (traced as they happen) and the tier
 //!   table of `--stats`;
@@ -21,6 +23,7 @@
 )]
 
 pub mod cli;
+pub mod countdown;
 pub mod engine;
 pub mod hooks;
 pub mod policy;

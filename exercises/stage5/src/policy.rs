@@ -119,7 +119,7 @@ impl Policy {
     /// What a function's call counter is set to when its code enters `tier`: the
     /// calls it must make there before it moves up again (never, at the top).
     pub fn call_budget(&self, tier: Tier) -> i64 {
-        todo!("call-budget: the call counter's budget in each tier — book §5.3")
+        todo!("call-budget: the call counter's budget in each tier — book §5.4")
     }
 
     /// What a loop's back-edge counter is set to when the frame running it is in

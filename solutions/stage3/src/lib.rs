@@ -25,7 +25,7 @@ pub mod runtime;
 pub mod stack;
 
 pub use codegen::tiering::{
-    compile_function, CompiledFunction, FrameState, SharedCode, TierOptions,
+    compile_function, CompiledFunction, Countdown, FrameState, SharedCode, TierOptions,
 };
 pub use codegen::CompileError;
 pub use engine::{

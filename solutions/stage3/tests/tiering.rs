@@ -521,6 +521,7 @@ fn the_countdowns_are_a_sub_from_memory_and_a_je() {
     let options = TierOptions {
         counters: Some(&counters),
         ranges: true,
+        ..TierOptions::default()
     };
     let compiled = compile_function(&verified, f, &options).unwrap();
     let bytes = compiled.code.bytes();

@@ -356,6 +356,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let start = Instant::now();
         let options = TierOptions {
             counters: Some(self.counters),
+            countdown: Some(crate::countdown::emit_countdown),
             ..TierOptions::default()
         };
         let compiled = stage3::compile_function(self.verified, func, &options)

@@ -60,10 +60,19 @@ pub struct TierOptions<'a> {
     /// function's call counter and its loops' back-edge counters, and calls the
     /// tiering hooks when one reaches zero. `None`: the code counts nothing.
     pub counters: Option<&'a Counters>,
+    /// The template of a counter's countdown; `None`: [`emit_countdown`]. Stage 5
+    /// passes its own, the learner's exercise of counting in a baseline template
+    /// (an extension point, so that stage 5's exercise needs no copy of this
+    /// generator).
+    pub countdown: Option<Countdown>,
     /// Record each instruction's code range ([`FunctionCode::instrs`]), for a
     /// listing.
     pub ranges: bool,
 }
+
+/// A countdown template: emits the decrement of the counter at the address, and a
+/// jump to the label on the step that reaches zero (see [`emit_countdown`]).
+pub type Countdown = fn(&mut Assembler, u64, Label);
 
 /// One function compiled alone, for a tiered run: its code block (read+execute) and
 /// where its entries are in it.
@@ -114,6 +123,7 @@ pub fn compile_function(
         entry,
         linkage: Linkage::Table,
         counters: options.counters,
+        countdown: options.countdown.unwrap_or(emit_countdown),
         osr: true,
         // Under the test harness every function records its ranges, for describing
         // a crash.
@@ -264,6 +274,8 @@ struct HotLoop {
 pub(crate) struct FnTiering<'a> {
     /// The counters to decrement, if any.
     counters: Option<&'a Counters>,
+    /// The template of their countdowns.
+    countdown: Option<Countdown>,
     /// Whether to make OSR entries.
     osr: bool,
     /// The call countdown's stub and where it goes back to.
@@ -276,9 +288,14 @@ pub(crate) struct FnTiering<'a> {
 
 impl<'a> FnTiering<'a> {
     /// Nothing to add (the whole-program compile) unless `counters` or `osr`.
-    pub(crate) fn new(counters: Option<&'a Counters>, osr: bool) -> FnTiering<'a> {
+    pub(crate) fn new(
+        counters: Option<&'a Counters>,
+        countdown: Countdown,
+        osr: bool,
+    ) -> FnTiering<'a> {
         FnTiering {
             counters,
+            countdown: Some(countdown),
             osr,
             ..FnTiering::default()
         }
@@ -297,7 +314,8 @@ impl FnGen<'_> {
             return;
         };
         let hot = self.asm.new_label();
-        emit_countdown(self.asm, counters.call(self.func).as_ptr() as u64, hot);
+        let countdown = self.tiering.countdown.unwrap_or(emit_countdown);
+        countdown(self.asm, counters.call(self.func).as_ptr() as u64, hot);
         let back = self.asm.new_label();
         self.asm.bind(back);
         self.tiering.hot_call = Some((hot, back));
@@ -310,7 +328,8 @@ impl FnGen<'_> {
             self.spill_all();
             let label = self.asm.new_label();
             let counter = counters.back_edge(self.func, self.pc).as_ptr() as u64;
-            emit_countdown(self.asm, counter, label);
+            let countdown = self.tiering.countdown.unwrap_or(emit_countdown);
+            countdown(self.asm, counter, label);
             self.tiering.hot_loops.push(HotLoop {
                 label,
                 pc: self.pc,

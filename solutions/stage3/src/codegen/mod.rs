@@ -263,6 +263,7 @@ fn generate_program(
             entry: entries[i],
             linkage: Linkage::Labels(&entries),
             counters: None,
+            countdown: tiering::emit_countdown,
             osr: false,
             ranges,
         };
@@ -289,6 +290,8 @@ pub(crate) struct Setup<'a> {
     pub linkage: Linkage<'a>,
     /// The tiering counters it decrements (its calls, its back edges), if any.
     pub counters: Option<&'a Counters>,
+    /// The template of their countdowns.
+    pub countdown: tiering::Countdown,
     /// Whether to make an OSR entry for each loop header.
     pub osr: bool,
     /// Whether to record each instruction's code range (for the listing).
@@ -342,7 +345,7 @@ pub(crate) fn gen_one(
         targets,
         stubs,
         raise,
-        tiering: tiering::FnTiering::new(setup.counters, setup.osr),
+        tiering: tiering::FnTiering::new(setup.counters, setup.countdown, setup.osr),
     };
     let code = gen.gen_function(f, depths, setup.ranges);
     let osr = gen.tiering.osr_labels();
