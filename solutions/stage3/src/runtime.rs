@@ -9,13 +9,13 @@
 use std::io::Write;
 
 use stage1::heap::Heap;
-use stage1::interp::{Callout, Link, Unwind};
+use stage1::interp::{Callout, Interpreter, Link, Unwind};
 use stage1::limits::MAX_FRAMES;
 use stage1::print::write_value;
 use stage1::value::ERROR_WORD;
-use stage1::{ErrorKind, FnId, Value};
+use stage1::{ErrorKind, FnId, Value, Verified};
 
-use crate::context::{Context, OUTPUT_CHUNK};
+use crate::context::{Context, EntryFn, OUTPUT_CHUNK};
 
 /// The `kind` argument of [`rt_raise`] when the error was already recorded (by a
 /// helper or a callee) and only the frame is to be added.
@@ -402,31 +402,53 @@ pub unsafe fn call_interpreted(
     args: &[Value],
     depth: usize,
 ) -> Result<Value, Unwind> {
+    // SAFETY: see the contract; the borrow ends before the interpreter runs.
+    let compiled = unsafe { &*context(ctx).runtime.compiled };
+    // SAFETY: as this function's own contract.
+    unsafe {
+        with_interpreter(ctx, |interp, verified, heap, out| {
+            let mut callout = NativeCallout { ctx };
+            interp.call_function(
+                verified,
+                heap,
+                func,
+                args,
+                depth,
+                Some(Link::Mixed {
+                    goes_out: compiled,
+                    callout: &mut callout,
+                }),
+                out,
+            )
+        })
+    }
+}
+
+/// Runs `run` with an interpreter of the context's pool (one not in use, or a new
+/// one), the run's program and heap, and the context's output; the calls the
+/// interpreter makes are added to the context's count, and the interpreter goes
+/// back to the pool. The one way every tier enters the interpreter from native code
+/// (stage 3's mixed runs, stage 5's tiered runs), whatever link it gives it.
+///
+/// # Safety
+/// `ctx` is the live context of a mixed or tiered run (`verified` and `heap` set),
+/// not borrowed elsewhere meanwhile.
+pub unsafe fn with_interpreter<R>(
+    ctx: *mut Context,
+    run: impl FnOnce(&mut Interpreter, &Verified, &mut Heap, &mut ContextOutput) -> R,
+) -> R {
     // SAFETY: see the contract; each borrow below ends before native code runs.
-    let (mut interp, verified, compiled, heap) = unsafe {
+    let (mut interp, verified, heap) = unsafe {
         let c = context(ctx);
         (
             c.runtime.interpreters.pop().unwrap_or_default(),
             &*c.runtime.verified,
-            &*c.runtime.compiled,
             &mut *c.runtime.heap,
         )
     };
     let before: u64 = interp.profile().calls.iter().sum();
-    let mut callout = NativeCallout { ctx };
     let mut out = ContextOutput { ctx };
-    let result = interp.call_function(
-        verified,
-        heap,
-        func,
-        args,
-        depth,
-        Some(Link::Mixed {
-            goes_out: compiled,
-            callout: &mut callout,
-        }),
-        &mut out,
-    );
+    let result = run(&mut interp, verified, heap, &mut out);
     let after: u64 = interp.profile().calls.iter().sum();
     // SAFETY: the interpreter is done; nothing else borrows the context.
     let c = unsafe { context(ctx) };
@@ -435,9 +457,9 @@ pub unsafe fn call_interpreted(
     result
 }
 
-/// The interpreter's output in a mixed run: the context's, in order with native
-/// `print`s.
-struct ContextOutput {
+/// The interpreter's output in a mixed or tiered run: the context's, in order with
+/// native `print`s.
+pub struct ContextOutput {
     ctx: *mut Context,
 }
 
@@ -456,6 +478,49 @@ impl Write for ContextOutput {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Calls native code at `code` through the entry trampoline `entry` with `args`
+/// (laid out as native code reads them: argument k at `first - 8k`), `depth` frames
+/// being live below it: its result, or the error it recorded in the context with
+/// the frames it passed. The interpreter's way into compiled code, in every run
+/// that mixes them.
+///
+/// # Safety
+/// `ctx` is the live context of the run `code` was compiled for, its heap set to
+/// the one `args` belong to, and not borrowed elsewhere meanwhile.
+pub unsafe fn call_native(
+    ctx: *mut Context,
+    entry: EntryFn,
+    code: u64,
+    args: &[Value],
+    depth: usize,
+) -> Result<Value, Unwind> {
+    // Native code reads argument k at `args - 8k`.
+    let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
+    let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
+    let word = entry(ctx, first, code, (MAX_FRAMES - depth) as u64);
+    // SAFETY: as this function's own contract: native code is done with it.
+    unsafe { native_result(ctx, word) }
+}
+
+/// What native code's result word means: a value, or the error it recorded (with
+/// its frames) in the context, taken out of it.
+///
+/// # Safety
+/// `word` is what native code of the run `ctx` is the live context of returned, and
+/// nothing else borrows the context.
+pub unsafe fn native_result(ctx: *mut Context, word: u64) -> Result<Value, Unwind> {
+    if word != ERROR_WORD {
+        // SAFETY: a compiled function's result on this run's heap.
+        return Ok(unsafe { value(word) });
+    }
+    // SAFETY: native code is done with the context.
+    let c = unsafe { context(ctx) };
+    Err(Unwind {
+        kind: recorded_error(c.runtime.error.take()),
+        frames: std::mem::take(&mut c.runtime.trace),
+    })
 }
 
 /// The interpreter's calls of compiled functions: into native code through the
@@ -483,19 +548,7 @@ impl Callout for NativeCallout {
                 (*c.native.functions.add(func as usize)).code,
             )
         };
-        // Native code reads argument k at `args - 8k`.
-        let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
-        let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
-        let word = entry(self.ctx, first, code, (MAX_FRAMES - depth) as u64);
-        if word != ERROR_WORD {
-            // SAFETY: a compiled function's result on this run's heap.
-            return Ok(unsafe { value(word) });
-        }
-        // SAFETY: native code is done with the context.
-        let c = unsafe { context(self.ctx) };
-        Err(Unwind {
-            kind: recorded_error(c.runtime.error.take()),
-            frames: std::mem::take(&mut c.runtime.trace),
-        })
+        // SAFETY: the context is live, its heap the interpreter's.
+        unsafe { call_native(self.ctx, entry, code, args, depth) }
     }
 }

@@ -31,10 +31,9 @@ use stage1::heap::Heap;
 use stage1::interp::tiering::{Counters, Installed, NEVER};
 use stage1::interp::{Callout, Link, OsrFrame, Unwind};
 use stage1::limits::MAX_FRAMES;
-use stage1::value::ERROR_WORD;
 use stage1::{Event, FnId, Instr, Value, Verified};
-use stage3::context::{Context, EntryFn, FnEntry, OUTPUT_CHUNK};
-use stage3::runtime::recorded_error;
+use stage3::context::{Context, EntryFn, FnEntry};
+use stage3::runtime::{call_native, native_result, with_interpreter};
 use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
 
 use crate::policy::{Policy, Tier, Trigger};
@@ -645,7 +644,8 @@ impl<'r, 'q> Tiering<'r, 'q> {
         // The frame keeps its place in the depth limit: a call from its depth.
         let frames_left = (MAX_FRAMES - frame.depth) as u64;
         let word = (self.entry)(ctx, state.as_ptr(), address, frames_left);
-        Some(result(ctx, word))
+        // SAFETY: the OSR code is done with the context.
+        Some(unsafe { native_result(ctx, word) })
         // exercise-end
     }
 }
@@ -661,21 +661,6 @@ fn enclosing_loop(code: &[Instr], loop_pc: usize, header: usize) -> Option<(usiz
             Instr::Loop(h) if (h as usize) <= header => Some((pc, h as usize)),
             _ => None,
         })
-}
-
-/// What native code's result word means: a value, or the error it recorded (with
-/// its frames) in the context.
-fn result(ctx: *mut Context, word: u64) -> Result<Value, Unwind> {
-    if word != ERROR_WORD {
-        // SAFETY: a compiled function's result, a value of this run's heap.
-        return Ok(unsafe { Value::from_bits(word) });
-    }
-    // SAFETY: native code is done with the context.
-    let c = unsafe { &mut *ctx };
-    Err(Unwind {
-        kind: recorded_error(c.runtime.error.take()),
-        frames: std::mem::take(&mut c.runtime.trace),
-    })
 }
 
 impl TierHooks for Tiering<'_, '_> {
@@ -752,38 +737,25 @@ impl TierHooks for Tiering<'_, '_> {
         args: &[Value],
         depth: usize,
     ) -> Result<Value, Unwind> {
-        // SAFETY: the context is live and nothing else borrows it during the hook;
-        // the borrows end before the interpreter runs.
-        let (mut interp, heap, verified) = unsafe {
-            let c = &mut *ctx;
-            (
-                c.runtime.interpreters.pop().unwrap_or_default(),
-                &mut *c.runtime.heap,
-                &*c.runtime.verified,
-            )
-        };
-        let before: u64 = interp.profile().calls.iter().sum();
-        let mut callout = TieredCallout { tiering: self, ctx };
-        let mut out = ContextOutput { ctx };
-        let result = interp.call_function(
-            verified,
-            heap,
-            func,
-            args,
-            depth,
-            Some(Link::Tiered {
-                counters: self.counters,
-                installed: self.installed,
-                callout: &mut callout,
-            }),
-            &mut out,
-        );
-        let after: u64 = interp.profile().calls.iter().sum();
-        // SAFETY: the interpreter is done; nothing else borrows the context.
-        let c = unsafe { &mut *ctx };
-        c.native.calls += after - before;
-        c.runtime.interpreters.push(interp);
-        result
+        // SAFETY: the context is live and nothing else borrows it during the hook.
+        unsafe {
+            with_interpreter(ctx, |interp, verified, heap, out| {
+                let mut callout = TieredCallout { tiering: self, ctx };
+                interp.call_function(
+                    verified,
+                    heap,
+                    func,
+                    args,
+                    depth,
+                    Some(Link::Tiered {
+                        counters: self.counters,
+                        installed: self.installed,
+                        callout: &mut callout,
+                    }),
+                    out,
+                )
+            })
+        }
     }
 }
 
@@ -815,11 +787,8 @@ impl Callout for TieredCallout<'_, '_, '_> {
         // SAFETY: the context is live; native code reaches the heap the interpreter
         // lends for the call through it.
         unsafe { (*self.ctx).runtime.heap = heap };
-        // Native code reads argument k at `args - 8k`.
-        let words: Vec<u64> = args.iter().rev().map(|v| v.bits()).collect();
-        let first = words.as_ptr().wrapping_add(words.len().saturating_sub(1));
-        let word = (t.entry)(self.ctx, first, code, (MAX_FRAMES - depth) as u64);
-        result(self.ctx, word)
+        // SAFETY: as above; the heap is the interpreter's.
+        unsafe { call_native(self.ctx, t.entry, code, args, depth) }
     }
 
     fn hot_call(&mut self, _heap: &mut Heap, func: FnId, _depth: usize, _out: &mut dyn Write) {
@@ -833,28 +802,5 @@ impl Callout for TieredCallout<'_, '_, '_> {
         _out: &mut dyn Write,
     ) -> Option<Result<Value, Unwind>> {
         self.tiering.osr_from_interpreter(self.ctx, heap, &frame)
-    }
-}
-
-/// The interpreter's output in a tiered run: the context's, in order with native
-/// `print`s.
-struct ContextOutput {
-    ctx: *mut Context,
-}
-
-impl Write for ContextOutput {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // SAFETY: the context outlives the interpreter's run; only `print` uses it
-        // while this runs.
-        let ctx = unsafe { &mut *self.ctx };
-        ctx.runtime.output.extend_from_slice(buf);
-        if ctx.runtime.output.len() >= OUTPUT_CHUNK && !ctx.runtime.flush() {
-            return Err(std::io::Error::other("the output's receiver is gone"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
