@@ -4,7 +4,7 @@
 
 use super::common::{assemble, decode_one, hex};
 use pretty_assertions::assert_eq;
-use stage2::{AluOp, Assembler, Cond, Imm32, IndexReg, Mem, Reg, Scale};
+use stage2::{AluOp, Assembler, BitOp, Cond, Imm32, IndexReg, Mem, Reg, Scale};
 
 type Build = fn(&mut Assembler);
 
@@ -75,6 +75,12 @@ const TABLE: &[(&str, &str, Build)] = &[
     ("48 d3 e7",                      "shl rdi, cl",                          |a| a.shl_cl(Reg::RDI)),
     ("48 d3 ef",                      "shr rdi, cl",                          |a| a.shr_cl(Reg::RDI)),
     ("49 d3 f8",                      "sar r8, cl",                           |a| a.sar_cl(Reg::R8)),
+    // bit tests
+    ("49 0f ba f0 3f",                "btr r8, 0x3f",                         |a| a.bit(BitOp::Btr, Reg::R8, 63)),
+    ("0f ba e0 05",                   "bt eax, 0x5",                          |a| a.bit(BitOp::Bt, Reg::RAX.r32(), 5)),
+    ("4d 0f ab c8",                   "bts r8, r9",                           |a| a.bit_reg(BitOp::Bts, Reg::R8, Reg::R9)),
+    ("48 0f a3 c8",                   "bt rax, rcx",                          |a| a.bit_reg(BitOp::Bt, Reg::RAX, Reg::RCX)),
+    ("48 0f b3 d0",                   "btr rax, rdx",                         |a| a.bit_reg(BitOp::Btr, Reg::RAX, Reg::RDX)),
     // flags to values
     ("0f 9c c0",                      "setl al",                              |a| a.setcc(Cond::L, Reg::RAX.r8())),
     ("40 0f 94 c6",                   "sete sil",                             |a| a.setcc(Cond::E, Reg::RSI.r8())),

@@ -5,7 +5,7 @@
 
 use super::common::{assemble, decode_one, hex, mem_text, num, CC, R32, R64, R8};
 use pretty_assertions::assert_eq;
-use stage2::{AluOp, Assembler, Cond, Imm32, IndexReg, Mem, Reg, Scale, ShiftOp};
+use stage2::{AluOp, Assembler, BitOp, Cond, Imm32, IndexReg, Mem, Reg, Scale, ShiftOp};
 
 /// Displacements at the edges of the disp8 and disp32 forms.
 const DISPS: [i32; 9] = [0, 1, -1, 127, -128, 128, -129, i32::MIN, i32::MAX];
@@ -59,6 +59,8 @@ fn all_mems() -> Vec<Mem> {
     }
     mems
 }
+
+const BITS: [(BitOp, &str); 3] = [(BitOp::Bt, "bt"), (BitOp::Bts, "bts"), (BitOp::Btr, "btr")];
 
 const ALU: [(AluOp, &str); 6] = [
     (AluOp::Add, "add"),
@@ -116,9 +118,15 @@ fn reg_reg_forms_every_pair() {
                 format!("movzx {d32}, {s8}"),
                 assemble(|a| a.movzx(d.r32(), s.r8())),
             ));
+            for (op, name) in BITS {
+                cases.push((
+                    format!("{name} {d64}, {s64}"),
+                    assemble(|a| a.bit_reg(op, d, s)),
+                ));
+            }
         }
     }
-    assert_eq!(check(cases), 256 * 21);
+    assert_eq!(check(cases), 256 * 24);
 }
 
 #[test]
@@ -154,6 +162,18 @@ fn one_register_forms_every_register() {
                 ));
             }
         }
+        for (op, name) in BITS {
+            for bit in [0u8, 31, 63] {
+                cases.push((
+                    format!("{name} {r64}, {}", num(bit as i64)),
+                    assemble(|a| a.bit(op, r, bit)),
+                ));
+                cases.push((
+                    format!("{name} {r32}, {}", num(bit as i64)),
+                    assemble(|a| a.bit(op, r.r32(), bit)),
+                ));
+            }
+        }
         for cc in Cond::ALL {
             cases.push((
                 format!("set{} {r8}", CC[cc as usize]),
@@ -161,7 +181,7 @@ fn one_register_forms_every_register() {
             ));
         }
     }
-    assert_eq!(check(cases), 16 * (10 + 3 * 9 + 16));
+    assert_eq!(check(cases), 16 * (10 + 3 * 9 + 3 * 6 + 16));
 }
 
 #[test]
