@@ -41,6 +41,19 @@ pub enum ShiftOp {
     Sar = 7,
 }
 
+/// The bit-test operations: their `/digit` in `0F BA /digit ib` (the immediate
+/// form); the register form's opcode is `0F A3 + 8 * (digit - 4)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BitOp {
+    /// `bt`: `CF` = the bit.
+    Bt = 4,
+    /// `bts`: `CF` = the bit, then set it.
+    Bts = 5,
+    /// `btr`: `CF` = the bit, then clear it.
+    Btr = 6,
+}
+
 /// `/digit` of `F7` for the one-operand group: `not`, `neg`, `idiv`, `test r/m, imm`.
 const F7_TEST: u8 = 0;
 const F7_NOT: u8 = 2;
@@ -423,6 +436,28 @@ impl Assembler {
                 rm: Rm::Reg(dst.0),
                 byte_reg_needs_rex: dst.needs_rex(),
             },
+        );
+    }
+
+    /// `bt/bts/btr dst, bit` (`0F BA /op ib`): test (and set or clear) bit `bit`
+    /// (masked to 6 bits, 5 for 32-bit operands) of a register, `CF` its old value.
+    /// E.g. `btr r, 63` clears the top bit, which no `and` with a sign-extended
+    /// `imm32` can.
+    pub fn bit<R: Gpr>(&mut self, op: BitOp, dst: R, bit: u8) {
+        self.op(&[0x0F, 0xBA], dst.is_64(), op as u8, Rm::Reg(dst.reg()));
+        self.buf.byte(bit);
+    }
+
+    /// `bt/bts/btr dst, bit` (`0F A3/AB/B3 /r`): the bit number in a register (masked
+    /// as above), e.g. to mark word `w` of a bitmap word. Registers only: with a memory
+    /// destination the CPU reads the index as a bit string offset, unmasked.
+    pub fn bit_reg<R: Gpr>(&mut self, op: BitOp, dst: R, bit: R) {
+        let opcode = 0xA3 + 8 * (op as u8 - BitOp::Bt as u8);
+        self.op(
+            &[0x0F, opcode],
+            dst.is_64(),
+            bit.reg().number(),
+            Rm::Reg(dst.reg()),
         );
     }
 

@@ -30,7 +30,7 @@ pub mod encoding;
 pub mod exec;
 pub mod operand;
 
-pub use assembler::{AluOp, Assembler, ShiftOp, CALL_SCRATCH};
+pub use assembler::{AluOp, Assembler, BitOp, ShiftOp, CALL_SCRATCH};
 pub use buffer::{AsmError, CodeBuffer, Label, MachineCode};
 pub use disasm::{disasm, disasm_annotated, disasm_range, listing, Annotate, Line};
 pub use exec::{CodeBlock, FILLER};

@@ -96,9 +96,13 @@ impl FnGen<'_> {
     pub(super) fn gen_new_array(&mut self, n: u32) {
         self.spill_all();
         let first = self.frame.operand(self.depth() - n);
+        let done = self.fast_path(false, |objects, asm, _, done| {
+            objects.new_array(asm, n, first, done)
+        });
         self.asm.lea(Reg::RSI, first);
         self.asm.mov_imm(Reg::RDX, n as i64);
         self.call_helper(runtime::rt_new_array as *const () as u64);
+        self.bind_done(done);
         self.stack.truncate((self.depth() - n) as usize);
         self.push(Operand::Acc);
     }
@@ -113,23 +117,40 @@ impl FnGen<'_> {
     /// `new_object`.
     pub(super) fn gen_new_object(&mut self) {
         self.spill_all();
+        let done = self.fast_path(false, |objects, asm, _, done| objects.new_object(asm, done));
         self.call_helper(runtime::rt_new_object as *const () as u64);
+        self.bind_done(done);
         self.push(Operand::Acc);
     }
 
     /// `get_field k`.
     pub(super) fn gen_get_field(&mut self, field: u32) {
         self.pop_args([Reg::RSI]);
+        let done = self.fast_path(true, |objects, asm, site, done| {
+            objects.get_field(asm, site, done)
+        });
         self.asm.mov_imm(Reg::RDX, field as i64);
         self.call_helper(runtime::rt_get_field as *const () as u64);
+        self.bind_done(done);
         self.push(Operand::Acc);
     }
 
     /// `set_field k`.
     pub(super) fn gen_set_field(&mut self, field: u32) {
         self.pop_args([Reg::RSI, Reg::RCX]);
+        let done = self.fast_path(true, |objects, asm, site, done| {
+            objects.set_field(asm, site, done)
+        });
         self.asm.mov_imm(Reg::RDX, field as i64);
         self.call_helper(runtime::rt_set_field as *const () as u64);
+        self.bind_done(done);
+    }
+
+    /// Where an object instruction's fast path jumps on a hit (see [`objects`](super::objects)).
+    fn bind_done(&mut self, done: Option<stage2::Label>) {
+        if let Some(done) = done {
+            self.asm.bind(done);
+        }
     }
 
     /// `print`.

@@ -20,6 +20,7 @@ pub mod frame;
 mod heap;
 mod jumps;
 pub mod linkage;
+pub mod objects;
 pub mod stack;
 pub mod tiering;
 
@@ -38,6 +39,7 @@ use stage1::value::{ERROR_WORD, INT_SHIFT};
 use crate::runtime::{error_code, KIND_RECORDED};
 use frame::Frame;
 use linkage::Linkage;
+use objects::{first_site, ObjectCode, Site};
 use stack::Operand;
 
 // Templates retag an untagged integer (and make 0 or 1) with `add r, r`, a shift
@@ -266,6 +268,7 @@ fn generate_program(
             countdown: tiering::emit_countdown,
             osr: false,
             ranges,
+            objects: None,
         };
         let (mut code, _) = gen_one(&mut asm, verified, i as FnId, &setup, &mut scratch);
         let end = Instant::now();
@@ -296,6 +299,8 @@ pub(crate) struct Setup<'a> {
     pub osr: bool,
     /// Whether to record each instruction's code range (for the listing).
     pub ranges: bool,
+    /// The fast paths of object instructions ([`objects`]), if any.
+    pub objects: Option<&'a dyn ObjectCode>,
 }
 
 /// Generates function `func` of `verified` into `asm` as `setup` says, with the
@@ -346,6 +351,8 @@ pub(crate) fn gen_one(
         stubs,
         raise,
         tiering: tiering::FnTiering::new(setup.counters, setup.countdown, setup.osr),
+        objects: setup.objects,
+        site: first_site(program, func, setup.objects.is_some()),
     };
     let code = gen.gen_function(f, depths, setup.ranges);
     let osr = gen.tiering.osr_labels();
@@ -450,6 +457,11 @@ pub(crate) struct FnGen<'a> {
     raise: Label,
     /// What a tiered run adds: counters, their stubs, OSR entries ([`tiering`]).
     tiering: tiering::FnTiering<'a>,
+    /// The fast paths of object instructions, if any ([`objects`]).
+    pub(crate) objects: Option<&'a dyn ObjectCode>,
+    /// The site number of the next object instruction generated (counted only when
+    /// `objects` is set).
+    site: Site,
 }
 
 impl FnGen<'_> {

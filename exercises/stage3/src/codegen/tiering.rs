@@ -36,6 +36,10 @@
 //! but the frame is then taken twice and given back once, so `FRAMES_LEFT` stays one
 //! lower until native code returns to the trampoline. The entries meant for baseline
 //! code are a higher tier's, which take no frame.)
+//!
+//! **Object fast paths.** With [`TierOptions::objects`], the object instructions try
+//! the [`ObjectCode`]'s inline fast path before their runtime call (stage 6's inline
+//! caches; see [`objects`](super::objects)).
 
 use std::time::Instant;
 
@@ -45,6 +49,7 @@ use stage2::{Assembler, CodeBlock, Cond, Imm32, Label, Mem, Reg};
 
 use super::frame::ARGS;
 use super::linkage::Linkage;
+use super::objects::ObjectCode;
 use super::{
     gen_interpreted_stub, gen_one, gen_trampoline, CompileError, FnGen, FunctionCode, Scratch,
     Setup, ACC, BYTES_PER_INSTRUCTION, CTX, FRAME, FRAMES_LEFT, SPILL_TMP, TMP,
@@ -54,7 +59,7 @@ use crate::runtime::{rt_hot_call, rt_hot_loop};
 use stage1::ErrorKind;
 
 /// How [`compile_function`] compiles.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct TierOptions<'a> {
     /// The run's counters (of the program being compiled): the code decrements its
     /// function's call counter and its loops' back-edge counters, and calls the
@@ -68,6 +73,20 @@ pub struct TierOptions<'a> {
     /// Record each instruction's code range ([`FunctionCode::instrs`]), for a
     /// listing.
     pub ranges: bool,
+    /// The fast paths of the object instructions (stage 6's inline caches); `None`:
+    /// every object instruction is a runtime call, as in stage 3.
+    pub objects: Option<&'a dyn ObjectCode>,
+}
+
+impl std::fmt::Debug for TierOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TierOptions")
+            .field("counters", &self.counters)
+            .field("countdown", &self.countdown)
+            .field("ranges", &self.ranges)
+            .field("objects", &self.objects.map(|_| "ObjectCode"))
+            .finish()
+    }
 }
 
 /// A countdown template: emits the decrement of the counter at the address, and a
@@ -128,6 +147,7 @@ pub fn compile_function(
         // Under the test harness every function records its ranges, for describing
         // a crash.
         ranges: options.ranges || stage2::code_map::enabled(),
+        objects: options.objects,
     };
     let mut scratch = Scratch::with_capacity(len);
     let (mut function, osr) = gen_one(&mut asm, verified, func, &setup, &mut scratch);
