@@ -22,6 +22,15 @@ const FUNCTION_BUDGET: u64 = 1_500;
 const MAIN_BUDGET: u64 = 12_000;
 /// Field names that objects draw from.
 const FIELDS: [&str; 5] = ["x", "y", "z", "w", "next"];
+/// Field names of [`object_program`]'s objects: more of them, so that objects have
+/// many shapes and some have more fields than an object holds inline (stage 6 keeps
+/// four in the object, the rest in an overflow block).
+const OBJECT_FIELDS: [&str; 12] = [
+    "x", "y", "z", "w", "next", "a", "b", "c", "d", "e", "f", "g",
+];
+/// The fields [`object_program`]'s shared objects all have (so that one site reads
+/// them from objects of many shapes): the first ones of [`OBJECT_FIELDS`].
+const COMMON_FIELDS: usize = 3;
 /// Integers at the interesting edges: the limits, around 2^31 and 2^32, and
 /// 2^31 * 2^31 = 2^62, which just overflows.
 const EDGES: [&str; 10] = [
@@ -50,7 +59,18 @@ pub fn seed_count(default: u64) -> u64 {
 
 /// A random Mini program, the same for the same seed.
 pub fn program(seed: u64) -> String {
-    Generator::new(seed).program()
+    Generator::new(seed, false).program()
+}
+
+/// A random Mini program of [`program`]'s kind that also builds objects of many
+/// shapes (the same fields in other orders, up to eight fields, fields added after
+/// construction), reads and writes them at sites that see several shapes (a loop
+/// over an array of differently built objects, accessor functions called with any
+/// object) and now and then reads a field an object lacks: what stage 6's shapes and
+/// inline caches must get right. The same for the same seed; [`program`]'s seeds
+/// give the programs they always gave.
+pub fn object_program(seed: u64) -> String {
+    Generator::new(seed, true).program()
 }
 
 /// What the generator knows about a local's value.
@@ -113,11 +133,29 @@ struct Generator {
     /// fixed per program: some programs stay small and run long, others live at the
     /// edges.
     big: f64,
+    /// Make objects of many shapes ([`object_program`]): object statements, more
+    /// fields, accessor functions.
+    objects: bool,
+    /// The field names objects draw from.
+    fields: &'static [&'static str],
+    /// The accessor functions (`o0`, `o1`, ..) of an object program.
+    accessors: Vec<Accessor>,
     cx: Context,
 }
 
+/// A function of an object program that reads or writes fields of any object it is
+/// given: its sites see the shapes of every caller's objects.
+#[derive(Clone, Debug)]
+struct Accessor {
+    name: String,
+    /// The fields it reads (an object without one of them is `no such field`).
+    reads: Vec<&'static str>,
+    /// Whether it takes a second argument (the value it stores).
+    stores: bool,
+}
+
 impl Generator {
-    fn new(seed: u64) -> Generator {
+    fn new(seed: u64, objects: bool) -> Generator {
         let mut rng = SmallRng::seed_from_u64(seed);
         let risk = [0.0, 0.01, 0.03, 0.08][rng.gen_range(0..4)];
         let big = [0.01, 0.04, 0.15][rng.gen_range(0..3)];
@@ -127,6 +165,9 @@ impl Generator {
             next_name: 0,
             risk,
             big,
+            objects,
+            fields: if objects { &OBJECT_FIELDS } else { &FIELDS },
+            accessors: Vec::new(),
             cx: Context::new(0, 0),
         }
     }
@@ -134,6 +175,17 @@ impl Generator {
     fn program(mut self) -> String {
         let mut before = String::new();
         let mut after = String::new();
+        // An object program's accessors come first: every function may call them.
+        if self.objects {
+            for index in 0..self.rng.gen_range(1..=3) {
+                let text = self.accessor(index);
+                if self.rng.gen_bool(0.5) {
+                    before.push_str(&text);
+                } else {
+                    after.push_str(&text);
+                }
+            }
+        }
         let count = self.rng.gen_range(0..=5);
         for index in 0..count {
             let text = self.function(index);
@@ -222,6 +274,14 @@ impl Generator {
     fn statement(&mut self, indent: usize) -> String {
         let pad = "  ".repeat(indent);
         let nested_ok = self.cx.block_depth < 3;
+        // Object programs draw an object statement now and then (other programs draw
+        // nothing here, so that their seeds keep their programs).
+        if self.objects && self.rng.gen_bool(0.25) {
+            if let Some(text) = self.object_statement(indent) {
+                self.cx.cost += self.cx.multiplier;
+                return format!("{pad}{text}\n");
+            }
+        }
         loop {
             let text = match self.rng.gen_range(0..100) {
                 0..=13 => self.let_int(),
@@ -419,11 +479,11 @@ impl Generator {
     fn let_object(&mut self) -> String {
         let name = self.new_local_name();
         self.cx.hidden = Some(name.clone());
-        let n = self.rng.gen_range(0..=4);
+        let n = self.rng.gen_range(0..=if self.objects { 7 } else { 4 });
         let mut fields: Vec<&'static str> = Vec::new();
         let mut parts = Vec::new();
         for _ in 0..n {
-            let field = FIELDS[self.rng.gen_range(0..FIELDS.len())];
+            let field = self.fields[self.rng.gen_range(0..self.fields.len())];
             let value = self.int_expr(2);
             parts.push(format!("{field}: {value}"));
             if !fields.contains(&field) {
@@ -437,9 +497,222 @@ impl Generator {
 
     fn field_set(&mut self) -> Option<String> {
         let (name, _) = self.pick_typed(|t| matches!(t, Ty::Object(_)))?;
-        let field = FIELDS[self.rng.gen_range(0..FIELDS.len())];
+        let field = self.fields[self.rng.gen_range(0..self.fields.len())];
         let value = self.int_expr(2);
+        if self.objects {
+            // A store in the object's own scope runs before every later statement
+            // of that scope: they may read the field it adds.
+            self.learn_field(&name, field);
+        }
         Some(format!("{name}.{field} = {value};"))
+    }
+
+    /// `name`, a local of the innermost scope, has `field` from here on.
+    fn learn_field(&mut self, name: &str, field: &'static str) {
+        let hidden = self.cx.hidden.as_deref() == Some(name);
+        if let Some(var) = self
+            .cx
+            .scopes
+            .last_mut()
+            .unwrap()
+            .iter_mut()
+            .rev()
+            .find(|v| v.name == name)
+        {
+            if let (Ty::Object(fields), false) = (&mut var.ty, hidden) {
+                if !fields.contains(&field) {
+                    fields.push(field);
+                }
+            }
+        }
+    }
+
+    /// An accessor function of an object program: reads (or stores and reads) a
+    /// field or two of whatever object it is given.
+    fn accessor(&mut self, index: usize) -> String {
+        let name = format!("o{index}");
+        let field = OBJECT_FIELDS[self.rng.gen_range(0..COMMON_FIELDS)];
+        let (text, reads, stores) = match self.rng.gen_range(0..3) {
+            0 => (
+                format!("fn {name}(o) {{\n  return o.{field};\n}}\n"),
+                vec![field],
+                false,
+            ),
+            1 => {
+                let other = OBJECT_FIELDS[self.rng.gen_range(0..COMMON_FIELDS)];
+                (
+                    format!("fn {name}(o) {{\n  return o.{field} * 3 + o.{other};\n}}\n"),
+                    vec![field, other],
+                    false,
+                )
+            }
+            _ => {
+                // A store that adds the field to an object without it: a transition
+                // at a site that sees many shapes.
+                let stored = OBJECT_FIELDS[self.rng.gen_range(0..OBJECT_FIELDS.len())];
+                (
+                    format!(
+                        "fn {name}(o, v) {{\n  o.{stored} = v;\n  return o.{stored} + o.{field};\n}}\n"
+                    ),
+                    vec![field],
+                    true,
+                )
+            }
+        };
+        self.accessors.push(Accessor {
+            name,
+            reads,
+            stores,
+        });
+        text
+    }
+
+    /// A statement of an object program: a loop over objects of many shapes, an
+    /// object built field by field, or an accessor called with an object.
+    fn object_statement(&mut self, indent: usize) -> Option<String> {
+        match self.rng.gen_range(0..3) {
+            0 => self.shape_loop(indent),
+            1 => Some(self.built_object(indent)),
+            _ => self.accessor_call(),
+        }
+    }
+
+    /// An object literal with the common fields (one may be missing when the program
+    /// is feeling risky) and some others, in a random order.
+    fn shaped_literal(&mut self) -> String {
+        let mut fields: Vec<&'static str> = OBJECT_FIELDS[..COMMON_FIELDS].to_vec();
+        if self.risky() && self.rng.gen_bool(0.5) {
+            fields.remove(self.rng.gen_range(0..COMMON_FIELDS));
+        }
+        for _ in 0..self.rng.gen_range(0..=5) {
+            let field = OBJECT_FIELDS[self.rng.gen_range(0..OBJECT_FIELDS.len())];
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        // Shuffle: the same fields in another order make another shape.
+        for i in (1..fields.len()).rev() {
+            let j = self.rng.gen_range(0..=i);
+            fields.swap(i, j);
+        }
+        let parts: Vec<String> = fields
+            .iter()
+            .map(|f| format!("{f}: {}", self.int_expr(1)))
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    /// An array of objects of several shapes and a loop whose sites read and write
+    /// each of them: a site that sees 1 to 7 shapes (monomorphic to megamorphic).
+    fn shape_loop(&mut self, indent: usize) -> Option<String> {
+        if self.cx.loop_depth >= 2 {
+            return None;
+        }
+        let count = self.rng.gen_range(1..=7u32);
+        let inner = self.cx.multiplier * u64::from(count + 1);
+        if self.cx.cost + inner * 8 > self.cx.budget {
+            return None;
+        }
+        let pad = "  ".repeat(indent);
+        let array = self.new_local_name();
+        let counter = self.new_local_name();
+        self.cx.hidden = Some(array.clone());
+        let objects: Vec<String> = (0..count).map(|_| self.shaped_literal()).collect();
+        self.cx.hidden = None;
+        let mut text = format!("let {array} = [{}];\n", objects.join(", "));
+        text.push_str(&format!(
+            "{pad}let {counter} = 0;\n{pad}while {counter} < {count} {{\n"
+        ));
+        let saved = self.cx.multiplier;
+        self.cx.multiplier = inner;
+        self.cx.loop_depth += 1;
+        let item = format!("{array}[{counter}]");
+        for _ in 0..self.rng.gen_range(1..=3) {
+            let common = OBJECT_FIELDS[self.rng.gen_range(0..COMMON_FIELDS)];
+            let line = match self.rng.gen_range(0..5) {
+                0 | 1 => format!("print {item}.{common};"),
+                2 => {
+                    let field = OBJECT_FIELDS[self.rng.gen_range(0..OBJECT_FIELDS.len())];
+                    let value = self.int_expr(1);
+                    format!("{item}.{field} = {value};")
+                }
+                3 => format!("{item}.{common} = {item}.{common} + {counter};"),
+                _ => match self.accessor_text(&item) {
+                    Some(call) => format!("print {call};"),
+                    None => format!("print {item};"),
+                },
+            };
+            text.push_str(&format!("{pad}  {line}\n"));
+        }
+        text.push_str(&format!("{pad}  {counter} = {counter} + 1;\n{pad}}}"));
+        self.cx.loop_depth -= 1;
+        self.cx.multiplier = saved;
+        self.declare(&array, Ty::Other, false);
+        self.declare(&counter, Ty::Int { bound: None }, false);
+        Some(text)
+    }
+
+    /// `let v = {..};` and then fields added to it one by one (past the inline slots
+    /// now and then), in a random order.
+    fn built_object(&mut self, indent: usize) -> String {
+        let pad = "  ".repeat(indent);
+        let name = self.new_local_name();
+        self.cx.hidden = Some(name.clone());
+        let mut fields: Vec<&'static str> = Vec::new();
+        let mut text = if self.rng.gen_bool(0.5) {
+            format!("let {name} = {{}};")
+        } else {
+            let first = OBJECT_FIELDS[self.rng.gen_range(0..OBJECT_FIELDS.len())];
+            fields.push(first);
+            format!("let {name} = {{{first}: {}}};", self.int_expr(1))
+        };
+        for _ in 0..self.rng.gen_range(1..=7) {
+            let field = OBJECT_FIELDS[self.rng.gen_range(0..OBJECT_FIELDS.len())];
+            let value = self.int_expr(1);
+            text.push_str(&format!("\n{pad}{name}.{field} = {value};"));
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        self.cx.hidden = None;
+        self.declare(&name, Ty::Object(fields), false);
+        text
+    }
+
+    /// Any accessor called with `object`, whatever its fields (the call may be `no
+    /// such field`); `None` when the program has no accessor.
+    fn accessor_text(&mut self, object: &str) -> Option<String> {
+        if self.accessors.is_empty() {
+            return None;
+        }
+        let a = self.accessors[self.rng.gen_range(0..self.accessors.len())].clone();
+        Some(self.accessor_text_for(&a, object))
+    }
+
+    /// `print oK(v);` with an object local that has what the accessor reads (any
+    /// object when the program is feeling risky).
+    fn accessor_call(&mut self) -> Option<String> {
+        if self.accessors.is_empty() {
+            return None;
+        }
+        let a = self.accessors[self.rng.gen_range(0..self.accessors.len())].clone();
+        let risky = self.risky();
+        let (object, _) = self.pick_typed(|t| match t {
+            Ty::Object(fields) => risky || a.reads.iter().all(|r| fields.contains(r)),
+            _ => false,
+        })?;
+        let call = self.accessor_text_for(&a, &object);
+        Some(format!("print {call};"))
+    }
+
+    /// The call of accessor `a` with `object`.
+    fn accessor_text_for(&mut self, a: &Accessor, object: &str) -> String {
+        if a.stores {
+            let value = self.int_expr(1);
+            format!("{}({object}, {value})", a.name)
+        } else {
+            format!("{}({object})", a.name)
+        }
     }
 
     fn let_function(&mut self) -> Option<String> {
@@ -658,7 +931,7 @@ impl Generator {
         let (name, ty) = self.pick_typed(|t| matches!(t, Ty::Object(_)))?;
         let Ty::Object(fields) = ty else { return None };
         let field = if self.risky() {
-            FIELDS[self.rng.gen_range(0..FIELDS.len())]
+            self.fields[self.rng.gen_range(0..self.fields.len())]
         } else if fields.is_empty() {
             return None;
         } else {
@@ -901,16 +1174,48 @@ mod tests {
     }
 
     #[test]
+    fn object_programs_build_objects_of_many_shapes() {
+        let programs: Vec<String> = (0..300).map(object_program).collect();
+        let distinct: std::collections::HashSet<_> = programs.iter().collect();
+        assert!(distinct.len() > 290, "only {} distinct", distinct.len());
+        let all = programs.concat();
+        for feature in [
+            "fn o0(o", "o0(", " = {};", "[{", "].x", "].y = ", ".g = ", "{g: ", "while ", "print ",
+        ] {
+            assert!(all.contains(feature), "no object program uses `{feature}`");
+        }
+        // Objects with more fields than fit inline: a literal of six or more.
+        assert!(
+            programs.iter().any(|p| p
+                .lines()
+                .any(|l| l.matches(": ").count() >= 6 && l.contains("= {"))),
+            "no object literal with six fields"
+        );
+    }
+
+    #[test]
+    fn object_programs_leave_the_other_programs_alone() {
+        // The suites of earlier stages run `program(seed)`: the object forms must not
+        // change what those seeds give, so `program` draws nothing for them.
+        for seed in 0..50 {
+            let plain = program(seed);
+            assert!(!plain.contains("fn o0("), "seed {seed}:\n{plain}");
+            assert_ne!(plain, object_program(seed));
+        }
+    }
+
+    #[test]
     fn braces_and_brackets_balance() {
         for seed in 0..300 {
-            let text = program(seed);
-            for (open, close) in [('{', '}'), ('[', ']'), ('(', ')')] {
-                let opens = text.matches(open).count();
-                let closes = text.matches(close).count();
-                assert_eq!(
-                    opens, closes,
-                    "seed {seed}: {open}{close} unbalanced\n{text}"
-                );
+            for text in [program(seed), object_program(seed)] {
+                for (open, close) in [('{', '}'), ('[', ']'), ('(', ')')] {
+                    let opens = text.matches(open).count();
+                    let closes = text.matches(close).count();
+                    assert_eq!(
+                        opens, closes,
+                        "seed {seed}: {open}{close} unbalanced\n{text}"
+                    );
+                }
             }
         }
     }
