@@ -4,6 +4,7 @@
 #
 #   benches/peers/compare.sh            # best of 5 runs of each kernel
 #   RUNS=3 benches/peers/compare.sh     # best of 3
+#   KERNELS="objects polymorphic" benches/peers/compare.sh   # some kernels only
 #
 # The kernels are benches/kernels/*.mini and their twins benches/peers/*.lua. Each sets
 # its size on one line (`let n = N;`, `local n = N`); this script runs them at the
@@ -11,14 +12,17 @@
 # at least ~100 ms in Lua 5.4 and process start-up (about 1 ms) does not count. Every
 # engine must print the same checksum, or the script stops.
 #
-# A peer that is not installed is skipped, with a note. Timing is wall-clock, with
+# The jitlab columns are stages 1, 3, 5 and 6 (those built); the ratios are to Lua
+# 5.4, and the highest stage's also to LuaJIT's interpreter (`luajit -joff`, the
+# target of stage 6 on the object kernels). A peer that is not installed is skipped,
+# with a note. Timing is wall-clock, with
 # `date +%s%N`, of the whole process; the engines take turns, and each one's best
 # of RUNS is reported.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 runs=${RUNS:-5}
-kernels=(fib loop sieve matmul objects calls)
+read -r -a kernels <<<"${KERNELS:-fib loop sieve matmul objects calls polymorphic}"
 declare -A PEER_SIZE=(
   [fib]=32
   [loop]=4000000
@@ -26,6 +30,7 @@ declare -A PEER_SIZE=(
   [matmul]=170
   [objects]=20000
   [calls]=1500000
+  [polymorphic]=300000
 )
 
 echo "building jitlab (release)..." >&2
@@ -35,10 +40,21 @@ target=${CARGO_TARGET_DIR:-$root/target}
 jitlab="$target/release/jitlab"
 
 # The engines, one per column: a label, the command (the program file is appended),
-# and the extension of the program it runs. Later stages add a line each.
-labels=("jitlab --stage 1" "jitlab --stage 3")
-commands=("$jitlab run --stage 1" "$jitlab run --stage 3")
-exts=(mini mini)
+# and the extension of the program it runs. A stage not built yet is left out.
+labels=()
+commands=()
+exts=()
+probe=$(mktemp)
+echo "print 1;" >"$probe"
+for stage in 1 3 5 6; do
+  if "$jitlab" run --stage "$stage" "$probe" >/dev/null 2>&1; then
+    labels+=("jitlab --stage $stage")
+    commands+=("$jitlab run --stage $stage")
+    exts+=(mini)
+  fi
+done
+rm -f "$probe"
+top_col=$((${#labels[@]} - 1))
 for peer in "lua5.4" "luajit -joff"; do
   if command -v "${peer%% *}" >/dev/null; then
     labels+=("$peer")
@@ -72,9 +88,16 @@ time_ms() {
 }
 
 lua_col=-1
+luajit_col=-1
 for i in "${!labels[@]}"; do
   [[ "${labels[$i]}" == "lua5.4" ]] && lua_col=$i
+  [[ "${labels[$i]}" == "luajit -joff" ]] && luajit_col=$i
 done
+
+# ratio A B: A / B as `1.23x`, or `-` when B is 0.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'
+}
 
 header="| kernel | n |"
 rule="|---|---:|"
@@ -85,6 +108,10 @@ if ((lua_col >= 0)); then
     header+=" ${labels[$i]} / lua5.4 |"
     rule+="---:|"
   done
+fi
+if ((luajit_col >= 0)); then
+  header+=" ${labels[$top_col]} / luajit -joff |"
+  rule+="---:|"
 fi
 echo "$header"
 echo "$rule"
@@ -105,9 +132,11 @@ for k in "${kernels[@]}"; do
   if ((lua_col >= 0)); then
     for i in "${!labels[@]}"; do
       ((i == lua_col)) && continue
-      row+=" $(awk -v a="${times[$i]}" -v b="${times[$lua_col]}" \
-        'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }') |"
+      row+=" $(ratio "${times[$i]}" "${times[$lua_col]}") |"
     done
+  fi
+  if ((luajit_col >= 0)); then
+    row+=" $(ratio "${times[$top_col]}" "${times[$luajit_col]}") |"
   fi
   echo "$row"
 done
