@@ -87,8 +87,22 @@ pub trait Stage: Sync {
         None
     }
 
+    /// The shapes (hidden classes) a run of `program` made, as their transition tree
+    /// (`dump --shapes`), or why it cannot; `None` when the stage's objects have no
+    /// shapes (stages 1 to 5). The program's output is dropped; a run that stops with
+    /// a runtime error still gives the shapes made before it.
+    fn shapes(&self, program: &Self::Program) -> Option<Result<String, String>> {
+        let _ = program;
+        None
+    }
+
     /// Whether the engine makes machine code (and so can write a perf map).
     fn generates_code(&self) -> bool {
+        false
+    }
+
+    /// Whether the engine has inline caches, which `--no-ic` turns off (stage 6 on).
+    fn has_inline_caches(&self) -> bool {
         false
     }
 
@@ -125,6 +139,9 @@ pub struct RunOptions {
     pub sync_compile: bool,
     /// Print each tiering event (tier-up, OSR) on stderr as it happens.
     pub trace_tiering: bool,
+    /// Run with every inline cache off (shapes still): each field access and call
+    /// through a value takes the runtime's slow path.
+    pub no_ic: bool,
 }
 
 /// How a run ended, and what the engine did.
@@ -183,6 +200,11 @@ pub struct RunArgs {
     /// Print each tier-up and OSR on stderr as it happens (stage 5).
     #[arg(long)]
     pub trace_tiering: bool,
+    /// Turn every inline cache off (stage 6): objects keep their shapes, but each
+    /// field access and call through a value takes the runtime's slow path (for
+    /// comparison, and to tell a cache's bug from the rest).
+    #[arg(long)]
+    pub no_ic: bool,
 }
 
 /// `dump FILE`: print a program.
@@ -203,6 +225,10 @@ pub struct DumpArgs {
     /// at a loop header: `PC` (in main) or `FUNCTION:PC`.
     #[arg(long, requires = "ir", value_name = "[FUNCTION:]PC")]
     pub osr: Option<String>,
+    /// Run the program (its output dropped), then print the shapes its objects got:
+    /// the transition tree from the empty shape (stage 6 and above).
+    #[arg(long, conflicts_with_all = ["asm", "ir"])]
+    pub shapes: bool,
 }
 
 /// The commands of a stage's own binary.
@@ -212,7 +238,8 @@ pub enum Command {
     /// errors on stderr (exit 1: runtime error, 2: the file does not load).
     Run(RunArgs),
     /// Print a program's bytecode as .jasm text, with `--asm` each instruction with
-    /// the x86-64 this crate's JIT makes of it, or with `--ir` the optimizer's IR.
+    /// the x86-64 this crate's JIT makes of it, with `--ir` the optimizer's IR, or
+    /// with `--shapes` the transition tree of the shapes a run made.
     Dump(DumpArgs),
 }
 
@@ -308,12 +335,20 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         );
         return ExitCode::from(USAGE_ERROR);
     }
+    if args.no_ic && !stage.has_inline_caches() {
+        say!(
+            "error: --no-ic: the engine of stage {} has no inline caches; stage 6 adds them",
+            stage.number()
+        );
+        return ExitCode::from(USAGE_ERROR);
+    }
     let options = RunOptions {
         stats: args.stats,
         perf_map: args.perf_map,
         tier_up: args.tier_up.clone(),
         sync_compile: args.sync_compile,
         trace_tiering: args.trace_tiering,
+        no_ic: args.no_ic,
     };
     if let Err(message) = stage.check(&options) {
         say!("error: {message}");
@@ -403,8 +438,9 @@ fn load<S: Stage + ?Sized>(stage: &S, path: &Path) -> Result<S::Program, ExitCod
     })
 }
 
-/// `dump FILE [--asm | --ir [--passes]]`: the program as `.jasm` text; with `--asm`,
-/// each instruction with the machine code under it; with `--ir`, the optimizer's IR.
+/// `dump FILE [--asm | --ir [--passes] | --shapes]`: the program as `.jasm` text; with
+/// `--asm`, each instruction with the machine code under it; with `--ir`, the
+/// optimizer's IR; with `--shapes`, the transition tree of the shapes a run made.
 pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
     on_big_stack(|| {
         let program = match load(stage, &args.file) {
@@ -441,6 +477,21 @@ pub fn dump<S: Stage + ?Sized>(stage: &S, args: &DumpArgs) -> ExitCode {
                 None => {
                     say!(
                         "error: --ir: stage {} has no optimizer (stage 4 adds it)",
+                        stage.number()
+                    );
+                    return ExitCode::from(USAGE_ERROR);
+                }
+            }
+        } else if args.shapes {
+            match stage.shapes(&program) {
+                Some(Ok(text)) => text,
+                Some(Err(e)) => {
+                    say!("error: cannot run {}: {e}", args.file.display());
+                    return ExitCode::from(RUNTIME_ERROR);
+                }
+                None => {
+                    say!(
+                        "error: --shapes: the objects of stage {} have no shapes (stage 6 adds them)",
                         stage.number()
                     );
                     return ExitCode::from(USAGE_ERROR);

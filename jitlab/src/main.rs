@@ -34,8 +34,9 @@ enum Cmd {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
         stage: Option<u32>,
     },
-    /// Print a program's bytecode as .jasm text (which `jitlab run` reads back), or
-    /// with `--asm` each instruction with the x86-64 the template JIT makes of it.
+    /// Print a program's bytecode as .jasm text (which `jitlab run` reads back), with
+    /// `--asm` each instruction with the x86-64 the JIT makes of it, with `--ir` the
+    /// optimizer's IR, or with `--shapes` (after a run) the shapes' transition tree.
     Dump {
         #[command(flatten)]
         args: jitlab_cli::DumpArgs,

@@ -19,13 +19,24 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
     }
 }
 
-/// `jitlab dump FILE [--asm [--stage N] | --ir [--passes]]`: the bytecode as `.jasm`
-/// text, with `--asm` the machine code of stage N's JIT (default: the highest stage
-/// that makes any), with `--ir` the optimizer's IR (stage 4's, which the later stages
-/// reuse).
+/// `jitlab dump FILE [--asm [--stage N] | --ir [--passes] | --shapes]`: the bytecode
+/// as `.jasm` text, with `--asm` the machine code of stage N's JIT (default: the
+/// highest stage that makes any), with `--ir` the optimizer's IR (stage 4's, which the
+/// later stages reuse), with `--shapes` the shapes a run with the default engine made
+/// (stage 6's transition tree).
 pub fn dump(args: &DumpArgs, stage: Option<u32>) -> ExitCode {
     if args.ir {
         return jitlab_cli::dump(&stages::Optimizer, args);
+    }
+    if args.shapes {
+        // The default engine's shapes (stage 6's, once built).
+        return match stages::engine_for(None) {
+            Ok((_, engine)) => jitlab_cli::dump(engine, args),
+            Err(message) => {
+                jitlab_cli::say!("error: {message}");
+                ExitCode::from(USAGE_ERROR)
+            }
+        };
     }
     match stage {
         None => jitlab_cli::dump(stages::listing_stage(), args),
