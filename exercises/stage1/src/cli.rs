@@ -117,5 +117,13 @@ pub fn event_line(event: &Event) -> String {
             from,
             to,
         } => format!("osr {function} at pc {pc}: {from} -> {to}"),
+        Event::IcTransition {
+            function,
+            line,
+            name,
+            from,
+            to,
+            seen,
+        } => format!("ic {function} line {line} ({name}): {from} -> {to}, saw {seen}"),
     }
 }

@@ -78,4 +78,17 @@ pub enum Event {
         from: &'static str,
         to: &'static str,
     },
+    /// The inline cache of a site moved from state `from` to state `to` (stage 6:
+    /// "uninitialized", "monomorphic", "polymorphic", "megamorphic") when it saw
+    /// `seen` ("shape 3", or the callee of a `call_value`). The site is the
+    /// `get_field`/`set_field` of field `name`, or a `call_value` (`name` "call"), at
+    /// `line` of `function`.
+    IcTransition {
+        function: String,
+        line: u32,
+        name: String,
+        from: &'static str,
+        to: &'static str,
+        seen: String,
+    },
 }

@@ -2,10 +2,12 @@
 //!
 //! An array is one block of 8-byte aligned memory, `len: u64` then `len` values, so
 //! that native code (stage 3) reads and writes elements directly through the tagged
-//! pointer (see `value::ARRAY_LEN_OFFSET`). An object is a block holding its number of
-//! fields, their capacity and a pointer to a block of `(field id, value)` pairs in
-//! insertion order, that native code reaches only through runtime functions.
-//! Everything lives until the `Heap` is dropped, which frees it all.
+//! pointer (see `value::ARRAY_LEN_OFFSET`). What an object looks like is the heap's
+//! [`ObjectModel`]'s business ([`crate::objects`]): stage 1's keeps `(field id,
+//! value)` pairs in insertion order, that native code reaches only through runtime
+//! functions; stage 6 installs shapes. A heap is its memory ([`Blocks`], which the
+//! model carves its objects from) and its model. Everything lives until the `Heap`
+//! is dropped, which frees it all.
 //!
 //! The limit bounds the memory the heap really takes. Blocks up to [`SMALL_MAX`]
 //! bytes are carved from 1 MiB chunks of the heap's own, one after the other, so an
@@ -52,19 +54,13 @@ use std::mem;
 use std::sync::Mutex;
 
 use crate::error::ErrorKind;
-use crate::value::{
-    Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, OBJECT_TAG, TAG_MASK,
-};
+use crate::objects::{ByName, ObjectModel, Site};
+use crate::value::{Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, TAG_MASK};
 
 /// The default heap limit: 2 GiB, so the default heap holds at least 1 GiB of values.
 pub const DEFAULT_HEAP_LIMIT: usize = 2 << 30;
 
 pub use crate::limits::MAX_ARRAY_LEN;
-
-/// Bytes an object costs before its fields.
-const OBJECT_BYTES: usize = mem::size_of::<Object>();
-/// Bytes each field of an object takes in its field array.
-const FIELD_BYTES: usize = mem::size_of::<(u32, Value)>();
 
 // Native code reads an array through its tagged pointer at these offsets: the block
 // this heap makes is the length word, then the elements, one word each.
@@ -73,8 +69,6 @@ const _: () = {
     assert!(ARRAY_ELEMS_OFFSET as usize == mem::size_of::<u64>());
     assert!(mem::size_of::<Value>() == mem::size_of::<u64>());
 };
-/// The fields an object's first field array holds; each new one holds twice as many.
-const FIRST_FIELDS: u32 = 4;
 
 /// Bytes of each chunk that small blocks are carved from.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -93,36 +87,79 @@ pub const SMALL_MAX: usize = 32 << 10;
 /// arena).
 const LARGE_OVERHEAD: usize = 4096;
 
-/// An object: how many fields it has and where they are, in insertion order, each a
-/// field id (`Program::fields`) and its value. A linear search is fast for the small
-/// objects of Mini programs; shapes replace it in stage 6.
+/// The heap's allocation pointer and count: what native code reads and bumps when it
+/// allocates inline (stage 6), at the offsets `BUMP_*` below. The rule it follows is
+/// the one [`Blocks`] follows for a small block: when `next + bytes <= end` and
+/// `used + bytes <= limit`, the block is at `next` (zeroed memory), `next` and `used`
+/// grow by `bytes`, and the block's start is marked in the current chunk's bitmap
+/// (`objects` or `arrays`, bit `w % 64` of word `w / 64` for `w = (block - base) / 8`);
+/// otherwise the runtime allocates (and raises `out of memory` past the limit).
 #[derive(Debug)]
 #[repr(C)]
-pub struct Object {
-    len: u32,
-    capacity: u32,
-    /// A block of `capacity` pairs of this heap, the first `len` in use (dangling
-    /// while `capacity` is 0).
-    fields: *mut (u32, Value),
+pub struct Bump {
+    /// The free part of the current chunk, `next..end` (0..0 before the first).
+    pub next: usize,
+    /// The end of the current chunk.
+    pub end: usize,
+    /// Bytes counted against the limit.
+    pub used: usize,
+    /// The most bytes the heap will hold.
+    pub limit: usize,
+    /// The current chunk's first byte (0 before the first chunk).
+    pub base: usize,
+    /// The current chunk's bitmap of array starts.
+    pub arrays: *mut u64,
+    /// The current chunk's bitmap of object starts.
+    pub objects: *mut u64,
 }
 
-/// The memory of every array and object of one run, with byte accounting.
+/// Offset of [`Bump::next`], for native code.
+pub const BUMP_NEXT: i32 = mem::offset_of!(Bump, next) as i32;
+/// Offset of [`Bump::end`], for native code.
+pub const BUMP_END: i32 = mem::offset_of!(Bump, end) as i32;
+/// Offset of [`Bump::used`], for native code.
+pub const BUMP_USED: i32 = mem::offset_of!(Bump, used) as i32;
+/// Offset of [`Bump::limit`], for native code.
+pub const BUMP_LIMIT: i32 = mem::offset_of!(Bump, limit) as i32;
+/// Offset of [`Bump::base`], for native code.
+pub const BUMP_BASE: i32 = mem::offset_of!(Bump, base) as i32;
+/// Offset of [`Bump::arrays`], for native code.
+pub const BUMP_ARRAYS: i32 = mem::offset_of!(Bump, arrays) as i32;
+/// Offset of [`Bump::objects`], for native code.
+pub const BUMP_OBJECTS: i32 = mem::offset_of!(Bump, objects) as i32;
+
+/// The memory of a heap: chunks, blocks of their own, and which words start an array
+/// or an object. An [`ObjectModel`] carves its objects from it.
 #[derive(Debug)]
-pub struct Heap {
-    limit: usize,
-    used: usize,
+pub struct Blocks {
+    /// The allocation pointer and count, boxed so that its address stays the same
+    /// while the heap moves (native code holds it).
+    bump: Box<Bump>,
     /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, all zero when
     /// this heap took it), sorted by address; given back to the pool on drop.
     chunks: Vec<Chunk>,
-    /// The free part of the current chunk, `next..end` (0..0 before the first).
-    next: usize,
-    end: usize,
     /// Every block of its own, with its layout; freed on drop.
     large: Vec<(*mut u8, Layout)>,
     /// The addresses of the arrays among the blocks of their own.
     large_arrays: HashSet<usize>,
     /// The index in `chunks` of the chunk `next..end` is in.
     current: usize,
+}
+
+/// The memory of every array and object of one run, with byte accounting, and the
+/// object model that says what an object is (see [`crate::objects`]).
+pub struct Heap {
+    blocks: Blocks,
+    model: Box<dyn ObjectModel>,
+}
+
+impl std::fmt::Debug for Heap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heap")
+            .field("blocks", &self.blocks)
+            .field("model", &self.model.name())
+            .finish()
+    }
 }
 
 /// A chunk and where its arrays and objects start, one bit per word for each.
@@ -148,7 +185,7 @@ impl Chunk {
             return Some(chunk);
         }
         // SAFETY: the layout has a non-zero size.
-        let base = unsafe { alloc::alloc_zeroed(Heap::chunk_layout()) };
+        let base = unsafe { alloc::alloc_zeroed(Blocks::chunk_layout()) };
         (!base.is_null()).then(|| Chunk {
             base,
             arrays: vec![0; MAP_WORDS].into_boxed_slice(),
@@ -166,7 +203,7 @@ impl Chunk {
             drop(pool);
             // SAFETY: `base` came from `alloc_zeroed` with the chunk layout and is
             // freed once, here (nothing in a heap block needs dropping).
-            unsafe { alloc::dealloc(self.base, Heap::chunk_layout()) };
+            unsafe { alloc::dealloc(self.base, Blocks::chunk_layout()) };
             return;
         }
         // Only the first `filled` bytes were handed out; the rest is still zero.
@@ -196,15 +233,20 @@ fn marked(map: &[u64], offset: usize) -> bool {
     map[word / 64] & (1 << (word % 64)) != 0
 }
 
-impl Heap {
-    /// An empty heap that holds at most `limit_bytes` of arrays and objects.
-    pub fn new(limit_bytes: usize) -> Heap {
-        Heap {
-            limit: limit_bytes,
-            used: 0,
+impl Blocks {
+    /// No memory yet, and at most `limit_bytes` to come.
+    fn new(limit_bytes: usize) -> Blocks {
+        Blocks {
+            bump: Box::new(Bump {
+                next: 0,
+                end: 0,
+                used: 0,
+                limit: limit_bytes,
+                base: 0,
+                arrays: std::ptr::null_mut(),
+                objects: std::ptr::null_mut(),
+            }),
             chunks: Vec::new(),
-            next: 0,
-            end: 0,
             large: Vec::new(),
             large_arrays: HashSet::new(),
             current: 0,
@@ -214,19 +256,35 @@ impl Heap {
     /// Bytes in use: every block handed out, chunk ends too short to use, and the
     /// allocator's share of the blocks of their own.
     pub fn used_bytes(&self) -> usize {
-        self.used
+        self.bump.used
     }
 
     /// The most bytes this heap will hold.
     pub fn limit_bytes(&self) -> usize {
-        self.limit
+        self.bump.limit
+    }
+
+    /// A block for an object: `bytes` (a multiple of 8, at most [`SMALL_MAX`]) of
+    /// zeroed memory, counted against the limit and marked as an object's start (so
+    /// that [`Blocks::holds`] knows it).
+    pub fn alloc_object_block(&mut self, bytes: usize) -> Result<*mut u64, ErrorKind> {
+        assert!(bytes <= SMALL_MAX, "an object block is small");
+        let block = self.alloc_block(bytes, true)?;
+        self.mark_start(block as usize, bytes, false);
+        Ok(block as *mut u64)
+    }
+
+    /// `bytes` (a multiple of 8, not 0) of zeroed memory counted against the limit,
+    /// not an array or object of its own: an object's field or slot array.
+    pub fn alloc_raw(&mut self, bytes: usize) -> Result<*mut u64, ErrorKind> {
+        Ok(self.alloc_block(bytes, true)? as *mut u64)
     }
 
     /// Counts `bytes` more, or fails with `out of memory` past the limit.
     fn reserve(&mut self, bytes: usize) -> Result<(), ErrorKind> {
-        match self.used.checked_add(bytes) {
-            Some(total) if total <= self.limit => {
-                self.used = total;
+        match self.bump.used.checked_add(bytes) {
+            Some(total) if total <= self.bump.limit => {
+                self.bump.used = total;
                 Ok(())
             }
             _ => Err(ErrorKind::OutOfMemory),
@@ -240,28 +298,35 @@ impl Heap {
         if bytes > SMALL_MAX {
             return self.alloc_large(bytes, zeroed);
         }
-        if self.end - self.next < bytes {
+        if self.bump.end - self.bump.next < bytes {
             // A new chunk; what is left of the current one is lost, and counted.
-            let lost = self.end - self.next;
+            let lost = self.bump.end - self.bump.next;
             self.reserve(lost + bytes)?;
             let Some(chunk) = self.chunks.try_reserve(1).ok().and_then(|()| Chunk::take()) else {
-                self.used -= lost + bytes;
+                self.bump.used -= lost + bytes;
                 return Err(ErrorKind::OutOfMemory);
             };
             if let Some(old) = self.chunks.get_mut(self.current) {
-                old.filled = self.next - old.base as usize;
+                old.filled = self.bump.next - old.base as usize;
             }
             let base = chunk.base;
             let at = self.chunks.partition_point(|c| c.base < base);
             self.current = at;
             self.chunks.insert(at, chunk);
-            self.next = base as usize;
-            self.end = base as usize + CHUNK_BYTES;
+            let chunk = &mut self.chunks[at];
+            *self.bump = Bump {
+                next: base as usize,
+                end: base as usize + CHUNK_BYTES,
+                base: base as usize,
+                arrays: chunk.arrays.as_mut_ptr(),
+                objects: chunk.objects.as_mut_ptr(),
+                ..*self.bump
+            };
         } else {
             self.reserve(bytes)?;
         }
-        let block = self.next as *mut u8;
-        self.next += bytes;
+        let block = self.bump.next as *mut u8;
+        self.bump.next += bytes;
         Ok(block)
     }
 
@@ -275,7 +340,7 @@ impl Heap {
             .ok_or(ErrorKind::OutOfMemory)?;
         self.reserve(cost)?;
         if self.large.try_reserve(1).is_err() {
-            self.used -= cost;
+            self.bump.used -= cost;
             return Err(ErrorKind::OutOfMemory);
         }
         // SAFETY: the layout has a non-zero size.
@@ -288,7 +353,7 @@ impl Heap {
             }
         };
         if block.is_null() {
-            self.used -= cost;
+            self.bump.used -= cost;
             return Err(ErrorKind::OutOfMemory);
         }
         self.large.push((block, layout));
@@ -301,12 +366,116 @@ impl Heap {
         Layout::from_size_align(CHUNK_BYTES, 16).expect("a chunk's layout is valid")
     }
 
+    /// Whether `v` can be used with this heap: it is not an array or object, or it is
+    /// one this heap made (so it is alive). Exact: a word inside a block, or a block
+    /// of the other kind, is not held.
+    pub fn holds(&self, v: Value) -> bool {
+        let is_array = match v.kind() {
+            Kind::Array => true,
+            Kind::Object => false,
+            _ => return true,
+        };
+        let p = (v.bits() & !TAG_MASK) as usize;
+        let after = self.chunks.partition_point(|c| c.base as usize <= p);
+        if let Some(chunk) = after.checked_sub(1).map(|i| &self.chunks[i]) {
+            let offset = p - chunk.base as usize;
+            if offset < CHUNK_BYTES {
+                let map = if is_array {
+                    &chunk.arrays
+                } else {
+                    &chunk.objects
+                };
+                return marked(map, offset);
+            }
+        }
+        is_array && self.large_arrays.contains(&p)
+    }
+
+    /// Records that an array (or an object) of `bytes` starts at `block`, just
+    /// carved or allocated.
+    fn mark_start(&mut self, block: usize, bytes: usize, is_array: bool) {
+        if bytes > SMALL_MAX {
+            debug_assert!(is_array);
+            self.large_arrays.insert(block);
+            return;
+        }
+        let chunk = &mut self.chunks[self.current];
+        let map = if is_array {
+            &mut chunk.arrays
+        } else {
+            &mut chunk.objects
+        };
+        mark(map, block - chunk.base as usize);
+    }
+}
+
+impl Heap {
+    /// An empty heap that holds at most `limit_bytes` of arrays and objects, with
+    /// stage 1's objects ([`ByName`]).
+    pub fn new(limit_bytes: usize) -> Heap {
+        Heap::with_model(limit_bytes, Box::new(ByName))
+    }
+
+    /// An empty heap whose objects are `model`'s (stage 6 installs its shapes).
+    pub fn with_model(limit_bytes: usize, model: Box<dyn ObjectModel>) -> Heap {
+        Heap {
+            blocks: Blocks::new(limit_bytes),
+            model,
+        }
+    }
+
+    /// The object model.
+    pub fn model(&self) -> &dyn ObjectModel {
+        &*self.model
+    }
+
+    /// The object model, mutable.
+    pub fn model_mut(&mut self) -> &mut dyn ObjectModel {
+        &mut *self.model
+    }
+
+    /// The heap's memory.
+    pub fn blocks(&self) -> &Blocks {
+        &self.blocks
+    }
+
+    /// The allocation pointer that native code bumps (see [`Bump`]): its address
+    /// stays the same for the heap's life.
+    pub fn bump(&mut self) -> *mut Bump {
+        &mut *self.blocks.bump
+    }
+
+    /// Bytes in use (see [`Blocks::used_bytes`]).
+    pub fn used_bytes(&self) -> usize {
+        self.blocks.used_bytes()
+    }
+
+    /// The most bytes this heap will hold.
+    pub fn limit_bytes(&self) -> usize {
+        self.blocks.limit_bytes()
+    }
+
+    /// Whether `v` can be used with this heap (see [`Blocks::holds`]).
+    pub fn holds(&self, v: Value) -> bool {
+        self.blocks.holds(v)
+    }
+
+    /// Panics unless this heap [holds](Heap::holds) `v`.
+    #[inline]
+    #[track_caller]
+    fn check(&self, v: Value) {
+        assert!(
+            self.holds(v),
+            "a value of another heap, or of a heap that is gone"
+        );
+    }
+
     /// Allocates an array block of `len` elements, filled with `fill`.
     fn alloc_array_block(&mut self, len: usize, fill: Value) -> Result<Value, ErrorKind> {
         // Cannot overflow: len <= 2^28 (or a slice's length, far below 2^61).
         let bytes = ARRAY_ELEMS_OFFSET as usize + len * 8;
         // Zeroed memory already holds `len` copies of the integer 0 (word 0).
-        let block = self.alloc_block(bytes, fill == Value::ZERO)? as *mut u64;
+        let block = self.blocks.alloc_block(bytes, fill == Value::ZERO)? as *mut u64;
         // SAFETY: `block` is a fresh block of 1 + len aligned u64 words.
         unsafe {
             block.write(len as u64);
@@ -317,7 +486,7 @@ impl Heap {
                 }
             }
         }
-        self.mark_start(block as usize, bytes, true);
+        self.blocks.mark_start(block as usize, bytes, true);
         // SAFETY: a fresh array block of this heap, tagged as an array.
         Ok(unsafe { Value::from_bits(block as u64 | ARRAY_TAG) })
     }
@@ -374,72 +543,9 @@ impl Heap {
         Ok(array)
     }
 
-    /// A new object with no fields.
+    /// A new object with no fields, as the heap's object model makes it.
     pub fn alloc_object(&mut self) -> Result<Value, ErrorKind> {
-        let object = self.alloc_block(OBJECT_BYTES, true)? as *mut Object;
-        // SAFETY: a fresh block of this heap, big and aligned enough for an `Object`.
-        unsafe {
-            object.write(Object {
-                len: 0,
-                capacity: 0,
-                fields: std::ptr::NonNull::dangling().as_ptr(),
-            })
-        };
-        self.mark_start(object as usize, OBJECT_BYTES, false);
-        // SAFETY: a fresh object of this heap, tagged as an object.
-        Ok(unsafe { Value::from_bits(object as u64 | OBJECT_TAG) })
-    }
-
-    /// Whether `v` can be used with this heap: it is not an array or object, or it is
-    /// one this heap made (so it is alive). Exact: a word inside a block, or a block
-    /// of the other kind, is not held.
-    pub fn holds(&self, v: Value) -> bool {
-        let is_array = match v.kind() {
-            Kind::Array => true,
-            Kind::Object => false,
-            _ => return true,
-        };
-        let p = (v.bits() & !TAG_MASK) as usize;
-        let after = self.chunks.partition_point(|c| c.base as usize <= p);
-        if let Some(chunk) = after.checked_sub(1).map(|i| &self.chunks[i]) {
-            let offset = p - chunk.base as usize;
-            if offset < CHUNK_BYTES {
-                let map = if is_array {
-                    &chunk.arrays
-                } else {
-                    &chunk.objects
-                };
-                return marked(map, offset);
-            }
-        }
-        is_array && self.large_arrays.contains(&p)
-    }
-
-    /// Panics unless this heap [holds](Heap::holds) `v`.
-    #[inline]
-    #[track_caller]
-    fn check(&self, v: Value) {
-        assert!(
-            self.holds(v),
-            "a value of another heap, or of a heap that is gone"
-        );
-    }
-
-    /// Records that an array (or an object) of `bytes` starts at `block`, just
-    /// carved or allocated.
-    fn mark_start(&mut self, block: usize, bytes: usize, is_array: bool) {
-        if bytes > SMALL_MAX {
-            debug_assert!(is_array);
-            self.large_arrays.insert(block);
-            return;
-        }
-        let chunk = &mut self.chunks[self.current];
-        let map = if is_array {
-            &mut chunk.arrays
-        } else {
-            &mut chunk.objects
-        };
-        mark(map, block - chunk.base as usize);
+        self.model.new_object(&mut self.blocks)
     }
 
     /// The untagged block of an array value.
@@ -573,52 +679,27 @@ impl Heap {
         Ok(())
     }
 
-    /// The object behind `o`, an object.
+    /// Field `i` of object `o` in insertion order, with its value (`None` past the
+    /// last): how `print` walks an object.
     ///
     /// # Safety
-    /// This heap made `o` ([`Heap::holds`]).
-    #[inline(always)]
-    unsafe fn object(&self, o: Value) -> &Object {
-        assert_eq!(o.kind(), Kind::Object, "object of a non-object");
-        // SAFETY: by the caller's promise the untagged word points to an `Object` that
-        // `alloc_object` wrote in a block of this heap, freed only when the heap drops;
-        // the shared borrow of `self` keeps `object_mut` out meanwhile.
-        unsafe { &*((o.bits() & !TAG_MASK) as *const Object) }
-    }
-
-    /// The object behind `o`, mutable.
-    ///
-    /// # Safety
-    /// As for [`Heap::object`].
-    #[inline(always)]
-    unsafe fn object_mut(&mut self, o: Value) -> &mut Object {
-        assert_eq!(o.kind(), Kind::Object, "object_mut of a non-object");
-        // SAFETY: as in `object`; the exclusive borrow of `self` makes this the only
-        // reference to the object.
-        unsafe { &mut *((o.bits() & !TAG_MASK) as *mut Object) }
+    /// This heap made `o`, an object ([`Heap::holds`]).
+    pub unsafe fn object_field_at_unchecked(&self, o: Value, i: usize) -> Option<(u32, Value)> {
+        assert_eq!(o.kind(), Kind::Object, "object_field_at of a non-object");
+        // SAFETY: the caller's promise.
+        unsafe { self.model.field_at(o, i) }
     }
 
     /// The fields of object `o`, in insertion order: `(field id, value)`.
     ///
     /// # Panics
     /// When `o` is not an object, or is one of another heap.
-    pub fn object_fields(&self, o: Value) -> &[(u32, Value)] {
+    pub fn object_fields(&self, o: Value) -> Vec<(u32, Value)> {
         self.check(o);
         // SAFETY: `o` was just checked.
-        unsafe { self.object_fields_unchecked(o) }
-    }
-
-    /// [`Heap::object_fields`] without the check of `o`.
-    ///
-    /// # Safety
-    /// This heap made `o` ([`Heap::holds`]).
-    pub unsafe fn object_fields_unchecked(&self, o: Value) -> &[(u32, Value)] {
-        // SAFETY: the caller's promise.
-        let object = unsafe { self.object(o) };
-        // SAFETY: `fields` holds `capacity >= len` pairs, the first `len` written by
-        // `set_field` (or is dangling with `len` 0, which a slice allows); the shared
-        // borrow of `self` keeps writers out.
-        unsafe { std::slice::from_raw_parts(object.fields, object.len as usize) }
+        (0..)
+            .map_while(|i| unsafe { self.object_field_at_unchecked(o, i) })
+            .collect()
     }
 
     /// `o.f`, `f` being field id `field`: `type error` when `o` is not an object,
@@ -641,12 +722,33 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        // SAFETY: the caller's promise.
-        unsafe { self.object_fields_unchecked(o) }
-            .iter()
-            .find(|(id, _)| *id == field)
-            .map(|&(_, v)| v)
-            .ok_or(ErrorKind::NoSuchField)
+        // SAFETY: the caller's promise; `o` is an object.
+        unsafe { self.model.lookup(o, field) }.ok_or(ErrorKind::NoSuchField)
+    }
+
+    /// [`Heap::get_field_unchecked`] for the instruction at `site`, whose cache the
+    /// object model may use and update (`None`: no instruction asks, no cache).
+    ///
+    /// # Safety
+    /// As for [`Heap::get_field_unchecked`].
+    #[inline(always)]
+    pub unsafe fn get_field_at_unchecked(
+        &mut self,
+        o: Value,
+        field: u32,
+        site: Option<Site>,
+    ) -> Result<Value, ErrorKind> {
+        if o.kind() != Kind::Object {
+            return Err(ErrorKind::TypeError);
+        }
+        // SAFETY: the caller's promise; `o` is an object.
+        let found = unsafe {
+            match site {
+                Some(site) => self.model.get(o, field, site),
+                None => self.model.lookup(o, field),
+            }
+        };
+        found.ok_or(ErrorKind::NoSuchField)
     }
 
     /// `o.f = v`: replaces the field's value, or adds the field at the end (which may
@@ -676,48 +778,38 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        // SAFETY: the caller's promise.
-        let object = unsafe { self.object_mut(o) };
-        // SAFETY: as in `object_fields_unchecked`; the exclusive borrow of `self`
-        // makes this the only reference to the fields.
-        let fields = unsafe { std::slice::from_raw_parts_mut(object.fields, object.len as usize) };
-        if let Some(slot) = fields.iter_mut().find(|(id, _)| *id == field) {
-            slot.1 = v;
-            return Ok(());
+        // SAFETY: the caller's promise; `o` is an object.
+        unsafe { self.model.set(&mut self.blocks, o, field, v, None) }
+    }
+
+    /// [`Heap::set_field_unchecked`] for the instruction at `site`, whose cache the
+    /// object model may use and update (`None`: no instruction asks, no cache).
+    ///
+    /// # Safety
+    /// As for [`Heap::set_field_unchecked`].
+    #[inline(always)]
+    pub unsafe fn set_field_at_unchecked(
+        &mut self,
+        o: Value,
+        field: u32,
+        v: Value,
+        site: Option<Site>,
+    ) -> Result<(), ErrorKind> {
+        if o.kind() != Kind::Object {
+            return Err(ErrorKind::TypeError);
         }
-        let (len, capacity, old) = (object.len, object.capacity, object.fields);
-        if len == capacity {
-            // A field array twice as big; the old one stays behind, counted.
-            let capacity = capacity
-                .checked_mul(2)
-                .ok_or(ErrorKind::OutOfMemory)?
-                .max(FIRST_FIELDS);
-            let bytes = capacity as usize * FIELD_BYTES;
-            let fields = self.alloc_block(bytes, true)? as *mut (u32, Value);
-            // SAFETY: the new block holds `capacity > len` pairs and does not overlap
-            // the old one, whose first `len` pairs are written.
-            unsafe { std::ptr::copy_nonoverlapping(old, fields, len as usize) };
-            // SAFETY: the caller's promise, as above.
-            let object = unsafe { self.object_mut(o) };
-            object.fields = fields;
-            object.capacity = capacity;
-        }
-        // SAFETY: the caller's promise, as above.
-        let object = unsafe { self.object_mut(o) };
-        // SAFETY: `len < capacity`: slot `len` is inside the field array.
-        unsafe { object.fields.add(object.len as usize).write((field, v)) };
-        object.len += 1;
-        Ok(())
+        // SAFETY: the caller's promise; `o` is an object.
+        unsafe { self.model.set(&mut self.blocks, o, field, v, site) }
     }
 }
 
-// SAFETY: a `Heap` owns its blocks and objects outright (like a `Vec<Box<_>>`): the raw
-// pointers are never shared with another heap, so moving the heap to another thread
-// moves sole ownership with it.
-unsafe impl Send for Heap {}
-// SAFETY: through `&Heap` the blocks and objects are only read; every write takes
-// `&mut Heap`, so shared references on several threads never race.
-unsafe impl Sync for Heap {}
+// SAFETY: `Blocks` owns its memory outright (like a `Vec<Box<_>>`): the raw pointers
+// (its own, and the bump's into its current chunk) are never shared with another
+// heap, so moving it to another thread moves sole ownership with it.
+unsafe impl Send for Blocks {}
+// SAFETY: through `&Blocks` the memory is only read; every write takes `&mut Blocks`
+// (or `&mut Heap`), so shared references on several threads never race.
+unsafe impl Sync for Blocks {}
 
 impl Default for Heap {
     /// A heap with the default limit.
@@ -726,11 +818,11 @@ impl Default for Heap {
     }
 }
 
-impl Drop for Heap {
+impl Drop for Blocks {
     /// Frees every array and object: no value of this heap may be used after this.
     fn drop(&mut self) {
         if let Some(current) = self.chunks.get_mut(self.current) {
-            current.filled = self.next - current.base as usize;
+            current.filled = self.bump.next - current.base as usize;
         }
         for chunk in self.chunks.drain(..) {
             chunk.give_back();
@@ -746,6 +838,8 @@ impl Drop for Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::by_name::{FIELD_BYTES, FIRST_FIELDS, OBJECT_BYTES};
+    use crate::value::OBJECT_TAG;
 
     #[test]
     fn arrays_have_the_layout_native_code_expects() {
@@ -912,7 +1006,7 @@ mod tests {
             heap.alloc_array(&[]).unwrap();
         }
         assert_eq!(heap.used_bytes(), 8000);
-        assert_eq!(heap.chunks.len(), 1);
+        assert_eq!(heap.blocks.chunks.len(), 1);
         // Fill the first chunk to one word short of its end: that word is lost.
         let mut words = (CHUNK_BYTES - 8000) / 8 - 1;
         while words > 0 {
@@ -921,9 +1015,9 @@ mod tests {
             words -= k;
         }
         assert_eq!(heap.used_bytes(), CHUNK_BYTES - 8);
-        assert_eq!(heap.chunks.len(), 1);
+        assert_eq!(heap.blocks.chunks.len(), 1);
         heap.alloc_array(&[Value::ONE]).unwrap();
-        assert_eq!(heap.chunks.len(), 2);
+        assert_eq!(heap.blocks.chunks.len(), 2);
         assert_eq!(heap.used_bytes(), CHUNK_BYTES + 16);
         // A big block costs its pages and one more.
         let mut heap = Heap::default();

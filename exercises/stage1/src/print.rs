@@ -190,8 +190,8 @@ pub fn write_value<W: Write + ?Sized>(
             }
         } else {
             // SAFETY: as for arrays above.
-            match unsafe { heap.object_fields_unchecked(c) }.get(i) {
-                Some(&(field, value)) => {
+            match unsafe { heap.object_field_at_unchecked(c, i) } {
+                Some((field, value)) => {
                     if i > 0 {
                         put(out, b", ")?;
                     }

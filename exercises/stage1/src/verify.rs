@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bytecode::{FnId, Function, Instr, Program};
 use crate::error::SourceError;
+use crate::objects::Sites;
 use crate::value::{INT_MAX, INT_MIN};
 
 pub use crate::limits::{MAX_CODE, MAX_FUNCTIONS, MAX_LOCALS};
@@ -43,6 +44,8 @@ pub struct FunctionInfo {
 pub struct Verified {
     program: Program,
     info: Vec<FunctionInfo>,
+    /// The program's sites, numbered once for every tier (see [`Sites`]).
+    sites: Sites,
     id: u64,
 }
 
@@ -60,7 +63,13 @@ impl Clone for Verified {
 impl Verified {
     fn new(program: Program, info: Vec<FunctionInfo>) -> Verified {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        Verified { program, info, id }
+        let sites = Sites::new(&program);
+        Verified {
+            program,
+            info,
+            sites,
+            id,
+        }
     }
 
     /// The program.
@@ -77,6 +86,12 @@ impl Verified {
     /// not included), indexed by pc.
     pub fn depths(&self, func: FnId) -> &[u32] {
         &self.info[func as usize].depths
+    }
+
+    /// The program's `get_field`, `set_field` and `call_value` sites, as every tier
+    /// names them to the heap's object model.
+    pub fn sites(&self) -> &Sites {
+        &self.sites
     }
 
     /// An id no other `Verified` of this process has: what an engine prepares from a

@@ -11,6 +11,7 @@ use std::io::Write;
 use stage1::heap::Heap;
 use stage1::interp::{Callout, Interpreter, Link, Unwind};
 use stage1::limits::MAX_FRAMES;
+use stage1::objects::Site;
 use stage1::print::write_value;
 use stage1::value::ERROR_WORD;
 use stage1::{ErrorKind, FnId, Value, Verified};
@@ -68,11 +69,14 @@ pub enum RuntimeCall {
     HotCall,
     /// `rt_hot_loop`: a back-edge counter of baseline code reached zero.
     HotLoop,
+    /// `rt_call_target`: a `call_value`'s inline check of its site's cache missed
+    /// (stage 6).
+    CallTarget,
 }
 
 impl RuntimeCall {
     /// How many helpers are counted.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
     /// Every one, in order.
     pub const ALL: [RuntimeCall; RuntimeCall::COUNT] = [
         RuntimeCall::Print,
@@ -84,6 +88,7 @@ impl RuntimeCall {
         RuntimeCall::Error,
         RuntimeCall::HotCall,
         RuntimeCall::HotLoop,
+        RuntimeCall::CallTarget,
     ];
 
     /// The name `Stats::runtime_calls` shows.
@@ -98,6 +103,7 @@ impl RuntimeCall {
             RuntimeCall::Error => "runtime_error",
             RuntimeCall::HotCall => "hot_call",
             RuntimeCall::HotLoop => "hot_loop",
+            RuntimeCall::CallTarget => "call_target",
         }
     }
 }
@@ -236,25 +242,39 @@ pub unsafe extern "sysv64" fn rt_new_object(ctx: *mut Context) -> u64 {
     finish(ctx, result)
 }
 
-/// `get_field k`: `o.f`.
+/// `get_field k` at site `site`: `o.f`, through the heap's object model (which may
+/// update the site's cache).
 ///
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`).
-pub unsafe extern "sysv64" fn rt_get_field(ctx: *mut Context, o: u64, field: u64) -> u64 {
+pub unsafe extern "sysv64" fn rt_get_field(
+    ctx: *mut Context,
+    o: u64,
+    field: u64,
+    site: u64,
+) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     ctx.runtime.runtime_calls[RuntimeCall::GetField as usize] += 1;
     // SAFETY: the heap outlives the run; only this helper uses it while it runs; `o`
     // is the operand of native code's `get_field`, a value of this run's heap.
-    let result = unsafe { (*ctx.runtime.heap).get_field_unchecked(value(o), field as u32) };
+    let result = unsafe {
+        (*ctx.runtime.heap).get_field_at_unchecked(value(o), field as u32, Some(site as Site))
+    };
     finish(ctx, result)
 }
 
-/// `set_field k`: `o.f = v`; returns 0 (or [`ERROR_WORD`]).
+/// `set_field k` at site `site`: `o.f = v`; returns 0 (or [`ERROR_WORD`]).
 ///
 /// # Safety
 /// Called only by native code, with `ctx` its live context (see `context`).
-pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64, v: u64) -> u64 {
+pub unsafe extern "sysv64" fn rt_set_field(
+    ctx: *mut Context,
+    o: u64,
+    field: u64,
+    v: u64,
+    site: u64,
+) -> u64 {
     // SAFETY: called by native code with its `CTX` (see `context`).
     let ctx = unsafe { context(ctx) };
     ctx.runtime.runtime_calls[RuntimeCall::SetField as usize] += 1;
@@ -262,8 +282,29 @@ pub unsafe extern "sysv64" fn rt_set_field(ctx: *mut Context, o: u64, field: u64
     // and `v` are the operands of native code's `set_field`.
     let (heap, o, v) = unsafe { (&mut *ctx.runtime.heap, value(o), value(v)) };
     // SAFETY: `o` and `v` are native code's values, of this run's heap.
-    let result = unsafe { heap.set_field_unchecked(o, field as u32, v) }.map(|()| Value::ZERO);
+    let result = unsafe { heap.set_field_at_unchecked(o, field as u32, v, Some(site as Site)) }
+        .map(|()| Value::ZERO);
     finish(ctx, result)
+}
+
+/// A `call_value` at site `site` of native code is calling the function value
+/// `callee` and its inline check of the site's cache missed: the heap's object model
+/// records the target. Returns 0; never fails.
+///
+/// # Safety
+/// Called only by native code, with `ctx` its live context (see `context`).
+pub unsafe extern "sysv64" fn rt_call_target(ctx: *mut Context, site: u64, callee: u64) -> u64 {
+    // SAFETY: called by native code with its `CTX` (see `context`).
+    let ctx = unsafe { context(ctx) };
+    ctx.runtime.runtime_calls[RuntimeCall::CallTarget as usize] += 1;
+    // SAFETY: `callee` is a word of native code, a value of this run.
+    if let Some(func) = unsafe { value(callee) }.to_function() {
+        // SAFETY: the heap outlives the run; only this helper uses it while it runs.
+        unsafe { &mut *ctx.runtime.heap }
+            .model_mut()
+            .call_target(site as Site, func);
+    }
+    0
 }
 
 /// A declined function's stub calls this: runs `func` in the interpreter with the

@@ -139,7 +139,7 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
     let mut fast = codegen::FastEntries::new(program, &here);
     let mut tier = |asm: &mut Assembler, func: FnId, entries: &[Label]| -> Option<FunctionCode> {
         let p = prepared[func as usize].as_ref().ok()?;
-        let g = codegen::generate(asm, program, &p.ir, &p.alloc, entries, &mut fast);
+        let g = codegen::generate(asm, verified.sites(), &p.ir, &p.alloc, entries, &mut fast);
         let code = g.code.clone();
         generated[func as usize] = Some(g);
         Some(code)

@@ -65,6 +65,7 @@ pub fn compile_function(
         label,
         linkage: Linkage::Table,
         osr: osr.is_some(),
+        sites: verified.sites(),
     };
     let generated = codegen::generate_entered(&mut asm, &prepared.ir, &prepared.alloc, entry);
     let code = asm

@@ -12,6 +12,7 @@ pub mod jasm;
 pub mod limits;
 pub mod load;
 pub mod mini;
+pub mod objects;
 pub mod print;
 pub mod value;
 pub mod verify;

@@ -6,6 +6,7 @@ use super::calls::Cursor;
 use super::Machine;
 use crate::bytecode::Instr;
 use crate::error::ErrorKind;
+use crate::objects::Site;
 use crate::value::Value;
 
 impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
@@ -19,11 +20,17 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     }
 
     /// Runs `op`, one of `NewObject`, `GetField` and `SetField`, on the operands on
-    /// top of the stack.
+    /// top of the stack; `site` is the instruction's site, for the heap's object model
+    /// (`None` for code run without sites).
     #[inline(always)]
-    pub(super) fn object_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
+    pub(super) fn object_op(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        op: Instr,
+        site: Option<Site>,
+    ) -> Result<(), ErrorKind> {
         todo!(
-            "objects: pop the operands of an object instruction, run it on the heap, push its result — book §1.13"
+            "objects: pop the operands of an object instruction, run it on the heap (with its site, when it has one), push its result — book §1.13"
         )
     }
 }

@@ -101,6 +101,15 @@ macro_rules! define_op {
             /// run's counters, and may move the frame into compiled code (OSR) before
             /// it jumps (see [`super::tiered`]).
             LoopOut(u32),
+            /// `get_field` at a site ([`Site`](crate::objects::Site)): the prepared code's
+            /// form of every `get_field`, so that the heap's object model knows which
+            /// instruction asks (its field is the site's).
+            GetFieldAt(u32),
+            /// `set_field` at a site, as [`Op::GetFieldAt`].
+            SetFieldAt(u32),
+            /// `call_value argc` at a site: the model sees each callee (a call-target
+            /// cache in stage 6).
+            CallValueAt { argc: u16, site: u32 },
             /// `load_local a; load_local b; CMP; jump_if_false T` (T read from pc + 3).
             JumpUnlessLocals { cmp: Cmp, a: u16, b: u16 },
             /// `load_local a; const k; CMP; jump_if_false T` (T read from pc + 3).

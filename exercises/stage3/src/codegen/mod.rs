@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use stage1::interp::superinstr::{compare_and_branch, Cmp};
 use stage1::interp::tiering::Counters;
+use stage1::objects::Sites;
 use stage1::{ErrorKind, FnId, Function, Instr, Program, Verified};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 
@@ -337,6 +338,7 @@ pub(crate) fn gen_one(
     let mut gen = FnGen {
         asm,
         program,
+        sites: verified.sites(),
         func,
         frame: Frame {
             locals: f.locals,
@@ -436,6 +438,9 @@ struct Stub {
 pub(crate) struct FnGen<'a> {
     pub asm: &'a mut Assembler,
     pub program: &'a Program,
+    /// The program's sites (field accesses, value calls), which the runtime helpers
+    /// of object instructions are told.
+    pub sites: &'a Sites,
     pub func: FnId,
     pub frame: Frame,
     /// The function's entry label (where its code starts).

@@ -79,18 +79,20 @@ impl FnGen<'_> {
                 self.call_helper(inst, &[], runtime::rt_new_object as *const () as u64)
             }
             Op::GetField(o, k) => {
-                self.asm.mov_imm(Reg::RDX, k as i64);
-                self.call_helper(
+                let site = self.site(inst);
+                self.call_helper_with(
                     inst,
                     &[(Reg::RSI, Some(o))],
+                    &[(Reg::RDX, k as i64), (Reg::RCX, site as i64)],
                     runtime::rt_get_field as *const () as u64,
                 );
             }
             Op::SetField(o, k, v) => {
-                self.asm.mov_imm(Reg::RDX, k as i64);
-                self.call_helper(
+                let site = self.site(inst);
+                self.call_helper_with(
                     inst,
                     &[(Reg::RSI, Some(o)), (Reg::RCX, Some(v))],
+                    &[(Reg::RDX, k as i64), (Reg::R8, site as i64)],
                     runtime::rt_set_field as *const () as u64,
                 );
             }
@@ -467,11 +469,26 @@ impl FnGen<'_> {
     /// registers (one parallel move: an argument may sit in another's register),
     /// leaves on the error word, and stores the result.
     fn call_helper(&mut self, inst: Inst, args: &[(Reg, Option<Value>)], helper: u64) {
+        self.call_helper_with(inst, args, &[], helper);
+    }
+
+    /// [`FnGen::call_helper`] with constant arguments too (`consts`), set by the same
+    /// parallel move, so that no constant overwrites a value before it is read.
+    fn call_helper_with(
+        &mut self,
+        inst: Inst,
+        args: &[(Reg, Option<Value>)],
+        consts: &[(Reg, i64)],
+        helper: u64,
+    ) {
         let mut parallel: Vec<(MoveSrc, Loc)> =
             vec![(MoveSrc::Loc(Loc::Reg(super::CTX)), Loc::Reg(Reg::RDI))];
         for &(reg, v) in args {
             let Some(v) = v else { continue };
             parallel.push((self.move_src(v), Loc::Reg(reg)));
+        }
+        for &(reg, k) in consts {
+            parallel.push((MoveSrc::Const(k), Loc::Reg(reg)));
         }
         for m in moves::sequence(&parallel, TMP2) {
             self.emit_move(m);
@@ -479,6 +496,13 @@ impl FnGen<'_> {
         self.asm.call_abs(helper);
         self.check_error_result(inst);
         self.store_result(inst, ACC);
+    }
+
+    /// The site of `inst`, a field access (see [`stage1::objects::Sites`]).
+    fn site(&self, inst: Inst) -> u32 {
+        self.sites
+            .of(self.func, self.f.inst(inst).pc as usize)
+            .expect("every field access is a site")
     }
 
     /// Where a move reads `v`: its location, or its constant word.

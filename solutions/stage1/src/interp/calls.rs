@@ -13,6 +13,7 @@ use super::Machine;
 use crate::bytecode::FnId;
 use crate::error::ErrorKind;
 use crate::limits::MAX_FRAMES;
+use crate::objects::Site;
 use crate::value::Value;
 
 /// A caller waiting for its callee to return: where to go on in it.
@@ -172,13 +173,22 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
 
     /// Calls the function value under the `argc` arguments on top of the stack:
     /// `type error` when it is not a function, then the checks of [`Machine::call`].
+    /// The heap's object model sees the callee of a call from a `site`.
     #[inline(always)]
-    pub(super) fn call_value(&mut self, cur: &mut Cursor<'p>, argc: u32) -> Result<(), ErrorKind> {
+    pub(super) fn call_value(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        argc: u32,
+        site: Option<Site>,
+    ) -> Result<(), ErrorKind> {
         // SAFETY: the verifier guarantees the callee and its `argc` arguments are the
         // top `argc + 1` operands of the running frame, inside the stack.
         unsafe {
             let slot = cur.sp.sub(argc as usize + 1);
             let func = (*slot).to_function().ok_or(ErrorKind::TypeError)?;
+            if let Some(site) = site {
+                self.heap.model_mut().call_target(site, func);
+            }
             // The callee's slot goes, so the arguments sit where a direct call has them.
             std::ptr::copy(slot.add(1), slot, argc as usize);
             cur.sp = cur.sp.sub(1);

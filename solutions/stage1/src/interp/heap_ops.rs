@@ -6,6 +6,7 @@ use super::calls::Cursor;
 use super::Machine;
 use crate::bytecode::Instr;
 use crate::error::ErrorKind;
+use crate::objects::Site;
 use crate::value::Value;
 
 impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
@@ -58,22 +59,28 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     }
 
     /// Runs `op`, one of `NewObject`, `GetField` and `SetField`, on the operands on
-    /// top of the stack.
+    /// top of the stack; `site` is the instruction's site, for the heap's object model
+    /// (`None` for code run without sites).
     #[inline(always)]
-    pub(super) fn object_op(&mut self, cur: &mut Cursor<'p>, op: Instr) -> Result<(), ErrorKind> {
-        // exercise-begin: objects pop the operands of an object instruction, run it on the heap, push its result
+    pub(super) fn object_op(
+        &mut self,
+        cur: &mut Cursor<'p>,
+        op: Instr,
+        site: Option<Site>,
+    ) -> Result<(), ErrorKind> {
+        // exercise-begin: objects pop the operands of an object instruction, run it on the heap (with its site, when it has one), push its result
         let result = match op {
             Instr::NewObject => self.heap.alloc_object()?,
             Instr::GetField(field) => {
                 let o = self.pop(cur);
                 // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
-                unsafe { self.heap.get_field_unchecked(o, field)? }
+                unsafe { self.heap.get_field_at_unchecked(o, field, site)? }
             }
             Instr::SetField(field) => {
                 let v = self.pop(cur);
                 let o = self.pop(cur);
                 // SAFETY: every value of a run is of its heap (see `Interpreter::enter`).
-                return unsafe { self.heap.set_field_unchecked(o, field, v) };
+                return unsafe { self.heap.set_field_at_unchecked(o, field, v, site) };
             }
             _ => unreachable!("object_op of {op:?}"),
         };

@@ -33,6 +33,7 @@ use crate::bytecode::{FnId, Instr, Program, MAIN};
 use crate::engine::{Engine, Stats};
 use crate::error::{ErrorKind, RuntimeError};
 use crate::heap::{Heap, DEFAULT_HEAP_LIMIT};
+use crate::objects::{Site, SiteKind};
 use crate::print::{format_value, write_value, Chunked};
 use crate::value::Value;
 use crate::verify::Verified;
@@ -157,6 +158,8 @@ struct Prepared {
     goes_out: Vec<bool>,
     /// Prepared for a tiered run (see [`Prepared::new`]).
     tiered: bool,
+    /// The field of each `get_field`/`set_field` site, by site (0 for the others).
+    site_fields: Vec<u32>,
 }
 
 impl Prepared {
@@ -171,15 +174,29 @@ impl Prepared {
         let all = vec![true; program.functions.len()];
         let goes_out = if tiered { &all[..] } else { goes_out };
         let out = |func: FnId| goes_out.get(func as usize) == Some(&true);
+        let sites = verified.sites();
         let code = program
             .functions
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(i, f)| {
                 let mut ops = superinstructions(&f.code);
-                for op in &mut ops {
+                for (pc, op) in ops.iter_mut().enumerate() {
+                    let site = || {
+                        sites
+                            .of(i as FnId, pc)
+                            .expect("every field or value call is a site")
+                    };
                     match *op {
                         Op::Call { func, argc } if out(func) => *op = Op::CallOut { func, argc },
                         Op::Loop(target) if tiered => *op = Op::LoopOut(target),
+                        Op::GetField(_) => *op = Op::GetFieldAt(site()),
+                        Op::SetField(_) => *op = Op::SetFieldAt(site()),
+                        Op::CallValue(argc) => {
+                            if let Ok(argc) = u16::try_from(argc) {
+                                *op = Op::CallValueAt { argc, site: site() }
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -189,7 +206,15 @@ impl Prepared {
                 ops
             })
             .collect();
+        let site_fields = sites
+            .iter()
+            .map(|(_, info)| match info.kind {
+                SiteKind::GetField(k) | SiteKind::SetField(k) => k,
+                SiteKind::CallValue => 0,
+            })
+            .collect();
         Prepared {
+            site_fields,
             program: verified.id(),
             goes_out: goes_out.to_vec(),
             tiered,
@@ -480,6 +505,7 @@ impl Interpreter {
             program,
             code: &prepared.code,
             constants: &prepared.constants,
+            site_fields: &prepared.site_fields,
             stack,
             max_stack: &prepared.max_stack,
             frames: Vec::new(),
@@ -557,6 +583,8 @@ pub(crate) struct Machine<'p, 'r, const TIERED: bool> {
     code: &'p [Vec<Op>],
     /// The constant pool, tagged once so `const` is a copy.
     constants: &'p [Value],
+    /// The field of each site (see [`Prepared`]).
+    site_fields: &'p [u32],
     /// Every frame's locals and operands; its length is the room made so far.
     stack: Vec<Value>,
     /// The most operands each function's frame holds, from the verifier.
@@ -664,8 +692,13 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// dispatch loop, so the hot ones keep its registers. The cursor goes by value,
     /// as its address must not escape the loop (that would keep it in memory).
     #[inline(never)]
-    fn call_value_slow(&mut self, mut cur: Cursor<'p>, argc: u32) -> Result<Cursor<'p>, ErrorKind> {
-        self.call_value(&mut cur, argc)?;
+    fn call_value_slow(
+        &mut self,
+        mut cur: Cursor<'p>,
+        argc: u32,
+        site: Option<Site>,
+    ) -> Result<Cursor<'p>, ErrorKind> {
+        self.call_value(&mut cur, argc, site)?;
         Ok(cur)
     }
 
@@ -709,7 +742,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     /// [`Machine::object_op`], out of line.
     #[inline(never)]
     fn object_op_slow(&mut self, mut cur: Cursor<'p>, op: Instr) -> Result<Cursor<'p>, ErrorKind> {
-        self.object_op(&mut cur, op)?;
+        self.object_op(&mut cur, op, None)?;
         Ok(cur)
     }
 
@@ -833,7 +866,14 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                         self.call::<MIXED>(&mut cur, func, u32::from(argc))
                     )
                 }
-                Op::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc)),
+                Op::CallValue(argc) => cur = tri!(self, cur, self.call_value_slow(cur, argc, None)),
+                Op::CallValueAt { argc, site } => {
+                    cur = tri!(
+                        self,
+                        cur,
+                        self.call_value_slow(cur, argc.into(), Some(site))
+                    )
+                }
                 Op::CallOut { func, argc } => {
                     cur = tri!(self, cur, self.call_out_slow(cur, func, argc.into()))
                 }
@@ -870,8 +910,34 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 Op::ArraySet => tri!(self, cur, self.array_op(&mut cur, Instr::ArraySet)),
                 Op::ArrayLen => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayLen)),
                 Op::NewObject => cur = tri!(self, cur, self.object_op_slow(cur, Instr::NewObject)),
-                Op::GetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::GetField(k))),
-                Op::SetField(k) => tri!(self, cur, self.object_op(&mut cur, Instr::SetField(k))),
+                // Prepared code has the site forms (`GetFieldAt`, ..): these two are
+                // for code run as it is, without sites.
+                Op::GetField(k) => tri!(
+                    self,
+                    cur,
+                    self.object_op(&mut cur, Instr::GetField(k), None)
+                ),
+                Op::SetField(k) => tri!(
+                    self,
+                    cur,
+                    self.object_op(&mut cur, Instr::SetField(k), None)
+                ),
+                Op::GetFieldAt(site) => {
+                    let k = self.site_fields[site as usize];
+                    tri!(
+                        self,
+                        cur,
+                        self.object_op(&mut cur, Instr::GetField(k), Some(site))
+                    )
+                }
+                Op::SetFieldAt(site) => {
+                    let k = self.site_fields[site as usize];
+                    tri!(
+                        self,
+                        cur,
+                        self.object_op(&mut cur, Instr::SetField(k), Some(site))
+                    )
+                }
                 Op::FuncRef(func) => self.push(&mut cur, Value::function(func)),
                 // The superinstructions (see `superinstr`): each runs a whole sequence;
                 // an error is reported at the instruction of the sequence that failed.

@@ -123,13 +123,22 @@ impl FnGen<'_> {
         self.push(Operand::Acc);
     }
 
+    /// The site of the instruction being generated (a field access or value call).
+    fn site(&self) -> u32 {
+        self.sites
+            .of(self.func, self.pc)
+            .expect("every field access and value call is a site")
+    }
+
     /// `get_field k`.
     pub(super) fn gen_get_field(&mut self, field: u32) {
+        let site = self.site();
         self.pop_args([Reg::RSI]);
         let done = self.fast_path(true, |objects, asm, site, done| {
             objects.get_field(asm, site, done)
         });
         self.asm.mov_imm(Reg::RDX, field as i64);
+        self.asm.mov_imm(Reg::RCX, site as i64);
         self.call_helper(runtime::rt_get_field as *const () as u64);
         self.bind_done(done);
         self.push(Operand::Acc);
@@ -137,11 +146,13 @@ impl FnGen<'_> {
 
     /// `set_field k`.
     pub(super) fn gen_set_field(&mut self, field: u32) {
+        let site = self.site();
         self.pop_args([Reg::RSI, Reg::RCX]);
         let done = self.fast_path(true, |objects, asm, site, done| {
             objects.set_field(asm, site, done)
         });
         self.asm.mov_imm(Reg::RDX, field as i64);
+        self.asm.mov_imm(Reg::R8, site as i64);
         self.call_helper(runtime::rt_set_field as *const () as u64);
         self.bind_done(done);
     }

@@ -30,6 +30,7 @@ mod lower;
 use std::ops::Range;
 use std::time::Duration;
 
+use stage1::objects::Sites;
 use stage1::{ErrorKind, FnId, Program};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 use stage3::codegen::linkage::Linkage;
@@ -94,6 +95,8 @@ pub(crate) struct FnGen<'a> {
     /// program.
     fast: Option<&'a mut FastEntries>,
     func: FnId,
+    /// The program's sites (see [`Entry::sites`]).
+    sites: &'a Sites,
     /// Each block's label.
     labels: Vec<Label>,
     stubs: Vec<Stub>,
@@ -187,18 +190,18 @@ impl FastEntries {
 /// of functions with a fast entry (`fast`) to it.
 pub fn generate(
     asm: &mut Assembler,
-    program: &Program,
+    sites: &Sites,
     f: &Function,
     alloc: &Allocation,
     entries: &[Label],
     fast: &mut FastEntries,
 ) -> Generated {
-    let _ = program;
     fast.begin(f.id);
     let entry = Entry {
         label: entries[f.id as usize],
         linkage: Linkage::Labels(entries),
         osr: false,
+        sites,
     };
     generate_with(asm, f, alloc, entry, Some(fast))
 }
@@ -217,6 +220,8 @@ pub struct Entry<'a> {
     /// tier), so the prologue takes no frame from `FRAMES_LEFT` and counts no call.
     /// Its `return` gives a frame back, as every return does.
     pub osr: bool,
+    /// The program's sites: the runtime helpers of field accesses are told theirs.
+    pub sites: &'a Sites,
 }
 
 /// Generates `f` (allocated by `alloc`) into `asm` at `entry.label`. A function's
@@ -266,6 +271,7 @@ fn generate_with<'a>(
         osr: entry.osr,
         fast,
         func: f.id,
+        sites: entry.sites,
         labels,
         stubs: Vec::new(),
         raise,
