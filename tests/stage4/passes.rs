@@ -372,3 +372,109 @@ b1(q):  @3
 }";
     assert_eq!(pass_on_text("dce", input), canonical(expected));
 }
+
+#[test]
+fn bounds_as_text() {
+    // `i < n` bounds `i + 1` whatever `n` is; `x + 1` with no branch, and `x + 2`
+    // under `x < n` (n unknown), may overflow and keep their checks; `i * 3` under
+    // `i < 100` of a counter from 0 fits.
+    let input = "
+function f f1 {
+b0(n, x):  @0
+    zero = const 0  @0
+    one = const 1  @0
+    two = const 2  @0
+    three = const 3  @0
+    hundred = const 100  @0
+    a = add x, one  @1
+    jump b1(zero)
+b1(i):  @2
+    c = lt i, n  @2
+    branch c, b2, b3
+b2:  @3
+    j = add i, one  @3
+    k = add i, two  @4
+    d = lt i, hundred  @5
+    branch d, b4, b1(j)
+b4:  @6
+    m = mul i, three  @6
+    jump b1(j)
+b3:  @7
+    return a
+}";
+    let expected = "
+function f f1 {
+b0(n, x):  @0
+    zero = const 0  @0
+    one = const 1  @0
+    two = const 2  @0
+    three = const 3  @0
+    hundred = const 100  @0
+    a = add x, one  @1
+    jump b1(zero)
+b1(i):  @2
+    c = lt i, n  @2
+    branch c, b2, b3
+b2:  @3
+    j = iadd i, one  @3
+    k = add i, two  @4
+    d = lt i, hundred  @5
+    branch d, b4, b1(j)
+b4:  @6
+    m = imul i, 3  @6
+    jump b1(j)
+b3:  @7
+    return a
+}";
+    assert_eq!(pass_on_text("bounds", input), canonical(expected));
+}
+
+#[test]
+fn bounds_keep_the_first_check_of_a_reassociated_sum() {
+    // `(s + i * 3) - 7` with `s` carried around the loop: `i * 3 - 7` cannot overflow,
+    // so the loop adds it to `s`; `s + i * 3` stays for its check.
+    let input = "
+function f f1 {
+b0(n):  @0
+    zero = const 0  @0
+    one = const 1  @0
+    three = const 3  @0
+    seven = const 7  @0
+    limit = const 1000  @0
+    jump b1(zero, zero)
+b1(s, i):  @2
+    c = lt i, limit  @2
+    branch c, b2, b3
+b2:  @3
+    t = mul i, three  @3
+    u = add s, t  @4
+    w = sub u, seven  @5
+    j = add i, one  @6
+    jump b1(w, j)
+b3:  @7
+    return s
+}";
+    let expected = "
+function f f1 {
+b0(n):  @0
+    zero = const 0  @0
+    one = const 1  @0
+    three = const 3  @0
+    seven = const 7  @0
+    limit = const 1000  @0
+    jump b1(zero, zero)
+b1(s, i):  @2
+    c = lt i, limit  @2
+    branch c, b2, b3
+b2:  @3
+    t = imul i, 3  @3
+    u = add s, t  @4
+    r = isub t, seven  @5
+    w = add s, r  @5
+    j = iadd i, one  @6
+    jump b1(w, j)
+b3:  @7
+    return s
+}";
+    assert_eq!(pass_on_text("bounds", input), canonical(expected));
+}
