@@ -478,3 +478,44 @@ b3:  @7
 }";
     assert_eq!(pass_on_text("bounds", input), canonical(expected));
 }
+
+#[test]
+fn functions_that_return_only_integers_are_found_over_the_program() {
+    let program = load(
+        "test.mini",
+        "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }
+fn even(n) { if n == 0 { return [0]; } return odd(n - 1); }
+fn odd(n) { if n == 0 { return 0; } return even(n - 1); }
+fn twice(n) { return fib(n) * 2; }
+fn first(n) { return fib(n) + odd(n); }
+print first(3) + twice(2);",
+    );
+    let names = ["fib", "even", "odd", "twice", "first"];
+    let mut functions: Vec<Function> = (0..program.program().functions.len() as u32)
+        .map(|id| {
+            let mut f = ir::build(&program, id);
+            optimize(&mut f);
+            f
+        })
+        .collect();
+    let mut stats = vec![PassStats::default(); functions.len()];
+    passes::returns::apply(&mut functions, &mut stats);
+    let facts: Vec<bool> = names
+        .iter()
+        .map(|name| {
+            let id = program.program().function_named(name).unwrap();
+            functions[id as usize].int_results[id as usize]
+        })
+        .collect();
+    // `odd` returns what `even` returns, an array at its base case; `first` adds,
+    // which gives an integer whatever it adds (or fails).
+    assert_eq!(facts, [true, false, false, true, true]);
+    // `fib`'s own results need no check; `first` still checks `odd`'s.
+    let checks = |name: &str| {
+        let id = program.program().function_named(name).unwrap();
+        count(&functions[id as usize], |op| matches!(op, Op::CheckInt(_)))
+    };
+    assert_eq!(checks("fib"), 1, "{}", text::print(&functions[1]));
+    assert_eq!(checks("first"), 1);
+    assert_eq!(checks("twice"), 0);
+}
