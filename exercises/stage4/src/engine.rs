@@ -16,7 +16,7 @@ use stage3::CompiledProgram;
 
 use crate::codegen::{self, Generated};
 use crate::ir::{self, Function};
-use crate::passes::{optimize, PassStats};
+use crate::passes::{optimize, returns, PassStats};
 use crate::regalloc::{self, Allocation};
 
 /// The tier name in events.
@@ -76,6 +76,11 @@ pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
 pub(crate) fn prepare_ir(start: Instant, mut ir: Function) -> Result<Prepared, String> {
     let mut passes = PassStats::default();
     optimize(&mut ir, &mut passes, |_, _| {});
+    allocate(start, ir, passes)
+}
+
+/// The rest of [`prepare_ir`] once the passes have run: checks and registers.
+fn allocate(start: Instant, ir: Function, passes: PassStats) -> Result<Prepared, String> {
     if cfg!(debug_assertions) {
         // Debug builds (the tests) check the passes' output before using it.
         ir::verify::verify(&ir).map_err(|e| format!("the optimized IR is invalid: {e}"))?;
@@ -112,16 +117,36 @@ pub struct Compiled {
 /// templates (or the interpreter for those `interpret` names).
 pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, String> {
     let program = verified.program();
-    let mut prepared: Vec<Result<Prepared, String>> = program
-        .functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
+    // Every function through the passes, then what the whole program knows (which
+    // functions return only integers) back into each, then registers.
+    let mut times = Vec::with_capacity(program.functions.len());
+    let mut stats = Vec::with_capacity(program.functions.len());
+    let mut irs: Vec<Function> = (0..program.functions.len())
+        .map(|i| {
+            let start = Instant::now();
+            let mut ir = ir::build(verified, i as FnId);
+            let mut passes = PassStats::default();
+            optimize(&mut ir, &mut passes, |_, _| {});
+            times.push(start.elapsed());
+            stats.push(passes);
+            ir
+        })
+        .collect();
+    let start = Instant::now();
+    returns::apply(&mut irs, &mut stats);
+    let share = start.elapsed() / program.functions.len().max(1) as u32;
+    let mut prepared: Vec<Result<Prepared, String>> = irs
+        .into_iter()
+        .zip(times.into_iter().zip(stats))
+        .zip(&program.functions)
+        .map(|((ir, (time, passes)), f)| {
             if options.baseline.contains(&f.name) {
-                Err("asked to leave it to the templates (Options::baseline)".to_string())
-            } else {
-                prepare(verified, i as FnId)
+                return Err("asked to leave it to the templates (Options::baseline)".to_string());
             }
+            let start = Instant::now();
+            let mut p = allocate(start, ir, passes)?;
+            p.time += time + share;
+            Ok(p)
         })
         .collect();
     let mut generated: Vec<Option<Generated>> = vec![None; program.functions.len()];
@@ -262,6 +287,7 @@ impl Engine for Optimizer {
             ("merged", passes.merged),
             ("hoisted", passes.hoisted),
             ("strength-reduced", passes.reduced),
+            ("overflow checks proved away", passes.bounded),
             ("values in registers or slots", values),
             ("spilled values", spilled),
         ];

@@ -292,7 +292,7 @@ fn known_ints(f: &Function, order: &[crate::ir::Block]) -> Vec<bool> {
         .values
         .iter()
         .map(|def| match *def {
-            crate::ir::ValueDef::Inst(inst) => f.inst(inst).op.gives_int(),
+            crate::ir::ValueDef::Inst(inst) => f.gives_int(inst),
             crate::ir::ValueDef::Param(b, _) => b != crate::ir::ENTRY,
         })
         .collect();

@@ -572,6 +572,12 @@ pub struct Function {
     pub insts: Vec<InstData>,
     /// Where each value is defined, indexed by [`Value`].
     pub values: Vec<ValueDef>,
+    /// A fact about the other functions of the program, indexed by [`FnId`]: true
+    /// when the function returns only integers (or fails), so that the result of a
+    /// direct call of it is an integer (see `passes::returns`). Empty when nothing is
+    /// known (a function read from text, or compiled alone). Shared: every function
+    /// of a program holds the same facts.
+    pub int_results: std::sync::Arc<[bool]>,
 }
 
 /// The entry block, where a function starts.
@@ -586,6 +592,17 @@ impl Function {
             blocks: Vec::new(),
             insts: Vec::new(),
             values: Vec::new(),
+            int_results: std::sync::Arc::from([]),
+        }
+    }
+
+    /// True when instruction `inst` always gives an integer: by its operation
+    /// ([`Op::gives_int`]), or as a direct call of a function known to return only
+    /// integers ([`Function::int_results`]).
+    pub fn gives_int(&self, inst: Inst) -> bool {
+        match self.inst(inst).op {
+            Op::Call { func, .. } => self.int_results.get(func as usize) == Some(&true),
+            ref op => op.gives_int(),
         }
     }
 

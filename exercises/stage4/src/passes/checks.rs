@@ -3,7 +3,8 @@
 //! **What it proves**: that a value is an integer on every execution. Two facts feed
 //! it:
 //! - *by definition*: constants, arithmetic, comparisons, `!`, `len` and `check_int`
-//!   itself give integers ([`Op::gives_int`]);
+//!   itself give integers ([`Op::gives_int`]), and so does a direct call of a function
+//!   that returns only integers ([`Function::gives_int`], see [`super::returns`]);
 //! - *by dominance*: after `c = check_int x` has run, `x` is an integer; every use of
 //!   `x` that `c` dominates can use `c` instead, and a second `check_int x` there is
 //!   redundant on every path (the first one failed already if `x` was not an

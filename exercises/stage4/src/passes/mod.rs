@@ -10,6 +10,7 @@
 //! [`optimize`] runs the pipeline and calls an observer after each pass (what `jitlab
 //! dump --ir --passes` prints); [`PassStats`] counts what the passes did.
 
+pub mod bounds;
 pub mod checks;
 pub mod cleanup;
 pub mod dce;
@@ -17,6 +18,7 @@ pub mod fold;
 pub mod gvn;
 pub mod licm;
 pub mod params;
+pub mod returns;
 pub mod sccp;
 pub mod strength;
 
@@ -42,6 +44,8 @@ pub struct PassStats {
     /// Multiplications, divisions and remainders by constants rewritten (strength
     /// reduction).
     pub reduced: u64,
+    /// `add`s, `sub`s and `mul`s proved not to overflow (bounds from branches).
+    pub bounded: u64,
 }
 
 impl PassStats {
@@ -55,6 +59,7 @@ impl PassStats {
         self.merged += other.merged;
         self.hoisted += other.hoisted;
         self.reduced += other.reduced;
+        self.bounded += other.bounded;
     }
 }
 
@@ -90,6 +95,7 @@ pub const PIPELINE: &[(&str, Pass)] = &[
     ("checks", checks::run),
     ("gvn", gvn::run),
     ("licm", licm::run),
+    ("bounds", bounds::run),
     ("strength", strength::run),
     // Again: constants that LICM gathered in a preheader, and the sign masks of
     // several divisions of one value, are now equal and dominate each other.
@@ -178,7 +184,10 @@ pub fn cannot_fail(f: &Function, inst: Inst) -> bool {
 
 /// True when the instruction defining `v` always gives an integer.
 pub fn known_int_def(f: &Function, v: Value) -> bool {
-    f.def_op(v).is_some_and(Op::gives_int)
+    match f.def(v) {
+        ValueDef::Inst(inst) => f.gives_int(inst),
+        ValueDef::Param(..) => false,
+    }
 }
 
 /// Where each value is used: the instructions (in any block) and the blocks whose
