@@ -89,7 +89,7 @@ impl OsrCode {
         let at = match code.iter().position(|(k, _)| *k == (func, header)) {
             Some(at) => at,
             None => {
-                let c = compile_function(verified, func, Some(header))
+                let c = compile_function(verified, func, Some(header), None)
                     .unwrap_or_else(|e| panic!("no OSR code for fn {func} at {header}: {e}"));
                 code.push(((func, header), c));
                 code.len() - 1
@@ -203,7 +203,7 @@ fn interpreter_with_osr(verified: &Verified, back_edges: i64) -> (Run, usize) {
     let program = verified.program();
     let shared = SharedCode::new(program).expect("the shared code");
     let optimized: Vec<_> = (0..program.functions.len() as FnId)
-        .map(|f| compile_function(verified, f, None).expect("optimized"))
+        .map(|f| compile_function(verified, f, None, None).expect("optimized"))
         .collect();
     let table: Vec<FnEntry> = optimized
         .iter()

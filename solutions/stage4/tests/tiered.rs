@@ -24,6 +24,7 @@ use stage1::{Engine, FnId, RuntimeError, Stats, Value, Verified};
 use stage2::{Assembler, CodeBlock, Imm32, Reg};
 use stage3::codegen::FRAMES_LEFT;
 use stage3::CompiledProgram;
+use stage4_solution::objects::{ObjectLowering, Site};
 use stage4_solution::tiered::{self, compile_function, CompiledFunction};
 use stage4_solution::{ir, passes, regalloc};
 
@@ -121,12 +122,21 @@ struct TableLinked {
 
 impl TableLinked {
     fn new(verified: &Verified, mix: Mix) -> TableLinked {
+        TableLinked::with_objects(verified, mix, None)
+    }
+
+    /// [`TableLinked::new`], stage 4's object instructions lowered with `objects`.
+    fn with_objects(
+        verified: &Verified,
+        mix: Mix,
+        objects: Option<&dyn ObjectLowering>,
+    ) -> TableLinked {
         let mut program = stage3::compile_program_declining(verified, &[])
             .expect("the templates compile the program");
         let optimized: Vec<Option<CompiledFunction>> = (0..verified.program().functions.len())
             .map(|i| {
                 let take = mix == Mix::Optimized || i % 2 == 1;
-                let compiled = compile_function(verified, i as FnId, None);
+                let compiled = compile_function(verified, i as FnId, None, objects);
                 match compiled {
                     Ok(c) if take && program.declined[i].is_none() => Some(c),
                     Ok(_) => None,
@@ -262,7 +272,7 @@ fn osr_differential(
         },
     };
 
-    let osr = compile_function(&verified, id, Some(header))?;
+    let osr = compile_function(&verified, id, Some(header), None)?;
     assert_eq!(osr.osr_entries, [(header, osr.entry)]);
     let mut linked = TableLinked::new(&verified, Mix::Optimized);
     let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
@@ -471,12 +481,12 @@ fn the_osr_ir_enters_at_the_loop_header_with_the_frame_state() {
     assert!(!text.contains("99"), "{text}");
     assert!(text.contains("print"), "{text}");
     // A pc that is no loop header is declined.
-    let err = compile_function(&verified, 0, Some(header + 1))
+    let err = compile_function(&verified, 0, Some(header + 1), None)
         .err()
         .unwrap();
     assert!(err.contains("not a loop header"), "{err}");
     // No such function: declined too, not a panic.
-    let err = compile_function(&verified, 7, None).err().unwrap();
+    let err = compile_function(&verified, 7, None, None).err().unwrap();
     assert_eq!(err, "no function 7");
 }
 
@@ -497,7 +507,7 @@ fn osr_ir_of_every_corpus_loop_verifies_and_its_allocation_checks() {
                 if let Err(errors) = regalloc::checker::check(&f, &alloc) {
                     panic!("{what}: {}\n{}", errors[0], ir::text::print(&f));
                 }
-                compile_function(&verified, func, Some(header))
+                compile_function(&verified, func, Some(header), None)
                     .unwrap_or_else(|e| panic!("{what}: {e}"));
             }
         }
@@ -520,7 +530,7 @@ fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() 
     let program = verified.program();
     let calls = |func: &str, osr: Option<usize>| {
         let id = program.function_named(func).unwrap();
-        let c = compile_function(&verified, id, osr).unwrap();
+        let c = compile_function(&verified, id, osr, None).unwrap();
         let lines = stage2::disasm::disasm(c.code.bytes(), 0);
         let text: Vec<String> = lines.iter().map(stage2::disasm::format_line).collect();
         let direct = text.iter().filter(|l| l.contains("call 0x")).count();
@@ -540,4 +550,89 @@ fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() 
     assert_eq!((direct, table), (0, 1), "{text}");
     let (direct, table, text) = calls("spin", None);
     assert_eq!((direct, table), (1, 0), "{text}");
+}
+
+/// An object lowering whose fast paths always miss (a jump to the runtime call, out of
+/// line) and which names every function of arity `1` or more as a call target of
+/// every `call_value` site (most of them wrong): what stage 4 makes of its answers
+/// must not change what a program does.
+struct Missing {
+    functions: Vec<FnId>,
+}
+
+impl ObjectLowering for Missing {
+    fn get_field(&self, asm: &mut Assembler, _: Site, _: Reg, miss: stage2::Label) -> bool {
+        asm.jmp(miss);
+        true
+    }
+
+    fn set_field(&self, asm: &mut Assembler, _: Site, _: Reg, _: Reg, miss: stage2::Label) -> bool {
+        asm.jmp(miss);
+        true
+    }
+
+    fn call_targets(&self, _: Site) -> Vec<FnId> {
+        self.functions.clone()
+    }
+}
+
+#[test]
+fn every_corpus_program_agrees_with_object_fast_paths_that_miss_and_guessed_call_targets() {
+    let programs = corpus_programs();
+    let failures = harness().max_failures(programs.len()).each(
+        programs.len(),
+        |i| programs[i].name.clone(),
+        |i| {
+            let p = &programs[i];
+            let verified = load(&p.name, &p.source);
+            let expected = interpreted(&verified);
+            let functions = (0..verified.program().functions.len() as FnId)
+                .rev()
+                .collect();
+            let missing = Missing { functions };
+            let linked = TableLinked::with_objects(&verified, Mix::Optimized, Some(&missing));
+            let actual = linked.run(&verified, &mut Heap::new(DEFAULT_HEAP_LIMIT));
+            compare(&p.name, &p.source, &expected, &actual)
+        },
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus programs went wrong with missing object fast paths: {}\n\n{}",
+        failures.len(),
+        programs.len(),
+        isolate::names(&failures, |i| programs[i].name.clone()),
+        isolate::report(&failures[..failures.len().min(3)])
+    );
+}
+
+#[test]
+fn a_guarded_call_value_compares_the_callee_and_calls_the_target_directly() {
+    let verified = load(
+        "values.mini",
+        "fn inc(n) { return n + 1; }\nfn apply(f, n) { return f(n); }\nprint apply(inc, 1);\n",
+    );
+    let program = verified.program();
+    let inc = program.function_named("inc").unwrap();
+    let apply = program.function_named("apply").unwrap();
+    let calls = |objects: Option<&dyn ObjectLowering>| {
+        let c = compile_function(&verified, apply, None, objects).unwrap();
+        let lines = stage2::disasm::disasm(c.code.bytes(), 0);
+        let text: Vec<String> = lines.iter().map(stage2::disasm::format_line).collect();
+        let guard = format!("cmp rax, {:#x}", Value::function(inc).bits());
+        let guards = text.iter().filter(|l| l.contains(&guard)).count();
+        let table = text.iter().filter(|l| l.contains("call qword ptr")).count();
+        let indirect = text.iter().filter(|l| l.contains("call rax")).count();
+        (guards, table, indirect, text.join("\n"))
+    };
+    // Alone: one indirect call of whatever the callee is.
+    let (guards, table, indirect, text) = calls(None);
+    assert_eq!((guards, table, indirect), (0, 0, 1), "{text}");
+    // `inc` known: a compare with its value, a call through its table entry, and
+    // the indirect call for any other callee. `main` (arity 0) is no target of a
+    // call of one argument, `apply` (arity 2) neither.
+    let missing = Missing {
+        functions: vec![inc, program.function_named("main").unwrap_or(0), apply],
+    };
+    let (guards, table, indirect, text) = calls(Some(&missing));
+    assert_eq!((guards, table, indirect), (1, 1, 1), "{text}");
 }
