@@ -13,6 +13,8 @@
 //! - [`codegen`]: x86-64 from the IR and its allocation, into stage 3's program-wide
 //!   assembler (stage 3's calling convention, function table and error exit).
 //! - [`engine`]: [`Optimizer`], the engine behind the stage 1 interface.
+//! - [`objects`]: the extension point of the object instructions' fast paths (stage
+//!   6's inline caches).
 //! - [`tiered`]: one function compiled alone for a tiered run (stage 5), through the
 //!   function table, and its variant entered by on-stack replacement at a loop header.
 //! - [`listing`](mod@listing): bytecode pc, IR and x86-64 side by side, for
@@ -29,6 +31,7 @@ pub mod codegen;
 pub mod engine;
 pub mod ir;
 pub mod listing;
+pub mod objects;
 pub mod passes;
 pub mod regalloc;
 pub mod tiered;

@@ -34,6 +34,7 @@ use stage3::codegen::linkage::Linkage;
 use crate::codegen::{self, Entry};
 use crate::engine::{prepare_ir, Prepared};
 use crate::ir::{self, Pc};
+use crate::objects::{ObjectLowering, Objects, Sites};
 
 /// One function compiled alone: its own executable block, where to enter it, and
 /// what stage 3 records of every function (code ranges, frame size, compile time) —
@@ -51,14 +52,24 @@ pub use stage3::CompiledFunction;
 /// target of a `loop` instruction) with the frame state (see the module's
 /// documentation). `Err` says why the optimizer declines (a function too big, a pc
 /// that is no loop header, or — in debug builds — an IR or allocation that fails
-/// its check).
+/// its check). With `objects`, the object instructions get the fast paths a later
+/// stage gives (stage 6's inline caches, see [`crate::objects`]).
 pub fn compile_function(
     verified: &Verified,
     func: FnId,
     osr: Option<usize>,
+    objects: Option<&dyn ObjectLowering>,
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
     let prepared = prepare_function(verified, func, osr)?;
+    let sites = objects.map(|_| Sites::new(verified.program()));
+    let objects = objects
+        .zip(sites.as_ref())
+        .map(|(lowering, sites)| Objects {
+            lowering,
+            sites,
+            program: verified.program(),
+        });
     let mut asm = Assembler::new();
     let label = asm.new_label();
     let entry = Entry {
@@ -67,7 +78,8 @@ pub fn compile_function(
         osr: osr.is_some(),
         sites: verified.sites(),
     };
-    let generated = codegen::generate_entered(&mut asm, &prepared.ir, &prepared.alloc, entry);
+    let generated =
+        codegen::generate_entered(&mut asm, &prepared.ir, &prepared.alloc, entry, objects);
     let code = asm
         .finish()
         .map_err(|e| format!("cannot load the code: {e}"))?;

@@ -73,7 +73,7 @@ pub struct Done {
 /// Compiles `job` with stage 4: what the worker (or, in sync mode, the hook) does.
 pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
     let start = Instant::now();
-    let code = stage4::tiered::compile_function(verified, job.func, job.osr);
+    let code = stage4::tiered::compile_function(verified, job.func, job.osr, None);
     Done {
         job,
         code,

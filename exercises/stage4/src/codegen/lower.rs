@@ -5,8 +5,8 @@
 use stage1::value::{
     ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK,
 };
-use stage1::ErrorKind;
-use stage2::{Cond, Imm32, IndexReg, Mem, Reg, Scale};
+use stage1::{ErrorKind, FnId};
+use stage2::{Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage3::context::{
     FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT, FUNCTIONS_OFFSET,
 };
@@ -513,14 +513,127 @@ impl FnGen<'_> {
         }
     }
 
+    /// The fast path of object instruction `inst` from the object lowering (see
+    /// [`crate::objects`]), when it gives one: emitted here, its hit falling through to
+    /// the result's store, its miss jumping to the runtime call, which goes out of line
+    /// ([`super::SlowPath`]) with the saves of the registers live across it. False
+    /// when there is none (then `inst` is generated as usual).
+    pub(super) fn gen_object_fast_path(&mut self, inst: Inst) -> bool {
+        let Some(objects) = self.objects else {
+            return false;
+        };
+        let op = self.f.inst(inst).op.clone();
+        if !matches!(op, Op::GetField(..) | Op::SetField(..)) {
+            return false;
+        }
+        let pc = self.f.inst(inst).pc as usize;
+        let Some(site) = objects.sites.of(self.func, pc) else {
+            return false;
+        };
+        let miss = self.asm.new_label();
+        let emitted = match op {
+            Op::GetField(o, _) => {
+                let obj = self.operand_reg(o, TMP);
+                objects.lowering.get_field(self.asm, site, obj, miss)
+            }
+            Op::SetField(o, _, v) => {
+                let obj = self.operand_reg(o, TMP);
+                let value = self.operand_reg(v, TMP2);
+                objects.lowering.set_field(self.asm, site, obj, value, miss)
+            }
+            _ => false,
+        };
+        if !emitted {
+            return false;
+        }
+        self.store_result(inst, ACC);
+        let back = self.asm.new_label();
+        self.asm.bind(back);
+        self.slow.push(super::SlowPath {
+            label: miss,
+            inst,
+            back,
+        });
+        true
+    }
+
+    /// The register holding `v`: its own, or `scratch` loaded with it.
+    fn operand_reg(&mut self, v: Value, scratch: Reg) -> Reg {
+        match self.opnd(v) {
+            Opnd::Reg(r) => r,
+            _ => {
+                self.load(scratch, v);
+                scratch
+            }
+        }
+    }
+
+    /// The guarded direct calls of a `call_value` of `argc` arguments (the callee in
+    /// `ACC`, the arguments written out) whose site has known targets (see
+    /// [`crate::objects::ObjectLowering::call_targets`]): for each target of that
+    /// arity, a compare of the callee with the function's value and, when equal, a
+    /// call of it as a known function (its fast entry when it has one), which goes on
+    /// at the returned label. `None` when there is nothing to guard; otherwise the
+    /// generic call follows, for a callee that matched none.
+    fn gen_guarded_calls(&mut self, inst: Inst, args: &[Value]) -> Option<Label> {
+        let objects = self.objects?;
+        let site = objects.sites.of(self.func, self.f.inst(inst).pc as usize)?;
+        let functions = &objects.program.functions;
+        let targets: Vec<FnId> = objects
+            .lowering
+            .call_targets(site)
+            .into_iter()
+            .filter(|&t| {
+                functions
+                    .get(t as usize)
+                    .is_some_and(|f| f.arity as usize == args.len())
+            })
+            .collect();
+        if targets.is_empty() {
+            return None;
+        }
+        let after = self.asm.new_label();
+        for target in targets {
+            let next = self.asm.new_label();
+            let word = stage1::Value::function(target).bits() as i64;
+            match i32::try_from(word) {
+                Ok(imm) => self.asm.cmp(ACC, Imm32(imm)),
+                Err(_) => {
+                    self.asm.mov_imm(TMP, word);
+                    self.asm.cmp(ACC, TMP);
+                }
+            }
+            self.asm.jcc(Cond::NE, next);
+            if let Some(fast) = self.fast_entry(target) {
+                let parallel: Vec<(MoveSrc, Loc)> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
+                    .collect();
+                for m in moves::sequence(&parallel, TMP2) {
+                    self.emit_move(m);
+                }
+                self.asm.call(fast);
+            } else {
+                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+                self.linkage.call(self.asm, target, ACC);
+            }
+            self.asm.jmp(after);
+            self.asm.bind(next);
+        }
+        Some(after)
+    }
+
     /// `call_value`: `type error` unless the callee is a function, `wrong number of
     /// arguments` unless its arity (from the function table) is `args.len()`, then a
-    /// call of its code.
+    /// call of its code; a site with known targets calls them directly first
+    /// ([`Self::gen_guarded_calls`]).
     fn gen_call_value(&mut self, inst: Inst, callee: Value, args: &[Value]) {
         let type_error = self.error(ErrorKind::TypeError, inst);
         let arity_error = self.error(ErrorKind::WrongNumberOfArguments, inst);
         self.write_outgoing(args);
         self.load(ACC, callee);
+        let guarded = self.gen_guarded_calls(inst, args);
         self.asm.mov(TMP.r32(), ACC.r32());
         self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
         self.asm.cmp(TMP.r32(), Imm32(FUNCTION_TAG as i32));
@@ -537,6 +650,9 @@ impl FnGen<'_> {
         self.asm.mov(ACC, entry(FN_ENTRY_CODE_OFFSET));
         self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
         self.asm.call_reg(ACC);
+        if let Some(after) = guarded {
+            self.asm.bind(after);
+        }
         self.check_error_result(inst);
         self.store_result(inst, ACC);
     }

@@ -38,15 +38,16 @@ use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
 use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
 
 use crate::ir::{Function, Inst, Op, Terminator, Value};
+use crate::objects::Objects;
 use crate::regalloc::{self, Allocation, Loc};
 
 /// Scratch register: computations happen here before their result goes to its
 /// location (also `idiv`'s dividend and quotient).
-const ACC: Reg = Reg::RAX;
+pub const ACC: Reg = Reg::RAX;
 /// Second scratch register (`idiv`'s remainder, tag checks, indices).
-const TMP: Reg = Reg::RDX;
+pub const TMP: Reg = Reg::RDX;
 /// Third scratch register (divisors, stored values, the cycles of parallel moves).
-const TMP2: Reg = regalloc::MOVE_SCRATCH;
+pub const TMP2: Reg = regalloc::MOVE_SCRATCH;
 
 /// What one IR instruction (or a block's start or end) became, for the listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +79,15 @@ struct Stub {
     label: Label,
     kind: u64,
     pc: u64,
+}
+
+/// The runtime call of an object instruction whose fast path missed, out of line:
+/// emitted at `label` after the function's blocks, it goes back to `back`.
+#[derive(Clone, Copy)]
+struct SlowPath {
+    label: Label,
+    inst: Inst,
+    back: Label,
 }
 
 /// The state of generating one function.
@@ -112,6 +122,10 @@ pub(crate) struct FnGen<'a> {
     /// Which values are integers on every execution ([`known_ints`]): an array index
     /// among them needs no tag test.
     ints: Vec<bool>,
+    /// The fast paths of object instructions, when a later stage gives them.
+    objects: Option<Objects<'a>>,
+    /// The runtime calls of those fast paths' misses.
+    slow: Vec<SlowPath>,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -203,7 +217,7 @@ pub fn generate(
         osr: false,
         sites,
     };
-    generate_with(asm, f, alloc, entry, Some(fast))
+    generate_with(asm, f, alloc, entry, Some(fast), None)
 }
 
 /// How a function's code is entered and how it reaches its callees.
@@ -228,16 +242,19 @@ pub struct Entry<'a> {
 /// ordinary code (not an OSR entry) calls *itself* directly, through its own fast
 /// entry, whatever the linkage: the table could only lead back to this code while it
 /// runs (a tiered run installs a function's optimized code once, for good), and a
-/// recursive function's calls then cost what they cost in a whole program.
+/// recursive function's calls then cost what they cost in a whole program. With
+/// `objects`, its object instructions get the fast paths a later stage gives (see
+/// [`crate::objects`]).
 pub fn generate_entered(
     asm: &mut Assembler,
     f: &Function,
     alloc: &Allocation,
     entry: Entry<'_>,
+    objects: Option<Objects<'_>>,
 ) -> Generated {
     let mut own = FastEntries::only(f.id, f.arity());
     let fast = (!entry.osr).then_some(&mut own);
-    generate_with(asm, f, alloc, entry, fast)
+    generate_with(asm, f, alloc, entry, fast, objects)
 }
 
 /// [`generate_entered`], with the fast entries of a whole program.
@@ -247,6 +264,7 @@ fn generate_with<'a>(
     alloc: &'a Allocation,
     entry: Entry<'a>,
     fast: Option<&'a mut FastEntries>,
+    objects: Option<Objects<'a>>,
 ) -> Generated {
     let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
     let raise = asm.new_label();
@@ -279,6 +297,8 @@ fn generate_with<'a>(
         frame_size,
         uses,
         ints: known_ints(f, &alloc.order),
+        objects,
+        slow: Vec::new(),
     };
     gen.gen_function()
 }
@@ -370,15 +390,8 @@ impl FnGen<'_> {
                     break;
                 }
                 let begin = self.asm.offset();
-                // A call: the registers saved around it, stored before and loaded after.
-                let alloc = self.alloc;
-                let saves = alloc.saves_at(inst);
-                for &(_, r, slot) in saves {
-                    self.asm.mov_mr(self.slot(slot), r);
-                }
-                self.gen_inst(inst);
-                for &(_, r, slot) in saves {
-                    self.asm.mov(r, self.slot(slot));
+                if !self.gen_object_fast_path(inst) {
+                    self.gen_saved(inst);
                 }
                 pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
             }
@@ -390,6 +403,12 @@ impl FnGen<'_> {
             pieces.push((Piece::Terminator(b), begin..self.asm.offset()));
         }
         let slow = self.asm.offset();
+        for k in 0..self.slow.len() {
+            let SlowPath { label, inst, back } = self.slow[k];
+            self.asm.bind(label);
+            self.gen_saved(inst);
+            self.asm.jmp(back);
+        }
         for k in 0..self.stubs.len() {
             let Stub { label, kind, pc } = self.stubs[k];
             self.asm.bind(label);
@@ -433,6 +452,20 @@ impl FnGen<'_> {
                 frame_bytes: self.frame_size as usize + stage3::codegen::frame::FRAME_OVERHEAD,
             },
             pieces,
+        }
+    }
+
+    /// Generates `inst`; a call has the registers live across it (`saves_at`) stored
+    /// before it and loaded after.
+    fn gen_saved(&mut self, inst: Inst) {
+        let alloc = self.alloc;
+        let saves = alloc.saves_at(inst);
+        for &(_, r, slot) in saves {
+            self.asm.mov_mr(self.slot(slot), r);
+        }
+        self.gen_inst(inst);
+        for &(_, r, slot) in saves {
+            self.asm.mov(r, self.slot(slot));
         }
     }
 

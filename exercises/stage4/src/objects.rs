@@ -1,0 +1,89 @@
+//! What a later stage adds to optimized code's object instructions: the extension
+//! point stage 6 plugs its inline caches into (through stage 5's `Extension`).
+//!
+//! On its own, stage 4 lowers `get_field` and `set_field` to a call of the runtime
+//! (`rt_get_field`, `rt_set_field`) and `call_value` to a tag check, an arity check
+//! and an indirect call through the function table. Given an [`ObjectLowering`], it
+//! asks it for a fast path of each `get_field`/`set_field` site, emitted inline, and
+//! moves the runtime call out of line (at the end of the function, with the saves of
+//! the registers live across it): a hit touches no register the allocator gave out
+//! and pays no save. For a `call_value` site it asks for the known targets and calls
+//! each one directly behind a compare of the callee word, the generic call after them.
+//!
+//! The lowering is consulted on the compile's thread (stage 5's worker): it must hold
+//! what it needs (a snapshot), never read state the running program changes.
+
+use stage1::{FnId, Program};
+use stage2::{Assembler, Label, Reg};
+
+pub use crate::codegen::{ACC, TMP, TMP2};
+// TEMPORARY until stage 1's `objects` lands (part A).
+pub use shim::{Site, Sites};
+mod shim {
+    use stage1::{FnId, Instr, Program};
+    pub type Site = u32;
+    pub struct Sites(Vec<(FnId, usize)>);
+    impl Sites {
+        pub fn new(p: &Program) -> Sites {
+            let mut v = Vec::new();
+            for (i, f) in p.functions.iter().enumerate() {
+                for (pc, ins) in f.code.iter().enumerate() {
+                    if matches!(
+                        ins,
+                        Instr::GetField(_) | Instr::SetField(_) | Instr::CallValue(_)
+                    ) {
+                        v.push((i as FnId, pc));
+                    }
+                }
+            }
+            Sites(v)
+        }
+        pub fn of(&self, func: FnId, pc: usize) -> Option<Site> {
+            self.0.binary_search(&(func, pc)).ok().map(|i| i as Site)
+        }
+    }
+}
+
+/// What a later stage adds to optimized code's object instructions (stage 6: inline
+/// shape dispatch from the ICs' states when the function was compiled).
+///
+/// Registers: a fast path may change [`ACC`] (`rax`), [`TMP`] and [`TMP2`], the
+/// scratch registers of stage 4's code generator, and nothing else: every other
+/// register may hold a value the allocator placed there (the saves of a call happen
+/// only on the miss path). The operands are in the registers named, which are either
+/// allocated registers or, for an operand that lives in memory or is a constant,
+/// `TMP` (the object) and `TMP2` (a stored value).
+pub trait ObjectLowering: Send + Sync {
+    /// `get_field` at `site`: the object in `obj` (never `rax`; it may be `TMP`, so
+    /// read it before writing `TMP`). Hit: the field's value in `rax`, falling
+    /// through. Miss: a jump to `miss` (stage 4's runtime call, which also raises the
+    /// errors). Returns false when it emitted nothing (then stage 4 emits only the
+    /// runtime call, and `miss` is unused).
+    fn get_field(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool;
+
+    /// `set_field` at `site`: the object in `obj` (never `rax`, maybe `TMP`), the value
+    /// in `value` (never `rax` nor `TMP`; maybe `TMP2`, which must then be kept until
+    /// the store). Hit: stored (the object's shape changed when the field is new),
+    /// falling through; miss: a jump to `miss`. False when it emitted nothing.
+    fn set_field(&self, asm: &mut Assembler, site: Site, obj: Reg, value: Reg, miss: Label)
+        -> bool;
+
+    /// The known call targets of a `call_value` site (monomorphic or polymorphic),
+    /// most likely first, for guarded direct calls; empty when there are none to guard
+    /// for (never run, or megamorphic). A target whose arity does not fit the call is
+    /// skipped by stage 4.
+    fn call_targets(&self, site: Site) -> Vec<FnId>;
+}
+
+/// An [`ObjectLowering`] with what stage 4 needs beside it to use it: the program's
+/// sites (an instruction's site from its function and bytecode pc) and the program
+/// (the arity of a call target).
+#[derive(Clone, Copy)]
+pub struct Objects<'a> {
+    /// The lowering.
+    pub lowering: &'a dyn ObjectLowering,
+    /// The program's sites.
+    pub sites: &'a Sites,
+    /// The program.
+    pub program: &'a Program,
+}
