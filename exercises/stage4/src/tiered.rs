@@ -34,7 +34,7 @@ use stage3::codegen::linkage::Linkage;
 use crate::codegen::{self, Entry};
 use crate::engine::{prepare_ir, Prepared};
 use crate::ir::{self, Pc};
-use crate::objects::{ObjectLowering, Objects, Sites};
+use crate::objects::{ObjectLowering, Objects};
 
 /// One function compiled alone: its own executable block, where to enter it, and
 /// what stage 3 records of every function (code ranges, frame size, compile time) —
@@ -62,14 +62,7 @@ pub fn compile_function(
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
     let prepared = prepare_function(verified, func, osr)?;
-    let sites = objects.map(|_| Sites::new(verified.program()));
-    let objects = objects
-        .zip(sites.as_ref())
-        .map(|(lowering, sites)| Objects {
-            lowering,
-            sites,
-            program: verified.program(),
-        });
+    let objects = objects.map(|lowering| Objects::new(lowering, verified.program(), func));
     let mut asm = Assembler::new();
     let label = asm.new_label();
     let entry = Entry {

@@ -15,34 +15,10 @@
 
 use stage1::{FnId, Program};
 use stage2::{Assembler, Label, Reg};
+use stage3::codegen::objects::is_site;
 
 pub use crate::codegen::{ACC, TMP, TMP2};
-// TEMPORARY until stage 1's `objects` lands (part A).
-pub use shim::{Site, Sites};
-mod shim {
-    use stage1::{FnId, Instr, Program};
-    pub type Site = u32;
-    pub struct Sites(Vec<(FnId, usize)>);
-    impl Sites {
-        pub fn new(p: &Program) -> Sites {
-            let mut v = Vec::new();
-            for (i, f) in p.functions.iter().enumerate() {
-                for (pc, ins) in f.code.iter().enumerate() {
-                    if matches!(
-                        ins,
-                        Instr::GetField(_) | Instr::SetField(_) | Instr::CallValue(_)
-                    ) {
-                        v.push((i as FnId, pc));
-                    }
-                }
-            }
-            Sites(v)
-        }
-        pub fn of(&self, func: FnId, pc: usize) -> Option<Site> {
-            self.0.binary_search(&(func, pc)).ok().map(|i| i as Site)
-        }
-    }
-}
+pub use stage3::codegen::objects::Site;
 
 /// What a later stage adds to optimized code's object instructions (stage 6: inline
 /// shape dispatch from the ICs' states when the function was compiled).
@@ -57,8 +33,8 @@ pub trait ObjectLowering: Send + Sync {
     /// `get_field` at `site`: the object in `obj` (never `rax`; it may be `TMP`, so
     /// read it before writing `TMP`). Hit: the field's value in `rax`, falling
     /// through. Miss: a jump to `miss` (stage 4's runtime call, which also raises the
-    /// errors). Returns false when it emitted nothing (then stage 4 emits only the
-    /// runtime call, and `miss` is unused).
+    /// errors). Returns false when it emitted nothing (no case known at the site: then
+    /// stage 4 emits the runtime call in line, as without a lowering).
     fn get_field(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool;
 
     /// `set_field` at `site`: the object in `obj` (never `rax`, maybe `TMP`), the value
@@ -75,15 +51,43 @@ pub trait ObjectLowering: Send + Sync {
     fn call_targets(&self, site: Site) -> Vec<FnId>;
 }
 
-/// An [`ObjectLowering`] with what stage 4 needs beside it to use it: the program's
-/// sites (an instruction's site from its function and bytecode pc) and the program
-/// (the arity of a call target).
-#[derive(Clone, Copy)]
+/// An [`ObjectLowering`] with what stage 4 needs beside it to use it for one
+/// function: the site of each of its pcs and the program (the arity of a call target).
+#[derive(Clone)]
 pub struct Objects<'a> {
     /// The lowering.
     pub lowering: &'a dyn ObjectLowering,
-    /// The program's sites.
-    pub sites: &'a Sites,
     /// The program.
     pub program: &'a Program,
+    /// The site of each pc of the function (`None`: no object instruction there).
+    sites: Vec<Option<Site>>,
+}
+
+impl<'a> Objects<'a> {
+    /// `lowering` for function `func` of `program`.
+    pub fn new(lowering: &'a dyn ObjectLowering, program: &'a Program, func: FnId) -> Self {
+        // Sites are numbered in program order: function by function, pc by pc.
+        let before = program.functions[..func as usize].iter();
+        let mut next = before.flat_map(|f| &f.code).filter(|i| is_site(i)).count() as Site;
+        let sites = program.functions[func as usize]
+            .code
+            .iter()
+            .map(|i| {
+                is_site(i).then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        Objects {
+            lowering,
+            program,
+            sites,
+        }
+    }
+
+    /// The site of the instruction at `pc`, if it is one.
+    pub fn site(&self, pc: usize) -> Option<Site> {
+        self.sites.get(pc).copied().flatten()
+    }
 }

@@ -636,3 +636,66 @@ fn a_guarded_call_value_compares_the_callee_and_calls_the_target_directly() {
     let (guards, table, indirect, text) = calls(Some(&missing));
     assert_eq!((guards, table, indirect), (1, 1, 1), "{text}");
 }
+
+/// Records what stage 4 asks, and emits nothing.
+#[derive(Default)]
+struct Asked(std::sync::Mutex<Vec<String>>);
+
+impl ObjectLowering for Asked {
+    fn get_field(&self, _: &mut Assembler, site: Site, _: Reg, _: stage2::Label) -> bool {
+        self.0.lock().unwrap().push(format!("get {site}"));
+        false
+    }
+
+    fn set_field(&self, _: &mut Assembler, site: Site, _: Reg, _: Reg, _: stage2::Label) -> bool {
+        self.0.lock().unwrap().push(format!("set {site}"));
+        false
+    }
+
+    fn call_targets(&self, site: Site) -> Vec<FnId> {
+        self.0.lock().unwrap().push(format!("call {site}"));
+        Vec::new()
+    }
+}
+
+#[test]
+fn the_lowering_is_asked_about_each_object_instruction_with_its_site() {
+    // Sites are numbered in program order, function by function, pc by pc: `main`'s
+    // (the program's last function here) come after f's two and g's three.
+    let verified = load(
+        "sites.mini",
+        "fn f(o) { o.x = o.y; return o; }\n\
+         fn g(h) { return h({y: 1}).x; }\n\
+         print [g(f).x];\n",
+    );
+    let program = verified.program();
+    let asked = |name: &str| {
+        let asked = Asked::default();
+        let func = program.function_named(name).unwrap();
+        compile_function(&verified, func, None, Some(&asked)).unwrap();
+        let mut seen = asked.0.into_inner().unwrap();
+        seen.sort();
+        seen
+    };
+    let first = |name: &str| {
+        let func = program.function_named(name).unwrap() as usize;
+        let before = program.functions[..func].iter().flat_map(|f| &f.code);
+        before
+            .filter(|i| stage3::codegen::objects::is_site(i))
+            .count()
+    };
+    let f = first("f");
+    assert_eq!(asked("f"), [format!("get {f}"), format!("set {}", f + 1)]);
+    let g = first("g");
+    assert_eq!(g, f + 2);
+    assert_eq!(
+        asked("g"),
+        [
+            format!("call {}", g + 1),
+            format!("get {}", g + 2),
+            format!("set {g}")
+        ]
+    );
+    let main = first("main");
+    assert_eq!(asked("main"), [format!("get {main}")]);
+}

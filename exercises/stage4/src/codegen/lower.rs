@@ -519,27 +519,26 @@ impl FnGen<'_> {
     /// ([`super::SlowPath`]) with the saves of the registers live across it. False
     /// when there is none (then `inst` is generated as usual).
     pub(super) fn gen_object_fast_path(&mut self, inst: Inst) -> bool {
-        let Some(objects) = self.objects else {
-            return false;
-        };
         let op = self.f.inst(inst).op.clone();
         if !matches!(op, Op::GetField(..) | Op::SetField(..)) {
             return false;
         }
         let pc = self.f.inst(inst).pc as usize;
-        let Some(site) = objects.sites.of(self.func, pc) else {
+        let Some((lowering, site)) =
+            (self.objects.as_ref()).and_then(|objects| Some((objects.lowering, objects.site(pc)?)))
+        else {
             return false;
         };
         let miss = self.asm.new_label();
         let emitted = match op {
             Op::GetField(o, _) => {
                 let obj = self.operand_reg(o, TMP);
-                objects.lowering.get_field(self.asm, site, obj, miss)
+                lowering.get_field(self.asm, site, obj, miss)
             }
             Op::SetField(o, _, v) => {
                 let obj = self.operand_reg(o, TMP);
                 let value = self.operand_reg(v, TMP2);
-                objects.lowering.set_field(self.asm, site, obj, value, miss)
+                lowering.set_field(self.asm, site, obj, value, miss)
             }
             _ => false,
         };
@@ -576,8 +575,8 @@ impl FnGen<'_> {
     /// at the returned label. `None` when there is nothing to guard; otherwise the
     /// generic call follows, for a callee that matched none.
     fn gen_guarded_calls(&mut self, inst: Inst, args: &[Value]) -> Option<Label> {
-        let objects = self.objects?;
-        let site = objects.sites.of(self.func, self.f.inst(inst).pc as usize)?;
+        let objects = self.objects.as_ref()?;
+        let site = objects.site(self.f.inst(inst).pc as usize)?;
         let functions = &objects.program.functions;
         let targets: Vec<FnId> = objects
             .lowering
