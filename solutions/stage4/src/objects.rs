@@ -15,10 +15,9 @@
 
 use stage1::{FnId, Program};
 use stage2::{Assembler, Label, Reg};
-use stage3::codegen::objects::is_site;
 
 pub use crate::codegen::{ACC, TMP, TMP2};
-pub use stage3::codegen::objects::Site;
+pub use stage1::objects::Site;
 
 /// What a later stage adds to optimized code's object instructions (stage 6: inline
 /// shape dispatch from the ICs' states when the function was compiled).
@@ -51,43 +50,12 @@ pub trait ObjectLowering: Send + Sync {
     fn call_targets(&self, site: Site) -> Vec<FnId>;
 }
 
-/// An [`ObjectLowering`] with what stage 4 needs beside it to use it for one
-/// function: the site of each of its pcs and the program (the arity of a call target).
-#[derive(Clone)]
+/// An [`ObjectLowering`] with what stage 4 needs beside it to use it: the program
+/// (the arity of a call target).
+#[derive(Clone, Copy)]
 pub struct Objects<'a> {
     /// The lowering.
     pub lowering: &'a dyn ObjectLowering,
     /// The program.
     pub program: &'a Program,
-    /// The site of each pc of the function (`None`: no object instruction there).
-    sites: Vec<Option<Site>>,
-}
-
-impl<'a> Objects<'a> {
-    /// `lowering` for function `func` of `program`.
-    pub fn new(lowering: &'a dyn ObjectLowering, program: &'a Program, func: FnId) -> Self {
-        // Sites are numbered in program order: function by function, pc by pc.
-        let before = program.functions[..func as usize].iter();
-        let mut next = before.flat_map(|f| &f.code).filter(|i| is_site(i)).count() as Site;
-        let sites = program.functions[func as usize]
-            .code
-            .iter()
-            .map(|i| {
-                is_site(i).then(|| {
-                    next += 1;
-                    next - 1
-                })
-            })
-            .collect();
-        Objects {
-            lowering,
-            program,
-            sites,
-        }
-    }
-
-    /// The site of the instruction at `pc`, if it is one.
-    pub fn site(&self, pc: usize) -> Option<Site> {
-        self.sites.get(pc).copied().flatten()
-    }
 }

@@ -62,7 +62,10 @@ pub fn compile_function(
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
     let prepared = prepare_function(verified, func, osr)?;
-    let objects = objects.map(|lowering| Objects::new(lowering, verified.program(), func));
+    let objects = objects.map(|lowering| Objects {
+        lowering,
+        program: verified.program(),
+    });
     let mut asm = Assembler::new();
     let label = asm.new_label();
     let entry = Entry {

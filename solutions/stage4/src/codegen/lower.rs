@@ -514,11 +514,11 @@ impl FnGen<'_> {
         self.store_result(inst, ACC);
     }
 
-    /// The site of `inst`, a field access (see [`stage1::objects::Sites`]).
+    /// The site of `inst`, an object instruction (see [`stage1::objects::Sites`]).
     fn site(&self, inst: Inst) -> u32 {
         self.sites
             .of(self.func, self.f.inst(inst).pc as usize)
-            .expect("every field access is a site")
+            .expect("every object instruction is a site")
     }
 
     /// Where a move reads `v`: its location, or its constant word.
@@ -539,12 +539,10 @@ impl FnGen<'_> {
         if !matches!(op, Op::GetField(..) | Op::SetField(..)) {
             return false;
         }
-        let pc = self.f.inst(inst).pc as usize;
-        let Some((lowering, site)) =
-            (self.objects.as_ref()).and_then(|objects| Some((objects.lowering, objects.site(pc)?)))
-        else {
+        let Some(objects) = self.objects else {
             return false;
         };
+        let (lowering, site) = (objects.lowering, self.site(inst));
         let miss = self.asm.new_label();
         let emitted = match op {
             Op::GetField(o, _) => {
@@ -589,10 +587,11 @@ impl FnGen<'_> {
     /// arity, a compare of the callee with the function's value and, when equal, a
     /// call of it as a known function (its fast entry when it has one), which goes on
     /// at the returned label. `None` when there is nothing to guard; otherwise the
-    /// generic call follows, for a callee that matched none.
+    /// generic call follows, for a callee that matched none, after telling the
+    /// site's cache (`rt_call_target`).
     fn gen_guarded_calls(&mut self, inst: Inst, args: &[Value]) -> Option<Label> {
-        let objects = self.objects.as_ref()?;
-        let site = objects.site(self.f.inst(inst).pc as usize)?;
+        let objects = self.objects?;
+        let site = self.site(inst);
         let functions = &objects.program.functions;
         let targets: Vec<FnId> = objects
             .lowering
@@ -636,6 +635,18 @@ impl FnGen<'_> {
             self.asm.jmp(after);
             self.asm.bind(next);
         }
+        // None matched: the site's cache hears of the callee (any value; the runtime
+        // ignores what is no function), which stays in `ACC` for the generic call. Two
+        // pushes keep the stack aligned; the arguments are above them.
+        self.asm.push(ACC);
+        self.asm.push(ACC);
+        self.asm.mov(Reg::RDI, super::CTX);
+        self.asm.mov_imm(Reg::RSI, site as i64);
+        self.asm.mov(Reg::RDX, ACC);
+        self.asm
+            .call_abs(runtime::rt_call_target as *const () as u64);
+        self.asm.pop(ACC);
+        self.asm.pop(ACC);
         Some(after)
     }
 
