@@ -8,13 +8,13 @@
 //! [`MegamorphicCache`](crate::megamorphic::MegamorphicCache) instead. A state only
 //! ever moves forward, so a site's code never has to be told to forget.
 //!
-//! The records are `layout.rs`'s [`FieldIc`] and [`CallIc`]: their entries are read by
-//! baseline and optimized code at fixed offsets; the state and counts after them are
-//! the runtime's. Hits and misses count what the runtime saw: a hit of native code
+//! The records are [`FieldIc`] and [`CallIc`], laid out as `layout.rs` says: their
+//! entries come first, read by baseline and optimized code at fixed offsets; the
+//! state and counts after them are the runtime's. Hits and misses count what the runtime saw: a hit of native code
 //! never reaches it (it is the point of the cache), so on a site that runs in native
 //! code the counts are those of the interpreter's runs and of native misses.
 
-use crate::layout::{CallIc, FieldIc, IcEntry, IC_ENTRIES};
+use crate::layout::{IcEntry, CALL_IC_TARGETS, FIELD_IC_ENTRIES, IC_ENTRIES};
 
 /// Where an inline cache is in its life; `--stats` and the events print its name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +54,45 @@ impl IcState {
         // exercise-end
     }
 }
+
+/// The inline cache of a `get_field` or `set_field` site. Baseline and optimized
+/// code read its entries in place (at [`FIELD_IC_ENTRIES`]); the runtime fills them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct FieldIc {
+    /// The shapes seen and where the field is for each, filled from the first; all
+    /// empty once megamorphic.
+    pub entries: [IcEntry; IC_ENTRIES],
+    /// Where the cache is in its life.
+    pub state: IcState,
+    /// Accesses the runtime answered from this cache (or, megamorphic, the run's).
+    pub hits: u64,
+    /// Accesses the runtime had to look up in the shape.
+    pub misses: u64,
+}
+
+/// The inline cache of a `call_value` site: the function values it called. Baseline
+/// code compares a callee against the targets in place (at [`CALL_IC_TARGETS`]);
+/// optimized code makes guarded direct calls to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CallIc {
+    /// The function values (their words) called, filled from the first; 0 is empty
+    /// (no value is the word 0 with a function tag). All empty once megamorphic.
+    pub targets: [u64; IC_ENTRIES],
+    /// Where the cache is in its life.
+    pub state: IcState,
+    /// Calls the runtime found among the targets.
+    pub hits: u64,
+    /// Calls of a target not cached.
+    pub misses: u64,
+}
+
+// Native code finds the entries and targets at the start of the records.
+const _: () = {
+    assert!(std::mem::offset_of!(FieldIc, entries) == FIELD_IC_ENTRIES as usize);
+    assert!(std::mem::offset_of!(CallIc, targets) == CALL_IC_TARGETS as usize);
+};
 
 /// A state change of one cache, for an event: from, to.
 pub type Change = (IcState, IcState);

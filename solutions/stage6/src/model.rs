@@ -13,7 +13,7 @@
 //! inline, so a site's cache serves all three tiers), then, for a megamorphic site, in
 //! the run's [`MegamorphicCache`]; only a miss looks the field up in the shape, and
 //! records what it found for next time. The records hold exactly what native code
-//! needs: the shape's address, the slot as a byte offset (see
+//! needs: the shape's address, the slot as a byte offset (see `layout.rs`'s
 //! [`slot_word`]), and for a `set_field` that adds a field, the shape after.
 //!
 //! With caches off (`--no-ic`), objects still have shapes, and every access looks the
@@ -30,10 +30,10 @@ use stage1::objects::{ObjectModel, Site, SiteKind, Sites};
 use stage1::value::{Kind, Value, OBJECT_TAG};
 use stage1::verify::Verified;
 
-use crate::ics::{Change, IcState};
+use crate::ics::{CallIc, Change, FieldIc, IcState};
 use crate::layout::{
-    CallIc, FieldIc, IcEntry, INLINE_SLOTS, OBJECT_BYTES, OVERFLOW_BIT, OVERFLOW_OFFSET,
-    SHAPE_OFFSET, SLOTS_OFFSET,
+    slot_word, IcEntry, INLINE_SLOTS, OBJECT_BYTES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET,
+    UNTAG,
 };
 use crate::megamorphic::MegamorphicCache;
 use crate::shapes::{ShapeId, ShapeTree, EMPTY};
@@ -61,17 +61,6 @@ pub fn needs_new_block(len: usize) -> bool {
     len >= INLINE_SLOTS && overflow_capacity(len - INLINE_SLOTS) == len - INLINE_SLOTS
 }
 
-/// The slot word of field number `i` of an object, as cache entries hold it: the
-/// byte offset from the *tagged* object pointer for an inline slot, or
-/// [`OVERFLOW_BIT`] and the byte offset in the overflow block.
-pub fn slot_word(i: usize) -> u64 {
-    if i < INLINE_SLOTS {
-        (SLOTS_OFFSET as u64 + 8 * i as u64).wrapping_sub(OBJECT_TAG)
-    } else {
-        OVERFLOW_BIT | (8 * (i - INLINE_SLOTS) as u64)
-    }
-}
-
 /// The address of the word at byte `offset` from the tagged object pointer `o`
 /// (computing it is safe; reading or writing it is what needs `o` to be an object of
 /// this model and `offset` inside its block).
@@ -80,9 +69,9 @@ fn word(o: Value, offset: u64) -> *mut u64 {
 }
 
 /// The offset of an object's shape word from its tagged pointer.
-const SHAPE_WORD: u64 = (SHAPE_OFFSET as u64).wrapping_sub(OBJECT_TAG);
+const TAGGED_SHAPE: u64 = (SHAPE_OFFSET + UNTAG) as u64;
 /// The offset of an object's overflow pointer from its tagged pointer.
-const OVERFLOW_WORD: u64 = (OVERFLOW_OFFSET as u64).wrapping_sub(OBJECT_TAG);
+const TAGGED_OVERFLOW: u64 = (OVERFLOW_OFFSET + UNTAG) as u64;
 
 /// The object's shape word (its shape's address).
 ///
@@ -90,7 +79,7 @@ const OVERFLOW_WORD: u64 = (OVERFLOW_OFFSET as u64).wrapping_sub(OBJECT_TAG);
 /// `o` is an object of a live heap with this model.
 unsafe fn shape_word(o: Value) -> u64 {
     // SAFETY: the caller's promise; every object of this model has its shape word.
-    unsafe { *word(o, SHAPE_WORD) }
+    unsafe { *word(o, TAGGED_SHAPE) }
 }
 
 /// The address of slot word `slot` of `o`.
@@ -105,7 +94,7 @@ unsafe fn slot_address(o: Value, slot: u64) -> *mut u64 {
         // SAFETY: the object has an overflow field, so it has an overflow block with
         // room for it.
         unsafe {
-            let overflow = *word(o, OVERFLOW_WORD);
+            let overflow = *word(o, TAGGED_OVERFLOW);
             (overflow + (slot & !OVERFLOW_BIT)) as *mut u64
         }
     }
@@ -174,7 +163,8 @@ impl ShapeModel {
     pub fn new(verified: &Verified, caches: bool) -> ShapeModel {
         let program = verified.program();
         let (mut fields, mut calls) = (0u32, 0u32);
-        let sites: Box<[SiteCache]> = Sites::new(program)
+        let sites: Box<[SiteCache]> = verified
+            .sites()
             .iter()
             .map(|(_, info)| {
                 let counter = match info.kind {
@@ -431,7 +421,7 @@ impl ShapeModel {
         // was full); the shape word is written last, once the slot holds the value.
         unsafe {
             store(o, slot, v);
-            *word(o, SHAPE_WORD) = new_shape;
+            *word(o, TAGGED_SHAPE) = new_shape;
         }
         let entry = IcEntry {
             shape,
@@ -571,7 +561,7 @@ unsafe fn grow_overflow(blocks: &mut Blocks, o: Value, n: usize) -> Result<(), E
     // SAFETY: the overflow pointer is the object's second word; the old block (if
     // any) holds `n` written slots, and the new one room for `capacity > n`, apart.
     unsafe {
-        let at = word(o, OVERFLOW_WORD);
+        let at = word(o, TAGGED_OVERFLOW);
         if n > 0 {
             std::ptr::copy_nonoverlapping(*at as *const u64, block, n);
         }
@@ -655,7 +645,7 @@ impl ObjectModel for ShapeModel {
             unsafe {
                 store(o, entry.slot, v);
                 if entry.new_shape != 0 {
-                    *word(o, SHAPE_WORD) = entry.new_shape;
+                    *word(o, TAGGED_SHAPE) = entry.new_shape;
                 }
             }
             return Ok(());
@@ -799,14 +789,14 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
         fn get_at(&mut self, o: Value, field: u32, site: Site) -> Result<Value, ErrorKind> {
             assert!(self.heap.holds(o));
             // SAFETY: `o` is of this heap, just checked.
-            unsafe { self.heap.get_field_at_unchecked(o, field, site) }
+            unsafe { self.heap.get_field_at_unchecked(o, field, Some(site)) }
         }
 
         /// `o.field = v` at `site`.
         fn set_at(&mut self, o: Value, field: u32, v: Value, site: Site) -> Result<(), ErrorKind> {
             assert!(self.heap.holds(o));
             // SAFETY: `o` is of this heap, just checked; `v` is an integer.
-            unsafe { self.heap.set_field_at_unchecked(o, field, v, site) }
+            unsafe { self.heap.set_field_at_unchecked(o, field, v, Some(site)) }
         }
 
         fn shape(&self, o: Value) -> ShapeId {
