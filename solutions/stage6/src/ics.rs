@@ -14,6 +14,9 @@
 //! never reaches it (it is the point of the cache), so on a site that runs in native
 //! code the counts are those of the interpreter's runs and of native misses.
 
+use stage1::bytecode::FnId;
+use stage1::value::FUNCTION_SHIFT;
+
 use crate::layout::{IcEntry, CALL_IC_TARGETS, FIELD_IC_ENTRIES, IC_ENTRIES};
 
 /// Where an inline cache is in its life; `--stats` and the events print its name.
@@ -144,6 +147,13 @@ impl CallIc {
         self.targets.iter().take_while(|&&t| t != 0).count()
     }
 
+    /// The functions of the cached targets, in the order they were first called.
+    pub fn functions(&self) -> impl Iterator<Item = FnId> + '_ {
+        self.targets[..self.used()]
+            .iter()
+            .map(|&t| (t >> FUNCTION_SHIFT) as FnId)
+    }
+
     /// Records a call of a target not cached: adds it, or turns the cache megamorphic
     /// (no targets). Returns the change of state, if any.
     pub fn add(&mut self, target: u64) -> Option<Change> {
@@ -234,5 +244,16 @@ mod tests {
             Some((IcState::Polymorphic, IcState::Megamorphic))
         );
         assert!(!ic.contains(13));
+        assert_eq!(ic.functions().count(), 0);
+    }
+
+    #[test]
+    fn call_targets_are_function_values() {
+        use stage1::value::Value;
+        let mut ic = CallIc::new();
+        for f in [3, 0, 7] {
+            ic.add(Value::function(f).bits());
+        }
+        assert_eq!(ic.functions().collect::<Vec<_>>(), [3, 0, 7]);
     }
 }
