@@ -12,6 +12,18 @@
 //! stage 3's baseline object templates, stage 4's object lowering and stage 5's
 //! extension of a tiered run.
 //!
-//! - [`layout`]: what an object and an inline cache look like to native code.
+//! - [`layout`]: what an object and an inline cache look like to native code;
+//! - [`shapes`]: shapes (hidden classes) and the transition tree;
+//! - [`ics`]: the inline cache records of field and call sites, and their states;
+//! - [`megamorphic`]: the run's cache for sites past their own entries;
+//! - [`model`]: [`ShapeModel`], the object model over them, installed in a run's
+//!   heap.
 
+pub mod ics;
 pub mod layout;
+pub mod megamorphic;
+pub mod model;
+pub mod shapes;
+
+pub use ics::{CallIc, FieldIc, IcState};
+pub use model::ShapeModel;

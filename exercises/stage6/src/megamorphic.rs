@@ -1,0 +1,176 @@
+//! The megamorphic cache: one table per run, keyed by (shape, field), for the sites
+//! that saw too many shapes to cache them each.
+//!
+//! A site that has seen more than [`IC_ENTRIES`](crate::layout::IC_ENTRIES) shapes
+//! gives up its own entries (its inline checks would only grow and miss) and asks this
+//! table instead, as V8's sites do with its *stub cache*. The table is direct-mapped:
+//! a key hashes to exactly one entry, a probe is one compare, and a new key simply
+//! replaces whatever was there. So the table never fills up and never grows; a
+//! collision costs the evicted key one full lookup the next time it is asked, never a
+//! wrong answer, because an entry is only used when its whole key matches.
+//!
+//! Loads and stores have a table each: for a store, (shape, field) may mean "add the
+//! field" (an entry with a new shape), which a load of the same key must never take
+//! for "the field is here".
+
+use crate::layout::IcEntry;
+
+/// Entries of a table: a power of two, for the mask. 1,024 keys of the few dozen
+/// shapes × fields a megamorphic site of a Mini program sees, with room to spare, in
+/// 32 KiB (V8's primary stub cache has 2,048).
+pub const MEGA_ENTRIES: usize = 1024;
+
+/// One entry: the field of its key, and what an inline cache entry would hold (its
+/// `shape` is the rest of the key; 0 is an empty entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct MegaEntry {
+    field: u32,
+    entry: IcEntry,
+}
+
+/// A direct-mapped table from (shape address, field id) to an [`IcEntry`].
+#[derive(Debug)]
+pub struct MegamorphicCache {
+    entries: Box<[MegaEntry]>,
+    /// Probes that found their key.
+    hits: u64,
+    /// Probes that did not.
+    misses: u64,
+    /// Inserts that replaced another key.
+    evictions: u64,
+}
+
+impl Default for MegamorphicCache {
+    fn default() -> MegamorphicCache {
+        MegamorphicCache::new()
+    }
+}
+
+/// The entry a key maps to: the high bits of a Fibonacci hash of the shape address
+/// and the field (shape addresses differ in their middle bits, field ids in their low
+/// ones; multiplying mixes both into the top).
+pub fn index(shape: u64, field: u32) -> usize {
+    const BITS: u32 = MEGA_ENTRIES.trailing_zeros();
+    let key = shape ^ (u64::from(field) << 40);
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
+}
+
+impl MegamorphicCache {
+    /// An empty table.
+    pub fn new() -> MegamorphicCache {
+        MegamorphicCache {
+            entries: vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice(),
+            hits: 0,
+            misses: 0,
+            evictions: 0,
+        }
+    }
+
+    /// The entry cached for `field` of objects of the shape at address `shape`, if
+    /// it is still there.
+    pub fn probe(&mut self, shape: u64, field: u32) -> Option<IcEntry> {
+        debug_assert_ne!(shape, 0);
+        todo!(
+            "megamorphic-probe: the entry of (shape, field), if the one slot it hashes to holds exactly that key; count the hit or miss — book §6.4"
+        )
+    }
+
+    /// Caches `entry` (for the shape `entry.shape`) for `field`, replacing the key
+    /// that hashed to the same slot, if any.
+    pub fn insert(&mut self, field: u32, entry: IcEntry) {
+        debug_assert_ne!(entry.shape, 0);
+        let slot = &mut self.entries[index(entry.shape, field)];
+        if slot.entry.shape != 0 && (slot.entry.shape, slot.field) != (entry.shape, field) {
+            self.evictions += 1;
+        }
+        *slot = MegaEntry { field, entry };
+    }
+
+    /// Probes that found their key, probes that did not, and keys evicted.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.hits, self.misses, self.evictions)
+    }
+
+    /// How many entries hold a key.
+    pub fn len(&self) -> usize {
+        self.entries.iter().filter(|e| e.entry.shape != 0).count()
+    }
+
+    /// Whether no entry holds a key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(shape: u64, slot: u64) -> IcEntry {
+        IcEntry {
+            shape,
+            slot,
+            new_shape: 0,
+        }
+    }
+
+    /// Shape-like addresses: 8-aligned, a few dozen bytes apart.
+    fn shape(n: u64) -> u64 {
+        0x7f00_0000_1000 + 32 * n
+    }
+
+    #[test]
+    fn a_key_is_found_until_something_replaces_it() {
+        let mut cache = MegamorphicCache::new();
+        assert_eq!(cache.probe(shape(1), 3), None);
+        cache.insert(3, entry(shape(1), 21));
+        assert_eq!(cache.probe(shape(1), 3), Some(entry(shape(1), 21)));
+        // Same shape, other field; same field, other shape: other keys.
+        assert_eq!(cache.probe(shape(1), 4), None);
+        assert_eq!(cache.probe(shape(2), 3), None);
+        assert_eq!(cache.counts(), (1, 3, 0));
+    }
+
+    #[test]
+    fn a_collision_evicts_and_never_answers_for_the_other_key() {
+        let mut cache = MegamorphicCache::new();
+        let first = (shape(1), 0);
+        // Another key of the same slot.
+        let other = (2..)
+            .flat_map(|n| (0..8).map(move |f| (shape(n), f)))
+            .find(|&(s, f)| index(s, f) == index(first.0, first.1))
+            .expect("some key collides");
+        cache.insert(first.1, entry(first.0, 21));
+        cache.insert(other.1, entry(other.0, 29));
+        assert_eq!(cache.probe(first.0, first.1), None);
+        assert_eq!(cache.probe(other.0, other.1), Some(entry(other.0, 29)));
+        assert_eq!(cache.counts().2, 1);
+        // Putting the first back evicts the other in turn.
+        cache.insert(first.1, entry(first.0, 21));
+        assert_eq!(cache.probe(other.0, other.1), None);
+        assert_eq!(cache.probe(first.0, first.1), Some(entry(first.0, 21)));
+    }
+
+    #[test]
+    fn a_full_table_stays_correct() {
+        let mut cache = MegamorphicCache::new();
+        // Four times as many keys as entries: every probe is a hit with the right
+        // entry or a miss, never another key's entry.
+        let keys: Vec<(u64, u32)> = (0..512)
+            .flat_map(|n| (0..8).map(move |f| (shape(n), f)))
+            .collect();
+        for (i, &(s, f)) in keys.iter().enumerate() {
+            cache.insert(f, entry(s, i as u64));
+        }
+        let mut found = 0;
+        for (i, &(s, f)) in keys.iter().enumerate() {
+            if let Some(e) = cache.probe(s, f) {
+                assert_eq!(e, entry(s, i as u64));
+                found += 1;
+            }
+        }
+        assert_eq!(found, cache.len());
+        assert!(cache.len() > MEGA_ENTRIES / 2, "the hash spreads the keys");
+        assert_eq!(cache.counts().2 as usize, keys.len() - cache.len());
+    }
+}
