@@ -54,7 +54,7 @@ use std::mem;
 use std::sync::Mutex;
 
 use crate::error::ErrorKind;
-use crate::objects::{ByName, ObjectModel, Site};
+use crate::objects::{by_name, ByName, ObjectModel, Site};
 use crate::value::{Kind, Value, ARRAY_ELEMS_OFFSET, ARRAY_LEN_OFFSET, ARRAY_TAG, TAG_MASK};
 
 /// The default heap limit: 2 GiB, so the default heap holds at least 1 GiB of values.
@@ -151,6 +151,10 @@ pub struct Blocks {
 pub struct Heap {
     blocks: Blocks,
     model: Box<dyn ObjectModel>,
+    /// The model is stage 1's [`ByName`]: field accesses call it directly (inlined),
+    /// not through the trait object — a devirtualized call behind one predictable
+    /// branch, the interpreter's own monomorphic inline cache.
+    by_name: bool,
 }
 
 impl std::fmt::Debug for Heap {
@@ -420,6 +424,7 @@ impl Heap {
     pub fn with_model(limit_bytes: usize, model: Box<dyn ObjectModel>) -> Heap {
         Heap {
             blocks: Blocks::new(limit_bytes),
+            by_name: model.as_any().is::<ByName>(),
             model,
         }
     }
@@ -432,6 +437,21 @@ impl Heap {
     /// The object model, mutable.
     pub fn model_mut(&mut self) -> &mut dyn ObjectModel {
         &mut *self.model
+    }
+
+    /// Whether field accesses and value calls should tell their sites: the model
+    /// keeps caches by site (stage 1's keeps none).
+    pub fn wants_sites(&self) -> bool {
+        !self.by_name
+    }
+
+    /// A `call_value` at `site` calls function `callee`: the model records it, if it
+    /// keeps call-target caches (stage 1's keeps none, and is not even asked).
+    #[inline(always)]
+    pub fn call_target(&mut self, site: Site, callee: crate::bytecode::FnId) {
+        if !self.by_name {
+            self.model.call_target(site, callee);
+        }
     }
 
     /// The heap's memory.
@@ -722,8 +742,15 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        // SAFETY: the caller's promise; `o` is an object.
-        unsafe { self.model.lookup(o, field) }.ok_or(ErrorKind::NoSuchField)
+        // SAFETY: the caller's promise; `o` is an object (of the model's making).
+        let found = unsafe {
+            if self.by_name {
+                by_name::lookup(o, field)
+            } else {
+                self.model.lookup(o, field)
+            }
+        };
+        found.ok_or(ErrorKind::NoSuchField)
     }
 
     /// [`Heap::get_field_unchecked`] for the instruction at `site`, whose cache the
@@ -744,6 +771,7 @@ impl Heap {
         // SAFETY: the caller's promise; `o` is an object.
         let found = unsafe {
             match site {
+                _ if self.by_name => by_name::lookup(o, field),
                 Some(site) => self.model.get(o, field, site),
                 None => self.model.lookup(o, field),
             }
@@ -778,8 +806,8 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        // SAFETY: the caller's promise; `o` is an object.
-        unsafe { self.model.set(&mut self.blocks, o, field, v, None) }
+        // SAFETY: as in `set_field_at_unchecked`.
+        unsafe { self.set_field_at_unchecked(o, field, v, None) }
     }
 
     /// [`Heap::set_field_unchecked`] for the instruction at `site`, whose cache the
@@ -798,8 +826,14 @@ impl Heap {
         if o.kind() != Kind::Object {
             return Err(ErrorKind::TypeError);
         }
-        // SAFETY: the caller's promise; `o` is an object.
-        unsafe { self.model.set(&mut self.blocks, o, field, v, site) }
+        // SAFETY: the caller's promise; `o` is an object (of the model's making).
+        unsafe {
+            if self.by_name {
+                by_name::set(&mut self.blocks, o, field, v)
+            } else {
+                self.model.set(&mut self.blocks, o, field, v, site)
+            }
+        }
     }
 }
 

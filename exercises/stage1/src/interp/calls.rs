@@ -151,7 +151,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
             let slot = cur.sp.sub(argc as usize + 1);
             let func = (*slot).to_function().ok_or(ErrorKind::TypeError)?;
             if let Some(site) = site {
-                self.heap.model_mut().call_target(site, func);
+                self.heap.call_target(site, func);
             }
             // The callee's slot goes, so the arguments sit where a direct call has them.
             std::ptr::copy(slot.add(1), slot, argc as usize);

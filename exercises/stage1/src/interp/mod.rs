@@ -158,6 +158,8 @@ struct Prepared {
     goes_out: Vec<bool>,
     /// Prepared for a tiered run (see [`Prepared::new`]).
     tiered: bool,
+    /// Prepared with sites (see [`Prepared::new`]).
+    sites: bool,
     /// The field of each `get_field`/`set_field` site, by site (0 for the others).
     site_fields: Vec<u32>,
 }
@@ -169,7 +171,11 @@ impl Prepared {
     /// counts (`goes_out` is ignored): every call is a `CallOut` and every `loop` a
     /// [`Op::LoopOut`], and each function's code ends with an extra `return`, where
     /// a frame whose loop moved elsewhere returns its result ([`tiered`]).
-    fn new(verified: &Verified, goes_out: &[bool], tiered: bool) -> Prepared {
+    /// `with_sites`: every `get_field`, `set_field` and `call_value` becomes its
+    /// site form ([`Op::GetFieldAt`], ..), so that the heap's object model knows which
+    /// instruction asks; stage 1's model needs no sites, and its runs keep the plain
+    /// instructions (a site costs a table load per access).
+    fn new(verified: &Verified, goes_out: &[bool], tiered: bool, with_sites: bool) -> Prepared {
         let program = verified.program();
         let all = vec![true; program.functions.len()];
         let goes_out = if tiered { &all[..] } else { goes_out };
@@ -190,9 +196,9 @@ impl Prepared {
                     match *op {
                         Op::Call { func, argc } if out(func) => *op = Op::CallOut { func, argc },
                         Op::Loop(target) if tiered => *op = Op::LoopOut(target),
-                        Op::GetField(_) => *op = Op::GetFieldAt(site()),
-                        Op::SetField(_) => *op = Op::SetFieldAt(site()),
-                        Op::CallValue(argc) => {
+                        Op::GetField(_) if with_sites => *op = Op::GetFieldAt(site()),
+                        Op::SetField(_) if with_sites => *op = Op::SetFieldAt(site()),
+                        Op::CallValue(argc) if with_sites => {
                             if let Ok(argc) = u16::try_from(argc) {
                                 *op = Op::CallValueAt { argc, site: site() }
                             }
@@ -214,6 +220,7 @@ impl Prepared {
             })
             .collect();
         Prepared {
+            sites: with_sites,
             site_fields,
             program: verified.id(),
             goes_out: goes_out.to_vec(),
@@ -305,14 +312,18 @@ impl Interpreter {
     /// for a tiered run, unless that is what is prepared already. What was prepared
     /// serves only the program it was prepared from (its [`Verified::id`]); the
     /// profile starts afresh with a new program.
-    fn prepare(&mut self, verified: &Verified, goes_out: &[bool], tiered: bool) {
+    /// `sites`: the field accesses and value calls carry their sites (for a heap
+    /// whose object model keeps caches, see [`Heap::wants_sites`]).
+    fn prepare(&mut self, verified: &Verified, goes_out: &[bool], tiered: bool, sites: bool) {
         if self.prepared.as_ref().map(|p| p.program) != Some(verified.id()) {
             self.profile = Profile::new(verified.program());
             self.prepared = None;
         }
-        let fits = |p: &Prepared| p.tiered == tiered && (tiered || p.goes_out == goes_out);
+        let fits = |p: &Prepared| {
+            p.tiered == tiered && p.sites == sites && (tiered || p.goes_out == goes_out)
+        };
         if !self.prepared.as_ref().is_some_and(fits) {
-            self.prepared = Some(Prepared::new(verified, goes_out, tiered));
+            self.prepared = Some(Prepared::new(verified, goes_out, tiered, sites));
         }
     }
 
@@ -468,7 +479,7 @@ impl Interpreter {
                 Some(callout),
             ),
         };
-        self.prepare(verified, goes_out, TIERED);
+        self.prepare(verified, goes_out, TIERED, heap.wants_sites());
         if TIERED && entry.pc == 0 {
             if let (Some(tiering), Some(callout)) = (tiering, callout.as_deref_mut()) {
                 let f = &verified.program().functions[entry.func as usize];
@@ -547,7 +558,7 @@ impl Engine for Interpreter {
         let program = verified.program();
         // The run's heap is lent to the machine, and kept for the values it returns.
         let mut heap = Heap::new(self.options.heap_limit);
-        self.prepare(verified, &[], false);
+        self.prepare(verified, &[], false, heap.wants_sites());
         self.profile = Profile::new(program);
         let main = Entry::call(MAIN, &[], 0);
         let (result, instructions) = if self.options.count_instructions {
