@@ -152,6 +152,20 @@ mod tests {
     }
 
     #[test]
+    fn two_fields_of_one_shape_in_one_slot_are_two_keys() {
+        let mut cache = MegamorphicCache::new();
+        let s = shape(1);
+        // Of MEGA_ENTRIES + 1 fields, two share a slot.
+        let mut slots = std::collections::HashMap::new();
+        let (f, g) = (0..=MEGA_ENTRIES as u32)
+            .find_map(|g| slots.insert(index(s, g), g).map(|f| (f, g)))
+            .expect("two fields share a slot");
+        cache.insert(f, entry(s, 21));
+        assert_eq!(cache.probe(s, g), None);
+        assert_eq!(cache.probe(s, f), Some(entry(s, 21)));
+    }
+
+    #[test]
     fn a_full_table_stays_correct() {
         let mut cache = MegamorphicCache::new();
         // Four times as many keys as entries: every probe is a hit with the right

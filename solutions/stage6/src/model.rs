@@ -1141,4 +1141,95 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
             ]
         );
     }
+
+    /// Random field traffic on two heaps, stage 1's by-name objects and this model,
+    /// through the sites of a program with two `get_field` and two `set_field` sites
+    /// per field: every read and every object's fields, in order, agree.
+    #[test]
+    fn random_field_traffic_agrees_with_the_by_name_model() {
+        const FIELDS: usize = 12;
+        let mut source = String::new();
+        for f in 0..FIELDS {
+            for copy in ["a", "b"] {
+                source.push_str(&format!(
+                    "fn get{f}{copy}(o) {{ return o.f{f}; }}\n\
+                     fn set{f}{copy}(o, v) {{ o.f{f} = v; return 0; }}\n"
+                ));
+            }
+        }
+        let verified = load_source("traffic.mini", &source).expect("the program loads");
+        let program = verified.program();
+        let sites = verified.sites();
+        // The get and set sites of each field id, and the field id of `f{f}`.
+        let field_id = |f: usize| {
+            let name = format!("f{f}");
+            program.fields.iter().position(|n| *n == name).unwrap() as u32
+        };
+        let site_of = |name: String| {
+            let func = program.function_named(&name).unwrap();
+            sites.iter().find(|(_, i)| i.func == func).unwrap().0
+        };
+        for caches in [true, false] {
+            for seed in 1..=12u64 {
+                let mut by_name = Heap::default();
+                let mut shapes = Heap::with_model(
+                    DEFAULT_HEAP_LIMIT,
+                    Box::new(ShapeModel::new(&verified, caches)),
+                );
+                let mut objects: Vec<(Value, Value)> = Vec::new();
+                let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut next = |n: usize| {
+                    // xorshift64
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % n as u64) as usize
+                };
+                for _ in 0..3000 {
+                    let roll = next(20);
+                    if objects.is_empty() || (roll < 2 && objects.len() < 64) {
+                        objects.push((
+                            by_name.alloc_object().unwrap(),
+                            shapes.alloc_object().unwrap(),
+                        ));
+                        continue;
+                    }
+                    let (a, b) = objects[next(objects.len())];
+                    let f = next(FIELDS);
+                    let copy = ["a", "b"][next(2)];
+                    if roll < 11 {
+                        let v = Value::int(next(1000) as i64);
+                        let site = site_of(format!("set{f}{copy}"));
+                        by_name.set_field(a, field_id(f), v).unwrap();
+                        assert!(shapes.holds(b));
+                        // SAFETY: `b` is of `shapes`, just checked; `v` an integer.
+                        unsafe { shapes.set_field_at_unchecked(b, field_id(f), v, Some(site)) }
+                            .unwrap();
+                    } else {
+                        let site = site_of(format!("get{f}{copy}"));
+                        let expected = by_name.get_field(a, field_id(f));
+                        assert!(shapes.holds(b));
+                        // SAFETY: `b` is of `shapes`, just checked.
+                        let got =
+                            unsafe { shapes.get_field_at_unchecked(b, field_id(f), Some(site)) };
+                        assert_eq!(got, expected, "seed {seed}, caches {caches}");
+                    }
+                }
+                for &(a, b) in &objects {
+                    assert_eq!(
+                        shapes.object_fields(b),
+                        by_name.object_fields(a),
+                        "seed {seed}"
+                    );
+                }
+                let model: &ShapeModel = shapes.model().as_any().downcast_ref().unwrap();
+                if caches {
+                    // The traffic is polymorphic enough to reach every state.
+                    let states: std::collections::HashSet<IcState> =
+                        sites.iter().map(|(site, _)| model.state(site)).collect();
+                    assert!(states.contains(&IcState::Megamorphic), "seed {seed}");
+                }
+            }
+        }
+    }
 }
