@@ -80,6 +80,10 @@ pub const FIELD_IC_ENTRIES: i32 = 0;
 /// record (they come first).
 pub const CALL_IC_TARGETS: i32 = 0;
 
+/// The cache records themselves, whose entries native code reads at the offsets
+/// above (they are defined with their state machine, in [`crate::ics`]).
+pub use crate::ics::{CallIc, FieldIc};
+
 // The layout native code assumes, checked when this compiles.
 const _: () = {
     assert!(IC_ENTRY_BYTES == 24 && IC_SHAPE == 0 && IC_SLOT == 8 && IC_NEW_SHAPE == 16);
