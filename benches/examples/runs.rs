@@ -5,6 +5,12 @@
 //! a run costs beyond its code. ENGINE `rust` runs the Rust twin; SIZE (default: the
 //! file's, `long`: the kernel's long size) sets the kernel's `n`; KERNEL may also be
 //! the path of a Mini file (say, `print 1;` for the fixed cost of a run).
+//!
+//! `runs corpus ENGINE [RUNS [BASE]]`: every program of `tests/programs/` that ends
+//! without an error, RUNS times each (default 100), in ENGINE and in BASE (default
+//! `stage1`), in five rounds alternating the two, program by program: each
+//! program's best time per run in both,
+//! their ratio, the totals and the median ratio (the start-up target of stage 5).
 
 use std::time::Instant;
 
@@ -15,6 +21,11 @@ fn main() {
     let usage = "usage: runs KERNEL ENGINE [RUNS [SIZE|long]]";
     let kernel_name = args.first().expect(usage);
     let engine_name = args.get(1).expect(usage);
+    if kernel_name == "corpus" {
+        let runs: u32 = args.get(2).map_or(100, |r| r.parse().expect(usage));
+        let base = args.get(3).map_or("stage1", String::as_str);
+        return corpus(engine_name, base, runs);
+    }
     let runs: u32 = args.get(2).map_or(200, |r| r.parse().expect(usage));
     let kernel = KERNELS.iter().find(|k| k.name == kernel_name);
     let size = match (kernel, args.get(3).map(String::as_str)) {
@@ -52,4 +63,76 @@ fn main() {
     }
     let per_run = start.elapsed() / runs;
     println!("{kernel_name} {engine_name}: {runs} runs, {per_run:?} per run");
+}
+
+/// The engine row called `name`.
+fn engine(name: &str) -> &'static jitlab_benches::EngineRow {
+    ENGINES
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no engine {name}"))
+}
+
+/// Time per run of `program` over `runs` runs, each on a fresh engine of `row`.
+fn per_run(row: &jitlab_benches::EngineRow, program: &stage1::Verified, runs: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let mut e = (row.make)();
+        let _ = std::hint::black_box(e.run(program, &mut std::io::sink()));
+    }
+    start.elapsed().as_secs_f64() / f64::from(runs)
+}
+
+/// The corpus mode (see the module docs).
+fn corpus(engine_name: &str, base_name: &str, runs: u32) {
+    let (engine, base) = (engine(engine_name), engine(base_name));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/programs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mini" || e == "jasm"))
+        .collect();
+    files.sort();
+    let (mut total, mut total_base, mut ratios) = (0.0, 0.0, Vec::new());
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(program) = stage1::load::load_source(&path.display().to_string(), &text) else {
+            continue;
+        };
+        // Programs that end with an error are left out, as in the book's count.
+        let mut probe = (base.make)();
+        if probe.run(&program, &mut std::io::sink()).is_err() {
+            continue;
+        }
+        // The best of five rounds, alternating the engines: on a loaded machine the
+        // minimum is the run least disturbed.
+        let (mut b, mut t) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..5 {
+            b = b.min(per_run(base, &program, runs));
+            t = t.min(per_run(engine, &program, runs));
+        }
+        total += t;
+        total_base += b;
+        ratios.push(t / b);
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        println!(
+            "{name:40} {base_name} {:9.2} µs  {engine_name} {:9.2} µs  x{:.2}",
+            b * 1e6,
+            t * 1e6,
+            t / b
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+    println!(
+        "{} programs, one run of each: {base_name} {:.3} ms, {engine_name} {:.3} ms \
+         (x{:.2}); median program x{median:.2}",
+        ratios.len(),
+        total_base * 1e3,
+        total * 1e3,
+        total / total_base
+    );
 }
