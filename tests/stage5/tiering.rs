@@ -193,3 +193,25 @@ fn the_call_that_trips_the_counter_already_runs_the_new_code() {
         assert_eq!(prints, Some(5));
     });
 }
+
+#[test]
+fn the_tier_table_times_each_tier_where_the_frame_ran() {
+    isolated(|| {
+        // main's frame runs in the interpreter, moves to baseline code at the 10th
+        // back edge of the long loop and to optimized code 20 back edges later.
+        let program = load("loops.mini", TWO_LOOPS);
+        let (_, engine) = tiered(&program, sync("calls=1000000,loops=10,opt-loops=20"));
+        let main = &engine.functions()[0];
+        let [interpreted, baseline, optimized] = main.tier_time;
+        assert!(interpreted > std::time::Duration::ZERO, "{main:?}");
+        assert!(baseline > std::time::Duration::ZERO, "{main:?}");
+        assert!(optimized > std::time::Duration::ZERO, "{main:?}");
+        // Nothing compiled: all of it in the interpreter.
+        let (_, engine) = tiered(&program, sync("1000000"));
+        let [_, baseline, optimized] = engine.functions()[0].tier_time;
+        assert_eq!(
+            (baseline, optimized),
+            (std::time::Duration::ZERO, std::time::Duration::ZERO)
+        );
+    });
+}

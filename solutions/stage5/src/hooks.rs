@@ -38,7 +38,7 @@ use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
 
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
-use crate::record::{FunctionRecord, Log, Tally};
+use crate::record::{FunctionRecord, Log, Tally, TierClock};
 
 /// The budget a counter gets while its function's optimized code is being made on
 /// the worker: each time it runs out, the hook looks for finished code again. Small
@@ -174,6 +174,8 @@ pub struct Tiering<'r, 'q> {
     background: bool,
     /// The events.
     pub log: RefCell<Log>,
+    /// The time spent in each tier's code, counted at the transitions between tiers.
+    pub clock: TierClock,
 }
 
 /// Starts the optimizing tier's worker (`None`: no thread could be made).
@@ -258,6 +260,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             background: start.is_some(),
             start: RefCell::new(start),
             log: RefCell::new(Log::new(setup.trace)),
+            clock: TierClock::new(program.functions.len()),
         }
     }
 
@@ -270,10 +273,12 @@ impl<'r, 'q> Tiering<'r, 'q> {
             .map(Queue::finish)
             .unwrap_or_default();
         let state = self.state.into_inner();
+        let times = self.clock.times();
         let mut records: Vec<FunctionRecord> = Vec::with_capacity(state.functions.len());
         for (i, fs) in state.functions.into_iter().enumerate() {
             let mut r = fs.record;
             r.tier = fs.tier;
+            r.tier_time = times[i];
             r.calls = fs.calls.count(self.counters.call(i as FnId));
             r.back_edges = self
                 .counters
@@ -568,6 +573,14 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// `func`'s call counter reached zero (in whatever tier made the call): move it
     /// up a tier as the policy says.
     fn hot_call_any(&self, func: FnId) {
+        self.clock.charge();
+        self.hot_call_untimed(func);
+        // Compiling and installing count for no tier (compile times are apart).
+        self.clock.skip();
+    }
+
+    /// [`Tiering::hot_call_any`] itself.
+    fn hot_call_untimed(&self, func: FnId) {
         self.collect();
         let tier = self.state.borrow().functions[func as usize].tier;
         let count = self.calls_so_far(func);
@@ -593,6 +606,20 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// An interpreted frame's loop is hot: its function's baseline code (made if
     /// need be) takes the frame over at the loop's header. `None`: it stays here.
     fn osr_from_interpreter(
+        &self,
+        ctx: *mut Context,
+        heap: &mut Heap,
+        frame: &OsrFrame<'_>,
+    ) -> Option<Result<Value, Unwind>> {
+        self.clock.charge();
+        let moved = self.osr_from_interpreter_untimed(ctx, heap, frame);
+        self.clock.skip();
+        moved
+    }
+
+    /// [`Tiering::osr_from_interpreter`] itself: the frame's baseline code is a
+    /// stretch of its own on the tier clock.
+    fn osr_from_interpreter_untimed(
         &self,
         ctx: *mut Context,
         heap: &mut Heap,
@@ -643,7 +670,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
         unsafe { (*ctx).runtime.heap = heap };
         // The frame keeps its place in the depth limit: a call from its depth.
         let frames_left = (MAX_FRAMES - frame.depth) as u64;
+        self.clock.skip();
+        self.clock.enter(func, Tier::Baseline);
         let word = (self.entry)(ctx, state.as_ptr(), address, frames_left);
+        self.clock.leave();
         // SAFETY: the OSR code is done with the context.
         Some(unsafe { native_result(ctx, word) })
         // exercise-end
@@ -663,13 +693,16 @@ fn enclosing_loop(code: &[Instr], loop_pc: usize, header: usize) -> Option<(usiz
         })
 }
 
-impl TierHooks for Tiering<'_, '_> {
-    fn hot_call(&self, _ctx: *mut Context, func: FnId) {
-        self.hot_call_any(func);
-    }
-
-    fn hot_loop(&self, _ctx: *mut Context, func: FnId, loop_pc: usize, _state: *const u64) -> u64 {
-        self.collect();
+impl Tiering<'_, '_> {
+    /// What [`TierHooks::hot_loop`] does, the tier clock aside: the address of the
+    /// optimized OSR entry the baseline frame at `loop_pc` moves to, or 0.
+    fn hot_loop_untimed(
+        &self,
+        ctx: *mut Context,
+        func: FnId,
+        loop_pc: usize,
+        state: *const u64,
+    ) -> u64 {
         let Instr::Loop(header) = self.verified.program().functions[func as usize].code[loop_pc]
         else {
             return 0;
@@ -719,12 +752,29 @@ impl TierHooks for Tiering<'_, '_> {
                     .get(&header)
                     .map(|c| c.is_ok());
                 if now == Some(true) {
-                    self.hot_loop(_ctx, func, loop_pc, _state)
+                    self.hot_loop_untimed(ctx, func, loop_pc, state)
                 } else {
                     0
                 }
             }
         }
+    }
+}
+
+impl TierHooks for Tiering<'_, '_> {
+    fn hot_call(&self, _ctx: *mut Context, func: FnId) {
+        self.hot_call_any(func);
+    }
+
+    fn hot_loop(&self, ctx: *mut Context, func: FnId, loop_pc: usize, state: *const u64) -> u64 {
+        self.clock.charge();
+        let address = self.hot_loop_untimed(ctx, func, loop_pc, state);
+        self.clock.skip();
+        if address != 0 {
+            // The frame goes on in optimized code.
+            self.clock.moved(func, Tier::Optimized);
+        }
+        address
     }
 
     // The trait's contract (stage 3's) makes `ctx` the live context of the run, not
@@ -737,8 +787,9 @@ impl TierHooks for Tiering<'_, '_> {
         args: &[Value],
         depth: usize,
     ) -> Result<Value, Unwind> {
+        self.clock.enter(func, Tier::Interpreter);
         // SAFETY: the context is live and nothing else borrows it during the hook.
-        unsafe {
+        let result = unsafe {
             with_interpreter(ctx, |interp, verified, heap, out| {
                 let mut callout = TieredCallout { tiering: self, ctx };
                 interp.call_function(
@@ -755,7 +806,9 @@ impl TierHooks for Tiering<'_, '_> {
                     out,
                 )
             })
-        }
+        };
+        self.clock.leave();
+        result
     }
 }
 
@@ -779,7 +832,8 @@ impl Callout for TieredCallout<'_, '_, '_> {
         let t = self.tiering;
         // The interpreter counted this call; baseline code counts its calls in its
         // prologue too: give the interpreter's back so each call counts once.
-        if t.state.borrow().functions[func as usize].tier == Tier::Baseline {
+        let tier = t.state.borrow().functions[func as usize].tier;
+        if tier == Tier::Baseline {
             let c = t.counters.call(func);
             c.set(c.get().saturating_add(1));
         }
@@ -787,8 +841,11 @@ impl Callout for TieredCallout<'_, '_, '_> {
         // SAFETY: the context is live; native code reaches the heap the interpreter
         // lends for the call through it.
         unsafe { (*self.ctx).runtime.heap = heap };
+        t.clock.enter(func, tier);
         // SAFETY: as above; the heap is the interpreter's.
-        unsafe { call_native(self.ctx, t.entry, code, args, depth) }
+        let result = unsafe { call_native(self.ctx, t.entry, code, args, depth) };
+        t.clock.leave();
+        result
     }
 
     fn hot_call(&mut self, _heap: &mut Heap, func: FnId, _depth: usize, _out: &mut dyn Write) {
