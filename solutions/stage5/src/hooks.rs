@@ -703,6 +703,7 @@ impl Tiering<'_, '_> {
         loop_pc: usize,
         state: *const u64,
     ) -> u64 {
+        self.collect();
         let Instr::Loop(header) = self.verified.program().functions[func as usize].code[loop_pc]
         else {
             return 0;
