@@ -66,3 +66,27 @@ fn a_frame_that_moves_at_the_depth_limit_keeps_its_depth() {
         }
     });
 }
+
+#[test]
+fn an_optimized_osr_variant_is_entered_only_by_frames_whose_locals_fit_it() {
+    isolated(|| {
+        // The first call's frame asks for f's optimized variant at the loop (sync
+        // mode: made and entered at once) while `x` is an integer, so the variant
+        // takes it to be one; the second call's frame reaches the same header with
+        // `x` an array, stays in baseline code, and still computes the right sum.
+        let source = "fn f(x) {\n  let s = 0;\n  let i = 0;\n  while i < 40 {\n    s = s + len([i; 2]) + i;\n    i = i + 1;\n  }\n  if x == 0 { return s; }\n  return s + len(x);\n}\nprint f(0);\nprint f([1, 2, 3]);\n";
+        let program = load("speculate.mini", source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.lines(), ["860", "863"]);
+        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
+        assert_eq!(
+            (&actual.output, &actual.result),
+            (&expected.output, &expected.result)
+        );
+        let optimized_osr = tiering_events(&engine)
+            .iter()
+            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
+            .count();
+        assert_eq!(optimized_osr, 1, "{:?}", tiering_events(&engine));
+    });
+}

@@ -58,6 +58,30 @@ pub struct Job {
     pub trigger: Trigger,
     /// The count of the counter that tripped, when it did.
     pub count: u64,
+    /// For an OSR variant: the locals (a bit each, 0 to 63) it may take to be
+    /// integers, as they were in the frame that asked ([`int_locals`]); 0 for none
+    /// (and for a normal entry).
+    pub ints: u64,
+}
+
+/// The locals of the frame state at `state` (a baseline frame at a loop header, in
+/// the layout of the OSR calling convention) that hold integers: a bit each, for
+/// locals 0 to 63.
+///
+/// # Safety
+/// `state` is the frame state of a live frame of `func` of `verified` (its `locals`
+/// words at `state - 8n`).
+pub unsafe fn int_locals(verified: &Verified, func: FnId, state: *const u64) -> u64 {
+    let locals = verified.program().functions[func as usize].locals as usize;
+    (0..locals.min(64)).fold(0, |ints, n| {
+        // SAFETY: local `n` of the frame, by the contract.
+        let word = unsafe { *state.sub(n) };
+        if word & stage1::value::INT_TAG_MASK == 0 {
+            ints | 1 << n
+        } else {
+            ints
+        }
+    })
 }
 
 /// A compilation the worker finished.
@@ -73,7 +97,7 @@ pub struct Done {
 /// Compiles `job` with stage 4: what the worker (or, in sync mode, the hook) does.
 pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
     let start = Instant::now();
-    let code = stage4::tiered::compile_function(verified, job.func, job.osr, None);
+    let code = stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, None);
     Done {
         job,
         code,
@@ -92,6 +116,9 @@ struct Code {
     entry: u64,
     /// Absolute addresses of the OSR entries, by loop header pc.
     osr: Vec<(usize, u64)>,
+    /// The locals an optimized OSR variant takes to be integers (a bit each):
+    /// a frame enters it only if they are.
+    ints: u64,
 }
 
 impl Code {
@@ -107,6 +134,7 @@ impl Code {
                 .map(|&(pc, off)| (pc, base + off as u64))
                 .collect(),
             _block: c.code,
+            ints: 0,
         }
     }
 
@@ -483,7 +511,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
             }
             (None, Err(reason)) => self.decline(func, Tier::Optimized, reason),
             (Some(header), Ok(c)) => {
-                let code = Code::new(self.verified, func, c);
+                let code = Code {
+                    ints: job.ints,
+                    ..Code::new(self.verified, func, c)
+                };
                 self.state.borrow_mut().functions[func as usize]
                     .osr
                     .insert(header, Ok(code));
@@ -510,7 +541,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// at each iteration. Once per loop: if the inner loop trips again first (the loop
     /// around it is slow to come round), it gets a variant of its own. `false`: no loop
     /// around it, or it already was redirected.
-    fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize) -> bool {
+    fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize, ints: u64) -> bool {
         let code = &self.verified.program().functions[func as usize].code;
         let Some((outer_pc, outer_header)) = enclosing_loop(code, loop_pc, header) else {
             return false;
@@ -537,6 +568,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 osr: Some(outer_header),
                 trigger: Trigger::Loop,
                 count,
+                ints,
             });
         }
         true
@@ -596,6 +628,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                     osr: None,
                     trigger: Trigger::Calls,
                     count,
+                    ints: 0,
                 });
             }
             Tier::Optimized => self.reset_calls(func, NEVER),
@@ -709,18 +742,26 @@ impl Tiering<'_, '_> {
             return 0;
         };
         let header = header as usize;
+        // SAFETY: baseline code passes its own frame, live, at this loop's header.
+        let ints = unsafe { int_locals(self.verified, func, state) };
         let ready = {
             let state = self.state.borrow();
             state.functions[func as usize]
                 .osr
                 .get(&header)
                 .map(|c| match c {
-                    Ok(code) => Some(code.entry),
+                    Ok(code) => Some((code.entry, code.ints)),
                     Err(()) => None,
                 })
         };
         match ready {
-            Some(Some(address)) => {
+            Some(Some((_, speculated))) if ints & speculated != speculated => {
+                // The variant takes a local to be an integer that this frame's is not:
+                // the frame stays in baseline code (another may fit).
+                self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+                0
+            }
+            Some(Some((address, _))) => {
                 // The frame moves up; other baseline frames of the loop may follow
                 // after as many back edges.
                 self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
@@ -737,7 +778,7 @@ impl Tiering<'_, '_> {
                 self.reset_loop(func, loop_pc, NEVER);
                 0
             }
-            None if self.background && self.redirect_to_enclosing(func, loop_pc, header) => 0,
+            None if self.background && self.redirect_to_enclosing(func, loop_pc, header, ints) => 0,
             None => {
                 let eager = self.state.borrow().eager.contains(&(func, loop_pc));
                 let count = self.reset_loop(func, loop_pc, if eager { 1 } else { POLL_BUDGET });
@@ -746,6 +787,7 @@ impl Tiering<'_, '_> {
                     osr: Some(header),
                     trigger: Trigger::Loop,
                     count,
+                    ints,
                 });
                 // In sync mode the code is there now: this very back edge enters it.
                 let now = self.state.borrow().functions[func as usize]
