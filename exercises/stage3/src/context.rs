@@ -79,6 +79,9 @@ pub struct Runtime {
     pub output: Vec<u8>,
     /// Where full chunks of output go; `None` when nobody listens (no output wanted).
     pub sink: Option<SyncSender<Vec<u8>>>,
+    /// Where full chunks of output go when the run is on the caller's own thread
+    /// ([`Runtime::set_writer`]): the caller's writer itself, before any sink.
+    pub writer: Option<*mut (dyn std::io::Write + 'static)>,
     /// How often native code called each runtime helper, by [`RuntimeCall`].
     pub runtime_calls: [u64; RuntimeCall::COUNT],
     /// The verified program, for the interpreter (null when nothing is interpreted).
@@ -143,6 +146,7 @@ impl Context {
                 trace: Vec::new(),
                 output: Vec::new(),
                 sink,
+                writer: None,
                 runtime_calls: [0; RuntimeCall::COUNT],
                 verified: std::ptr::null(),
                 compiled: &[],
@@ -170,10 +174,33 @@ impl Runtime {
         self.hooks = Some(hooks);
     }
 
-    /// Sends the gathered output to the sink; `false` when the receiver is gone.
+    /// Makes `writer` where the run's output goes, chunk by chunk, on the thread
+    /// that runs it: for a run on the caller's own thread (stage 5 switches stacks
+    /// rather than threads), which has no other thread to stream to.
+    ///
+    /// # Safety
+    /// `writer` outlives every use of this context (the run), or is replaced before
+    /// it ends, and nothing else uses it meanwhile: the context keeps it as a raw
+    /// pointer, its lifetime erased.
+    pub unsafe fn set_writer(&mut self, writer: &mut dyn std::io::Write) {
+        let writer: *mut (dyn std::io::Write + '_) = writer;
+        // SAFETY: only the trait object's lifetime bound changes (the same fat
+        // pointer); the caller keeps the writer alive while the context may use it.
+        let writer: *mut (dyn std::io::Write + 'static) = unsafe { std::mem::transmute(writer) };
+        self.writer = Some(writer);
+    }
+
+    /// Sends the gathered output to the writer or the sink; `false` when the writer
+    /// failed or the receiver is gone.
     pub fn flush(&mut self) -> bool {
         if self.output.is_empty() {
             return true;
+        }
+        if let Some(writer) = self.writer {
+            // SAFETY: `set_writer`'s contract: the writer is live and not in use.
+            let ok = unsafe { (*writer).write_all(&self.output) }.is_ok();
+            self.output.clear();
+            return ok;
         }
         let chunk = std::mem::take(&mut self.output);
         match &self.sink {

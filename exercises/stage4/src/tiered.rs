@@ -60,8 +60,22 @@ pub fn compile_function(
     osr: Option<usize>,
     objects: Option<&dyn ObjectLowering>,
 ) -> Result<CompiledFunction, String> {
+    compile_speculating(verified, func, osr, 0, objects)
+}
+
+/// [`compile_function`]; an OSR variant speculates that the locals of `ints` (a bit
+/// per local, 0 to 63) are integers at the header, checking them once on entry
+/// ([`ir::build::build_osr_speculating`]): enter it only with a frame state whose
+/// locals are. Stage 5 takes the mask from the frame that asked for the variant.
+pub fn compile_speculating(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    objects: Option<&dyn ObjectLowering>,
+) -> Result<CompiledFunction, String> {
     let start = Instant::now();
-    let prepared = prepare_function(verified, func, osr)?;
+    let prepared = prepare_speculating(verified, func, osr, ints)?;
     let objects = objects.map(|lowering| Objects {
         lowering,
         program: verified.program(),
@@ -97,6 +111,17 @@ pub fn prepare_function(
     func: FnId,
     osr: Option<usize>,
 ) -> Result<Prepared, String> {
+    prepare_speculating(verified, func, osr, 0)
+}
+
+/// [`prepare_function`], an OSR variant speculating on the locals of `ints`
+/// ([`compile_speculating`]).
+fn prepare_speculating(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+) -> Result<Prepared, String> {
     let start = Instant::now();
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
@@ -105,7 +130,10 @@ pub fn prepare_function(
         return prepare_ir(start, ir::build(verified, func));
     };
     let header = loop_header(verified, func, pc)?;
-    prepare_ir(start, ir::build::build_osr(verified, func, header))
+    prepare_ir(
+        start,
+        ir::build::build_osr_speculating(verified, func, header, ints),
+    )
 }
 
 /// The IR of function `func` entered by OSR at loop header `pc`, optimized (what its

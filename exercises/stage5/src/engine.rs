@@ -1,13 +1,13 @@
 //! The stage 5 engine: a run makes the tiering counters and flags, the function table
 //! (every entry the function's interpreter stub at first) and the context whose
 //! [`TierHooks`](stage3::TierHooks) are the run's [`Tiering`], then runs `main` in the
-//! interpreter, in tiered mode, on a native thread with a stack sized for mixed
-//! stacks. The optimizing tier's worker is a scoped thread of that thread: it cannot
-//! outlive the run.
+//! interpreter, in tiered mode, on the caller's thread but on a stack of its own,
+//! sized for mixed stacks ([`crate::stack`]). The optimizing tier's worker is a
+//! scoped thread of the run: it cannot outlive it.
 
 use std::cell::Cell;
 use std::io::Write;
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use stage1::bytecode::MAIN;
@@ -19,20 +19,18 @@ use stage1::print::format_value;
 use stage1::value::ERROR_WORD;
 use stage1::{Engine, ErrorKind, Event, FnId, RuntimeError, Stats, Value, Verified};
 use stage3::codegen::frame::FRAME_OVERHEAD;
-use stage3::context::{Context, FnEntry};
+use stage3::context::{Context, EntryFn, FnEntry};
 use stage3::runtime::{recorded_error, RuntimeCall};
 use stage3::stack::{
     recursive_functions, stack_need, too_big_to_run_natively, INTERPRETED_ACTIVATION,
 };
+use stage3::CompileError;
 use stage3::TierHooks;
 
 use crate::hooks::{compile_optimized, Setup, StartWorker, Tiering};
 use crate::policy::Policy;
 use crate::queue::{Finished, Queue};
 use crate::record::FunctionRecord;
-
-/// How many output chunks may wait for the caller's writer before `print` blocks.
-const OUTPUT_QUEUE: usize = 16;
 
 /// How a [`Tiered`] engine runs.
 #[derive(Clone, Debug)]
@@ -159,6 +157,43 @@ pub fn frame_budgets(verified: &Verified) -> (Vec<Result<usize, String>>, usize)
     (out, stack_need(&costs, &recursive))
 }
 
+/// The entry trampoline and the interpreter stubs of functions `0..stubs.len()`,
+/// mapped once for the process (they depend on nothing but a function's index):
+/// mapping, filling and unmapping a block of code at every run cost a short program
+/// more than running it.
+pub struct SharedStubs {
+    /// The entry trampoline.
+    pub entry: EntryFn,
+    /// The absolute address of each function's interpreter stub, by index.
+    pub stubs: Vec<u64>,
+}
+
+/// The process's [`SharedStubs`]: the latest made, for the most functions yet.
+static SHARED: Mutex<Option<&'static SharedStubs>> = Mutex::new(None);
+
+/// Shared stubs for at least `functions` functions: the process's, or new ones for
+/// a power of two as many (kept for the rest of the process: runs of other threads
+/// may still be in the older ones, so none is ever unmapped).
+pub fn shared_code(functions: usize) -> Result<&'static SharedStubs, CompileError> {
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(s) = *shared {
+        if s.stubs.len() >= functions {
+            return Ok(s);
+        }
+    }
+    let count = functions.max(64).next_power_of_two();
+    let code = stage3::SharedCode::for_functions(count)?;
+    let stubs = SharedStubs {
+        entry: code.entry(),
+        stubs: (0..count).map(|i| code.stub_address(i as FnId)).collect(),
+    };
+    // The code stays mapped for the process: `entry` and `stubs` point into it.
+    std::mem::forget(code);
+    let stubs: &'static SharedStubs = Box::leak(Box::new(stubs));
+    *shared = Some(stubs);
+    Ok(stubs)
+}
+
 /// What the run's thread gives back.
 struct End {
     word: u64,
@@ -184,7 +219,7 @@ impl Engine for Tiered {
         self.functions = Vec::new();
         self.finished = Finished::default();
         self.heap = Heap::new(self.options.heap_limit);
-        let shared = match stage3::SharedCode::new(program) {
+        let shared = match shared_code(program.functions.len()) {
             Ok(shared) => shared,
             Err(e) => return self.run_interpreted(verified, out, e.reason, start),
         };
@@ -192,18 +227,26 @@ impl Engine for Tiered {
         let policies: Vec<Policy> = (0..program.functions.len())
             .map(|i| self.options.per_function.get(i).copied().unwrap_or(policy))
             .collect();
-        let first_table = shared.initial_table(program);
+        let first_table: Vec<FnEntry> = program
+            .functions
+            .iter()
+            .zip(&shared.stubs)
+            .map(|(f, &stub)| FnEntry {
+                code: stub,
+                arity: u64::from(f.arity),
+            })
+            .collect();
         let (frame_budgets, stack_bytes) = frame_budgets(verified);
-        let entry = shared.entry();
+        let entry = shared.entry;
         let sync = self.options.sync_compile;
         let trace = self.options.trace;
         let heap = &mut self.heap;
-        let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
-        // The run: on a native thread with the stack it needs (a parked one when
-        // there is one, `stage3::runner`), while this thread streams its output.
+        // The run: on this thread, on a stack of its own big enough for mixed stacks
+        // (`crate::stack`), writing straight to the caller's writer.
+        let writer = &mut *out;
         let job = move || {
-            // The counters, flags and table are the running thread's alone (cells:
-            // generated code and the hooks write them in place).
+            // The counters, flags and table are the run's alone (cells: generated code
+            // and the hooks write them in place).
             let (calls, loops) = policy.initial();
             let counters = Counters::new(program, calls, loops);
             let installed = Installed::new(program.functions.len());
@@ -232,7 +275,10 @@ impl Engine for Tiered {
                     },
                     start,
                 );
-                let mut ctx = Context::new(program, heap, &[], Some(sink));
+                let mut ctx = Context::new(program, heap, &[], None);
+                // SAFETY: the writer outlives the run; only the context writes to it
+                // while the run goes on.
+                unsafe { ctx.runtime.set_writer(writer) };
                 // The table is written while the run goes on: generated code reads it
                 // through this pointer (`Cell<FnEntry>` is laid out as `FnEntry`).
                 ctx.native.functions = table.as_ptr().cast::<FnEntry>();
@@ -251,6 +297,7 @@ impl Engine for Tiered {
                 };
                 ctx.runtime.hooks = None;
                 let flushed = ctx.runtime.flush();
+                ctx.runtime.writer = None;
                 let (records, events, finished) = tiering.finish();
                 End {
                     word,
@@ -265,31 +312,18 @@ impl Engine for Tiered {
                 }
             })
         };
-        // Stream the output to the caller's writer while the program runs; on a write
-        // failure stop listening (the receiver is dropped with the closure), so the
-        // program's next flush fails.
-        let writer = &mut *out;
-        let stream = move || {
-            for chunk in chunks.iter() {
-                if writer.write_all(&chunk).is_err() {
-                    return true;
-                }
-            }
-            false
-        };
-        let (end, write_failed) =
-            match stage3::runner::run_on_native_stack(stack_bytes, job, stream) {
-                Ok(ended) => ended,
-                Err(e) => {
-                    // No thread with that stack (address space is short: `ulimit -v`):
-                    // nothing has run yet, so the interpreter runs the whole program.
-                    let reason = format!(
-                    "no thread with a native stack of {stack_bytes} bytes could be made ({e}): \
+        let end = match crate::stack::run_on_own_stack(stack_bytes, job) {
+            Ok(end) => end,
+            Err(e) => {
+                // No stack that big (address space is short: `ulimit -v`): nothing has
+                // run yet, so the interpreter runs the whole program.
+                let reason = format!(
+                    "no native stack of {stack_bytes} bytes could be mapped ({e}): \
                      the program runs in the interpreter"
                 );
-                    return self.run_interpreted(verified, out, reason, start);
-                }
-            };
+                return self.run_interpreted(verified, out, reason, start);
+            }
+        };
         self.stats.calls = end.calls;
         self.stats.runtime_calls = RuntimeCall::ALL
             .iter()
@@ -316,7 +350,7 @@ impl Engine for Tiered {
             let kind = recorded_error(end.error);
             return Err(runtime_error(program, kind, end.trace.into_iter()));
         }
-        if write_failed || !end.flushed {
+        if !end.flushed {
             return Err(RuntimeError {
                 kind: ErrorKind::Output,
                 trace: vec![],

@@ -38,7 +38,7 @@ use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
 
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
-use crate::record::{FunctionRecord, Log, Tally};
+use crate::record::{FunctionRecord, Log, Tally, TierClock};
 
 /// The budget a counter gets while its function's optimized code is being made on
 /// the worker: each time it runs out, the hook looks for finished code again. Small
@@ -58,6 +58,30 @@ pub struct Job {
     pub trigger: Trigger,
     /// The count of the counter that tripped, when it did.
     pub count: u64,
+    /// For an OSR variant: the locals (a bit each, 0 to 63) it may take to be
+    /// integers, as they were in the frame that asked ([`int_locals`]); 0 for none
+    /// (and for a normal entry).
+    pub ints: u64,
+}
+
+/// The locals of the frame state at `state` (a baseline frame at a loop header, in
+/// the layout of the OSR calling convention) that hold integers: a bit each, for
+/// locals 0 to 63.
+///
+/// # Safety
+/// `state` is the frame state of a live frame of `func` of `verified` (its `locals`
+/// words at `state - 8n`).
+pub unsafe fn int_locals(verified: &Verified, func: FnId, state: *const u64) -> u64 {
+    let locals = verified.program().functions[func as usize].locals as usize;
+    (0..locals.min(64)).fold(0, |ints, n| {
+        // SAFETY: local `n` of the frame, by the contract.
+        let word = unsafe { *state.sub(n) };
+        if word & stage1::value::INT_TAG_MASK == 0 {
+            ints | 1 << n
+        } else {
+            ints
+        }
+    })
 }
 
 /// A compilation the worker finished.
@@ -73,7 +97,7 @@ pub struct Done {
 /// Compiles `job` with stage 4: what the worker (or, in sync mode, the hook) does.
 pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
     let start = Instant::now();
-    let code = stage4::tiered::compile_function(verified, job.func, job.osr, None);
+    let code = stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, None);
     Done {
         job,
         code,
@@ -92,6 +116,9 @@ struct Code {
     entry: u64,
     /// Absolute addresses of the OSR entries, by loop header pc.
     osr: Vec<(usize, u64)>,
+    /// The locals an optimized OSR variant takes to be integers (a bit each):
+    /// a frame enters it only if they are.
+    ints: u64,
 }
 
 impl Code {
@@ -107,6 +134,7 @@ impl Code {
                 .map(|&(pc, off)| (pc, base + off as u64))
                 .collect(),
             _block: c.code,
+            ints: 0,
         }
     }
 
@@ -174,6 +202,8 @@ pub struct Tiering<'r, 'q> {
     background: bool,
     /// The events.
     pub log: RefCell<Log>,
+    /// The time spent in each tier's code, counted at the transitions between tiers.
+    pub clock: TierClock,
 }
 
 /// Starts the optimizing tier's worker (`None`: no thread could be made).
@@ -258,6 +288,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             background: start.is_some(),
             start: RefCell::new(start),
             log: RefCell::new(Log::new(setup.trace)),
+            clock: TierClock::new(program.functions.len()),
         }
     }
 
@@ -270,10 +301,12 @@ impl<'r, 'q> Tiering<'r, 'q> {
             .map(Queue::finish)
             .unwrap_or_default();
         let state = self.state.into_inner();
+        let times = self.clock.times();
         let mut records: Vec<FunctionRecord> = Vec::with_capacity(state.functions.len());
         for (i, fs) in state.functions.into_iter().enumerate() {
             let mut r = fs.record;
             r.tier = fs.tier;
+            r.tier_time = times[i];
             r.calls = fs.calls.count(self.counters.call(i as FnId));
             r.back_edges = self
                 .counters
@@ -470,7 +503,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
             }
             (None, Err(reason)) => self.decline(func, Tier::Optimized, reason),
             (Some(header), Ok(c)) => {
-                let code = Code::new(self.verified, func, c);
+                let code = Code {
+                    ints: job.ints,
+                    ..Code::new(self.verified, func, c)
+                };
                 self.state.borrow_mut().functions[func as usize]
                     .osr
                     .insert(header, Ok(code));
@@ -497,7 +533,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// at each iteration. Once per loop: if the inner loop trips again first (the loop
     /// around it is slow to come round), it gets a variant of its own. `false`: no loop
     /// around it, or it already was redirected.
-    fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize) -> bool {
+    fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize, ints: u64) -> bool {
         let code = &self.verified.program().functions[func as usize].code;
         let Some((outer_pc, outer_header)) = enclosing_loop(code, loop_pc, header) else {
             return false;
@@ -524,6 +560,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 osr: Some(outer_header),
                 trigger: Trigger::Loop,
                 count,
+                ints,
             });
         }
         true
@@ -553,6 +590,14 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// `func`'s call counter reached zero (in whatever tier made the call): move it
     /// up a tier as the policy says.
     fn hot_call_any(&self, func: FnId) {
+        self.clock.charge();
+        self.hot_call_untimed(func);
+        // Compiling and installing count for no tier (compile times are apart).
+        self.clock.skip();
+    }
+
+    /// [`Tiering::hot_call_any`] itself.
+    fn hot_call_untimed(&self, func: FnId) {
         self.collect();
         let tier = self.state.borrow().functions[func as usize].tier;
         let count = self.calls_so_far(func);
@@ -562,6 +607,20 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// An interpreted frame's loop is hot: its function's baseline code (made if
     /// need be) takes the frame over at the loop's header. `None`: it stays here.
     fn osr_from_interpreter(
+        &self,
+        ctx: *mut Context,
+        heap: &mut Heap,
+        frame: &OsrFrame<'_>,
+    ) -> Option<Result<Value, Unwind>> {
+        self.clock.charge();
+        let moved = self.osr_from_interpreter_untimed(ctx, heap, frame);
+        self.clock.skip();
+        moved
+    }
+
+    /// [`Tiering::osr_from_interpreter`] itself: the frame's baseline code is a
+    /// stretch of its own on the tier clock.
+    fn osr_from_interpreter_untimed(
         &self,
         ctx: *mut Context,
         heap: &mut Heap,
@@ -623,30 +682,42 @@ fn enclosing_loop(code: &[Instr], loop_pc: usize, header: usize) -> Option<(usiz
         })
 }
 
-impl TierHooks for Tiering<'_, '_> {
-    fn hot_call(&self, _ctx: *mut Context, func: FnId) {
-        self.hot_call_any(func);
-    }
-
-    fn hot_loop(&self, _ctx: *mut Context, func: FnId, loop_pc: usize, _state: *const u64) -> u64 {
+impl Tiering<'_, '_> {
+    /// What [`TierHooks::hot_loop`] does, the tier clock aside: the address of the
+    /// optimized OSR entry the baseline frame at `loop_pc` moves to, or 0.
+    fn hot_loop_untimed(
+        &self,
+        ctx: *mut Context,
+        func: FnId,
+        loop_pc: usize,
+        state: *const u64,
+    ) -> u64 {
         self.collect();
         let Instr::Loop(header) = self.verified.program().functions[func as usize].code[loop_pc]
         else {
             return 0;
         };
         let header = header as usize;
+        // SAFETY: baseline code passes its own frame, live, at this loop's header.
+        let ints = unsafe { int_locals(self.verified, func, state) };
         let ready = {
             let state = self.state.borrow();
             state.functions[func as usize]
                 .osr
                 .get(&header)
                 .map(|c| match c {
-                    Ok(code) => Some(code.entry),
+                    Ok(code) => Some((code.entry, code.ints)),
                     Err(()) => None,
                 })
         };
         match ready {
-            Some(Some(address)) => {
+            Some(Some((_, speculated))) if ints & speculated != speculated => {
+                // The variant takes a local to be an integer that this frame's is not:
+                // the frame stays in baseline code (another may fit).
+                self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+                0
+            }
+            Some(Some((address, _))) => {
                 // The frame moves up; other baseline frames of the loop may follow
                 // after as many back edges.
                 self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
@@ -663,7 +734,7 @@ impl TierHooks for Tiering<'_, '_> {
                 self.reset_loop(func, loop_pc, NEVER);
                 0
             }
-            None if self.background && self.redirect_to_enclosing(func, loop_pc, header) => 0,
+            None if self.background && self.redirect_to_enclosing(func, loop_pc, header, ints) => 0,
             None => {
                 let eager = self.state.borrow().eager.contains(&(func, loop_pc));
                 let count = self.reset_loop(func, loop_pc, if eager { 1 } else { POLL_BUDGET });
@@ -672,6 +743,7 @@ impl TierHooks for Tiering<'_, '_> {
                     osr: Some(header),
                     trigger: Trigger::Loop,
                     count,
+                    ints,
                 });
                 // In sync mode the code is there now: this very back edge enters it.
                 let now = self.state.borrow().functions[func as usize]
@@ -679,12 +751,29 @@ impl TierHooks for Tiering<'_, '_> {
                     .get(&header)
                     .map(|c| c.is_ok());
                 if now == Some(true) {
-                    self.hot_loop(_ctx, func, loop_pc, _state)
+                    self.hot_loop_untimed(ctx, func, loop_pc, state)
                 } else {
                     0
                 }
             }
         }
+    }
+}
+
+impl TierHooks for Tiering<'_, '_> {
+    fn hot_call(&self, _ctx: *mut Context, func: FnId) {
+        self.hot_call_any(func);
+    }
+
+    fn hot_loop(&self, ctx: *mut Context, func: FnId, loop_pc: usize, state: *const u64) -> u64 {
+        self.clock.charge();
+        let address = self.hot_loop_untimed(ctx, func, loop_pc, state);
+        self.clock.skip();
+        if address != 0 {
+            // The frame goes on in optimized code.
+            self.clock.moved(func, Tier::Optimized);
+        }
+        address
     }
 
     // The trait's contract (stage 3's) makes `ctx` the live context of the run, not
@@ -697,8 +786,9 @@ impl TierHooks for Tiering<'_, '_> {
         args: &[Value],
         depth: usize,
     ) -> Result<Value, Unwind> {
+        self.clock.enter(func, Tier::Interpreter);
         // SAFETY: the context is live and nothing else borrows it during the hook.
-        unsafe {
+        let result = unsafe {
             with_interpreter(ctx, |interp, verified, heap, out| {
                 let mut callout = TieredCallout { tiering: self, ctx };
                 interp.call_function(
@@ -715,7 +805,9 @@ impl TierHooks for Tiering<'_, '_> {
                     out,
                 )
             })
-        }
+        };
+        self.clock.leave();
+        result
     }
 }
 
@@ -739,7 +831,8 @@ impl Callout for TieredCallout<'_, '_, '_> {
         let t = self.tiering;
         // The interpreter counted this call; baseline code counts its calls in its
         // prologue too: give the interpreter's back so each call counts once.
-        if t.state.borrow().functions[func as usize].tier == Tier::Baseline {
+        let tier = t.state.borrow().functions[func as usize].tier;
+        if tier == Tier::Baseline {
             let c = t.counters.call(func);
             c.set(c.get().saturating_add(1));
         }
@@ -747,8 +840,11 @@ impl Callout for TieredCallout<'_, '_, '_> {
         // SAFETY: the context is live; native code reaches the heap the interpreter
         // lends for the call through it.
         unsafe { (*self.ctx).runtime.heap = heap };
+        t.clock.enter(func, tier);
         // SAFETY: as above; the heap is the interpreter's.
-        unsafe { call_native(self.ctx, t.entry, code, args, depth) }
+        let result = unsafe { call_native(self.ctx, t.entry, code, args, depth) };
+        t.clock.leave();
+        result
     }
 
     fn hot_call(&mut self, _heap: &mut Heap, func: FnId, _depth: usize, _out: &mut dyn Write) {

@@ -13,6 +13,7 @@
 //! - [`record`]: what a run records: events (traced as they happen) and the tier
 //!   table of `--stats`;
 //! - [`hooks`]: what happens when a counter reaches zero: compile, install, OSR;
+//! - [`stack`]: the big stack a run switches to, on the caller's own thread;
 //! - [`engine`]: [`Tiered`], the engine behind the stage 1 interface;
 //! - [`cli`]: the engine on the command line (`cargo run -p stage5 -- run FILE`).
 #![allow(
@@ -29,6 +30,7 @@ pub mod hooks;
 pub mod policy;
 pub mod queue;
 pub mod record;
+pub mod stack;
 
 pub use engine::{Options, Tiered};
 pub use policy::{Policy, Tier};

@@ -1,12 +1,13 @@
 //! What a tiered run records for `--stats` and `--trace-tiering`: its events (printed
 //! as they happen when traced), and per function the tier it reached, its calls and
 //! back edges (counted by the tiering counters themselves, at no cost), its
-//! compilations and its OSR entries.
+//! compilations, its OSR entries, and the time spent in each tier's code (counted at
+//! tier transitions by a [`TierClock`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jitlab_cli::stats::{grouped, millis};
 use stage1::Event;
@@ -92,6 +93,9 @@ pub struct FunctionRecord {
     pub compile_time: [Duration; 2],
     /// Frames of it that moved up a tier by OSR.
     pub osr: u64,
+    /// Time spent in each tier's code (interpreter, baseline, optimized) by the
+    /// stretches of the stack entered at this function: see [`TierClock`].
+    pub tier_time: [Duration; 3],
     /// Why a tier declined it, if one did.
     pub declined: Option<String>,
 }
@@ -106,14 +110,131 @@ impl FunctionRecord {
             back_edges: 0,
             compile_time: [Duration::ZERO; 2],
             osr: 0,
+            tier_time: [Duration::ZERO; 3],
             declined: None,
         }
     }
 }
 
-/// The tier table `--stats` prints: one line per function that ran, hottest first.
+/// The time-stamp counter: a cheap clock (a few nanoseconds, no system call), in
+/// ticks of a constant rate that [`TierClock::times`] converts to time.
+pub fn ticks() -> u64 {
+    // SAFETY: `rdtsc` reads the time-stamp counter; it has no other effect.
+    unsafe { std::arch::x86_64::_rdtsc() }
+}
+
+/// Time spent in each tier's code per function, counted at tier transitions: the
+/// stack of a tiered run is a pile of *stretches*, each running one tier's code (an
+/// interpreter activation, or native frames calling each other directly), and the
+/// Rust side sees every place one begins or ends — the interpreter calling compiled
+/// code, compiled code calling the interpreter, an OSR entry — and every hook. At each
+/// the clock is read, and the time since the last reading goes to the stretch on top:
+/// to its tier and to the function it was entered at (its callees in the same tier
+/// count with it, as in an inclusive profile; a baseline frame that moves to
+/// optimized code by OSR moves its stretch along). Time in the hooks themselves
+/// (compiling, installing) goes to no tier: compile times are counted apart.
+///
+/// No word is written while code runs, so it costs nothing but a clock reading per
+/// transition, which already costs a trampoline; it cannot see a baseline function
+/// calling an optimized one directly through the function table (the callee's time
+/// stays with the caller's stretch).
+pub struct TierClock {
+    /// The stretches, innermost last: the function each was entered at, its tier.
+    stack: RefCell<Vec<(u32, Tier)>>,
+    /// The clock when time was last given out.
+    last: Cell<u64>,
+    /// Ticks per function and tier.
+    ticks: RefCell<Vec<[u64; 3]>>,
+    /// The clock source (the time-stamp counter; tests give their own).
+    now: fn() -> u64,
+    /// When the clock started, by the source and by the system's clock, to convert.
+    start: (u64, Instant),
+    /// The source is the time-stamp counter (converted at its measured rate).
+    tsc: bool,
+}
+
+impl TierClock {
+    /// A clock for `functions` functions, reading the time-stamp counter.
+    pub fn new(functions: usize) -> TierClock {
+        TierClock {
+            tsc: true,
+            ..TierClock::with_source(functions, ticks)
+        }
+    }
+
+    /// A clock for `functions` functions that reads `now`.
+    pub fn with_source(functions: usize, now: fn() -> u64) -> TierClock {
+        let t = now();
+        TierClock {
+            stack: RefCell::new(Vec::new()),
+            last: Cell::new(t),
+            ticks: RefCell::new(vec![[0; 3]; functions]),
+            now,
+            start: (t, Instant::now()),
+            tsc: false,
+        }
+    }
+
+    /// Gives the time since the last reading to the stretch on top.
+    pub fn charge(&self) {
+        let now = (self.now)();
+        let spent = now.saturating_sub(self.last.replace(now));
+        if let Some(&(func, tier)) = self.stack.borrow().last() {
+            self.ticks.borrow_mut()[func as usize][tier as usize] += spent;
+        }
+    }
+
+    /// Gives the time since the last reading to nobody (the hooks' own work).
+    pub fn skip(&self) {
+        self.last.set((self.now)());
+    }
+
+    /// A stretch of `tier`'s code begins, entered at `func`.
+    pub fn enter(&self, func: u32, tier: Tier) {
+        self.charge();
+        self.stack.borrow_mut().push((func, tier));
+    }
+
+    /// The stretch on top ends.
+    pub fn leave(&self) {
+        self.charge();
+        self.stack.borrow_mut().pop();
+    }
+
+    /// A frame of `func` moves to `tier` by OSR: if the stretch on top was entered at
+    /// `func`, its time from now on is `tier`'s.
+    pub fn moved(&self, func: u32, tier: Tier) {
+        self.charge();
+        if let Some(top) = self.stack.borrow_mut().last_mut() {
+            if top.0 == func {
+                top.1 = tier;
+            }
+        }
+    }
+
+    /// Each function's time per tier, the ticks converted at the rate the source ran
+    /// at since the clock started (when the source is not the time-stamp counter, or
+    /// too little time went by to tell, one tick is a nanosecond).
+    pub fn times(&self) -> Vec<[Duration; 3]> {
+        let elapsed = (self.now)().saturating_sub(self.start.0);
+        let nanos = self.start.1.elapsed().as_nanos() as f64;
+        let per_tick = if self.tsc && elapsed > 0 && nanos > 0.0 {
+            nanos / elapsed as f64
+        } else {
+            1.0
+        };
+        self.ticks
+            .borrow()
+            .iter()
+            .map(|t| t.map(|n| Duration::from_nanos((n as f64 * per_tick) as u64)))
+            .collect()
+    }
+}
+
+/// The tier table `--stats` prints: one line per function that ran, hottest first;
+/// the last three columns are the time spent in each tier's code ([`TierClock`]).
 pub fn tier_table(records: &[FunctionRecord]) -> String {
-    let mut rows: Vec<[String; 7]> = vec![[
+    let mut rows: Vec<[String; 10]> = vec![[
         "function".into(),
         "tier".into(),
         "calls".into(),
@@ -121,6 +242,9 @@ pub fn tier_table(records: &[FunctionRecord]) -> String {
         "baseline compile".into(),
         "optimizing compile".into(),
         "osr".into(),
+        "in interpreter".into(),
+        "in baseline".into(),
+        "in optimized".into(),
     ]];
     let mut ran: Vec<&FunctionRecord> = records
         .iter()
@@ -143,9 +267,12 @@ pub fn tier_table(records: &[FunctionRecord]) -> String {
             time(r.compile_time[0]),
             time(r.compile_time[1]),
             grouped(r.osr),
+            time(r.tier_time[0]),
+            time(r.tier_time[1]),
+            time(r.tier_time[2]),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    let widths: Vec<usize> = (0..10)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::from("tiers:\n");
@@ -197,6 +324,11 @@ mod tests {
         fib.tier = Tier::Optimized;
         fib.calls = 21_891;
         fib.compile_time = [Duration::from_micros(50), Duration::from_micros(1500)];
+        fib.tier_time = [
+            Duration::from_micros(200),
+            Duration::from_micros(700),
+            Duration::from_millis(9),
+        ];
         let mut main = FunctionRecord::new("main");
         main.calls = 1;
         main.back_edges = 10;
@@ -209,11 +341,55 @@ mod tests {
         assert_eq!(
             tier_table(&[main, fib, idle, big]),
             "tiers:\n\
-             \x20 function  tier          calls  back edges  baseline compile  optimizing compile  osr\n\
-             \x20 fib       optimizing   21,891           0          0.050 ms            1.500 ms    0\n\
-             \x20 main      baseline          1          10                 -                   -    1\n\
-             \x20 big       interpreter       2           0                 -                   -    0\n\
+             \x20 function  tier          calls  back edges  baseline compile  optimizing compile  osr  \
+             in interpreter  in baseline  in optimized\n\
+             \x20 fib       optimizing   21,891           0          0.050 ms            1.500 ms    0  \
+             \x20     0.200 ms     0.700 ms      9.000 ms\n\
+             \x20 main      baseline          1          10                 -                   -    1  \
+             \x20            -            -             -\n\
+             \x20 big       interpreter       2           0                 -                   -    0  \
+             \x20            -            -             -\n\
              \x20 big stays in the interpreter: too big\n"
+        );
+    }
+
+    thread_local! {
+        static NOW: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn fake_now() -> u64 {
+        NOW.with(Cell::get)
+    }
+
+    fn advance(n: u64) {
+        NOW.with(|c| c.set(c.get() + n));
+    }
+
+    #[test]
+    fn the_tier_clock_gives_each_stretch_its_time_and_the_hooks_none() {
+        let clock = TierClock::with_source(2, fake_now);
+        // main in the interpreter for 10, calls f's baseline code for 5, which calls
+        // back into the interpreter (g, function 1 too) for 3; a hook takes 100
+        // (compiling), then f's frame moves to optimized code by OSR and runs 7.
+        clock.enter(0, Tier::Interpreter);
+        advance(10);
+        clock.enter(1, Tier::Baseline);
+        advance(5);
+        clock.enter(1, Tier::Interpreter);
+        advance(3);
+        clock.leave();
+        clock.charge();
+        advance(100);
+        clock.skip();
+        clock.moved(1, Tier::Optimized);
+        advance(7);
+        clock.leave();
+        advance(2);
+        clock.leave();
+        let ns = |n| Duration::from_nanos(n);
+        assert_eq!(
+            clock.times(),
+            vec![[ns(12), ns(0), ns(0)], [ns(3), ns(5), ns(7)]]
         );
     }
 

@@ -184,10 +184,17 @@ pub struct SharedCode {
 impl SharedCode {
     /// The trampoline and one interpreter stub per function of `program`.
     pub fn new(program: &Program) -> Result<SharedCode, CompileError> {
+        SharedCode::for_functions(program.functions.len())
+    }
+
+    /// The trampoline and interpreter stubs for functions `0..count`: the stubs
+    /// depend on nothing else, so one block serves every program with at most
+    /// `count` functions (stage 5 makes one per process).
+    pub fn for_functions(count: usize) -> Result<SharedCode, CompileError> {
         let mut asm = Assembler::new();
         let trampoline = asm.new_label();
         gen_trampoline(&mut asm, trampoline);
-        let labels: Vec<Label> = (0..program.functions.len())
+        let labels: Vec<Label> = (0..count)
             .map(|i| {
                 let label = asm.new_label();
                 asm.bind(label);

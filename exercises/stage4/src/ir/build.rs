@@ -79,7 +79,7 @@ pub fn block_starts(code: &[Instr]) -> Vec<bool> {
 /// Builds the SSA form of function `func` of `program`, in the canonical numbering
 /// (see [`Function::compact`]).
 pub fn build(program: &Verified, func: FnId) -> Function {
-    build_entered(program, func, None)
+    build_entered(program, func, None, 0)
 }
 
 /// Builds the SSA form of function `func` entered by on-stack replacement at the loop
@@ -91,11 +91,23 @@ pub fn build(program: &Verified, func: FnId) -> Function {
 /// from the header is kept: the function's own entry is not (HotSpot's OSR methods
 /// are the same).
 pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
-    build_entered(program, func, Some(header))
+    build_entered(program, func, Some(header), 0)
 }
 
-/// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`.
-fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
+/// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
+/// `ints` (locals 0 to 63): the entry block checks each such local once
+/// (`check_int`, at the header's pc) and the loop gets the checked value, so the
+/// passes know its type inside the loop — where the unspecialized variant checks the
+/// loop's carried values at every iteration. The caller enters the code only with a
+/// frame state whose locals pass those checks (stage 5 looks before it enters), so
+/// they never fail: a failing one would report its error at the header.
+pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u64) -> Function {
+    build_entered(program, func, Some(header), ints)
+}
+
+/// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`, with the
+/// locals of `ints` known to be integers there ([`build_osr_speculating`]).
+fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
     let code = &source.code;
@@ -120,12 +132,24 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>) -> Function {
                 stack: Vec::new(),
             }
         }
-        Some(header) => Frame {
-            locals: (0..source.locals).map(|_| f.add_param(entry)).collect(),
-            stack: (0..depths[header as usize])
+        Some(header) => {
+            let locals: Vec<Value> = (0..source.locals).map(|_| f.add_param(entry)).collect();
+            let stack = (0..depths[header as usize])
                 .map(|_| f.add_param(entry))
-                .collect(),
-        },
+                .collect();
+            let locals = locals
+                .into_iter()
+                .enumerate()
+                .map(|(n, v)| {
+                    if n < 64 && (ints >> n) & 1 == 1 {
+                        emit(&mut f, entry, Op::CheckInt(v), header)
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            Frame { locals, stack }
+        }
     };
 
     // Every other block, in pc order; its parameters come when it is walked.
