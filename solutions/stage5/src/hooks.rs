@@ -729,13 +729,7 @@ fn enclosing_loop(code: &[Instr], loop_pc: usize, header: usize) -> Option<(usiz
 impl Tiering<'_, '_> {
     /// What [`TierHooks::hot_loop`] does, the tier clock aside: the address of the
     /// optimized OSR entry the baseline frame at `loop_pc` moves to, or 0.
-    fn hot_loop_untimed(
-        &self,
-        ctx: *mut Context,
-        func: FnId,
-        loop_pc: usize,
-        state: *const u64,
-    ) -> u64 {
+    fn hot_loop_untimed(&self, func: FnId, loop_pc: usize, state: *const u64) -> u64 {
         self.collect();
         let Instr::Loop(header) = self.verified.program().functions[func as usize].code[loop_pc]
         else {
@@ -795,7 +789,7 @@ impl Tiering<'_, '_> {
                     .get(&header)
                     .map(|c| c.is_ok());
                 if now == Some(true) {
-                    self.hot_loop_untimed(ctx, func, loop_pc, state)
+                    self.hot_loop_untimed(func, loop_pc, state)
                 } else {
                     0
                 }
@@ -809,9 +803,9 @@ impl TierHooks for Tiering<'_, '_> {
         self.hot_call_any(func);
     }
 
-    fn hot_loop(&self, ctx: *mut Context, func: FnId, loop_pc: usize, state: *const u64) -> u64 {
+    fn hot_loop(&self, _ctx: *mut Context, func: FnId, loop_pc: usize, state: *const u64) -> u64 {
         self.clock.charge();
-        let address = self.hot_loop_untimed(ctx, func, loop_pc, state);
+        let address = self.hot_loop_untimed(func, loop_pc, state);
         self.clock.skip();
         if address != 0 {
             // The frame goes on in optimized code.
