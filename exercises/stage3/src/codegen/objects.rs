@@ -18,14 +18,13 @@
 //! call with the same registers, and the runtime does what it always does (raises the
 //! `type error` or `no such field`, updates the cache).
 
-use stage1::{FnId, Instr, Program};
 use stage2::{Assembler, Label, Mem, Reg};
 
 use super::FnGen;
 
 /// A `get_field`, `set_field` or `call_value` instruction of the program, numbered
-/// once per program, in program order (stage 1's `Sites`).
-pub type Site = u32;
+/// once per program, in program order (stage 1's [`Sites`](stage1::objects::Sites)).
+pub use stage1::objects::Site;
 
 /// What a later stage adds to baseline code's object instructions: an inline fast path
 /// tried before the runtime call. Registers: the operand(s) are in the registers named;
@@ -61,46 +60,24 @@ pub trait ObjectCode {
     }
 }
 
-/// Whether `instr` is a site: an instruction with an inline cache.
-pub fn is_site(instr: &Instr) -> bool {
-    matches!(
-        instr,
-        Instr::GetField(_) | Instr::SetField(_) | Instr::CallValue(_)
-    )
-}
-
-/// The site number of the first site of function `func` (sites are numbered in
-/// program order, function by function, pc by pc); 0 when not `counting`.
-pub(crate) fn first_site(program: &Program, func: FnId, counting: bool) -> Site {
-    if !counting {
-        return 0;
-    }
-    let before = program.functions[..func as usize].iter();
-    before.flat_map(|f| &f.code).filter(|i| is_site(i)).count() as Site
-}
-
 impl FnGen<'_> {
-    /// The site of the object instruction being generated: sites are numbered in
-    /// program order and the driver generates a function's instructions in order, so
-    /// this counts them.
-    pub(crate) fn next_site(&mut self) -> Site {
-        let site = self.site;
-        self.site += 1;
-        site
+    /// The site of the instruction being generated (a field access or value call).
+    pub(crate) fn site(&self) -> Site {
+        self.sites
+            .of(self.func, self.pc)
+            .expect("every field access and value call is a site")
     }
 
     /// The fast path of an object instruction, if there is an [`ObjectCode`]: `emit`
     /// writes it with a fresh `done` label, which is returned, for the template to
-    /// bind after its runtime call. The site is taken in any case.
+    /// bind after its runtime call.
     pub(crate) fn fast_path(
         &mut self,
-        site: bool,
-        emit: impl FnOnce(&dyn ObjectCode, &mut Assembler, Site, Label),
+        emit: impl FnOnce(&dyn ObjectCode, &mut Assembler, Label),
     ) -> Option<Label> {
-        let site = if site { self.next_site() } else { 0 };
         let objects = self.objects?;
         let done = self.asm.new_label();
-        emit(objects, self.asm, site, done);
+        emit(objects, self.asm, done);
         Some(done)
     }
 }
@@ -113,6 +90,7 @@ mod tests {
 
     use super::*;
     use crate::{compile_function, TierOptions};
+    use stage1::FnId;
 
     /// Records each call and emits nothing, or (`hit`) a recognizable fast path.
     #[derive(Default)]
@@ -189,12 +167,17 @@ mod tests {
         let (f, g) = (program.function_named("f"), program.function_named("g"));
         let (f, g) = (f.unwrap(), g.unwrap());
         assert!(f < g, "f before g in the program");
-        let before_f = first_site(program, f, true);
+        let sites = verified.sites();
+        let first = |func: FnId| {
+            let code = &program.functions[func as usize].code;
+            (0..code.len()).find_map(|pc| sites.of(func, pc)).unwrap()
+        };
+        let before_f = first(f);
         assert_eq!(
             seen(f),
             [format!("get {before_f}"), format!("set {}", before_f + 1)]
         );
-        let before_g = first_site(program, g, true);
+        let before_g = first(g);
         assert_eq!(before_g, before_f + 2);
         let g_calls = seen(g);
         assert_eq!(g_calls[0], "new");

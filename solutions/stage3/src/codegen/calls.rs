@@ -78,9 +78,8 @@ impl FnGen<'_> {
         self.asm.and(TMP.r32(), Imm32(TAG_MASK as i32));
         self.asm.cmp(TMP.r32(), Imm32(FUNCTION_TAG as i32));
         self.asm.jcc(Cond::NE, type_error);
-        let site = self.next_site();
         if let Some(objects) = self.objects {
-            objects.call_value(self.asm, site, ACC);
+            objects.call_value(self.asm, self.site(), ACC);
         }
         // index << FUNCTION_SHIFT | tag becomes index * FN_ENTRY_SIZE, the offset of
         // its table entry.

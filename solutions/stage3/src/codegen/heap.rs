@@ -96,9 +96,7 @@ impl FnGen<'_> {
     pub(super) fn gen_new_array(&mut self, n: u32) {
         self.spill_all();
         let first = self.frame.operand(self.depth() - n);
-        let done = self.fast_path(false, |objects, asm, _, done| {
-            objects.new_array(asm, n, first, done)
-        });
+        let done = self.fast_path(|objects, asm, done| objects.new_array(asm, n, first, done));
         self.asm.lea(Reg::RSI, first);
         self.asm.mov_imm(Reg::RDX, n as i64);
         self.call_helper(runtime::rt_new_array as *const () as u64);
@@ -117,26 +115,17 @@ impl FnGen<'_> {
     /// `new_object`.
     pub(super) fn gen_new_object(&mut self) {
         self.spill_all();
-        let done = self.fast_path(false, |objects, asm, _, done| objects.new_object(asm, done));
+        let done = self.fast_path(|objects, asm, done| objects.new_object(asm, done));
         self.call_helper(runtime::rt_new_object as *const () as u64);
         self.bind_done(done);
         self.push(Operand::Acc);
-    }
-
-    /// The site of the instruction being generated (a field access or value call).
-    fn site(&self) -> u32 {
-        self.sites
-            .of(self.func, self.pc)
-            .expect("every field access and value call is a site")
     }
 
     /// `get_field k`.
     pub(super) fn gen_get_field(&mut self, field: u32) {
         let site = self.site();
         self.pop_args([Reg::RSI]);
-        let done = self.fast_path(true, |objects, asm, site, done| {
-            objects.get_field(asm, site, done)
-        });
+        let done = self.fast_path(|objects, asm, done| objects.get_field(asm, site, done));
         self.asm.mov_imm(Reg::RDX, field as i64);
         self.asm.mov_imm(Reg::RCX, site as i64);
         self.call_helper(runtime::rt_get_field as *const () as u64);
@@ -148,9 +137,7 @@ impl FnGen<'_> {
     pub(super) fn gen_set_field(&mut self, field: u32) {
         let site = self.site();
         self.pop_args([Reg::RSI, Reg::RCX]);
-        let done = self.fast_path(true, |objects, asm, site, done| {
-            objects.set_field(asm, site, done)
-        });
+        let done = self.fast_path(|objects, asm, done| objects.set_field(asm, site, done));
         self.asm.mov_imm(Reg::RDX, field as i64);
         self.asm.mov_imm(Reg::R8, site as i64);
         self.call_helper(runtime::rt_set_field as *const () as u64);

@@ -40,7 +40,7 @@ use stage1::value::{ERROR_WORD, INT_SHIFT};
 use crate::runtime::{error_code, KIND_RECORDED};
 use frame::Frame;
 use linkage::Linkage;
-use objects::{first_site, ObjectCode, Site};
+use objects::ObjectCode;
 use stack::Operand;
 
 // Templates retag an untagged integer (and make 0 or 1) with `add r, r`, a shift
@@ -354,7 +354,6 @@ pub(crate) fn gen_one(
         raise,
         tiering: tiering::FnTiering::new(setup.counters, setup.countdown, setup.osr),
         objects: setup.objects,
-        site: first_site(program, func, setup.objects.is_some()),
     };
     let code = gen.gen_function(f, depths, setup.ranges);
     let osr = gen.tiering.osr_labels();
@@ -464,9 +463,6 @@ pub(crate) struct FnGen<'a> {
     tiering: tiering::FnTiering<'a>,
     /// The fast paths of object instructions, if any ([`objects`]).
     pub(crate) objects: Option<&'a dyn ObjectCode>,
-    /// The site number of the next object instruction generated (counted only when
-    /// `objects` is set).
-    site: Site,
 }
 
 impl FnGen<'_> {
