@@ -18,6 +18,7 @@
 //! call with the same registers, and the runtime does what it always does (raises the
 //! `type error` or `no such field`, updates the cache).
 
+use stage1::Instr;
 use stage2::{Assembler, Label, Mem, Reg};
 
 use super::FnGen;
@@ -58,6 +59,15 @@ pub trait ObjectCode {
     fn new_array(&self, asm: &mut Assembler, n: u32, first: Mem, done: Label) {
         let _ = (asm, n, first, done);
     }
+}
+
+/// Whether `instr` is a site: an instruction with an inline cache (numbered by
+/// [`Sites`](stage1::objects::Sites) in program order).
+pub fn is_site(instr: &Instr) -> bool {
+    matches!(
+        instr,
+        Instr::GetField(_) | Instr::SetField(_) | Instr::CallValue(_)
+    )
 }
 
 impl FnGen<'_> {
