@@ -17,7 +17,8 @@
 //! - [`ics`]: the inline cache records of field and call sites, and their states;
 //! - [`megamorphic`]: the run's cache for sites past their own entries;
 //! - [`model`]: [`ShapeModel`], the object model over them, installed in a run's
-//!   heap.
+//!   heap;
+//! - [`baseline`]: baseline code's fast paths, reading the caches inline.
 #![allow(
     unused,
     unreachable_code,
@@ -25,6 +26,7 @@
     clippy::never_loop
 )]
 
+pub mod baseline;
 pub mod ics;
 pub mod layout;
 pub mod megamorphic;

@@ -22,6 +22,7 @@
 //! were: the runtime then does what it always does (updates the IC, raises `type
 //! error` or `no such field`), so a fast path never changes what a program does.
 
+use stage1::objects::{SiteKind, Sites};
 use stage1::value::{ARRAY_TAG, OBJECT_TAG, TAG_MASK};
 use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage3::codegen::objects::{ObjectCode, Site};
@@ -36,6 +37,7 @@ use crate::layout::{
     CALL_IC_TARGETS, FIELD_IC_ENTRIES, IC_ENTRIES, IC_ENTRY_BYTES, IC_NEW_SHAPE, IC_SHAPE, IC_SLOT,
     OBJECT_BYTES, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
 };
+use crate::model::ShapeModel;
 
 /// The object operand of `get_field` and `set_field` (stage 3's register for it).
 const OBJ: Reg = Reg::RSI;
@@ -70,6 +72,21 @@ pub struct BaselineCode {
 }
 
 impl BaselineCode {
+    /// The fast paths of a run whose heap has `model` and the bump pointer `bump`
+    /// (`Heap::bump`), for a program with these `sites`: every site's IC record
+    /// is `model`'s, at an address fixed for the model's life, as the bump pointer's
+    /// is for the heap's. The code made must not outlive the heap.
+    pub fn new(model: &ShapeModel, sites: &Sites, bump: *const Bump) -> BaselineCode {
+        let ics = sites
+            .iter()
+            .map(|(site, info)| match info.kind {
+                SiteKind::CallValue => model.call_ic_ptr(site) as u64,
+                SiteKind::GetField(_) | SiteKind::SetField(_) => model.field_ic_ptr(site) as u64,
+            })
+            .collect();
+        BaselineCode::from_parts(ics, bump, model.empty_shape())
+    }
+
     /// Fast paths reading the IC records at `ics` (by site), allocating with the
     /// bump pointer at `bump` (null: never inline), new objects getting the shape
     /// word `empty_shape` (0: objects are not allocated inline). The caller vouches
@@ -121,23 +138,15 @@ impl ObjectCode for BaselineCode {
 /// each entry's, in order, and the first that matches runs `hit`'s code with
 /// `ENTRY` pointing at that entry (`hit`'s code must not fall through). No match
 /// falls through: the caller binds `miss` right after. Empty entries (shape 0)
-/// never match, so a megamorphic site (every entry empty) always misses.
-///
-/// ```text
-///     lea rax, [rsi-3]; test eax, 7; jne miss   ; an object?
-///     mov rax, [rax]                            ; its shape
-///     mov rdx, IC
-///     cmp rax, [rdx]; jne others                ; entry 0
-/// hit: <hit code>
-/// others:
-///     add rdx, 24; cmp rax, [rdx]; je hit       ; entries 1, 2, 3
-/// ```
+/// never match, so a megamorphic site (every entry empty) always misses. Entry 0
+/// falls into the hit code, the others jump back to it (book §6, "Baseline code").
 pub fn emit_shape_check(
     asm: &mut Assembler,
     ic: u64,
     miss: Label,
     hit: impl FnOnce(&mut Assembler),
 ) {
+    // exercise-begin: baseline-shape-check check the tag of rsi, load its shape, compare it with each IC entry's shape (ENTRY at the one that matches, entry 0 falling into the hit code), fall through when none matches
     asm.lea(SHAPE, Mem::base_disp(OBJ, UNTAG));
     asm.test(SHAPE.r32(), Imm32(TAG_MASK as i32));
     asm.jcc(Cond::NE, miss);
@@ -155,6 +164,7 @@ pub fn emit_shape_check(
         asm.cmp(SHAPE, Mem::base_disp(ENTRY, IC_SHAPE));
         asm.jcc(Cond::E, matched);
     }
+    // exercise-end
 }
 
 /// Clears the overflow bit of the slot in `SLOT` and loads the object's overflow
@@ -319,6 +329,7 @@ mod tests {
 
     use super::*;
     use crate::layout::{slot_word, IcEntry, INLINE_SLOTS};
+    use crate::model::ShapeModel;
     use stage1::value::FUNCTION_TAG;
     use stage2::CodeBlock;
 

@@ -18,7 +18,7 @@ use stage3::{compile_function, TierOptions};
 
 use driver::BaselineDriver;
 use engine_run::{harness, isolated, load_verified, program_label, programs_dir, run_on, Suite};
-use jitlab_testkit::{corpus, isolate};
+use jitlab_testkit::{corpus, isolate, random};
 use stage1::heap::DEFAULT_HEAP_LIMIT;
 use stage1::interp::{Interpreter, Options};
 use stage6::baseline::BaselineCode;
@@ -131,6 +131,17 @@ const FAST: Suite = Suite {
     jit_name: "baseline code with inline caches",
 };
 
+/// The same, the model caching nothing (as `--no-ic`).
+const NO_IC: Suite = Suite {
+    load: load_verified,
+    jit: || {
+        let mut driver = BaselineDriver::new(true);
+        driver.caches = false;
+        Box::new(driver)
+    },
+    jit_name: "baseline code with the caches off",
+};
+
 #[test]
 fn every_corpus_program_agrees_in_baseline_code_with_inline_caches() {
     let programs: Vec<_> = corpus::load(&programs_dir())
@@ -156,6 +167,24 @@ fn every_corpus_program_agrees_in_baseline_code_with_inline_caches() {
 #[test]
 fn random_programs_agree_in_baseline_code_with_inline_caches() {
     FAST.assert_random_programs_agree(200);
+}
+
+/// Random programs with objects of many shapes (fields in other orders, added
+/// after construction, sites seeing up to seven shapes), with the caches on, and
+/// with them off (every fast path misses: the runtime alone).
+#[test]
+fn random_object_programs_agree_in_baseline_code_with_and_without_caches() {
+    let name = |seed: usize| format!("objects-{seed}.mini");
+    let failures = harness().each(
+        random::seed_count(300) as usize,
+        |seed| program_label(&name(seed), &random::object_program(seed as u64)),
+        |seed| {
+            let source = random::object_program(seed as u64);
+            FAST.differential(&name(seed), &source)?;
+            NO_IC.differential(&name(seed), &source)
+        },
+    );
+    assert!(failures.is_empty(), "{}", isolate::report(&failures));
 }
 
 /// Runs `source` in the driver (fast paths on, heap of `limit` bytes) and in the
@@ -202,4 +231,149 @@ fn inline_allocation_runs_out_of_memory_where_the_interpreter_does() {
         let mixed = "let a = [0];\nwhile 1 {\n  a = [a, [0; 3]];\n}";
         agree(mixed, 1 << 20);
     });
+}
+
+/// Field accesses of one shape in a loop: after the first access of each site
+/// fills its cache, every access hits inline; objects are allocated inline.
+#[test]
+fn monomorphic_sites_hit_inline() {
+    isolated(|| {
+        let source = "fn f(n) {\n\
+                        let s = 0; let i = 0;\n\
+                        while i < n { let p = {x: i, y: 1}; p.z = p.x + p.y; s = s + p.z; i = i + 1; }\n\
+                        return s;\n\
+                      }\n\
+                      print f(1000);";
+        let driver = agree(source, DEFAULT_HEAP_LIMIT);
+        // Per site, the first access misses (and fills the cache): 3 reads, 3 writes.
+        assert_eq!(driver.runtime_calls("get_field"), 3);
+        assert_eq!(driver.runtime_calls("set_field"), 3);
+        // The first object finds no chunk yet.
+        assert_eq!(driver.runtime_calls("new_object"), 1);
+    });
+}
+
+/// One site sees four shapes: polymorphic, every shape hits inline once cached;
+/// with six it is megamorphic and the runtime answers every access.
+#[test]
+fn polymorphic_sites_hit_inline_and_megamorphic_ones_do_not() {
+    isolated(|| {
+        let source = |shapes: &str| {
+            format!(
+                "fn get(o) {{ return o.x; }}\n\
+                 let os = [{shapes}];\n\
+                 let s = 0; let r = 0;\n\
+                 while r < 100 {{ let i = 0; while i < len(os) {{ s = s + get(os[i]); i = i + 1; }} r = r + 1; }}\n\
+                 print s;"
+            )
+        };
+        let four = "{x: 1}, {y: 0, x: 2}, {z: 0, x: 3}, {y: 0, z: 0, x: 4}";
+        let driver = agree(&source(four), DEFAULT_HEAP_LIMIT);
+        assert_eq!(driver.runtime_calls("get_field"), 4, "one miss per shape");
+        let six =
+            "{x: 1}, {y: 0, x: 2}, {z: 0, x: 3}, {y: 0, z: 0, x: 4}, {w: 0, x: 5}, {v: 0, x: 6}";
+        let driver = agree(&source(six), DEFAULT_HEAP_LIMIT);
+        assert_eq!(driver.runtime_calls("get_field"), 600, "every access");
+    });
+}
+
+/// Fields past the inline slots live in the overflow block: loads and stores there
+/// hit inline too, and adding a field there is a cached transition while the block
+/// has room.
+#[test]
+fn overflow_slots_hit_inline() {
+    isolated(|| {
+        let source = "let i = 0; let s = 0;\n\
+                      while i < 500 {\n\
+                        let o = {a: 1, b: 2, c: 3, d: 4, e: i};\n\
+                        o.f = o.e + 1; o.e = o.f + o.a;\n\
+                        s = s + o.e + o.f; i = i + 1;\n\
+                      }\n\
+                      print s;";
+        let driver = agree(source, DEFAULT_HEAP_LIMIT);
+        let (gets, sets) = (
+            driver.runtime_calls("get_field"),
+            driver.runtime_calls("set_field"),
+        );
+        assert_eq!(gets, 5, "one runtime read per site, of 2,500");
+        // A transition that needs a new overflow block goes to the runtime each time
+        // (`e`, the fifth field, makes the block); the others are cached.
+        assert_eq!(sets, 500 + 6, "runtime writes of 3,500");
+    });
+}
+
+/// A value call's target is recorded inline: the runtime hears of each target
+/// once (while the cache has room), however many calls.
+#[test]
+fn call_targets_are_recorded_once() {
+    isolated(|| {
+        let source = "fn a(x) { return x + 1; }\nfn b(x) { return x * 2; }\n\
+                      let fs = [a, b, a]; let s = 0; let i = 0;\n\
+                      while i < 300 { let f = fs[i % 3]; s = s + f(i); i = i + 1; }\n\
+                      print s;";
+        let driver = agree(source, DEFAULT_HEAP_LIMIT);
+        assert_eq!(driver.runtime_calls("call_target"), 2);
+    });
+}
+
+/// The fast path of a monomorphic `get_field` as the book prints it: from the tag
+/// check to the miss (where stage 3's runtime call begins), offsets from its start,
+/// the IC's address as `<ic>`.
+fn get_field_fast_path() -> String {
+    let verified = stage1::load::load_source("t.mini", SOURCE).unwrap();
+    let program = verified.program();
+    let f = program.function_named("f").unwrap();
+    let pc = get_field_pc(&verified, f);
+    let ic = Box::new([IcEntry::default(); IC_ENTRIES]);
+    let address = ic.as_ptr() as u64;
+    let objects =
+        BaselineCode::from_parts(vec![address; verified.sites().len()], std::ptr::null(), 0);
+    let (code, _) = template(&verified, f, pc, &objects);
+    let start = code
+        .iter()
+        .position(|i| i.mnemonic() == Mnemonic::Lea)
+        .expect("the tag check");
+    // The tag check's `jne` goes to the miss.
+    let miss = code[start + 2].near_branch_target();
+    let base = code[start].ip();
+    let mut out = String::new();
+    let mut f = stage2::disasm::formatter();
+    for i in code[start..].iter().take_while(|i| i.ip() < miss) {
+        let mut t = String::new();
+        let mut i = *i;
+        if i.op0_kind() == OpKind::NearBranch64 {
+            i.set_near_branch64(i.near_branch_target() - base);
+        }
+        f.format(&i, &mut t);
+        let t = t.replace(&format!("{address:#x}"), "<ic>");
+        out.push_str(&format!("{:3x}  {t}\n", i.ip() - base));
+    }
+    out.push_str(&format!(
+        "{:3x}  (the miss: stage 3's runtime call)\n",
+        miss - base
+    ));
+    out
+}
+
+/// The pc of the first `get_field` of `func`.
+fn get_field_pc(verified: &Verified, func: FnId) -> usize {
+    verified.program().functions[func as usize]
+        .code
+        .iter()
+        .position(|i| matches!(i, Instr::GetField(_)))
+        .unwrap()
+}
+
+/// The book's listing of the fast path is the code's.
+#[test]
+fn the_books_listing_of_the_shape_check_is_the_codes() {
+    let book = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../book/src/stage6-inline-caches.md"
+    ))
+    .unwrap();
+    let marker = "<!-- checked by solutions/stage6/tests/baseline.rs -->\n```text\n";
+    let at = book.find(marker).expect("the book has the listing") + marker.len();
+    let listing = &book[at..at + book[at..].find("```").unwrap()];
+    pretty_assertions::assert_eq!(listing, get_field_fast_path());
 }

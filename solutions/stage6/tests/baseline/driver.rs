@@ -1,7 +1,7 @@
 //! A small driver that runs a whole program in baseline code with stage 6's fast
-//! paths, without the stage 6 engine: every function compiled alone by stage 3 with
-//! a [`BaselineCode`] over the run's heap, called through the function table from
-//! the shared trampoline. It is a stage 1 [`Engine`], so the differential checks of
+//! paths, without the stage 6 engine: a heap of shapes ([`ShapeModel`]), every
+//! function compiled alone by stage 3 with a [`BaselineCode`] over it, called through
+//! the function table from the shared trampoline. It is a stage 1 [`Engine`], so the differential checks of
 //! the suites apply to it.
 
 use std::io::Write;
@@ -19,6 +19,7 @@ use stage3::runtime::{recorded_error, RuntimeCall};
 use stage3::{compile_function, CompiledFunction, SharedCode, TierOptions};
 
 use stage6::baseline::BaselineCode;
+use stage6::ShapeModel;
 
 /// Runs programs in baseline code with (or, `fast_paths == false`, without) stage
 /// 6's fast paths, and keeps what the last run counted.
@@ -27,6 +28,8 @@ pub struct BaselineDriver {
     pub fast_paths: bool,
     /// The heap's limit in bytes.
     pub limit: usize,
+    /// Whether the model caches (`false`: as `--no-ic`, every fast path misses).
+    pub caches: bool,
     /// The last run's counts: calls, and runtime calls by name.
     pub stats: Stats,
     /// The heap of the last run.
@@ -38,6 +41,7 @@ impl BaselineDriver {
         BaselineDriver {
             fast_paths,
             limit: DEFAULT_HEAP_LIMIT,
+            caches: true,
             stats: Stats::default(),
             heap: Heap::new(0),
         }
@@ -67,7 +71,8 @@ impl Engine for BaselineDriver {
 
     fn run(&mut self, verified: &Verified, out: &mut dyn Write) -> Result<String, RuntimeError> {
         let program = verified.program();
-        let mut heap = Heap::new(self.limit);
+        let model = ShapeModel::new(verified, self.caches);
+        let mut heap = Heap::with_model(self.limit, Box::new(model));
         let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(16);
         let heap_ref = &mut heap;
         let fast_paths = self.fast_paths;
@@ -105,13 +110,11 @@ impl Engine for BaselineDriver {
     }
 }
 
-/// The fast paths of a run on `heap`: until the shapes are there, caches that
-/// never hit (every entry's shape 1, which no object has: by-name objects are not
-/// stage 6's) and inline allocation of arrays only.
+/// The fast paths of a run on `heap` (whose model is a `ShapeModel`).
 fn baseline_code(verified: &Verified, heap: &mut Heap) -> BaselineCode {
-    let never = Box::leak(Box::new([1u64; 3 * 4]));
-    let ics = vec![never.as_ptr() as u64; verified.sites().len()];
-    BaselineCode::from_parts(ics, heap.bump(), 0)
+    let bump = heap.bump();
+    let model = heap.model().as_any().downcast_ref::<ShapeModel>();
+    BaselineCode::new(model.expect("a heap of shapes"), verified.sites(), bump)
 }
 
 /// The run itself, on the thread that runs native code.
