@@ -329,7 +329,6 @@ mod tests {
 
     use super::*;
     use crate::layout::{slot_word, IcEntry, INLINE_SLOTS};
-    use crate::model::ShapeModel;
     use stage1::value::FUNCTION_TAG;
     use stage2::CodeBlock;
 
