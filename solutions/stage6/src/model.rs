@@ -120,6 +120,23 @@ unsafe fn store(o: Value, slot: u64, v: Value) {
     unsafe { *slot_address(o, slot) = v.bits() }
 }
 
+/// Stores `v` in `o` as store entry `entry` says: in its slot, and for a transition,
+/// the new shape after the value.
+///
+/// # Safety
+/// `o` is an object of a live heap with this model, `entry` a store entry of its
+/// shape (a slot it has, or the next slot with room for it, inline or in its overflow
+/// block), and `v` is not an array or object or is one of the heap.
+unsafe fn store_with(o: Value, entry: IcEntry, v: Value) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        store(o, entry.slot, v);
+        if entry.new_shape != 0 {
+            *word(o, TAGGED_SHAPE) = entry.new_shape;
+        }
+    }
+}
+
 /// Where a site is, and which record is its cache.
 #[derive(Clone, Copy, Debug)]
 struct SiteCache {
@@ -338,13 +355,29 @@ impl ShapeModel {
         unsafe { self.shapes.at(shape) }.id()
     }
 
-    /// Site `site`'s entry for objects of shape `shape` accessing `field`: its own,
-    /// or (megamorphic) the run's from `mega`. Counts the hit or the miss.
-    fn cached(&mut self, site: Site, shape: u64, field: u32, store: bool) -> Option<IcEntry> {
+    /// Site `site`'s own entry for objects of shape `shape`, counted as a hit: the
+    /// fast path of every access from an instruction.
+    #[inline(always)]
+    fn own_entry(&mut self, site: Site, shape: u64) -> Option<IcEntry> {
         let index = self.field_index(site);
         let ic = &mut self.field_ics[index];
-        let mut found = ic.find(shape);
-        if found.is_none() && ic.state == IcState::Megamorphic {
+        let entry = ic.find(shape)?;
+        ic.hits += 1;
+        Some(entry)
+    }
+
+    /// After a miss in site `site`'s own entries: the run's megamorphic entry for
+    /// (`shape`, `field`) when the site is megamorphic, counted as a hit, or a miss.
+    fn megamorphic_entry(
+        &mut self,
+        site: Site,
+        shape: u64,
+        field: u32,
+        store: bool,
+    ) -> Option<IcEntry> {
+        let index = self.field_index(site);
+        let mut found = None;
+        if self.field_ics[index].state == IcState::Megamorphic {
             let mega = if store {
                 &mut self.stores
             } else {
@@ -358,6 +391,59 @@ impl ShapeModel {
             None => ic.misses += 1,
         }
         found
+    }
+
+    /// `o.field` at `site` when the site's own entries do not have `o`'s shape: the
+    /// megamorphic cache, or a lookup in the shape that the site remembers.
+    ///
+    /// # Safety
+    /// As for [`ObjectModel::get`]; `shape` is `o`'s shape word.
+    #[inline(never)]
+    unsafe fn get_missed(&mut self, o: Value, field: u32, site: Site, shape: u64) -> Option<Value> {
+        if let Some(entry) = self.megamorphic_entry(site, shape, field, false) {
+            // SAFETY: entries of loads are for shapes that have the field.
+            return Some(unsafe { load(o, entry.slot) });
+        }
+        // SAFETY: an object's shape word.
+        let id = unsafe { self.shape_id(shape) };
+        let slot = slot_word(self.shapes.slot(id, field)? as usize);
+        let entry = IcEntry {
+            shape,
+            slot,
+            new_shape: 0,
+        };
+        self.remember(site, field, entry, false);
+        // SAFETY: the object's shape has the field.
+        Some(unsafe { load(o, slot) })
+    }
+
+    /// `o.field = v` at `site` when the site's own entries do not have `o`'s shape:
+    /// the megamorphic cache, or the store without a cache, which the site remembers
+    /// when it may.
+    ///
+    /// # Safety
+    /// As for [`ObjectModel::set`]; `shape` is `o`'s shape word.
+    #[inline(never)]
+    unsafe fn set_missed(
+        &mut self,
+        blocks: &mut Blocks,
+        o: Value,
+        field: u32,
+        v: Value,
+        site: Site,
+        shape: u64,
+    ) -> Result<(), ErrorKind> {
+        if let Some(entry) = self.megamorphic_entry(site, shape, field, true) {
+            // SAFETY: as for a hit in `set`.
+            unsafe { store_with(o, entry, v) };
+            return Ok(());
+        }
+        // SAFETY: the caller's promise.
+        let (entry, cacheable) = unsafe { self.set_uncached(blocks, o, field, v) }?;
+        if cacheable {
+            self.remember(site, field, entry, true);
+        }
+        Ok(())
     }
 
     /// Remembers `entry` at site `site` after a miss: in its own cache, and in the
@@ -594,25 +680,12 @@ impl ObjectModel for ShapeModel {
         }
         // SAFETY: the caller's promise: `o` is an object of this model.
         let shape = unsafe { shape_word(o) };
-        if let Some(entry) = self.cached(site, shape, field, false) {
+        if let Some(entry) = self.own_entry(site, shape) {
             // SAFETY: entries of loads are for shapes that have the field.
             return Some(unsafe { load(o, entry.slot) });
         }
-        // SAFETY: an object's shape word.
-        let id = unsafe { self.shape_id(shape) };
-        let slot = slot_word(self.shapes.slot(id, field)? as usize);
-        self.remember(
-            site,
-            field,
-            IcEntry {
-                shape,
-                slot,
-                new_shape: 0,
-            },
-            false,
-        );
-        // SAFETY: the object's shape has the field.
-        Some(unsafe { load(o, slot) })
+        // SAFETY: the caller's promise; `shape` is `o`'s.
+        unsafe { self.get_missed(o, field, site, shape) }
     }
 
     unsafe fn set(
@@ -629,24 +702,13 @@ impl ObjectModel for ShapeModel {
         };
         // SAFETY: the caller's promise: `o` is an object of this model.
         let shape = unsafe { shape_word(o) };
-        if let Some(entry) = self.cached(site, shape, field, true) {
-            // SAFETY: a store entry is for this shape: a slot it has, or (with a new
-            // shape) the next slot, inline or in an overflow block with room for it.
-            // The shape word is written after the value.
-            unsafe {
-                store(o, entry.slot, v);
-                if entry.new_shape != 0 {
-                    *word(o, TAGGED_SHAPE) = entry.new_shape;
-                }
-            }
+        if let Some(entry) = self.own_entry(site, shape) {
+            // SAFETY: a store entry of `o`'s shape.
+            unsafe { store_with(o, entry, v) };
             return Ok(());
         }
-        // SAFETY: the caller's promise.
-        let (entry, cacheable) = unsafe { self.set_uncached(blocks, o, field, v) }?;
-        if cacheable {
-            self.remember(site, field, entry, true);
-        }
-        Ok(())
+        // SAFETY: the caller's promise; `shape` is `o`'s.
+        unsafe { self.set_missed(blocks, o, field, v, site, shape) }
     }
 
     unsafe fn field_at(&self, o: Value, i: usize) -> Option<(u32, Value)> {
