@@ -18,7 +18,9 @@
 //! - [`megamorphic`]: the run's cache for sites past their own entries;
 //! - [`model`]: [`ShapeModel`], the object model over them, installed in a run's
 //!   heap;
-//! - [`baseline`]: baseline code's fast paths, reading the caches inline.
+//! - [`baseline`]: baseline code's fast paths, reading the caches inline;
+//! - [`optimized`]: optimized code's object instructions from a snapshot of the
+//!   caches (stage 4's object lowering).
 #![allow(
     unused,
     unreachable_code,
@@ -31,6 +33,7 @@ pub mod ics;
 pub mod layout;
 pub mod megamorphic;
 pub mod model;
+pub mod optimized;
 pub mod shapes;
 
 pub use ics::{CallIc, FieldIc, IcState};

@@ -204,7 +204,6 @@ fn dispatch(
     miss: Label,
     mut access: impl FnMut(&mut Assembler, &FieldCase),
 ) {
-    // exercise-begin: optimized-dispatch for each cached shape, compare the object's shape word with it and on a match do the access then jump past the chain; the last mismatch goes to `miss`
     let hit = asm.new_label();
     for (k, case) in cases.iter().enumerate() {
         let last = k + 1 == cases.len();
@@ -218,7 +217,6 @@ fn dispatch(
         }
     }
     asm.bind(hit);
-    // exercise-end
 }
 
 /// The address of the field at `slot` (an IC entry's slot word) of the object whose

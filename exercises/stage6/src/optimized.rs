@@ -1,0 +1,260 @@
+//! Optimized code's object instructions from the inline caches: stage 6's
+//! [`ObjectLowering`] for stage 4.
+//!
+//! When stage 5 queues a function for the optimizer, [`OptimizedCode::snapshot`] copies
+//! the state of the function's ICs, on the run's thread: for each `get_field` and
+//! `set_field` site the shapes it has seen (as the words objects hold) with the slot
+//! of the field and, for a `set_field` that adds the field, the shape after; for each
+//! `call_value` site the functions it has called. The compile runs on stage 5's worker
+//! while the program goes on changing its ICs; it reads only the snapshot. Shapes are
+//! never freed during a run, so their addresses are constants of the code.
+//!
+//! A site the snapshot knows (monomorphic or polymorphic) becomes a chain of shape
+//! compares, each followed by its direct access:
+//!
+//! ```text
+//!     lea   rdx, [obj - 3]            ; the object's block (an object is tagged 3)
+//!     test  edx, 7                    ; not an object: the runtime says why
+//!     jne   miss
+//!     mov   rax, SHAPE_0              ; one compare per shape seen (up to 4)
+//!     cmp   [rdx], rax
+//!     jne   next_0
+//!     mov   rax, [rdx + 16 + 8i]      ; an inline slot
+//!     jmp   hit
+//! next_0:
+//!     mov   rax, SHAPE_1
+//!     cmp   [rdx], rax
+//!     jne   miss                      ; the last one misses to the runtime call
+//!     mov   rax, [rdx + 8]            ; a slot in the overflow block
+//!     mov   rax, [rax + 8j]
+//! hit:
+//! ```
+//!
+//! A miss is stage 4's runtime call (which updates the IC: the code stays as it was
+//! compiled — stage 7 is where code is made again). A site never run, or megamorphic,
+//! gets no fast path. A `call_value` site's targets become stage 4's guarded direct
+//! calls.
+
+use std::collections::HashMap;
+
+use stage1::objects::{Site, SiteKind, Sites};
+use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
+use stage1::FnId;
+use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+use stage4::objects::{ObjectLowering, ACC, TMP};
+
+use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
+
+/// One shape a field site has seen, as optimized code uses it (an IC entry's words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldCase {
+    /// The shape word of the objects this case is for.
+    pub shape: u64,
+    /// Where the field is: the byte offset from the tagged object pointer of an
+    /// inline slot, or `OVERFLOW_BIT |` the byte offset in the overflow block.
+    pub slot: u64,
+    /// For a `set_field` that adds the field, the shape after; 0 for a plain store.
+    pub new_shape: u64,
+}
+
+/// A snapshot of the ICs of one function's sites, for its optimized code (see the
+/// module's documentation): what the code generator reads on the worker thread.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizedCode {
+    /// The cases of each `get_field`/`set_field` site that has some, most recent last
+    /// (as the IC holds them).
+    fields: HashMap<Site, Vec<FieldCase>>,
+    /// The targets of each `call_value` site that has some.
+    calls: HashMap<Site, Vec<FnId>>,
+}
+
+impl OptimizedCode {
+    /// A snapshot with no sites (every access through the runtime).
+    pub fn new() -> OptimizedCode {
+        OptimizedCode::default()
+    }
+
+    /// The state of the caches of function `func`'s sites, now: `field` gives a
+    /// `get_field`/`set_field` site's entries (empty ones have shape 0), `call` a
+    /// `call_value` site's targets (function values, 0 for empty). Taken on the
+    /// run's thread, the one that changes the caches.
+    pub fn snapshot_with(
+        sites: &Sites,
+        func: FnId,
+        field: impl Fn(Site) -> [IcEntry; IC_ENTRIES],
+        call: impl Fn(Site) -> [u64; IC_ENTRIES],
+    ) -> OptimizedCode {
+        let mut code = OptimizedCode::new();
+        for (site, info) in sites.iter().filter(|(_, info)| info.func == func) {
+            match info.kind {
+                SiteKind::GetField(_) | SiteKind::SetField(_) => {
+                    let cases = field(site)
+                        .iter()
+                        .filter(|e| e.shape != 0)
+                        .map(|e| FieldCase {
+                            shape: e.shape,
+                            slot: e.slot,
+                            new_shape: e.new_shape,
+                        })
+                        .collect();
+                    code = code.with_field(site, cases);
+                }
+                SiteKind::CallValue => {
+                    let targets = call(site)
+                        .iter()
+                        .filter_map(|&word| function_index(word))
+                        .collect();
+                    code = code.with_call(site, targets);
+                }
+            }
+        }
+        code
+    }
+
+    /// This snapshot with field site `site`'s cases set to `cases` (none: no fast
+    /// path).
+    pub fn with_field(mut self, site: Site, cases: Vec<FieldCase>) -> OptimizedCode {
+        if cases.is_empty() {
+            self.fields.remove(&site);
+        } else {
+            self.fields.insert(site, cases);
+        }
+        self
+    }
+
+    /// This snapshot with call site `site`'s known targets set to `targets`.
+    pub fn with_call(mut self, site: Site, targets: Vec<FnId>) -> OptimizedCode {
+        if targets.is_empty() {
+            self.calls.remove(&site);
+        } else {
+            self.calls.insert(site, targets);
+        }
+        self
+    }
+
+    /// The cases of field site `site` (empty: none known).
+    pub fn field_cases(&self, site: Site) -> &[FieldCase] {
+        self.fields.get(&site).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl ObjectLowering for OptimizedCode {
+    fn get_field(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+        let cases = self.field_cases(site);
+        if cases.is_empty() {
+            return false;
+        }
+        let block = object_block(asm, obj, miss);
+        dispatch(asm, block, cases, miss, |asm, case| {
+            let field = slot_address(asm, block, case.slot);
+            asm.mov(ACC, field);
+        });
+        true
+    }
+
+    fn set_field(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        value: Reg,
+        miss: Label,
+    ) -> bool {
+        let cases = self.field_cases(site);
+        if cases.is_empty() {
+            return false;
+        }
+        debug_assert!(
+            value != ACC && value != TMP,
+            "stage 4 keeps rax and rdx free"
+        );
+        let block = object_block(asm, obj, miss);
+        dispatch(asm, block, cases, miss, |asm, case| {
+            let field = slot_address(asm, block, case.slot);
+            asm.mov_mr(field, value);
+            if case.new_shape != 0 {
+                // A transition: the field is new, its slot already there.
+                store_word(asm, Mem::base_disp(block, SHAPE_OFFSET), case.new_shape);
+            }
+        });
+        true
+    }
+
+    fn call_targets(&self, site: Site) -> Vec<FnId> {
+        self.calls.get(&site).cloned().unwrap_or_default()
+    }
+}
+
+/// Checks that `obj` is an object (else a jump to `miss`: the runtime raises the
+/// error) and gives the register holding its block's address (`TMP`).
+fn object_block(asm: &mut Assembler, obj: Reg, miss: Label) -> Reg {
+    asm.lea(TMP, Mem::base_disp(obj, UNTAG));
+    asm.test(TMP.r32(), Imm32(TAG_MASK as i32));
+    asm.jcc(Cond::NE, miss);
+    TMP
+}
+
+/// The polymorphic dispatch: for each case in turn, the object's shape (at
+/// `[block]`) compared with the case's, and `access` on a match; a shape matching no
+/// case jumps to `miss`. Every access ends at the same place, after the chain.
+fn dispatch(
+    asm: &mut Assembler,
+    block: Reg,
+    cases: &[FieldCase],
+    miss: Label,
+    mut access: impl FnMut(&mut Assembler, &FieldCase),
+) {
+    let hit = asm.new_label();
+    for (k, case) in cases.iter().enumerate() {
+        let last = k + 1 == cases.len();
+        let next = if last { miss } else { asm.new_label() };
+        compare_word(asm, Mem::base_disp(block, SHAPE_OFFSET), case.shape);
+        asm.jcc(Cond::NE, next);
+        access(asm, case);
+        if !last {
+            asm.jmp(hit);
+            asm.bind(next);
+        }
+    }
+    asm.bind(hit);
+}
+
+/// The address of the field at `slot` (an IC entry's slot word) of the object whose
+/// block is in `block`: an inline slot directly, an overflow slot through the overflow
+/// pointer (loaded into `rax`).
+fn slot_address(asm: &mut Assembler, block: Reg, slot: u64) -> Mem {
+    if slot & OVERFLOW_BIT != 0 {
+        asm.mov(ACC, Mem::base_disp(block, OVERFLOW_OFFSET));
+        Mem::base_disp(ACC, (slot & !OVERFLOW_BIT) as i32)
+    } else {
+        // The slot is an offset from the tagged pointer; `block` is untagged.
+        Mem::base_disp(block, slot as i32 - UNTAG)
+    }
+}
+
+/// `cmp [at], word`: an immediate when the word fits one, else through `rax`.
+fn compare_word(asm: &mut Assembler, at: Mem, word: u64) {
+    match i32::try_from(word as i64) {
+        Ok(imm) => asm.cmp_mi(at, Imm32(imm)),
+        Err(_) => {
+            asm.mov_imm(ACC, word as i64);
+            asm.cmp(ACC, at);
+        }
+    }
+}
+
+/// `mov [at], word`: an immediate when the word fits one, else through `rax`.
+fn store_word(asm: &mut Assembler, at: Mem, word: u64) {
+    match i32::try_from(word as i64) {
+        Ok(imm) => asm.mov_mi(at, Imm32(imm)),
+        Err(_) => {
+            asm.mov_imm(ACC, word as i64);
+            asm.mov_mr(at, ACC);
+        }
+    }
+}
+
+/// The function a call cache's word names (a function value), if any (0 is empty).
+fn function_index(word: u64) -> Option<FnId> {
+    (word & TAG_MASK == FUNCTION_TAG).then_some((word >> FUNCTION_SHIFT) as FnId)
+}
