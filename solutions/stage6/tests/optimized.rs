@@ -121,7 +121,7 @@ fn a_monomorphic_get_field_is_a_shape_compare_and_a_load_with_no_call() {
     assert_eq!(count(&lines, "cmp "), 1, "{text}");
     assert_eq!(count(&lines, "call"), 0, "{text}");
     assert_eq!(count(&lines, &format!("{:#x}", SHAPES[0])), 1, "{text}");
-    let slot = 8 * 1 + SLOTS_OFFSET;
+    let slot = SLOTS_OFFSET + 8; // slot 1
     assert_eq!(
         count(&lines, &format!("mov rax, qword ptr [rdx+{slot:#x}]")),
         1,
