@@ -44,6 +44,7 @@ use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 use stage4::objects::{ObjectLowering, ACC, TMP};
 
 use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
+use crate::model::ShapeModel;
 
 /// One shape a field site has seen, as optimized code uses it (an IC entry's words).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,10 +75,21 @@ impl OptimizedCode {
         OptimizedCode::default()
     }
 
-    /// The state of the caches of function `func`'s sites, now: `field` gives a
+    /// The state of the caches of function `func`'s sites in `model`, now. Taken on
+    /// the run's thread, the one that changes the caches (stage 5 does it when it
+    /// queues the function for the optimizer).
+    pub fn snapshot(model: &ShapeModel, sites: &Sites, func: FnId) -> OptimizedCode {
+        OptimizedCode::snapshot_with(
+            sites,
+            func,
+            |site| model.field_ic(site).entries,
+            |site| model.call_ic(site).targets,
+        )
+    }
+
+    /// [`OptimizedCode::snapshot`] from any caches: `field` gives a
     /// `get_field`/`set_field` site's entries (empty ones have shape 0), `call` a
-    /// `call_value` site's targets (function values, 0 for empty). Taken on the
-    /// run's thread, the one that changes the caches.
+    /// `call_value` site's targets (function values, 0 for empty).
     pub fn snapshot_with(
         sites: &Sites,
         func: FnId,
@@ -204,19 +216,9 @@ fn dispatch(
     miss: Label,
     mut access: impl FnMut(&mut Assembler, &FieldCase),
 ) {
-    let hit = asm.new_label();
-    for (k, case) in cases.iter().enumerate() {
-        let last = k + 1 == cases.len();
-        let next = if last { miss } else { asm.new_label() };
-        compare_word(asm, Mem::base_disp(block, SHAPE_OFFSET), case.shape);
-        asm.jcc(Cond::NE, next);
-        access(asm, case);
-        if !last {
-            asm.jmp(hit);
-            asm.bind(next);
-        }
-    }
-    asm.bind(hit);
+    todo!(
+        "optimized-dispatch: for each cached shape in turn, compare the object's shape word with it (compare_word) and on a match do the access and go past the chain; the last mismatch jumps to `miss` — book §6.6"
+    )
 }
 
 /// The address of the field at `slot` (an IC entry's slot word) of the object whose

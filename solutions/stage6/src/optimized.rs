@@ -216,6 +216,7 @@ fn dispatch(
     miss: Label,
     mut access: impl FnMut(&mut Assembler, &FieldCase),
 ) {
+    // exercise-begin: optimized-dispatch for each cached shape in turn, compare the object's shape word with it (compare_word) and on a match do the access and go past the chain; the last mismatch jumps to `miss`
     let hit = asm.new_label();
     for (k, case) in cases.iter().enumerate() {
         let last = k + 1 == cases.len();
@@ -229,6 +230,7 @@ fn dispatch(
         }
     }
     asm.bind(hit);
+    // exercise-end
 }
 
 /// The address of the field at `slot` (an IC entry's slot word) of the object whose
