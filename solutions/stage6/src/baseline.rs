@@ -22,7 +22,7 @@
 //! were: the runtime then does what it always does (updates the IC, raises `type
 //! error` or `no such field`), so a fast path never changes what a program does.
 
-use stage1::objects::{SiteKind, Sites};
+use stage1::heap::Heap;
 use stage1::value::{ARRAY_TAG, OBJECT_TAG, TAG_MASK};
 use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage3::codegen::objects::{ObjectCode, Site};
@@ -57,62 +57,92 @@ const SCRATCH: Reg = Reg::R9;
 /// are rare, and their copy would dwarf the call anyway.
 pub const INLINE_ARRAY_MAX: u32 = 31;
 
-/// Stage 6's [`ObjectCode`]: the addresses of every site's IC record, of the heap's
-/// [`Bump`] and the empty shape's word, taken when it is made (each stays valid for
-/// the run: the records are boxed slices and the bump pointer is boxed in the heap).
+/// Stage 6's [`ObjectCode`]: where each site's IC record is, the heap's [`Bump`]
+/// and the empty shape's word (each stays where it is for the run: the records are
+/// boxed slices of the model, the bump pointer is boxed in the heap, shapes are
+/// never freed).
 #[derive(Clone, Debug)]
-pub struct BaselineCode {
-    /// Each site's IC record: a field IC for `get_field`/`set_field`, a call IC for
-    /// `call_value` (what the site is, the template knows).
-    ics: Vec<u64>,
+pub struct BaselineCode<'m> {
+    /// The IC records, by site.
+    ics: Ics<'m>,
     /// The heap's bump pointer, for inline allocation; 0: none (no allocation inline).
     bump: u64,
     /// The word of the empty shape, which a new object starts with (0: none).
     empty_shape: u64,
 }
 
-impl BaselineCode {
-    /// The fast paths of a run whose heap has `model` and the bump pointer `bump`
-    /// (`Heap::bump`), for a program with these `sites`: every site's IC record
-    /// is `model`'s, at an address fixed for the model's life, as the bump pointer's
-    /// is for the heap's. The code made must not outlive the heap.
-    pub fn new(model: &ShapeModel, sites: &Sites, bump: *const Bump) -> BaselineCode {
-        let ics = sites
-            .iter()
-            .map(|(site, info)| match info.kind {
-                SiteKind::CallValue => model.call_ic_ptr(site) as u64,
-                SiteKind::GetField(_) | SiteKind::SetField(_) => model.field_ic_ptr(site) as u64,
-            })
-            .collect();
-        BaselineCode::from_parts(ics, bump, model.empty_shape())
+/// Where [`BaselineCode`] finds a site's IC record.
+#[derive(Clone, Debug)]
+enum Ics<'m> {
+    /// The model's, asked for each site compiled.
+    Model(&'m ShapeModel),
+    /// Addresses by site, given.
+    Table(Vec<u64>),
+}
+
+impl<'m> BaselineCode<'m> {
+    /// The fast paths of a run on `heap`, whose model must be a caching
+    /// [`ShapeModel`] (`None` otherwise: by-name objects, or `--no-ic`). The model is
+    /// borrowed while the result lives (for a compilation); the code made reads the
+    /// caches and bumps the allocation pointer at addresses fixed for the heap's life,
+    /// so it must not outlive the heap.
+    pub fn of_heap(heap: &'m mut Heap) -> Option<BaselineCode<'m>> {
+        let bump = heap.bump();
+        let heap: &'m Heap = heap;
+        let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
+        model.caches().then(|| BaselineCode::new(model, bump))
     }
 
+    /// The fast paths of a run whose heap has `model` and the bump pointer `bump`
+    /// (`Heap::bump`): every site's IC record is `model`'s. The code made must not
+    /// outlive the heap.
+    pub fn new(model: &'m ShapeModel, bump: *const Bump) -> BaselineCode<'m> {
+        BaselineCode {
+            ics: Ics::Model(model),
+            bump: bump as u64,
+            empty_shape: model.empty_shape(),
+        }
+    }
+
+    /// The IC record of field site `site`.
+    fn field_ic(&self, site: Site) -> u64 {
+        match &self.ics {
+            Ics::Model(model) => model.field_ic_ptr(site) as u64,
+            Ics::Table(ics) => ics[site as usize],
+        }
+    }
+
+    /// The IC record of `call_value` site `site`.
+    fn call_ic(&self, site: Site) -> u64 {
+        match &self.ics {
+            Ics::Model(model) => model.call_ic_ptr(site) as u64,
+            Ics::Table(ics) => ics[site as usize],
+        }
+    }
+}
+
+impl BaselineCode<'static> {
     /// Fast paths reading the IC records at `ics` (by site), allocating with the
     /// bump pointer at `bump` (null: never inline), new objects getting the shape
     /// word `empty_shape` (0: objects are not allocated inline). The caller vouches
     /// that each address stays valid, with the layout of [`layout`](crate::layout),
-    /// for as long as the code made lives.
-    pub fn from_parts(ics: Vec<u64>, bump: *const Bump, empty_shape: u64) -> BaselineCode {
+    /// for as long as the code made lives (for tests, and code over other records).
+    pub fn from_parts(ics: Vec<u64>, bump: *const Bump, empty_shape: u64) -> BaselineCode<'static> {
         BaselineCode {
-            ics,
+            ics: Ics::Table(ics),
             bump: bump as u64,
             empty_shape,
         }
     }
-
-    /// The IC record of `site`.
-    fn ic(&self, site: Site) -> u64 {
-        self.ics[site as usize]
-    }
 }
 
-impl ObjectCode for BaselineCode {
+impl ObjectCode for BaselineCode<'_> {
     fn get_field(&self, asm: &mut Assembler, site: Site, done: Label) {
-        emit_get_field(asm, self.ic(site), done);
+        emit_get_field(asm, self.field_ic(site), done);
     }
 
     fn set_field(&self, asm: &mut Assembler, site: Site, done: Label) {
-        emit_set_field(asm, self.ic(site), done);
+        emit_set_field(asm, self.field_ic(site), done);
     }
 
     fn new_object(&self, asm: &mut Assembler, done: Label) {
@@ -123,7 +153,7 @@ impl ObjectCode for BaselineCode {
 
     fn call_value(&self, asm: &mut Assembler, site: Site, callee: Reg) {
         let helper = rt_call_target as *const () as u64;
-        emit_call_value(asm, self.ic(site), site, callee, helper);
+        emit_call_value(asm, self.call_ic(site), site, callee, helper);
     }
 
     fn new_array(&self, asm: &mut Assembler, n: u32, first: Mem, done: Label) {

@@ -18,6 +18,7 @@ use stage3::context::Context;
 use stage3::runtime::{recorded_error, RuntimeCall};
 use stage3::{compile_function, CompiledFunction, SharedCode, TierOptions};
 
+use stage3::codegen::objects::ObjectCode;
 use stage6::baseline::BaselineCode;
 use stage6::ShapeModel;
 
@@ -110,13 +111,6 @@ impl Engine for BaselineDriver {
     }
 }
 
-/// The fast paths of a run on `heap` (whose model is a `ShapeModel`).
-fn baseline_code(verified: &Verified, heap: &mut Heap) -> BaselineCode {
-    let bump = heap.bump();
-    let model = heap.model().as_any().downcast_ref::<ShapeModel>();
-    BaselineCode::new(model.expect("a heap of shapes"), verified.sites(), bump)
-}
-
 /// The run itself, on the thread that runs native code.
 fn run_here(
     verified: &Verified,
@@ -125,13 +119,17 @@ fn run_here(
     sink: mpsc::SyncSender<Vec<u8>>,
 ) -> End {
     let program = verified.program();
-    let objects = baseline_code(verified, heap);
-    let options = TierOptions {
-        objects: fast_paths.then_some(&objects as &dyn stage3::codegen::objects::ObjectCode),
-        ..TierOptions::default()
-    };
+    // As the tiered engine does: the fast paths asked for each function compiled,
+    // `None` when the model caches nothing.
     let compiled: Vec<CompiledFunction> = (0..program.functions.len())
-        .map(|f| compile_function(verified, f as FnId, &options).expect("compiles"))
+        .map(|f| {
+            let objects = BaselineCode::of_heap(heap).filter(|_| fast_paths);
+            let options = TierOptions {
+                objects: objects.as_ref().map(|o| o as &dyn ObjectCode),
+                ..TierOptions::default()
+            };
+            compile_function(verified, f as FnId, &options).expect("compiles")
+        })
         .collect();
     let shared = SharedCode::new(program).expect("the shared code assembles");
     let mut table = shared.initial_table(program);
