@@ -219,7 +219,10 @@ impl ShapeTree {
     }
 
     /// The transition tree, one shape per line, each child indented under its
-    /// parent after the field it adds: `+y -> shape 2 {x, y}`.
+    /// parent after the field it adds: `+y -> shape 2 {x, y}`. A deep tree stops
+    /// indenting at [`DUMP_DEPTH`] levels and says the depth instead, and a long
+    /// field list shows its first and last fields, so the text stays proportional to
+    /// the number of shapes.
     pub fn dump(&self, program: &Program) -> String {
         let name = |f: u32| {
             program
@@ -231,24 +234,34 @@ impl ShapeTree {
         for id in 1..self.count() as ShapeId {
             children[self.shape(id).parent as usize].push(id);
         }
-        let mut out = String::new();
+        let mut out = String::from("shape 0 {}\n");
         // Depth-first with a stack of its own: a chain of 100,000 fields is fine.
-        let mut stack = vec![(EMPTY, 0usize)];
+        let mut stack: Vec<(ShapeId, usize)> = children[EMPTY as usize]
+            .iter()
+            .rev()
+            .map(|&child| (child, 1))
+            .collect();
         while let Some((id, depth)) = stack.pop() {
-            let shape = self.shape(id);
-            let fields: Vec<String> = self.fields(id).iter().map(|&f| name(f)).collect();
-            let indent = "  ".repeat(depth);
-            if id == EMPTY {
-                let _ = write!(out, "shape 0 {{}}");
+            let fields = self.fields(id);
+            let listed: Vec<String> = if fields.len() <= DUMP_FIELDS {
+                fields.iter().map(|&f| name(f)).collect()
             } else {
-                let _ = write!(
-                    out,
-                    "{indent}+{} -> shape {id} {{{}}}",
-                    name(shape.field),
-                    fields.join(", ")
-                );
+                let (first, last) = (&fields[..DUMP_FIELDS - 2], fields[fields.len() - 1]);
+                let mut listed: Vec<String> = first.iter().map(|&f| name(f)).collect();
+                listed.push(format!(".. {} more", fields.len() - DUMP_FIELDS + 1));
+                listed.push(name(last));
+                listed
+            };
+            out.push_str(&"  ".repeat(depth.min(DUMP_DEPTH)));
+            if depth > DUMP_DEPTH {
+                let _ = write!(out, "[depth {depth}] ");
             }
-            out.push('\n');
+            let _ = writeln!(
+                out,
+                "+{} -> shape {id} {{{}}}",
+                name(self.shape(id).field),
+                listed.join(", ")
+            );
             for &child in children[id as usize].iter().rev() {
                 stack.push((child, depth + 1));
             }
@@ -256,6 +269,11 @@ impl ShapeTree {
         out
     }
 }
+
+/// The deepest level [`ShapeTree::dump`] indents.
+pub const DUMP_DEPTH: usize = 24;
+/// The most fields [`ShapeTree::dump`] lists of one shape.
+pub const DUMP_FIELDS: usize = 8;
 
 impl Drop for ShapeTree {
     /// Frees every shape: no object of the run may be used after this (the heap that
@@ -351,6 +369,26 @@ mod tests {
         assert_eq!(
             tree.dump(&program),
             "shape 0 {}\n  +x -> shape 1 {x}\n    +y -> shape 2 {x, y}\n  +y -> shape 3 {y}\n"
+        );
+    }
+
+    #[test]
+    fn a_deep_dump_stays_short() {
+        let mut tree = ShapeTree::new();
+        let mut s = EMPTY;
+        for f in 0..30 {
+            s = tree.transition(s, f);
+        }
+        let dump = tree.dump(&Program::default());
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines.len(), 31);
+        assert_eq!(lines[3], "      +#2 -> shape 3 {#0, #1, #2}");
+        assert_eq!(
+            lines[30],
+            format!(
+                "{}[depth 30] +#29 -> shape 30 {{#0, #1, #2, #3, #4, #5, .. 23 more, #29}}",
+                "  ".repeat(DUMP_DEPTH)
+            )
         );
     }
 }
