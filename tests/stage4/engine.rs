@@ -153,3 +153,64 @@ fn optimized_template_and_interpreted_functions_call_each_other() {
         assert_eq!(trace.len(), 4, "{trace:?}");
     });
 }
+
+#[test]
+fn inlined_calls_keep_the_trace_the_frame_limit_and_the_call_count() {
+    isolated(|| {
+        // Each callee is small and loop-free, so it is inlined; each error is raised
+        // inside the copy (or passes through it), and the trace must still name the
+        // callee, then the caller at the call.
+        let programs = [
+            "fn inv(x) { return 100 / x; }\nfn f(a) { return inv(a) + 1; }\nprint f(5);\nprint f(0);\n",
+            "fn sq(x) { return x * x; }\nfn f(a) { return sq(a) - 1; }\nprint f(3);\nprint f(4611686018427387);\n",
+            "fn at(a, i) { return a[i]; }\nfn f(a) { return at(a, 1) + at(a, 2); }\nprint f([1, 2, 3]);\nprint f([1, 2]);\n",
+            "fn add(a, b) { return a + b; }\nfn f(x) { return add(x, 1); }\nprint f(1);\nprint f([1]);\n",
+            "fn leaf(n) { return 1 / n; }\nfn mid(n) { return leaf(n) * 2; }\nfn top(n) { return mid(n) + 1; }\nprint top(1);\nprint top(0);\n",
+            // Recursion through an inlined function: the frame limit counts the
+            // inlined frames, so the overflow comes at the same depth.
+            "fn f(n) { return g(n) + 1; }\nfn g(n) { return f(n + 1); }\nprint f(0);\n",
+            "fn down(n) { if n == 0 { return 0; } return down(n - 1) + 1; }\nprint down(5000);\nprint down(100000);\n",
+            "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }\nprint fib(20);\n",
+        ];
+        for (k, source) in programs.iter().enumerate() {
+            if let Err(report) = differential(&format!("inline-{k}.mini"), source) {
+                panic!("{report}");
+            }
+            let mut engine = Optimizer::new();
+            let _ = run_on(&mut engine, &load("inline.mini", source));
+            let inlined = engine
+                .stats()
+                .counters
+                .iter()
+                .find(|(name, _)| *name == "calls inlined")
+                .map(|&(_, n)| n);
+            assert!(inlined > Some(0), "nothing inlined in:\n{source}");
+        }
+        // The calls are counted as the interpreter counts them.
+        let mut interpreter = stage1::interp::Interpreter::new();
+        let mut engine = Optimizer::new();
+        let program = load("fib.mini", FIB);
+        let _ = run_on(&mut interpreter, &program);
+        let _ = run_on(&mut engine, &program);
+        assert_eq!(engine.stats().calls, interpreter.stats().calls);
+    });
+}
+
+#[test]
+fn inlining_can_be_turned_off() {
+    isolated(|| {
+        let mut engine = Optimizer::with_options(Options {
+            inline: false,
+            ..Options::default()
+        });
+        let run = run_on(&mut engine, &load("fib.mini", FIB));
+        assert_eq!(run.lines(), ["6765"]);
+        let inlined = engine
+            .stats()
+            .counters
+            .iter()
+            .find(|(name, _)| *name == "calls inlined")
+            .map(|&(_, n)| n);
+        assert_eq!(inlined, Some(0));
+    });
+}

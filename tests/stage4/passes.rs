@@ -519,3 +519,60 @@ print first(3) + twice(2);",
     assert_eq!(checks("first"), 1);
     assert_eq!(checks("twice"), 0);
 }
+
+#[test]
+fn an_inlined_call_is_a_copy_between_enter_and_leave() {
+    let program = load(
+        "test.mini",
+        "fn sq(x) { return x * x; }\nfn f(a) { return sq(a) + 1; }\nprint f(3);",
+    );
+    let functions: Vec<Function> = (0..program.program().functions.len() as u32)
+        .map(|id| {
+            let mut f = ir::build(&program, id);
+            optimize(&mut f);
+            f
+        })
+        .collect();
+    let offered: Vec<Option<&Function>> = functions.iter().map(Some).collect();
+    let id = program.program().function_named("f").unwrap() as usize;
+    let mut f = functions[id].clone();
+    assert_eq!(passes::inline::run(&mut f, &offered), 1);
+    ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{}", text::print(&f)));
+    optimize(&mut f);
+    let printed = text::print(&f);
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::Call { .. })),
+        0,
+        "{printed}"
+    );
+    assert_eq!(count(&f, |op| matches!(op, Op::Enter)), 1, "{printed}");
+    assert_eq!(count(&f, |op| matches!(op, Op::Leave)), 1, "{printed}");
+    // The copy's multiply names the inlined frame (an overflow there reports `sq`).
+    let mul = ops(&f)
+        .iter()
+        .position(|op| matches!(op, Op::Binary(ir::BinOp::Mul, ..)))
+        .expect("the copy's multiply");
+    let order = f.reverse_postorder();
+    let insts: Vec<_> = order
+        .iter()
+        .flat_map(|&b| f.block(b).insts.clone())
+        .collect();
+    assert_eq!(f.inst(insts[mul]).frame, 1, "{printed}");
+    assert_eq!(f.frames[0].func, functions[1].id);
+    // A callee with a loop stays a call.
+    let program = load(
+        "test.mini",
+        "fn count(n) { let i = 0; while i < n { i = i + 1; } return i; }\nfn f(a) { return count(a); }\nprint f(3);",
+    );
+    let functions: Vec<Function> = (0..program.program().functions.len() as u32)
+        .map(|id| {
+            let mut f = ir::build(&program, id);
+            optimize(&mut f);
+            f
+        })
+        .collect();
+    let offered: Vec<Option<&Function>> = functions.iter().map(Some).collect();
+    let id = program.program().function_named("f").unwrap() as usize;
+    let mut f = functions[id].clone();
+    assert_eq!(passes::inline::run(&mut f, &offered), 0);
+}
