@@ -16,7 +16,7 @@ use stage3::CompiledProgram;
 
 use crate::codegen::{self, Generated};
 use crate::ir::{self, Function};
-use crate::passes::{optimize, returns, PassStats};
+use crate::passes::{inline, optimize, returns, PassStats};
 use crate::regalloc::{self, Allocation};
 
 /// The tier name in events.
@@ -39,6 +39,8 @@ pub struct Options {
     /// Write `/tmp/perf-PID.map` (as stage 3 does), so that `perf report` names the
     /// generated functions.
     pub perf_map: bool,
+    /// Copy small callees into their callers (`passes::inline`).
+    pub inline: bool,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             interpret: Vec::new(),
             baseline: Vec::new(),
             perf_map: false,
+            inline: true,
         }
     }
 }
@@ -134,6 +137,28 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
         .collect();
     let start = Instant::now();
     returns::apply(&mut irs, &mut stats);
+    if options.inline {
+        // Small callees (as optimized, before any inlining) copied into their
+        // callers, which then go through the passes again. A function another tier
+        // is asked to run stays a call.
+        let callees: Vec<Function> = irs.clone();
+        let offered: Vec<Option<&Function>> = callees
+            .iter()
+            .zip(&program.functions)
+            .map(|(g, code)| {
+                let elsewhere =
+                    options.baseline.contains(&code.name) || options.interpret.contains(&code.name);
+                (!elsewhere && g.values.len() <= MAX_VALUES).then_some(g)
+            })
+            .collect();
+        for (ir, passes) in irs.iter_mut().zip(stats.iter_mut()) {
+            let inlined = inline::run(ir, &offered);
+            if inlined > 0 {
+                passes.inlined += inlined as u64;
+                optimize(ir, passes, |_, _| {});
+            }
+        }
+    }
     let share = start.elapsed() / program.functions.len().max(1) as u32;
     let mut prepared: Vec<Result<Prepared, String>> = irs
         .into_iter()
@@ -288,6 +313,7 @@ impl Engine for Optimizer {
             ("hoisted", passes.hoisted),
             ("strength-reduced", passes.reduced),
             ("overflow checks proved away", passes.bounded),
+            ("calls inlined", passes.inlined),
             ("values in registers or slots", values),
             ("spilled values", spilled),
         ];

@@ -129,6 +129,15 @@ impl FnGen<'_> {
                     }
                 }
             }
+            Op::Enter => {
+                // An inlined call's prologue: a frame from the limit (`stack
+                // overflow` at the call when none is left), the call counted.
+                let overflow = self.error(ErrorKind::StackOverflow, inst);
+                self.asm.sub(stage3::codegen::FRAMES_LEFT, Imm32(1));
+                self.asm.jcc(Cond::B, overflow);
+                self.asm.add(stage3::codegen::CALLS, Imm32(1));
+            }
+            Op::Leave => self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1)),
             Op::Call { func, args } => {
                 if let Some(fast) = self.fast_entry(func) {
                     // An optimized callee: the arguments in registers, its fast entry.
@@ -501,7 +510,7 @@ impl FnGen<'_> {
     /// The site of `inst`, an object instruction (see [`stage1::objects::Sites`]).
     fn site(&self, inst: Inst) -> u32 {
         self.sites
-            .of(self.func, self.f.inst(inst).pc as usize)
+            .of(self.func_of(inst), self.f.inst(inst).pc as usize)
             .expect("every object instruction is a site")
     }
 

@@ -79,6 +79,8 @@ struct Stub {
     label: Label,
     kind: u64,
     pc: u64,
+    /// The instruction's [`crate::ir::InstData::frame`]: 0, or an inlined call's.
+    frame: u32,
 }
 
 /// The runtime call of an object instruction whose fast path missed, out of line:
@@ -410,8 +412,27 @@ impl FnGen<'_> {
             self.asm.jmp(back);
         }
         for k in 0..self.stubs.len() {
-            let Stub { label, kind, pc } = self.stubs[k];
+            let Stub {
+                label,
+                kind,
+                pc,
+                frame,
+            } = self.stubs[k];
             self.asm.bind(label);
+            let (kind, pc) = match frame {
+                0 => (kind, pc),
+                _ => {
+                    // The inlined function's frame first, then this function's at
+                    // the call, as the call's own error exit would have added them.
+                    let inlined = self.f.frames[frame as usize - 1];
+                    self.asm.mov(Reg::RDI, CTX);
+                    self.asm.mov_imm(Reg::RSI, kind as i64);
+                    self.asm.mov_imm(Reg::RDX, inlined.func as i64);
+                    self.asm.mov_imm(Reg::RCX, pc as i64);
+                    self.asm.call_abs(rt_raise as *const () as u64);
+                    (KIND_RECORDED, u64::from(inlined.call_pc))
+                }
+            };
             self.asm.mov_imm(Reg::RSI, kind as i64);
             self.asm.mov_imm(Reg::RCX, pc as i64);
             self.asm.jmp(self.raise);
@@ -435,6 +456,10 @@ impl FnGen<'_> {
         let mut instrs: Vec<Range<usize>> = vec![0..0; pcs];
         for (piece, range) in &pieces {
             if let Piece::Inst(inst) = piece {
+                if self.f.inst(*inst).frame != 0 {
+                    // An inlined function's pc, not this function's.
+                    continue;
+                }
                 let at = &mut instrs[self.f.inst(*inst).pc as usize];
                 if range.len() > at.len() {
                     *at = range.clone();
@@ -485,7 +510,7 @@ impl FnGen<'_> {
                 .mov_mr(Mem::base_disp(Reg::RBP, -8 * (k as i32 + 1)), r);
         }
         if !self.osr {
-            let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME);
+            let overflow = self.stub(error_code(ErrorKind::StackOverflow) as u64, NO_FRAME, 0);
             self.asm.sub(FRAMES_LEFT, Imm32(1));
             self.asm.jcc(Cond::B, overflow);
             self.asm.add(CALLS, Imm32(1));
@@ -554,33 +579,49 @@ impl FnGen<'_> {
         Mem::base_disp(Reg::RBP, disp)
     }
 
-    /// The stub raising `kind` at `pc`, made on first use.
-    fn stub(&mut self, kind: u64, pc: u64) -> Label {
+    /// The stub raising `kind` at `pc` (of this function's code, or of the inlined
+    /// call `frame`), made on first use.
+    fn stub(&mut self, kind: u64, pc: u64, frame: u32) -> Label {
         if let Some(s) = self
             .stubs
             .iter()
             .rev()
             .take(8)
-            .find(|s| s.kind == kind && s.pc == pc)
+            .find(|s| s.kind == kind && s.pc == pc && s.frame == frame)
         {
             return s.label;
         }
         let label = self.asm.new_label();
-        self.stubs.push(Stub { label, kind, pc });
+        self.stubs.push(Stub {
+            label,
+            kind,
+            pc,
+            frame,
+        });
         label
+    }
+
+    /// The function whose code `inst` is: this one, or an inlined one.
+    fn func_of(&self, inst: Inst) -> FnId {
+        match self.f.inst(inst).frame {
+            0 => self.func,
+            k => self.f.frames[k as usize - 1].func,
+        }
     }
 
     /// The label raising `kind` at the pc of `inst`.
     fn error(&mut self, kind: ErrorKind, inst: Inst) -> Label {
-        let pc = self.f.inst(inst).pc as u64;
-        self.stub(error_code(kind) as u64, pc)
+        let data = self.f.inst(inst);
+        let (pc, frame) = (data.pc as u64, data.frame);
+        self.stub(error_code(kind) as u64, pc, frame)
     }
 
     /// After a call: leave through the exit path, adding this frame at the pc of
     /// `inst`, when it returned the error word.
     fn check_error_result(&mut self, inst: Inst) {
-        let pc = self.f.inst(inst).pc as u64;
-        let exit = self.stub(KIND_RECORDED, pc);
+        let data = self.f.inst(inst);
+        let (pc, frame) = (data.pc as u64, data.frame);
+        let exit = self.stub(KIND_RECORDED, pc, frame);
         self.asm.cmp(ACC, Imm32(stage1::value::ERROR_WORD as i32));
         self.asm.jcc(Cond::E, exit);
     }

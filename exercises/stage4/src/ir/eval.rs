@@ -108,20 +108,27 @@ impl Evaluator<'_> {
 
     /// The error `kind` raised at `inst` of `f` (or passed up through it).
     fn frame(&self, f: &Function, inst: Inst, kind: Result<ErrorKind, Unwind>) -> Unwind {
-        let pc = f.inst(inst).pc as usize;
-        let line = self.program.functions[f.id as usize]
-            .lines
-            .get(pc)
-            .copied()
-            .unwrap_or(0);
-        let here = TraceFrame {
-            function: f.name.clone(),
-            line,
+        let data = f.inst(inst);
+        let at = |func: u32, pc: u32| {
+            let code = &self.program.functions[func as usize];
+            TraceFrame {
+                function: code.name.clone(),
+                line: code.lines.get(pc as usize).copied().unwrap_or(0),
+            }
         };
+        // An inlined call's frame, then the function's own at the call.
+        let mut frames = Vec::new();
+        if data.frame > 0 {
+            let inlined = f.frames[data.frame as usize - 1];
+            frames.push(at(inlined.func, data.pc));
+            frames.push(at(f.id, inlined.call_pc));
+        } else {
+            frames.push(at(f.id, data.pc));
+        }
         match kind {
-            Ok(kind) => (kind, vec![here]),
+            Ok(kind) => (kind, frames),
             Err((kind, mut trace)) => {
-                trace.push(here);
+                trace.extend(frames);
                 (kind, trace)
             }
         }
@@ -224,6 +231,17 @@ impl Evaluator<'_> {
             Op::Print(x) => {
                 let line = format_value(self.program, &self.heap, v(x));
                 writeln!(self.out, "{line}").map_err(|_| Ok(ErrorKind::Output))?;
+                return Ok(());
+            }
+            Op::Enter => {
+                if self.depth >= MAX_FRAMES {
+                    return Err(Ok(ErrorKind::StackOverflow));
+                }
+                self.depth += 1;
+                return Ok(());
+            }
+            Op::Leave => {
+                self.depth -= 1;
                 return Ok(());
             }
             Op::Shl(x, k) => num(fold::shl(i(x), *k), ErrorKind::IntegerOverflow)?,

@@ -144,6 +144,11 @@ pub enum Op {
     CallValue { callee: Value, args: Vec<Value> },
     /// Writes `v` and a newline; fails only when the output does.
     Print(Value),
+    /// The start of an inlined call: takes a frame from the frame limit (`stack
+    /// overflow` when none is left, as the call would) and counts the call.
+    Enter,
+    /// The end of an inlined call: gives its frame back.
+    Leave,
 
     // The reduced forms that strength reduction (`passes::strength`) writes. Each
     // works on the *integer* its operands hold (not on their tagged words: how the
@@ -175,7 +180,7 @@ impl Op {
     /// Calls `f` with each operand, in order.
     pub fn for_each_arg(&self, mut f: impl FnMut(Value)) {
         match self {
-            Op::Const(_) | Op::FuncRef(_) | Op::NewObject => {}
+            Op::Const(_) | Op::FuncRef(_) | Op::NewObject | Op::Enter | Op::Leave => {}
             Op::CheckInt(a)
             | Op::Neg(a)
             | Op::Not(a)
@@ -215,7 +220,7 @@ impl Op {
     /// Replaces each operand `v` with `f(v)`, in order.
     pub fn map_args(&mut self, mut f: impl FnMut(Value) -> Value) {
         match self {
-            Op::Const(_) | Op::FuncRef(_) | Op::NewObject => {}
+            Op::Const(_) | Op::FuncRef(_) | Op::NewObject | Op::Enter | Op::Leave => {}
             Op::CheckInt(a)
             | Op::Neg(a)
             | Op::Not(a)
@@ -261,7 +266,10 @@ impl Op {
 
     /// True when the instruction gives a value (every one but the stores and `print`).
     pub fn has_result(&self) -> bool {
-        !matches!(self, Op::ArraySet(..) | Op::SetField(..) | Op::Print(_))
+        !matches!(
+            self,
+            Op::ArraySet(..) | Op::SetField(..) | Op::Print(_) | Op::Enter | Op::Leave
+        )
     }
 
     /// True when the instruction can raise a runtime error, so it must run (and in
@@ -275,6 +283,8 @@ impl Op {
             Op::ArrayLen(_) | Op::ArrayGet(..) | Op::ArraySet(..) => true,
             Op::GetField(..) | Op::SetField(..) => true,
             Op::Call { .. } | Op::CallValue { .. } | Op::Print(_) => true,
+            Op::Enter => true,
+            Op::Leave => false,
             Op::Shl(..) => true,
             Op::Sar(..) | Op::And(..) | Op::MulHigh(..) => false,
             Op::IAdd(..) | Op::ISub(..) | Op::IMul(..) => false,
@@ -313,6 +323,8 @@ impl Op {
                 | Op::Call { .. }
                 | Op::CallValue { .. }
                 | Op::Print(_)
+                | Op::Enter
+                | Op::Leave
         )
     }
 
@@ -353,6 +365,18 @@ pub struct InstData {
     pub result: Option<Value>,
     /// The bytecode instruction it implements (errors are reported there).
     pub pc: Pc,
+    /// Whose bytecode `pc` is: 0 for the function's own, `k` for the function
+    /// inlined as [`Function::frames`]`[k - 1]` (an error there names that function,
+    /// then the call it was inlined at).
+    pub frame: u32,
+}
+
+/// A call inlined into a function: which function's code it is, and the pc of the
+/// call in the function itself (its frame in an error's trace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub func: FnId,
+    pub call_pc: Pc,
 }
 
 /// A jump to `block`, passing one argument per parameter of it.
@@ -578,6 +602,8 @@ pub struct Function {
     /// known (a function read from text, or compiled alone). Shared: every function
     /// of a program holds the same facts.
     pub int_results: std::sync::Arc<[bool]>,
+    /// The calls inlined into this function (see [`InstData::frame`]).
+    pub frames: Vec<Frame>,
 }
 
 /// The entry block, where a function starts.
@@ -593,6 +619,7 @@ impl Function {
             insts: Vec::new(),
             values: Vec::new(),
             int_results: std::sync::Arc::from([]),
+            frames: Vec::new(),
         }
     }
 
@@ -636,7 +663,12 @@ impl Function {
             self.values.push(ValueDef::Inst(inst));
             value
         });
-        self.insts.push(InstData { op, result, pc });
+        self.insts.push(InstData {
+            op,
+            result,
+            pc,
+            frame: 0,
+        });
         inst
     }
 
@@ -768,6 +800,7 @@ impl Function {
                     op,
                     result,
                     pc: old.pc,
+                    frame: old.frame,
                 });
                 *inst = new;
             }

@@ -104,6 +104,8 @@ pub fn op_text(op: &Op) -> String {
         Op::Call { func, args } => format!("call f{func}({})", list(args)),
         Op::CallValue { callee, args } => format!("call_value {}({})", v(callee), list(args)),
         Op::Print(a) => format!("print {}", v(a)),
+        Op::Enter => "enter".to_string(),
+        Op::Leave => "leave".to_string(),
         Op::Shl(a, k) => format!("shl {}, {k}", v(a)),
         Op::Sar(a, k) => format!("sar {}, {k}", v(a)),
         Op::And(a, m) => format!("and {}, {m}", v(a)),
@@ -592,6 +594,14 @@ fn parse_op(scope: &Scope<'_>, line: usize, body: &str) -> Result<Op, ParseError
         "print" => {
             want(1)?;
             Op::Print(value(0)?)
+        }
+        "enter" => {
+            want(0)?;
+            Op::Enter
+        }
+        "leave" => {
+            want(0)?;
+            Op::Leave
         }
         "shl" => {
             want(2)?;

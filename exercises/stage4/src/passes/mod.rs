@@ -16,6 +16,7 @@ pub mod cleanup;
 pub mod dce;
 pub mod fold;
 pub mod gvn;
+pub mod inline;
 pub mod licm;
 pub mod params;
 pub mod returns;
@@ -46,6 +47,8 @@ pub struct PassStats {
     pub reduced: u64,
     /// `add`s, `sub`s and `mul`s proved not to overflow (bounds from branches).
     pub bounded: u64,
+    /// Direct calls replaced by a copy of the callee (inlining).
+    pub inlined: u64,
 }
 
 impl PassStats {
@@ -60,6 +63,7 @@ impl PassStats {
         self.hoisted += other.hoisted;
         self.reduced += other.reduced;
         self.bounded += other.bounded;
+        self.inlined += other.inlined;
     }
 }
 
