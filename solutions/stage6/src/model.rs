@@ -157,6 +157,8 @@ pub struct ShapeModel {
     caches: bool,
     /// Every site of the program, by number.
     sites: Box<[SiteCache]>,
+    /// The same sites as every tier numbers them (for snapshots of the caches).
+    numbering: Sites,
     /// The caches of the `get_field` and `set_field` sites, at fixed addresses for
     /// the run (native code reads them).
     field_ics: Box<[FieldIc]>,
@@ -205,6 +207,7 @@ impl ShapeModel {
             shapes: ShapeTree::new(),
             caches,
             sites,
+            numbering: verified.sites().clone(),
             field_ics: (0..fields).map(|_| FieldIc::new()).collect(),
             call_ics: (0..calls).map(|_| CallIc::new()).collect(),
             loads: MegamorphicCache::new(),
@@ -218,6 +221,12 @@ impl ShapeModel {
     /// Whether sites cache (false with `--no-ic`).
     pub fn caches(&self) -> bool {
         self.caches
+    }
+
+    /// The sites of the program, numbered as every tier numbers them: what a
+    /// snapshot of the caches of one function's sites (the optimizer's) walks.
+    pub fn sites(&self) -> &Sites {
+        &self.numbering
     }
 
     /// The shapes of the run.
@@ -1179,6 +1188,10 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
         for f in [f2, f1, f2] {
             run.heap.model_mut().call_target(call, f);
         }
+        // The model numbers the sites as the tiers do.
+        let numbered: Vec<_> = run.model().sites().iter().map(|(s, i)| (s, *i)).collect();
+        let expected: Vec<_> = run.sites.iter().map(|(s, i)| (s, *i)).collect();
+        assert_eq!(numbered, expected);
         let table = run.model().site_table(run.verified.program(), &run.sites);
         // Each line's words, one space apart.
         let lines: Vec<String> = table
