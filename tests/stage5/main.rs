@@ -1,7 +1,8 @@
 //! The stage 5 suite: the tiered engine against the stage 1 interpreter (the corpus
 //! and random programs, under every threshold), and its tiering itself by its events:
 //! tier-ups at exactly the configured counts, OSR in the right loop, deep mixed
-//! stacks, errors through every tier, and background compilation that ends cleanly.
+//! stacks, errors through every tier, background compilation that ends cleanly, and
+//! the extension point later stages plug into (`stage5::Extension`).
 //!
 //! Written once, run against the learner's crate (`cargo test -p stage5`) and the
 //! reference (`cargo test -p stage5-solution`); both call the crate `stage5`.
@@ -9,6 +10,7 @@
 mod background;
 mod common;
 mod corpus;
+mod extension;
 mod osr;
 mod policy;
 mod queue;

@@ -25,6 +25,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use stage1::heap::Heap;
@@ -35,7 +36,9 @@ use stage1::{Event, FnId, Instr, Value, Verified};
 use stage3::context::{Context, EntryFn, FnEntry};
 use stage3::runtime::{call_native, native_result, with_interpreter};
 use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
+use stage4::objects::ObjectLowering;
 
+use crate::extension::Extension;
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
 use crate::record::{FunctionRecord, Log, Tally, TierClock};
@@ -96,12 +99,46 @@ pub struct Done {
 
 /// Compiles `job` with stage 4: what the worker (or, in sync mode, the hook) does.
 pub fn compile_optimized(verified: &Verified, job: Job) -> Done {
+    compile_optimized_with(verified, job, None)
+}
+
+/// [`compile_optimized`] with the object fast paths of `objects`, a snapshot of the
+/// caches taken when the job was queued ([`Extension::optimizer`]).
+pub fn compile_optimized_with(
+    verified: &Verified,
+    job: Job,
+    objects: Option<&dyn ObjectLowering>,
+) -> Done {
     let start = Instant::now();
-    let code = stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, None);
+    let code = stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, objects);
     Done {
         job,
         code,
         time: start.elapsed(),
+    }
+}
+
+/// The caches' snapshots of the optimizer's jobs ([`Extension::optimizer`]), by
+/// function and OSR header: the run's thread puts one in when it queues a job (a
+/// function has at most one job of each kind queued), whoever compiles the job takes
+/// it out. The worker sees the caches through these alone.
+#[derive(Default)]
+pub struct Snapshots(Mutex<HashMap<JobKey, Box<dyn ObjectLowering>>>);
+
+/// A job's function and OSR header: at most one job of each is queued at a time.
+type JobKey = (FnId, Option<usize>);
+
+impl Snapshots {
+    /// Keeps `snapshot` for `job`.
+    pub fn put(&self, job: &Job, snapshot: Box<dyn ObjectLowering>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert((job.func, job.osr), snapshot);
+    }
+
+    /// The snapshot kept for `job`, if any.
+    pub fn take(&self, job: &Job) -> Option<Box<dyn ObjectLowering>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&(job.func, job.osr))
     }
 }
 
@@ -200,6 +237,12 @@ pub struct Tiering<'r, 'q> {
     start: RefCell<Option<StartWorker<'q>>>,
     /// Optimized code is made on the worker (not in sync mode).
     background: bool,
+    /// What a later stage adds to the tiers (stage 6's caches).
+    extension: Option<&'r dyn Extension>,
+    /// The run's heap, shown to the extension (see [`Tiering::heap_mut`]).
+    heap: *mut Heap,
+    /// The caches' snapshots of queued jobs.
+    snapshots: &'r Snapshots,
     /// The events.
     pub log: RefCell<Log>,
     /// The time spent in each tier's code, counted at the transitions between tiers.
@@ -222,13 +265,19 @@ pub struct Setup<'r> {
     /// function that must stay in the interpreter.
     pub frame_budgets: Vec<Result<usize, String>>,
     pub trace: bool,
+    /// What a later stage adds to the tiers.
+    pub extension: Option<&'r dyn Extension>,
+    /// The run's heap: the one heap every tier of the run uses (the context and the
+    /// interpreter only ever lend it), alive for the whole run.
+    pub heap: *mut Heap,
+    /// Where queued jobs' snapshots wait for the worker.
+    pub snapshots: &'r Snapshots,
 }
 
 impl<'r, 'q> Tiering<'r, 'q> {
     /// The tiering of a run, every function in the interpreter; `start` makes the
     /// worker of the optimizing tier when it is first needed (`None`: compile on the
     /// spot).
-    /// of the optimizing tier (`None`: compile on the spot).
     pub fn new(setup: Setup<'r>, start: Option<StartWorker<'q>>) -> Tiering<'r, 'q> {
         let program = setup.verified.program();
         let functions = program
@@ -287,6 +336,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
             queue: RefCell::new(None),
             background: start.is_some(),
             start: RefCell::new(start),
+            extension: setup.extension,
+            heap: setup.heap,
+            snapshots: setup.snapshots,
             log: RefCell::new(Log::new(setup.trace)),
             clock: TierClock::new(program.functions.len()),
         }
@@ -378,9 +430,11 @@ impl<'r, 'q> Tiering<'r, 'q> {
             }
         }
         let start = Instant::now();
+        let objects = self.extension.and_then(|e| e.baseline(self.heap_mut()));
         let options = TierOptions {
             counters: Some(self.counters),
             countdown: Some(crate::countdown::emit_countdown),
+            objects: objects.as_deref(),
             ..TierOptions::default()
         };
         let compiled = stage3::compile_function(self.verified, func, &options)
@@ -580,11 +634,47 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
         let mut queue = self.queue.borrow_mut();
         if let Some(q) = queue.as_mut() {
+            // The caches as they are now go with the job: the worker never reads the
+            // live ones, which the program keeps changing.
+            if let Some(snapshot) = self.snapshot(job.func) {
+                self.snapshots.put(&job, snapshot);
+            }
             todo!("hand-off: hand the job to the worker, remember it is queued — book §5.12")
         }
         drop(queue);
         // Sync mode (or the worker is gone): compile now.
-        self.finished(compile_optimized(self.verified, job));
+        let objects = self
+            .snapshots
+            .take(&job)
+            .or_else(|| self.snapshot(job.func));
+        self.finished(compile_optimized_with(
+            self.verified,
+            job,
+            objects.as_deref(),
+        ));
+    }
+
+    /// The extension's snapshot of `func`'s caches, for the optimizer.
+    fn snapshot(&self, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        self.extension.and_then(|e| e.optimizer(self.heap(), func))
+    }
+
+    /// The run's heap, for the extension to take a snapshot of its model's caches.
+    fn heap(&self) -> &Heap {
+        // SAFETY: `heap` is the run's heap, alive for the whole run (see `Setup`),
+        // as the context holds it. The hooks run on the run's thread while the
+        // program waits in them, and nothing writes the heap while the snapshot is
+        // taken (it only reads).
+        unsafe { &*self.heap }
+    }
+
+    /// The run's heap, for the extension to make baseline code's fast paths from
+    /// its model's caches (and its allocation pointer, hence `mut`).
+    #[allow(clippy::mut_from_ref)]
+    fn heap_mut(&self) -> &mut Heap {
+        // SAFETY: as for `heap`; nothing else uses the heap while the hook compiles,
+        // and the reference does not outlive the compile.
+        unsafe { &mut *self.heap }
     }
 
     /// `func`'s call counter reached zero (in whatever tier made the call): move it

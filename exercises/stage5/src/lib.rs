@@ -13,6 +13,8 @@
 //! - [`record`]: what a run records: events (traced as they happen) and the tier
 //!   table of `--stats`;
 //! - [`hooks`]: what happens when a counter reaches zero: compile, install, OSR;
+//! - [`extension`]: what a later stage plugs into every tier ([`Extension`]: stage
+//!   6's object model and inline caches);
 //! - [`stack`]: the big stack a run switches to, on the caller's own thread;
 //! - [`engine`]: [`Tiered`], the engine behind the stage 1 interface;
 //! - [`cli`]: the engine on the command line (`cargo run -p stage5 -- run FILE`).
@@ -26,6 +28,7 @@
 pub mod cli;
 pub mod countdown;
 pub mod engine;
+pub mod extension;
 pub mod hooks;
 pub mod policy;
 pub mod queue;
@@ -33,4 +36,5 @@ pub mod record;
 pub mod stack;
 
 pub use engine::{Options, Tiered};
+pub use extension::Extension;
 pub use policy::{Policy, Tier};

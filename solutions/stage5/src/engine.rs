@@ -3,11 +3,13 @@
 //! [`TierHooks`](stage3::TierHooks) are the run's [`Tiering`], then runs `main` in the
 //! interpreter, in tiered mode, on the caller's thread but on a stack of its own,
 //! sized for mixed stacks ([`crate::stack`]). The optimizing tier's worker is a
-//! scoped thread of the run: it cannot outlive it.
+//! scoped thread of the run: it cannot outlive it. With an [`Extension`] (stage 6's
+//! caches), the heap gets its object model, and the tiers their fast paths, from it.
 
 use std::cell::Cell;
+use std::fmt;
 use std::io::Write;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use stage1::bytecode::MAIN;
@@ -27,13 +29,14 @@ use stage3::stack::{
 use stage3::CompileError;
 use stage3::TierHooks;
 
-use crate::hooks::{compile_optimized, Setup, StartWorker, Tiering};
+use crate::extension::Extension;
+use crate::hooks::{compile_optimized_with, Setup, Snapshots, StartWorker, Tiering};
 use crate::policy::Policy;
 use crate::queue::{Finished, Queue};
 use crate::record::FunctionRecord;
 
 /// How a [`Tiered`] engine runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Options {
     /// When functions move up a tier.
     pub policy: Policy,
@@ -47,6 +50,23 @@ pub struct Options {
     pub trace: bool,
     /// The heap's size limit in bytes; past it, `out of memory`.
     pub heap_limit: usize,
+    /// What a later stage adds to every tier (stage 6: shapes and inline caches);
+    /// `None`: stage 1's objects, by name, and runtime calls for every object
+    /// instruction.
+    pub extension: Option<Arc<dyn Extension>>,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("policy", &self.policy)
+            .field("per_function", &self.per_function)
+            .field("sync_compile", &self.sync_compile)
+            .field("trace", &self.trace)
+            .field("heap_limit", &self.heap_limit)
+            .field("extension", &self.extension.as_ref().map(|_| "Extension"))
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -58,6 +78,7 @@ impl Default for Options {
             sync_compile: false,
             trace: false,
             heap_limit: DEFAULT_HEAP_LIMIT,
+            extension: None,
         }
     }
 }
@@ -70,6 +91,8 @@ pub struct Tiered {
     functions: Vec<FunctionRecord>,
     heap: Heap,
     finished: Finished,
+    /// The extension's tables of the last run.
+    tables: Vec<String>,
 }
 
 impl Tiered {
@@ -86,7 +109,19 @@ impl Tiered {
             functions: Vec::new(),
             heap: Heap::new(0),
             finished: Finished::default(),
+            tables: Vec::new(),
         }
+    }
+
+    /// The heap of the last run (its object model holds what the extension's caches
+    /// learned).
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+
+    /// The extension's tables of the last run, for `--stats` (none without one).
+    pub fn tables(&self) -> &[String] {
+        &self.tables
     }
 
     /// Per function of the last run: the tier it reached, its calls and back edges,
@@ -218,7 +253,12 @@ impl Engine for Tiered {
         self.stats = Stats::default();
         self.functions = Vec::new();
         self.finished = Finished::default();
-        self.heap = Heap::new(self.options.heap_limit);
+        self.tables = Vec::new();
+        let extension = self.options.extension.as_deref();
+        self.heap = match extension {
+            Some(e) => Heap::with_model(self.options.heap_limit, e.object_model(verified)),
+            None => Heap::new(self.options.heap_limit),
+        };
         let shared = match shared_code(program.functions.len()) {
             Ok(shared) => shared,
             Err(e) => return self.run_interpreted(verified, out, e.reason, start),
@@ -251,6 +291,9 @@ impl Engine for Tiered {
             let counters = Counters::new(program, calls, loops);
             let installed = Installed::new(program.functions.len());
             let table: Box<[Cell<FnEntry>]> = first_table.into_iter().map(Cell::new).collect();
+            // The caches' snapshots the optimizer's jobs take with them.
+            let snapshots = Snapshots::default();
+            let snapshots = &snapshots;
             // The optimizer's worker is a scoped thread of this run: it cannot
             // outlive it.
             std::thread::scope(|inner| {
@@ -259,9 +302,22 @@ impl Engine for Tiered {
                 } else {
                     // No worker to be had: compile on the spot.
                     Some(Box::new(move || {
-                        Queue::start(inner, move |job| compile_optimized(verified, job)).ok()
+                        Queue::start(inner, move |job| {
+                            let objects = snapshots.take(&job);
+                            compile_optimized_with(verified, job, objects.as_deref())
+                        })
+                        .ok()
                     }))
                 };
+                let mut ctx = Context::new(program, heap, &[], None);
+                // SAFETY: the writer outlives the run; only the context writes to it
+                // while the run goes on.
+                unsafe { ctx.runtime.set_writer(writer) };
+                // The table is written while the run goes on: generated code reads it
+                // through this pointer (`Cell<FnEntry>` is laid out as `FnEntry`).
+                ctx.native.functions = table.as_ptr().cast::<FnEntry>();
+                ctx.runtime.verified = verified;
+                ctx.runtime.entry = Some(entry);
                 let tiering = Tiering::new(
                     Setup {
                         verified,
@@ -272,18 +328,13 @@ impl Engine for Tiered {
                         entry,
                         frame_budgets,
                         trace,
+                        extension,
+                        // The one heap of the run, as the context holds it.
+                        heap: ctx.runtime.heap,
+                        snapshots,
                     },
                     start,
                 );
-                let mut ctx = Context::new(program, heap, &[], None);
-                // SAFETY: the writer outlives the run; only the context writes to it
-                // while the run goes on.
-                unsafe { ctx.runtime.set_writer(writer) };
-                // The table is written while the run goes on: generated code reads it
-                // through this pointer (`Cell<FnEntry>` is laid out as `FnEntry`).
-                ctx.native.functions = table.as_ptr().cast::<FnEntry>();
-                ctx.runtime.verified = verified;
-                ctx.runtime.entry = Some(entry);
                 // SAFETY: `tiering` outlives every use of the context by the run: the
                 // hooks are unset below, before `tiering` is finished.
                 unsafe { ctx.runtime.set_hooks(&tiering) };
@@ -343,6 +394,11 @@ impl Engine for Tiered {
             ),
         ];
         self.stats.events = end.events;
+        // The model's events (cache transitions), after the tiering's.
+        self.heap.model_mut().take_events(&mut self.stats.events);
+        if let Some(e) = extension {
+            self.tables = e.tables(&self.heap, verified);
+        }
         self.functions = end.records;
         self.finished = end.finished;
         self.stats.run_time = start.elapsed();

@@ -1,0 +1,48 @@
+//! The extension point of a tiered run: what a later stage adds to every tier without
+//! a copy of any of them. Stage 6's shapes and inline caches are one: an object model
+//! for the run's heap (which the interpreter, the runtime and both compilers' slow
+//! paths go through), inline fast paths for baseline code, and for the optimizer a
+//! snapshot of what the caches have seen.
+//!
+//! The engine asks the extension (given in [`Options::extension`](crate::Options)):
+//!
+//! - at the start of a run, for the heap's object model ([`Extension::object_model`]);
+//! - each time it compiles a function with the baseline tier, on the run's thread, for
+//!   the fast paths of its object instructions ([`Extension::baseline`]);
+//! - each time it queues an optimizing compilation, on the run's thread, for a
+//!   snapshot of the caches the optimizer may read ([`Extension::optimizer`]): the
+//!   worker thread compiles from the snapshot and never reads the live caches, which
+//!   the running program keeps changing;
+//! - after the run, for the tables of `--stats` ([`Extension::tables`]); the model's
+//!   events (cache transitions) join the run's events
+//!   ([`ObjectModel::take_events`]).
+
+use stage1::heap::Heap;
+use stage1::objects::ObjectModel;
+use stage1::{FnId, Verified};
+use stage3::codegen::objects::ObjectCode;
+use stage4::objects::ObjectLowering;
+
+/// What a later stage plugs into the tiered engine (stage 6: shapes and inline
+/// caches). Shared by the run's thread and the optimizer's worker, hence `Send +
+/// Sync`; the worker only ever holds what [`Extension::optimizer`] made.
+pub trait Extension: Send + Sync {
+    /// The object model of a run of `verified`'s program: the heap is made with it.
+    fn object_model(&self, verified: &Verified) -> Box<dyn ObjectModel>;
+
+    /// Baseline code's object fast paths for this run, reading the caches of the
+    /// heap's model (`None`: every object instruction is a runtime call). Asked on
+    /// the run's thread for each baseline compilation, with the heap mutable for its
+    /// allocation pointer ([`Heap::bump`], which inline allocation bumps); nothing
+    /// else uses the heap while the result lives.
+    fn baseline<'h>(&self, heap: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>>;
+
+    /// A snapshot of what the caches of `func` have seen, for the optimizer, taken on
+    /// the run's thread when `func`'s optimizing compilation is queued (`None`: the
+    /// optimizer's object instructions are runtime calls).
+    fn optimizer(&self, heap: &Heap, func: FnId) -> Option<Box<dyn ObjectLowering>>;
+
+    /// The tables `--stats` prints after a run (stage 6: each site's cache, the number
+    /// of shapes and transitions), from the run's heap.
+    fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String>;
+}

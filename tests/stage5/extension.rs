@@ -1,0 +1,217 @@
+//! The extension point of a tiered run (`stage5::Extension`, what stage 6 plugs its
+//! caches into): the run's heap gets the extension's object model, each baseline
+//! compilation asks it for fast paths, each optimizing job for a snapshot taken on
+//! the run's thread (never on the worker, which must not read live caches), the
+//! model's events join the run's, and the extension's tables are kept for `--stats`.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use stage1::heap::{Blocks, Heap};
+use stage1::objects::{ByName, ObjectModel, Site};
+use stage1::{Engine, ErrorKind, Event, FnId, Value, Verified};
+use stage3::codegen::objects::ObjectCode;
+use stage4::objects::ObjectLowering;
+use stage5::{Extension, Options, Policy, Tier, Tiered};
+
+use super::common::{isolated, load, run_on};
+
+/// Stage 1's objects, with an event at the first `get` of each site.
+struct Recording {
+    objects: ByName,
+    seen: Vec<Site>,
+    events: Vec<Event>,
+}
+
+impl ObjectModel for Recording {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    fn new_object(&mut self, blocks: &mut Blocks) -> Result<Value, ErrorKind> {
+        self.objects.new_object(blocks)
+    }
+
+    unsafe fn lookup(&self, o: Value, field: u32) -> Option<Value> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.objects.lookup(o, field) }
+    }
+
+    unsafe fn get(&mut self, o: Value, field: u32, site: Site) -> Option<Value> {
+        if !self.seen.contains(&site) {
+            self.seen.push(site);
+            self.events.push(Event::IcTransition {
+                function: "recording".into(),
+                line: site,
+                name: format!("field {field}"),
+                from: "uninitialized",
+                to: "monomorphic",
+                seen: String::new(),
+            });
+        }
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.objects.lookup(o, field) }
+    }
+
+    unsafe fn set(
+        &mut self,
+        blocks: &mut Blocks,
+        o: Value,
+        field: u32,
+        v: Value,
+        site: Option<Site>,
+    ) -> Result<(), ErrorKind> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.objects.set(blocks, o, field, v, site) }
+    }
+
+    unsafe fn field_at(&self, o: Value, i: usize) -> Option<(u32, Value)> {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.objects.field_at(o, i) }
+    }
+
+    fn take_events(&mut self, out: &mut Vec<Event>) {
+        out.append(&mut self.events);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// What the engine asked of the extension.
+#[derive(Default)]
+struct Asked {
+    models: AtomicUsize,
+    baselines: AtomicUsize,
+    /// The function of each snapshot, and the name of the thread it was taken on.
+    snapshots: Mutex<Vec<(FnId, Option<String>)>>,
+}
+
+/// An extension that records what it is asked, and adds no fast path.
+struct Recorder(Arc<Asked>);
+
+impl Extension for Recorder {
+    fn object_model(&self, _: &Verified) -> Box<dyn ObjectModel> {
+        self.0.models.fetch_add(1, Ordering::SeqCst);
+        Box::new(Recording {
+            objects: ByName,
+            seen: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    fn baseline<'h>(&self, _: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>> {
+        self.0.baselines.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+
+    fn optimizer(&self, heap: &Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        assert_eq!(heap.model().name(), "recording");
+        let thread = std::thread::current().name().map(str::to_string);
+        self.0.snapshots.lock().unwrap().push((func, thread));
+        None
+    }
+
+    fn tables(&self, heap: &Heap, _: &Verified) -> Vec<String> {
+        vec![format!("model: {}\n", heap.model().name())]
+    }
+}
+
+/// `get` reads a field of objects in a loop: hot enough to reach optimized code at
+/// small thresholds.
+const PROGRAM: &str = "fn get(o) {\n  return o.x + o.y;\n}\nlet i = 0;\nlet s = 0;\nwhile i < 40 {\n  s = s + get({x: i, y: 1});\n  i = i + 1;\n}\nprint s;\n";
+
+fn with_recorder(sync: bool) -> (Tiered, Arc<Asked>, Vec<String>) {
+    let asked = Arc::new(Asked::default());
+    let mut engine = Tiered::with_options(Options {
+        policy: Policy::all(2),
+        sync_compile: sync,
+        extension: Some(Arc::new(Recorder(Arc::clone(&asked)))),
+        ..Options::default()
+    });
+    let run = run_on(&mut engine, &load("get.mini", PROGRAM));
+    (
+        engine,
+        asked,
+        run.lines().iter().map(|l| l.to_string()).collect(),
+    )
+}
+
+#[test]
+fn the_heap_gets_the_extension_s_model_and_the_tiers_ask_it_for_fast_paths() {
+    isolated(|| {
+        let (engine, asked, lines) = with_recorder(true);
+        assert_eq!(lines, ["820"]);
+        assert_eq!(engine.heap().model().name(), "recording");
+        assert_eq!(asked.models.load(Ordering::SeqCst), 1);
+        let baseline_tier_ups = engine
+            .stats()
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::TierUp { to, .. } if *to == Tier::Baseline.name()))
+            .count();
+        assert!(baseline_tier_ups >= 1, "{:?}", engine.stats().events);
+        assert_eq!(asked.baselines.load(Ordering::SeqCst), baseline_tier_ups);
+        let snapshots = asked.snapshots.lock().unwrap().clone();
+        assert!(
+            snapshots.iter().any(|&(f, _)| f == 1),
+            "no snapshot of `get`: {snapshots:?}"
+        );
+        assert_eq!(engine.tables(), ["model: recording\n"]);
+    });
+}
+
+#[test]
+fn snapshots_are_taken_on_the_run_s_thread_not_the_worker_s() {
+    isolated(|| {
+        let (_, asked, lines) = with_recorder(false);
+        assert_eq!(lines, ["820"]);
+        let snapshots = asked.snapshots.lock().unwrap().clone();
+        assert!(!snapshots.is_empty());
+        for (func, thread) in snapshots {
+            assert_ne!(
+                thread.as_deref(),
+                Some("jitlab-compile"),
+                "the snapshot of function {func} was taken on the worker"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_model_s_events_join_the_run_s_events() {
+    isolated(|| {
+        let (engine, _, _) = with_recorder(true);
+        let model_events: Vec<&Event> = engine
+            .stats()
+            .events
+            .iter()
+            .filter(
+                |e| matches!(e, Event::IcTransition { function, .. } if function == "recording"),
+            )
+            .collect();
+        // `get`'s two sites, each once, whatever tier ran them.
+        assert_eq!(model_events.len(), 2, "{:?}", engine.stats().events);
+    });
+}
+
+#[test]
+fn without_an_extension_the_heap_keeps_stage_1_s_objects_and_no_tables() {
+    isolated(|| {
+        let mut engine = Tiered::with_options(Options {
+            policy: Policy::all(2),
+            sync_compile: true,
+            ..Options::default()
+        });
+        let run = run_on(&mut engine, &load("get.mini", PROGRAM));
+        assert_eq!(run.lines(), ["820"]);
+        assert_eq!(engine.heap().model().name(), "by name");
+        assert!(engine.tables().is_empty());
+    });
+}
