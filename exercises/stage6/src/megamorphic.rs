@@ -31,6 +31,7 @@ struct MegaEntry {
 /// A direct-mapped table from (shape address, field id) to an [`IcEntry`].
 #[derive(Debug)]
 pub struct MegamorphicCache {
+    /// [`MEGA_ENTRIES`] entries, or none before the first insert.
     entries: Box<[MegaEntry]>,
     /// Probes that found their key.
     hits: u64,
@@ -56,10 +57,11 @@ pub fn index(shape: u64, field: u32) -> usize {
 }
 
 impl MegamorphicCache {
-    /// An empty table.
+    /// An empty table. Its entries are allocated by the first insert: most runs
+    /// have no megamorphic site, and a run costs the table nothing until one does.
     pub fn new() -> MegamorphicCache {
         MegamorphicCache {
-            entries: vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice(),
+            entries: Box::default(),
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -79,6 +81,9 @@ impl MegamorphicCache {
     /// that hashed to the same slot, if any.
     pub fn insert(&mut self, field: u32, entry: IcEntry) {
         debug_assert_ne!(entry.shape, 0);
+        if self.entries.is_empty() {
+            self.entries = vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice();
+        }
         let slot = &mut self.entries[index(entry.shape, field)];
         if slot.entry.shape != 0 && (slot.entry.shape, slot.field) != (entry.shape, field) {
             self.evictions += 1;

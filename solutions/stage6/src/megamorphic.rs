@@ -31,6 +31,7 @@ struct MegaEntry {
 /// A direct-mapped table from (shape address, field id) to an [`IcEntry`].
 #[derive(Debug)]
 pub struct MegamorphicCache {
+    /// [`MEGA_ENTRIES`] entries, or none before the first insert.
     entries: Box<[MegaEntry]>,
     /// Probes that found their key.
     hits: u64,
@@ -56,10 +57,11 @@ pub fn index(shape: u64, field: u32) -> usize {
 }
 
 impl MegamorphicCache {
-    /// An empty table.
+    /// An empty table. Its entries are allocated by the first insert: most runs
+    /// have no megamorphic site, and a run costs the table nothing until one does.
     pub fn new() -> MegamorphicCache {
         MegamorphicCache {
-            entries: vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice(),
+            entries: Box::default(),
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -71,13 +73,15 @@ impl MegamorphicCache {
     pub fn probe(&mut self, shape: u64, field: u32) -> Option<IcEntry> {
         debug_assert_ne!(shape, 0);
         // exercise-begin: megamorphic-probe the entry of (shape, field), if the one slot it hashes to holds exactly that key; count the hit or miss
-        let slot = &self.entries[index(shape, field)];
-        if slot.entry.shape == shape && slot.field == field {
-            self.hits += 1;
-            Some(slot.entry)
-        } else {
-            self.misses += 1;
-            None
+        match self.entries.get(index(shape, field)) {
+            Some(slot) if slot.entry.shape == shape && slot.field == field => {
+                self.hits += 1;
+                Some(slot.entry)
+            }
+            _ => {
+                self.misses += 1;
+                None
+            }
         }
         // exercise-end
     }
@@ -86,6 +90,9 @@ impl MegamorphicCache {
     /// that hashed to the same slot, if any.
     pub fn insert(&mut self, field: u32, entry: IcEntry) {
         debug_assert_ne!(entry.shape, 0);
+        if self.entries.is_empty() {
+            self.entries = vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice();
+        }
         let slot = &mut self.entries[index(entry.shape, field)];
         if slot.entry.shape != 0 && (slot.entry.shape, slot.field) != (entry.shape, field) {
             self.evictions += 1;
