@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
 
 use stage1::bytecode::Program;
@@ -71,13 +72,45 @@ impl Shape {
     }
 }
 
+/// The transitions out of one shape: field id → the shape that adds it.
+pub type Transitions = HashMap<u32, ShapeId, BuildHasherDefault<FieldHasher>>;
+
+/// The hash of a field id in [`Transitions`]: one multiply. Field ids are small
+/// integers that the program fixed, not keys an attacker chooses, so the default
+/// SipHash's defence costs time (a transition is looked up at every field added
+/// without a cache) and buys nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FieldHasher(u64);
+
+impl Hasher for FieldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the odd multiplier spreads consecutive ids over the
+        // high bits and keeps them apart in the low ones.
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Every shape of a run and the transitions between them.
 #[derive(Debug)]
 pub struct ShapeTree {
     /// The shapes by id, each a leaked box freed when the tree drops.
     shapes: Vec<NonNull<Shape>>,
     /// The transitions out of each shape, by id: field → the shape that adds it.
-    transitions: Vec<HashMap<u32, ShapeId>>,
+    transitions: Vec<Transitions>,
     /// The descriptor arrays: field ids in insertion order, each shared by a chain
     /// of shapes (a shape uses a prefix).
     descriptors: Vec<Vec<u32>>,
@@ -119,7 +152,7 @@ impl ShapeTree {
         debug_assert_eq!(shape.id as usize, self.shapes.len());
         let id = shape.id;
         self.shapes.push(NonNull::from(Box::leak(Box::new(shape))));
-        self.transitions.push(HashMap::new());
+        self.transitions.push(Transitions::default());
         id
     }
 
