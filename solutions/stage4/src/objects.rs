@@ -4,10 +4,10 @@
 //! On its own, stage 4 lowers `get_field` and `set_field` to a call of the runtime
 //! (`rt_get_field`, `rt_set_field`) and `call_value` to a tag check, an arity check
 //! and an indirect call through the function table. Given an [`ObjectLowering`], it
-//! asks it for a fast path of each `get_field`/`set_field` site, emitted inline, and
-//! moves the runtime call out of line (at the end of the function, with the saves of
-//! the registers live across it): a hit touches no register the allocator gave out
-//! and pays no save. For a `call_value` site it asks for the known targets and calls
+//! asks it for a fast path of each `get_field`/`set_field` site and of `new_object`,
+//! emitted inline, and moves the runtime call out of line (at the end of the
+//! function, with the saves of the registers live across it): a hit touches no
+//! register the allocator gave out and pays no save. For a `call_value` site it asks for the known targets and calls
 //! each one directly behind a compare of the callee word, the generic call after them.
 //!
 //! The lowering is consulted on the compile's thread (stage 5's worker): it must hold
@@ -42,6 +42,15 @@ pub trait ObjectLowering: Send + Sync {
     /// falling through; miss: a jump to `miss`. False when it emitted nothing.
     fn set_field(&self, asm: &mut Assembler, site: Site, obj: Reg, value: Reg, miss: Label)
         -> bool;
+
+    /// `new_object`: hit: a new empty object in `rax`, falling through; miss (no room
+    /// in the chunk, or the heap's limit): a jump to `miss`, nothing allocated (the
+    /// runtime call takes over). False when it emitted nothing; by default there is no
+    /// fast path.
+    fn new_object(&self, asm: &mut Assembler, miss: Label) -> bool {
+        let _ = (asm, miss);
+        false
+    }
 
     /// The known call targets of a `call_value` site (monomorphic or polymorphic),
     /// most likely first, for guarded direct calls; empty when there are none to guard

@@ -552,8 +552,8 @@ fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() 
     assert_eq!((direct, table), (1, 0), "{text}");
 }
 
-/// An object lowering whose fast paths always miss (a jump to the runtime call, out of
-/// line) and which names every function of arity `1` or more as a call target of
+/// An object lowering whose fast paths (field accesses, new objects) always miss (a
+/// jump to the runtime call, out of line) and which names every function of arity `1` or more as a call target of
 /// every `call_value` site (most of them wrong): what stage 4 makes of its answers
 /// must not change what a program does.
 struct Missing {
@@ -567,6 +567,11 @@ impl ObjectLowering for Missing {
     }
 
     fn set_field(&self, asm: &mut Assembler, _: Site, _: Reg, _: Reg, miss: stage2::Label) -> bool {
+        asm.jmp(miss);
+        true
+    }
+
+    fn new_object(&self, asm: &mut Assembler, miss: stage2::Label) -> bool {
         asm.jmp(miss);
         true
     }

@@ -37,13 +37,16 @@
 
 use std::collections::HashMap;
 
+use stage1::heap::{Heap, BUMP_BASE, BUMP_END, BUMP_LIMIT, BUMP_NEXT, BUMP_OBJECTS, BUMP_USED};
 use stage1::objects::{Site, SiteKind, Sites};
-use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
+use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, OBJECT_TAG, TAG_MASK};
 use stage1::FnId;
-use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
-use stage4::objects::{ObjectLowering, ACC, TMP};
+use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
+use stage4::objects::{ObjectLowering, ACC, TMP, TMP2};
 
-use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
+use crate::layout::{
+    IcEntry, IC_ENTRIES, OBJECT_BYTES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
+};
 use crate::model::ShapeModel;
 
 /// One shape a field site has seen, as optimized code uses it (an IC entry's words).
@@ -67,12 +70,30 @@ pub struct OptimizedCode {
     fields: HashMap<Site, Vec<FieldCase>>,
     /// The targets of each `call_value` site that has some.
     calls: HashMap<Site, Vec<FnId>>,
+    /// Where `new_object` allocates: the heap's bump pointer (`stage1::heap::Bump`)
+    /// and the empty shape's word; `None`: through the runtime.
+    allocation: Option<(u64, u64)>,
 }
 
 impl OptimizedCode {
     /// A snapshot with no sites (every access through the runtime).
     pub fn new() -> OptimizedCode {
         OptimizedCode::default()
+    }
+
+    /// The snapshot for function `func` of a run on `heap` (whose program's sites are
+    /// `sites`), for stage 5's `Extension::optimizer`: `None` unless the heap's model
+    /// is a caching [`ShapeModel`] (by-name objects, or `--no-ic`: stage 4's runtime
+    /// calls). Taken on the run's thread.
+    /// Its `new_object` allocates inline from the heap's bump pointer (an address
+    /// fixed for the heap's life): the code must not outlive the heap.
+    pub fn of_heap(heap: &mut Heap, sites: &Sites, func: FnId) -> Option<OptimizedCode> {
+        let bump = heap.bump() as u64;
+        let heap: &Heap = heap;
+        let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
+        model.caches().then(|| {
+            OptimizedCode::snapshot(model, sites, func).with_allocation(bump, model.empty_shape())
+        })
     }
 
     /// The state of the caches of function `func`'s sites in `model`, now. Taken on
@@ -144,6 +165,13 @@ impl OptimizedCode {
         self
     }
 
+    /// This snapshot with `new_object` allocating inline from the bump pointer at
+    /// `bump` (`Heap::bump`), the new object's shape `empty_shape`.
+    pub fn with_allocation(mut self, bump: u64, empty_shape: u64) -> OptimizedCode {
+        self.allocation = Some((bump, empty_shape));
+        self
+    }
+
     /// The cases of field site `site` (empty: none known).
     pub fn field_cases(&self, site: Site) -> &[FieldCase] {
         self.fields.get(&site).map_or(&[], Vec::as_slice)
@@ -192,9 +220,64 @@ impl ObjectLowering for OptimizedCode {
         true
     }
 
+    fn new_object(&self, asm: &mut Assembler, miss: Label) -> bool {
+        let Some((bump, empty_shape)) = self.allocation else {
+            return false;
+        };
+        allocate_object(asm, bump, empty_shape, miss);
+        true
+    }
+
     fn call_targets(&self, site: Site) -> Vec<FnId> {
         self.calls.get(&site).cloned().unwrap_or_default()
     }
+}
+
+/// The native allocation rule (`stage1::heap::Bump`) for one object block, with
+/// only stage 4's scratch registers: room in the chunk and under the limit, else
+/// `miss`; the bump pointer and count moved on, the block's start marked in the
+/// chunk's bitmap of objects, the empty shape written (the rest of the block is zero
+/// already); the tagged object in `rax`.
+fn allocate_object(asm: &mut Assembler, bump: u64, empty_shape: u64, miss: Label) {
+    let b = TMP2;
+    let bytes = OBJECT_BYTES as i32;
+    asm.mov_imm(b, bump as i64);
+    asm.mov(ACC, Mem::base_disp(b, BUMP_NEXT));
+    asm.lea(TMP, Mem::base_disp(ACC, bytes));
+    asm.cmp(TMP, Mem::base_disp(b, BUMP_END));
+    asm.jcc(Cond::A, miss);
+    asm.mov(TMP, Mem::base_disp(b, BUMP_USED));
+    asm.add(TMP, Imm32(bytes));
+    asm.cmp(TMP, Mem::base_disp(b, BUMP_LIMIT));
+    asm.jcc(Cond::A, miss);
+    asm.mov_mr(Mem::base_disp(b, BUMP_USED), TMP);
+    asm.lea(TMP, Mem::base_disp(ACC, bytes));
+    asm.mov_mr(Mem::base_disp(b, BUMP_NEXT), TMP);
+    // The block's shape, while its address is at hand (in `rax`: not `store_word`).
+    let shape = Mem::base_disp(ACC, SHAPE_OFFSET);
+    match i32::try_from(empty_shape as i64) {
+        Ok(imm) => asm.mov_mi(shape, Imm32(imm)),
+        Err(_) => {
+            asm.mov_imm(TMP, empty_shape as i64);
+            asm.mov_mr(shape, TMP);
+        }
+    }
+    // Bit w % 64 of bitmap word w / 64, w = (block - base) / 8; `bts` on a register
+    // takes the bit number mod 64.
+    asm.sub(ACC, Mem::base_disp(b, BUMP_BASE));
+    asm.shr(ACC, 3);
+    asm.mov(TMP, ACC);
+    asm.shr(TMP, 6);
+    asm.mov(b, Mem::base_disp(b, BUMP_OBJECTS));
+    debug_assert_eq!(TMP, Reg::RDX, "the word's index is in TMP");
+    asm.lea(b, Mem::sib(b, IndexReg::RDX, Scale::S8, 0));
+    asm.mov(TMP, Mem::base(b));
+    asm.bit_reg(BitOp::Bts, TMP, ACC);
+    asm.mov_mr(Mem::base(b), TMP);
+    // The block again: the bump pointer's new value, less the block.
+    asm.mov_imm(b, bump as i64);
+    asm.mov(ACC, Mem::base_disp(b, BUMP_NEXT));
+    asm.add(ACC, Imm32(OBJECT_TAG as i32 - bytes));
 }
 
 /// Checks that `obj` is an object (else a jump to `miss`: the runtime raises the

@@ -6,11 +6,12 @@
 
 extern crate stage6_solution as stage6;
 
+use stage1::heap::Bump;
 use stage1::value::OBJECT_TAG;
 use stage2::disasm::{disasm, format_line};
 use stage2::{Assembler, CodeBlock, Reg};
 use stage4::objects::{ObjectLowering, TMP, TMP2};
-use stage6::layout::{slot_word, IcEntry, IC_ENTRIES, INLINE_SLOTS, SLOTS_OFFSET};
+use stage6::layout::{slot_word, IcEntry, IC_ENTRIES, INLINE_SLOTS, OBJECT_BYTES, SLOTS_OFFSET};
 use stage6::optimized::{FieldCase, OptimizedCode};
 
 /// Shape words: one too big for an immediate, two that fit one.
@@ -364,4 +365,82 @@ fn optimized_code_stores_a_field_inline_and_makes_a_cached_transition() {
         1,
         "{text}"
     );
+}
+
+/// `extern "sysv64" fn() -> object or MISS`: the new_object fast path with the bump
+/// pointer at `bump`.
+fn new_object_function(bump: *mut Bump, empty_shape: u64) -> CodeBlock {
+    let code = OptimizedCode::new().with_allocation(bump as u64, empty_shape);
+    let mut asm = Assembler::new();
+    let miss = asm.new_label();
+    assert!(code.new_object(&mut asm, miss));
+    asm.ret();
+    asm.bind(miss);
+    asm.mov_imm(Reg::RAX, MISS as i64);
+    asm.ret();
+    asm.finish().expect("the code loads")
+}
+
+#[test]
+fn new_object_bumps_counts_marks_and_writes_the_empty_shape() {
+    // A chunk of 4 object blocks, and a bitmap with a word of marks already there.
+    let mut chunk = vec![0u64; 4 * OBJECT_BYTES / 8];
+    let mut marks = vec![0b100u64; 1];
+    let base = chunk.as_mut_ptr() as usize;
+    let mut bump = Box::new(Bump {
+        next: base + OBJECT_BYTES,
+        end: base + 4 * OBJECT_BYTES,
+        used: 1000,
+        limit: 1000 + 2 * OBJECT_BYTES,
+        base,
+        arrays: std::ptr::null_mut(),
+        objects: marks.as_mut_ptr(),
+    });
+    let bump_ptr: *mut Bump = &mut *bump;
+    for shape in [SHAPES[0], SHAPES[1]] {
+        let block = new_object_function(bump_ptr, shape);
+        // SAFETY: the code takes no argument, returns in rax, changes only
+        // caller-saved registers, and writes only `bump`, the chunk and the bitmap,
+        // alive here (within the chunk: it checks `end`).
+        let f: extern "sysv64" fn() -> u64 = unsafe { block.as_fn() };
+        // SAFETY: as above; the bump record is read between the calls only.
+        let (next, used) = unsafe { ((*bump_ptr).next, (*bump_ptr).used) };
+        let o = f();
+        assert_eq!(
+            o,
+            next as u64 + OBJECT_TAG,
+            "the block at the bump pointer, tagged"
+        );
+        // SAFETY: as above.
+        let after = unsafe { ((*bump_ptr).next, (*bump_ptr).used) };
+        assert_eq!(after, (next + OBJECT_BYTES, used + OBJECT_BYTES));
+        let word = (next - base) / 8;
+        // SAFETY: `o - 3` is a block of `chunk`, alive.
+        assert_eq!(unsafe { *((o - OBJECT_TAG) as *const u64) }, shape);
+        // SAFETY: `marks` is alive; the code wrote it through a pointer to it.
+        let mark = unsafe { *marks.as_ptr() };
+        assert_ne!(
+            mark & (1 << word),
+            0,
+            "block start {word} marked: {mark:#b}"
+        );
+        assert_ne!(mark & 0b100, 0, "other marks kept");
+    }
+    // The limit reached (two blocks counted): the runtime's turn, nothing changed.
+    let block = new_object_function(bump_ptr, SHAPES[2]);
+    // SAFETY: as above.
+    let f: extern "sysv64" fn() -> u64 = unsafe { block.as_fn() };
+    // SAFETY: as above.
+    let before = unsafe { ((*bump_ptr).next, (*bump_ptr).used) };
+    assert_eq!(f(), MISS);
+    // SAFETY: as above.
+    assert_eq!(unsafe { ((*bump_ptr).next, (*bump_ptr).used) }, before);
+    // Room under the limit but not in the chunk: the runtime's turn too.
+    // SAFETY: as above.
+    unsafe {
+        (*bump_ptr).limit = usize::MAX / 2;
+        (*bump_ptr).end = (*bump_ptr).next + OBJECT_BYTES - 8;
+    }
+    assert_eq!(f(), MISS);
+    drop(chunk);
 }

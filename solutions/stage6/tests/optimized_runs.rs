@@ -142,7 +142,7 @@ fn twice(verified: &Verified) -> Twice {
         if compiled.declined[func].is_some() {
             continue;
         }
-        let snapshot = OptimizedCode::snapshot(model(&heap), sites, func as FnId);
+        let snapshot = OptimizedCode::of_heap(&mut heap, sites, func as FnId).expect("caches");
         for (site, _) in sites.iter().filter(|(_, i)| i.func == func as FnId) {
             fast_fields += usize::from(!snapshot.field_cases(site).is_empty());
             guarded_calls += usize::from(
@@ -253,8 +253,8 @@ fn optimized_code_from_warm_caches_reaches_no_field_runtime_call() {
         assert_eq!((fields, calls), (14, 1));
         let verified = load("shapes.mini", SHAPES);
         let t = twice(&verified);
-        // Every site saw at most three shapes: the second run's accesses never leave
-        // the inline code.
+        // Every site saw at most three shapes: the second run's accesses (and
+        // allocations) never leave the inline code.
         let calls = |name: &str| {
             t.stats
                 .runtime_calls
@@ -265,6 +265,8 @@ fn optimized_code_from_warm_caches_reaches_no_field_runtime_call() {
         assert_eq!(calls("get_field"), 0, "{:?}", t.stats.runtime_calls);
         assert_eq!(calls("set_field"), 0, "{:?}", t.stats.runtime_calls);
         assert_eq!(calls("call_target"), 0, "{:?}", t.stats.runtime_calls);
+        // main's three objects made inline.
+        assert_eq!(calls("new_object"), 0, "{:?}", t.stats.runtime_calls);
         // The caches saw three shapes at norm's sites: polymorphic.
         let model = model(&t.heap);
         let norm = verified.program().function_named("norm").unwrap();
@@ -276,4 +278,22 @@ fn optimized_code_from_warm_caches_reaches_no_field_runtime_call() {
             .0;
         assert_eq!(model.field_ic(site).state.name(), "polymorphic");
     });
+}
+
+#[test]
+fn only_a_caching_shape_model_gives_a_snapshot() {
+    let verified = load("shapes.mini", SHAPES);
+    let sites = verified.sites();
+    let mut by_name = Heap::new(DEFAULT_HEAP_LIMIT);
+    assert!(OptimizedCode::of_heap(&mut by_name, sites, 0).is_none());
+    let mut no_ic = Heap::with_model(
+        DEFAULT_HEAP_LIMIT,
+        Box::new(ShapeModel::new(&verified, false)),
+    );
+    assert!(OptimizedCode::of_heap(&mut no_ic, sites, 0).is_none());
+    let mut caching = Heap::with_model(
+        DEFAULT_HEAP_LIMIT,
+        Box::new(ShapeModel::new(&verified, true)),
+    );
+    assert!(OptimizedCode::of_heap(&mut caching, sites, 0).is_some());
 }

@@ -529,24 +529,27 @@ impl FnGen<'_> {
     /// when there is none (then `inst` is generated as usual).
     pub(super) fn gen_object_fast_path(&mut self, inst: Inst) -> bool {
         let op = self.f.inst(inst).op.clone();
-        if !matches!(op, Op::GetField(..) | Op::SetField(..)) {
+        if !matches!(op, Op::GetField(..) | Op::SetField(..) | Op::NewObject) {
             return false;
         }
         let Some(objects) = self.objects else {
             return false;
         };
-        let (lowering, site) = (objects.lowering, self.site(inst));
+        let lowering = objects.lowering;
         let miss = self.asm.new_label();
         let emitted = match op {
             Op::GetField(o, _) => {
+                let site = self.site(inst);
                 let obj = self.operand_reg(o, TMP);
                 lowering.get_field(self.asm, site, obj, miss)
             }
             Op::SetField(o, _, v) => {
+                let site = self.site(inst);
                 let obj = self.operand_reg(o, TMP);
                 let value = self.operand_reg(v, TMP2);
                 lowering.set_field(self.asm, site, obj, value, miss)
             }
+            Op::NewObject => lowering.new_object(self.asm, miss),
             _ => false,
         };
         if !emitted {
