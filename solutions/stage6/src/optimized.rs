@@ -81,27 +81,27 @@ impl OptimizedCode {
         OptimizedCode::default()
     }
 
-    /// The snapshot for function `func` of a run on `heap` (whose program's sites are
-    /// `sites`), for stage 5's `Extension::optimizer`: `None` unless the heap's model
-    /// is a caching [`ShapeModel`] (by-name objects, or `--no-ic`: stage 4's runtime
-    /// calls). Taken on the run's thread.
+    /// The snapshot for function `func` of a run on `heap`, for stage 5's
+    /// `Extension::optimizer`: `None` unless the heap's model is a caching
+    /// [`ShapeModel`] (by-name objects, or `--no-ic`: stage 4's runtime calls). Taken
+    /// on the run's thread.
     /// Its `new_object` allocates inline from the heap's bump pointer (an address
     /// fixed for the heap's life): the code must not outlive the heap.
-    pub fn of_heap(heap: &mut Heap, sites: &Sites, func: FnId) -> Option<OptimizedCode> {
+    pub fn of_heap(heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
         let bump = heap.bump() as u64;
         let heap: &Heap = heap;
         let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
         model.caches().then(|| {
-            OptimizedCode::snapshot(model, sites, func).with_allocation(bump, model.empty_shape())
+            OptimizedCode::snapshot(model, func).with_allocation(bump, model.empty_shape())
         })
     }
 
     /// The state of the caches of function `func`'s sites in `model`, now. Taken on
     /// the run's thread, the one that changes the caches (stage 5 does it when it
     /// queues the function for the optimizer).
-    pub fn snapshot(model: &ShapeModel, sites: &Sites, func: FnId) -> OptimizedCode {
+    pub fn snapshot(model: &ShapeModel, func: FnId) -> OptimizedCode {
         OptimizedCode::snapshot_with(
-            sites,
+            model.sites(),
             func,
             |site| model.field_ic(site).entries,
             |site| model.call_ic(site).targets,

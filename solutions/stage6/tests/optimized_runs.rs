@@ -142,7 +142,7 @@ fn twice(verified: &Verified) -> Twice {
         if compiled.declined[func].is_some() {
             continue;
         }
-        let snapshot = OptimizedCode::of_heap(&mut heap, sites, func as FnId).expect("caches");
+        let snapshot = OptimizedCode::of_heap(&mut heap, func as FnId).expect("caches");
         for (site, _) in sites.iter().filter(|(_, i)| i.func == func as FnId) {
             fast_fields += usize::from(!snapshot.field_cases(site).is_empty());
             guarded_calls += usize::from(
@@ -283,17 +283,16 @@ fn optimized_code_from_warm_caches_reaches_no_field_runtime_call() {
 #[test]
 fn only_a_caching_shape_model_gives_a_snapshot() {
     let verified = load("shapes.mini", SHAPES);
-    let sites = verified.sites();
     let mut by_name = Heap::new(DEFAULT_HEAP_LIMIT);
-    assert!(OptimizedCode::of_heap(&mut by_name, sites, 0).is_none());
+    assert!(OptimizedCode::of_heap(&mut by_name, 0).is_none());
     let mut no_ic = Heap::with_model(
         DEFAULT_HEAP_LIMIT,
         Box::new(ShapeModel::new(&verified, false)),
     );
-    assert!(OptimizedCode::of_heap(&mut no_ic, sites, 0).is_none());
+    assert!(OptimizedCode::of_heap(&mut no_ic, 0).is_none());
     let mut caching = Heap::with_model(
         DEFAULT_HEAP_LIMIT,
         Box::new(ShapeModel::new(&verified, true)),
     );
-    assert!(OptimizedCode::of_heap(&mut caching, sites, 0).is_some());
+    assert!(OptimizedCode::of_heap(&mut caching, 0).is_some());
 }
