@@ -111,7 +111,7 @@ impl Extension for Recorder {
         None
     }
 
-    fn optimizer(&self, heap: &Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
         assert_eq!(heap.model().name(), "recording");
         let thread = std::thread::current().name().map(str::to_string);
         self.0.snapshots.lock().unwrap().push((func, thread));

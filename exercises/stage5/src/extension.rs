@@ -39,8 +39,10 @@ pub trait Extension: Send + Sync {
 
     /// A snapshot of what the caches of `func` have seen, for the optimizer, taken on
     /// the run's thread when `func`'s optimizing compilation is queued (`None`: the
-    /// optimizer's object instructions are runtime calls).
-    fn optimizer(&self, heap: &Heap, func: FnId) -> Option<Box<dyn ObjectLowering>>;
+    /// optimizer's object instructions are runtime calls). The heap is mutable for its
+    /// allocation pointer's address ([`Heap::bump`]), which optimized code's inline
+    /// allocation bumps; the snapshot holds no reference to the heap.
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>>;
 
     /// The tables `--stats` prints after a run (stage 6: each site's cache, the number
     /// of shapes and transitions), from the run's heap.

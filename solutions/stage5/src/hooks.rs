@@ -671,24 +671,19 @@ impl<'r, 'q> Tiering<'r, 'q> {
 
     /// The extension's snapshot of `func`'s caches, for the optimizer.
     fn snapshot(&self, func: FnId) -> Option<Box<dyn ObjectLowering>> {
-        self.extension.and_then(|e| e.optimizer(self.heap(), func))
+        self.extension
+            .and_then(|e| e.optimizer(self.heap_mut(), func))
     }
 
-    /// The run's heap, for the extension to take a snapshot of its model's caches.
-    fn heap(&self) -> &Heap {
-        // SAFETY: `heap` is the run's heap, alive for the whole run (see `Setup`),
-        // as the context holds it. The hooks run on the run's thread while the
-        // program waits in them, and nothing writes the heap while the snapshot is
-        // taken (it only reads).
-        unsafe { &*self.heap }
-    }
-
-    /// The run's heap, for the extension to make baseline code's fast paths from
-    /// its model's caches (and its allocation pointer, hence `mut`).
+    /// The run's heap, for the extension to make baseline code's fast paths or the
+    /// optimizer's snapshot from its model's caches (and its allocation pointer,
+    /// hence `mut`).
     #[allow(clippy::mut_from_ref)]
     fn heap_mut(&self) -> &mut Heap {
-        // SAFETY: as for `heap`; nothing else uses the heap while the hook compiles,
-        // and the reference does not outlive the compile.
+        // SAFETY: `heap` is the run's heap, alive for the whole run (see `Setup`), as
+        // the context holds it. The hooks run on the run's thread while the program
+        // waits in them; nothing else uses the heap while the hook compiles or takes
+        // the snapshot, and the reference does not outlive that.
         unsafe { &mut *self.heap }
     }
 
