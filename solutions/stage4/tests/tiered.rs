@@ -553,9 +553,10 @@ fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() 
 }
 
 /// An object lowering whose fast paths (field accesses, new objects) always miss (a
-/// jump to the runtime call, out of line) and which names every function of arity `1` or more as a call target of
-/// every `call_value` site (most of them wrong): what stage 4 makes of its answers
-/// must not change what a program does.
+/// jump to the runtime call, out of line) and which names the functions it is given
+/// as the call targets of every `call_value` site (most of them wrong, some of the
+/// wrong arity): what stage 4 makes of its answers must not change what a program
+/// does.
 struct Missing {
     functions: Vec<FnId>,
 }
