@@ -1009,6 +1009,22 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
     }
 
     #[test]
+    fn shape_of_answers_only_for_objects_of_a_shape_heap() {
+        let mut run = Run::new(true);
+        let o = run.object(&[]);
+        assert_eq!(ShapeModel::shape_of(&run.heap, o), Some(EMPTY));
+        assert_eq!(ShapeModel::shape_of(&run.heap, Value::int(3)), None);
+        let a = run.heap.alloc_array(&[]).unwrap();
+        assert_eq!(ShapeModel::shape_of(&run.heap, a), None);
+        // Another heap's object; a heap of stage 1's objects.
+        let other = Run::new(true).object(&[]);
+        assert_eq!(ShapeModel::shape_of(&run.heap, other), None);
+        let mut by_name = Heap::default();
+        let b = by_name.alloc_object().unwrap();
+        assert_eq!(ShapeModel::shape_of(&by_name, b), None);
+    }
+
+    #[test]
     fn a_field_added_at_a_site_caches_the_transition() {
         use IcState::*;
         let mut run = Run::new(true);
