@@ -9,7 +9,9 @@
 //! `runs corpus ENGINE [RUNS [BASE]]`: every program of `tests/programs/` that ends
 //! without an error, RUNS times each (default 100), in ENGINE and in BASE (default
 //! `stage1`), in five rounds alternating the two, program by program: each
-//! program's best time per run in both,
+//! program's best CPU time per run in both (`CORPUS=DIR` takes another directory) (the process's, so a worker thread's
+//! compiles count; on a loaded machine wall time mostly measures the wait for a
+//! core),
 //! their ratio, the totals and the median ratio (the start-up target of stage 5).
 
 use std::time::Instant;
@@ -73,20 +75,48 @@ fn engine(name: &str) -> &'static jitlab_benches::EngineRow {
         .unwrap_or_else(|| panic!("no engine {name}"))
 }
 
-/// Time per run of `program` over `runs` runs, each on a fresh engine of `row`.
+/// `struct timespec` of the C library.
+#[repr(C)]
+struct Timespec {
+    seconds: i64,
+    nanos: i64,
+}
+
+extern "C" {
+    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+}
+
+/// The CPU time of the whole process so far, in seconds (`CLOCK_PROCESS_CPUTIME_ID`).
+fn cpu_seconds() -> f64 {
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut t = Timespec {
+        seconds: 0,
+        nanos: 0,
+    };
+    // SAFETY: the C library's `clock_gettime` (which std links) writes one
+    // `timespec`, the one given.
+    let ok = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    assert!(ok, "clock_gettime");
+    t.seconds as f64 + t.nanos as f64 * 1e-9
+}
+
+/// CPU time per run of `program` over `runs` runs, each on a fresh engine of `row`.
 fn per_run(row: &jitlab_benches::EngineRow, program: &stage1::Verified, runs: u32) -> f64 {
-    let start = Instant::now();
+    let start = cpu_seconds();
     for _ in 0..runs {
         let mut e = (row.make)();
         let _ = std::hint::black_box(e.run(program, &mut std::io::sink()));
     }
-    start.elapsed().as_secs_f64() / f64::from(runs)
+    (cpu_seconds() - start) / f64::from(runs)
 }
 
 /// The corpus mode (see the module docs).
 fn corpus(engine_name: &str, base_name: &str, runs: u32) {
     let (engine, base) = (engine(engine_name), engine(base_name));
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs");
+    let dir = std::env::var_os("CORPUS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs"),
+        std::path::PathBuf::from,
+    );
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/programs")
         .flatten()
