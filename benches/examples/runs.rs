@@ -9,7 +9,8 @@
 //! `runs corpus ENGINE [RUNS [BASE]]`: every program of `tests/programs/` that ends
 //! without an error, RUNS times each (default 100), in ENGINE and in BASE (default
 //! `stage1`), in five rounds alternating the two, program by program: each
-//! program's best CPU time per run in both (`CORPUS=DIR` takes another directory) (the process's, so a worker thread's
+//! program's best CPU time per run in both (`CORPUS=DIR` takes another directory,
+//! `TIER_UP=calls=..,loops=..` other thresholds for stage 5) (the process's, so a worker thread's
 //! compiles count; on a loaded machine wall time mostly measures the wait for a
 //! core),
 //! their ratio, the totals and the median ratio (the start-up target of stage 5).
@@ -58,7 +59,7 @@ fn main() {
             .find(|e| e.name == engine_name)
             .unwrap_or_else(|| panic!("no engine {engine_name}"));
         for _ in 0..runs {
-            let mut e = (engine.make)();
+            let mut e = make(engine);
             e.run(&program, &mut std::io::sink())
                 .expect("the program runs");
         }
@@ -104,10 +105,24 @@ fn cpu_seconds() -> f64 {
 fn per_run(row: &jitlab_benches::EngineRow, program: &stage1::Verified, runs: u32) -> f64 {
     let start = cpu_seconds();
     for _ in 0..runs {
-        let mut e = (row.make)();
+        let mut e = make(row);
         let _ = std::hint::black_box(e.run(program, &mut std::io::sink()));
     }
     (cpu_seconds() - start) / f64::from(runs)
+}
+
+/// A fresh engine of `row`; stage 5 with the thresholds of `TIER_UP` (as
+/// `--tier-up` takes them) when it is set, for tuning them.
+fn make(row: &jitlab_benches::EngineRow) -> Box<dyn stage1::Engine> {
+    match std::env::var("TIER_UP") {
+        Ok(policy) if row.name == "stage5" => {
+            Box::new(stage5::Tiered::with_options(stage5::Options {
+                policy: policy.parse().expect("TIER_UP as --tier-up takes it"),
+                ..stage5::Options::default()
+            }))
+        }
+        _ => (row.make)(),
+    }
 }
 
 /// The corpus mode (see the module docs).

@@ -189,7 +189,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub perf_map: bool,
     /// Tiering thresholds (stage 5): calls=N,loops=M,opt-calls=N,opt-loops=M, any of
-    /// them (defaults calls=100,loops=1000,opt-calls=1000,opt-loops=5000), or one
+    /// them (defaults calls=100,loops=1000,opt-calls=5000,opt-loops=20000), or one
     /// number for all four; 0 or 1 compiles every function at its first call.
     #[arg(long, value_name = "THRESHOLDS")]
     pub tier_up: Option<String>,

@@ -29,8 +29,9 @@
 //! panic is caught on the own stack and resumed on the caller's once back. Stacks
 //! are kept like stage 3's parked threads: at most [`MAX_KEPT`], each at most
 //! [`stage3::stack::NATIVE_STACK_MAX`]; one bigger than
-//! [`stage3::runner::KEEP_TOUCHED_MAX`] gives the pages a run touched back to the
-//! system after it (`madvise`), so a deep recursion leaves no memory behind.
+//! [`stage3::runner::KEEP_TOUCHED_MAX`] gives the pages a run touched below its top
+//! `KEEP_TOUCHED_MAX` back to the system after it (`madvise`), so a deep recursion
+//! leaves no more memory behind than a small stack keeps.
 
 use std::any::Any;
 use std::io;
@@ -85,11 +86,15 @@ impl Stack {
         self.base + self.len
     }
 
-    /// A kept stack with at least `bytes` (the smallest), or a new one.
+    /// A kept stack with at least `bytes` (the smallest), or a new one. A run that
+    /// needs no more than [`KEEP_TOUCHED_MAX`] takes no bigger stack (it would
+    /// pay for releasing the big one's pages after it).
     fn take(bytes: usize) -> io::Result<Stack> {
         let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        let small = bytes <= KEEP_TOUCHED_MAX;
         let best = (0..kept.len())
             .filter(|&i| kept[i].usable() >= bytes)
+            .filter(|&i| !small || kept[i].usable() <= KEEP_TOUCHED_MAX)
             .min_by_key(|&i| kept[i].usable());
         match best {
             Some(i) => Ok(kept.swap_remove(i)),
@@ -107,7 +112,9 @@ impl Stack {
             return;
         }
         if self.usable() > KEEP_TOUCHED_MAX {
-            sys::release(self.base + PAGE, self.usable());
+            // The top `KEEP_TOUCHED_MAX` stay: a short run on a big stack would
+            // otherwise fault its few pages in again at every run.
+            sys::release(self.base + PAGE, self.usable() - KEEP_TOUCHED_MAX);
         }
         let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() < MAX_KEPT {
