@@ -213,8 +213,12 @@ struct State {
     /// Inner loops whose first trip in baseline code asked for their enclosing loop's
     /// OSR variant instead of their own (by function and `loop` pc).
     redirected: HashSet<(FnId, usize)>,
-    /// Enclosing loops a frame waits to leave by: they poll at every back edge.
-    eager: HashSet<(FnId, usize)>,
+    /// Enclosing loops a frame waits to leave by: they poll often (not at every back
+    /// edge: a frame whose code is slow to come would spend its time polling).
+    /// Each one's wait between polls, in back edges: 1 at first, doubling at each
+    /// poll that finds no code yet, up to [`POLL_BUDGET`] (a poll is a hook call,
+    /// hundreds of nanoseconds, where a short iteration of the loop is a few).
+    eager: HashMap<(FnId, usize), i64>,
 }
 
 /// A run's tiering: the policy, the shared counters and flags, the function table,
@@ -331,7 +335,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 functions,
                 loops,
                 redirected: HashSet::new(),
-                eager: HashSet::new(),
+                eager: HashMap::new(),
             }),
             queue: RefCell::new(None),
             background: start.is_some(),
@@ -596,15 +600,17 @@ impl<'r, 'q> Tiering<'r, 'q> {
             // A loop frames wait to leave by is not passed on: its back edges come
             // round soonest.
             let mut state = self.state.borrow_mut();
-            if state.eager.contains(&(func, loop_pc)) || !state.redirected.insert((func, loop_pc)) {
+            if state.eager.contains_key(&(func, loop_pc))
+                || !state.redirected.insert((func, loop_pc))
+            {
                 return false;
             }
         }
         let count = self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
-        // The frame asks at the enclosing loop's next back edge, and at each one after
-        // until the code is there.
+        // The frame asks at the enclosing loop's next back edge, then after 2, 4, ...
+        // up to `POLL_BUDGET` more, until the code is there.
         self.reset_loop(func, outer_pc, 1);
-        self.state.borrow_mut().eager.insert((func, outer_pc));
+        self.state.borrow_mut().eager.insert((func, outer_pc), 1);
         let known = self.state.borrow().functions[func as usize]
             .osr
             .contains_key(&outer_header);
@@ -639,7 +645,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             if let Some(snapshot) = self.snapshot(job.func) {
                 self.snapshots.put(&job, snapshot);
             }
-            todo!("hand-off: hand the job to the worker, remember it is queued — book §5.12")
+            todo!("hand-off: hand the job to the worker, remember it is queued — book §5.13")
         }
         drop(queue);
         // Sync mode (or the worker is gone): compile now.
@@ -815,8 +821,16 @@ impl Tiering<'_, '_> {
             }
             None if self.background && self.redirect_to_enclosing(func, loop_pc, header, ints) => 0,
             None => {
-                let eager = self.state.borrow().eager.contains(&(func, loop_pc));
-                let count = self.reset_loop(func, loop_pc, if eager { 1 } else { POLL_BUDGET });
+                let wait = self
+                    .state
+                    .borrow_mut()
+                    .eager
+                    .get_mut(&(func, loop_pc))
+                    .map(|wait| {
+                        *wait = (*wait * 2).min(POLL_BUDGET);
+                        *wait
+                    });
+                let count = self.reset_loop(func, loop_pc, wait.unwrap_or(POLL_BUDGET));
                 self.request(Job {
                     func,
                     osr: Some(header),
