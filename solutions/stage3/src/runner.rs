@@ -252,7 +252,8 @@ impl Drop for Running {
 /// both are done. `Err` when no thread with such a stack can be made; then neither
 /// closure ran. A panic of `job` goes on in the caller, after `meanwhile` returned.
 ///
-/// Stage 5 runs its tiered programs here too: `stack::stack_need` sizes the stack.
+/// (Stage 5 switches stacks on the caller's thread instead: a short tiered run could
+/// not afford the hop to another thread; see its `stack` module.)
 pub fn run_on_native_stack<J, R, M, T>(
     stack_bytes: usize,
     job: J,
