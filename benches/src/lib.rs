@@ -155,6 +155,10 @@ pub const ENGINES: &[EngineRow] = &[
         name: "stage5",
         make: || Box::new(stage5::Tiered::new()),
     },
+    EngineRow {
+        name: "stage6",
+        make: || Box::new(stage6::Cached::new()),
+    },
 ];
 
 /// The size of `fib.mini`: fib(25).

@@ -57,6 +57,10 @@ pub const BUILT: &[Built] = &[
         stage: 5,
         engine: Some(&stage5::cli::Cli),
     },
+    Built {
+        stage: 6,
+        engine: Some(&stage6::cli::Cli),
+    },
 ];
 
 /// The optimizer's IR for `dump --ir`: stage 4's builder and passes (the later stages
@@ -144,7 +148,8 @@ mod tests {
         assert_eq!(engine_for(Some(3)).unwrap().0, 3);
         assert_eq!(engine_for(Some(4)).unwrap().0, 4);
         assert_eq!(engine_for(Some(5)).unwrap().0, 5);
-        assert_eq!(engine_for(None).unwrap().0, 5);
+        assert_eq!(engine_for(Some(6)).unwrap().0, 6);
+        assert_eq!(engine_for(None).unwrap().0, 6);
     }
 
     #[test]

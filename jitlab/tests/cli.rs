@@ -210,6 +210,35 @@ fn stage_2_runs_the_stage_1_engine() {
     assert!(stdout(&two).starts_with("351\n"));
 }
 
+#[test]
+fn stage_6_runs_with_and_without_inline_caches_alike() {
+    let cached = jitlab(&["run", "examples/shapes.mini", "--stage", "6"]);
+    assert_eq!(code(&cached), 0, "{}", stderr(&cached));
+    let plain = jitlab(&["run", "examples/shapes.mini", "--no-ic"]);
+    assert_eq!(code(&plain), 0, "{}", stderr(&plain));
+    let one = jitlab(&["run", "examples/shapes.mini", "--stage", "1"]);
+    assert_eq!(stdout(&cached), stdout(&one));
+    assert_eq!(stdout(&plain), stdout(&one));
+    // Engines without caches refuse the flag rather than ignore it.
+    let five = jitlab(&["run", "examples/shapes.mini", "--stage", "5", "--no-ic"]);
+    assert_eq!(code(&five), 2);
+    assert!(stderr(&five).contains("--no-ic"), "{}", stderr(&five));
+}
+
+#[test]
+fn dump_shapes_runs_the_program_and_prints_its_transition_tree() {
+    let out = jitlab(&["dump", "--shapes", "examples/shapes.mini"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let tree = stdout(&out);
+    // What the program prints is not in it; its objects' fields are.
+    assert!(!tree.contains("351"), "{tree}");
+    for field in ["kind", "w", "h", "r", "x", "y", "z"] {
+        assert!(tree.contains(field), "no `{field}` in\n{tree}");
+    }
+    let asm = jitlab(&["dump", "--shapes", "--asm", "examples/shapes.mini"]);
+    assert_eq!(code(&asm), 2, "--shapes and --asm are one or the other");
+}
+
 /// The value of the `--stats` row named `key`.
 fn stat(table: &str, key: &str) -> String {
     table
@@ -245,12 +274,19 @@ fn stats_show_counters_on_stderr_after_the_run() {
     let plain = run_file(&file, &[]);
     assert_eq!(stderr(&plain), "", "no stats unless asked");
 
-    // The default engine is the highest stage's, the tiered JIT: it reports its
-    // tier-ups and its tier table.
+    // The default engine is the highest stage's, the tiered JIT with inline caches:
+    // it reports its tier-ups, its tier table and its shapes.
     let jit = run_file(&file, &["--stats", "--sync-compile"]);
     assert_eq!(stdout(&jit), "55\n");
     let table = stderr(&jit);
-    assert_eq!(stat(&table, "engine"), "tiered JIT (stage 5)");
+    assert_eq!(
+        stat(&table, "engine"),
+        "tiered JIT with inline caches (stage 6)"
+    );
+    assert!(table.contains("inline caches: "), "{table}");
+    let tiered = run_file(&file, &["--stats", "--sync-compile", "--stage", "5"]);
+    assert_eq!(stat(&stderr(&tiered), "engine"), "tiered JIT (stage 5)");
+    let table = stderr(&jit);
     assert_eq!(stat(&table, "calls"), "178");
     assert!(
         table.contains("event: tier-up fib: interpreter -> baseline after 100 calls"),

@@ -20,9 +20,14 @@
 //!   heap;
 //! - [`baseline`]: baseline code's fast paths, reading the caches inline;
 //! - [`optimized`]: optimized code's object instructions from a snapshot of the
-//!   caches (stage 4's object lowering).
+//!   caches (stage 4's object lowering);
+//! - [`engine`]: [`Cached`], stage 5's tiered engine with [`Caches`] as its
+//!   extension;
+//! - [`cli`]: the engine on the command line (`cargo run -p stage6 -- run FILE`).
 
 pub mod baseline;
+pub mod cli;
+pub mod engine;
 pub mod ics;
 pub mod layout;
 pub mod megamorphic;
@@ -30,5 +35,6 @@ pub mod model;
 pub mod optimized;
 pub mod shapes;
 
+pub use engine::{Cached, Caches, Options};
 pub use ics::{CallIc, FieldIc, IcState};
 pub use model::ShapeModel;

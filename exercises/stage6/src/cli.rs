@@ -1,0 +1,110 @@
+//! What this stage's engine offers the command line (`cargo run -p stage6 -- run
+//! FILE`, and `jitlab run`, whose default engine it is): stage 5's tiered engine and
+//! its options (`--tier-up`, `--sync-compile`, `--trace-tiering`) with shapes and
+//! inline caches, `--no-ic` to run without the caches, `--stats` with the tier table,
+//! each site's cache and the shapes made, and `dump --shapes`, the transition tree of
+//! a run. The commands themselves are the `jitlab-cli` crate's.
+
+use std::io::Write;
+
+use jitlab_cli::{Outcome, RunOptions};
+use stage1::{jasm, Verified};
+
+use crate::{Cached, Options};
+
+/// The stage 6 command line: the tiered engine with inline caches.
+pub struct Cli;
+
+/// The engine options the command line asks for, or why they are wrong.
+pub fn options(run: &RunOptions) -> Result<Options, String> {
+    Ok(Options {
+        tiered: stage5::cli::options(run)?,
+        caches: !run.no_ic,
+    })
+}
+
+impl jitlab_cli::Stage for Cli {
+    type Program = Verified;
+
+    fn number(&self) -> u32 {
+        6
+    }
+
+    fn load(&self, file: &str, text: &str) -> Result<Verified, String> {
+        stage1::cli::load_source(file, text)
+    }
+
+    fn check(&self, options: &RunOptions) -> Result<(), String> {
+        // The same tiers as stage 5, with the same limits (no perf map of code made
+        // while the program runs).
+        stage5::cli::Cli.check(options)
+    }
+
+    fn run(&self, program: &Verified, out: &mut dyn Write, options: &RunOptions) -> Outcome {
+        let options = match self::options(options) {
+            Ok(options) => options,
+            // The command line's `check` refuses these before the run; a caller that
+            // did not check gets the same message, as the run's error.
+            Err(e) => {
+                return Outcome {
+                    error: Some(format!("error: {e}")),
+                    ..Outcome::default()
+                }
+            }
+        };
+        let mut engine = Cached::with_options(options);
+        let mut outcome = stage1::cli::run_engine(&mut engine, 6, program, out);
+        let tables = &mut outcome.report.tables;
+        tables.push(stage5::record::tier_table(engine.functions()));
+        tables.extend(engine.tables().iter().cloned());
+        outcome
+    }
+
+    fn jasm(&self, program: &Verified) -> String {
+        jasm::print(program.program())
+    }
+
+    fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
+        // The top tier's code, compiled ahead of any run: with no cache filled yet,
+        // its object instructions are the runtime calls.
+        Some(stage4::listing(program))
+    }
+
+    fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
+        Some(Ok(stage4::passes::listing(program, passes)))
+    }
+
+    fn ir_osr(
+        &self,
+        program: &Verified,
+        function: &str,
+        pc: usize,
+        passes: bool,
+    ) -> Option<Result<String, String>> {
+        stage4::cli::Cli.ir_osr(program, function, pc, passes)
+    }
+
+    fn shapes(&self, program: &Verified) -> Option<Result<String, String>> {
+        let mut engine = Cached::new();
+        // The shapes made up to a runtime error are the run's shapes too.
+        let _ = stage1::Engine::run(&mut engine, program, &mut std::io::sink());
+        Some(match engine.model() {
+            Some(model) => {
+                let mut tree = model.dump_tree(program.program());
+                if !tree.ends_with('\n') {
+                    tree.push('\n');
+                }
+                Ok(tree)
+            }
+            None => Err("the run had no shapes (it ran in the interpreter alone)".into()),
+        })
+    }
+
+    fn generates_code(&self) -> bool {
+        true
+    }
+
+    fn has_inline_caches(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,15 @@
+//! The stage 6 suite: the engine with shapes and inline caches against the stage 1
+//! interpreter (the corpus and random programs with objects of many shapes, with and
+//! without caches, at thresholds 0, 1 and the defaults), and the caches themselves by
+//! their events: the state machine of a site (monomorphic, polymorphic, megamorphic),
+//! shapes shared by objects built alike, transitions of fields added later, print
+//! order, errors at cached sites, and a full megamorphic cache.
+//!
+//! Written once, run against the learner's crate (`cargo test -p stage6`) and the
+//! reference (`cargo test -p stage6-solution`); both call the crate `stage6`.
+
+mod common;
+mod corpus;
+mod ics;
+mod objects;
+mod random;
