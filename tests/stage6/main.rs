@@ -12,4 +12,5 @@ mod common;
 mod corpus;
 mod ics;
 mod objects;
+mod optimized;
 mod random;

@@ -1,10 +1,8 @@
 //! Optimized code's object instructions (`stage6::optimized`): the fast paths a
 //! snapshot of the ICs gives stage 4, by the shape of their code (a monomorphic load
 //! is one shape compare and a load, no call; a polymorphic one a compare per shape) and
-//! by running them on objects laid out as `stage6::layout` says, and whole programs
-//! whose optimized code was compiled from warm ICs.
-
-extern crate stage6_solution as stage6;
+//! by running them on objects laid out as `stage6::layout` says, and in functions
+//! stage 4 compiles with them (hit path in line, the runtime call out of line).
 
 use stage1::heap::Bump;
 use stage1::value::OBJECT_TAG;
