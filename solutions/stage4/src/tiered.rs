@@ -24,7 +24,20 @@
 //! where it began, so the OSR entry takes no frame from `FRAMES_LEFT` and counts no
 //! call; its `return` is the function's (one frame given back), and an error adds its
 //! frame (the function, at the failing pc) as the function would.
+//!
+//! **What the whole program tells it.** A function compiled alone gets what
+//! [`crate::engine::compile`] gives each function: the facts of
+//! [`crate::passes::returns`] (which functions return only integers, so a direct
+//! call's result needs no tag check) and copies of its small callees
+//! ([`crate::passes::inline`]), made from their optimized IR. Both come from the
+//! verified program alone, never from the run, so they hold whichever tier runs a
+//! callee; they are computed once per program ([`ProgramFacts`], cached by
+//! [`Verified::id`]) on whichever thread first compiles one of its functions (stage
+//! 5's worker), reading nothing the running program changes. An inlined callee has
+//! no call at all, so its tier in the run does not matter; its object instructions
+//! keep their own sites (the callee's), for the object lowering.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use stage1::{FnId, Instr, Verified};
@@ -32,9 +45,10 @@ use stage2::Assembler;
 use stage3::codegen::linkage::Linkage;
 
 use crate::codegen::{self, Entry};
-use crate::engine::{prepare_ir, Prepared};
-use crate::ir::{self, Pc};
+use crate::engine::{allocate, Prepared, MAX_VALUES};
+use crate::ir::{self, Function, Pc};
 use crate::objects::{ObjectLowering, Objects};
+use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats};
 
 /// One function compiled alone: its own executable block, where to enter it, and
 /// what stage 3 records of every function (code ranges, frame size, compile time) —
@@ -126,14 +140,108 @@ fn prepare_speculating(
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
     }
-    let Some(pc) = osr else {
-        return prepare_ir(start, ir::build(verified, func));
+    let ir = match osr {
+        None => ir::build(verified, func),
+        Some(pc) => {
+            let header = loop_header(verified, func, pc)?;
+            ir::build::build_osr_speculating(verified, func, header, ints)
+        }
     };
-    let header = loop_header(verified, func, pc)?;
-    prepare_ir(
-        start,
-        ir::build::build_osr_speculating(verified, func, header, ints),
-    )
+    let mut passes = PassStats::default();
+    let ir = optimize_alone(verified, ir, &mut passes);
+    allocate(start, ir, passes)
+}
+
+/// The passes over `ir` (of a function of `verified`) as the whole-program compile
+/// runs them: the pipeline, the program's facts of [`returns`] and the `check_int`s
+/// they remove, then the small callees inlined and the pipeline again.
+fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats) -> Function {
+    optimize(&mut ir, passes, |_, _| {});
+    let facts = ProgramFacts::of(verified);
+    ir.int_results = facts.int_results.clone();
+    if facts.int_results.iter().any(|&int| int) {
+        checks::run(&mut ir, &mut Analyses::default(), passes);
+    }
+    let offered: Vec<Option<&Function>> = facts.callees.iter().map(Option::as_ref).collect();
+    let inlined = inline::run(&mut ir, &offered);
+    if inlined > 0 {
+        passes.inlined += inlined as u64;
+        optimize(&mut ir, passes, |_, _| {});
+    }
+    ir
+}
+
+/// What the whole program tells each of its functions compiled alone: the facts and
+/// the callees [`crate::engine::compile`] uses (see the module's documentation).
+pub struct ProgramFacts {
+    /// For each function (by id): true when it returns only integers
+    /// ([`returns::int_results`]).
+    pub int_results: Arc<[bool]>,
+    /// For each function (by id): its optimized IR, with the facts, when it may be
+    /// inlined ([`inline::inlinable`]); `None` for the others.
+    pub callees: Vec<Option<Function>>,
+}
+
+/// How many programs' facts [`ProgramFacts::of`] keeps (the most recently made): a
+/// run has one program, a test process many.
+const FACTS_KEPT: usize = 8;
+
+/// The programs' facts, by [`Verified::id`], the newest last. Each is made once,
+/// outside the lock (a slow program does not hold up another's compiles).
+type FactsCache = Vec<(u64, Arc<OnceLock<Arc<ProgramFacts>>>)>;
+
+static FACTS: Mutex<FactsCache> = Mutex::new(Vec::new());
+
+impl ProgramFacts {
+    /// The facts of `verified`, made now unless they were already (ids are unique
+    /// within the process, and a verified program never changes).
+    pub fn of(verified: &Verified) -> Arc<ProgramFacts> {
+        let cell = {
+            let mut cache = FACTS
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match cache.iter().find(|(id, _)| *id == verified.id()) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    if cache.len() >= FACTS_KEPT {
+                        cache.remove(0);
+                    }
+                    let cell = Arc::new(OnceLock::new());
+                    cache.push((verified.id(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_init(|| Arc::new(ProgramFacts::make(verified)))
+            .clone()
+    }
+
+    /// Every function through the pipeline, the facts solved over them, and the
+    /// inlinable ones kept (as [`crate::engine::compile`] does).
+    fn make(verified: &Verified) -> ProgramFacts {
+        let count = verified.program().functions.len();
+        let mut irs: Vec<Function> = (0..count)
+            .map(|i| {
+                let mut ir = ir::build(verified, i as FnId);
+                optimize(&mut ir, &mut PassStats::default(), |_, _| {});
+                ir
+            })
+            .collect();
+        let mut stats = vec![PassStats::default(); count];
+        returns::apply(&mut irs, &mut stats);
+        let int_results = irs
+            .first()
+            .map(|f| f.int_results.clone())
+            .unwrap_or_else(|| Arc::from([]));
+        let callees = irs
+            .into_iter()
+            .map(|g| (g.values.len() <= MAX_VALUES && inline::inlinable(&g)).then_some(g))
+            .collect();
+        ProgramFacts {
+            int_results,
+            callees,
+        }
+    }
 }
 
 /// The IR of function `func` entered by OSR at loop header `pc`, optimized (what its

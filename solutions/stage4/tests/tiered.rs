@@ -537,12 +537,14 @@ fn code_compiled_alone_calls_itself_directly_and_the_others_through_the_table() 
         let table = text.iter().filter(|l| l.contains("call qword ptr")).count();
         (direct, table, text.join("\n"))
     };
-    // fib's two calls of itself go straight to its own (fast) entry.
+    // fib's two calls of itself are inlined (one level), and the copies' two calls
+    // each go straight to its own (fast) entry.
     let (direct, table, text) = calls("fib", None);
-    assert_eq!((direct, table), (2, 0), "{text}");
-    // twice's calls of fib read fib's table entry, whose code may change.
+    assert_eq!((direct, table), (4, 0), "{text}");
+    // twice's calls of fib are inlined too; the copies' calls of fib read fib's
+    // table entry, whose code may change.
     let (direct, table, text) = calls("twice", None);
-    assert_eq!((direct, table), (0, 2), "{text}");
+    assert_eq!((direct, table), (0, 4), "{text}");
     // An OSR variant has no ordinary entry: its calls of itself use the table.
     let spin = program.function_named("spin").unwrap();
     let header = tiered::loop_headers(&verified, spin)[0];
@@ -705,6 +707,154 @@ fn the_lowering_is_asked_about_each_object_instruction_with_its_site() {
             format!("set {g}")
         ]
     );
+    // `main` calls `g`, which is small enough to be inlined: the copy's object
+    // instructions are asked about with g's own sites.
     let main = first("main");
-    assert_eq!(asked("main"), [format!("get {main}")]);
+    let mut expected = [
+        format!("call {}", g + 1),
+        format!("get {}", g + 2),
+        format!("set {g}"),
+        format!("get {main}"),
+    ];
+    expected.sort();
+    assert_eq!(asked("main"), expected);
+}
+
+/// The IR `compile_function` makes of function `name` (alone, not entered by OSR).
+fn prepared_ir(verified: &Verified, name: &str) -> ir::Function {
+    let func = verified.program().function_named(name).unwrap();
+    tiered::prepare_function(verified, func, None).unwrap().ir
+}
+
+/// The direct calls in `f`'s IR, by callee.
+fn direct_calls(f: &ir::Function) -> Vec<FnId> {
+    f.insts
+        .iter()
+        .filter_map(|d| match d.op {
+            ir::Op::Call { func, .. } => Some(func),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_function_compiled_alone_inlines_small_callees_and_knows_which_return_integers() {
+    let verified = load(
+        "inline.mini",
+        "fn sq(x) { return x * x; }
+         fn count(n) { let i = 0; while i < n { i = i + 1; } return i; }
+         fn user(n) { return sq(n) + count(n) + 1; }
+         print user(5);
+",
+    );
+    let program = verified.program();
+    let sq = program.function_named("sq").unwrap();
+    let count = program.function_named("count").unwrap();
+    let user = prepared_ir(&verified, "user");
+    // `sq` is copied in (one inlined frame), `count` (a loop) stays a call.
+    assert_eq!(user.frames.len(), 1, "{}", ir::text::print(&user));
+    assert_eq!(user.frames[0].func, sq);
+    assert_eq!(direct_calls(&user), [count], "{}", ir::text::print(&user));
+    // `count` returns only integers (the program's facts): its result needs no
+    // check, and `n` is checked in the copy of `sq` — one check left.
+    assert_eq!(user.int_results.get(count as usize), Some(&true));
+    let checks = user
+        .blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter(|&&i| matches!(user.inst(i).op, ir::Op::CheckInt(_)))
+        .count();
+    assert_eq!(checks, 1, "{}", ir::text::print(&user));
+    // The code has one call through the table (count's), none of sq.
+    let id = program.function_named("user").unwrap();
+    let c = compile_function(&verified, id, None, None).unwrap();
+    let lines = stage2::disasm::disasm(c.code.bytes(), 0);
+    let text: Vec<String> = lines.iter().map(stage2::disasm::format_line).collect();
+    let table = text.iter().filter(|l| l.contains("call qword ptr")).count();
+    assert_eq!(table, 1, "{}", text.join("\n"));
+    // The OSR variant of a loop inlines too.
+    let outer = load(
+        "osr_inline.mini",
+        "fn sq(x) { return x * x; }
+         fn sum(n) { let i = 0; let s = 0; while i < n { s = s + sq(i); i = i + 1; } return s; }
+         print sum(5);
+",
+    );
+    let sum = outer.program().function_named("sum").unwrap();
+    let header = tiered::loop_headers(&outer, sum)[0];
+    let c = compile_function(&outer, sum, Some(header), None).unwrap();
+    let lines = stage2::disasm::disasm(c.code.bytes(), 0);
+    let text: Vec<String> = lines.iter().map(stage2::disasm::format_line).collect();
+    let calls = text.iter().filter(|l| l.contains("call qword ptr")).count();
+    assert_eq!(calls, 0, "{}", text.join("\n"));
+}
+
+#[test]
+fn an_error_in_an_inlined_callee_compiled_alone_gives_the_interpreters_trace() {
+    // Each program fails inside a small callee inlined into its caller: by its own
+    // instruction, by a runtime call (a field read, through the object lowering's
+    // miss path), and by the frame limit at the inlined call (deep recursion).
+    let programs = [
+        (
+            "divide.mini",
+            "fn half(x) {
+  return 10 / x;
+}
+fn caller(n) {
+  print n;
+  return half(n) + 1;
+}
+print caller(2);
+print caller(0);
+",
+            "caller",
+        ),
+        (
+            "field.mini",
+            "fn getx(o) {
+  return o.x;
+}
+fn caller(o) {
+  return getx(o) + 1;
+}
+print caller({x: 1});
+print caller({y: 2});
+",
+            "caller",
+        ),
+        (
+            "deep.mini",
+            "fn leaf(n) {
+  return n + 1;
+}
+fn down(n) {
+  if n == 0 {
+    return 0;
+  }
+  return leaf(n) + down(n - 1);
+}
+print down(100000000);
+",
+            "down",
+        ),
+    ];
+    for (name, source, caller) in programs {
+        let verified = load(name, source);
+        let ir = prepared_ir(&verified, caller);
+        assert!(!ir.frames.is_empty(), "{name}: nothing inlined");
+        let expected = interpreted(&verified);
+        let Err(error) = &expected.result else {
+            panic!("{name} does not fail: {:?}", expected.result)
+        };
+        assert!(error.trace.len() >= 3, "{name}: {error:?}");
+        let functions = (0..verified.program().functions.len() as FnId).collect();
+        let missing = Missing { functions };
+        for objects in [None, Some(&missing as &dyn ObjectLowering)] {
+            let linked = TableLinked::with_objects(&verified, Mix::Optimized, objects);
+            let actual = linked.run(&verified, &mut Heap::new(DEFAULT_HEAP_LIMIT));
+            if let Err(report) = compare(name, source, &expected, &actual) {
+                panic!("{report}");
+            }
+        }
+    }
 }
