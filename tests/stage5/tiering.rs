@@ -64,7 +64,14 @@ fn one_call_short_of_a_threshold_compiles_nothing() {
 #[test]
 fn thresholds_zero_and_one_compile_at_first_sight() {
     isolated(|| {
-        let program = load("calls.mini", &calls(3));
+        // `f` has a loop, so main's optimized code calls it (a small loop-free `f`
+        // would be inlined there, its copy never called, and `f` would stay in its
+        // baseline code).
+        let source = calls(3).replace(
+            "fn f(x) { return x + 1; }",
+            "fn f(x) { while x < 0 { x = x + 1; } return x + 1; }",
+        );
+        let program = load("calls.mini", &source);
         let loop_header = header(&program, 0);
         for n in [0, 1] {
             let (run, engine) = tiered(

@@ -31,9 +31,10 @@
 //! call's result needs no tag check) and copies of its small callees
 //! ([`crate::passes::inline`]), made from their optimized IR. Both come from the
 //! verified program alone, never from the run, so they hold whichever tier runs a
-//! callee; they are computed once per program ([`ProgramFacts`], cached by
-//! [`Verified::id`]) on whichever thread first compiles one of its functions (stage
-//! 5's worker), reading nothing the running program changes. An inlined callee has
+//! callee. Each function's IR through the pipeline is made once per program
+//! ([`ProgramIr`], cached by [`Verified::id`]) when a compile first needs it (on
+//! stage 5's worker), and only for the functions the compiled one reaches by direct
+//! calls: nothing the running program changes is read. An inlined callee has
 //! no call at all, so its tier in the run does not matter; its object instructions
 //! keep their own sites (the callee's), for the object lowering.
 
@@ -46,7 +47,7 @@ use stage3::codegen::linkage::Linkage;
 
 use crate::codegen::{self, Entry};
 use crate::engine::{allocate, Prepared, MAX_VALUES};
-use crate::ir::{self, Function, Pc};
+use crate::ir::{self, Function, Op, Pc};
 use crate::objects::{ObjectLowering, Objects};
 use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats};
 
@@ -157,12 +158,33 @@ fn prepare_speculating(
 /// they remove, then the small callees inlined and the pipeline again.
 fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats) -> Function {
     optimize(&mut ir, passes, |_, _| {});
-    let facts = ProgramFacts::of(verified);
-    ir.int_results = facts.int_results.clone();
-    if facts.int_results.iter().any(|&int| int) {
+    let program = ProgramIr::of(verified);
+    let callees = direct_callees(&ir);
+    let facts = program.int_results(verified, &callees);
+    ir.int_results = facts.clone();
+    if facts.iter().any(|&int| int) {
         checks::run(&mut ir, &mut Analyses::default(), passes);
     }
-    let offered: Vec<Option<&Function>> = facts.callees.iter().map(Option::as_ref).collect();
+    // Each callee as the whole-program compile offers it: optimized, with the facts.
+    let mut copies: Vec<(FnId, Function)> = Vec::new();
+    for &g in &callees {
+        let mut callee = program.optimized(verified, g).clone();
+        callee.int_results = facts.clone();
+        if facts.iter().any(|&int| int) {
+            checks::run(
+                &mut callee,
+                &mut Analyses::default(),
+                &mut PassStats::default(),
+            );
+        }
+        if callee.values.len() <= MAX_VALUES && inline::inlinable(&callee) {
+            copies.push((g, callee));
+        }
+    }
+    let mut offered: Vec<Option<&Function>> = vec![None; facts.len()];
+    for (g, callee) in &copies {
+        offered[*g as usize] = Some(callee);
+    }
     let inlined = inline::run(&mut ir, &offered);
     if inlined > 0 {
         passes.inlined += inlined as u64;
@@ -171,76 +193,110 @@ fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats)
     ir
 }
 
-/// What the whole program tells each of its functions compiled alone: the facts and
-/// the callees [`crate::engine::compile`] uses (see the module's documentation).
-pub struct ProgramFacts {
-    /// For each function (by id): true when it returns only integers
-    /// ([`returns::int_results`]).
-    pub int_results: Arc<[bool]>,
-    /// For each function (by id): its optimized IR, with the facts, when it may be
-    /// inlined ([`inline::inlinable`]); `None` for the others.
-    pub callees: Vec<Option<Function>>,
+/// The functions `f` calls directly, each once.
+fn direct_callees(f: &Function) -> Vec<FnId> {
+    let mut callees: Vec<FnId> = f
+        .reverse_postorder()
+        .into_iter()
+        .flat_map(|b| f.block(b).insts.iter())
+        .filter_map(|&inst| match f.inst(inst).op {
+            Op::Call { func, .. } => Some(func),
+            _ => None,
+        })
+        .collect();
+    callees.sort_unstable();
+    callees.dedup();
+    callees
 }
 
-/// How many programs' facts [`ProgramFacts::of`] keeps (the most recently made): a
-/// run has one program, a test process many.
-const FACTS_KEPT: usize = 8;
+/// What a function compiled alone learns from the rest of its program: the
+/// optimized IR of each function (the copies inlining makes, and the returns that
+/// [`returns`] judges), made when first needed and kept, from the verified program
+/// only — a tiered run optimizes only what its hot functions call, not the whole
+/// program as [`crate::engine::compile`] does.
+pub struct ProgramIr {
+    /// For each function (by id): its IR through the pipeline, without facts.
+    functions: Vec<OnceLock<Function>>,
+}
 
-/// The programs' facts, by [`Verified::id`], the newest last. Each is made once,
-/// outside the lock (a slow program does not hold up another's compiles).
-type FactsCache = Vec<(u64, Arc<OnceLock<Arc<ProgramFacts>>>)>;
+/// How many programs [`ProgramIr::of`] keeps (the most recently asked): a run has
+/// one program, a test process many.
+const PROGRAMS_KEPT: usize = 8;
 
-static FACTS: Mutex<FactsCache> = Mutex::new(Vec::new());
+/// The programs' IR, by [`Verified::id`], the newest last.
+static PROGRAMS: Mutex<Vec<(u64, Arc<ProgramIr>)>> = Mutex::new(Vec::new());
 
-impl ProgramFacts {
-    /// The facts of `verified`, made now unless they were already (ids are unique
-    /// within the process, and a verified program never changes).
-    pub fn of(verified: &Verified) -> Arc<ProgramFacts> {
-        let cell = {
-            let mut cache = FACTS
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            match cache.iter().find(|(id, _)| *id == verified.id()) {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    if cache.len() >= FACTS_KEPT {
-                        cache.remove(0);
-                    }
-                    let cell = Arc::new(OnceLock::new());
-                    cache.push((verified.id(), cell.clone()));
-                    cell
-                }
-            }
-        };
-        cell.get_or_init(|| Arc::new(ProgramFacts::make(verified)))
-            .clone()
+impl ProgramIr {
+    /// The IR kept for `verified` (ids are unique within the process, and a verified
+    /// program never changes), empty at first.
+    pub fn of(verified: &Verified) -> Arc<ProgramIr> {
+        let mut programs = PROGRAMS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(k) = programs.iter().position(|(id, _)| *id == verified.id()) {
+            let entry = programs.remove(k);
+            let program = entry.1.clone();
+            programs.push(entry);
+            return program;
+        }
+        if programs.len() >= PROGRAMS_KEPT {
+            programs.remove(0);
+        }
+        let count = verified.program().functions.len();
+        let program = Arc::new(ProgramIr {
+            functions: (0..count).map(|_| OnceLock::new()).collect(),
+        });
+        programs.push((verified.id(), program.clone()));
+        program
     }
 
-    /// Every function through the pipeline, the facts solved over them, and the
-    /// inlinable ones kept (as [`crate::engine::compile`] does).
-    fn make(verified: &Verified) -> ProgramFacts {
-        let count = verified.program().functions.len();
-        let mut irs: Vec<Function> = (0..count)
-            .map(|i| {
-                let mut ir = ir::build(verified, i as FnId);
-                optimize(&mut ir, &mut PassStats::default(), |_, _| {});
-                ir
-            })
-            .collect();
-        let mut stats = vec![PassStats::default(); count];
-        returns::apply(&mut irs, &mut stats);
-        let int_results = irs
-            .first()
-            .map(|f| f.int_results.clone())
-            .unwrap_or_else(|| Arc::from([]));
-        let callees = irs
-            .into_iter()
-            .map(|g| (g.values.len() <= MAX_VALUES && inline::inlinable(&g)).then_some(g))
-            .collect();
-        ProgramFacts {
-            int_results,
-            callees,
+    /// Function `func` of `verified` through the pipeline (made now unless it was).
+    pub fn optimized(&self, verified: &Verified, func: FnId) -> &Function {
+        self.functions[func as usize].get_or_init(|| {
+            let mut ir = ir::build(verified, func);
+            optimize(&mut ir, &mut PassStats::default(), |_, _| {});
+            ir
+        })
+    }
+
+    /// Which functions return only integers ([`returns`]), for a function calling
+    /// `callees`: solved over the functions they reach by direct calls (a function's
+    /// fact depends on those alone, so it is the whole program's), false for the
+    /// others.
+    pub fn int_results(&self, verified: &Verified, callees: &[FnId]) -> Arc<[bool]> {
+        let count = self.functions.len();
+        let mut reached = vec![false; count];
+        let mut members: Vec<FnId> = Vec::new();
+        let mut work: Vec<FnId> = callees.to_vec();
+        while let Some(g) = work.pop() {
+            if std::mem::replace(&mut reached[g as usize], true) {
+                continue;
+            }
+            members.push(g);
+            work.extend(direct_callees(self.optimized(verified, g)));
         }
+        // The greatest fixpoint of `returns::int_results`, over the members.
+        let mut irs: Vec<Function> = members
+            .iter()
+            .map(|&g| self.optimized(verified, g).clone())
+            .collect();
+        let mut facts = reached;
+        let mut changed = true;
+        while changed {
+            changed = false;
+            let shared: Arc<[bool]> = facts.clone().into();
+            for (f, &g) in irs.iter_mut().zip(&members) {
+                if !facts[g as usize] {
+                    continue;
+                }
+                f.int_results = shared.clone();
+                if !returns::returns_ints(f) {
+                    facts[g as usize] = false;
+                    changed = true;
+                }
+            }
+        }
+        facts.into()
     }
 }
 
