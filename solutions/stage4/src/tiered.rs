@@ -36,7 +36,9 @@
 //! stage 5's worker), and only for the functions the compiled one reaches by direct
 //! calls: nothing the running program changes is read. An inlined callee has
 //! no call at all, so its tier in the run does not matter; its object instructions
-//! keep their own sites (the callee's), for the object lowering.
+//! keep their own sites (the callee's). Given an object lowering, though, a callee
+//! with object sites stays a call: stage 6 snapshots the caches of the compiled
+//! function's own sites only.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -68,7 +70,8 @@ pub use stage3::CompiledFunction;
 /// documentation). `Err` says why the optimizer declines (a function too big, a pc
 /// that is no loop header, or — in debug builds — an IR or allocation that fails
 /// its check). With `objects`, the object instructions get the fast paths a later
-/// stage gives (stage 6's inline caches, see [`crate::objects`]).
+/// stage gives (stage 6's inline caches, see [`crate::objects`]), and a callee with
+/// object instructions is not inlined (the lowering knows the caller's sites).
 pub fn compile_function(
     verified: &Verified,
     func: FnId,
@@ -90,7 +93,7 @@ pub fn compile_speculating(
     objects: Option<&dyn ObjectLowering>,
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
-    let prepared = prepare_speculating(verified, func, osr, ints)?;
+    let prepared = prepare_speculating(verified, func, osr, ints, objects.is_some())?;
     let objects = objects.map(|lowering| Objects {
         lowering,
         program: verified.program(),
@@ -126,7 +129,7 @@ pub fn prepare_function(
     func: FnId,
     osr: Option<usize>,
 ) -> Result<Prepared, String> {
-    prepare_speculating(verified, func, osr, 0)
+    prepare_speculating(verified, func, osr, 0, false)
 }
 
 /// [`prepare_function`], an OSR variant speculating on the locals of `ints`
@@ -136,6 +139,7 @@ fn prepare_speculating(
     func: FnId,
     osr: Option<usize>,
     ints: u64,
+    lowered: bool,
 ) -> Result<Prepared, String> {
     let start = Instant::now();
     if verified.program().functions.get(func as usize).is_none() {
@@ -149,14 +153,22 @@ fn prepare_speculating(
         }
     };
     let mut passes = PassStats::default();
-    let ir = optimize_alone(verified, ir, &mut passes);
+    let ir = optimize_alone(verified, ir, &mut passes, lowered);
     allocate(start, ir, passes)
 }
 
 /// The passes over `ir` (of a function of `verified`) as the whole-program compile
 /// runs them: the pipeline, the program's facts of [`returns`] and the `check_int`s
-/// they remove, then the small callees inlined and the pipeline again.
-fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats) -> Function {
+/// they remove, then the small callees inlined and the pipeline again. With
+/// `lowered` (an object lowering will be asked about the sites), a callee with
+/// object sites stays a call: stage 6's snapshot of the caller's caches holds only
+/// the caller's sites, so a copy would lose the callee's fast paths.
+fn optimize_alone(
+    verified: &Verified,
+    mut ir: Function,
+    passes: &mut PassStats,
+    lowered: bool,
+) -> Function {
     optimize(&mut ir, passes, |_, _| {});
     let program = ProgramIr::of(verified);
     let callees = direct_callees(&ir);
@@ -177,7 +189,10 @@ fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats)
                 &mut PassStats::default(),
             );
         }
-        if callee.values.len() <= MAX_VALUES && inline::inlinable(&callee) {
+        if callee.values.len() <= MAX_VALUES
+            && inline::inlinable(&callee)
+            && !(lowered && has_sites(&callee))
+        {
             copies.push((g, callee));
         }
     }
@@ -191,6 +206,16 @@ fn optimize_alone(verified: &Verified, mut ir: Function, passes: &mut PassStats)
         optimize(&mut ir, passes, |_, _| {});
     }
     ir
+}
+
+/// True when `f` has object instructions that are sites (of the object lowering).
+fn has_sites(f: &Function) -> bool {
+    f.blocks.iter().flat_map(|b| &b.insts).any(|&inst| {
+        matches!(
+            f.inst(inst).op,
+            Op::GetField(..) | Op::SetField(..) | Op::CallValue { .. }
+        )
+    })
 }
 
 /// The functions `f` calls directly, each once.
