@@ -83,7 +83,11 @@ pub(crate) fn prepare_ir(start: Instant, mut ir: Function) -> Result<Prepared, S
 }
 
 /// The rest of [`prepare_ir`] once the passes have run: checks and registers.
-fn allocate(start: Instant, ir: Function, passes: PassStats) -> Result<Prepared, String> {
+pub(crate) fn allocate(
+    start: Instant,
+    ir: Function,
+    passes: PassStats,
+) -> Result<Prepared, String> {
     if cfg!(debug_assertions) {
         // Debug builds (the tests) check the passes' output before using it.
         ir::verify::verify(&ir).map_err(|e| format!("the optimized IR is invalid: {e}"))?;

@@ -24,7 +24,23 @@
 //! where it began, so the OSR entry takes no frame from `FRAMES_LEFT` and counts no
 //! call; its `return` is the function's (one frame given back), and an error adds its
 //! frame (the function, at the failing pc) as the function would.
+//!
+//! **What the whole program tells it.** A function compiled alone gets what
+//! [`crate::engine::compile`] gives each function: the facts of
+//! [`crate::passes::returns`] (which functions return only integers, so a direct
+//! call's result needs no tag check) and copies of its small callees
+//! ([`crate::passes::inline`]), made from their optimized IR. Both come from the
+//! verified program alone, never from the run, so they hold whichever tier runs a
+//! callee. Each function's IR through the pipeline is made once per program
+//! ([`ProgramIr`], cached by [`Verified::id`]) when a compile first needs it (on
+//! stage 5's worker), and only for the functions the compiled one reaches by direct
+//! calls: nothing the running program changes is read. An inlined callee has
+//! no call at all, so its tier in the run does not matter; its object instructions
+//! keep their own sites (the callee's). Given an object lowering, though, a callee
+//! with object sites stays a call: stage 6 snapshots the caches of the compiled
+//! function's own sites only.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use stage1::{FnId, Instr, Verified};
@@ -32,9 +48,10 @@ use stage2::Assembler;
 use stage3::codegen::linkage::Linkage;
 
 use crate::codegen::{self, Entry};
-use crate::engine::{prepare_ir, Prepared};
-use crate::ir::{self, Pc};
+use crate::engine::{allocate, Prepared, MAX_VALUES};
+use crate::ir::{self, Function, Op, Pc};
 use crate::objects::{ObjectLowering, Objects};
+use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats};
 
 /// One function compiled alone: its own executable block, where to enter it, and
 /// what stage 3 records of every function (code ranges, frame size, compile time) —
@@ -53,7 +70,8 @@ pub use stage3::CompiledFunction;
 /// documentation). `Err` says why the optimizer declines (a function too big, a pc
 /// that is no loop header, or — in debug builds — an IR or allocation that fails
 /// its check). With `objects`, the object instructions get the fast paths a later
-/// stage gives (stage 6's inline caches, see [`crate::objects`]).
+/// stage gives (stage 6's inline caches, see [`crate::objects`]), and a callee with
+/// object instructions is not inlined (the lowering knows the caller's sites).
 pub fn compile_function(
     verified: &Verified,
     func: FnId,
@@ -75,7 +93,7 @@ pub fn compile_speculating(
     objects: Option<&dyn ObjectLowering>,
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
-    let prepared = prepare_speculating(verified, func, osr, ints)?;
+    let prepared = prepare_speculating(verified, func, osr, ints, objects.is_some())?;
     let objects = objects.map(|lowering| Objects {
         lowering,
         program: verified.program(),
@@ -111,7 +129,7 @@ pub fn prepare_function(
     func: FnId,
     osr: Option<usize>,
 ) -> Result<Prepared, String> {
-    prepare_speculating(verified, func, osr, 0)
+    prepare_speculating(verified, func, osr, 0, false)
 }
 
 /// [`prepare_function`], an OSR variant speculating on the locals of `ints`
@@ -121,19 +139,190 @@ fn prepare_speculating(
     func: FnId,
     osr: Option<usize>,
     ints: u64,
+    lowered: bool,
 ) -> Result<Prepared, String> {
     let start = Instant::now();
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
     }
-    let Some(pc) = osr else {
-        return prepare_ir(start, ir::build(verified, func));
+    let ir = match osr {
+        None => ir::build(verified, func),
+        Some(pc) => {
+            let header = loop_header(verified, func, pc)?;
+            ir::build::build_osr_speculating(verified, func, header, ints)
+        }
     };
-    let header = loop_header(verified, func, pc)?;
-    prepare_ir(
-        start,
-        ir::build::build_osr_speculating(verified, func, header, ints),
-    )
+    let mut passes = PassStats::default();
+    let ir = optimize_alone(verified, ir, &mut passes, lowered);
+    allocate(start, ir, passes)
+}
+
+/// The passes over `ir` (of a function of `verified`) as the whole-program compile
+/// runs them: the pipeline, the program's facts of [`returns`] and the `check_int`s
+/// they remove, then the small callees inlined and the pipeline again. With
+/// `lowered` (an object lowering will be asked about the sites), a callee with
+/// object sites stays a call: stage 6's snapshot of the caller's caches holds only
+/// the caller's sites, so a copy would lose the callee's fast paths.
+fn optimize_alone(
+    verified: &Verified,
+    mut ir: Function,
+    passes: &mut PassStats,
+    lowered: bool,
+) -> Function {
+    optimize(&mut ir, passes, |_, _| {});
+    let program = ProgramIr::of(verified);
+    let callees = direct_callees(&ir);
+    let facts = program.int_results(verified, &callees);
+    ir.int_results = facts.clone();
+    if facts.iter().any(|&int| int) {
+        checks::run(&mut ir, &mut Analyses::default(), passes);
+    }
+    // Each callee as the whole-program compile offers it: optimized, with the facts.
+    let mut copies: Vec<(FnId, Function)> = Vec::new();
+    for &g in &callees {
+        let mut callee = program.optimized(verified, g).clone();
+        callee.int_results = facts.clone();
+        if facts.iter().any(|&int| int) {
+            checks::run(
+                &mut callee,
+                &mut Analyses::default(),
+                &mut PassStats::default(),
+            );
+        }
+        if callee.values.len() <= MAX_VALUES
+            && inline::inlinable(&callee)
+            && !(lowered && has_sites(&callee))
+        {
+            copies.push((g, callee));
+        }
+    }
+    let mut offered: Vec<Option<&Function>> = vec![None; facts.len()];
+    for (g, callee) in &copies {
+        offered[*g as usize] = Some(callee);
+    }
+    let inlined = inline::run(&mut ir, &offered);
+    if inlined > 0 {
+        passes.inlined += inlined as u64;
+        optimize(&mut ir, passes, |_, _| {});
+    }
+    ir
+}
+
+/// True when `f` has object instructions that are sites (of the object lowering).
+fn has_sites(f: &Function) -> bool {
+    f.blocks.iter().flat_map(|b| &b.insts).any(|&inst| {
+        matches!(
+            f.inst(inst).op,
+            Op::GetField(..) | Op::SetField(..) | Op::CallValue { .. }
+        )
+    })
+}
+
+/// The functions `f` calls directly, each once.
+fn direct_callees(f: &Function) -> Vec<FnId> {
+    let mut callees: Vec<FnId> = f
+        .reverse_postorder()
+        .into_iter()
+        .flat_map(|b| f.block(b).insts.iter())
+        .filter_map(|&inst| match f.inst(inst).op {
+            Op::Call { func, .. } => Some(func),
+            _ => None,
+        })
+        .collect();
+    callees.sort_unstable();
+    callees.dedup();
+    callees
+}
+
+/// What a function compiled alone learns from the rest of its program: the
+/// optimized IR of each function (the copies inlining makes, and the returns that
+/// [`returns`] judges), made when first needed and kept, from the verified program
+/// only — a tiered run optimizes only what its hot functions call, not the whole
+/// program as [`crate::engine::compile`] does.
+pub struct ProgramIr {
+    /// For each function (by id): its IR through the pipeline, without facts.
+    functions: Vec<OnceLock<Function>>,
+}
+
+/// How many programs [`ProgramIr::of`] keeps (the most recently asked): a run has
+/// one program, a test process many.
+const PROGRAMS_KEPT: usize = 8;
+
+/// The programs' IR, by [`Verified::id`], the newest last.
+static PROGRAMS: Mutex<Vec<(u64, Arc<ProgramIr>)>> = Mutex::new(Vec::new());
+
+impl ProgramIr {
+    /// The IR kept for `verified` (ids are unique within the process, and a verified
+    /// program never changes), empty at first.
+    pub fn of(verified: &Verified) -> Arc<ProgramIr> {
+        let mut programs = PROGRAMS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(k) = programs.iter().position(|(id, _)| *id == verified.id()) {
+            let entry = programs.remove(k);
+            let program = entry.1.clone();
+            programs.push(entry);
+            return program;
+        }
+        if programs.len() >= PROGRAMS_KEPT {
+            programs.remove(0);
+        }
+        let count = verified.program().functions.len();
+        let program = Arc::new(ProgramIr {
+            functions: (0..count).map(|_| OnceLock::new()).collect(),
+        });
+        programs.push((verified.id(), program.clone()));
+        program
+    }
+
+    /// Function `func` of `verified` through the pipeline (made now unless it was).
+    pub fn optimized(&self, verified: &Verified, func: FnId) -> &Function {
+        self.functions[func as usize].get_or_init(|| {
+            let mut ir = ir::build(verified, func);
+            optimize(&mut ir, &mut PassStats::default(), |_, _| {});
+            ir
+        })
+    }
+
+    /// Which functions return only integers ([`returns`]), for a function calling
+    /// `callees`: solved over the functions they reach by direct calls (a function's
+    /// fact depends on those alone, so it is the whole program's), false for the
+    /// others.
+    pub fn int_results(&self, verified: &Verified, callees: &[FnId]) -> Arc<[bool]> {
+        let count = self.functions.len();
+        let mut reached = vec![false; count];
+        let mut members: Vec<FnId> = Vec::new();
+        let mut work: Vec<FnId> = callees.to_vec();
+        while let Some(g) = work.pop() {
+            if std::mem::replace(&mut reached[g as usize], true) {
+                continue;
+            }
+            members.push(g);
+            work.extend(direct_callees(self.optimized(verified, g)));
+        }
+        // The greatest fixpoint of `returns::int_results`, over the members.
+        let mut irs: Vec<Function> = members
+            .iter()
+            .map(|&g| self.optimized(verified, g).clone())
+            .collect();
+        let mut facts = reached;
+        let mut changed = true;
+        while changed {
+            changed = false;
+            let shared: Arc<[bool]> = facts.clone().into();
+            for (f, &g) in irs.iter_mut().zip(&members) {
+                if !facts[g as usize] {
+                    continue;
+                }
+                f.int_results = shared.clone();
+                if !returns::returns_ints(f) {
+                    facts[g as usize] = false;
+                    changed = true;
+                }
+            }
+        }
+        facts.into()
+    }
 }
 
 /// The IR of function `func` entered by OSR at loop header `pc`, optimized (what its

@@ -48,19 +48,23 @@ pub fn int_results(functions: &mut [Function]) -> Arc<[bool]> {
                 continue;
             }
             f.int_results = shared.clone();
-            let known = checks::known_ints(f);
-            let returns_ints = f
-                .reverse_postorder()
-                .into_iter()
-                .all(|b| match f.block(b).term {
-                    Terminator::Return(v) => known[v.index()],
-                    _ => true,
-                });
-            if !returns_ints {
+            if !returns_ints(f) {
                 facts[i] = false;
                 changed = true;
             }
         }
     }
     facts.into()
+}
+
+/// True when every `return` of `f` returns a value known to be an integer, given the
+/// facts `f` holds ([`Function::int_results`]): one step of the fixpoint.
+pub fn returns_ints(f: &Function) -> bool {
+    let known = checks::known_ints(f);
+    f.reverse_postorder()
+        .into_iter()
+        .all(|b| match f.block(b).term {
+            Terminator::Return(v) => known[v.index()],
+            _ => true,
+        })
 }
