@@ -342,7 +342,8 @@ pub fn osr_listing(
         out.push_str(&ir::text::print(&f));
         out.push_str(&format!("; {} entered at pc {pc}: optimized\n", f.name));
     }
-    crate::passes::optimize(&mut f, &mut Default::default(), |_, _| {});
+    // As its code is made: the program's facts and small callees included.
+    f = optimize_alone(verified, f, &mut PassStats::default(), false);
     out.push_str(&ir::text::print(&f));
     Ok(out)
 }
