@@ -349,6 +349,38 @@ b1(p):  @3
 }
 
 #[test]
+fn gvn_forwards_field_loads_within_a_block() {
+    // o.0 after storing it is the value stored; o.1 read twice is read once; a store
+    // to field 1 of another object (maybe `o`) and a call make the next reads real.
+    let input = "
+function f f1 {
+b0(o, p, v):  @0
+    set_field o, 0, v  @0
+    a = get_field o, 0  @1
+    b = get_field o, 1  @2
+    c = get_field o, 1  @3
+    set_field p, 1, v  @4
+    d = get_field o, 1  @5
+    e = get_field o, 0  @6
+    r = call f1(o, p, v)  @7
+    g = get_field o, 0  @8
+    return g
+}";
+    let expected = "
+function f f1 {
+b0(o, p, v):  @0
+    set_field o, 0, v  @0
+    b = get_field o, 1  @2
+    set_field p, 1, v  @4
+    d = get_field o, 1  @5
+    r = call f1(o, p, v)  @7
+    g = get_field o, 0  @8
+    return g
+}";
+    assert_eq!(pass_on_text("gvn", input), canonical(expected));
+}
+
+#[test]
 fn dce_as_text() {
     let input = "
 function f f1 {

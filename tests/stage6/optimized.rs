@@ -47,7 +47,7 @@ fn get_function(code: &OptimizedCode, obj_reg: Reg) -> CodeBlock {
     let mut asm = Assembler::new();
     let miss = asm.new_label();
     asm.mov(obj_reg, Reg::RDI);
-    assert!(code.get_field(&mut asm, 0, obj_reg, miss));
+    assert!(code.get_field(&mut asm, 0, obj_reg, false, miss));
     asm.ret();
     asm.bind(miss);
     asm.mov_imm(Reg::RAX, MISS as i64);
@@ -61,7 +61,7 @@ fn set_function(code: &OptimizedCode, obj_reg: Reg, value_reg: Reg) -> CodeBlock
     let miss = asm.new_label();
     asm.mov(value_reg, Reg::RSI);
     asm.mov(obj_reg, Reg::RDI);
-    assert!(code.set_field(&mut asm, 0, obj_reg, value_reg, miss));
+    assert!(code.set_field(&mut asm, 0, obj_reg, value_reg, false, miss));
     asm.mov_imm(Reg::RAX, 0);
     asm.ret();
     asm.bind(miss);
@@ -74,7 +74,7 @@ fn set_function(code: &OptimizedCode, obj_reg: Reg, value_reg: Reg) -> CodeBlock
 fn get_listing(code: &OptimizedCode) -> Vec<String> {
     let mut asm = Assembler::new();
     let miss = asm.new_label();
-    assert!(code.get_field(&mut asm, 0, Reg::RSI, miss));
+    assert!(code.get_field(&mut asm, 0, Reg::RSI, false, miss));
     asm.bind(miss);
     let machine = asm.assemble().expect("the code assembles");
     disasm(&machine.bytes, 0).iter().map(format_line).collect()
@@ -149,8 +149,8 @@ fn a_site_with_no_cases_gets_no_fast_path() {
     let code = OptimizedCode::new();
     let mut asm = Assembler::new();
     let miss = asm.new_label();
-    assert!(!code.get_field(&mut asm, 0, Reg::RSI, miss));
-    assert!(!code.set_field(&mut asm, 0, Reg::RSI, Reg::RCX, miss));
+    assert!(!code.get_field(&mut asm, 0, Reg::RSI, false, miss));
+    assert!(!code.set_field(&mut asm, 0, Reg::RSI, Reg::RCX, false, miss));
     assert_eq!(asm.offset(), 0);
     assert!(code.call_targets(3).is_empty());
     let code = code.with_call(3, vec![2, 5]);
@@ -334,6 +334,27 @@ fn optimized_code_gets_a_field_inline_and_calls_the_runtime_out_of_line() {
     // No cases: the runtime call in line, as stage 4 alone makes it.
     let (lines, ret) = compiled(source, "getx", |_| OptimizedCode::new());
     assert_eq!(count(&lines[..ret], "call"), 1, "{}", lines.join("\n"));
+}
+
+#[test]
+fn a_second_access_to_an_object_in_a_block_tests_its_shape_but_not_its_tag() {
+    // Both sites of `sum` (numbered one after the other) see one shape.
+    let source = "fn sum(o) { return o.x + o.y; }\nprint sum({x: 1, y: 2});\n";
+    let (lines, ret) = compiled(source, "sum", |site| {
+        OptimizedCode::new()
+            .with_field(site, vec![get(SHAPES[0], inline(0))])
+            .with_field(site + 1, vec![get(SHAPES[0], inline(1))])
+    });
+    let text = lines.join("\n");
+    let path = &lines[..ret];
+    // Two shape compares (the first access may have changed nothing, but a miss
+    // could have met another shape), one tag test (the mask, 7): after the first
+    // access `o` is an object, or the function raised `type error` and left.
+    assert_eq!(count(path, &format!("{:#x}", SHAPES[0])), 2, "{text}");
+    let tag_tests = path
+        .iter()
+        .filter(|l| l.contains("test") && l.ends_with(", 0x7"));
+    assert_eq!(tag_tests.count(), 1, "{text}");
 }
 
 #[test]

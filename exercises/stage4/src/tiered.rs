@@ -154,7 +154,7 @@ fn prepare_speculating(
     };
     let mut passes = PassStats::default();
     let ir = optimize_alone(verified, ir, &mut passes, lowered);
-    allocate(start, ir, passes)
+    allocate(start, ir, passes, lowered)
 }
 
 /// The passes over `ir` (of a function of `verified`) as the whole-program compile

@@ -101,7 +101,7 @@ impl FieldIc {
         FieldIc::default()
     }
 
-    /// The entry for objects of the shape at address `shape`, if the cache has one.
+    /// The entry for objects of the shape whose word is `shape`, if the cache has one.
     pub fn find(&self, shape: u64) -> Option<IcEntry> {
         self.entries.iter().find(|e| e.shape == shape).copied()
     }

@@ -5,7 +5,7 @@
 //! An object is one block of [`OBJECT_BYTES`]:
 //!
 //! ```text
-//!   tagged pointer - 3 ─► +0   shape      (a *const Shape, never freed during a run)
+//!   tagged pointer - 3 ─► +0   shape      (its word: the shape's id + 1, never 0)
 //!                         +8   overflow   (slots 4.. : a block of the heap, or null)
 //!                         +16  slot 0
 //!                         +24  slot 1
@@ -44,7 +44,7 @@ pub const OVERFLOW_BIT: u64 = 1 << 63;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct IcEntry {
-    /// The shape this entry is for (its address); 0 for an empty entry, which no
+    /// The shape this entry is for (its word, the id plus one); 0 for an empty entry, which no
     /// object's shape equals.
     pub shape: u64,
     /// Where the field is: for an inline slot, its byte offset from the *tagged*

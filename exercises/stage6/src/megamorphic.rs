@@ -28,7 +28,7 @@ struct MegaEntry {
     entry: IcEntry,
 }
 
-/// A direct-mapped table from (shape address, field id) to an [`IcEntry`].
+/// A direct-mapped table from (shape word, field id) to an [`IcEntry`].
 #[derive(Debug)]
 pub struct MegamorphicCache {
     /// [`MEGA_ENTRIES`] entries, or none before the first insert.
@@ -47,9 +47,9 @@ impl Default for MegamorphicCache {
     }
 }
 
-/// The entry a key maps to: the high bits of a Fibonacci hash of the shape address
-/// and the field (shape addresses differ in their middle bits, field ids in their low
-/// ones; multiplying mixes both into the top).
+/// The entry a key maps to: the high bits of a Fibonacci hash of the shape word and
+/// the field (the field shifted past any shape word a run makes; multiplying mixes
+/// both into the top).
 pub fn index(shape: u64, field: u32) -> usize {
     const BITS: u32 = MEGA_ENTRIES.trailing_zeros();
     let key = shape ^ (u64::from(field) << 40);
@@ -68,7 +68,7 @@ impl MegamorphicCache {
         }
     }
 
-    /// The entry cached for `field` of objects of the shape at address `shape`, if
+    /// The entry cached for `field` of objects of the shape whose word is `shape`, if
     /// it is still there.
     pub fn probe(&mut self, shape: u64, field: u32) -> Option<IcEntry> {
         debug_assert_ne!(shape, 0);
@@ -119,9 +119,9 @@ mod tests {
         }
     }
 
-    /// Shape-like addresses: 8-aligned, a few dozen bytes apart.
+    /// Shape words: ids plus one.
     fn shape(n: u64) -> u64 {
-        0x7f00_0000_1000 + 32 * n
+        n + 1
     }
 
     #[test]

@@ -179,12 +179,19 @@ impl OptimizedCode {
 }
 
 impl ObjectLowering for OptimizedCode {
-    fn get_field(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+    fn get_field(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        checked: bool,
+        miss: Label,
+    ) -> bool {
         let cases = self.field_cases(site);
         if cases.is_empty() {
             return false;
         }
-        let block = object_block(asm, obj, miss);
+        let block = object_block(asm, obj, checked, miss);
         dispatch(asm, block, cases, miss, |asm, case| {
             let field = slot_address(asm, block, case.slot);
             asm.mov(ACC, field);
@@ -198,6 +205,7 @@ impl ObjectLowering for OptimizedCode {
         site: Site,
         obj: Reg,
         value: Reg,
+        checked: bool,
         miss: Label,
     ) -> bool {
         let cases = self.field_cases(site);
@@ -208,7 +216,7 @@ impl ObjectLowering for OptimizedCode {
             value != ACC && value != TMP,
             "stage 4 keeps rax and rdx free"
         );
-        let block = object_block(asm, obj, miss);
+        let block = object_block(asm, obj, checked, miss);
         dispatch(asm, block, cases, miss, |asm, case| {
             let field = slot_address(asm, block, case.slot);
             asm.mov_mr(field, value);
@@ -281,11 +289,14 @@ fn allocate_object(asm: &mut Assembler, bump: u64, empty_shape: u64, miss: Label
 }
 
 /// Checks that `obj` is an object (else a jump to `miss`: the runtime raises the
-/// error) and gives the register holding its block's address (`TMP`).
-fn object_block(asm: &mut Assembler, obj: Reg, miss: Label) -> Reg {
+/// error) — unless it is `checked` already, by an earlier access of the block — and
+/// gives the register holding its block's address (`TMP`).
+fn object_block(asm: &mut Assembler, obj: Reg, checked: bool, miss: Label) -> Reg {
     asm.lea(TMP, Mem::base_disp(obj, UNTAG));
-    asm.test(TMP.r32(), Imm32(TAG_MASK as i32));
-    asm.jcc(Cond::NE, miss);
+    if !checked {
+        asm.test(TMP.r32(), Imm32(TAG_MASK as i32));
+        asm.jcc(Cond::NE, miss);
+    }
     TMP
 }
 

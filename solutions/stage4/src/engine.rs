@@ -79,7 +79,7 @@ pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
 pub(crate) fn prepare_ir(start: Instant, mut ir: Function) -> Result<Prepared, String> {
     let mut passes = PassStats::default();
     optimize(&mut ir, &mut passes, |_, _| {});
-    allocate(start, ir, passes)
+    allocate(start, ir, passes, false)
 }
 
 /// The rest of [`prepare_ir`] once the passes have run: checks and registers.
@@ -87,6 +87,7 @@ pub(crate) fn allocate(
     start: Instant,
     ir: Function,
     passes: PassStats,
+    lowered: bool,
 ) -> Result<Prepared, String> {
     if cfg!(debug_assertions) {
         // Debug builds (the tests) check the passes' output before using it.
@@ -98,7 +99,11 @@ pub(crate) fn allocate(
             ir.values.len()
         ));
     }
-    let alloc = regalloc::allocate(&ir);
+    let alloc = if lowered {
+        regalloc::allocate_lowered(&ir)
+    } else {
+        regalloc::allocate(&ir)
+    };
     if cfg!(debug_assertions) {
         // Debug builds (the tests) prove every allocation before using it.
         regalloc::checker::check(&ir, &alloc)
@@ -173,7 +178,7 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
                 return Err("asked to leave it to the templates (Options::baseline)".to_string());
             }
             let start = Instant::now();
-            let mut p = allocate(start, ir, passes)?;
+            let mut p = allocate(start, ir, passes, false)?;
             p.time += time + share;
             Ok(p)
         })

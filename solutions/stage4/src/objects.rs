@@ -33,15 +33,32 @@ pub trait ObjectLowering: Send + Sync {
     /// read it before writing `TMP`). Hit: the field's value in `rax`, falling
     /// through. Miss: a jump to `miss` (stage 4's runtime call, which also raises the
     /// errors). Returns false when it emitted nothing (no case known at the site: then
-    /// stage 4 emits the runtime call in line, as without a lowering).
-    fn get_field(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool;
+    /// stage 4 emits the runtime call in line, as without a lowering). `checked`: an
+    /// earlier access of the same block used this object, so it is one (no tag test
+    /// needed; its shape may have changed since).
+    fn get_field(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        checked: bool,
+        miss: Label,
+    ) -> bool;
 
     /// `set_field` at `site`: the object in `obj` (never `rax`, maybe `TMP`), the value
     /// in `value` (never `rax` nor `TMP`; maybe `TMP2`, which must then be kept until
     /// the store). Hit: stored (the object's shape changed when the field is new),
     /// falling through; miss: a jump to `miss`. False when it emitted nothing.
-    fn set_field(&self, asm: &mut Assembler, site: Site, obj: Reg, value: Reg, miss: Label)
-        -> bool;
+    /// `checked` as for [`ObjectLowering::get_field`].
+    fn set_field(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        value: Reg,
+        checked: bool,
+        miss: Label,
+    ) -> bool;
 
     /// `new_object`: hit: a new empty object in `rax`, falling through; miss (no room
     /// in the chunk, or the heap's limit): a jump to `miss`, nothing allocated (the

@@ -564,12 +564,27 @@ struct Missing {
 }
 
 impl ObjectLowering for Missing {
-    fn get_field(&self, asm: &mut Assembler, _: Site, _: Reg, miss: stage2::Label) -> bool {
+    fn get_field(
+        &self,
+        asm: &mut Assembler,
+        _: Site,
+        _: Reg,
+        _: bool,
+        miss: stage2::Label,
+    ) -> bool {
         asm.jmp(miss);
         true
     }
 
-    fn set_field(&self, asm: &mut Assembler, _: Site, _: Reg, _: Reg, miss: stage2::Label) -> bool {
+    fn set_field(
+        &self,
+        asm: &mut Assembler,
+        _: Site,
+        _: Reg,
+        _: Reg,
+        _: bool,
+        miss: stage2::Label,
+    ) -> bool {
         asm.jmp(miss);
         true
     }
@@ -653,12 +668,20 @@ fn a_guarded_call_value_compares_the_callee_and_calls_the_target_directly() {
 struct Asked(std::sync::Mutex<Vec<String>>);
 
 impl ObjectLowering for Asked {
-    fn get_field(&self, _: &mut Assembler, site: Site, _: Reg, _: stage2::Label) -> bool {
+    fn get_field(&self, _: &mut Assembler, site: Site, _: Reg, _: bool, _: stage2::Label) -> bool {
         self.0.lock().unwrap().push(format!("get {site}"));
         false
     }
 
-    fn set_field(&self, _: &mut Assembler, site: Site, _: Reg, _: Reg, _: stage2::Label) -> bool {
+    fn set_field(
+        &self,
+        _: &mut Assembler,
+        site: Site,
+        _: Reg,
+        _: Reg,
+        _: bool,
+        _: stage2::Label,
+    ) -> bool {
         self.0.lock().unwrap().push(format!("set {site}"));
         false
     }

@@ -1,7 +1,7 @@
 //! [`ShapeModel`]: stage 6's object model — objects with shapes, and an inline cache
 //! at every site — installed in a run's heap in place of stage 1's by-name objects.
 //!
-//! An object is `layout.rs`'s block: its shape's address, a pointer to its overflow
+//! An object is `layout.rs`'s block: its shape's word, a pointer to its overflow
 //! slots, then [`INLINE_SLOTS`] slots; field `i` (in insertion order) is inline slot
 //! `i`, or overflow slot `i - INLINE_SLOTS`. The overflow block holds 4, 8, 16, ..
 //! slots, a size that follows from the shape, so an object need not store it; a full
@@ -13,7 +13,7 @@
 //! inline, so a site's cache serves all three tiers), then, for a megamorphic site, in
 //! the run's [`MegamorphicCache`]; only a miss looks the field up in the shape, and
 //! records what it found for next time. The records hold exactly what native code
-//! needs: the shape's address, the slot as a byte offset (see `layout.rs`'s
+//! needs: the shape's word, the slot as a byte offset (see `layout.rs`'s
 //! [`slot_word`]), and for a `set_field` that adds a field, the shape after.
 //!
 //! With caches off (`--no-ic`), objects still have shapes, and every access looks the
@@ -73,7 +73,7 @@ const TAGGED_SHAPE: u64 = (SHAPE_OFFSET + UNTAG) as u64;
 /// The offset of an object's overflow pointer from its tagged pointer.
 const TAGGED_OVERFLOW: u64 = (OVERFLOW_OFFSET + UNTAG) as u64;
 
-/// The object's shape word (its shape's address).
+/// The object's shape word (its shape's id plus one, see `shapes.rs`).
 ///
 /// # Safety
 /// `o` is an object of a live heap with this model.
@@ -244,10 +244,10 @@ impl ShapeModel {
         self.shapes.transition_count()
     }
 
-    /// The address of the empty shape: the shape word of a new object (native code
+    /// The word of the empty shape: the shape word of a new object (native code
     /// that allocates an object inline writes it).
     pub fn empty_shape(&self) -> u64 {
-        self.shapes.address(EMPTY)
+        self.shapes.word(EMPTY)
     }
 
     /// The megamorphic caches of loads and of stores (for tables and tests).
@@ -262,9 +262,9 @@ impl ShapeModel {
         if o.kind() != Kind::Object || !heap.holds(o) {
             return None;
         }
-        // SAFETY: `o` is an object of `heap`, whose model made it: its shape word is
-        // the address of a shape of `model`.
-        Some(unsafe { model.shapes.at(shape_word(o)) }.id())
+        // SAFETY: `o` is an object of `heap`, whose model made it: it has its shape
+        // word.
+        Some(model.shape_id(unsafe { shape_word(o) }))
     }
 
     /// The cache of `get_field`/`set_field` site `site`.
@@ -354,14 +354,10 @@ impl ShapeModel {
             .map_or_else(|| format!("#{f}"), Clone::clone)
     }
 
-    /// The id of the shape at address `shape`.
-    ///
-    /// # Safety
-    /// `shape` is the address of a shape of this model: an object's shape word, or
-    /// the shape of a cache entry (the model writes no other).
-    unsafe fn shape_id(&self, shape: u64) -> ShapeId {
-        // SAFETY: the caller's promise.
-        unsafe { self.shapes.at(shape) }.id()
+    /// The id of the shape whose word is `shape` (an object's shape word, or the
+    /// shape of a cache entry: the model writes no other).
+    fn shape_id(&self, shape: u64) -> ShapeId {
+        self.shapes.at(shape).id()
     }
 
     /// Site `site`'s own entry for objects of shape `shape`, counted as a hit: the
@@ -413,8 +409,7 @@ impl ShapeModel {
             // SAFETY: entries of loads are for shapes that have the field.
             return Some(unsafe { load(o, entry.slot) });
         }
-        // SAFETY: an object's shape word.
-        let id = unsafe { self.shape_id(shape) };
+        let id = self.shape_id(shape);
         let slot = slot_word(self.shapes.slot(id, field)? as usize);
         let entry = IcEntry {
             shape,
@@ -469,8 +464,7 @@ impl ShapeModel {
             mega.insert(field, entry);
         }
         if let Some(change) = change {
-            // SAFETY: the entry's shape is the shape word of the object just accessed.
-            let seen = format!("shape {}", unsafe { self.shape_id(entry.shape) });
+            let seen = format!("shape {}", self.shape_id(entry.shape));
             self.changed(site, change, seen);
         }
     }
@@ -490,8 +484,7 @@ impl ShapeModel {
     ) -> Result<(IcEntry, bool), ErrorKind> {
         // SAFETY: the caller's promise: `o` is an object of this model.
         let shape = unsafe { shape_word(o) };
-        // SAFETY: an object's shape word.
-        let id = unsafe { self.shape_id(shape) };
+        let id = self.shape_id(shape);
         if let Some(slot) = self.shapes.slot(id, field) {
             let slot = slot_word(slot as usize);
             // SAFETY: the object's shape has this field.
@@ -510,7 +503,7 @@ impl ShapeModel {
             unsafe { grow_overflow(blocks, o, len - INLINE_SLOTS) }?;
         }
         let to = self.shapes.transition(id, field);
-        let new_shape = self.shapes.address(to);
+        let new_shape = self.shapes.word(to);
         let slot = slot_word(len);
         // SAFETY: slot `len` is inline, or inside the overflow block (just grown if it
         // was full); the shape word is written last, once the slot holds the value.
@@ -560,7 +553,7 @@ impl ShapeModel {
                         .iter()
                         .filter(|e| e.shape != 0)
                         // SAFETY: a cache entry's shape.
-                        .map(|e| unsafe { self.shape_id(e.shape) }.to_string())
+                        .map(|e| self.shape_id(e.shape).to_string())
                         .collect();
                     let cached = if shapes.is_empty() {
                         String::new()
@@ -675,8 +668,8 @@ impl ObjectModel for ShapeModel {
 
     unsafe fn lookup(&self, o: Value, field: u32) -> Option<Value> {
         // SAFETY: the caller's promise: `o` is an object of this model, whose first
-        // word is the address of its shape.
-        let id = unsafe { self.shape_id(shape_word(o)) };
+        // word is its shape's.
+        let id = self.shape_id(unsafe { shape_word(o) });
         let slot = self.shapes.slot(id, field)?;
         // SAFETY: the object's shape has the field.
         Some(unsafe { load(o, slot_word(slot as usize)) })
@@ -722,8 +715,8 @@ impl ObjectModel for ShapeModel {
 
     unsafe fn field_at(&self, o: Value, i: usize) -> Option<(u32, Value)> {
         // SAFETY: the caller's promise: `o` is an object of this model, whose first
-        // word is the address of its shape.
-        let id = unsafe { self.shape_id(shape_word(o)) };
+        // word is its shape's.
+        let id = self.shape_id(unsafe { shape_word(o) });
         let &field = self.shapes.fields(id).get(i)?;
         // SAFETY: the object's shape has its `i`th field.
         Some((field, unsafe { load(o, slot_word(i)) }))
@@ -972,10 +965,10 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
         let (site, x) = (run.site("get"), run.field("x"));
         // 3,000 shapes {k, x} (field ids need no name), x at slot 1.
         let objects: Vec<Value> = (100..3100).map(|k| run.object(&[k, x])).collect();
-        for _ in 0..2 {
-            for &o in &objects {
-                assert_eq!(run.get_at(o, x, site), Ok(Value::int(11)));
-            }
+        // Forward, then backward: the keys still in the table after the first pass
+        // (the last ones written) are the first asked again, and hit.
+        for &o in objects.iter().chain(objects.iter().rev()) {
+            assert_eq!(run.get_at(o, x, site), Ok(Value::int(11)));
         }
         let (hits, misses, evictions) = run.model().megamorphic().0.counts();
         assert!(evictions > 0, "the keys outnumber the entries");
@@ -1039,7 +1032,7 @@ print {a: 1, b: 2, c: 3, d: 4, e: 5, x: 6};
             IcEntry {
                 shape: run.model().empty_shape(),
                 slot: slot_word(0),
-                new_shape: run.model().shapes().address(with_x),
+                new_shape: run.model().shapes().word(with_x),
             }
         );
         // The next empty object takes the cached transition to the same shape.

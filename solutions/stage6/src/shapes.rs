@@ -19,15 +19,17 @@
 //! to that array and takes it over; only a second branch from the same shape copies
 //! its prefix. Building an object of n fields costs n appends, not n²/2 copies.
 //!
-//! Shapes are never freed during a run: each is boxed at a fixed address, objects
-//! hold that address as their first word, and native code and the caches compare
-//! against it (see `layout.rs`). Ids are small integers in creation order, for
-//! humans: events and tables say `shape 3`.
+//! Shapes are never freed during a run. Ids are small integers in creation order:
+//! events and tables say `shape 3`, and an object's first word is its shape's
+//! *word*, the id plus one — never 0, which marks an empty cache entry, and small
+//! enough to be an instruction's 32-bit immediate, so that native code compares an
+//! object's shape with a cached one in one `cmp` (see `layout.rs`). A shape's address
+//! would do as well for finding it, but an address does not fit an immediate: every
+//! compare would first load the 64-bit constant into a register.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::ptr::NonNull;
 
 use stage1::bytecode::Program;
 
@@ -37,10 +39,8 @@ pub type ShapeId = u32;
 /// The shape of an object with no fields, where every object starts.
 pub const EMPTY: ShapeId = 0;
 
-/// One shape, immutable once made, at the same address for the whole run (an
-/// object's first word is that address).
+/// One shape, immutable once made.
 #[derive(Debug)]
-#[repr(C)]
 pub struct Shape {
     /// Its number, in creation order.
     id: ShapeId,
@@ -107,21 +107,14 @@ impl Hasher for FieldHasher {
 /// Every shape of a run and the transitions between them.
 #[derive(Debug)]
 pub struct ShapeTree {
-    /// The shapes by id, each a leaked box freed when the tree drops.
-    shapes: Vec<NonNull<Shape>>,
+    /// The shapes, by id.
+    shapes: Vec<Shape>,
     /// The transitions out of each shape, by id: field → the shape that adds it.
     transitions: Vec<Transitions>,
     /// The descriptor arrays: field ids in insertion order, each shared by a chain
     /// of shapes (a shape uses a prefix).
     descriptors: Vec<Vec<u32>>,
 }
-
-// SAFETY: the tree owns its shapes outright (boxes leaked into `shapes`, freed only in
-// `drop`); a shape is never written after it is made, so sending the tree or sharing
-// `&ShapeTree` between threads only ever reads them.
-unsafe impl Send for ShapeTree {}
-// SAFETY: as above: through `&ShapeTree` shapes are only read.
-unsafe impl Sync for ShapeTree {}
 
 impl Default for ShapeTree {
     fn default() -> ShapeTree {
@@ -147,11 +140,11 @@ impl ShapeTree {
         tree
     }
 
-    /// Boxes `shape` at its fixed address and gives it the next id.
+    /// Keeps `shape`, the next id's.
     fn push(&mut self, shape: Shape) -> ShapeId {
         debug_assert_eq!(shape.id as usize, self.shapes.len());
         let id = shape.id;
-        self.shapes.push(NonNull::from(Box::leak(Box::new(shape))));
+        self.shapes.push(shape);
         self.transitions.push(Transitions::default());
         id
     }
@@ -161,24 +154,24 @@ impl ShapeTree {
     /// # Panics
     /// When there is no such shape.
     pub fn shape(&self, id: ShapeId) -> &Shape {
-        // SAFETY: every pointer in `shapes` is a live box this tree owns, never written
-        // after it was made (see the `Send` impl).
-        unsafe { self.shapes[id as usize].as_ref() }
+        &self.shapes[id as usize]
     }
 
-    /// The address of shape `id`: what an object of that shape holds in its first
-    /// word, and what caches and native code compare.
-    pub fn address(&self, id: ShapeId) -> u64 {
-        self.shapes[id as usize].as_ptr() as u64
+    /// The word of shape `id`: what an object of that shape holds first, and what
+    /// caches and native code compare (its id plus one).
+    pub fn word(&self, id: ShapeId) -> u64 {
+        debug_assert!((id as usize) < self.shapes.len());
+        u64::from(id) + 1
     }
 
-    /// The shape at `address`, an object's shape word.
+    /// The shape whose word is `word` (an object's first word, or a cache entry's
+    /// shape).
     ///
-    /// # Safety
-    /// `address` is the [address](ShapeTree::address) of a shape of this tree.
-    pub unsafe fn at(&self, address: u64) -> &Shape {
-        // SAFETY: the caller's promise; the tree owns the shape and outlives `&self`.
-        unsafe { &*(address as *const Shape) }
+    /// # Panics
+    /// When no shape of this tree has that word.
+    pub fn at(&self, word: u64) -> &Shape {
+        let id = word.checked_sub(1).expect("a shape word is not 0");
+        self.shape(ShapeId::try_from(id).expect("a shape word is an id plus one"))
     }
 
     /// How many shapes there are, the empty one included.
@@ -308,18 +301,6 @@ pub const DUMP_DEPTH: usize = 24;
 /// The most fields [`ShapeTree::dump`] lists of one shape.
 pub const DUMP_FIELDS: usize = 8;
 
-impl Drop for ShapeTree {
-    /// Frees every shape: no object of the run may be used after this (the heap that
-    /// holds them drops its model, this tree, with its memory).
-    fn drop(&mut self) {
-        for shape in self.shapes.drain(..) {
-            // SAFETY: each pointer came from `Box::leak` in `push` and is freed once,
-            // here.
-            drop(unsafe { Box::from_raw(shape.as_ptr()) });
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,18 +354,19 @@ mod tests {
     }
 
     #[test]
-    fn a_shape_is_found_again_at_its_address() {
+    fn a_shape_is_found_again_by_its_word() {
         let mut tree = ShapeTree::new();
         let x = tree.transition(EMPTY, 7);
-        // Many more shapes: the first ones do not move.
-        let address = tree.address(x);
+        // Many more shapes: the first ones keep their words.
+        let word = tree.word(x);
         let mut s = x;
         for f in 0..1000 {
             s = tree.transition(s, 100 + f);
         }
-        assert_eq!(tree.address(x), address);
-        // SAFETY: `address` is the address of a shape of `tree`.
-        let shape = unsafe { tree.at(address) };
+        assert_eq!(tree.word(x), word);
+        assert_ne!(tree.word(EMPTY), 0, "0 marks an empty cache entry");
+        assert!(i32::try_from(tree.word(s)).is_ok(), "an immediate");
+        let shape = tree.at(word);
         assert_eq!((shape.id(), shape.len()), (x, 1));
         assert_eq!(tree.shape(s).len(), 1001);
     }

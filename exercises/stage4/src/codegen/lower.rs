@@ -540,14 +540,16 @@ impl FnGen<'_> {
         let emitted = match op {
             Op::GetField(o, _) => {
                 let site = self.site(inst);
+                let checked = self.objects_seen.contains(&o);
                 let obj = self.operand_reg(o, TMP);
-                lowering.get_field(self.asm, site, obj, miss)
+                lowering.get_field(self.asm, site, obj, checked, miss)
             }
             Op::SetField(o, _, v) => {
                 let site = self.site(inst);
+                let checked = self.objects_seen.contains(&o);
                 let obj = self.operand_reg(o, TMP);
                 let value = self.operand_reg(v, TMP2);
-                lowering.set_field(self.asm, site, obj, value, miss)
+                lowering.set_field(self.asm, site, obj, value, checked, miss)
             }
             Op::NewObject => lowering.new_object(self.asm, miss),
             _ => false,
@@ -564,6 +566,17 @@ impl FnGen<'_> {
             back,
         });
         true
+    }
+
+    /// After `inst`: when it is a field access, its object is an object from here to
+    /// the end of the block (the access raised `type error` otherwise, and an error
+    /// leaves the function), whether its fast path or the runtime did the access.
+    pub(super) fn note_object(&mut self, inst: Inst) {
+        if let Op::GetField(o, _) | Op::SetField(o, _, _) = self.f.inst(inst).op {
+            if !self.objects_seen.contains(&o) {
+                self.objects_seen.push(o);
+            }
+        }
     }
 
     /// The register holding `v`: its own, or `scratch` loaded with it.

@@ -11,8 +11,13 @@
 //!   length never changes): the dominating copy ran first on the same operands, so
 //!   if they fail, it failed there already, and if it succeeded, so would this one.
 //!
-//! Loads (`a[i]`, `o.f`) are not merged — a store between them may change the
-//! answer — and neither are allocations (each gives a new array) nor calls.
+//! Loads of array elements (`a[i]`) are not merged — a store between them may change
+//! the answer — and neither are allocations (each gives a new array) nor calls. Field
+//! loads are, within a block: `o.f` after an `o.f` or an `o.f = v` of the same block
+//! is the value read or stored there (*load forwarding*), unless something between
+//! could have changed `o.f` — a store to field `f` of any object (it may be `o`), or
+//! a call (it may store anything). The earlier access succeeded, so `o` is an object
+//! with a field `f`, and this one cannot fail.
 
 use crate::ir::{BinOp, Block, CmpOp, FastMap, Function, Op, Value, ENTRY};
 
@@ -75,9 +80,31 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
         let mut added = Vec::new();
         let insts = std::mem::take(&mut f.blocks[b.index()].insts);
         let mut keep = Vec::with_capacity(insts.len());
+        // The fields known so far in this block: object, field, value.
+        let mut fields: Vec<(Value, u32, Value)> = Vec::new();
         for inst in insts {
             let data = &mut f.insts[inst.index()];
             data.op.map_args(|v| renamed[v.index()].unwrap_or(v));
+            match data.op {
+                Op::GetField(o, k) => {
+                    let known = fields.iter().find(|&&(fo, fk, _)| (fo, fk) == (o, k));
+                    if let (Some(&(_, _, v)), Some(r)) = (known, data.result) {
+                        renamed[r.index()] = Some(v);
+                        merged = true;
+                        stats.merged += 1;
+                        continue;
+                    }
+                    if let Some(r) = data.result {
+                        fields.push((o, k, r));
+                    }
+                }
+                Op::SetField(o, k, v) => {
+                    fields.retain(|&(_, fk, _)| fk != k);
+                    fields.push((o, k, v));
+                }
+                Op::Call { .. } | Op::CallValue { .. } => fields.clear(),
+                _ => {}
+            }
             if let (true, Some(r)) = (mergeable(&data.op), data.result) {
                 let k = key(&data.op);
                 if let Some(&earlier) = table.get(&k) {

@@ -128,6 +128,10 @@ pub(crate) struct FnGen<'a> {
     objects: Option<Objects<'a>>,
     /// The runtime calls of those fast paths' misses.
     slow: Vec<SlowPath>,
+    /// The values an earlier field access of the block being generated used as its
+    /// object: past that access they are objects (it raised `type error` otherwise),
+    /// so the object lowering skips their tag test.
+    objects_seen: Vec<Value>,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -301,6 +305,7 @@ fn generate_with<'a>(
         ints: known_ints(f, &alloc.order),
         objects,
         slow: Vec::new(),
+        objects_seen: Vec::new(),
     };
     gen.gen_function()
 }
@@ -387,6 +392,7 @@ impl FnGen<'_> {
             let next = order.get(k + 1).copied();
             let insts = &self.f.block(b).insts;
             let fused = self.fused_compare(b);
+            self.objects_seen.clear();
             for (j, &inst) in insts.iter().enumerate() {
                 if fused.is_some() && j + 1 == insts.len() {
                     break;
@@ -395,6 +401,7 @@ impl FnGen<'_> {
                 if !self.gen_object_fast_path(inst) {
                     self.gen_saved(inst);
                 }
+                self.note_object(inst);
                 pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
             }
             let begin = self.asm.offset();

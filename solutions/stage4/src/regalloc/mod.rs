@@ -154,14 +154,26 @@ pub fn allocate(f: &Function) -> Allocation {
     allocate_with(f, &ALLOCATABLE)
 }
 
+/// Allocates registers for `f`, whose object instructions get fast paths from an
+/// object lowering (stage 6): their runtime calls run only when a fast path misses,
+/// so saving a register around one costs next to nothing (see [`saves::Weights`]).
+pub fn allocate_lowered(f: &Function) -> Allocation {
+    allocate_weighted(f, &ALLOCATABLE, true)
+}
+
 /// Allocates registers for `f` from `registers` only (tests pass few registers to
 /// force spilling): the order, the intervals, the scan.
 pub fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
+    allocate_weighted(f, registers, false)
+}
+
+/// [`allocate_with`]; `lowered` as for [`allocate_lowered`].
+fn allocate_weighted(f: &Function, registers: &[Reg], lowered: bool) -> Allocation {
     let order = order::linear_order(f);
     let numbering = liveness::Numbering::new(f, &order);
     let live_in = liveness::live_in(f, &order);
     let intervals = liveness::intervals_with(f, &numbering, &live_in);
-    let weights = saves::Weights::new(f, &order, &live_in);
+    let weights = saves::Weights::new(f, &order, &live_in, lowered);
     let mut alloc = linear_scan::scan(f, order, &intervals, &weights, registers);
     alloc.call_saves = saves::call_saves(&weights, &alloc.locs, &mut alloc.slots);
     alloc

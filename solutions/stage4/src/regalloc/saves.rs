@@ -16,7 +16,7 @@
 
 use stage2::Reg;
 
-use crate::ir::{Block, Function, Inst, Value};
+use crate::ir::{Block, Function, Inst, Op, Value};
 
 use super::liveness::{Interval, ValueSet};
 use super::order::find_loops;
@@ -61,8 +61,11 @@ fn weight(depth: usize) -> u64 {
 
 impl Weights {
     /// The weights of `f`'s values along the linear `order`, from the values live
-    /// into each block.
-    pub fn new(f: &Function, order: &[Block], live_in: &[ValueSet]) -> Weights {
+    /// into each block. `lowered`: the object instructions have fast paths (stage 6)
+    /// and call the runtime only on a miss, which the code generator moves out of
+    /// line with its saves: a value saved around one costs a save per *miss*, next
+    /// to nothing, so such calls weigh 1/64 of one that always happens.
+    pub fn new(f: &Function, order: &[Block], live_in: &[ValueSet], lowered: bool) -> Weights {
         let loops = find_loops(f);
         let depth = |b: Block| loops.iter().filter(|body| body[b.index()]).count();
         let mut value = vec![0u64; f.values.len()];
@@ -126,8 +129,11 @@ impl Weights {
                 }
                 if clobbers(&data.op) {
                     let kept: Vec<Value> = live.iter().collect();
+                    let fast = lowered
+                        && matches!(data.op, Op::GetField(..) | Op::SetField(..) | Op::NewObject);
+                    let cost = if fast { w.div_ceil(64) } else { w };
                     for v in &kept {
-                        across[v.index()] += w;
+                        across[v.index()] += cost;
                     }
                     calls.push((inst, kept));
                 }
