@@ -177,7 +177,7 @@ pub fn emit_shape_check(
     hit: impl FnOnce(&mut Assembler),
 ) {
     todo!(
-        "baseline-shape-check: check the tag of rsi, load its shape, compare it with each IC entry's shape (ENTRY at the one that matches, entry 0 falling into the hit code), fall through when none matches — book §6.5"
+        "baseline-shape-check: check the tag of rsi, load its shape, compare it with each IC entry's shape (ENTRY at the one that matches, entry 0 falling into the hit code), fall through when none matches — book §6.6"
     )
 }
 

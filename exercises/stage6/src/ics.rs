@@ -48,7 +48,7 @@ impl IcState {
     /// entries (at most [`IC_ENTRIES`]).
     pub fn after_miss(self, used: usize) -> IcState {
         todo!(
-            "ic-state-machine: the state after a miss adds a kind to `used` entries: mono, then poly up to IC_ENTRIES, then mega for good — book §6.3"
+            "ic-state-machine: the state after a miss adds a kind to `used` entries: mono, then poly up to IC_ENTRIES, then mega for good — book §6.4"
         )
     }
 }

@@ -73,7 +73,7 @@ impl MegamorphicCache {
     pub fn probe(&mut self, shape: u64, field: u32) -> Option<IcEntry> {
         debug_assert_ne!(shape, 0);
         todo!(
-            "megamorphic-probe: the entry of (shape, field), if the one slot it hashes to holds exactly that key; count the hit or miss — book §6.4"
+            "megamorphic-probe: the entry of (shape, field), if the one slot it hashes to holds exactly that key; count the hit or miss — book §6.5"
         )
     }
 

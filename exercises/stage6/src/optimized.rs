@@ -311,7 +311,7 @@ fn dispatch(
     mut access: impl FnMut(&mut Assembler, &FieldCase),
 ) {
     todo!(
-        "optimized-dispatch: for each cached shape in turn, compare the object's shape word with it (compare_word) and on a match do the access and go past the chain; the last mismatch jumps to `miss` — book §6.6"
+        "optimized-dispatch: for each cached shape in turn, compare the object's shape word with it (compare_word) and on a match do the access and go past the chain; the last mismatch jumps to `miss` — book §6.7"
     )
 }
 

@@ -195,7 +195,7 @@ impl ShapeTree {
     /// such field: what a cache miss looks up.
     pub fn slot(&self, id: ShapeId, field: u32) -> Option<u32> {
         todo!(
-            "slot-lookup: the slot of `field` in shape `id`: its place in the shape's fields — book §6.2"
+            "slot-lookup: the slot of `field` in shape `id`: its place in the shape's fields — book §6.3"
         )
     }
 
@@ -204,7 +204,7 @@ impl ShapeTree {
     pub fn transition(&mut self, from: ShapeId, field: u32) -> ShapeId {
         debug_assert!(self.slot(from, field).is_none());
         todo!(
-            "transition-lookup: follow the transition for `field` out of `from`, making it (with `add_shape`) the first time — book §6.1"
+            "transition-lookup: follow the transition for `field` out of `from`, making it (with `add_shape`) the first time — book §6.2"
         )
     }
 
