@@ -11,6 +11,7 @@
 mod common;
 mod corpus;
 mod ics;
+mod megamorphic;
 mod native;
 mod objects;
 mod optimized;
