@@ -139,22 +139,7 @@ impl FnGen<'_> {
             }
             Op::Leave => self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1)),
             Op::Call { func, args } => {
-                if let Some(fast) = self.fast_entry(func) {
-                    // An optimized callee: the arguments in registers, its fast entry.
-                    let parallel: Vec<(MoveSrc, Loc)> = args
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
-                        .collect();
-                    for m in moves::sequence(&parallel, TMP2) {
-                        self.emit_move(m);
-                    }
-                    self.asm.call(fast);
-                } else {
-                    self.write_outgoing(&args);
-                    self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
-                    self.linkage.call(self.asm, func, ACC);
-                }
+                self.call_known(func, &args, false);
                 self.check_error_result(inst);
                 self.store_result(inst, ACC);
             }
@@ -514,6 +499,29 @@ impl FnGen<'_> {
             .expect("every object instruction is a site")
     }
 
+    /// A call of the known function `func` with `args`: an optimized callee through
+    /// its fast entry, the arguments in registers; any other through the linkage, the
+    /// arguments in the outgoing area (written here unless `written` already).
+    fn call_known(&mut self, func: FnId, args: &[Value], written: bool) {
+        if let Some(fast) = self.fast_entry(func) {
+            let parallel: Vec<(MoveSrc, Loc)> = args
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
+                .collect();
+            for m in moves::sequence(&parallel, TMP2) {
+                self.emit_move(m);
+            }
+            self.asm.call(fast);
+        } else {
+            if !written {
+                self.write_outgoing(args);
+            }
+            self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
+            self.linkage.call(self.asm, func, ACC);
+        }
+    }
+
     /// Where a move reads `v`: its location, or its constant word.
     fn move_src(&self, v: Value) -> MoveSrc {
         match self.opnd(v) {
@@ -627,20 +635,7 @@ impl FnGen<'_> {
                 }
             }
             self.asm.jcc(Cond::NE, next);
-            if let Some(fast) = self.fast_entry(target) {
-                let parallel: Vec<(MoveSrc, Loc)> = args
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &v)| (self.move_src(v), Loc::Reg(super::ARG_REGS[k])))
-                    .collect();
-                for m in moves::sequence(&parallel, TMP2) {
-                    self.emit_move(m);
-                }
-                self.asm.call(fast);
-            } else {
-                self.asm.lea(Reg::RDI, Self::outgoing_first(args.len()));
-                self.linkage.call(self.asm, target, ACC);
-            }
+            self.call_known(target, args, true);
             self.asm.jmp(after);
             self.asm.bind(next);
         }
