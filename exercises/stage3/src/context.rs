@@ -63,7 +63,14 @@ pub struct NativeContext {
     pub calls: u64,
     /// The function table, indexed by function index (read by `call_value`).
     pub functions: *const FnEntry,
+    /// Stage 7's stress mode: guards compiled for stress testing decrement it and
+    /// deoptimize on the step that reaches zero (the runtime then sets the next
+    /// countdown). [`NO_STRESS`] in every other run.
+    pub deopt_countdown: i64,
 }
+
+/// The countdown of a run that does not stress deoptimization: it never runs out.
+pub const NO_STRESS: i64 = i64::MAX;
 
 /// The runtime's own state for one native run, which only Rust code touches.
 pub struct Runtime {
@@ -118,6 +125,9 @@ pub const CALLS_OFFSET: i32 =
 /// Offset of [`NativeContext::functions`] from `CTX`, for native code.
 pub const FUNCTIONS_OFFSET: i32 =
     (offset_of!(Context, native) + offset_of!(NativeContext, functions)) as i32;
+/// Offset of [`NativeContext::deopt_countdown`] from `CTX`, for native code.
+pub const DEOPT_COUNTDOWN_OFFSET: i32 =
+    (offset_of!(Context, native) + offset_of!(NativeContext, deopt_countdown)) as i32;
 
 // `CTX` points at the context, whose native part comes first, with the two words
 // generated code addresses (`[CTX + 0]`, `[CTX + 8]`).
@@ -138,6 +148,7 @@ impl Context {
             native: NativeContext {
                 calls: 0,
                 functions: functions.as_ptr(),
+                deopt_countdown: NO_STRESS,
             },
             runtime: Runtime {
                 heap,

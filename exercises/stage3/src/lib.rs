@@ -39,4 +39,4 @@ pub use engine::{
     CompiledProgram, Jit, Options,
 };
 pub use listing::listing;
-pub use runtime::TierHooks;
+pub use runtime::{Deopt, TierHooks};

@@ -125,5 +125,35 @@ pub fn event_line(event: &Event) -> String {
             to,
             seen,
         } => format!("ic {function} line {line} ({name}): {from} -> {to}, saw {seen}"),
+        Event::Deopt {
+            function,
+            guard_function,
+            pc,
+            reason,
+            inlined_depth,
+            frames,
+        } => {
+            let place = if *inlined_depth == 0 {
+                format!("pc {pc}")
+            } else {
+                format!("pc {pc} of {guard_function}, inlined {inlined_depth} deep")
+            };
+            format!("deopt {function} at {place}: {reason}, {frames} frames rebuilt")
+        }
+        Event::Recompiled {
+            function,
+            count,
+            dropped,
+            speculating,
+        } => {
+            let bets = if !speculating {
+                "without speculation".to_string()
+            } else if dropped.is_empty() {
+                "with the same bets".to_string()
+            } else {
+                format!("dropping {}", dropped.join(", "))
+            };
+            format!("recompiled {function} (compile {count}) {bets}")
+        }
     }
 }

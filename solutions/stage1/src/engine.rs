@@ -91,4 +91,25 @@ pub enum Event {
         to: &'static str,
         seen: String,
     },
+    /// Optimized code of `function` bet wrong (stage 7): the guard at `pc` of
+    /// `guard_function` (the function itself, or one inlined into it `inlined_depth`
+    /// calls deep) failed for `reason`, and `frames` interpreter frames were rebuilt
+    /// to go on from there.
+    Deopt {
+        function: String,
+        guard_function: String,
+        pc: usize,
+        reason: &'static str,
+        inlined_depth: usize,
+        frames: usize,
+    },
+    /// `function` was optimized again (stage 7), its `count`th compile, after deopts;
+    /// `dropped` lists the bets it no longer makes ("branch at line 4"), and
+    /// `speculating` is false once it gave up betting at all.
+    Recompiled {
+        function: String,
+        count: u32,
+        dropped: Vec<String>,
+        speculating: bool,
+    },
 }

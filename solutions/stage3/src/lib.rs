@@ -33,4 +33,4 @@ pub use engine::{
     CompiledProgram, Jit, Options,
 };
 pub use listing::listing;
-pub use runtime::TierHooks;
+pub use runtime::{Deopt, TierHooks};

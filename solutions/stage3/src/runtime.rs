@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use stage1::heap::Heap;
-use stage1::interp::{Callout, Interpreter, Link, Unwind};
+use stage1::interp::{resume_frames, Callout, Interpreter, Link, ResumeFrame, Unwind};
 use stage1::limits::MAX_FRAMES;
 use stage1::objects::Site;
 use stage1::print::write_value;
@@ -384,6 +384,66 @@ pub trait TierHooks {
         args: &[Value],
         depth: usize,
     ) -> Result<Value, Unwind>;
+
+    /// Optimized code deoptimized (stage 7): run `deopt`'s frames in the interpreter
+    /// to the end of the outermost one, whose result (or error, with every frame it
+    /// passed) becomes the optimized function's. The default runs them as
+    /// [`resume_interpreted`] does, with no tiering; a tiered run's hooks run them
+    /// tiered, and learn from the deopt.
+    // The trait's contract makes `ctx` the live context: the signature is the
+    // trait's, as for the other hooks.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    fn deoptimize(&self, ctx: *mut Context, deopt: &Deopt) -> Result<Value, Unwind> {
+        // SAFETY: the trait's contract: `ctx` is the live context, not borrowed
+        // elsewhere during the call.
+        unsafe { resume_interpreted(ctx, deopt) }
+    }
+}
+
+/// A deoptimization, as the runtime hands it to the tiering: the interpreter frames
+/// rebuilt from the optimized frame (see [`stage1::interp::resume`]) and what failed.
+#[derive(Clone, Debug)]
+pub struct Deopt {
+    /// The frames, outermost (the optimized function's own) first.
+    pub frames: Vec<ResumeFrame>,
+    /// Frames live below the outermost one (all tiers counted).
+    pub depth: usize,
+    /// Why the guard failed (`"branch"`, `"not an integer"`, ..., or `"stress"`).
+    pub reason: &'static str,
+    /// The code that deoptimized: the address of its entry (which the function
+    /// table may still hold).
+    pub code: u64,
+    /// The guard's number in that code.
+    pub guard: u32,
+}
+
+/// Runs `deopt`'s frames in the interpreter on the context's heap and output, their
+/// calls of compiled functions going to native code (as [`call_interpreted`] does):
+/// what a deoptimization does in a run without tiering hooks.
+///
+/// # Safety
+/// As [`call_interpreted`].
+pub unsafe fn resume_interpreted(ctx: *mut Context, deopt: &Deopt) -> Result<Value, Unwind> {
+    // SAFETY: see the contract; the borrow ends before the interpreter runs.
+    let compiled = unsafe { &*context(ctx).runtime.compiled };
+    // SAFETY: as this function's own contract.
+    unsafe {
+        with_interpreter(ctx, |interp, verified, heap, out| {
+            let mut callout = NativeCallout { ctx };
+            resume_frames(&deopt.frames, deopt.depth, |entry| {
+                interp.enter(
+                    verified,
+                    heap,
+                    entry,
+                    Some(Link::Mixed {
+                        goes_out: compiled,
+                        callout: &mut callout,
+                    }),
+                    out,
+                )
+            })
+        })
+    }
 }
 
 /// Baseline code's call counter of `func` reached zero: the hooks' `hot_call`, if

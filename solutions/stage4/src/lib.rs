@@ -15,6 +15,7 @@
 //! - [`engine`]: [`Optimizer`], the engine behind the stage 1 interface.
 //! - [`objects`]: the extension point of the object instructions' fast paths (stage
 //!   6's inline caches).
+//! - [`speculation`]: the extension point of stage 7's bets (guards and inlining).
 //! - [`tiered`]: one function compiled alone for a tiered run (stage 5), through the
 //!   function table, and its variant entered by on-stack replacement at a loop header.
 //! - [`listing`](mod@listing): bytecode pc, IR and x86-64 side by side, for
@@ -28,6 +29,7 @@ pub mod listing;
 pub mod objects;
 pub mod passes;
 pub mod regalloc;
+pub mod speculation;
 pub mod tiered;
 
 pub use engine::{Optimizer, Options};

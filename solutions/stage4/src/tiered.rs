@@ -119,6 +119,7 @@ pub fn compile_speculating(
         entry,
         osr_entries: osr.map(|pc| (pc, entry)).into_iter().collect(),
         function,
+        tables: None,
     })
 }
 

@@ -18,10 +18,13 @@
 //!   ([`ObjectModel::take_events`]).
 
 use stage1::heap::Heap;
+use stage1::interp::tiering::Counters;
 use stage1::objects::ObjectModel;
-use stage1::{FnId, Verified};
+use stage1::{Event, FnId, Verified};
 use stage3::codegen::objects::ObjectCode;
+use stage3::Deopt;
 use stage4::objects::ObjectLowering;
+use stage4::speculation::Speculation;
 
 /// What a later stage plugs into the tiered engine (stage 6: shapes and inline
 /// caches). Shared by the run's thread and the optimizer's worker, hence `Send +
@@ -47,4 +50,54 @@ pub trait Extension: Send + Sync {
     /// The tables `--stats` prints after a run (stage 6: each site's cache, the number
     /// of shapes and transitions), from the run's heap.
     fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String>;
+
+    /// What the optimizer may bet on in `func` (stage 7), a snapshot taken on the
+    /// run's thread when its optimizing compilation is queued, from the run's
+    /// feedback (`counters.feedback()`) and what the extension learned from deopts.
+    /// `None` (the default): no bets, stage 4's code.
+    fn speculation(
+        &self,
+        _verified: &Verified,
+        _counters: &Counters,
+        _func: FnId,
+    ) -> Option<Box<dyn Speculation>> {
+        None
+    }
+
+    /// Baseline code records type feedback into the run's counters (stage 7).
+    fn baseline_feedback(&self) -> bool {
+        false
+    }
+
+    /// The first value of the stress countdown (`NativeContext::deopt_countdown`),
+    /// and whether optimized code checks it at every guard: `None` (the default)
+    /// for a run that does not stress deoptimization.
+    fn stress(&self) -> Option<i64> {
+        None
+    }
+
+    /// Optimized code of `func` deoptimized (`deopt`, its frames already run or
+    /// not yet: this is asked first). Says what becomes of that code; the extension
+    /// counts, records and learns here.
+    fn deoptimized(&self, _func: FnId, _deopt: &Deopt) -> AfterDeopt {
+        AfterDeopt::default()
+    }
+
+    /// Events the extension made since last asked (stage 7's `Deopt` and
+    /// `Recompiled`): the run's log takes them in at once, in order.
+    fn take_events(&self) -> Vec<Event> {
+        Vec::new()
+    }
+}
+
+/// What becomes of optimized code that deoptimized ([`Extension::deoptimized`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AfterDeopt {
+    /// Take the code out of the function table (callers go back to baseline code,
+    /// frames running it finish in it) and let the function be optimized again after
+    /// `budget` more calls (and its loops after as many back edges, times the
+    /// thresholds' ratio). `None`: the code stays installed.
+    pub invalidate: Option<i64>,
+    /// The next value of the stress countdown (when the run stresses deopts).
+    pub countdown: Option<i64>,
 }

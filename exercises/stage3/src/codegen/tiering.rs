@@ -105,6 +105,9 @@ pub struct CompiledFunction {
     pub osr_entries: Vec<(usize, usize)>,
     /// Where the function's code went, as in a whole program (offsets in `code`).
     pub function: FunctionCode,
+    /// Data the code refers to by address (stage 7's deoptimization tables): it
+    /// lives as long as the code, wherever the code is kept.
+    pub tables: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl CompiledFunction {
@@ -164,6 +167,7 @@ pub fn compile_function(
         entry,
         osr_entries,
         function,
+        tables: None,
     })
 }
 

@@ -149,6 +149,17 @@ pub enum Op {
     Enter,
     /// The end of an inlined call: gives its frame back.
     Leave,
+    /// A speculation (stage 7): a check that, when it fails, leaves the optimized
+    /// code for the interpreter at its frame state (see [`Guard`]) instead of raising
+    /// an error. Its frame state's values are operands of the instruction, as LLVM's
+    /// deopt operand bundles are, so every pass sees them as uses.
+    Guard(Box<Guard>),
+    /// A frame state with no check of its own (stage 7), V8's `Checkpoint`: the
+    /// frame before the bytecode instruction that follows it in its block. The
+    /// speculative builder puts one before each arithmetic instruction; the late pass
+    /// `passes::speculate` hands it to a guard for that instruction if the
+    /// instruction still can fail after the other passes, and removes it.
+    Checkpoint(Box<FrameState>),
 
     // The reduced forms that strength reduction (`passes::strength`) writes. Each
     // works on the *integer* its operands hold (not on their tagged words: how the
@@ -174,6 +185,116 @@ pub enum Op {
     ISub(Value, Value),
     /// `x * c` for the constant `c`, proved not to overflow. Never fails.
     IMul(Value, i64),
+}
+
+/// One frame of a [`FrameState`]: a function, the bytecode pc where its interpreter
+/// frame resumes, and the IR value of each of its locals and operands there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StateFrame {
+    /// Whose frame it is.
+    pub func: FnId,
+    /// The innermost frame resumes *at* `pc` (the instruction is redone in the
+    /// interpreter, before any visible effect of it); an outer frame is stopped at
+    /// the `call` at `pc` of the function inlined into it, and resumes at `pc + 1`
+    /// with the inner frame's result pushed on its operands.
+    pub pc: Pc,
+    /// All of the function's locals, parameters first.
+    pub locals: Vec<Value>,
+    /// The operands, bottom first (for an outer frame: without the call's arguments).
+    pub operands: Vec<Value>,
+}
+
+/// The interpreter frames a guard rebuilds when it fails: outermost first (the
+/// function being compiled), then one per call inlined around the guard, the
+/// guard's own frame last.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FrameState {
+    pub frames: Vec<StateFrame>,
+}
+
+impl FrameState {
+    /// Calls `f` with each value of each frame, outermost frame first, locals before
+    /// operands.
+    pub fn for_each_value(&self, mut f: impl FnMut(Value)) {
+        for frame in &self.frames {
+            frame
+                .locals
+                .iter()
+                .chain(&frame.operands)
+                .copied()
+                .for_each(&mut f);
+        }
+    }
+
+    /// Replaces each value `v` with `f(v)`, in the order of [`FrameState::for_each_value`].
+    pub fn map_values(&mut self, mut f: impl FnMut(Value) -> Value) {
+        for frame in &mut self.frames {
+            for v in frame.locals.iter_mut().chain(frame.operands.iter_mut()) {
+                *v = f(*v);
+            }
+        }
+    }
+
+    /// The innermost frame: the guard's own.
+    pub fn innermost(&self) -> &StateFrame {
+        self.frames.last().expect("a frame state has a frame")
+    }
+}
+
+/// What a guard checks. A failing check deoptimizes: the function's frame (and the
+/// frames inlined into it) move to the interpreter at the guard's [`FrameState`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GuardKind {
+    /// The instruction itself, any instruction that can fail: each of its failures
+    /// deoptimizes instead of raising its error (the interpreter redoes it, and
+    /// raises the error with the exact trace, or goes on if the failure was a
+    /// speculation's: a cache miss of `get_field`). Its result is the instruction's.
+    /// Speculative integer arithmetic is `Op(Binary(..))`: overflow deoptimizes.
+    Op(Op),
+    /// `v` is an integer; its result is `v`, known to be one. The check of a value
+    /// where it enters (a load, a call's result), so that no use checks it again.
+    Int(Value),
+    /// The integer `v` is not 0 (`true`) or is 0 (`false`): a branch the profile
+    /// never saw go the other way, pruned.
+    Cond(Value, bool),
+    /// `v` is the function value of `FnId`: the one target a `call_value` site saw,
+    /// which then becomes a direct call (and may be inlined).
+    Callee(Value, FnId),
+}
+
+/// A guard: a check and the frame state it deoptimizes to (see [`Op::Guard`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Guard {
+    pub kind: GuardKind,
+    pub state: FrameState,
+}
+
+impl Guard {
+    /// Calls `f` with the checked operands (not the frame state's values).
+    pub fn for_each_checked(&self, mut f: impl FnMut(Value)) {
+        self.for_each_checked_dyn(&mut f)
+    }
+
+    /// [`Guard::for_each_checked`] through a trait object (see `Op::map_args_dyn`).
+    fn for_each_checked_dyn(&self, f: &mut dyn FnMut(Value)) {
+        match &self.kind {
+            GuardKind::Op(op) => op.for_each_arg(f),
+            GuardKind::Int(v) | GuardKind::Cond(v, _) | GuardKind::Callee(v, _) => f(*v),
+        }
+    }
+
+    /// Why it deoptimizes, as `Event::Deopt` and `--stats` name it.
+    pub fn reason(&self) -> &'static str {
+        match &self.kind {
+            GuardKind::Op(Op::Binary(..) | Op::Neg(_) | Op::Shl(..)) => "overflow",
+            GuardKind::Op(Op::GetField(..) | Op::SetField(..)) => "field cache miss",
+            GuardKind::Op(Op::CheckInt(_)) | GuardKind::Int(_) => "not an integer",
+            GuardKind::Op(Op::ArrayGet(..) | Op::ArraySet(..) | Op::ArrayLen(_)) => "array check",
+            GuardKind::Op(_) => "check",
+            GuardKind::Cond(..) => "branch",
+            GuardKind::Callee(..) => "call target",
+        }
+    }
 }
 
 impl Op {
@@ -214,7 +335,18 @@ impl Op {
                 f(*callee);
                 args.iter().copied().for_each(f);
             }
+            Op::Guard(guard) => {
+                guard.for_each_checked_dyn(&mut f);
+                guard.state.for_each_value(f);
+            }
+            Op::Checkpoint(state) => state.for_each_value(f),
         }
+    }
+
+    /// [`Op::map_args`] through a trait object: a guard's instruction is an `Op`
+    /// inside an `Op`, and a generic call there would instantiate without end.
+    fn map_args_dyn(&mut self, f: &mut dyn FnMut(Value) -> Value) {
+        self.map_args(f)
     }
 
     /// Replaces each operand `v` with `f(v)`, in order.
@@ -254,6 +386,16 @@ impl Op {
                 *callee = f(*callee);
                 args.iter_mut().for_each(|v| *v = f(*v));
             }
+            Op::Guard(guard) => {
+                match &mut guard.kind {
+                    GuardKind::Op(op) => op.map_args_dyn(&mut f),
+                    GuardKind::Int(v) | GuardKind::Cond(v, _) | GuardKind::Callee(v, _) => {
+                        *v = f(*v)
+                    }
+                }
+                guard.state.map_values(f);
+            }
+            Op::Checkpoint(state) => state.map_values(f),
         }
     }
 
@@ -266,10 +408,22 @@ impl Op {
 
     /// True when the instruction gives a value (every one but the stores and `print`).
     pub fn has_result(&self) -> bool {
-        !matches!(
-            self,
-            Op::ArraySet(..) | Op::SetField(..) | Op::Print(_) | Op::Enter | Op::Leave
-        )
+        match self {
+            Op::Guard(guard) => match &guard.kind {
+                GuardKind::Op(op) => op.has_result(),
+                GuardKind::Int(_) => true,
+                GuardKind::Cond(..) | GuardKind::Callee(..) => false,
+            },
+            _ => !matches!(
+                self,
+                Op::ArraySet(..)
+                    | Op::SetField(..)
+                    | Op::Print(_)
+                    | Op::Enter
+                    | Op::Leave
+                    | Op::Checkpoint(_)
+            ),
+        }
     }
 
     /// True when the instruction can raise a runtime error, so it must run (and in
@@ -288,12 +442,22 @@ impl Op {
             Op::Shl(..) => true,
             Op::Sar(..) | Op::And(..) | Op::MulHigh(..) => false,
             Op::IAdd(..) | Op::ISub(..) | Op::IMul(..) => false,
+            // A guard leaves the code when its check fails; a checkpoint has no code.
+            Op::Guard(_) => true,
+            Op::Checkpoint(_) => false,
         }
     }
 
     /// True when the result is known to be an integer whatever the operands are
     /// (arithmetic, comparisons, `len`, checked values): a `check_int` of it can go.
     pub fn gives_int(&self) -> bool {
+        if let Op::Guard(guard) = self {
+            return match &guard.kind {
+                GuardKind::Op(op) => op.gives_int(),
+                GuardKind::Int(_) => true,
+                GuardKind::Cond(..) | GuardKind::Callee(..) => false,
+            };
+        }
         matches!(
             self,
             Op::Const(_)
@@ -316,9 +480,15 @@ impl Op {
     /// True when the instruction does something visible besides giving its result
     /// (writes the heap or the output, or calls code that may).
     pub fn has_effect(&self) -> bool {
+        if let Op::Guard(guard) = self {
+            return matches!(&guard.kind, GuardKind::Op(op) if op.has_effect());
+        }
         matches!(
             self,
-            Op::ArraySet(..)
+            // A checkpoint stays where it is (nothing may remove it before the pass
+            // that hands it to a guard).
+            Op::Checkpoint(_)
+                | Op::ArraySet(..)
                 | Op::SetField(..)
                 | Op::Call { .. }
                 | Op::CallValue { .. }
@@ -332,6 +502,9 @@ impl Op {
     /// may run for long or allocate): the register allocator saves live values
     /// across it.
     pub fn is_call(&self) -> bool {
+        if let Op::Guard(guard) = self {
+            return matches!(&guard.kind, GuardKind::Op(op) if op.is_call());
+        }
         matches!(
             self,
             Op::Call { .. }
@@ -377,6 +550,9 @@ pub struct InstData {
 pub struct Frame {
     pub func: FnId,
     pub call_pc: Pc,
+    /// The frame the call is in: 0 for the function itself, `k` for
+    /// [`Function::frames`]`[k - 1]` (a call inlined into inlined code, stage 7).
+    pub caller: u32,
 }
 
 /// A jump to `block`, passing one argument per parameter of it.

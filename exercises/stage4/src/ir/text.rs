@@ -27,7 +27,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{BinOp, Block, BlockCall, CmpOp, Function, Op, Pc, Terminator, Value};
+use super::{
+    BinOp, Block, BlockCall, CmpOp, FrameState, Function, GuardKind, Op, Pc, Terminator, Value,
+};
 
 /// The text of one function.
 pub fn print(f: &Function) -> String {
@@ -113,7 +115,36 @@ pub fn op_text(op: &Op) -> String {
         Op::IAdd(a, b) => format!("iadd {}, {}", v(a), v(b)),
         Op::ISub(a, b) => format!("isub {}, {}", v(a), v(b)),
         Op::IMul(a, c) => format!("imul {}, {c}", v(a)),
+        Op::Guard(guard) => {
+            let check = match &guard.kind {
+                GuardKind::Op(op) => op_text(op),
+                GuardKind::Int(a) => format!("int {}", v(a)),
+                GuardKind::Cond(a, expected) => format!("cond {}, {expected}", v(a)),
+                GuardKind::Callee(a, g) => format!("callee {}, f{g}", v(a)),
+            };
+            format!("guard {check} {}", state_text(&guard.state))
+        }
+        Op::Checkpoint(state) => format!("checkpoint {}", state_text(state)),
     }
+}
+
+/// A frame state, as guards and checkpoints print it: each frame as
+/// `f<func>@<pc>: <locals> | <operands>`, the outermost first, each calling the next
+/// (`>`): `[f0@12: v0, v1 | v3 > f2@4: v7 |]`.
+pub fn state_text(state: &FrameState) -> String {
+    let frames: Vec<String> = state
+        .frames
+        .iter()
+        .map(|fr| {
+            let mut text = format!("f{}@{}: {} |", fr.func, fr.pc, list(&fr.locals));
+            if !fr.operands.is_empty() {
+                text.push(' ');
+                text.push_str(&list(&fr.operands));
+            }
+            text
+        })
+        .collect();
+    format!("[{}]", frames.join(" > "))
 }
 
 /// `b3(v1, v2)`, or `b3` without arguments.
@@ -457,6 +488,50 @@ fn split_top(text: &str) -> Vec<&str> {
     parts
 }
 
+/// Splits `check [state]` at the last `[` (the state comes last; a `new_array`
+/// before it has brackets of its own): the check, and the state without brackets.
+fn split_state(line: usize, text: &str) -> Result<(&str, &str), ParseError> {
+    let Some((check, state)) = text.rsplit_once('[') else {
+        return err(
+            line,
+            "a frame state '[fN@pc: locals | operands > ...]' is missing",
+        );
+    };
+    let Some(state) = state.trim().strip_suffix(']') else {
+        return err(line, "a frame state ends with ']'");
+    };
+    Ok((check.trim(), state))
+}
+
+/// `f0@12: v0, v1 | v3 > f2@4: v7 |` (see [`state_text`]).
+fn parse_state(scope: &Scope<'_>, line: usize, text: &str) -> Result<FrameState, ParseError> {
+    let mut frames = Vec::new();
+    for frame in text.split('>') {
+        let Some((head, values)) = frame.split_once(':') else {
+            return err(
+                line,
+                format!("'{}' is not 'fN@pc: locals | operands'", frame.trim()),
+            );
+        };
+        let Some((func, pc)) = head.trim().split_once('@') else {
+            return err(line, format!("'{}' is not 'fN@pc'", head.trim()));
+        };
+        let Some((locals, operands)) = values.split_once('|') else {
+            return err(line, "a frame's locals and operands are split by '|'");
+        };
+        frames.push(super::StateFrame {
+            func: function_index(line, func)?,
+            pc: number(line, pc)?,
+            locals: scope.values(line, locals)?,
+            operands: scope.values(line, operands)?,
+        });
+    }
+    if frames.is_empty() {
+        return err(line, "a frame state has a frame");
+    }
+    Ok(FrameState { frames })
+}
+
 fn number<T: std::str::FromStr>(line: usize, text: &str) -> Result<T, ParseError> {
     text.trim()
         .parse()
@@ -512,6 +587,38 @@ fn parse_op(scope: &Scope<'_>, line: usize, body: &str) -> Result<Op, ParseError
         Ok((head.trim(), scope.values(line, inner)?))
     };
     Ok(match word {
+        "guard" => {
+            let (check, state) = split_state(line, rest)?;
+            let state = parse_state(scope, line, state)?;
+            let (what, operands) = check.split_once(char::is_whitespace).unwrap_or((check, ""));
+            let parts = split_top(operands.trim());
+            let kind = match (what, parts.as_slice()) {
+                ("int", [v]) => GuardKind::Int(scope.value(line, v)?),
+                ("cond", [v, expected]) => GuardKind::Cond(
+                    scope.value(line, v)?,
+                    match *expected {
+                        "true" => true,
+                        "false" => false,
+                        _ => return err(line, format!("'{expected}' is not true or false")),
+                    },
+                ),
+                ("callee", [v, g]) => {
+                    GuardKind::Callee(scope.value(line, v)?, function_index(line, g)?)
+                }
+                ("int" | "cond" | "callee", _) => {
+                    return err(line, format!("wrong operands for 'guard {what}'"))
+                }
+                _ => GuardKind::Op(parse_op(scope, line, check)?),
+            };
+            Op::Guard(Box::new(super::Guard { kind, state }))
+        }
+        "checkpoint" => {
+            let (check, state) = split_state(line, rest)?;
+            if !check.is_empty() {
+                return err(line, "a checkpoint has only a frame state");
+            }
+            Op::Checkpoint(Box::new(parse_state(scope, line, state)?))
+        }
         "const" => {
             want(1)?;
             Op::Const(number(line, imm(0)?)?)
@@ -661,6 +768,42 @@ b2(v3):  @5
         let f = parse(SAMPLE).unwrap();
         assert_eq!(print(&f), SAMPLE);
         assert_eq!(parse(&print(&f)).unwrap(), f);
+    }
+
+    const GUARDED: &str = "\
+function guarded f1 {
+b0(v0, v1):  @0
+    v2 = array_get v0, v1  @2
+    v3 = guard int v2 [f1@3: v0, v1 | v2]  @2
+    checkpoint [f1@4: v0, v1 | v3, v3]  @4
+    v4 = guard add v3, v3 [f1@4: v0, v1 | v3, v3]  @4
+    guard cond v4, true [f0@7: v0 | > f1@5: v0, v1 | v4]  @5
+    guard callee v0, f2 [f1@6: v0, v1 | v0]  @6
+    guard set_field v0, 1, v4 [f1@8: v0, v1 | v0, v4]  @8
+    return v4
+}
+";
+
+    #[test]
+    fn guards_and_checkpoints_read_back() {
+        let f = parse(GUARDED).unwrap();
+        assert_eq!(print(&f), GUARDED);
+        let Op::Guard(guard) = &f.insts[4].op else {
+            panic!("the fifth instruction is a guard");
+        };
+        assert_eq!(guard.kind, GuardKind::Cond(Value(4), true));
+        assert_eq!(guard.state.frames.len(), 2);
+        assert_eq!(guard.state.frames[0].operands, vec![]);
+        assert_eq!(guard.state.innermost().pc, 5);
+        // A guard's frame state is made of operands: every pass sees them as uses.
+        assert_eq!(
+            f.insts[4].op.args(),
+            vec![Value(4), Value(0), Value(0), Value(1), Value(4)]
+        );
+        assert!(!f.insts[4].op.has_result() && f.insts[4].op.can_fail());
+        assert!(f.insts[1].op.gives_int() && f.insts[3].op.gives_int());
+        let bad = GUARDED.replace("[f1@3: v0, v1 | v2]", "[f1@3 v0]");
+        assert_eq!(parse(&bad).unwrap_err().line, 4);
     }
 
     #[test]

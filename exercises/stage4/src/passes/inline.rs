@@ -108,6 +108,7 @@ fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
     f.frames.push(Frame {
         func: g.id,
         call_pc,
+        caller: 0,
     });
     let frame = f.frames.len() as u32;
     // The copy: blocks, then parameters (the entry's are the arguments), then

@@ -18,9 +18,11 @@
 //! tiering.
 
 pub mod calls;
+pub mod feedback;
 mod heap_ops;
 pub mod ops;
 pub mod profile;
+pub mod resume;
 pub mod superinstr;
 pub mod tiered;
 pub mod tiering;
@@ -41,6 +43,7 @@ use crate::verify::Verified;
 use crate::limits::MAX_FRAMES;
 use calls::{Cursor, Frame};
 pub use profile::Profile;
+pub use resume::{resume_frames, ResumeFrame};
 use superinstr::{superinstructions, Op};
 pub use tiered::OsrFrame;
 use tiered::Tiering;

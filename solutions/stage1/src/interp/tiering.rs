@@ -37,6 +37,8 @@ pub struct Counters {
     /// For each function, for each pc: the index in `back_edges` of the `loop`
     /// instruction there (`u32::MAX` at every other pc).
     slot: Vec<Box<[u32]>>,
+    /// What each instruction saw (stage 7's type feedback), beside the counters.
+    feedback: super::feedback::Feedback,
 }
 
 impl Counters {
@@ -66,7 +68,14 @@ impl Counters {
                 .collect(),
             back_edges: (0..count).map(|_| Cell::new(back_edges)).collect(),
             slot,
+            feedback: super::feedback::Feedback::new(program),
         }
+    }
+
+    /// The run's type feedback (see [`super::feedback`]).
+    #[inline(always)]
+    pub fn feedback(&self) -> &super::feedback::Feedback {
+        &self.feedback
     }
 
     /// The call counter of `func`.

@@ -138,6 +138,10 @@ impl FnGen<'_> {
                 self.asm.add(stage3::codegen::CALLS, Imm32(1));
             }
             Op::Leave => self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1)),
+            // Speculative IR (stage 7): guards are lowered with their deopt exits by
+            // the speculating code generator; a checkpoint has no code.
+            Op::Checkpoint(_) => {}
+            Op::Guard(_) => panic!("guards are not lowered yet: {op:?}"),
             Op::Call { func, args } => {
                 self.call_known(func, &args, false);
                 self.check_error_result(inst);

@@ -251,6 +251,10 @@ impl Evaluator<'_> {
             Op::IAdd(x, y) => Value::int(proved(i(x).checked_add(i(y)), op)),
             Op::ISub(x, y) => Value::int(proved(i(x).checked_sub(i(y)), op)),
             Op::IMul(x, c) => Value::int(proved(i(x).checked_mul(*c), op)),
+            // Speculative IR (stage 7): the evaluator's model of a failing guard (resume
+            // the interpreter at its frame state) comes with the speculative builder.
+            Op::Guard(_) => panic!("the evaluator does not run guards yet: {op:?}"),
+            Op::Checkpoint(_) => return Ok(()),
         };
         if let Some(r) = data.result {
             vals[r.index()] = result;
