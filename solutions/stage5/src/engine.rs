@@ -30,7 +30,7 @@ use stage3::CompileError;
 use stage3::TierHooks;
 
 use crate::extension::Extension;
-use crate::hooks::{compile_optimized_with, Setup, Snapshots, StartWorker, Tiering};
+use crate::hooks::{compile_optimized_from, Setup, Snapshots, StartWorker, Tiering};
 use crate::policy::Policy;
 use crate::queue::{Finished, Queue};
 use crate::record::FunctionRecord;
@@ -303,8 +303,8 @@ impl Engine for Tiered {
                     // No worker to be had: compile on the spot.
                     Some(Box::new(move || {
                         Queue::start(inner, move |job| {
-                            let objects = snapshots.take(&job);
-                            compile_optimized_with(verified, job, objects.as_deref())
+                            let snapshot = snapshots.take(&job).unwrap_or_default();
+                            compile_optimized_from(verified, job, &snapshot)
                         })
                         .ok()
                     }))
@@ -318,6 +318,10 @@ impl Engine for Tiered {
                 ctx.native.functions = table.as_ptr().cast::<FnEntry>();
                 ctx.runtime.verified = verified;
                 ctx.runtime.entry = Some(entry);
+                // A run that stresses deopts starts its countdown (stage 7).
+                if let Some(countdown) = extension.and_then(|e| e.stress()) {
+                    ctx.native.deopt_countdown = countdown;
+                }
                 let tiering = Tiering::new(
                     Setup {
                         verified,

@@ -18,6 +18,11 @@
 //! return or move by OSR. Every block of code made stays mapped until the run ends,
 //! since a frame may still be running in it.
 //!
+//! A deoptimization (stage 7) comes here too ([`TierHooks::deoptimize`]): the
+//! extension says what becomes of the code that bet wrong ([`AfterDeopt`]); code
+//! taken out of the table goes back to the function's baseline code, to be optimized
+//! again later, and the rebuilt frames run in the interpreter, tiered.
+//!
 //! The hooks are re-entered while they run (an OSR'd frame calls functions whose
 //! counters trip in turn), so all their state is in cells, and no borrow of it is held
 //! while generated code or the interpreter runs.
@@ -30,15 +35,16 @@ use std::time::{Duration, Instant};
 
 use stage1::heap::Heap;
 use stage1::interp::tiering::{Counters, Installed, NEVER};
-use stage1::interp::{Callout, Link, OsrFrame, Unwind};
+use stage1::interp::{resume_frames, Callout, Link, OsrFrame, Unwind};
 use stage1::limits::MAX_FRAMES;
 use stage1::{Event, FnId, Instr, Value, Verified};
 use stage3::context::{Context, EntryFn, FnEntry};
 use stage3::runtime::{call_native, native_result, with_interpreter};
-use stage3::{CompiledFunction, FrameState, TierHooks, TierOptions};
+use stage3::{CompiledFunction, Deopt, FrameState, TierHooks, TierOptions};
 use stage4::objects::ObjectLowering;
+use stage4::speculation::Speculation;
 
-use crate::extension::Extension;
+use crate::extension::{AfterDeopt, Extension};
 use crate::policy::{Policy, Tier, Trigger};
 use crate::queue::Queue;
 use crate::record::{FunctionRecord, Log, Tally, TierClock};
@@ -118,25 +124,81 @@ pub fn compile_optimized_with(
     }
 }
 
-/// The caches' snapshots of the optimizer's jobs ([`Extension::optimizer`]), by
-/// function and OSR header: the run's thread puts one in when it queues a job (a
-/// function has at most one job of each kind queued), whoever compiles the job takes
-/// it out. The worker sees the caches through these alone.
+/// [`compile_optimized`] from everything the extension gave the job when it was
+/// queued: the caches' fast paths and, in a speculating run (stage 7), the bets.
+pub fn compile_optimized_from(verified: &Verified, job: Job, snapshot: &JobSnapshot) -> Done {
+    let Some(spec) = snapshot.speculation.as_deref() else {
+        return compile_optimized_with(verified, job, snapshot.objects.as_deref());
+    };
+    let start = Instant::now();
+    let code = compile_betting(
+        verified,
+        job,
+        snapshot.objects.as_deref(),
+        spec,
+        snapshot.stress,
+    );
+    Done {
+        job,
+        code,
+        time: start.elapsed(),
+    }
+}
+
+/// The optimizer's speculative pipeline for `job` with the bets of `spec` (and a
+/// stress check at each guard with `stress`).
+fn compile_betting(
+    verified: &Verified,
+    job: Job,
+    objects: Option<&dyn ObjectLowering>,
+    spec: &dyn Speculation,
+    stress: bool,
+) -> Result<CompiledFunction, String> {
+    // Stage 4's speculative builder is not in yet: the bets are taken and ignored
+    // (stage 4's code, which never deoptimizes).
+    let _ = (spec, stress);
+    stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, objects)
+}
+
+/// What an optimizer's job takes with it besides the [`Job`] itself, made on the
+/// run's thread when the job is queued: the worker compiles from these alone, never
+/// from the live caches or feedback, which the running program keeps changing.
 #[derive(Default)]
-pub struct Snapshots(Mutex<HashMap<JobKey, Box<dyn ObjectLowering>>>);
+pub struct JobSnapshot {
+    /// The caches' fast paths ([`Extension::optimizer`]).
+    pub objects: Option<Box<dyn ObjectLowering>>,
+    /// The bets the code may make ([`Extension::speculation`]); `None`: none.
+    pub speculation: Option<Box<dyn Speculation>>,
+    /// Each guard checks the stress countdown ([`Extension::stress`]).
+    pub stress: bool,
+}
+
+impl JobSnapshot {
+    /// Nothing to take along: stage 4's code, as without an extension.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_none() && self.speculation.is_none() && !self.stress
+    }
+}
+
+/// The snapshots of the optimizer's jobs ([`JobSnapshot`]), by function and OSR
+/// header: the run's thread puts one in when it queues a job (a function has at most
+/// one job of each kind queued), whoever compiles the job takes it out. The worker
+/// sees the caches and the feedback through these alone.
+#[derive(Default)]
+pub struct Snapshots(Mutex<HashMap<JobKey, JobSnapshot>>);
 
 /// A job's function and OSR header: at most one job of each is queued at a time.
 type JobKey = (FnId, Option<usize>);
 
 impl Snapshots {
     /// Keeps `snapshot` for `job`.
-    pub fn put(&self, job: &Job, snapshot: Box<dyn ObjectLowering>) {
+    pub fn put(&self, job: &Job, snapshot: JobSnapshot) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.insert((job.func, job.osr), snapshot);
     }
 
     /// The snapshot kept for `job`, if any.
-    pub fn take(&self, job: &Job) -> Option<Box<dyn ObjectLowering>> {
+    pub fn take(&self, job: &Job) -> Option<JobSnapshot> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&(job.func, job.osr))
     }
@@ -213,6 +275,9 @@ struct State {
     /// Inner loops whose first trip in baseline code asked for their enclosing loop's
     /// OSR variant instead of their own (by function and `loop` pc).
     redirected: HashSet<(FnId, usize)>,
+    /// Optimized code taken out of use by deopts: it stays mapped until the run ends
+    /// (frames may still be running it).
+    retired: Vec<Code>,
     /// Enclosing loops a frame waits to leave by: they poll often (not at every back
     /// edge: a frame whose code is slow to come would spend its time polling).
     /// Each one's wait between polls, in back edges: 1 at first, doubling at each
@@ -245,8 +310,11 @@ pub struct Tiering<'r, 'q> {
     extension: Option<&'r dyn Extension>,
     /// The run's heap, shown to the extension (see [`Tiering::heap_mut`]).
     heap: *mut Heap,
-    /// The caches' snapshots of queued jobs.
+    /// The snapshots of queued jobs.
     snapshots: &'r Snapshots,
+    /// Optimized code checks the stress countdown at each guard
+    /// ([`Extension::stress`]).
+    stress: bool,
     /// The events.
     pub log: RefCell<Log>,
     /// The time spent in each tier's code, counted at the transitions between tiers.
@@ -335,6 +403,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 functions,
                 loops,
                 redirected: HashSet::new(),
+                retired: Vec::new(),
                 eager: HashMap::new(),
             }),
             queue: RefCell::new(None),
@@ -343,6 +412,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
             extension: setup.extension,
             heap: setup.heap,
             snapshots: setup.snapshots,
+            stress: setup.extension.is_some_and(|e| e.stress().is_some()),
             log: RefCell::new(Log::new(setup.trace)),
             clock: TierClock::new(program.functions.len()),
         }
@@ -351,6 +421,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// Ends the run's tiering: the worker drops its queued jobs and is joined; gives
     /// the tier table and the events, and what the worker left undone.
     pub fn finish(self) -> (Vec<FunctionRecord>, Vec<Event>, crate::queue::Finished) {
+        self.extension_events();
         let finished = self
             .queue
             .into_inner()
@@ -425,6 +496,17 @@ impl<'r, 'q> Tiering<'r, 'q> {
         self.installed.set(func);
         self.state.borrow_mut().functions[func as usize].tier = tier;
         // exercise-end
+    }
+
+    /// [`Tiering::install`] with the state already borrowed (a deopt's invalidation).
+    fn install_in(&self, state: &mut State, func: FnId, tier: Tier, entry: u64) {
+        let slot = &self.table[func as usize];
+        slot.set(FnEntry {
+            code: entry,
+            ..slot.get()
+        });
+        self.installed.set(func);
+        state.functions[func as usize].tier = tier;
     }
 
     /// Makes `func`'s baseline code if it has none (on the spot: the template JIT
@@ -648,9 +730,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
         let mut queue = self.queue.borrow_mut();
         if let Some(q) = queue.as_mut() {
-            // The caches as they are now go with the job: the worker never reads the
-            // live ones, which the program keeps changing.
-            if let Some(snapshot) = self.snapshot(job.func) {
+            // The caches (and the feedback) as they are now go with the job: the
+            // worker never reads the live ones, which the program keeps changing.
+            let snapshot = self.snapshot(job.func);
+            if !snapshot.is_empty() {
                 self.snapshots.put(&job, snapshot);
             }
             // exercise-begin: hand-off hand the job to the worker, remember it is queued
@@ -664,21 +747,109 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
         drop(queue);
         // Sync mode (or the worker is gone): compile now.
-        let objects = self
+        let snapshot = self
             .snapshots
             .take(&job)
-            .or_else(|| self.snapshot(job.func));
-        self.finished(compile_optimized_with(
-            self.verified,
-            job,
-            objects.as_deref(),
-        ));
+            .unwrap_or_else(|| self.snapshot(job.func));
+        self.finished(compile_optimized_from(self.verified, job, &snapshot));
     }
 
-    /// The extension's snapshot of `func`'s caches, for the optimizer.
-    fn snapshot(&self, func: FnId) -> Option<Box<dyn ObjectLowering>> {
-        self.extension
-            .and_then(|e| e.optimizer(self.heap_mut(), func))
+    /// The extension's snapshot of `func`'s caches and bets, for the optimizer.
+    fn snapshot(&self, func: FnId) -> JobSnapshot {
+        let Some(e) = self.extension else {
+            return JobSnapshot::default();
+        };
+        let snapshot = JobSnapshot {
+            objects: e.optimizer(self.heap_mut(), func),
+            speculation: e.speculation(self.verified, self.counters, func),
+            stress: self.stress,
+        };
+        // A recompilation is an event of the extension's.
+        self.extension_events();
+        snapshot
+    }
+
+    /// The extension's events since the last call, into the log (in order, traced).
+    fn extension_events(&self) {
+        if let Some(e) = self.extension {
+            let events = e.take_events();
+            if !events.is_empty() {
+                let mut log = self.log.borrow_mut();
+                for event in events {
+                    log.push(event);
+                }
+            }
+        }
+    }
+
+    /// Optimized code of `func` deoptimized: the extension learns of it and says what
+    /// becomes of the code ([`AfterDeopt`]), which is done here.
+    fn deoptimized(&self, ctx: *mut Context, func: FnId, deopt: &Deopt) {
+        self.collect();
+        let after = self
+            .extension
+            .map_or_else(AfterDeopt::default, |e| e.deoptimized(func, deopt));
+        self.extension_events();
+        if let Some(budget) = after.invalidate {
+            self.invalidate(func, deopt.code, budget);
+        }
+        if let Some(countdown) = after.countdown {
+            // SAFETY: the context is live (the hooks' contract), and no reference to
+            // it is held here.
+            unsafe { (*ctx).native.deopt_countdown = countdown };
+        }
+    }
+
+    /// Takes `func`'s optimized code entered at `code` (its normal code, or an OSR
+    /// variant) out of use: callers go back to the baseline code, and the function (or
+    /// the loop) may be optimized again after `budget` more calls (back edges: as many
+    /// times the ratio of the thresholds). The code stays mapped for the run.
+    fn invalidate(&self, func: FnId, code: u64, budget: i64) {
+        let made_at = |c: &Code| c.entry == code || c.osr.iter().any(|&(_, a)| a == code);
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let fs = &mut state.functions[func as usize];
+        if fs.optimized.as_ref().is_some_and(made_at) {
+            let old = fs.optimized.take().expect("checked above");
+            let baseline = fs.baseline.as_ref().map(|b| b.entry);
+            let installed = self.table[func as usize].get().code == old.entry;
+            state.retired.push(old);
+            if let (true, Some(entry)) = (installed, baseline) {
+                self.install_in(state, func, Tier::Baseline, entry);
+            }
+            state.functions[func as usize]
+                .calls
+                .reset(self.counters.call(func), budget.max(1));
+            return;
+        }
+        let header = fs.osr.iter().find_map(|(&h, c)| match c {
+            Ok(c) if made_at(c) => Some(h),
+            _ => None,
+        });
+        let Some(header) = header else {
+            // Code already out of use (another frame of it deoptimized first).
+            return;
+        };
+        if let Some(Ok(old)) = fs.osr.remove(&header) {
+            state.retired.push(old);
+        }
+        // The loops wait again, scaled as the thresholds are.
+        let policy = self.policy(func);
+        let (calls, loops) = (
+            policy.call_budget(Tier::Baseline).max(1),
+            policy.loop_budget(Tier::Baseline).max(1),
+        );
+        let wait = i64::try_from(i128::from(budget.max(1)) * i128::from(loops) / i128::from(calls))
+            .unwrap_or(i64::MAX)
+            .max(1);
+        state.eager.retain(|&(f, _), _| f != func);
+        for (pc, counter) in self.counters.loops(func) {
+            let tally = state
+                .loops
+                .entry((func, pc))
+                .or_insert_with(|| Tally::new(counter.get()));
+            tally.reset(counter, wait);
+        }
     }
 
     /// The run's heap, for the extension to make baseline code's fast paths or the
@@ -941,6 +1112,42 @@ impl TierHooks for Tiering<'_, '_> {
                     }),
                     out,
                 )
+            })
+        };
+        self.clock.leave();
+        result
+    }
+
+    // As `call_interpreted`: the trait's contract makes `ctx` the live context.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    fn deoptimize(&self, ctx: *mut Context, deopt: &Deopt) -> Result<Value, Unwind> {
+        let Some(func) = deopt.frames.first().map(|f| f.func) else {
+            // SAFETY: the context is live; with no frame, the default says why.
+            return unsafe { stage3::runtime::resume_interpreted(ctx, deopt) };
+        };
+        self.clock.charge();
+        self.deoptimized(ctx, func, deopt);
+        self.clock.skip();
+        // The frames go on in the interpreter, tiered: their calls and loops count,
+        // and reach compiled code, as any interpreted frame's do.
+        self.clock.enter(func, Tier::Interpreter);
+        // SAFETY: the context is live and nothing else borrows it during the hook.
+        let result = unsafe {
+            with_interpreter(ctx, |interp, verified, heap, out| {
+                let mut callout = TieredCallout { tiering: self, ctx };
+                resume_frames(&deopt.frames, deopt.depth, |entry| {
+                    interp.enter(
+                        verified,
+                        heap,
+                        entry,
+                        Some(Link::Tiered {
+                            counters: self.counters,
+                            installed: self.installed,
+                            callout: &mut callout,
+                        }),
+                        out,
+                    )
+                })
             })
         };
         self.clock.leave();
