@@ -88,11 +88,24 @@ impl OptimizedCode {
     /// Its `new_object` allocates inline from the heap's bump pointer (an address
     /// fixed for the heap's life): the code must not outlive the heap.
     pub fn of_heap(heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
+        OptimizedCode::of_heap_sites(heap, Some(func))
+    }
+
+    /// [`OptimizedCode::of_heap`] for the sites of `func` (`None`: of every function
+    /// of the program, for an optimizer that inlines callees and compiles their sites
+    /// too: stage 7's).
+    pub fn of_heap_sites(heap: &mut Heap, func: Option<FnId>) -> Option<OptimizedCode> {
         let bump = heap.bump() as u64;
         let heap: &Heap = heap;
         let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
         model.caches().then(|| {
-            OptimizedCode::snapshot(model, func).with_allocation(bump, model.empty_shape())
+            OptimizedCode::snapshot_sites(
+                model.sites(),
+                func,
+                |site| model.field_ic(site).entries,
+                |site| model.call_ic(site).targets,
+            )
+            .with_allocation(bump, model.empty_shape())
         })
     }
 
@@ -117,8 +130,20 @@ impl OptimizedCode {
         field: impl Fn(Site) -> [IcEntry; IC_ENTRIES],
         call: impl Fn(Site) -> [u64; IC_ENTRIES],
     ) -> OptimizedCode {
+        OptimizedCode::snapshot_sites(sites, Some(func), field, call)
+    }
+
+    /// [`OptimizedCode::snapshot_with`] for the sites of `func`, or with `None` of
+    /// every function.
+    pub fn snapshot_sites(
+        sites: &Sites,
+        func: Option<FnId>,
+        field: impl Fn(Site) -> [IcEntry; IC_ENTRIES],
+        call: impl Fn(Site) -> [u64; IC_ENTRIES],
+    ) -> OptimizedCode {
         let mut code = OptimizedCode::new();
-        for (site, info) in sites.iter().filter(|(_, info)| info.func == func) {
+        let wanted = |f: FnId| func.is_none_or(|func| func == f);
+        for (site, info) in sites.iter().filter(|(_, info)| wanted(info.func)) {
             match info.kind {
                 SiteKind::GetField(_) | SiteKind::SetField(_) => {
                     let cases = field(site)
