@@ -106,6 +106,13 @@ pub trait Stage: Sync {
         false
     }
 
+    /// Whether the engine speculates and deoptimizes (stage 7 on), which
+    /// `--no-speculation`, `--trace-deopt`, `--stress-deopt` and `--deopt-every` are
+    /// for.
+    fn speculates(&self) -> bool {
+        false
+    }
+
     /// Whether the engine can run `options` (checked before the file is read): the
     /// tiering options (`--tier-up`, `--sync-compile`, `--trace-tiering`) are for a
     /// tiered engine only; the error is printed as `error: …` with exit status 2.
@@ -142,6 +149,14 @@ pub struct RunOptions {
     /// Run with every inline cache off (shapes still): each field access and call
     /// through a value takes the runtime's slow path.
     pub no_ic: bool,
+    /// Optimize without betting on the profile: no guard, no deopt.
+    pub no_speculation: bool,
+    /// Print each deopt on stderr as it happens, with the frames it rebuilt.
+    pub trace_deopt: bool,
+    /// Force deopts at guards after random waits from this seed.
+    pub stress_deopt: Option<u64>,
+    /// Force a deopt at every N-th guard check.
+    pub deopt_every: Option<u64>,
 }
 
 /// How a run ended, and what the engine did.
@@ -205,6 +220,21 @@ pub struct RunArgs {
     /// comparison, and to tell a cache's bug from the rest).
     #[arg(long)]
     pub no_ic: bool,
+    /// Optimize without betting on the profile (stage 7): no guard, no deopt, stage
+    /// 4's code (for comparison, and to tell a bet's bug from the rest).
+    #[arg(long)]
+    pub no_speculation: bool,
+    /// Print each deopt on stderr as it happens (stage 7): the guard that failed and
+    /// why, and each interpreter frame rebuilt with its locals and operands.
+    #[arg(long)]
+    pub trace_deopt: bool,
+    /// Force deopts at guards (stage 7): each after a random 1 to 16 guard checks,
+    /// from a generator seeded with SEED (the same seed, the same deopts).
+    #[arg(long, value_name = "SEED", conflicts_with = "deopt_every")]
+    pub stress_deopt: Option<u64>,
+    /// Force a deopt at every N-th guard check (stage 7; 1: at every one).
+    #[arg(long, value_name = "N")]
+    pub deopt_every: Option<u64>,
 }
 
 /// `dump FILE`: print a program.
@@ -342,6 +372,21 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         );
         return ExitCode::from(USAGE_ERROR);
     }
+    let speculation = [
+        ("--no-speculation", args.no_speculation),
+        ("--trace-deopt", args.trace_deopt),
+        ("--stress-deopt", args.stress_deopt.is_some()),
+        ("--deopt-every", args.deopt_every.is_some()),
+    ];
+    if let Some((flag, _)) = speculation.iter().find(|(_, given)| *given) {
+        if !stage.speculates() {
+            say!(
+                "error: {flag}: the engine of stage {} does not speculate; stage 7 adds it",
+                stage.number()
+            );
+            return ExitCode::from(USAGE_ERROR);
+        }
+    }
     let options = RunOptions {
         stats: args.stats,
         perf_map: args.perf_map,
@@ -349,6 +394,10 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         sync_compile: args.sync_compile,
         trace_tiering: args.trace_tiering,
         no_ic: args.no_ic,
+        no_speculation: args.no_speculation,
+        trace_deopt: args.trace_deopt,
+        stress_deopt: args.stress_deopt,
+        deopt_every: args.deopt_every,
     };
     if let Err(message) = stage.check(&options) {
         say!("error: {message}");

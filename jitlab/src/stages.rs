@@ -61,6 +61,10 @@ pub const BUILT: &[Built] = &[
         stage: 6,
         engine: Some(&stage6::cli::Cli),
     },
+    Built {
+        stage: 7,
+        engine: Some(&stage7::cli::Cli),
+    },
 ];
 
 /// The optimizer's IR for `dump --ir`: stage 4's builder and passes (the later stages
@@ -123,6 +127,12 @@ pub fn listing_stage() -> MakeEngine {
 pub fn engine_for(stage: Option<u32>) -> Result<(u32, MakeEngine), String> {
     let last = BUILT.last().map_or(0, |b| b.stage);
     let wanted = stage.unwrap_or(last);
+    if wanted as usize > NAMES.len() {
+        return Err(format!(
+            "there is no stage {wanted}: the course has stages 1 to {}",
+            NAMES.len()
+        ));
+    }
     if wanted > last {
         return Err(format!(
             "stage {wanted} ({}) is not built yet: stages 1 to {last} are",
@@ -149,21 +159,32 @@ mod tests {
         assert_eq!(engine_for(Some(4)).unwrap().0, 4);
         assert_eq!(engine_for(Some(5)).unwrap().0, 5);
         assert_eq!(engine_for(Some(6)).unwrap().0, 6);
-        assert_eq!(engine_for(None).unwrap().0, 6);
+        assert_eq!(engine_for(Some(7)).unwrap().0, 7);
+        assert_eq!(engine_for(None).unwrap().0, 7);
     }
 
     #[test]
     fn unbuilt_stages_say_so() {
         let last = BUILT.last().unwrap().stage;
         let err = engine_for(Some(last + 1)).err().unwrap();
-        assert_eq!(
-            err,
-            format!(
-                "stage {} ({}) is not built yet: stages 1 to {last} are",
-                last + 1,
-                name(last + 1)
-            )
-        );
+        if last as usize == NAMES.len() {
+            assert_eq!(
+                err,
+                format!(
+                    "there is no stage {}: the course has stages 1 to 7",
+                    last + 1
+                )
+            );
+        } else {
+            assert_eq!(
+                err,
+                format!(
+                    "stage {} ({}) is not built yet: stages 1 to {last} are",
+                    last + 1,
+                    name(last + 1)
+                )
+            );
+        }
     }
 
     #[test]

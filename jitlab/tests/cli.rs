@@ -169,14 +169,14 @@ fn a_missing_file_is_exit_2_with_a_message() {
 }
 
 #[test]
-fn an_unbuilt_stage_is_exit_2() {
-    let out = jitlab(&["run", "examples/fib.mini", "--stage", "7"]);
+fn a_stage_past_the_course_is_exit_2() {
+    let out = jitlab(&["run", "examples/fib.mini", "--stage", "8"]);
     let err = stderr(&out);
+    // Every stage is built: the only stage not to be had is one the course has not.
     assert!(
-        err.starts_with("error: stage 7 (deopt) is not built yet: stages 1 to "),
+        err.starts_with("error: invalid value '8' for '--stage <STAGE>': 8 is not in 1..=7"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(stdout(&out), "");
     assert_eq!(code(&out), 2);
 }
@@ -223,6 +223,62 @@ fn stage_6_runs_with_and_without_inline_caches_alike() {
     let five = jitlab(&["run", "examples/shapes.mini", "--stage", "5", "--no-ic"]);
     assert_eq!(code(&five), 2);
     assert!(stderr(&five).contains("--no-ic"), "{}", stderr(&five));
+}
+
+#[test]
+fn stage_7_runs_alike_with_and_without_speculation_stressed_or_not() {
+    let one = jitlab(&["run", "examples/shapes.mini", "--stage", "1"]);
+    for flags in [
+        &["--no-speculation"][..],
+        &["--tier-up", "0", "--deopt-every", "1"],
+        &["--tier-up", "1", "--stress-deopt", "42", "--sync-compile"],
+        &["--trace-deopt", "--deopt-every", "3"],
+    ] {
+        let mut args = vec!["run", "examples/shapes.mini"];
+        args.extend_from_slice(flags);
+        let out = jitlab(&args);
+        assert_eq!(code(&out), 0, "{flags:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&one), "{flags:?}");
+    }
+    // Engines that do not speculate refuse the flags rather than ignore them.
+    for flag in [
+        &["--no-speculation"][..],
+        &["--trace-deopt"],
+        &["--stress-deopt", "1"],
+        &["--deopt-every", "2"],
+    ] {
+        let mut args = vec!["run", "examples/shapes.mini", "--stage", "6"];
+        args.extend_from_slice(flag);
+        let out = jitlab(&args);
+        assert_eq!(code(&out), 2, "{flag:?}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: {}: the engine of stage 6 does not speculate; stage 7 adds it\n",
+                flag[0]
+            )
+        );
+    }
+    // Stress needs guards, and a countdown from 1.
+    let zero = jitlab(&["run", "examples/shapes.mini", "--deopt-every", "0"]);
+    assert_eq!(code(&zero), 2);
+    assert!(
+        stderr(&zero).contains("--deopt-every 0"),
+        "{}",
+        stderr(&zero)
+    );
+    let both = jitlab(&[
+        "run",
+        "examples/shapes.mini",
+        "--no-speculation",
+        "--stress-deopt",
+        "5",
+    ]);
+    assert_eq!(code(&both), 2);
+    assert_eq!(
+        stderr(&both),
+        "error: --stress-deopt 5: with --no-speculation the code has no guards to deoptimize at\n"
+    );
 }
 
 #[test]
@@ -274,16 +330,20 @@ fn stats_show_counters_on_stderr_after_the_run() {
     let plain = run_file(&file, &[]);
     assert_eq!(stderr(&plain), "", "no stats unless asked");
 
-    // The default engine is the highest stage's, the tiered JIT with inline caches:
-    // it reports its tier-ups, its tier table and its shapes.
+    // The default engine is the highest stage's, the speculating JIT (tiers, inline
+    // caches, deopts): it reports its tier-ups, its tier table, its shapes and its
+    // deopts.
     let jit = run_file(&file, &["--stats", "--sync-compile"]);
     assert_eq!(stdout(&jit), "55\n");
     let table = stderr(&jit);
+    assert_eq!(stat(&table, "engine"), "speculating JIT (stage 7)");
+    assert!(table.contains("inline caches: "), "{table}");
+    assert!(table.contains("\ndeopts:"), "{table}");
+    let cached = run_file(&file, &["--stats", "--sync-compile", "--stage", "6"]);
     assert_eq!(
-        stat(&table, "engine"),
+        stat(&stderr(&cached), "engine"),
         "tiered JIT with inline caches (stage 6)"
     );
-    assert!(table.contains("inline caches: "), "{table}");
     let tiered = run_file(&file, &["--stats", "--sync-compile", "--stage", "5"]);
     assert_eq!(stat(&stderr(&tiered), "engine"), "tiered JIT (stage 5)");
     let table = stderr(&jit);

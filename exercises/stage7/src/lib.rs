@@ -12,9 +12,25 @@
 //! baseline templates, stage 4's speculative builder and guards (its
 //! `Speculation` extension point), stage 5's tiered engine (its `Extension`) and
 //! stage 6's caches.
+//!
+//! - [`policy`]: the recompilation policy — deopts counted per function and per
+//!   guard, bets dropped, back-off, giving up;
+//! - [`stress`]: deopts forced at guards to test them ([`Stress`]);
+//! - [`engine`]: [`Speculating`], stage 5's tiered engine with stage 6's caches and
+//!   this stage's [`engine::Speculator`] as its extension;
+//! - [`cli`]: the engine on the command line (`cargo run -p stage7 -- run FILE`).
 #![allow(
     unused,
     unreachable_code,
     clippy::diverging_sub_expression,
     clippy::never_loop
 )]
+
+pub mod cli;
+pub mod engine;
+pub mod policy;
+pub mod stress;
+
+pub use engine::{Options, Speculating};
+pub use policy::{Bet, DeoptPolicy};
+pub use stress::Stress;
