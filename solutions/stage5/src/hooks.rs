@@ -208,6 +208,8 @@ impl Snapshots {
 struct Code {
     /// Keeps the code mapped.
     _block: stage2::CodeBlock,
+    /// Keeps the data the code refers to by address (deopt tables) alive as long.
+    _tables: Option<Box<dyn std::any::Any + Send>>,
     /// Names the code's functions and instructions in crash reports while it lives
     /// (under the test harness).
     _registration: Option<stage2::code_map::Registration>,
@@ -233,6 +235,7 @@ impl Code {
                 .map(|&(pc, off)| (pc, base + off as u64))
                 .collect(),
             _block: c.code,
+            _tables: c.tables,
             ints: 0,
         }
     }
