@@ -8,6 +8,7 @@
 mod builder;
 mod common;
 mod corpus;
+mod deopt;
 mod engine;
 mod evaluate;
 mod ir;

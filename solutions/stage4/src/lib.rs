@@ -12,6 +12,8 @@
 //! - [`regalloc`]: linear-scan register allocation and its checker.
 //! - [`codegen`]: x86-64 from the IR and its allocation, into stage 3's program-wide
 //!   assembler (stage 3's calling convention, function table and error exit).
+//! - [`deopt`]: stage 7's deoptimization metadata (where each guard's frame state
+//!   is) and the runtime exit that rebuilds interpreter frames from it.
 //! - [`engine`]: [`Optimizer`], the engine behind the stage 1 interface.
 //! - [`objects`]: the extension point of the object instructions' fast paths (stage
 //!   6's inline caches).
@@ -23,6 +25,7 @@
 
 pub mod cli;
 pub mod codegen;
+pub mod deopt;
 pub mod engine;
 pub mod ir;
 pub mod listing;

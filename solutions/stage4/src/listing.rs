@@ -57,6 +57,7 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
                 }
                 Piece::Terminator(b) => format!("  {}", term_text(&p.ir.block(*b).term)),
                 Piece::SlowPaths => "  slow paths".to_string(),
+                Piece::DeoptExits => "  deopt exits".to_string(),
             };
             let _ = writeln!(out, "{head}");
             // Helpers by name, not by an address that changes from run to run.

@@ -13,7 +13,7 @@ use stage3::context::{
 use stage3::runtime;
 
 use super::{FnGen, Opnd, ACC, TMP, TMP2};
-use crate::ir::{BinOp, CmpOp, Inst, Op, Value};
+use crate::ir::{BinOp, CmpOp, GuardKind, Inst, Op, Value};
 use crate::regalloc::{moves, Loc, MoveSrc};
 
 /// The condition under which compare `op` holds (signed: tagging keeps the order).
@@ -38,6 +38,11 @@ impl FnGen<'_> {
     /// Generates instruction `inst`.
     pub(super) fn gen_inst(&mut self, inst: Inst) {
         let op = self.f.inst(inst).op.clone();
+        self.gen_op(inst, op);
+    }
+
+    /// Generates `op`, the operation of instruction `inst` (or of its guard).
+    fn gen_op(&mut self, inst: Inst, op: Op) {
         match op {
             // Constants live nowhere: their uses take them as immediates.
             Op::Const(_) | Op::FuncRef(_) => {}
@@ -138,10 +143,9 @@ impl FnGen<'_> {
                 self.asm.add(stage3::codegen::CALLS, Imm32(1));
             }
             Op::Leave => self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1)),
-            // Speculative IR (stage 7): guards are lowered with their deopt exits by
-            // the speculating code generator; a checkpoint has no code.
+            // A frame state for the late passes (stage 7): no code.
             Op::Checkpoint(_) => {}
-            Op::Guard(_) => panic!("guards are not lowered yet: {op:?}"),
+            Op::Guard(guard) => self.gen_guard(inst, &guard),
             Op::Call { func, args } => {
                 self.call_known(func, &args, false);
                 self.check_error_result(inst);
@@ -241,6 +245,11 @@ impl FnGen<'_> {
         let Some(v) = self.f.inst(inst).result else {
             return ACC;
         };
+        if self.deopt_to.is_some() {
+            // A guard's result may share a register with a value of its frame state,
+            // which its deopt exit still reads: it is written after the checks.
+            return ACC;
+        }
         match self.alloc.locs[v.index()] {
             Some(Loc::Reg(r)) if keep.iter().all(|&k| self.opnd(k) != Opnd::Reg(r)) => r,
             _ => ACC,
@@ -534,13 +543,48 @@ impl FnGen<'_> {
         }
     }
 
+    /// A guard (stage 7): its check, failing to its deopt stub (see
+    /// [`crate::deopt`]). `GuardKind::Op` is the instruction itself with each of its
+    /// failures sent there instead of its error; one that calls out (its errors come
+    /// back from the call, after the call's effects) is the plain instruction, whose
+    /// errors raise as the interpreter's would, and a field access with an object
+    /// lowering is its fast path alone ([`Self::gen_object_fast_path`]).
+    fn gen_guard(&mut self, inst: Inst, guard: &crate::ir::Guard) {
+        let exit = self.guard_exit(inst);
+        match &guard.kind {
+            GuardKind::Op(op) if op.is_call() => self.gen_op(inst, op.clone()),
+            GuardKind::Op(op) => {
+                self.deopt_to = Some(exit);
+                self.gen_op(inst, op.clone());
+                self.deopt_to = None;
+            }
+            kind => self.gen_guard_check(inst, kind, exit),
+        }
+    }
+
+    /// The check of a guard of kind `Int`, `Cond` or `Callee`, jumping to `exit`
+    /// when it fails.
+    fn gen_guard_check(&mut self, inst: Inst, kind: &GuardKind, exit: Label) {
+        todo!(
+            "guard-lower: Int: the tag bit clear, the value to the guard's result; Cond: the integer zero or not as expected; Callee: the word equal to the function's value; a failure jumps to exit — book §4.27"
+        )
+    }
+
     /// The fast path of object instruction `inst` from the object lowering (see
     /// [`crate::objects`]), when it gives one: emitted here, its hit falling through to
     /// the result's store, its miss jumping to the runtime call, which goes out of line
     /// ([`super::SlowPath`]) with the saves of the registers live across it. False
     /// when there is none (then `inst` is generated as usual).
     pub(super) fn gen_object_fast_path(&mut self, inst: Inst) -> bool {
-        let op = self.f.inst(inst).op.clone();
+        let (op, guarded) = match &self.f.inst(inst).op {
+            // A guarded field access (stage 7): the fast path, its miss the guard's
+            // deopt stub, no runtime call.
+            Op::Guard(guard) => match &guard.kind {
+                GuardKind::Op(op @ (Op::GetField(..) | Op::SetField(..))) => (op.clone(), true),
+                _ => return false,
+            },
+            op => (op.clone(), false),
+        };
         if !matches!(op, Op::GetField(..) | Op::SetField(..) | Op::NewObject) {
             return false;
         }
@@ -548,7 +592,11 @@ impl FnGen<'_> {
             return false;
         };
         let lowering = objects.lowering;
-        let miss = self.asm.new_label();
+        let miss = if guarded {
+            self.guard_exit(inst)
+        } else {
+            self.asm.new_label()
+        };
         let emitted = match op {
             Op::GetField(o, _) => {
                 let site = self.site(inst);
@@ -570,6 +618,9 @@ impl FnGen<'_> {
             return false;
         }
         self.store_result(inst, ACC);
+        if guarded {
+            return true;
+        }
         let back = self.asm.new_label();
         self.asm.bind(back);
         self.slow.push(super::SlowPath {
@@ -584,7 +635,14 @@ impl FnGen<'_> {
     /// the end of the block (the access raised `type error` otherwise, and an error
     /// leaves the function), whether its fast path or the runtime did the access.
     pub(super) fn note_object(&mut self, inst: Inst) {
-        if let Op::GetField(o, _) | Op::SetField(o, _, _) = self.f.inst(inst).op {
+        let op = match &self.f.inst(inst).op {
+            Op::Guard(guard) => match &guard.kind {
+                GuardKind::Op(op) => op,
+                _ => return,
+            },
+            op => op,
+        };
+        if let Op::GetField(o, _) | Op::SetField(o, _, _) = *op {
             if !self.objects_seen.contains(&o) {
                 self.objects_seen.push(o);
             }

@@ -35,9 +35,11 @@ use stage1::{ErrorKind, FnId, Program};
 use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
 use stage3::codegen::linkage::Linkage;
 use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
+use stage3::context::DEOPT_COUNTDOWN_OFFSET;
 use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
 
-use crate::ir::{Function, Inst, Op, Terminator, Value};
+use crate::deopt::{self, DeoptTable, FrameRecord, GuardRecord, Location};
+use crate::ir::{Function, GuardKind, Inst, Op, Terminator, Value};
 use crate::objects::Objects;
 use crate::regalloc::{self, Allocation, Loc};
 
@@ -62,6 +64,8 @@ pub enum Piece {
     Terminator(crate::ir::Block),
     /// The error stubs and the exit path.
     SlowPaths,
+    /// The guards' deopt stubs and the common deopt exit (stage 7).
+    DeoptExits,
 }
 
 /// One function's code: what stage 3 records of every function, and where each
@@ -71,6 +75,21 @@ pub struct Generated {
     pub code: FunctionCode,
     /// Each piece's code range, in the order written.
     pub pieces: Vec<(Piece, Range<usize>)>,
+    /// The deopt metadata of its guards (stage 7), `None` when it has none. The code
+    /// holds its address: keep this box (not a copy) as long as the code
+    /// (`CompiledFunction::tables`).
+    pub deopt: Option<Box<DeoptTable>>,
+}
+
+/// A guard's way out (stage 7): its deopt stub, and the stub the stress countdown
+/// jumps to, both on to the common deopt exit with the guard's number.
+#[derive(Clone, Copy)]
+struct DeoptExit {
+    inst: Inst,
+    label: Label,
+    stress: Option<Label>,
+    /// The calls inlined around the guard: the frames its stub gives back.
+    depth: u32,
 }
 
 /// An out-of-line stub raising error `kind` (a code, or `KIND_RECORDED`) at `pc`.
@@ -132,6 +151,15 @@ pub(crate) struct FnGen<'a> {
     /// object: past that access they are objects (it raised `type error` otherwise),
     /// so the object lowering skips their tag test.
     objects_seen: Vec<Value>,
+    /// Each guard's stress check first (see [`generate_speculative`]).
+    stress: bool,
+    /// While a guard's instruction is generated: its deopt stub, where every
+    /// failure of the instruction goes instead of its error.
+    deopt_to: Option<Label>,
+    /// The guards' exits, by guard number.
+    deopts: Vec<DeoptExit>,
+    /// Their records.
+    table: DeoptTable,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -223,7 +251,7 @@ pub fn generate(
         osr: false,
         sites,
     };
-    generate_with(asm, f, alloc, entry, Some(fast), None)
+    generate_with(asm, f, alloc, entry, Some(fast), None, false)
 }
 
 /// How a function's code is entered and how it reaches its callees.
@@ -258,9 +286,25 @@ pub fn generate_entered(
     entry: Entry<'_>,
     objects: Option<Objects<'_>>,
 ) -> Generated {
+    generate_speculative(asm, f, alloc, entry, objects, false)
+}
+
+/// [`generate_entered`] for speculative IR (stage 7), whose guards get deopt exits
+/// and metadata ([`Generated::deopt`], see [`crate::deopt`]). With `stress`, every
+/// guard first counts down the context's deopt countdown
+/// (`sub qword [CTX + DEOPT_COUNTDOWN_OFFSET], 1`) and deoptimizes (reason
+/// `"stress"`) when it reaches zero, so that tests can make any guard fail.
+pub fn generate_speculative(
+    asm: &mut Assembler,
+    f: &Function,
+    alloc: &Allocation,
+    entry: Entry<'_>,
+    objects: Option<Objects<'_>>,
+    stress: bool,
+) -> Generated {
     let mut own = FastEntries::only(f.id, f.arity());
     let fast = (!entry.osr).then_some(&mut own);
-    generate_with(asm, f, alloc, entry, fast, objects)
+    generate_with(asm, f, alloc, entry, fast, objects, stress)
 }
 
 /// [`generate_entered`], with the fast entries of a whole program.
@@ -271,6 +315,7 @@ fn generate_with<'a>(
     entry: Entry<'a>,
     fast: Option<&'a mut FastEntries>,
     objects: Option<Objects<'a>>,
+    stress: bool,
 ) -> Generated {
     let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
     let raise = asm.new_label();
@@ -306,6 +351,10 @@ fn generate_with<'a>(
         objects,
         slow: Vec::new(),
         objects_seen: Vec::new(),
+        stress,
+        deopt_to: None,
+        deopts: Vec::new(),
+        table: DeoptTable::new(),
     };
     gen.gen_function()
 }
@@ -346,11 +395,22 @@ fn max_outgoing(f: &Function) -> usize {
     f.insts
         .iter()
         .map(|i| match &i.op {
-            Op::Call { args, .. } | Op::CallValue { args, .. } | Op::NewArray(args) => args.len(),
-            _ => 0,
+            Op::Guard(guard) => match &guard.kind {
+                GuardKind::Op(op) => outgoing(op),
+                _ => 0,
+            },
+            op => outgoing(op),
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The words `op` passes in memory.
+fn outgoing(op: &Op) -> usize {
+    match op {
+        Op::Call { args, .. } | Op::CallValue { args, .. } | Op::NewArray(args) => args.len(),
+        _ => 0,
+    }
 }
 
 /// Where a value is, as an operand.
@@ -426,20 +486,19 @@ impl FnGen<'_> {
                 frame,
             } = self.stubs[k];
             self.asm.bind(label);
-            let (kind, pc) = match frame {
-                0 => (kind, pc),
-                _ => {
-                    // The inlined function's frame first, then this function's at
-                    // the call, as the call's own error exit would have added them.
-                    let inlined = self.f.frames[frame as usize - 1];
-                    self.asm.mov(Reg::RDI, CTX);
-                    self.asm.mov_imm(Reg::RSI, kind as i64);
-                    self.asm.mov_imm(Reg::RDX, inlined.func as i64);
-                    self.asm.mov_imm(Reg::RCX, pc as i64);
-                    self.asm.call_abs(rt_raise as *const () as u64);
-                    (KIND_RECORDED, u64::from(inlined.call_pc))
-                }
-            };
+            // In inlined code: the inlined function's frame first, then each caller's
+            // at its call (`Frame::caller`, out to this function's), as the calls'
+            // own error exits would have added them.
+            let (mut kind, mut pc, mut frame) = (kind, pc, frame);
+            while frame != 0 {
+                let inlined = self.f.frames[frame as usize - 1];
+                self.asm.mov(Reg::RDI, CTX);
+                self.asm.mov_imm(Reg::RSI, kind as i64);
+                self.asm.mov_imm(Reg::RDX, inlined.func as i64);
+                self.asm.mov_imm(Reg::RCX, pc as i64);
+                self.asm.call_abs(rt_raise as *const () as u64);
+                (kind, pc, frame) = (KIND_RECORDED, u64::from(inlined.call_pc), inlined.caller);
+            }
             self.asm.mov_imm(Reg::RSI, kind as i64);
             self.asm.mov_imm(Reg::RCX, pc as i64);
             self.asm.jmp(self.raise);
@@ -449,8 +508,13 @@ impl FnGen<'_> {
         self.asm.mov_imm(Reg::RDX, self.func as i64);
         self.asm.call_abs(rt_raise as *const () as u64);
         self.gen_leave();
+        let deopts = self.asm.offset();
+        pieces.push((Piece::SlowPaths, slow..deopts));
+        let table = self.gen_deopt_exits();
         let end = self.asm.offset();
-        pieces.push((Piece::SlowPaths, slow..end));
+        if table.is_some() {
+            pieces.push((Piece::DeoptExits, deopts..end));
+        }
         // For the crash describer (`stage3::code_map`): each bytecode pc's code, as the
         // biggest piece of it (an instruction's code may be split by the passes).
         let pcs = self
@@ -484,6 +548,120 @@ impl FnGen<'_> {
                 frame_bytes: self.frame_size as usize + stage3::codegen::frame::FRAME_OVERHEAD,
             },
             pieces,
+            deopt: table,
+        }
+    }
+
+    /// The guards' deopt stubs and the common deopt exit (see [`crate::deopt`]), and
+    /// the table their code holds the address of; nothing without guards.
+    fn gen_deopt_exits(&mut self) -> Option<Box<DeoptTable>> {
+        if self.deopts.is_empty() {
+            return None;
+        }
+        let table = Box::new(std::mem::take(&mut self.table));
+        let common = self.asm.new_label();
+        for (number, exit) in self.deopts.clone().into_iter().enumerate() {
+            let stubs = [(Some(exit.label), 0), (exit.stress, deopt::STRESS_BIT)];
+            for (label, bit) in stubs {
+                let Some(label) = label else { continue };
+                self.asm.bind(label);
+                if exit.depth > 0 {
+                    // The frames of the inlined calls around the guard, given back.
+                    self.asm.add(FRAMES_LEFT, Imm32(exit.depth as i32));
+                }
+                // `rax` is scratch: every allocatable register may hold a value.
+                self.asm.mov_imm(ACC, number as i64 | bit as i64);
+                self.asm.jmp(common);
+            }
+        }
+        self.asm.bind(common);
+        // The save area: `ALLOCATABLE[i]` at `rsp + 8i`; 64 bytes keep `rsp` 16-byte
+        // aligned (it is at the frame's bottom at every guard).
+        for &r in regalloc::ALLOCATABLE.iter().rev() {
+            self.asm.push(r);
+        }
+        self.asm.mov(Reg::RDX, ACC);
+        self.asm.mov(Reg::RCX, Reg::RSP);
+        self.asm.mov(Reg::RDI, CTX);
+        self.asm
+            .mov_imm(Reg::RSI, &*table as *const DeoptTable as i64);
+        self.asm.mov(Reg::R8, Reg::RBP);
+        self.asm.mov(Reg::R9, FRAMES_LEFT);
+        // The seventh argument, the code's entry address, on the stack (twice, for
+        // the alignment): from the address of `here`, where a call pushes it.
+        let here = self.asm.new_label();
+        self.asm.call(here);
+        self.asm.bind(here);
+        let entry = self
+            .asm
+            .label_offset(self.entry)
+            .expect("the entry is bound");
+        let back = (self.asm.offset() - entry) as i32;
+        self.asm.pop(ACC);
+        self.asm.sub(ACC, Imm32(back));
+        self.asm.push(ACC);
+        self.asm.push(ACC);
+        self.asm.call_abs(deopt::rt_deopt as *const () as u64);
+        // The frames' result in `rax`: the function returns it (the error word
+        // included: its frames are in the trace already).
+        self.asm.add(FRAMES_LEFT, Imm32(1));
+        self.gen_leave();
+        Some(table)
+    }
+
+    /// The deopt stub of guard `inst`, made (with its record, and its stress check
+    /// emitted here when compiled with stress) on first use.
+    fn guard_exit(&mut self, inst: Inst) -> Label {
+        if let Some(exit) = self.deopts.iter().rev().find(|d| d.inst == inst) {
+            return exit.label;
+        }
+        let f = self.f;
+        let Op::Guard(guard) = &f.inst(inst).op else {
+            unreachable!("guard_exit of a guard");
+        };
+        let frames = guard
+            .state
+            .frames
+            .iter()
+            .map(|frame| FrameRecord {
+                func: frame.func,
+                pc: frame.pc as usize,
+                locals: frame.locals.iter().map(|&v| self.location(v)).collect(),
+                operands: frame.operands.iter().map(|&v| self.location(v)).collect(),
+            })
+            .collect();
+        let record = GuardRecord {
+            reason: guard.reason(),
+            frames,
+        };
+        self.table.push(&record);
+        let label = self.asm.new_label();
+        let stress = self.stress.then(|| self.asm.new_label());
+        if let Some(stress) = stress {
+            self.asm
+                .sub_mi(Mem::base_disp(CTX, DEOPT_COUNTDOWN_OFFSET), Imm32(1));
+            self.asm.jcc(Cond::E, stress);
+        }
+        self.deopts.push(DeoptExit {
+            inst,
+            label,
+            stress,
+            depth: record.inline_depth() as u32,
+        });
+        label
+    }
+
+    /// Where `v` is, for the deopt table.
+    fn location(&self, v: Value) -> Location {
+        if let Some(word) = regalloc::constant_word(self.f, v) {
+            return Location::Const(word);
+        }
+        match self.alloc.loc(v) {
+            Loc::Reg(r) => {
+                let i = regalloc::ALLOCATABLE.iter().position(|&a| a == r);
+                Location::Reg(i.expect("values live in allocatable registers") as u8)
+            }
+            Loc::Slot(s) => Location::Slot(self.slot_disp(s)),
         }
     }
 
@@ -580,10 +758,15 @@ impl FnGen<'_> {
 
     /// Spill slot `s`, below the saved registers.
     fn slot(&self, s: u32) -> Mem {
+        Mem::base_disp(Reg::RBP, self.slot_disp(s))
+    }
+
+    /// Spill slot `s`'s offset from `rbp`.
+    fn slot_disp(&self, s: u32) -> i32 {
         let saved = self.alloc.callee_saved.len() as i32;
         let disp = -8 * (saved + s as i32 + 1);
         debug_assert!(-disp <= self.saved_bytes);
-        Mem::base_disp(Reg::RBP, disp)
+        disp
     }
 
     /// The stub raising `kind` at `pc` (of this function's code, or of the inlined
@@ -616,8 +799,12 @@ impl FnGen<'_> {
         }
     }
 
-    /// The label raising `kind` at the pc of `inst`.
+    /// The label raising `kind` at the pc of `inst`; while a guard's instruction is
+    /// generated, the guard's deopt stub (the interpreter redoes the instruction).
     fn error(&mut self, kind: ErrorKind, inst: Inst) -> Label {
+        if let Some(deopt) = self.deopt_to {
+            return deopt;
+        }
         let data = self.f.inst(inst);
         let (pc, frame) = (data.pc as u64, data.frame);
         self.stub(error_code(kind) as u64, pc, frame)
