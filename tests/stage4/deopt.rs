@@ -22,12 +22,13 @@ use stage1::limits::MAX_FRAMES;
 use stage1::print::format_value;
 use stage1::value::ERROR_WORD;
 use stage1::{Engine, FnId, RuntimeError, Value, Verified};
-use stage2::Reg;
+use stage2::{Assembler, Label, Reg};
 use stage3::context::{Context, FnEntry, NO_STRESS};
 use stage3::runtime::{call_interpreted, recorded_error, resume_interpreted};
 use stage3::{CompiledFunction, Deopt, SharedCode, TierHooks, TierOptions};
 use stage4::deopt::{compile_alone, table_of, Location};
 use stage4::ir::{self, Frame, Function};
+use stage4::objects::{ObjectLowering, Site};
 use stage4::regalloc;
 
 use super::common::{isolated, load};
@@ -104,13 +105,24 @@ fn optimize(
     registers: Option<&[Reg]>,
     stress: bool,
 ) -> Optimized {
+    optimize_with(verified, f, registers, stress, None)
+}
+
+/// [`optimize`], the object instructions lowered with `objects`.
+fn optimize_with(
+    verified: &Verified,
+    f: &Function,
+    registers: Option<&[Reg]>,
+    stress: bool,
+    objects: Option<&dyn ObjectLowering>,
+) -> Optimized {
     let alloc = match registers {
         Some(regs) => regalloc::allocate_with(f, regs),
         None => regalloc::allocate(f),
     };
     regalloc::checker::check(f, &alloc)
         .unwrap_or_else(|e| panic!("the allocation fails its check: {}", e[0]));
-    let compiled = compile_alone(verified, f, &alloc, None, None, stress)
+    let compiled = compile_alone(verified, f, &alloc, None, objects, stress)
         .unwrap_or_else(|e| panic!("not compiled: {e}"));
     Optimized {
         func: f.id,
@@ -720,5 +732,108 @@ fn stress_at_every_countdown_agrees_with_the_interpreter() {
             let deopts = agrees(&verified, &[&h], Some(i64::MAX));
             assert_eq!(summary(&deopts), [("not an integer", 1, 2, 3)]);
         }
+    });
+}
+
+// ---- guarded field accesses ---------------------------------------------------------
+
+/// An object lowering whose fast paths always miss.
+struct Misses;
+
+impl ObjectLowering for Misses {
+    fn get_field(&self, asm: &mut Assembler, _: Site, _: Reg, _: bool, miss: Label) -> bool {
+        asm.jmp(miss);
+        true
+    }
+
+    fn set_field(
+        &self,
+        asm: &mut Assembler,
+        _: Site,
+        _: Reg,
+        _: Reg,
+        _: bool,
+        miss: Label,
+    ) -> bool {
+        asm.jmp(miss);
+        true
+    }
+
+    fn call_targets(&self, _: Site) -> Vec<FnId> {
+        Vec::new()
+    }
+}
+
+/// An object lowering with no fast path at all.
+struct Declines;
+
+impl ObjectLowering for Declines {
+    fn get_field(&self, _: &mut Assembler, _: Site, _: Reg, _: bool, _: Label) -> bool {
+        false
+    }
+
+    fn set_field(&self, _: &mut Assembler, _: Site, _: Reg, _: Reg, _: bool, _: Label) -> bool {
+        false
+    }
+
+    fn call_targets(&self, _: Site) -> Vec<FnId> {
+        Vec::new()
+    }
+}
+
+const FIELDS: &str = "\
+fn getx(o) {
+  return o.x;
+}
+fn setx(o, v) {
+  o.x = v;
+  return o;
+}
+let p = {y: 1, x: 2};
+";
+
+/// The index of field `x` in the program's field names.
+fn field_x(verified: &Verified) -> usize {
+    let fields = &verified.program().fields;
+    fields.iter().position(|f| f == "x").expect("a field x")
+}
+
+#[test]
+fn a_guarded_field_access_is_its_fast_path_and_a_miss_deopts() {
+    isolated(|| {
+        let main = "print getx(p);\nprint setx(p, 7);\nprint setx({x: 0}, p);\nprint getx(3);\n";
+        let verified = load("fields.mini", &format!("{FIELDS}{main}"));
+        let x = field_x(&verified);
+        let getx = parse(&format!(
+            "function getx f1 {{\nb0(v0):  @0\n    v1 = guard get_field v0, {x} [f1@1: v0 | v0]  @1\n    return v1\n}}\n"
+        ));
+        let setx = parse(&format!(
+            "function setx f2 {{\nb0(v0, v1):  @0\n    guard set_field v0, {x}, v1 [f2@2: v0, v1 | v0, v1]  @2\n    return v0\n}}\n"
+        ));
+        // Every access misses: each deopts, and the interpreter does it (the last
+        // one raising `type error` with getx's frame and main's).
+        let misses: &dyn ObjectLowering = &Misses;
+        let g = optimize_with(&verified, &getx, None, false, Some(misses));
+        let s = optimize_with(&verified, &setx, None, false, Some(misses));
+        let deopts = agrees(&verified, &[&g, &s], None);
+        let miss = "field cache miss";
+        assert_eq!(
+            summary(&deopts),
+            [
+                (miss, 1, 1, 1),
+                (miss, 2, 2, 1),
+                (miss, 2, 2, 1),
+                (miss, 1, 1, 1)
+            ]
+        );
+        // No fast path: the runtime's call does the access (and raises) in line.
+        let declines: &dyn ObjectLowering = &Declines;
+        let g = optimize_with(&verified, &getx, None, false, Some(declines));
+        let s = optimize_with(&verified, &setx, None, false, Some(declines));
+        assert_eq!(summary(&agrees(&verified, &[&g, &s], None)), []);
+        // Nor without a lowering.
+        let g = optimize(&verified, &getx, None, false);
+        let s = optimize(&verified, &setx, None, false);
+        assert_eq!(summary(&agrees(&verified, &[&g, &s], None)), []);
     });
 }
