@@ -299,6 +299,28 @@ impl Assembler {
         }
     }
 
+    /// `op byte ptr [dst], imm8` (`80 /op ib`) for the ALU group: a byte in memory,
+    /// e.g. a flag that generated code sets in place in a feedback vector.
+    pub fn alu_mi8(&mut self, op: AluOp, dst: Mem, imm: u8) {
+        self.op(&[0x80], false, op as u8, Rm::Mem(dst));
+        self.buf.byte(imm);
+    }
+
+    /// `op byte ptr [dst], src` (`8*op + 0 /r`) for the ALU group: a byte register
+    /// into a byte in memory, e.g. flags computed in a register.
+    pub fn alu_mr8(&mut self, op: AluOp, dst: Mem, src: Reg8) {
+        encode(
+            &mut self.buf,
+            &[(op as u8) << 3],
+            Operands {
+                w: false,
+                reg: src.0.number(),
+                rm: Rm::Mem(dst),
+                byte_reg_needs_rex: src.needs_rex(),
+            },
+        );
+    }
+
     /// `cmp qword ptr [dst], imm` (`83 /7 ib` or `81 /7 id`), e.g. to check a tag or
     /// a shape in memory.
     pub fn cmp_mi(&mut self, dst: Mem, imm: Imm32) {

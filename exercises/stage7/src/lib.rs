@@ -13,6 +13,8 @@
 //! `Speculation` extension point), stage 5's tiered engine (its `Extension`) and
 //! stage 6's caches.
 //!
+//! - [`feedback`]: the template baseline code records type feedback with, and the
+//!   optimizer's bets made from a snapshot of it ([`feedback::FeedbackSpeculation`]);
 //! - [`policy`]: the recompilation policy — deopts counted per function and per
 //!   guard, bets dropped, back-off, giving up;
 //! - [`stress`]: deopts forced at guards to test them ([`Stress`]);
@@ -28,6 +30,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod feedback;
 pub mod policy;
 pub mod stress;
 

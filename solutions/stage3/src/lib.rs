@@ -24,6 +24,7 @@ pub mod runner;
 pub mod runtime;
 pub mod stack;
 
+pub use codegen::feedback::{FeedbackCode, Observed};
 pub use codegen::tiering::{
     compile_function, CompiledFunction, Countdown, FrameState, SharedCode, TierOptions,
 };

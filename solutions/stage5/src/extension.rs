@@ -22,7 +22,7 @@ use stage1::interp::tiering::Counters;
 use stage1::objects::ObjectModel;
 use stage1::{Event, FnId, Verified};
 use stage3::codegen::objects::ObjectCode;
-use stage3::Deopt;
+use stage3::{Deopt, FeedbackCode};
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 
@@ -64,9 +64,11 @@ pub trait Extension: Send + Sync {
         None
     }
 
-    /// Baseline code records type feedback into the run's counters (stage 7).
-    fn baseline_feedback(&self) -> bool {
-        false
+    /// The template with which baseline code records type feedback into the run's
+    /// counters (stage 7's, through stage 3's `TierOptions::feedback`). `None` (the
+    /// default): baseline code records nothing, exactly stage 3's templates.
+    fn baseline_feedback(&self) -> Option<FeedbackCode> {
+        None
     }
 
     /// The first value of the stress countdown (`NativeContext::deopt_countdown`),

@@ -531,6 +531,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let options = TierOptions {
             counters: Some(self.counters),
             countdown: Some(crate::countdown::emit_countdown),
+            feedback: self.extension.and_then(|e| e.baseline_feedback()),
             objects: objects.as_deref(),
             ..TierOptions::default()
         };

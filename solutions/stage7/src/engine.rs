@@ -9,10 +9,11 @@
 //! that bet wrong is taken out of the function table (callers go back to baseline
 //! code) and the function is queued again after the policy's wait.
 //!
-//! What is wired today: the policy, stress countdowns, events, tables and the command
-//! line. The bets themselves come from the feedback crate module and stage 4's
-//! speculative pipeline as they land; until then a speculating compile bets nothing
-//! ([`NoSpeculation`]), so no guard exists to fail.
+//! What is wired today: the policy, stress countdowns, events, tables, the command
+//! line, and the bets ([`crate::feedback::FeedbackSpeculation`], from the feedback
+//! that the interpreter and baseline code record, the caches and the dropped bets),
+//! which stage 4's speculative pipeline takes as it lands; until then the bets are
+//! asked for and ignored, so no guard exists to fail.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -25,9 +26,9 @@ use stage1::objects::ObjectModel;
 use stage1::value::Kind;
 use stage1::{Engine, Event, FnId, RuntimeError, Stats, Value, Verified};
 use stage3::codegen::objects::ObjectCode;
-use stage3::Deopt;
+use stage3::{Deopt, FeedbackCode};
 use stage4::objects::ObjectLowering;
-use stage4::speculation::{NoSpeculation, Speculation};
+use stage4::speculation::Speculation;
 use stage5::extension::AfterDeopt;
 use stage5::queue::Finished;
 use stage5::record::FunctionRecord;
@@ -36,6 +37,7 @@ use stage6::engine::{shape_model, Caches};
 use stage6::model::ShapeModel;
 use stage6::optimized::OptimizedCode;
 
+use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation};
 use crate::policy::{Bet, DeoptPolicy, FunctionDeopts};
 use crate::stress::{Countdown, Stress};
 
@@ -80,6 +82,9 @@ struct RunState {
     events: Vec<Event>,
     /// Each function's name and source lines, by index.
     functions: Vec<(String, Vec<u32>)>,
+    /// The caches as the last queued job's snapshot saw them (`Extension::optimizer`
+    /// is asked just before `Extension::speculation`), for the cache bets.
+    caches: Option<OptimizedCode>,
 }
 
 impl RunState {
@@ -98,6 +103,7 @@ impl RunState {
             countdown,
             events: Vec::new(),
             functions,
+            caches: None,
         }
     }
 
@@ -298,8 +304,9 @@ impl Extension for Speculator {
         }
         // The optimizer inlines callees and compiles their sites too: every site's
         // cache goes with the job.
-        let code = OptimizedCode::of_heap_sites(heap, None)?;
-        Some(Box::new(code))
+        let code = OptimizedCode::of_heap_sites(heap, None);
+        self.state().caches = code.clone();
+        Some(Box::new(code?))
     }
 
     fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String> {
@@ -310,8 +317,8 @@ impl Extension for Speculator {
 
     fn speculation(
         &self,
-        _verified: &Verified,
-        _counters: &Counters,
+        verified: &Verified,
+        counters: &Counters,
         func: FnId,
     ) -> Option<Box<dyn Speculation>> {
         if !self.speculation {
@@ -332,13 +339,19 @@ impl Extension for Speculator {
             // Given up: stage 4's code, which never deoptimizes.
             return None;
         }
-        // The profile's bets are wired when the feedback snapshot lands; until then
-        // a speculating compile bets nothing.
-        Some(Box::new(NoSpeculation))
+        // The profile as it is now, the caches as `optimizer` just saw them, and
+        // every bet dropped so far.
+        let dropped = state.policy.dropped().iter().map(bet_instruction);
+        Some(Box::new(FeedbackSpeculation::new(
+            verified,
+            counters.feedback().snapshot(),
+            state.caches.as_ref(),
+            dropped,
+        )))
     }
 
-    fn baseline_feedback(&self) -> bool {
-        self.speculation
+    fn baseline_feedback(&self) -> Option<FeedbackCode> {
+        self.speculation.then_some(emit_feedback as FeedbackCode)
     }
 
     fn stress(&self) -> Option<i64> {

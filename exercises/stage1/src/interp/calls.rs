@@ -102,6 +102,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 // SAFETY: as above; the result takes the first argument's slot.
                 cur.sp = unsafe { cur.sp.sub(argc as usize) };
                 self.push(cur, v);
+                self.feed_result(cur);
                 Ok(())
             }
             Err(unwind) => {

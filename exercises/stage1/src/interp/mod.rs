@@ -783,6 +783,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     #[cold]
     #[inline(never)]
     fn error(&mut self, kind: ErrorKind, func: FnId, pc: usize) -> Unwind {
+        self.feed_error(kind, func, pc - 1);
         let mut frames = std::mem::take(&mut self.pending);
         if !std::mem::take(&mut self.pending_has_running) {
             frames.push((func, pc - 1));

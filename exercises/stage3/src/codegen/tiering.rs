@@ -47,6 +47,7 @@ use stage1::interp::tiering::Counters;
 use stage1::{FnId, Instr, Program, Value, Verified};
 use stage2::{Assembler, CodeBlock, Cond, Imm32, Label, Mem, Reg};
 
+use super::feedback::{FeedbackCode, TakenArm};
 use super::frame::ARGS;
 use super::linkage::Linkage;
 use super::objects::ObjectCode;
@@ -70,6 +71,10 @@ pub struct TierOptions<'a> {
     /// (an extension point, so that stage 5's exercise needs no copy of this
     /// generator).
     pub countdown: Option<Countdown>,
+    /// The template that records type feedback into the counters' feedback vectors
+    /// (stage 7's, see [`feedback`](super::feedback)); `None`: the code records
+    /// nothing, exactly stage 3's. Needs `counters` (the vectors are theirs).
+    pub feedback: Option<FeedbackCode>,
     /// Record each instruction's code range ([`FunctionCode::instrs`]), for a
     /// listing.
     pub ranges: bool,
@@ -83,6 +88,7 @@ impl std::fmt::Debug for TierOptions<'_> {
         f.debug_struct("TierOptions")
             .field("counters", &self.counters)
             .field("countdown", &self.countdown)
+            .field("feedback", &self.feedback)
             .field("ranges", &self.ranges)
             .field("objects", &self.objects.map(|_| "ObjectCode"))
             .finish()
@@ -146,6 +152,7 @@ pub fn compile_function(
         linkage: Linkage::Table,
         counters: options.counters,
         countdown: options.countdown.unwrap_or(emit_countdown),
+        feedback: options.feedback,
         osr: true,
         // Under the test harness every function records its ranges, for describing
         // a crash.
@@ -304,9 +311,13 @@ struct HotLoop {
 #[derive(Debug, Default)]
 pub(crate) struct FnTiering<'a> {
     /// The counters to decrement, if any.
-    counters: Option<&'a Counters>,
+    pub(super) counters: Option<&'a Counters>,
     /// The template of their countdowns.
     countdown: Option<Countdown>,
+    /// The template that records feedback, if the code records it.
+    pub(super) feedback: Option<FeedbackCode>,
+    /// The taken arms' recording stubs (see [`feedback`](super::feedback)).
+    pub(super) taken_arms: Vec<TakenArm>,
     /// Whether to make OSR entries.
     osr: bool,
     /// The call countdown's stub and where it goes back to.
@@ -322,11 +333,13 @@ impl<'a> FnTiering<'a> {
     pub(crate) fn new(
         counters: Option<&'a Counters>,
         countdown: Countdown,
+        feedback: Option<FeedbackCode>,
         osr: bool,
     ) -> FnTiering<'a> {
         FnTiering {
             counters,
             countdown: Some(countdown),
+            feedback,
             osr,
             ..FnTiering::default()
         }

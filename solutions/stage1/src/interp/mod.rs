@@ -783,6 +783,7 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     #[cold]
     #[inline(never)]
     fn error(&mut self, kind: ErrorKind, func: FnId, pc: usize) -> Unwind {
+        self.feed_error(kind, func, pc - 1);
         let mut frames = std::mem::take(&mut self.pending);
         if !std::mem::take(&mut self.pending_has_running) {
             frames.push((func, pc - 1));
@@ -849,8 +850,14 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 Op::Le => binary!(ops::compare, Instr::Le),
                 Op::Gt => binary!(ops::compare, Instr::Gt),
                 Op::Ge => binary!(ops::compare, Instr::Ge),
-                Op::Eq => binary!(ops::compare, Instr::Eq),
-                Op::Ne => binary!(ops::compare, Instr::Ne),
+                Op::Eq => {
+                    self.feed_top_operands(&cur);
+                    binary!(ops::compare, Instr::Eq)
+                }
+                Op::Ne => {
+                    self.feed_top_operands(&cur);
+                    binary!(ops::compare, Instr::Ne)
+                }
                 Op::Not => {
                     let a = self.pop(&mut cur);
                     let r = Value::bool(!tri!(self, cur, ops::truth(a)));
@@ -860,13 +867,19 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 Op::JumpIfFalse(target) => {
                     let c = self.pop(&mut cur);
                     if !tri!(self, cur, ops::truth(c)) {
+                        self.feed_branch(cur.func, cur.pc - 1, true);
                         cur.pc = target as usize;
+                    } else {
+                        self.feed_branch(cur.func, cur.pc - 1, false);
                     }
                 }
                 Op::JumpIfTrue(target) => {
                     let c = self.pop(&mut cur);
                     if tri!(self, cur, ops::truth(c)) {
+                        self.feed_branch(cur.func, cur.pc - 1, true);
                         cur.pc = target as usize;
+                    } else {
+                        self.feed_branch(cur.func, cur.pc - 1, false);
                     }
                 }
                 Op::Loop(target) => {
@@ -901,6 +914,8 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                     if let Some(result) = self.ret(&mut cur) {
                         return Ok(result);
                     }
+                    // Back in the caller, after its call: the call's result.
+                    self.feed_result(&cur);
                 }
                 Op::Print => {
                     let v = self.pop(&mut cur);
@@ -920,17 +935,23 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 Op::NewArrayFill => {
                     cur = tri!(self, cur, self.array_op_slow(cur, Instr::NewArrayFill))
                 }
-                Op::ArrayGet => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayGet)),
+                Op::ArrayGet => {
+                    tri!(self, cur, self.array_op(&mut cur, Instr::ArrayGet));
+                    self.feed_result(&cur);
+                }
                 Op::ArraySet => tri!(self, cur, self.array_op(&mut cur, Instr::ArraySet)),
                 Op::ArrayLen => tri!(self, cur, self.array_op(&mut cur, Instr::ArrayLen)),
                 Op::NewObject => cur = tri!(self, cur, self.object_op_slow(cur, Instr::NewObject)),
                 // Prepared code has the site forms (`GetFieldAt`, ..): these two are
                 // for code run as it is, without sites.
-                Op::GetField(k) => tri!(
-                    self,
-                    cur,
-                    self.object_op(&mut cur, Instr::GetField(k), None)
-                ),
+                Op::GetField(k) => {
+                    tri!(
+                        self,
+                        cur,
+                        self.object_op(&mut cur, Instr::GetField(k), None)
+                    );
+                    self.feed_result(&cur);
+                }
                 Op::SetField(k) => tri!(
                     self,
                     cur,
@@ -942,7 +963,8 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                         self,
                         cur,
                         self.object_op(&mut cur, Instr::GetField(k), Some(site))
-                    )
+                    );
+                    self.feed_result(&cur);
                 }
                 Op::SetFieldAt(site) => {
                     let k = self.site_fields[site as usize];
@@ -957,17 +979,21 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
                 // an error is reported at the instruction of the sequence that failed.
                 Op::JumpUnlessLocals { cmp, a, b } => {
                     let (x, y) = (*self.local(&cur, a.into()), *self.local(&cur, b.into()));
+                    self.feed_operands(cur.func, cur.pc + 1, x, y);
                     let c = tri_at!(self, cur, 3, ops::compare(cmp.instr(), x, y));
+                    self.feed_branch(cur.func, cur.pc + 2, c == Value::ZERO);
                     cur.pc = self.branch_unless(&cur, c);
                 }
                 Op::JumpUnlessLocalConst { cmp, a, k } => {
                     let x = *self.local(&cur, a.into());
+                    self.feed_operands(cur.func, cur.pc + 1, x, self.constant(k.into()));
                     let c = tri_at!(
                         self,
                         cur,
                         3,
                         ops::compare(cmp.instr(), x, self.constant(k.into()))
                     );
+                    self.feed_branch(cur.func, cur.pc + 2, c == Value::ZERO);
                     cur.pc = self.branch_unless(&cur, c);
                 }
                 Op::LocalArithConst { op, a, k } => {

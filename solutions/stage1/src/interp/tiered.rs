@@ -33,10 +33,11 @@ use std::cell::Cell;
 use std::io::Write;
 
 use super::calls::Cursor;
+use super::feedback::{self, Feedback};
 use super::superinstr::Op;
 use super::tiering::{Counters, Installed};
 use super::{Callout, Machine, Unwind};
-use crate::bytecode::FnId;
+use crate::bytecode::{FnId, Instr};
 use crate::error::ErrorKind;
 use crate::heap::Heap;
 use crate::limits::MAX_FRAMES;
@@ -75,6 +76,8 @@ pub(super) struct Tiering<'r> {
     /// `loop`'s counter (see [`Counters`]).
     back_edges: &'r [Cell<i64>],
     loop_slots: &'r [Box<[u32]>],
+    /// The run's type feedback, which the tiered machine records into.
+    feedback: &'r Feedback,
 }
 
 impl<'r> Tiering<'r> {
@@ -86,6 +89,7 @@ impl<'r> Tiering<'r> {
             installed: installed.flags(),
             back_edges,
             loop_slots,
+            feedback: counters.feedback(),
         }
     }
 
@@ -306,6 +310,100 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
         }
         cur.pc = target as usize;
         Ok(cur)
+    }
+}
+
+/// Type feedback (stage 7, see [`feedback`]): what the tiered machine records as it
+/// runs. Every method is empty in the other machines (`TIERED` is a constant), so
+/// `run` and the static mixed runs pay nothing for it.
+impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
+    /// ORs `flags` into the feedback of the instruction at `pc` of `func`.
+    #[inline(always)]
+    fn feed(&self, func: FnId, pc: usize, flags: u8) {
+        if TIERED {
+            if let Some(tiering) = self.tiering {
+                tiering.feedback.record(func, pc, flags);
+            }
+        }
+    }
+
+    /// The conditional jump at `pc` of `func` jumped (`jumps`) or fell through.
+    #[inline(always)]
+    pub(super) fn feed_branch(&self, func: FnId, pc: usize, jumps: bool) {
+        let flag = if jumps {
+            feedback::TAKEN
+        } else {
+            feedback::NOT_TAKEN
+        };
+        self.feed(func, pc, flag);
+    }
+
+    /// The kind of the value on top of the running frame's operands, which the
+    /// instruction before `cur.pc` gave: a load (`array_get`, `get_field`), or a call
+    /// whose result just came back (from an interpreted callee's `return`, or from
+    /// compiled code).
+    #[inline(always)]
+    pub(super) fn feed_result(&self, cur: &Cursor<'p>) {
+        if TIERED {
+            // SAFETY: the instruction before `cur.pc` pushed its result, so the frame
+            // has a top operand, inside the stack.
+            let v = unsafe { *cur.sp.sub(1) };
+            self.feed(cur.func, cur.pc - 1, feedback::kind_of(v));
+        }
+    }
+
+    /// The operands `a` and `b` of the comparison at `pc` of `func`: [`OTHER`](feedback::OTHER)
+    /// unless both are integers (`eq` and `ne` take any values without an error).
+    #[inline(always)]
+    pub(super) fn feed_operands(&self, func: FnId, pc: usize, a: Value, b: Value) {
+        if TIERED && !(a.is_int() && b.is_int()) {
+            self.feed(func, pc, feedback::OTHER);
+        }
+    }
+
+    /// The two operands on top of the running frame, those of the comparison
+    /// before `cur.pc` ([`Machine::feed_operands`]).
+    #[inline(always)]
+    pub(super) fn feed_top_operands(&self, cur: &Cursor<'p>) {
+        if TIERED {
+            // SAFETY: the verifier guarantees a comparison's two operands are the
+            // frame's top two, inside the stack.
+            let (a, b) = unsafe { (*cur.sp.sub(2), *cur.sp.sub(1)) };
+            self.feed_operands(cur.func, cur.pc - 1, a, b);
+        }
+    }
+
+    /// On the way to the error `kind` raised by the instruction at `pc` of `func`:
+    /// [`OVERFLOW`](feedback::OVERFLOW) for an arithmetic overflow,
+    /// [`OTHER`](feedback::OTHER) for arithmetic or an ordering on a non-integer
+    /// (Mini's only ways to see them are these errors, so they are recorded here,
+    /// on the cold path).
+    #[inline(always)]
+    pub(super) fn feed_error(&self, kind: ErrorKind, func: FnId, pc: usize) {
+        if !TIERED {
+            return;
+        }
+        let Some(&instr) = self.program.functions[func as usize].code.get(pc) else {
+            return;
+        };
+        let flag = match (instr, kind) {
+            (Instr::Add | Instr::Sub | Instr::Mul | Instr::Neg, ErrorKind::IntegerOverflow) => {
+                feedback::OVERFLOW
+            }
+            (
+                Instr::Add
+                | Instr::Sub
+                | Instr::Mul
+                | Instr::Neg
+                | Instr::Lt
+                | Instr::Le
+                | Instr::Gt
+                | Instr::Ge,
+                ErrorKind::TypeError,
+            ) => feedback::OTHER,
+            _ => return,
+        };
+        self.feed(func, pc, flag);
     }
 }
 

@@ -16,6 +16,7 @@
 mod arith;
 mod calls;
 mod compare;
+pub mod feedback;
 pub mod frame;
 mod heap;
 mod jumps;
@@ -267,6 +268,7 @@ fn generate_program(
             linkage: Linkage::Labels(&entries),
             counters: None,
             countdown: tiering::emit_countdown,
+            feedback: None,
             osr: false,
             ranges,
             objects: None,
@@ -296,6 +298,9 @@ pub(crate) struct Setup<'a> {
     pub counters: Option<&'a Counters>,
     /// The template of their countdowns.
     pub countdown: tiering::Countdown,
+    /// The template that records type feedback, if the code records it
+    /// ([`feedback`]).
+    pub feedback: Option<feedback::FeedbackCode>,
     /// Whether to make an OSR entry for each loop header.
     pub osr: bool,
     /// Whether to record each instruction's code range (for the listing).
@@ -352,7 +357,12 @@ pub(crate) fn gen_one(
         targets,
         stubs,
         raise,
-        tiering: tiering::FnTiering::new(setup.counters, setup.countdown, setup.osr),
+        tiering: tiering::FnTiering::new(
+            setup.counters,
+            setup.countdown,
+            setup.feedback,
+            setup.osr,
+        ),
         objects: setup.objects,
     };
     let code = gen.gen_function(f, depths, setup.ranges);
@@ -548,7 +558,7 @@ impl FnGen<'_> {
                 // nothing else jumps to that jump: the superinstructions' rule.
                 let targets = &self.targets;
                 let pair = compare_and_branch(&f.code, |p| targets[p].is_some(), pc);
-                fused = self.gen_instr(instr, pair);
+                fused = self.gen_recorded(instr, pair);
             }
             falls_in = !matches!(instr, Instr::Jump(_) | Instr::Loop(_) | Instr::Return);
             if ranges {
@@ -556,6 +566,7 @@ impl FnGen<'_> {
             }
         }
         let slow = self.asm.offset();
+        self.gen_taken_arms();
         self.gen_tiering_stubs(depths);
         for k in 0..self.stubs.len() {
             let Stub { label, kind, pc } = self.stubs[k];
@@ -578,7 +589,8 @@ impl FnGen<'_> {
     /// The driver's `match`: one template per instruction. A compare takes the
     /// conditional jump after it along when they are a fusable `pair`
     /// ([`compare_and_branch`]): it returns `true` then, and the driver skips the jump.
-    fn gen_instr(&mut self, instr: Instr, pair: Option<(Cmp, bool, u32)>) -> bool {
+    /// (The driver calls it through [`feedback`], which adds what records feedback.)
+    fn gen_template(&mut self, instr: Instr, pair: Option<(Cmp, bool, u32)>) -> bool {
         if let Some((cmp, when, target)) = pair {
             self.gen_compare_and_jump(cmp.instr(), when, target);
             return true;

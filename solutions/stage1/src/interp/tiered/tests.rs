@@ -661,3 +661,211 @@ fn tiered_runs_agree_with_the_interpreter() {
         "{osrs} OSRs, {calls_out} calls out"
     );
 }
+
+// ---- type feedback (stage 7) ----------------------------------------------------------
+
+use crate::interp::feedback::{INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
+
+/// Which instructions a test means: a predicate on them.
+type Picks = fn(&Instr) -> bool;
+
+/// A tiered run of `verified` under `plan`: its output and the feedback it recorded,
+/// function by function.
+fn feedback_of(verified: &Verified, plan: Plan) -> (String, Vec<Vec<u8>>) {
+    let program = verified.program();
+    let counters = Counters::new(program, plan.calls, plan.loops);
+    let installed = Installed::new(program.functions.len());
+    let mut double = Double {
+        verified,
+        counters: &counters,
+        installed: &installed,
+        plan,
+        seen: Vec::new(),
+    };
+    let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
+    let mut out = Vec::new();
+    let link = Link::Tiered {
+        counters: &counters,
+        installed: &installed,
+        callout: &mut double,
+    };
+    let entry = Entry::call(MAIN, &[], 0);
+    // An error ends the run as it would any other: the feedback is what counts here.
+    let _ = Interpreter::new().enter(verified, &mut heap, entry, Some(link), &mut out);
+    let output = String::from_utf8(out).expect("the output is text");
+    (output, counters.feedback().snapshot())
+}
+
+/// The feedback `expected` lists (function name, the first pc at or after `from` of
+/// an instruction `is` picks, flags) and 0 everywhere else: the whole snapshot.
+fn expect_feedback(
+    verified: &Verified,
+    feedback: &[Vec<u8>],
+    expected: &[(&str, usize, Picks, u8)],
+) {
+    let program = verified.program();
+    let mut want: Vec<Vec<u8>> = program
+        .functions
+        .iter()
+        .map(|f| vec![0; f.code.len()])
+        .collect();
+    for &(name, from, is, flags) in expected {
+        let func = id(verified, name);
+        let pc = pcs(verified, func, is)
+            .into_iter()
+            .find(|&pc| pc >= from)
+            .unwrap_or_else(|| panic!("no such instruction in {name} from pc {from}"));
+        want[func as usize][pc] |= flags;
+    }
+    for (func, (want, got)) in want.iter().zip(feedback).enumerate() {
+        let name = &program.functions[func].name;
+        pretty_assertions::assert_eq!(want, got, "the feedback of {name}");
+    }
+}
+
+fn is_jump_if_false(i: &Instr) -> bool {
+    matches!(i, JumpIfFalse(_))
+}
+
+fn is_jump_if_true(i: &Instr) -> bool {
+    matches!(i, JumpIfTrue(_))
+}
+
+fn is_call(i: &Instr) -> bool {
+    matches!(i, Call { .. })
+}
+
+/// Branches, loads and calls, `n` trips of `main`'s loop: `f`'s branch is taken at
+/// every trip but the tenth (`i == 9`); `get` gives an array once in four;
+/// `pick(0)` goes one way through `||` and `if`, every other `pick` the other.
+fn branches_and_loads(n: i64) -> Verified {
+    load(&format!(
+        "fn f(i) {{ if i == 9 {{ return 1; }} return 0; }}\n\
+         fn get(a, i) {{ return a[i]; }}\n\
+         fn pick(c) {{ if c || c > 5 {{ return [c]; }} return c; }}\n\
+         let xs = [1, 2, [3], 4];\n\
+         let i = 0;\n\
+         let s = 0;\n\
+         while i < {n} {{ s = s + f(i); get(xs, i % 4); pick(i); i = i + 1; }}\n\
+         let g = get;\n\
+         print g(xs, 1);\n\
+         print s;"
+    ))
+}
+
+/// The tiered interpreter records each conditional jump's directions, with the
+/// superinstructions' fused jumps; the kinds of values loads and calls give; and
+/// nothing anywhere else.
+#[test]
+fn the_interpreter_records_branches_and_result_kinds() {
+    let p = branches_and_loads(10);
+    let (output, feedback) = feedback_of(&p, Plan::new(NO, NO));
+    assert_eq!(output, "2\n1\n");
+    let both = TAKEN | NOT_TAKEN;
+    expect_feedback(
+        &p,
+        &feedback,
+        &[
+            ("main", 0, is_jump_if_false, both),
+            ("main", 0, is_call, INT),
+            ("main", 20, is_call, INT | OTHER),
+            ("main", 26, is_call, INT | OTHER),
+            ("main", 0, |i| matches!(i, CallValue(_)), INT),
+            ("f", 0, is_jump_if_false, both),
+            ("get", 0, |i| matches!(i, ArrayGet), INT | OTHER),
+            ("pick", 0, is_jump_if_true, both),
+            ("pick", 2, is_jump_if_true, NOT_TAKEN),
+            ("pick", 0, is_jump_if_false, both),
+        ],
+    );
+}
+
+/// A branch first taken the other way late: until then its feedback has one flag.
+#[test]
+fn a_branch_taken_late_records_one_direction_until_then() {
+    let jump = |feedback: &[Vec<u8>], p: &Verified| {
+        let f = id(p, "f");
+        feedback[f as usize][pcs(p, f, is_jump_if_false)[0]]
+    };
+    let p = branches_and_loads(9);
+    let (_, feedback) = feedback_of(&p, Plan::new(NO, NO));
+    assert_eq!(jump(&feedback, &p), TAKEN, "i == 9 never seen");
+    let p = branches_and_loads(10);
+    let (_, feedback) = feedback_of(&p, Plan::new(NO, NO));
+    assert_eq!(jump(&feedback, &p), TAKEN | NOT_TAKEN);
+}
+
+/// A call that goes out to compiled code records its result where it comes back; the
+/// callee's own instructions, run in the other tier, record nothing here.
+#[test]
+fn calls_out_record_their_results() {
+    let p = branches_and_loads(10);
+    let get = id(&p, "get");
+    let (output, feedback) = feedback_of(&p, Plan::new(1, NO).install(Install::Hot(vec![get])));
+    assert_eq!(output, "2\n1\n");
+    let main = &feedback[MAIN as usize];
+    let get_call = pcs(&p, MAIN, is_call)[1];
+    assert_eq!(main[get_call], INT | OTHER, "get(xs, i % 4) went out");
+    assert_eq!(
+        feedback[get as usize],
+        vec![0; feedback[get as usize].len()]
+    );
+}
+
+/// An OSR'd frame's result, returned from the callee's loop, is its call's result.
+#[test]
+fn a_frame_finished_by_osr_records_its_result() {
+    let p = load(
+        "fn h() { let a = [0; 3]; let i = 0; while i < 5 { i = i + 1; } return a; }\n\
+         print h();",
+    );
+    let (output, feedback) = feedback_of(&p, Plan::new(NO, 2).osr(Osr::Run));
+    assert_eq!(output, "[0, 0, 0]\n");
+    let call = pcs(&p, MAIN, is_call)[0];
+    assert_eq!(feedback[MAIN as usize][call], OTHER);
+}
+
+/// Overflow and non-integers reach the feedback on the way to their errors; `==` on
+/// a heap value is no error, and records it all the same.
+#[test]
+fn errors_and_equality_record_what_they_saw() {
+    let cases: [(&str, Picks, u8); 6] = [
+        (
+            "let a = 4611686018427387903; print a + 1;",
+            |i| matches!(i, Add),
+            OVERFLOW,
+        ),
+        ("let a = [1]; print -a;", |i| matches!(i, Neg), OTHER),
+        (
+            "let a = [1]; let b = 2; print a < b;",
+            |i| matches!(i, Lt),
+            OTHER,
+        ),
+        ("let a = [1]; print a == 1;", |i| matches!(i, Eq), OTHER),
+        // Compare-and-branch superinstructions, local against local and constant.
+        (
+            "let a = [1]; let b = 1; if b != a { print 1; }",
+            |i| matches!(i, Ne),
+            OTHER,
+        ),
+        (
+            "let a = [1]; if a == 3 { print 1; }",
+            |i| matches!(i, Eq),
+            OTHER,
+        ),
+    ];
+    for (source, is, flag) in cases {
+        let p = load(source);
+        let (_, feedback) = feedback_of(&p, Plan::new(NO, NO));
+        let pc = pcs(&p, MAIN, is)[0];
+        let main = &feedback[MAIN as usize];
+        assert_eq!(main[pc], flag, "{source}");
+        assert_eq!(
+            main.iter()
+                .filter(|&&b| b & (OTHER | OVERFLOW) != 0)
+                .count(),
+            1,
+            "{source}"
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Type feedback, recorded and read: the template with which baseline code records
+//! what it sees, and the optimizer's bets made from a snapshot of it.
+//!
+//! **Recording.** Every tier below the optimizer ORs flags into the run's feedback
+//! vectors (`stage1::interp::feedback`: a byte per bytecode instruction, per
+//! function, as V8's feedback vectors): the tiered interpreter as it runs, and
+//! baseline code through [`emit_feedback`], the template stage 3's code generator
+//! calls where a branch goes one way or the other and where a load or a call gives
+//! its value (`TierOptions::feedback`). The vector never moves during a run, so the
+//! template bakes each byte's address into the code and ORs into it in place:
+//!
+//! ```text
+//!   jump_if_false L          mov r11, <feedback of f> + pc
+//!                            jz  taken_stub  ------>  taken_stub: mov r11, ..; or byte [r11], TAKEN; jmp L
+//!                            or  byte [r11], NOT_TAKEN   (the fall-through arm)
+//!   array_get                ...the load, the element in rax...
+//!                            mov r11, <feedback of f> + pc
+//!                            mov edx, eax; and edx, 1; add edx, 1   ; INT = 1, OTHER = 2
+//!                            or  byte [r11], dl
+//! ```
+//!
+//! **Reading.** When a function is queued for the optimizer, [`FeedbackSpeculation`]
+//! is made from a copy of the vectors (`Feedback::snapshot`), of stage 6's caches
+//! ([`OptimizedCode`]) and of the bets the deopt policy dropped; the optimizer's
+//! worker asks it, as stage 4's [`Speculation`], what to bet on. A flag never seen is
+//! a bet; a flag seen is a fact: integers only where `INT` and never `OTHER`, a
+//! branch pruned where only one way was ever taken, no overflow unless it happened.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stage1::interp::feedback::{INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
+use stage1::objects::SiteKind;
+use stage1::value::INT_TAG_MASK;
+use stage1::{FnId, Instr, Verified};
+use stage2::{AluOp, Assembler, Imm32, Mem};
+use stage3::codegen::{ACC, SPILL_TMP, TMP2};
+use stage3::Observed;
+use stage4::ir::Pc;
+use stage4::objects::ObjectLowering;
+use stage4::speculation::Speculation;
+use stage6::optimized::OptimizedCode;
+
+use crate::policy::Bet;
+
+// The kind is computed from the tag bit: an integer's low bit is 0, every other
+// value's 1, so `bit + 1` is `INT` or `OTHER`.
+const _: () = assert!(INT_TAG_MASK == 1 && INT == 1 && OTHER == 2);
+
+/// The feedback template (stage 3's `FeedbackCode`): ORs what `observed` says into
+/// the feedback byte at `address` — a constant flag (a branch's arm), or the kind of
+/// the value in `ACC` (`INT` for an integer, else `OTHER`), with no branch. Clobbers
+/// `SPILL_TMP` (`r11`), `TMP2` (`rdx`) and the flags, nothing else.
+pub fn emit_feedback(asm: &mut Assembler, address: u64, observed: Observed) {
+    // exercise-begin: record-feedback load the byte's address into SPILL_TMP, then OR into the byte there the flag, or the kind of ACC's value (its tag bit plus one, made in TMP2)
+    asm.mov_imm(SPILL_TMP, address as i64);
+    match observed {
+        Observed::Flag(flag) => asm.alu_mi8(AluOp::Or, Mem::base(SPILL_TMP), flag),
+        Observed::KindOfAcc => {
+            asm.mov(TMP2.r32(), ACC.r32());
+            asm.and(TMP2.r32(), Imm32(INT_TAG_MASK as i32));
+            asm.add(TMP2.r32(), Imm32(1));
+            asm.alu_mr8(AluOp::Or, Mem::base(SPILL_TMP), TMP2.r8());
+        }
+    }
+    // exercise-end
+}
+
+/// The instruction whose bet `bet`'s guard checked, as [`Speculation`] names it:
+/// a guard on a value entering (`"not an integer"`, after `array_get`,
+/// `get_field`, `call`, `call_value`) resumes after its instruction, every other
+/// guard at it (see `stage4::ir::Guard`).
+pub fn bet_instruction(bet: &Bet) -> (FnId, Pc) {
+    let pc = match bet.reason {
+        "not an integer" => bet.pc.saturating_sub(1),
+        _ => bet.pc,
+    };
+    (bet.func, pc as Pc)
+}
+
+/// The largest callee the optimizer inlines, in bytecode instructions: the
+/// kernels' small helpers (a getter, an `add`, a `fib` step) fit, a loop nest does
+/// not. V8's TurboFan has the same kind of bound (`max_inlined_bytecode_size`, 460
+/// bytes of its bytecode).
+pub const INLINE_MAX_SIZE: usize = 60;
+/// How deep inlined calls nest: a call inside code inlined twice is the last one
+/// copied, so a recursion unrolls at most three times.
+pub const INLINE_MAX_DEPTH: u32 = 3;
+/// Bytecode instructions one compile may inline in all (V8's cumulative budget is
+/// 920 bytes of bytecode): it bounds the code a compile makes, whatever the calls.
+pub const INLINE_BUDGET: u32 = 400;
+
+/// What stage 6's caches said of one site when the snapshot was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SiteBet {
+    /// A field site whose cache is monomorphic or polymorphic.
+    FieldHit,
+    /// A `call_value` site whose cache holds this one function, of the call's arity.
+    Target(FnId),
+}
+
+/// The optimizer's bets for one compile, from a snapshot of the run's profile: the
+/// feedback vectors, the caches' sites and the bets the deopt policy dropped (see the
+/// module's documentation). A snapshot: the running program's later feedback does not
+/// change it. The inlining budget is spent as the builder asks ([`Speculation::inline`]
+/// answers yes while it lasts), so one is made per compile.
+#[derive(Debug)]
+pub struct FeedbackSpeculation {
+    /// Each function's feedback vector, a byte per pc.
+    feedback: Vec<Vec<u8>>,
+    /// The sites whose caches allow a bet, by function and pc.
+    sites: HashMap<(FnId, usize), SiteBet>,
+    /// Bets that failed too often: no bet at these instructions.
+    dropped: HashSet<(FnId, Pc)>,
+    /// Each function's bytecode length, for the inlining bound.
+    sizes: Vec<usize>,
+    /// Bytecode instructions left to inline in this compile.
+    budget: AtomicU32,
+}
+
+impl FeedbackSpeculation {
+    /// The bets for a compile of `verified`'s program from `feedback` (a
+    /// `Feedback::snapshot` of the run's counters), `caches` (stage 6's snapshot of
+    /// the caches of every site the compile may meet, inlined callees' included;
+    /// `None`: no cache bets) and the `dropped` bets, `(function, pc)` of each
+    /// instruction the deopt policy no longer bets on.
+    pub fn new(
+        verified: &Verified,
+        feedback: Vec<Vec<u8>>,
+        caches: Option<&OptimizedCode>,
+        dropped: impl IntoIterator<Item = (FnId, Pc)>,
+    ) -> FeedbackSpeculation {
+        let program = verified.program();
+        let mut sites = HashMap::new();
+        if let Some(caches) = caches {
+            for (site, info) in verified.sites().iter() {
+                let bet = match info.kind {
+                    SiteKind::GetField(_) | SiteKind::SetField(_) => {
+                        (!caches.field_cases(site).is_empty()).then_some(SiteBet::FieldHit)
+                    }
+                    SiteKind::CallValue => {
+                        let code = &program.functions[info.func as usize].code;
+                        let Instr::CallValue(argc) = code[info.pc] else {
+                            unreachable!("a call_value site is a call_value")
+                        };
+                        match caches.call_targets(site)[..] {
+                            [target] if program.functions[target as usize].arity == argc => {
+                                Some(SiteBet::Target(target))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                if let Some(bet) = bet {
+                    sites.insert((info.func, info.pc), bet);
+                }
+            }
+        }
+        FeedbackSpeculation {
+            feedback,
+            sites,
+            dropped: dropped.into_iter().collect(),
+            sizes: program.functions.iter().map(|f| f.code.len()).collect(),
+            budget: AtomicU32::new(INLINE_BUDGET),
+        }
+    }
+
+    /// The flags seen at `pc` of `func` (none for an instruction never run).
+    fn flags(&self, func: FnId, pc: Pc) -> u8 {
+        self.feedback
+            .get(func as usize)
+            .and_then(|v| v.get(pc as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether the policy dropped the bet at `pc` of `func`.
+    fn dropped(&self, func: FnId, pc: Pc) -> bool {
+        self.dropped.contains(&(func, pc))
+    }
+
+    /// The cache bet at `pc` of `func`, unless dropped.
+    fn site(&self, func: FnId, pc: Pc) -> Option<SiteBet> {
+        if self.dropped(func, pc) {
+            return None;
+        }
+        self.sites.get(&(func, pc as usize)).copied()
+    }
+}
+
+impl Speculation for FeedbackSpeculation {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.flags(func, pc) & (INT | OTHER) == INT && !self.dropped(func, pc)
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.flags(func, pc) & OVERFLOW == 0 && !self.dropped(func, pc)
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        if self.dropped(func, pc) {
+            return None;
+        }
+        match self.flags(func, pc) & (TAKEN | NOT_TAKEN) {
+            TAKEN => Some(true),
+            NOT_TAKEN => Some(false),
+            _ => None,
+        }
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.site(func, pc) == Some(SiteBet::FieldHit)
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        match self.site(func, pc)? {
+            SiteBet::Target(target) => Some(target),
+            SiteBet::FieldHit => None,
+        }
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        let size = self
+            .sizes
+            .get(callee as usize)
+            .copied()
+            .unwrap_or(usize::MAX);
+        if self.dropped(func, pc) || depth >= INLINE_MAX_DEPTH || size > INLINE_MAX_SIZE {
+            return false;
+        }
+        // Spend the budget (a compile is one thread, the atomic only makes the
+        // snapshot `Sync`).
+        let size = size as u32;
+        self.budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(size)
+            })
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
