@@ -91,6 +91,20 @@ pub fn run_on(engine: &mut dyn Engine, program: &Verified) -> Run {
     }
 }
 
+/// `Ok` when `actual` printed and ended as `expected` (the interpreter's run of
+/// `source`) did, to the last frame of an error's trace; else a report: the program,
+/// the output diff, both ends, the full traces.
+pub fn compare(name: &str, source: &str, expected: &Run, actual: &Run) -> Result<(), String> {
+    if expected.output == actual.output && expected.result == actual.result {
+        return Ok(());
+    }
+    let mut report = describe(name, source, &expected.outcome(), &actual.outcome());
+    report.push_str(
+        &pretty_assertions::Comparison::new(&expected.result, &actual.result).to_string(),
+    );
+    Err(report)
+}
+
 /// The JIT a suite grades and how it loads programs; the suite's `common` module
 /// wraps these methods in plain functions.
 #[derive(Clone, Copy)]
@@ -115,14 +129,7 @@ impl Suite {
         let program = (self.load)(name, source);
         let expected = run_on(&mut Interpreter::new(), &program);
         let actual = run_on(&mut *(self.jit)(), &program);
-        if expected.output == actual.output && expected.result == actual.result {
-            return Ok(());
-        }
-        let mut report = describe(name, source, &expected.outcome(), &actual.outcome());
-        report.push_str(
-            &pretty_assertions::Comparison::new(&expected.result, &actual.result).to_string(),
-        );
-        Err(report)
+        compare(name, source, &expected, &actual)
     }
 
     /// Asserts the JIT prints `expected` lines for `source` and finishes.

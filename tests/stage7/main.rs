@@ -1,0 +1,19 @@
+//! The stage 7 suite: the speculating engine against the stage 1 interpreter under
+//! stress (the corpus, the designed programs and random programs, with guards failing
+//! at random from seeds and at every n-th check, at thresholds 0, 1 and the
+//! defaults), programs designed to deoptimize checked by their events (a value that
+//! turns from an integer to an array, an add that overflows at the millionth trip, a
+//! branch first taken late, a field site meeting a new shape, a call site meeting a
+//! new target, a deopt three inlined calls deep, a function that deopts again and
+//! again and settles), errors raised in inlined code and recursion to the frame
+//! limit under stress, and the stress modes themselves.
+//!
+//! Written once, run against the learner's crate (`cargo test -p stage7`) and the
+//! reference (`cargo test -p stage7-solution`); both call the crate `stage7`.
+
+mod common;
+mod corpus;
+mod designed;
+mod errors;
+mod random;
+mod stress;
