@@ -12,10 +12,12 @@
 # at least ~100 ms in Lua 5.4 and process start-up (about 1 ms) does not count. Every
 # engine must print the same checksum, or the script stops.
 #
-# The jitlab columns are stages 1, 3, 5 and 6 (those built); the ratios are to Lua
-# 5.4, and the highest stage's also to LuaJIT's interpreter (`luajit -joff`, the
-# target of stage 6 on the object kernels). A peer that is not installed is skipped,
-# with a note. Timing is wall-clock, with
+# The jitlab columns are stages 1, 3, 5, 6 and 7 (those built) and `jitlab run` with
+# its default engine (what a user gets); the peers are Lua 5.4, LuaJIT's interpreter
+# (`luajit -joff`, the target of stage 6 on the object kernels) and LuaJIT with its
+# JIT on (`luajit`, stage 7's yardstick). The ratios are to Lua 5.4, the highest
+# stage's also to `luajit -joff`, and the default engine's also to `luajit`. A peer
+# that is not installed is skipped, with a note. Timing is wall-clock, with
 # `date +%s%N`, of the whole process; the engines take turns, and each one's best
 # of RUNS is reported.
 set -euo pipefail
@@ -46,7 +48,7 @@ commands=()
 exts=()
 probe=$(mktemp)
 echo "print 1;" >"$probe"
-for stage in 1 3 5 6; do
+for stage in 1 3 5 6 7; do
   if "$jitlab" run --stage "$stage" "$probe" >/dev/null 2>&1; then
     labels+=("jitlab --stage $stage")
     commands+=("$jitlab run --stage $stage")
@@ -55,7 +57,11 @@ for stage in 1 3 5 6; do
 done
 rm -f "$probe"
 top_col=$((${#labels[@]} - 1))
-for peer in "lua5.4" "luajit -joff"; do
+labels+=("jitlab run")
+commands+=("$jitlab run")
+exts+=(mini)
+default_col=$((${#labels[@]} - 1))
+for peer in "lua5.4" "luajit -joff" "luajit"; do
   if command -v "${peer%% *}" >/dev/null; then
     labels+=("$peer")
     commands+=("$peer")
@@ -89,9 +95,11 @@ time_ms() {
 
 lua_col=-1
 luajit_col=-1
+luajit_jit_col=-1
 for i in "${!labels[@]}"; do
   [[ "${labels[$i]}" == "lua5.4" ]] && lua_col=$i
   [[ "${labels[$i]}" == "luajit -joff" ]] && luajit_col=$i
+  [[ "${labels[$i]}" == "luajit" ]] && luajit_jit_col=$i
 done
 
 # ratio A B: A / B as `1.23x`, or `-` when B is 0.
@@ -111,6 +119,10 @@ if ((lua_col >= 0)); then
 fi
 if ((luajit_col >= 0)); then
   header+=" ${labels[$top_col]} / luajit -joff |"
+  rule+="---:|"
+fi
+if ((luajit_jit_col >= 0)); then
+  header+=" ${labels[$default_col]} / luajit |"
   rule+="---:|"
 fi
 echo "$header"
@@ -137,6 +149,9 @@ for k in "${kernels[@]}"; do
   fi
   if ((luajit_col >= 0)); then
     row+=" $(ratio "${times[$top_col]}" "${times[$luajit_col]}") |"
+  fi
+  if ((luajit_jit_col >= 0)); then
+    row+=" $(ratio "${times[$default_col]}" "${times[$luajit_jit_col]}") |"
   fi
   echo "$row"
 done

@@ -159,6 +159,10 @@ pub const ENGINES: &[EngineRow] = &[
         name: "stage6",
         make: || Box::new(stage6::Cached::new()),
     },
+    EngineRow {
+        name: "stage7",
+        make: || Box::new(stage7::Speculating::new()),
+    },
 ];
 
 /// The size of `fib.mini`: fib(25).
