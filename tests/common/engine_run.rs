@@ -105,6 +105,26 @@ pub fn compare(name: &str, source: &str, expected: &Run, actual: &Run) -> Result
     Err(report)
 }
 
+/// Runs `source` on the interpreter, then with `run` under each of `configs` (`run`
+/// makes the engine a configuration says and runs the program on it): `Err` with
+/// the report of [`compare`] for the first configuration that differs, named by
+/// its `Display`.
+pub fn differential_under<C: std::fmt::Display>(
+    name: &str,
+    source: &str,
+    configs: &[C],
+    mut run: impl FnMut(&Verified, &C) -> Run,
+) -> Result<(), String> {
+    let program = load_verified(name, source);
+    let expected = run_on(&mut Interpreter::new(), &program);
+    for config in configs {
+        let actual = run(&program, config);
+        compare(name, source, &expected, &actual)
+            .map_err(|report| format!("{report}--- under {config} ---\n"))?;
+    }
+    Ok(())
+}
+
 /// The JIT a suite grades and how it loads programs; the suite's `common` module
 /// wraps these methods in plain functions.
 #[derive(Clone, Copy)]

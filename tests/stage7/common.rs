@@ -23,7 +23,8 @@ use stage5::Policy;
 use stage7::{Options, Speculating, Stress};
 
 pub use engine_run::{
-    compare, harness, isolated, load_verified as load, program_label, programs_dir, run_on, Run,
+    compare, differential_under, harness, isolated, load_verified as load, program_label,
+    programs_dir, run_on, Run,
 };
 
 /// When functions move up a tier.
@@ -177,14 +178,10 @@ pub fn differential_in(
     seed: u64,
     configs: &[Config],
 ) -> Result<(), String> {
-    let program = load(name, source);
-    let expected = run_on(&mut Interpreter::new(), &program);
-    for config in configs {
-        let (actual, _) = speculating(&program, config.options(seed));
-        compare(name, source, &expected, &actual)
-            .map_err(|report| format!("{report}--- under {config} (run {seed}) ---\n"))?;
-    }
-    Ok(())
+    differential_under(name, source, configs, |program, config| {
+        speculating(program, config.options(seed)).0
+    })
+    .map_err(|report| format!("{report}(run {seed})\n"))
 }
 
 /// A designed program of `tests/programs/deopt/`, by file name.

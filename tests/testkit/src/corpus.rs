@@ -216,6 +216,23 @@ pub fn load(dir: &Path) -> Vec<CorpusProgram> {
     paths.iter().map(|path| CorpusProgram::read(path)).collect()
 }
 
+/// The programs of [`load`]`(dir)` that load (those that must not are stage 1's to
+/// check), for a suite that runs them; panics when there are fewer than `at_least`
+/// (a corpus that went missing must not pass for an empty one).
+pub fn runnable(dir: &Path, at_least: usize) -> Vec<CorpusProgram> {
+    let programs: Vec<CorpusProgram> = load(dir)
+        .into_iter()
+        .filter(|p| p.expected_load_error.is_none())
+        .collect();
+    assert!(
+        programs.len() >= at_least,
+        "only {} runnable programs in {}",
+        programs.len(),
+        dir.display()
+    );
+    programs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
