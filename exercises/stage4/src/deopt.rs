@@ -247,49 +247,23 @@ fn read_location(bytes: &[u8], at: &mut usize) -> Location {
     }
 }
 
-/// The word at `loc` in a failed guard's frame: the save area `saves` (allocatable
-/// register `i` at `saves + 8i`) and the frame at `rbp`.
+/// The interpreter frames of `record`, their values read from the failed guard's
+/// registers and frame: allocatable register `i` at `saves + 8i` (the save area the
+/// deopt exit pushed), a slot at `rbp + offset`, a constant from the record itself.
 ///
 /// # Safety
 /// `saves` holds the 8 saved registers and `rbp` is the optimized frame's base, both
-/// live (the deopt exit passes them), and a `Slot` offset is one of that frame's.
-unsafe fn read_word(loc: Location, saves: *const u64, rbp: *const u8) -> u64 {
-    match loc {
-        // SAFETY: `i` < 8, the save area's size (the allocator's registers).
-        Location::Reg(i) => unsafe { *saves.add(usize::from(i)) },
-        // SAFETY: a slot of the live frame at `rbp`, 8-byte aligned below it.
-        Location::Slot(offset) => unsafe { *(rbp.offset(offset as isize) as *const u64) },
-        Location::Const(word) => word as u64,
-    }
-}
-
-/// The interpreter frames of `record`, their values read from the failed guard's
-/// registers (`saves`) and frame (`rbp`).
-///
-/// # Safety
-/// As [`read_word`]; the words are values of the running program (tagged words
-/// the optimized code held).
+/// live (the deopt exit passes them); every `Slot` offset is one of that frame's, and
+/// every location holds a value of the running program (a tagged word the optimized
+/// code held).
 pub unsafe fn rebuild_frames(
     record: &GuardRecord,
     saves: *const u64,
     rbp: *const u8,
 ) -> Vec<ResumeFrame> {
-    let read = |locs: &[Location]| -> Vec<Value> {
-        locs.iter()
-            // SAFETY: as this function's contract: each location holds a value.
-            .map(|&loc| unsafe { Value::from_bits(read_word(loc, saves, rbp)) })
-            .collect()
-    };
-    record
-        .frames
-        .iter()
-        .map(|frame| ResumeFrame {
-            func: frame.func,
-            pc: frame.pc,
-            locals: read(&frame.locals),
-            operands: read(&frame.operands),
-        })
-        .collect()
+    todo!(
+        "deopt-rebuild: each frame of the record as a ResumeFrame, outermost first: each local's and operand's word from its location (a register from the save area, a slot below rbp, a constant as is) — book §4.29"
+    )
 }
 
 /// The common deopt exit of optimized code calls this: guard `guard` (with
