@@ -15,5 +15,6 @@ mod common;
 mod corpus;
 mod designed;
 mod errors;
+mod feedback;
 mod random;
 mod stress;
