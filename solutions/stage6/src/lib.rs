@@ -18,6 +18,7 @@
 //! - [`megamorphic`]: the run's cache for sites past their own entries;
 //! - [`model`]: [`ShapeModel`], the object model over them, installed in a run's
 //!   heap;
+//! - [`allocation`]: inline allocation of objects and arrays, for both tiers;
 //! - [`baseline`]: baseline code's fast paths, reading the caches inline;
 //! - [`optimized`]: optimized code's object instructions from a snapshot of the
 //!   caches (stage 4's object lowering);
@@ -25,6 +26,7 @@
 //!   extension;
 //! - [`cli`]: the engine on the command line (`cargo run -p stage6 -- run FILE`).
 
+pub mod allocation;
 pub mod baseline;
 pub mod cli;
 pub mod engine;
