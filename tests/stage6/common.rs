@@ -12,6 +12,7 @@
 #[allow(dead_code)]
 mod engine_run;
 
+use stage1::heap::DEFAULT_HEAP_LIMIT;
 use stage1::interp::Interpreter;
 use stage1::{Engine, Event, Verified};
 use stage5::Policy;
@@ -107,10 +108,27 @@ pub fn cached(program: &Verified, options: Options) -> (Run, Cached) {
 /// `configs`: `Err` with a report naming the first configuration that differs in
 /// output, result or error (with its whole trace).
 pub fn differential_in(name: &str, source: &str, configs: &[Config]) -> Result<(), String> {
+    differential_limited(name, source, configs, DEFAULT_HEAP_LIMIT)
+}
+
+/// [`differential_in`] with a heap of `heap_limit` bytes, in the interpreter and the
+/// engine alike (`out of memory` must come at the same allocation).
+pub fn differential_limited(
+    name: &str,
+    source: &str,
+    configs: &[Config],
+    heap_limit: usize,
+) -> Result<(), String> {
     let program = load(name, source);
-    let expected = run_on(&mut Interpreter::new(), &program);
+    let mut interpreter = Interpreter::with_options(stage1::interp::Options {
+        heap_limit,
+        ..stage1::interp::Options::default()
+    });
+    let expected = run_on(&mut interpreter, &program);
     for config in configs {
-        let (actual, _) = cached(&program, (config.options)());
+        let mut options = (config.options)();
+        options.tiered.heap_limit = heap_limit;
+        let (actual, _) = cached(&program, options);
         if expected.output != actual.output || expected.result != actual.result {
             let mut report =
                 jitlab_testkit::describe(name, source, &expected.outcome(), &actual.outcome());

@@ -3,11 +3,13 @@
 //! without caches, at thresholds 0, 1 and the defaults), and the caches themselves by
 //! their events: the state machine of a site (monomorphic, polymorphic, megamorphic),
 //! shapes shared by objects built alike, transitions of fields added later, print
-//! order, errors at cached sites, and a full megamorphic cache.
+//! order, errors at cached sites, and a full megamorphic cache; arrays allocated
+//! inline in both tiers, down to `out of memory` at the interpreter's allocation.
 //!
 //! Written once, run against the learner's crate (`cargo test -p stage6`) and the
 //! reference (`cargo test -p stage6-solution`); both call the crate `stage6`.
 
+mod arrays;
 mod common;
 mod corpus;
 mod ics;

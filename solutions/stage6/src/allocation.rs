@@ -307,3 +307,286 @@ pub fn emit_new_array_fill(
     asm.add(r.block, Imm32(ARRAY_TAG as i32));
     true
 }
+
+#[cfg(test)]
+mod tests {
+    //! The emitters run alone on a hand-made chunk, with each tier's registers and
+    //! operands in registers, in memory and constant: each wrapped in a function of a
+    //! pointer to two words (the value and the count, or the elements), whose miss
+    //! returns [`MISS`].
+
+    use super::*;
+    use stage1::heap::Bump;
+    use stage2::CodeBlock;
+
+    /// What a wrapped fast path returns on a miss (no value has this word).
+    const MISS: u64 = 0xbad7;
+
+    /// Baseline code's registers and optimized code's (stage 4's scratch registers).
+    const TIERS: [Scratch; 2] = [
+        Scratch {
+            block: Reg::RAX,
+            bump: Reg::R8,
+            temp: Reg::R9,
+        },
+        Scratch {
+            block: Reg::RAX,
+            bump: Reg::R11,
+            temp: Reg::RDX,
+        },
+    ];
+
+    /// A chunk of zeroed words with its bitmaps, and its bump record.
+    struct Chunk {
+        memory: Vec<u64>,
+        arrays: Vec<u64>,
+        objects: Vec<u64>,
+        bump: Box<Bump>,
+    }
+
+    impl Chunk {
+        fn new(words: usize, used: usize, limit: usize) -> Chunk {
+            let mut memory = vec![0u64; words];
+            let mut arrays = vec![0u64; words.div_ceil(64)];
+            let mut objects = vec![0u64; words.div_ceil(64)];
+            let base = memory.as_mut_ptr() as usize;
+            let bump = Box::new(Bump {
+                next: base,
+                end: base + 8 * words,
+                used,
+                limit,
+                base,
+                arrays: arrays.as_mut_ptr(),
+                objects: objects.as_mut_ptr(),
+            });
+            Chunk {
+                memory,
+                arrays,
+                objects,
+                bump,
+            }
+        }
+
+        fn bump(&self) -> u64 {
+            &*self.bump as *const Bump as u64
+        }
+
+        /// The word index of a tagged array in the chunk.
+        fn word(&self, array: u64) -> usize {
+            ((array - ARRAY_TAG) as usize - self.memory.as_ptr() as usize) / 8
+        }
+
+        fn marked(&self, word: usize) -> bool {
+            self.arrays[word / 64] >> (word % 64) & 1 == 1
+        }
+    }
+
+    /// `fn(*const u64) -> u64`: `rsi` and `rcx` loaded with the two words at `rdi`,
+    /// then `emit` (given the miss label), its hit returning `rax`. None when `emit`
+    /// emitted nothing.
+    fn wrap(emit: impl FnOnce(&mut Assembler, Label) -> bool) -> Option<CodeBlock> {
+        let mut asm = Assembler::new();
+        asm.mov(Reg::RSI, Mem::base(Reg::RDI));
+        asm.mov(Reg::RCX, Mem::base_disp(Reg::RDI, 8));
+        let miss = asm.new_label();
+        if !emit(&mut asm, miss) {
+            return None;
+        }
+        asm.ret();
+        asm.bind(miss);
+        asm.mov_imm(Reg::RAX, MISS as i64);
+        asm.ret();
+        Some(asm.finish().expect("assembles"))
+    }
+
+    fn call(code: &CodeBlock, words: &[u64]) -> u64 {
+        // SAFETY: the code reads the words at `rdi` (at least two, or as many as
+        // the operands name) and writes only the chunk, its bitmap and its bump
+        // record, which the caller keeps alive; it changes caller-saved registers.
+        let f: extern "sysv64" fn(*const u64) -> u64 = unsafe { code.as_fn() };
+        f(words.as_ptr())
+    }
+
+    /// The ways an operand word can reach a fast path: a register, memory, or a
+    /// constant (`word` itself).
+    fn places(reg: Reg, disp: i32, word: u64) -> [Operand; 3] {
+        [
+            Operand::Reg(reg),
+            Operand::Mem(Mem::base_disp(Reg::RDI, disp)),
+            Operand::Imm(word as i64),
+        ]
+    }
+
+    #[test]
+    fn fills_store_the_length_and_the_value_in_every_element() {
+        let values = [0u64, 2, (-6i64) as u64, 0x7fff_ffff_ffff_fffe, 0x1234_5671];
+        for r in TIERS {
+            for &v in &values {
+                for n in [0u64, 1, 5, FILL_MAX as u64] {
+                    for value in places(Reg::RSI, 0, v) {
+                        for count in places(Reg::RCX, 8, 2 * n) {
+                            let chunk = Chunk::new(3 * 4096, 100, 1 << 30);
+                            let code = wrap(|a, miss| {
+                                emit_new_array_fill(a, chunk.bump(), value, count, r, miss)
+                            })
+                            .expect("a fast path");
+                            let what = format!("{r:?} {value:?} {count:?} v {v:#x} n {n}");
+                            let mut next = chunk.bump.next;
+                            for _ in 0..2 {
+                                let array = call(&code, &[v, 2 * n]);
+                                assert_eq!(array & TAG_BITS, ARRAY_TAG, "{what}");
+                                let w = chunk.word(array);
+                                assert_eq!(w * 8, next - chunk.bump.base, "{what}");
+                                assert_eq!(chunk.memory[w], n, "{what}");
+                                let elements = &chunk.memory[w + 1..w + 1 + n as usize];
+                                assert!(elements.iter().all(|&e| e == v), "{what}");
+                                assert!(chunk.marked(w), "{what}");
+                                next += 8 * (n as usize + 1);
+                                assert_eq!(chunk.bump.next, next, "{what}");
+                            }
+                            let bytes = 2 * 8 * (n as usize + 1);
+                            assert_eq!(chunk.bump.used, 100 + bytes, "{what}");
+                            assert!(chunk.objects.iter().all(|&m| m == 0), "{what}");
+                            let marks: u32 = chunk.arrays.iter().map(|m| m.count_ones()).sum();
+                            assert_eq!(marks, 2, "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tag bits of a value.
+    const TAG_BITS: u64 = stage1::value::TAG_MASK;
+
+    #[test]
+    fn fills_leave_other_counts_to_the_runtime() {
+        // Not integers (an array, an object, a function), negative, past the limit.
+        let counts = [
+            0x1000 | ARRAY_TAG,
+            0x1000 | OBJECT_TAG,
+            (7 << 3) | stage1::value::FUNCTION_TAG,
+            (-2i64) as u64,
+            (-2i64 << 40) as u64,
+            2 * (FILL_MAX as u64 + 1),
+            2 * (1 << 28),
+        ];
+        for r in TIERS {
+            for n in counts {
+                for count in places(Reg::RCX, 8, n) {
+                    let chunk = Chunk::new(1024, 0, 1 << 30);
+                    let code = wrap(|a, miss| {
+                        emit_new_array_fill(a, chunk.bump(), Operand::Reg(Reg::RSI), count, r, miss)
+                    });
+                    let Some(code) = code else {
+                        assert!(matches!(count, Operand::Imm(_)), "{count:?}");
+                        continue;
+                    };
+                    let before = (chunk.bump.next, chunk.bump.used);
+                    assert_eq!(call(&code, &[2, n]), MISS, "{r:?} {count:?} {n:#x}");
+                    assert_eq!((chunk.bump.next, chunk.bump.used), before);
+                    assert!(chunk.arrays.iter().all(|&m| m == 0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fills_stop_at_the_heap_limit_and_the_chunk_end() {
+        for r in TIERS {
+            // Ten elements: 88 bytes. Exactly at the limit is allowed, past it not.
+            let chunk = Chunk::new(1024, 1000, 1000 + 2 * 88);
+            let code = wrap(|a, miss| {
+                let (value, count) = (Operand::Reg(Reg::RSI), Operand::Reg(Reg::RCX));
+                emit_new_array_fill(a, chunk.bump(), value, count, r, miss)
+            })
+            .unwrap();
+            assert_ne!(call(&code, &[2, 20]), MISS);
+            assert_ne!(call(&code, &[2, 20]), MISS);
+            let before = (chunk.bump.next, chunk.bump.used);
+            assert_eq!(call(&code, &[2, 20]), MISS, "past the limit");
+            assert_eq!(call(&code, &[2, 0]), MISS, "even 8 bytes");
+            assert_eq!((chunk.bump.next, chunk.bump.used), before);
+            // A chunk of 12 words.
+            let chunk = Chunk::new(11 + 1, 0, 1 << 30);
+            let code = wrap(|a, miss| {
+                let (value, count) = (Operand::Reg(Reg::RSI), Operand::Reg(Reg::RCX));
+                emit_new_array_fill(a, chunk.bump(), value, count, r, miss)
+            })
+            .unwrap();
+            assert_eq!(call(&code, &[2, 2 * 12]), MISS, "past the chunk's end");
+            assert_eq!(chunk.bump.next, chunk.bump.base);
+            assert_ne!(call(&code, &[2, 2 * 10]), MISS, "up to the chunk's end");
+            assert_ne!(call(&code, &[2, 0]), MISS, "and one word after");
+            assert_eq!(chunk.bump.next, chunk.bump.end);
+            assert_eq!(chunk.memory, [10, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0]);
+            assert_eq!(chunk.arrays[0], 1 | 1 << 11);
+        }
+    }
+
+    #[test]
+    fn literals_store_their_length_and_each_element() {
+        for r in TIERS {
+            for n in 0..=LITERAL_MAX {
+                // Element i: a word of the argument block, a register, 0, a small
+                // constant or a big one.
+                let words: Vec<u64> = (0..n as u64).map(|i| 2 * i + 40).collect();
+                let elements: Vec<Operand> = (0..n)
+                    .map(|i| match i % 5 {
+                        0 => Operand::Mem(Mem::base_disp(Reg::RDI, 8 * i as i32)),
+                        1 => Operand::Reg(Reg::RSI),
+                        2 => Operand::Imm(0),
+                        3 => Operand::Imm(2 * i as i64),
+                        _ => Operand::Imm(0x1234_5678_9abc_def0),
+                    })
+                    .collect();
+                let expected: Vec<u64> = (0..n)
+                    .map(|i| match i % 5 {
+                        0 => words[i],
+                        1 => words[0],
+                        2 => 0,
+                        3 => 2 * i as u64,
+                        _ => 0x1234_5678_9abc_def0,
+                    })
+                    .collect();
+                let chunk = Chunk::new(256, 8, 1 << 20);
+                let code = wrap(|a, miss| {
+                    emit_new_array(a, chunk.bump(), &elements, r, miss);
+                    true
+                })
+                .unwrap();
+                let mut args = words.clone();
+                args.resize(n.max(2), 0);
+                let array = call(&code, &args);
+                assert_eq!(array & TAG_BITS, ARRAY_TAG);
+                let w = chunk.word(array);
+                assert_eq!(w, 0);
+                assert_eq!(chunk.memory[0], n as u64, "{r:?} {n}");
+                assert_eq!(chunk.memory[1..=n], expected[..], "{r:?} {n}");
+                assert!(chunk.memory[n + 1..].iter().all(|&x| x == 0));
+                assert!(chunk.marked(0));
+                assert_eq!(chunk.bump.used, 8 + 8 * (n + 1));
+            }
+        }
+    }
+
+    #[test]
+    fn objects_get_the_empty_shape_and_a_mark_of_their_own() {
+        for r in TIERS {
+            let chunk = Chunk::new(64, 0, 1 << 20);
+            let code = wrap(|a, miss| {
+                emit_new_array(a, chunk.bump(), &[Operand::Imm(2)], r, miss);
+                emit_new_object(a, chunk.bump(), 0x5_0000_0040, r, miss);
+                true
+            })
+            .unwrap();
+            let object = call(&code, &[0, 0]);
+            assert_eq!(object & TAG_BITS, OBJECT_TAG);
+            let w = (object - OBJECT_TAG - chunk.bump.base as u64) as usize / 8;
+            assert_eq!(w, 2, "after the array's two words");
+            assert_eq!(chunk.memory[..3], [1, 2, 0x5_0000_0040]);
+            assert_eq!((chunk.arrays[0], chunk.objects[0]), (1, 1 << 2));
+            assert_eq!(chunk.bump.used, 16 + OBJECT_BYTES);
+        }
+    }
+}
