@@ -8,12 +8,12 @@
 //! allocations reaches the runtime once (for the heap's first chunk), and on every
 //! allocation with the caches off.
 
-use stage5::Policy;
 use stage6::{Cached, Options};
 
 use super::common::{
     configs, differential, differential_limited, isolated, load, run_on, CACHED, UNCACHED,
 };
+use super::native::baseline_only;
 
 /// Panics with the report when `source` differs from the interpreter anywhere.
 fn agrees(source: &str) {
@@ -183,23 +183,6 @@ fn out_of_memory_comes_at_the_interpreter_s_allocation() {
             }
         }
     });
-}
-
-/// Every function in baseline code from its first call, never optimized.
-fn baseline_only() -> Options {
-    Options {
-        tiered: stage5::Options {
-            policy: Policy {
-                calls: 0,
-                loops: 0,
-                opt_calls: u64::MAX,
-                opt_loops: u64::MAX,
-            },
-            sync_compile: true,
-            ..stage5::Options::default()
-        },
-        caches: true,
-    }
 }
 
 /// The runtime calls of `new_array` and of `new_array_fill` in a run of `source`

@@ -120,7 +120,7 @@ fn a_monomorphic_get_field_in_baseline_code_is_a_compare_and_a_load() {
 }
 
 /// Everything in baseline code from its first call, never optimized.
-fn baseline_only() -> Options {
+pub fn baseline_only() -> Options {
     Options {
         tiered: stage5::Options {
             policy: Policy {

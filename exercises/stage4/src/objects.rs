@@ -5,7 +5,7 @@
 //! (`rt_get_field`, `rt_set_field`) and `call_value` to a tag check, an arity check
 //! and an indirect call through the function table. Given an [`ObjectLowering`], it
 //! asks it for a fast path of each `get_field`/`set_field` site and of `new_object`,
-//! emitted inline, and moves the runtime call out of line (at the end of the
+//! `new_array` and `new_array_fill`, emitted inline, and moves the runtime call out of line (at the end of the
 //! function, with the saves of the registers live across it): a hit touches no
 //! register the allocator gave out and pays no save. For a `call_value` site it asks for the known targets and calls
 //! each one directly behind a compare of the callee word, the generic call after them.
@@ -14,10 +14,23 @@
 //! what it needs (a snapshot), never read state the running program changes.
 
 use stage1::{FnId, Program};
-use stage2::{Assembler, Label, Reg};
+use stage2::{Assembler, Label, Mem, Reg};
 
 pub use crate::codegen::{ACC, TMP, TMP2};
 pub use stage1::objects::Site;
+
+/// Where an operand of an object instruction is, for a fast path that reads it: a
+/// register the allocator gave it (never a scratch register), its spill slot
+/// (`rbp`-based, so a fast path may read it at any point), or a constant word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// In this register.
+    Reg(Reg),
+    /// In this memory word.
+    Mem(Mem),
+    /// This constant word.
+    Imm(i64),
+}
 
 /// What a later stage adds to optimized code's object instructions (stage 6: inline
 /// shape dispatch from the ICs' states when the function was compiled).
@@ -66,6 +79,24 @@ pub trait ObjectLowering: Send + Sync {
     /// fast path.
     fn new_object(&self, asm: &mut Assembler, miss: Label) -> bool {
         let _ = (asm, miss);
+        false
+    }
+
+    /// `new_array` (a literal): element `i` is `elements[i]`. Hit: the new array in
+    /// `rax`, falling through; miss: a jump to `miss`, nothing allocated (the runtime
+    /// call takes over). False when it emitted nothing; by default there is no fast
+    /// path.
+    fn new_array(&self, asm: &mut Assembler, elements: &[Operand], miss: Label) -> bool {
+        let _ = (asm, elements, miss);
+        false
+    }
+
+    /// `new_array_fill` (`[value; n]`): `n` is any value (checking that it is a
+    /// non-negative integer is the fast path's; the runtime raises the errors). Hit:
+    /// the new array in `rax`, falling through; miss: a jump to `miss`, nothing
+    /// allocated. False when it emitted nothing; by default there is no fast path.
+    fn new_array_fill(&self, asm: &mut Assembler, value: Operand, n: Operand, miss: Label) -> bool {
+        let _ = (asm, value, n, miss);
         false
     }
 

@@ -11,9 +11,12 @@
 //!   is a cached transition (`new_shape` ≠ 0), write the new shape.
 //! - `new_object`: the heap's [`Bump`] allocation inline (the native allocation
 //!   rule: room in the chunk and under the limit, else the runtime), the empty
-//!   shape written into the zeroed block.
-//! - `new_array n` (`n` ≤ [`INLINE_ARRAY_MAX`]): the same allocation, the length and
+//!   shape written into the zeroed block ([`allocation`](crate::allocation), shared
+//!   with optimized code).
+//! - `new_array n` (`n` ≤ [`LITERAL_MAX`]): the same allocation, the length and
 //!   the elements copied from the operand slots.
+//! - `new_array_fill` (`[v; n]`, `n` an integer in `0..=FILL_MAX`): the same
+//!   allocation, the length, and `v` stored `n` times (not at all when it is 0).
 //! - `call_value`: the callee compared with the site's
 //!   [`CallIc`](crate::layout::CallIc) targets; a new target goes to the runtime
 //!   (`rt_call_target`), which updates the cache.
@@ -23,19 +26,19 @@
 //! error` or `no such field`), so a fast path never changes what a program does.
 
 use stage1::heap::Heap;
-use stage1::value::{ARRAY_TAG, OBJECT_TAG, TAG_MASK};
+use stage1::value::TAG_MASK;
 use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage3::codegen::objects::{ObjectCode, Site};
 use stage3::codegen::CTX;
 
-use stage1::heap::{
-    Bump, BUMP_ARRAYS, BUMP_BASE, BUMP_END, BUMP_LIMIT, BUMP_NEXT, BUMP_OBJECTS, BUMP_USED,
-};
+use stage1::heap::Bump;
 use stage3::runtime::rt_call_target;
+
+use crate::allocation::{self, Operand, Scratch, LITERAL_MAX};
 
 use crate::layout::{
     CALL_IC_TARGETS, FIELD_IC_ENTRIES, IC_ENTRIES, IC_ENTRY_BYTES, IC_NEW_SHAPE, IC_SHAPE, IC_SLOT,
-    OBJECT_BYTES, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
+    OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
 };
 use crate::model::ShapeModel;
 
@@ -51,11 +54,6 @@ const ENTRY: Reg = Reg::RDX;
 const SLOT: Reg = Reg::R8;
 /// Scratch: the overflow block, the new shape.
 const SCRATCH: Reg = Reg::R9;
-
-/// The longest `new_array n` allocated inline: its block, the length and `n`
-/// elements, stays within the native allocation rule's 256 bytes; longer literals
-/// are rare, and their copy would dwarf the call anyway.
-pub const INLINE_ARRAY_MAX: u32 = 31;
 
 /// Stage 6's [`ObjectCode`]: where each site's IC record is, the heap's [`Bump`]
 /// and the empty shape's word (each stays where it is for the run: the records are
@@ -157,8 +155,14 @@ impl ObjectCode for BaselineCode<'_> {
     }
 
     fn new_array(&self, asm: &mut Assembler, n: u32, first: Mem, done: Label) {
-        if self.bump != 0 && n <= INLINE_ARRAY_MAX {
+        if self.bump != 0 && n as usize <= LITERAL_MAX {
             emit_new_array(asm, self.bump, n, first, done);
+        }
+    }
+
+    fn new_array_fill(&self, asm: &mut Assembler, done: Label) {
+        if self.bump != 0 {
+            emit_new_array_fill(asm, self.bump, done);
         }
     }
 }
@@ -243,73 +247,61 @@ pub fn emit_set_field(asm: &mut Assembler, ic: u64, done: Label) {
     asm.bind(miss);
 }
 
-/// The native allocation rule, inline: a block of `bytes` (a multiple of 8, at most
-/// 256) from the bump pointer at `bump`, its start marked in the bitmap at
-/// `bitmap` (`BUMP_OBJECTS` or `BUMP_ARRAYS`), the block's address in `rax`; `miss`
-/// when the chunk has no room or the heap limit would be passed (the runtime then
-/// takes a new chunk or raises `out of memory`). Uses `rax`, `rdx`, `r8`–`r11`.
-fn emit_bump(asm: &mut Assembler, bump: u64, bytes: i32, bitmap: i32, miss: Label) {
-    debug_assert!(bytes % 8 == 0 && (8..=256).contains(&bytes));
-    let (block, b, next, used) = (Reg::RAX, Reg::RDX, Reg::R8, Reg::R9);
-    asm.mov_imm(b, bump as i64);
-    asm.mov(block, Mem::base_disp(b, BUMP_NEXT));
-    asm.lea(next, Mem::base_disp(block, bytes));
-    asm.cmp(next, Mem::base_disp(b, BUMP_END));
-    asm.jcc(Cond::A, miss);
-    asm.mov(used, Mem::base_disp(b, BUMP_USED));
-    asm.add(used, Imm32(bytes));
-    asm.cmp(used, Mem::base_disp(b, BUMP_LIMIT));
-    asm.jcc(Cond::A, miss);
-    asm.mov_mr(Mem::base_disp(b, BUMP_NEXT), next);
-    asm.mov_mr(Mem::base_disp(b, BUMP_USED), used);
-    // Bit w % 64 of bitmap word w / 64, w = (block - base) / 8.
-    let (w, word, map, bits) = (Reg::R8, Reg::R9, Reg::R10, Reg::R11);
-    asm.mov(w, block);
-    asm.sub(w, Mem::base_disp(b, BUMP_BASE));
-    asm.shr(w, 3);
-    asm.mov(word, w);
-    asm.shr(word, 6);
-    asm.mov(map, Mem::base_disp(b, bitmap));
-    let at = Mem::sib(map, IndexReg::R9, Scale::S8, 0);
-    asm.mov(bits, at);
-    // `bts` on a register masks the bit number to 6 bits: w % 64.
-    asm.bit_reg(BitOp::Bts, bits, w);
-    asm.mov_mr(at, bits);
-}
+/// The registers inline allocation uses in baseline code: `rdx` is the count of
+/// `new_array_fill`, kept for its runtime call.
+const ALLOCATION: Scratch = Scratch {
+    block: Reg::RAX,
+    bump: Reg::R8,
+    temp: Reg::R9,
+};
 
-/// `new_object`'s fast path: an object block from the bump pointer, its shape the
-/// empty shape (the rest of the block is zero already), tagged in `rax`.
-pub fn emit_new_object(asm: &mut Assembler, bump: u64, empty_shape: u64, done: Label) {
+/// A fast path of [`allocation`](crate::allocation) (which falls through on a hit
+/// and jumps on a miss) the way baseline templates take it: a hit jumps to `done`, a
+/// miss falls through. `emit` returns whether it emitted anything.
+fn hit_to_done(asm: &mut Assembler, done: Label, emit: impl FnOnce(&mut Assembler, Label) -> bool) {
     let miss = asm.new_label();
-    emit_bump(asm, bump, OBJECT_BYTES as i32, BUMP_OBJECTS, miss);
-    asm.mov_imm(Reg::R8, empty_shape as i64);
-    asm.mov_mr(Mem::base_disp(Reg::RAX, SHAPE_OFFSET), Reg::R8);
-    asm.add(Reg::RAX, Imm32(OBJECT_TAG as i32));
-    asm.jmp(done);
-    asm.bind(miss);
-}
-
-/// `new_array n`'s fast path: an array block (the length, then the elements, copied
-/// from `first`, `first - 8`, ...) from the bump pointer, tagged in `rax`.
-pub fn emit_new_array(asm: &mut Assembler, bump: u64, n: u32, first: Mem, done: Label) {
-    assert!(
-        n <= INLINE_ARRAY_MAX,
-        "new_array {n} is not allocated inline"
-    );
-    let miss = asm.new_label();
-    emit_bump(asm, bump, 8 * (n as i32 + 1), BUMP_ARRAYS, miss);
-    asm.mov_mi(Mem::base(Reg::RAX), Imm32(n as i32));
-    for i in 0..n as i32 {
-        let slot = Mem {
-            disp: first.disp - 8 * i,
-            ..first
-        };
-        asm.mov(Reg::R8, slot);
-        asm.mov_mr(Mem::base_disp(Reg::RAX, 8 * (i + 1)), Reg::R8);
+    if emit(asm, miss) {
+        asm.jmp(done);
     }
-    asm.add(Reg::RAX, Imm32(ARRAY_TAG as i32));
-    asm.jmp(done);
     asm.bind(miss);
+}
+
+/// `new_object`'s fast path: an object block from the bump record at `bump`, its
+/// shape the empty shape, tagged in `rax`, then `done`; a miss falls through.
+pub fn emit_new_object(asm: &mut Assembler, bump: u64, empty_shape: u64, done: Label) {
+    hit_to_done(asm, done, |asm, miss| {
+        allocation::emit_new_object(asm, bump, empty_shape, ALLOCATION, miss);
+        true
+    });
+}
+
+/// `new_array n`'s fast path (`n` ≤ [`LITERAL_MAX`]): an array block (the length,
+/// then the elements, copied from `first`, `first - 8`, ...) from the bump record at
+/// `bump`, tagged in `rax`, then `done`; a miss falls through.
+pub fn emit_new_array(asm: &mut Assembler, bump: u64, n: u32, first: Mem, done: Label) {
+    let elements: Vec<Operand> = (0..n as i32)
+        .map(|i| {
+            Operand::Mem(Mem {
+                disp: first.disp - 8 * i,
+                ..first
+            })
+        })
+        .collect();
+    hit_to_done(asm, done, |asm, miss| {
+        allocation::emit_new_array(asm, bump, &elements, ALLOCATION, miss);
+        true
+    });
+}
+
+/// `new_array_fill`'s fast path (the value in `rsi`, the count in `rdx`): when the
+/// count is an integer in `0..=`[`FILL_MAX`](allocation::FILL_MAX), an array block from the bump record at
+/// `bump` filled with the value, tagged in `rax`, then `done`; any other count, or
+/// no room, falls through to the runtime call.
+pub fn emit_new_array_fill(asm: &mut Assembler, bump: u64, done: Label) {
+    hit_to_done(asm, done, |asm, miss| {
+        let (value, n) = (Operand::Reg(Reg::RSI), Operand::Reg(Reg::RDX));
+        allocation::emit_new_array_fill(asm, bump, value, n, ALLOCATION, miss)
+    });
 }
 
 /// `call_value`'s target recording: the callee (a function value) in `callee` is
@@ -342,8 +334,10 @@ mod tests {
     //! miss returns [`MISS`].
 
     use super::*;
-    use crate::layout::{slot_word, IcEntry, INLINE_SLOTS};
+    use crate::allocation::tests::Chunk;
+    use crate::layout::{slot_word, IcEntry, INLINE_SLOTS, OBJECT_BYTES};
     use stage1::value::FUNCTION_TAG;
+    use stage1::value::{ARRAY_TAG, OBJECT_TAG};
     use stage2::CodeBlock;
 
     /// What a wrapped fast path returns on a miss (no value has this word).
@@ -520,46 +514,6 @@ mod tests {
         assert_eq!(set(&ic(&[entry(S1, inline(0))]), t, 14), MISS);
         assert_eq!(set(&ic(&[entry(S3, inline(0))]), 14, 14), MISS);
         assert_eq!(o.0, before);
-    }
-
-    /// A chunk of `words` zeroed words with its bitmaps, and its bump pointer.
-    struct Chunk {
-        memory: Vec<u64>,
-        objects: Vec<u64>,
-        arrays: Vec<u64>,
-        bump: Box<Bump>,
-    }
-
-    impl Chunk {
-        fn new(words: usize, used: usize, limit: usize) -> Chunk {
-            let mut memory = vec![0u64; words];
-            let mut objects = vec![0u64; words.div_ceil(64)];
-            let mut arrays = vec![0u64; words.div_ceil(64)];
-            let base = memory.as_mut_ptr() as usize;
-            let bump = Box::new(Bump {
-                next: base,
-                end: base + 8 * words,
-                used,
-                limit,
-                base,
-                arrays: arrays.as_mut_ptr(),
-                objects: objects.as_mut_ptr(),
-            });
-            Chunk {
-                memory,
-                objects,
-                arrays,
-                bump,
-            }
-        }
-
-        fn base(&self) -> u64 {
-            self.memory.as_ptr() as u64
-        }
-
-        fn bump(&self) -> u64 {
-            &*self.bump as *const Bump as u64
-        }
     }
 
     fn alloc_object(chunk: &Chunk) -> u64 {

@@ -18,6 +18,7 @@
 //! - [`megamorphic`]: the run's cache for sites past their own entries;
 //! - [`model`]: [`ShapeModel`], the object model over them, installed in a run's
 //!   heap;
+//! - [`allocation`]: inline allocation of objects and arrays, for both tiers;
 //! - [`baseline`]: baseline code's fast paths, reading the caches inline;
 //! - [`optimized`]: optimized code's object instructions from a snapshot of the
 //!   caches (stage 4's object lowering);
@@ -31,6 +32,7 @@
     clippy::never_loop
 )]
 
+pub mod allocation;
 pub mod baseline;
 pub mod cli;
 pub mod engine;

@@ -33,20 +33,22 @@
 //! A miss is stage 4's runtime call (which updates the IC: the code stays as it was
 //! compiled — stage 7 is where code is made again). A site never run, or megamorphic,
 //! gets no fast path. A `call_value` site's targets become stage 4's guarded direct
-//! calls.
+//! calls. `new_object`, array literals and `[v; n]` allocate inline
+//! ([`allocation`](crate::allocation), the emitters baseline code uses too, here in
+//! stage 4's three scratch registers).
 
 use std::collections::HashMap;
 
-use stage1::heap::{Heap, BUMP_BASE, BUMP_END, BUMP_LIMIT, BUMP_NEXT, BUMP_OBJECTS, BUMP_USED};
+use stage1::heap::Heap;
 use stage1::objects::{Site, SiteKind, Sites};
-use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, OBJECT_TAG, TAG_MASK};
+use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
 use stage1::FnId;
-use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
-use stage4::objects::{ObjectLowering, ACC, TMP, TMP2};
+use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+use stage4::objects::{ObjectLowering, Operand, ACC, TMP, TMP2};
 
-use crate::layout::{
-    IcEntry, IC_ENTRIES, OBJECT_BYTES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
-};
+use crate::allocation::{self, Scratch, LITERAL_MAX};
+
+use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
 use crate::model::ShapeModel;
 
 /// One shape a field site has seen, as optimized code uses it (an IC entry's words).
@@ -70,8 +72,9 @@ pub struct OptimizedCode {
     fields: HashMap<Site, Vec<FieldCase>>,
     /// The targets of each `call_value` site that has some.
     calls: HashMap<Site, Vec<FnId>>,
-    /// Where `new_object` allocates: the heap's bump pointer (`stage1::heap::Bump`)
-    /// and the empty shape's word; `None`: through the runtime.
+    /// Where `new_object`, `new_array` and `new_array_fill` allocate: the heap's
+    /// bump pointer (`stage1::heap::Bump`), and the empty shape's word for objects;
+    /// `None`: through the runtime.
     allocation: Option<(u64, u64)>,
 }
 
@@ -85,8 +88,9 @@ impl OptimizedCode {
     /// `Extension::optimizer`: `None` unless the heap's model is a caching
     /// [`ShapeModel`] (by-name objects, or `--no-ic`: stage 4's runtime calls). Taken
     /// on the run's thread.
-    /// Its `new_object` allocates inline from the heap's bump pointer (an address
-    /// fixed for the heap's life): the code must not outlive the heap.
+    /// Its `new_object`, `new_array` and `new_array_fill` allocate inline from the
+    /// heap's bump pointer (an address fixed for the heap's life): the code must not
+    /// outlive the heap.
     pub fn of_heap(heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
         OptimizedCode::of_heap_sites(heap, Some(func))
     }
@@ -190,8 +194,9 @@ impl OptimizedCode {
         self
     }
 
-    /// This snapshot with `new_object` allocating inline from the bump pointer at
-    /// `bump` (`Heap::bump`), the new object's shape `empty_shape`.
+    /// This snapshot with `new_object`, `new_array` and `new_array_fill` allocating
+    /// inline from the bump pointer at `bump` (`Heap::bump`), a new object's shape
+    /// `empty_shape`.
     pub fn with_allocation(mut self, bump: u64, empty_shape: u64) -> OptimizedCode {
         self.allocation = Some((bump, empty_shape));
         self
@@ -257,8 +262,26 @@ impl ObjectLowering for OptimizedCode {
         let Some((bump, empty_shape)) = self.allocation else {
             return false;
         };
-        allocate_object(asm, bump, empty_shape, miss);
+        allocation::emit_new_object(asm, bump, empty_shape, ALLOCATION, miss);
         true
+    }
+
+    fn new_array(&self, asm: &mut Assembler, elements: &[Operand], miss: Label) -> bool {
+        let Some((bump, _)) = self.allocation else {
+            return false;
+        };
+        if elements.len() > LITERAL_MAX {
+            return false;
+        }
+        allocation::emit_new_array(asm, bump, elements, ALLOCATION, miss);
+        true
+    }
+
+    fn new_array_fill(&self, asm: &mut Assembler, value: Operand, n: Operand, miss: Label) -> bool {
+        let Some((bump, _)) = self.allocation else {
+            return false;
+        };
+        allocation::emit_new_array_fill(asm, bump, value, n, ALLOCATION, miss)
     }
 
     fn call_targets(&self, site: Site) -> Vec<FnId> {
@@ -266,52 +289,13 @@ impl ObjectLowering for OptimizedCode {
     }
 }
 
-/// The native allocation rule (`stage1::heap::Bump`) for one object block, with
-/// only stage 4's scratch registers: room in the chunk and under the limit, else
-/// `miss`; the bump pointer and count moved on, the block's start marked in the
-/// chunk's bitmap of objects, the empty shape written (the rest of the block is zero
-/// already); the tagged object in `rax`.
-fn allocate_object(asm: &mut Assembler, bump: u64, empty_shape: u64, miss: Label) {
-    let b = TMP2;
-    let bytes = OBJECT_BYTES as i32;
-    asm.mov_imm(b, bump as i64);
-    asm.mov(ACC, Mem::base_disp(b, BUMP_NEXT));
-    asm.lea(TMP, Mem::base_disp(ACC, bytes));
-    asm.cmp(TMP, Mem::base_disp(b, BUMP_END));
-    asm.jcc(Cond::A, miss);
-    asm.mov(TMP, Mem::base_disp(b, BUMP_USED));
-    asm.add(TMP, Imm32(bytes));
-    asm.cmp(TMP, Mem::base_disp(b, BUMP_LIMIT));
-    asm.jcc(Cond::A, miss);
-    asm.mov_mr(Mem::base_disp(b, BUMP_USED), TMP);
-    asm.lea(TMP, Mem::base_disp(ACC, bytes));
-    asm.mov_mr(Mem::base_disp(b, BUMP_NEXT), TMP);
-    // The block's shape, while its address is at hand (in `rax`: not `store_word`).
-    let shape = Mem::base_disp(ACC, SHAPE_OFFSET);
-    match i32::try_from(empty_shape as i64) {
-        Ok(imm) => asm.mov_mi(shape, Imm32(imm)),
-        Err(_) => {
-            asm.mov_imm(TMP, empty_shape as i64);
-            asm.mov_mr(shape, TMP);
-        }
-    }
-    // Bit w % 64 of bitmap word w / 64, w = (block - base) / 8; `bts` on a register
-    // takes the bit number mod 64.
-    asm.sub(ACC, Mem::base_disp(b, BUMP_BASE));
-    asm.shr(ACC, 3);
-    asm.mov(TMP, ACC);
-    asm.shr(TMP, 6);
-    asm.mov(b, Mem::base_disp(b, BUMP_OBJECTS));
-    debug_assert_eq!(TMP, Reg::RDX, "the word's index is in TMP");
-    asm.lea(b, Mem::sib(b, IndexReg::RDX, Scale::S8, 0));
-    asm.mov(TMP, Mem::base(b));
-    asm.bit_reg(BitOp::Bts, TMP, ACC);
-    asm.mov_mr(Mem::base(b), TMP);
-    // The block again: the bump pointer's new value, less the block.
-    asm.mov_imm(b, bump as i64);
-    asm.mov(ACC, Mem::base_disp(b, BUMP_NEXT));
-    asm.add(ACC, Imm32(OBJECT_TAG as i32 - bytes));
-}
+/// The registers inline allocation uses in optimized code: stage 4's scratch
+/// registers, no allocated one.
+const ALLOCATION: Scratch = Scratch {
+    block: ACC,
+    bump: TMP2,
+    temp: TMP,
+};
 
 /// Checks that `obj` is an object (else a jump to `miss`: the runtime raises the
 /// error) — unless it is `checked` already, by an earlier access of the block — and

@@ -309,7 +309,7 @@ pub fn emit_new_array_fill(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The emitters run alone on a hand-made chunk, with each tier's registers and
     //! operands in registers, in memory and constant: each wrapped in a function of a
     //! pointer to two words (the value and the count, or the elements), whose miss
@@ -336,16 +336,18 @@ mod tests {
         },
     ];
 
-    /// A chunk of zeroed words with its bitmaps, and its bump record.
-    struct Chunk {
-        memory: Vec<u64>,
-        arrays: Vec<u64>,
-        objects: Vec<u64>,
-        bump: Box<Bump>,
+    /// A chunk of zeroed words with its bitmaps, and its bump record (for the tests
+    /// of the fast paths that allocate, here and in `baseline`).
+    pub(crate) struct Chunk {
+        pub(crate) memory: Vec<u64>,
+        pub(crate) arrays: Vec<u64>,
+        pub(crate) objects: Vec<u64>,
+        pub(crate) bump: Box<Bump>,
     }
 
     impl Chunk {
-        fn new(words: usize, used: usize, limit: usize) -> Chunk {
+        /// `words` zeroed words, `used` bytes counted already of `limit`.
+        pub(crate) fn new(words: usize, used: usize, limit: usize) -> Chunk {
             let mut memory = vec![0u64; words];
             let mut arrays = vec![0u64; words.div_ceil(64)];
             let mut objects = vec![0u64; words.div_ceil(64)];
@@ -367,8 +369,14 @@ mod tests {
             }
         }
 
-        fn bump(&self) -> u64 {
+        /// The address of the bump record, for the code.
+        pub(crate) fn bump(&self) -> u64 {
             &*self.bump as *const Bump as u64
+        }
+
+        /// The address of the chunk's first word.
+        pub(crate) fn base(&self) -> u64 {
+            self.memory.as_ptr() as u64
         }
 
         /// The word index of a tagged array in the chunk.

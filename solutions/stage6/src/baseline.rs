@@ -350,6 +350,7 @@ mod tests {
     //! miss returns [`MISS`].
 
     use super::*;
+    use crate::allocation::tests::Chunk;
     use crate::layout::{slot_word, IcEntry, INLINE_SLOTS, OBJECT_BYTES};
     use stage1::value::FUNCTION_TAG;
     use stage1::value::{ARRAY_TAG, OBJECT_TAG};
@@ -529,46 +530,6 @@ mod tests {
         assert_eq!(set(&ic(&[entry(S1, inline(0))]), t, 14), MISS);
         assert_eq!(set(&ic(&[entry(S3, inline(0))]), 14, 14), MISS);
         assert_eq!(o.0, before);
-    }
-
-    /// A chunk of `words` zeroed words with its bitmaps, and its bump pointer.
-    struct Chunk {
-        memory: Vec<u64>,
-        objects: Vec<u64>,
-        arrays: Vec<u64>,
-        bump: Box<Bump>,
-    }
-
-    impl Chunk {
-        fn new(words: usize, used: usize, limit: usize) -> Chunk {
-            let mut memory = vec![0u64; words];
-            let mut objects = vec![0u64; words.div_ceil(64)];
-            let mut arrays = vec![0u64; words.div_ceil(64)];
-            let base = memory.as_mut_ptr() as usize;
-            let bump = Box::new(Bump {
-                next: base,
-                end: base + 8 * words,
-                used,
-                limit,
-                base,
-                arrays: arrays.as_mut_ptr(),
-                objects: objects.as_mut_ptr(),
-            });
-            Chunk {
-                memory,
-                objects,
-                arrays,
-                bump,
-            }
-        }
-
-        fn base(&self) -> u64 {
-            self.memory.as_ptr() as u64
-        }
-
-        fn bump(&self) -> u64 {
-            &*self.bump as *const Bump as u64
-        }
     }
 
     fn alloc_object(chunk: &Chunk) -> u64 {

@@ -108,7 +108,9 @@ impl FnGen<'_> {
     /// `new_array_fill`: `v n -> [v; n]`.
     pub(super) fn gen_new_array_fill(&mut self) {
         self.pop_args([Reg::RSI, Reg::RDX]);
+        let done = self.fast_path(|objects, asm, done| objects.new_array_fill(asm, done));
         self.call_helper(runtime::rt_new_array_fill as *const () as u64);
+        self.bind_done(done);
         self.push(Operand::Acc);
     }
 

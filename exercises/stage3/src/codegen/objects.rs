@@ -1,7 +1,8 @@
 //! The extension point of baseline code's object instructions: a later stage (stage
 //! 6's inline caches) hands the code generator an [`ObjectCode`], which emits an
 //! inline fast path before the runtime call of `get_field`, `set_field`,
-//! `new_object` and `new_array`, and records the targets of `call_value`.
+//! `new_object`, `new_array` and `new_array_fill`, and records the targets of
+//! `call_value`.
 //!
 //! Without one ([`TierOptions::objects`](super::tiering::TierOptions) is `None`, and
 //! always in a whole-program compile) the templates are exactly stage 3's: a runtime
@@ -58,6 +59,15 @@ pub trait ObjectCode {
     /// nothing allocated. By default there is no fast path.
     fn new_array(&self, asm: &mut Assembler, n: u32, first: Mem, done: Label) {
         let _ = (asm, n, first, done);
+    }
+
+    /// `new_array_fill` (`[v; n]`): the value in `rsi`, `n` (any value: checking that
+    /// it is a non-negative integer is the fast path's) in `rdx`, both to be kept for
+    /// the runtime call (so `rdx` is not scratch here). Hit: the new array in `rax`,
+    /// jump to `done`. Miss: fall through, nothing allocated (the runtime raises the
+    /// errors). By default there is no fast path.
+    fn new_array_fill(&self, asm: &mut Assembler, done: Label) {
+        let _ = (asm, done);
     }
 }
 
@@ -135,11 +145,14 @@ mod tests {
         fn new_array(&self, asm: &mut Assembler, n: u32, first: Mem, done: Label) {
             self.emit(asm, format!("array {n} {}", first.disp), Some(done));
         }
+        fn new_array_fill(&self, asm: &mut Assembler, done: Label) {
+            self.emit(asm, "fill".into(), Some(done));
+        }
     }
 
     const SOURCE: &str = "fn f(o) { o.x = o.y; return o; }\n\
                           fn g(h) { return h({y: 1}).x; }\n\
-                          print [g(f)];";
+                          print [[g(f)]; 2];";
 
     fn code(verified: &stage1::Verified, func: FnId, objects: Option<&dyn ObjectCode>) -> Vec<u8> {
         let options = TierOptions {
@@ -197,6 +210,7 @@ mod tests {
         assert_eq!(g_calls.len(), 4);
         let main = seen(program.function_named("main").unwrap());
         assert!(main.iter().any(|c| c.starts_with("array 1 ")), "{main:?}");
+        assert!(main.iter().any(|c| c == "fill"), "{main:?}");
     }
 
     /// A fast path goes before the runtime call, which stays as the miss path, and
