@@ -1,5 +1,5 @@
 //! Arrays allocated inline, in baseline and optimized code: `[v; n]` with every kind
-//! of `n` (0, 1, large, past the inline limit, negative, not an integer, past the
+//! of `n` (0, 1, large, past the inline limits, negative, not an integer, past the
 //! heap) and of `v` (0, small and big integers, arrays, objects, functions), array
 //! literals of 0 to 33 elements (the inline ones and past them, elements in
 //! registers, in spill slots and constants), and `out of memory` at the very
@@ -25,11 +25,11 @@ fn agrees(source: &str) {
 #[test]
 fn fills_of_every_length_and_value_agree_with_the_interpreter() {
     isolated(|| {
-        // 4095 elements is the longest fill allocated inline (a small block of the
-        // heap), 4096 and 5000 go to the runtime. `bad` counts wrong elements.
+        // Inline: fills of up to 16 elements, and of 0 up to 4095 (a small block of
+        // the heap); longer ones go to the runtime. `bad` counts wrong elements.
         let source = "fn fill(v, n) { return [v; n]; }\n\
             fn bad(a, v) { let b = 0; let i = 0; while i < len(a) { if a[i] != v { b = b + 1; } i = i + 1; } return b; }\n\
-            let ns = [0, 1, 2, 7, 64, 4095, 4096, 5000];\n\
+            let ns = [0, 1, 2, 7, 16, 17, 64, 4095, 4096, 5000];\n\
             let vs = [0, 1, -3, 4611686018427387903, -4611686018427387903 - 1, 1099511627776, [1, 2], {a: 1}, fill];\n\
             let r = 0;\n\
             while r < 3 {\n\

@@ -15,8 +15,8 @@
 //!   with optimized code).
 //! - `new_array n` (`n` ≤ [`LITERAL_MAX`]): the same allocation, the length and
 //!   the elements copied from the operand slots.
-//! - `new_array_fill` (`[v; n]`, `n` an integer in `0..=FILL_MAX`): the same
-//!   allocation, the length, and `v` stored `n` times (not at all when it is 0).
+//! - `new_array_fill` (`[v; n]`, `n` a small enough integer): the same allocation,
+//!   the length, and `v` stored `n` times (not at all when it is 0).
 //! - `call_value`: the callee compared with the site's
 //!   [`CallIc`](crate::layout::CallIc) targets; a new target goes to the runtime
 //!   (`rt_call_target`), which updates the cache.
@@ -294,9 +294,10 @@ pub fn emit_new_array(asm: &mut Assembler, bump: u64, n: u32, first: Mem, done: 
 }
 
 /// `new_array_fill`'s fast path (the value in `rsi`, the count in `rdx`): when the
-/// count is an integer in `0..=`[`FILL_MAX`](allocation::FILL_MAX), an array block from the bump record at
-/// `bump` filled with the value, tagged in `rax`, then `done`; any other count, or
-/// no room, falls through to the runtime call.
+/// count is an integer the fast path takes (see
+/// [`allocation::emit_new_array_fill`]), an array block from the bump record at
+/// `bump` filled with the value, tagged in `rax`, then `done`; any other count, or no
+/// room, falls through to the runtime call.
 pub fn emit_new_array_fill(asm: &mut Assembler, bump: u64, done: Label) {
     hit_to_done(asm, done, |asm, miss| {
         let (value, n) = (Operand::Reg(Reg::RSI), Operand::Reg(Reg::RDX));
