@@ -14,6 +14,7 @@ use stage3::runtime;
 
 use super::{FnGen, Opnd, ACC, TMP, TMP2};
 use crate::ir::{BinOp, CmpOp, GuardKind, Inst, Op, Value};
+use crate::objects::Operand;
 use crate::regalloc::{moves, Loc, MoveSrc};
 
 /// The condition under which compare `op` holds (signed: tagging keeps the order).
@@ -585,7 +586,14 @@ impl FnGen<'_> {
             },
             op => (op.clone(), false),
         };
-        if !matches!(op, Op::GetField(..) | Op::SetField(..) | Op::NewObject) {
+        if !matches!(
+            op,
+            Op::GetField(..)
+                | Op::SetField(..)
+                | Op::NewObject
+                | Op::NewArray(..)
+                | Op::NewArrayFill(..)
+        ) {
             return false;
         }
         let Some(objects) = self.objects else {
@@ -612,6 +620,14 @@ impl FnGen<'_> {
                 lowering.set_field(self.asm, site, obj, value, checked, miss)
             }
             Op::NewObject => lowering.new_object(self.asm, miss),
+            Op::NewArray(values) => {
+                let elements: Vec<Operand> = values.iter().map(|&v| self.operand(v)).collect();
+                lowering.new_array(self.asm, &elements, miss)
+            }
+            Op::NewArrayFill(v, n) => {
+                let (value, n) = (self.operand(v), self.operand(n));
+                lowering.new_array_fill(self.asm, value, n, miss)
+            }
             _ => false,
         };
         if !emitted {
@@ -646,6 +662,15 @@ impl FnGen<'_> {
             if !self.objects_seen.contains(&o) {
                 self.objects_seen.push(o);
             }
+        }
+    }
+
+    /// Where `v` is, for an object lowering (see [`crate::objects::Operand`]).
+    fn operand(&self, v: Value) -> Operand {
+        match self.opnd(v) {
+            Opnd::Reg(r) => Operand::Reg(r),
+            Opnd::Mem(m) => Operand::Mem(m),
+            Opnd::Imm(w) => Operand::Imm(w),
         }
     }
 
