@@ -391,7 +391,58 @@ fn pick(c) {
   }
   return 20;
 }
+fn small(c) {
+  if c < 5 {
+    return 1;
+  }
+  return 2;
+}
 ";
+
+/// `small` (f6) with its branch pruned to one side or the other: the compare goes
+/// along with the guard (`cmp; jcc`), and the frame state's condition, never
+/// computed, is the value that fails the guard.
+fn small_ir(taken: bool) -> String {
+    let (pc, result) = if taken { (4, 1) } else { (6, 2) };
+    format!(
+        "function small f6 {{
+b0(v0):  @0
+    v1 = const 5  @1
+    v2 = check_int v0  @2
+    v3 = lt v2, v1  @2
+    guard cond v3, {taken} [f6@3: v0 | v3]  @3
+    v4 = const {result}  @{pc}
+    return v4
+}}
+"
+    )
+}
+
+#[test]
+fn a_branch_guard_takes_its_compare_along() {
+    isolated(|| {
+        for taken in [true, false] {
+            let verified = kinds_program("print small(1);\nprint small(9);\n");
+            let f = parse(&small_ir(taken));
+            let o = optimize(&verified, &f, None, false);
+            let deopts = agrees(&verified, &[&o], None);
+            assert_eq!(summary(&deopts), [("branch", 6, 3, 1)]);
+            let argument = Value::int(if taken { 9 } else { 1 });
+            let condition = Value::int(i64::from(!taken));
+            assert_eq!(deopts[0].frames[0].locals, [argument]);
+            assert_eq!(deopts[0].frames[0].operands, [condition]);
+            let record = table_of(&o.compiled).expect("a table").guard(0);
+            let word = condition.bits() as i64;
+            assert_eq!(record.frames[0].operands, [Location::Const(word)]);
+            // With stress, the compare is computed: its value is whichever it is.
+            let o = optimize(&verified, &f, None, true);
+            let deopts = agrees(&verified, &[&o], Some(1));
+            assert_eq!(deopts.len(), 2);
+            let record = table_of(&o.compiled).expect("a table").guard(0);
+            assert!(!matches!(record.frames[0].operands[0], Location::Const(_)));
+        }
+    });
+}
 
 /// `get` (f1): the element's checks, the loaded value an integer, the add.
 const GET_IR: &str = "\

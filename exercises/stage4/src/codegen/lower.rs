@@ -553,6 +553,22 @@ impl FnGen<'_> {
     fn gen_guard(&mut self, inst: Inst, guard: &crate::ir::Guard) {
         let exit = self.guard_exit(inst);
         match &guard.kind {
+            GuardKind::Cond(v, expected) if self.cond_compare.is_some_and(|c| c.1 == *v) => {
+                let (compare, _, _) = self.cond_compare.take().expect("checked above");
+                // `cc` holds when the compare gives 1.
+                let cc = match self.f.inst(compare).op.clone() {
+                    Op::Compare(op, a, b) => {
+                        self.gen_cmp(a, b);
+                        condition(op)
+                    }
+                    Op::Not(a) => {
+                        self.gen_test(a);
+                        Cond::E
+                    }
+                    _ => unreachable!("guard_takes_along takes a compare or a not"),
+                };
+                self.asm.jcc(if *expected { cc.invert() } else { cc }, exit);
+            }
             GuardKind::Op(op) if op.is_call() => self.gen_op(inst, op.clone()),
             GuardKind::Op(op) => {
                 self.deopt_to = Some(exit);

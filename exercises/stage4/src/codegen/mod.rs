@@ -160,6 +160,10 @@ pub(crate) struct FnGen<'a> {
     deopts: Vec<DeoptExit>,
     /// Their records.
     table: DeoptTable,
+    /// A compare that the branch guard after it takes along (see
+    /// [`FnGen::guard_takes_along`]): the compare, its result, and the word that
+    /// result has when the guard fails.
+    cond_compare: Option<(Inst, Value, i64)>,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -355,6 +359,7 @@ fn generate_with<'a>(
         deopt_to: None,
         deopts: Vec::new(),
         table: DeoptTable::new(),
+        cond_compare: None,
     };
     gen.gen_function()
 }
@@ -458,6 +463,11 @@ impl FnGen<'_> {
                     break;
                 }
                 let begin = self.asm.offset();
+                if self.guard_takes_along(inst, insts.get(j + 1).copied()) {
+                    // Its code is the guard's: `cmp; jcc` to the deopt stub.
+                    pieces.push((Piece::Inst(inst), begin..begin));
+                    continue;
+                }
                 if !self.gen_object_fast_path(inst) {
                     self.gen_saved(inst);
                 }
@@ -651,8 +661,46 @@ impl FnGen<'_> {
         label
     }
 
+    /// True when `inst`, a compare (or a `not`), is taken along by the branch guard
+    /// `next` (`cmp; jcc` to its stub, as a branch takes its compare along): the
+    /// guard is the only user of its result (as its condition and in its frame
+    /// state, where the value is known when the guard fails: 0 for a guard that
+    /// wants it true, 1 for one that wants it false). Not with stress, whose deopts
+    /// happen with the condition either way.
+    fn guard_takes_along(&mut self, inst: Inst, next: Option<Inst>) -> bool {
+        let data = self.f.inst(inst);
+        let (false, Some(r), Some(next)) = (self.stress, data.result, next) else {
+            return false;
+        };
+        if !matches!(data.op, Op::Compare(..) | Op::Not(_)) {
+            return false;
+        }
+        let next = &self.f.inst(next).op;
+        let Op::Guard(guard) = next else {
+            return false;
+        };
+        let GuardKind::Cond(v, expected) = guard.kind else {
+            return false;
+        };
+        let mut uses = 0;
+        next.for_each_arg(|a| uses += u32::from(a == r));
+        if v != r || uses != self.uses[r.index()] {
+            return false;
+        }
+        let failing = stage1::Value::int(i64::from(!expected)).bits() as i64;
+        self.cond_compare = Some((inst, r, failing));
+        true
+    }
+
     /// Where `v` is, for the deopt table.
     fn location(&self, v: Value) -> Location {
+        if let Some((_, r, failing)) = self.cond_compare {
+            if r == v {
+                // A compare taken along by the guard: never computed, known when the
+                // guard fails.
+                return Location::Const(failing);
+            }
+        }
         if let Some(word) = regalloc::constant_word(self.f, v) {
             return Location::Const(word);
         }
