@@ -6,7 +6,8 @@
 //! branch first taken late, a field site meeting a new shape, a call site meeting a
 //! new target, a deopt three inlined calls deep, a function that deopts again and
 //! again and settles), errors raised in inlined code and recursion to the frame
-//! limit under stress, and the stress modes themselves.
+//! limit under stress, the stress modes themselves, and the recompilation policy at
+//! its edges (when a bet is dropped, the back-off, giving up).
 //!
 //! Written once, run against the learner's crate (`cargo test -p stage7`) and the
 //! reference (`cargo test -p stage7-solution`); both call the crate `stage7`.
@@ -16,5 +17,6 @@ mod corpus;
 mod designed;
 mod errors;
 mod feedback;
+mod policy;
 mod random;
 mod stress;
