@@ -87,6 +87,12 @@ impl Feedback {
         cell.set(cell.get() | flags);
     }
 
+    /// Where each function's bytes start, and the bytes: what the tiered
+    /// interpreter indexes without the checks of [`Feedback::record`].
+    pub(crate) fn parts(&self) -> (&[usize], &[Cell<u8>]) {
+        (&self.start, &self.bytes)
+    }
+
     /// The flags of `pc` of `func`.
     pub fn get(&self, func: FnId, pc: usize) -> u8 {
         self.bytes[self.start[func as usize] + pc].get()

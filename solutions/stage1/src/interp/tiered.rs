@@ -33,7 +33,7 @@ use std::cell::Cell;
 use std::io::Write;
 
 use super::calls::Cursor;
-use super::feedback::{self, Feedback};
+use super::feedback;
 use super::superinstr::Op;
 use super::tiering::{Counters, Installed};
 use super::{Callout, Machine, Unwind};
@@ -76,20 +76,24 @@ pub(super) struct Tiering<'r> {
     /// `loop`'s counter (see [`Counters`]).
     back_edges: &'r [Cell<i64>],
     loop_slots: &'r [Box<[u32]>],
-    /// The run's type feedback, which the tiered machine records into.
-    feedback: &'r Feedback,
+    /// The run's type feedback, which the tiered machine records into: where each
+    /// function's bytes start, and the bytes ([`Feedback`](feedback::Feedback)).
+    feedback_start: &'r [usize],
+    feedback: &'r [Cell<u8>],
 }
 
 impl<'r> Tiering<'r> {
     /// The shared state of a run linked by [`Link::Tiered`](super::Link::Tiered).
     pub fn new(counters: &'r Counters, installed: &'r Installed) -> Tiering<'r> {
         let (back_edges, loop_slots) = counters.back_edge_slots();
+        let (feedback_start, feedback) = counters.feedback().parts();
         Tiering {
             calls: counters.calls(),
             installed: installed.flags(),
             back_edges,
             loop_slots,
-            feedback: counters.feedback(),
+            feedback_start,
+            feedback,
         }
     }
 
@@ -322,7 +326,17 @@ impl<'p, const TIERED: bool> Machine<'p, '_, TIERED> {
     fn feed(&self, func: FnId, pc: usize, flags: u8) {
         if TIERED {
             if let Some(tiering) = self.tiering {
-                tiering.feedback.record(func, pc, flags);
+                let start = tiering.feedback_start;
+                debug_assert!(pc < self.program.functions[func as usize].code.len());
+                // SAFETY: `func` is a function of the program the feedback was made
+                // for and `pc` one of its instructions (each caller passes the pc of
+                // an instruction it runs, never the `return` the tiered code
+                // appends), so `start[func] + pc` is a byte of `func`'s vector.
+                let cell = unsafe {
+                    let at = *start.get_unchecked(func as usize) + pc;
+                    tiering.feedback.get_unchecked(at)
+                };
+                cell.set(cell.get() | flags);
             }
         }
     }
