@@ -16,3 +16,4 @@ mod passes;
 mod random;
 mod regalloc;
 mod shape;
+mod speculation;
