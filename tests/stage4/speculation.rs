@@ -280,3 +280,404 @@ fn without_bets_the_speculative_builder_is_the_builder() {
         }
     }
 }
+
+/// A speculation that bets where it is told to, and nowhere else.
+#[derive(Default)]
+struct Script {
+    ints: Vec<(FnId, Pc)>,
+    no_overflow: Vec<(FnId, Pc)>,
+    branches: Vec<(FnId, Pc, bool)>,
+    fields: Vec<(FnId, Pc)>,
+    targets: Vec<(FnId, Pc, FnId)>,
+    /// (function, pc, callee, up to this depth)
+    inline: Vec<(FnId, Pc, FnId, u32)>,
+}
+
+impl Speculation for Script {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.ints.contains(&(func, pc))
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.no_overflow.contains(&(func, pc))
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        let found = self.branches.iter().find(|b| (b.0, b.1) == (func, pc));
+        found.map(|b| b.2)
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.fields.contains(&(func, pc))
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        let found = self.targets.iter().find(|t| (t.0, t.1) == (func, pc));
+        found.map(|t| t.2)
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        let found = self
+            .inline
+            .iter()
+            .find(|i| (i.0, i.1, i.2) == (func, pc, callee));
+        found.is_some_and(|i| depth <= i.3)
+    }
+}
+
+/// Function `name` of `source` built with `spec`'s bets, checked, as text.
+fn built(source: &str, name: &str, spec: &dyn Speculation) -> String {
+    let program = load("test.mini", source);
+    let id = program
+        .program()
+        .function_named(name)
+        .expect("the function");
+    let f = ir::build::build_speculative(&program, id, None, 0, spec);
+    let printed = text::print(&f);
+    ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    ir::verify::verify_states(&f, &program).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    printed
+}
+
+/// `f` (function 2) of this program: pc 2 `array_get`, 4 `add`, 9 `jump_if_false`
+/// (over the call), 11 `call sq`; `sq` (function 1): pc 2 `mul`.
+const LOAD_ADD_CALL: &str = "fn sq(x) { return x * x; }
+fn f(a, i) {
+  let s = a[i] + 1;
+  if s > 0 { s = sq(s); }
+  return s;
+}
+print f([1, 2], 0);";
+
+#[test]
+fn the_builder_guards_a_loaded_integer_after_its_load_and_checkpoints_the_add_before_it() {
+    let spec = Script {
+        ints: vec![(2, 2)],
+        no_overflow: vec![(2, 4)],
+        ..Script::default()
+    };
+    let expected = "function f f2 {
+b0(v0, v1):  @0
+    v2 = const 0  @0
+    v3 = array_get v0, v1  @2
+    v4 = guard int v3 [f2@3: v0, v1, v2 | v3]  @2
+    v5 = const 1  @3
+    checkpoint [f2@4: v0, v1, v2 | v4, v5]  @4
+    v6 = check_int v4  @4
+    v7 = check_int v5  @4
+    v8 = add v6, v7  @4
+    v9 = const 0  @7
+    v10 = check_int v8  @8
+    v11 = check_int v9  @8
+    v12 = gt v10, v11  @8
+    v13 = check_int v12  @9
+    branch v13, b1, b2(v8)
+b1:  @10
+    v14 = call f1(v8)  @11
+    jump b2(v14)
+b2(v15):  @13
+    return v15
+}
+";
+    pretty_assertions::assert_eq!(built(LOAD_ADD_CALL, "f", &spec), expected);
+}
+
+#[test]
+fn the_builder_prunes_a_branch_behind_a_guard_and_inlines_with_the_callers_frame() {
+    let spec = Script {
+        branches: vec![(2, 9, false)],
+        no_overflow: vec![(1, 2)],
+        inline: vec![(2, 11, 1, 0)],
+        ..Script::default()
+    };
+    let expected = "function f f2 {
+b0(v0, v1):  @0
+    v2 = const 0  @0
+    v3 = array_get v0, v1  @2
+    v4 = const 1  @3
+    v5 = check_int v3  @4
+    v6 = check_int v4  @4
+    v7 = add v5, v6  @4
+    v8 = const 0  @7
+    v9 = check_int v7  @8
+    v10 = check_int v8  @8
+    v11 = gt v9, v10  @8
+    v12 = check_int v11  @9
+    guard cond v12, true [f2@9: v0, v1, v7 | v11]  @9
+    jump b1
+b1:  @10
+    enter  @11
+    jump b4
+b2:  @13
+    return v13
+b3(v13):  @10
+    jump b2
+b4:  @11
+    checkpoint [f2@11: v0, v1, v7 | > f1@2: v7 | v7, v7]  @2
+    v14 = check_int v7  @2
+    v15 = check_int v7  @2
+    v16 = mul v14, v15  @2
+    leave  @11
+    jump b3(v16)
+}
+";
+    pretty_assertions::assert_eq!(built(LOAD_ADD_CALL, "f", &spec), expected);
+}
+
+/// `f` read from `input`, through the pass `pass`, verified, as text.
+fn after_pass(pass: &str, input: &str) -> String {
+    let mut f = text::parse(input).unwrap_or_else(|e| panic!("{e}\n{input}"));
+    passes::run_pass(pass, &mut f, &mut PassStats::default()).expect("the pass");
+    let printed = text::print(&f);
+    ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    printed
+}
+
+#[test]
+fn speculate_hands_a_checkpoint_to_the_arithmetic_that_still_can_fail() {
+    // pc 2: `a + b`, still an `add` (its checks between); pc 4: `+ 1`, proved
+    // (`iadd`); pc 5: `neg`.
+    let input = "function f f0 {
+b0(v0, v1):  @0
+    checkpoint [f0@2: v0, v1 | v0, v1]  @2
+    v2 = check_int v0  @2
+    v3 = check_int v1  @2
+    v4 = add v2, v3  @2
+    v5 = const 1  @3
+    checkpoint [f0@4: v0, v1 | v4, v5]  @4
+    v6 = iadd v4, v5  @4
+    checkpoint [f0@5: v0, v1 | v6]  @5
+    v7 = neg v6  @5
+    return v7
+}
+";
+    let expected = "function f f0 {
+b0(v0, v1):  @0
+    v2 = check_int v0  @2
+    v3 = check_int v1  @2
+    v4 = guard add v2, v3 [f0@2: v0, v1 | v0, v1]  @2
+    v5 = const 1  @3
+    v6 = iadd v4, v5  @4
+    v7 = guard neg v6 [f0@5: v0, v1 | v6]  @5
+    return v7
+}
+";
+    pretty_assertions::assert_eq!(after_pass("speculate", input), expected);
+}
+
+#[test]
+fn speculate_gives_a_checkpoint_only_to_its_own_instruction() {
+    // The `mul` at pc 4 was folded to a constant; the `mul` at pc 6 had no bet and
+    // the `sub` at pc 8 is reduced to a `shl` that can still overflow. The state of
+    // pc 4 is not pc 6's: the checkpoint goes and the `mul` stays a `mul`.
+    let input = "function f f0 {
+b0(v0):  @0
+    checkpoint [f0@4: v0 | v0, v0]  @4
+    v1 = const 12  @4
+    v2 = check_int v0  @6
+    v3 = mul v2, v1  @6
+    checkpoint [f0@8: v0 | v3]  @8
+    v4 = shl v3, 2  @8
+    checkpoint [f0@9: v0 | v4]  @9
+    print v4  @10
+    return v4
+}
+";
+    let expected = "function f f0 {
+b0(v0):  @0
+    v1 = const 12  @4
+    v2 = check_int v0  @6
+    v3 = mul v2, v1  @6
+    v4 = guard shl v3, 2 [f0@8: v0 | v3]  @8
+    print v4  @10
+    return v4
+}
+";
+    pretty_assertions::assert_eq!(after_pass("speculate", input), expected);
+}
+
+#[test]
+fn the_builder_guards_a_call_target_and_a_field_site_and_the_callers_result() {
+    // `apply` (function 1): pc 0 `load_local 0` (the object), 1 `get_field`, 2
+    // `load_local 1`, 3 `call_value 0`, then `return`. The target is `seven`
+    // (function 2, no parameters); its result is bet an integer.
+    let source = "fn apply(o, g) { return o.f + g(); }
+fn seven() { return 7; }
+print apply({f: 1}, seven);";
+    let program = load("test.mini", source);
+    let code = &program.program().functions[1].code;
+    assert!(matches!(code[1], Instr::GetField(_)), "{code:?}");
+    assert!(matches!(code[3], Instr::CallValue(0)), "{code:?}");
+    let spec = Script {
+        fields: vec![(1, 1)],
+        targets: vec![(1, 3, 2)],
+        ints: vec![(1, 3)],
+        ..Script::default()
+    };
+    let expected = "function apply f1 {
+b0(v0, v1):  @0
+    v2 = guard get_field v0, 0 [f1@1: v0, v1 | v0]  @1
+    guard callee v1, f2 [f1@3: v0, v1 | v2, v1]  @3
+    v3 = call f2()  @3
+    v4 = guard int v3 [f1@4: v0, v1 | v2, v3]  @3
+    v5 = check_int v2  @4
+    v6 = check_int v4  @4
+    v7 = add v5, v6  @4
+    return v7
+}
+";
+    pretty_assertions::assert_eq!(built(source, "apply", &spec), expected);
+}
+
+/// `f` calls `g` calls `h`, whose `add` raises `type error` for an array: the
+/// calls inlined into `f` two deep.
+const THREE_DEEP: &str = "fn h(x) { return x + 1; }
+fn g(x) { return h(x) * 2; }
+fn f(x) { return g(x) - 1; }
+print f(1);
+print f([1]);";
+
+#[test]
+fn code_inlined_two_deep_has_three_frames_and_keeps_the_trace() {
+    let program = load("test.mini", THREE_DEEP);
+    let p = program.program();
+    let [f, g, h] = ["f", "g", "h"].map(|n| p.function_named(n).expect("defined"));
+    let call = |func: FnId| {
+        let code = &p.functions[func as usize].code;
+        code.iter()
+            .position(|i| matches!(i, Instr::Call { .. }))
+            .expect("a call") as Pc
+    };
+    let add = p.functions[h as usize]
+        .code
+        .iter()
+        .position(|i| *i == Instr::Add);
+    let spec = Script {
+        inline: vec![(f, call(f), g, 0), (g, call(g), h, 1)],
+        no_overflow: vec![(h, add.expect("an add") as Pc)],
+        ..Script::default()
+    };
+    let fs = speculative(&program, &spec, true).unwrap_or_else(|e| panic!("{e}"));
+    let inlined = &fs[f as usize];
+    let frames: Vec<(FnId, Pc, u32)> = inlined
+        .frames
+        .iter()
+        .map(|fr| (fr.func, fr.call_pc, fr.caller))
+        .collect();
+    assert_eq!(frames, vec![(g, call(f), 0), (h, call(g), 1)]);
+    let guard =
+        inlined
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .find_map(|&i| match &inlined.inst(i).op {
+                Op::Guard(guard) => Some((inlined.inst(i).frame, guard)),
+                _ => None,
+            });
+    let (frame, guard) = guard.unwrap_or_else(|| panic!("no guard\n{}", text::print(inlined)));
+    assert_eq!(frame, 2, "the guard is h's, inlined in g, inlined in f");
+    let funcs: Vec<FnId> = guard.state.frames.iter().map(|fr| fr.func).collect();
+    assert_eq!(funcs, vec![f, g, h]);
+    let expected = interpreted(&program);
+    assert!(expected
+        .end
+        .as_ref()
+        .is_err_and(|e| e.matches("at ").count() == 4));
+    for stress in [None, Some(1), Some(2)] {
+        let mut out = Vec::new();
+        let (result, counts) = ir::eval::run_counted(&program, &fs, &mut out, stress);
+        assert_eq!(ending(out, result), expected, "stress {stress:?}");
+        assert!(counts.run > 0);
+    }
+}
+
+#[test]
+fn recursion_inlines_into_itself_as_deep_as_the_speculation_says() {
+    let source = "fn fib(n) { if n < 2 { return n; } return fib(n - 1) + fib(n - 2); }
+print fib(15);";
+    let program = load("test.mini", source);
+    let fib = program.program().function_named("fib").expect("fib");
+    let calls: Vec<Pc> = program.program().functions[fib as usize]
+        .code
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Instr::Call { .. }))
+        .map(|(pc, _)| pc as Pc)
+        .collect();
+    let adds: Vec<(FnId, Pc)> = program.program().functions[fib as usize]
+        .code
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Instr::Add | Instr::Sub))
+        .map(|(pc, _)| (fib, pc as Pc))
+        .collect();
+    let spec = Script {
+        inline: calls.iter().map(|&pc| (fib, pc, fib, 1)).collect(),
+        no_overflow: adds,
+        ..Script::default()
+    };
+    let fs = speculative(&program, &spec, true).unwrap_or_else(|e| panic!("{e}"));
+    let f = &fs[fib as usize];
+    // Two calls, each inlined, each copy's two calls inlined again: 2 + 4 frames.
+    assert_eq!(f.frames.len(), 6, "{}", text::print(f));
+    let deepest = f
+        .insts
+        .iter()
+        .filter_map(|i| match &i.op {
+            Op::Guard(guard) => Some(guard.state.frames.len()),
+            _ => None,
+        })
+        .max();
+    assert_eq!(deepest, Some(3), "{}", text::print(f));
+    let expected = interpreted(&program);
+    for stress in [None, Some(1), Some(7)] {
+        let mut out = Vec::new();
+        let result = ir::eval::run_stressed(&program, &fs, &mut out, stress);
+        assert_eq!(ending(out, result), expected, "stress {stress:?}");
+    }
+}
+
+#[test]
+fn checks_removes_a_guard_of_a_known_integer_and_the_checks_a_guard_dominates() {
+    let input = "function f f0 {
+b0(v0):  @0
+    v1 = const 1  @1
+    v2 = guard int v1 [f0@2: v0 | v1]  @1
+    v3 = guard int v0 [f0@3: v0 | v0]  @2
+    v4 = check_int v0  @3
+    v5 = add v4, v2  @3
+    return v5
+}
+";
+    let expected = "function f f0 {
+b0(v0):  @0
+    v1 = const 1  @1
+    v3 = guard int v0 [f0@3: v0 | v0]  @2
+    v5 = add v3, v1  @3
+    return v5
+}
+";
+    pretty_assertions::assert_eq!(after_pass("checks", input), expected);
+}
+
+#[test]
+fn value_numbering_and_code_motion_leave_guards_where_they_are() {
+    // Two equal guards (each may deoptimize, to its own state) and a guard in a
+    // loop on a value defined outside it: nothing merges or moves.
+    let input = "function f f0 {
+b0(v0, v1):  @0
+    v2 = guard get_field v0, 0 [f0@1: v0, v1 | v0]  @1
+    v3 = guard get_field v0, 0 [f0@5: v0, v1 | v0]  @5
+    jump b1(v2)
+b1(v4):  @7
+    guard cond v1, true [f0@8: v0, v4 | v1]  @8
+    v5 = guard int v3 [f0@9: v0, v4 | v3]  @8
+    jump b1(v5)
+}
+";
+    for pass in ["gvn", "licm"] {
+        let out = after_pass(pass, input);
+        assert_eq!(out.matches("guard").count(), 4, "{pass}:\n{out}");
+        assert!(out.contains("b1(v4):  @7\n    guard cond"), "{pass}:\n{out}");
+    }
+}

@@ -51,7 +51,8 @@ use crate::codegen::{self, Entry};
 use crate::engine::{allocate, Prepared, MAX_VALUES};
 use crate::ir::{self, Function, Op, Pc};
 use crate::objects::{ObjectLowering, Objects};
-use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats};
+use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats, LATE};
+use crate::speculation::Speculation;
 
 /// One function compiled alone: its own executable block, where to enter it, and
 /// what stage 3 records of every function (code ranges, frame size, compile time) —
@@ -94,6 +95,43 @@ pub fn compile_speculating(
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
     let prepared = prepare_speculating(verified, func, osr, ints, objects.is_some())?;
+    generate(verified, start, prepared, osr, objects)
+}
+
+/// [`compile_speculating`] with the bets of `spec` (stage 7): the function built by
+/// [`ir::build::build_speculative`] (guards with frame states, checkpoints, the
+/// calls `spec` inlines), through the pipeline, then [`passes::speculate`]
+/// (checkpoints to overflow guards, then DCE). A failing guard deoptimizes: the
+/// code hands its frames to the interpreter (stage 7's runtime) instead of raising.
+/// `stress`: each guard also counts down the context's deopt countdown and
+/// deoptimizes when it reaches 0 (stage 7's stress mode).
+///
+/// [`passes::speculate`]: crate::passes::speculate
+#[allow(clippy::too_many_arguments)]
+pub fn compile_speculative(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    objects: Option<&dyn ObjectLowering>,
+    spec: &dyn Speculation,
+    stress: bool,
+) -> Result<CompiledFunction, String> {
+    let start = Instant::now();
+    let prepared = prepare_speculative(verified, func, osr, ints, objects.is_some(), spec)?;
+    // The stress countdown is the code generator's (stage 7, part B) to emit.
+    let _ = stress;
+    generate(verified, start, prepared, osr, objects)
+}
+
+/// The machine code of a function `prepare_*` made (its compile started at `start`).
+fn generate(
+    verified: &Verified,
+    start: Instant,
+    prepared: Prepared,
+    osr: Option<usize>,
+    objects: Option<&dyn ObjectLowering>,
+) -> Result<CompiledFunction, String> {
     let objects = objects.map(|lowering| Objects {
         lowering,
         program: verified.program(),
@@ -156,6 +194,50 @@ fn prepare_speculating(
     let mut passes = PassStats::default();
     let ir = optimize_alone(verified, ir, &mut passes, lowered);
     allocate(start, ir, passes, lowered)
+}
+
+/// [`prepare_speculating`] with the bets of `spec` ([`compile_speculative`]).
+pub fn prepare_speculative(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    lowered: bool,
+    spec: &dyn Speculation,
+) -> Result<Prepared, String> {
+    let start = Instant::now();
+    let ir = speculative_ir(verified, func, osr, ints, lowered, spec)?;
+    allocate(start, ir.0, ir.1, lowered)
+}
+
+/// The optimized speculative IR of `func` ([`compile_speculative`]) and what the
+/// passes did: built with `spec`'s bets, the pipeline as [`optimize_alone`] runs it,
+/// then the late passes ([`passes::LATE`]). Debug builds check its frame states.
+///
+/// [`passes::LATE`]: crate::passes::LATE
+pub fn speculative_ir(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    lowered: bool,
+    spec: &dyn Speculation,
+) -> Result<(Function, PassStats), String> {
+    if verified.program().functions.get(func as usize).is_none() {
+        return Err(format!("no function {func}"));
+    }
+    let osr = osr.map(|pc| loop_header(verified, func, pc)).transpose()?;
+    let ir = ir::build::build_speculative(verified, func, osr, ints, spec);
+    let mut passes = PassStats::default();
+    let mut ir = optimize_alone(verified, ir, &mut passes, lowered);
+    for (_, pass) in LATE {
+        pass(&mut ir, &mut Analyses::default(), &mut passes);
+    }
+    if cfg!(debug_assertions) {
+        ir::verify::verify_states(&ir, verified)
+            .map_err(|e| format!("the speculative IR is invalid: {e}"))?;
+    }
+    Ok((ir, passes))
 }
 
 /// The passes over `ir` (of a function of `verified`) as the whole-program compile

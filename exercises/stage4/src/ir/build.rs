@@ -35,10 +35,28 @@
 //! checked values, all at the `add`'s pc, so that the instructions fail in the
 //! interpreter's order — `type error` before `division by zero` before `integer
 //! overflow`.
+//!
+//! **Speculation (stage 7).** [`build_speculative`] asks a [`Speculation`] at each
+//! instruction where a bet is possible and emits the bet as a guard carrying the
+//! abstract frame there: before the instruction (its operands on the stack) for a
+//! check of the instruction itself — a pruned branch (`guard cond`, then a jump the
+//! way it always went), a call target (`guard callee`, then a direct call), a field
+//! cache hit (`guard get_field`) — and after it (`pc + 1`, the result pushed) for
+//! `guard int` of a loaded value or a call's result, so that a call never runs
+//! twice. An `add`/`sub`/`mul`/`neg` bet not to overflow gets a `checkpoint` before
+//! it, which the late pass `passes::speculate` hands to the instruction if the other
+//! passes leave it able to fail. A direct call the speculation inlines is built
+//! speculatively too, one level deeper, and spliced in at the call
+//! ([`crate::passes::inline::inline_at`]): its frame states get the caller's frame at
+//! the call in front.
 
 use stage1::{FnId, Instr, Verified};
 
-use super::{BinOp, Block, BlockCall, CmpOp, Function, Op, Pc, Terminator, Value, ENTRY};
+use super::{
+    BinOp, Block, BlockCall, CmpOp, FrameState, Function, Guard, GuardKind, Inst, Op, Pc,
+    StateFrame, Terminator, Value, ENTRY,
+};
+use crate::speculation::{NoSpeculation, Speculation};
 
 /// The abstract frame: the IR value in each local and each operand-stack slot.
 #[derive(Clone, Debug)]
@@ -79,7 +97,22 @@ pub fn block_starts(code: &[Instr]) -> Vec<bool> {
 /// Builds the SSA form of function `func` of `program`, in the canonical numbering
 /// (see [`Function::compact`]).
 pub fn build(program: &Verified, func: FnId) -> Function {
-    build_entered(program, func, None, 0)
+    build_entered(program, func, None, 0, &NoSpeculation, 0)
+}
+
+/// Builds function `func` (entered at pc 0, or by OSR at the loop header `osr` with
+/// the locals of `ints` checked, as [`build_osr_speculating`]) with the bets `spec`
+/// makes: guards with frame states, checkpoints before arithmetic that should not
+/// overflow, and the calls it says to inline built the same way and spliced in (see
+/// the module's documentation).
+pub fn build_speculative(
+    program: &Verified,
+    func: FnId,
+    osr: Option<Pc>,
+    ints: u64,
+    spec: &dyn Speculation,
+) -> Function {
+    build_entered(program, func, osr, ints, spec, 0)
 }
 
 /// Builds the SSA form of function `func` entered by on-stack replacement at the loop
@@ -91,7 +124,7 @@ pub fn build(program: &Verified, func: FnId) -> Function {
 /// from the header is kept: the function's own entry is not (HotSpot's OSR methods
 /// are the same).
 pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
-    build_entered(program, func, Some(header), 0)
+    build_entered(program, func, Some(header), 0, &NoSpeculation, 0)
 }
 
 /// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
@@ -102,18 +135,64 @@ pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
 /// frame state whose locals pass those checks (stage 5 looks before it enters), so
 /// they never fail: a failing one would report its error at the header.
 pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u64) -> Function {
-    build_entered(program, func, Some(header), ints)
+    build_entered(program, func, Some(header), ints, &NoSpeculation, 0)
+}
+
+/// A direct call to inline once the walk is done: the call, and the caller's frame
+/// at it (the operands without the arguments).
+struct InlineSite {
+    call: Inst,
+    caller: StateFrame,
 }
 
 /// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`, with the
-/// locals of `ints` known to be integers there ([`build_osr_speculating`]).
-fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> Function {
+/// locals of `ints` known to be integers there ([`build_osr_speculating`]), making
+/// the bets of `spec` (`depth` calls deep in the function being compiled).
+fn build_entered(
+    program: &Verified,
+    func: FnId,
+    osr: Option<Pc>,
+    ints: u64,
+    spec: &dyn Speculation,
+    depth: u32,
+) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
     let code = &source.code;
     let mut f = Function::new(source.name.clone(), func);
     let starts = block_starts(code);
     let depths = program.depths(func);
+    // The way each conditional jump always went, where the speculation bets on it.
+    let pruned: Vec<Option<bool>> = code
+        .iter()
+        .enumerate()
+        .map(|(pc, instr)| match instr {
+            Instr::JumpIfFalse(_) | Instr::JumpIfTrue(_) => spec.branch(func, pc as Pc),
+            _ => None,
+        })
+        .collect();
+    // The frame state at `pc` with the abstract frame `frame`.
+    let state = |pc: usize, frame: &Frame| FrameState {
+        frames: vec![StateFrame {
+            func,
+            pc: pc as Pc,
+            locals: frame.locals.clone(),
+            operands: frame.stack.clone(),
+        }],
+    };
+    let guard = |kind: GuardKind, state: FrameState| Op::Guard(Box::new(Guard { kind, state }));
+    let mut inlines: Vec<InlineSite> = Vec::new();
+    // After an instruction at `pc` that pushed a loaded value or a call's result: a
+    // guard that it is an integer when the speculation bets so, with the frame after
+    // the instruction (`pc + 1`, the value pushed), and the checked value in its place.
+    let int_result = |f: &mut Function, block: Block, frame: &mut Frame, pc: usize| {
+        if spec.int_result(func, pc as Pc) {
+            let v = *frame.stack.last().expect("the value was pushed");
+            let check = guard(GuardKind::Int(v), state(pc + 1, frame));
+            let checked = emit(f, block, check, pc as Pc);
+            *frame.stack.last_mut().expect("the value was pushed") = checked;
+        }
+    };
 
     // The entry block holds the arguments. When pc 0 is a loop header (`loop 0`), it
     // cannot be the entry (the entry has no predecessors): the entry then jumps to it.
@@ -168,7 +247,14 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
         let to = block_at(osr.unwrap_or(0));
         f.terminate(entry, Terminator::Jump(call(to, &initial)));
     }
-    let cfg = Cfg::new(&f, code, &starts, &block_at, source.locals as usize);
+    let cfg = Cfg::new(
+        &f,
+        code,
+        &starts,
+        &block_at,
+        source.locals as usize,
+        &pruned,
+    );
 
     // Which slots (locals, then stack) of each block's frame are parameters.
     let mut params: Vec<Vec<bool>> = vec![Vec::new(); f.blocks.len()];
@@ -202,6 +288,12 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                         Instr::Div => BinOp::Div,
                         _ => BinOp::Mod,
                     };
+                    if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul)
+                        && spec.no_overflow(func, at)
+                    {
+                        let checkpoint = Op::Checkpoint(Box::new(state(pc, &frame)));
+                        f.push(block, checkpoint, at);
+                    }
                     let b = frame.pop();
                     let a = frame.pop();
                     todo!(
@@ -209,6 +301,10 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                     )
                 }
                 Instr::Neg | Instr::Not => {
+                    if instr == Instr::Neg && spec.no_overflow(func, at) {
+                        let checkpoint = Op::Checkpoint(Box::new(state(pc, &frame)));
+                        f.push(block, checkpoint, at);
+                    }
                     let a = frame.pop();
                     let a = emit(&mut f, block, Op::CheckInt(a), at);
                     let op = if instr == Instr::Neg {
@@ -244,10 +340,20 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                     break;
                 }
                 Instr::JumpIfFalse(target) | Instr::JumpIfTrue(target) => {
+                    let before = state(pc, &frame);
                     let c = frame.pop();
                     let cond = emit(&mut f, block, Op::CheckInt(c), at);
                     let jump = block_at(target);
                     let next = block_at(at + 1);
+                    if let Some(jumped) = pruned[pc] {
+                        // The way the branch always went, and a guard that it still
+                        // does: `jump_if_true` jumps when the condition is not 0.
+                        let nonzero = jumped == matches!(instr, Instr::JumpIfTrue(_));
+                        f.push(block, guard(GuardKind::Cond(cond, nonzero), before), at);
+                        let to = if jumped { jump } else { next };
+                        f.terminate(block, Terminator::Jump(call(to, &frame)));
+                        break;
+                    }
                     let (then, else_) = if matches!(instr, Instr::JumpIfTrue(_)) {
                         (jump, next)
                     } else {
@@ -268,16 +374,40 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                     f.terminate(block, Terminator::Return(v));
                     break;
                 }
-                Instr::Call { func, argc } => {
+                Instr::Call { func: g, argc } => {
                     let args = frame.pop_n(argc as usize);
-                    let v = emit(&mut f, block, Op::Call { func, args }, at);
+                    let v = emit(&mut f, block, Op::Call { func: g, args }, at);
+                    if spec.inline(func, at, g, depth) {
+                        let call = Inst(f.insts.len() as u32 - 1);
+                        let caller = state(pc, &frame).frames.remove(0);
+                        inlines.push(InlineSite { call, caller });
+                    }
                     frame.stack.push(v);
+                    int_result(&mut f, block, &mut frame, pc);
                 }
                 Instr::CallValue(argc) => {
+                    let before = state(pc, &frame);
                     let args = frame.pop_n(argc as usize);
                     let callee = frame.pop();
-                    let v = emit(&mut f, block, Op::CallValue { callee, args }, at);
+                    let target = spec
+                        .call_target(func, at)
+                        .filter(|&g| prog.functions.get(g as usize).map(|g| g.arity) == Some(argc));
+                    let v = match target {
+                        Some(g) => {
+                            let check = guard(GuardKind::Callee(callee, g), before);
+                            f.push(block, check, at);
+                            let v = emit(&mut f, block, Op::Call { func: g, args }, at);
+                            if spec.inline(func, at, g, depth) {
+                                let call = Inst(f.insts.len() as u32 - 1);
+                                let caller = state(pc, &frame).frames.remove(0);
+                                inlines.push(InlineSite { call, caller });
+                            }
+                            v
+                        }
+                        None => emit(&mut f, block, Op::CallValue { callee, args }, at),
+                    };
                     frame.stack.push(v);
+                    int_result(&mut f, block, &mut frame, pc);
                 }
                 Instr::Print => {
                     let v = frame.pop();
@@ -306,6 +436,7 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                     let a = frame.pop();
                     let v = emit(&mut f, block, Op::ArrayGet(a, i), at);
                     frame.stack.push(v);
+                    int_result(&mut f, block, &mut frame, pc);
                 }
                 Instr::ArraySet => {
                     let v = frame.pop();
@@ -323,14 +454,25 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                     frame.stack.push(v);
                 }
                 Instr::GetField(k) => {
+                    let before = state(pc, &frame);
                     let o = frame.pop();
-                    let v = emit(&mut f, block, Op::GetField(o, k), at);
+                    let mut op = Op::GetField(o, k);
+                    if spec.field_hit(func, at) {
+                        op = guard(GuardKind::Op(op), before);
+                    }
+                    let v = emit(&mut f, block, op, at);
                     frame.stack.push(v);
+                    int_result(&mut f, block, &mut frame, pc);
                 }
                 Instr::SetField(k) => {
+                    let before = state(pc, &frame);
                     let v = frame.pop();
                     let o = frame.pop();
-                    f.push(block, Op::SetField(o, k, v), at);
+                    let mut op = Op::SetField(o, k, v);
+                    if spec.field_hit(func, at) {
+                        op = guard(GuardKind::Op(op), before);
+                    }
+                    f.push(block, op, at);
                 }
                 Instr::FuncRef(g) => {
                     let v = emit(&mut f, block, Op::FuncRef(g), at);
@@ -355,6 +497,35 @@ fn build_entered(program: &Verified, func: FnId, osr: Option<Pc>, ints: u64) -> 
                 i += 1;
                 keep[i - 1]
             });
+        }
+    }
+    // The calls to inline, each built (speculatively, one call deeper) and spliced in
+    // where it is now (an earlier splice may have moved it to a continuation block).
+    for k in 0..inlines.len() {
+        let site = &inlines[k];
+        let Op::Call { func: g, .. } = f.inst(site.call).op else {
+            unreachable!("an inline site is a direct call")
+        };
+        let result = f.inst(site.call).result.expect("a call has a result");
+        let callee = build_entered(program, g, None, 0, spec, depth + 1);
+        let (b, at) = f
+            .blocks
+            .iter()
+            .enumerate()
+            .find_map(|(b, data)| {
+                let at = data.insts.iter().position(|&i| i == site.call)?;
+                Some((Block(b as u32), at))
+            })
+            .expect("the call is in a block");
+        let r = crate::passes::inline::inline_at(&mut f, b, at, &callee, Some(&site.caller));
+        // The later sites' frames held the result too: it is `r` now.
+        for later in &mut inlines[k + 1..] {
+            let values = later.caller.locals.iter_mut();
+            for v in values.chain(later.caller.operands.iter_mut()) {
+                if *v == result {
+                    *v = r;
+                }
+            }
         }
     }
     f.compact();
@@ -396,6 +567,7 @@ impl Cfg {
         starts: &[bool],
         block_at: &dyn Fn(u32) -> Block,
         locals: usize,
+        pruned: &[Option<bool>],
     ) -> Cfg {
         let n = f.blocks.len();
         // Each block's successors and the locals it stores to.
@@ -415,10 +587,15 @@ impl Cfg {
                 }
                 match instr {
                     Instr::Jump(t) | Instr::Loop(t) => succs[b].push(block_at(t)),
-                    Instr::JumpIfFalse(t) | Instr::JumpIfTrue(t) => {
-                        succs[b].push(block_at(pc as u32 + 1));
-                        succs[b].push(block_at(t));
-                    }
+                    Instr::JumpIfFalse(t) | Instr::JumpIfTrue(t) => match pruned[pc] {
+                        // A branch the speculation prunes goes one way only.
+                        Some(true) => succs[b].push(block_at(t)),
+                        Some(false) => succs[b].push(block_at(pc as u32 + 1)),
+                        None => {
+                            succs[b].push(block_at(pc as u32 + 1));
+                            succs[b].push(block_at(t));
+                        }
+                    },
                     Instr::Return => {}
                     _ if starts[pc + 1] => succs[b].push(block_at(pc as u32 + 1)),
                     _ => {

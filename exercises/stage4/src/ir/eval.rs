@@ -10,16 +10,28 @@
 //! It also checks the IR's own invariants as it goes: an arithmetic instruction
 //! handed a value that is not an integer means a pass removed a `check_int` it
 //! should not have, and panics (with the instruction) instead of computing nonsense.
+//!
+//! **Guards (stage 7).** A guard whose check fails deoptimizes as compiled code
+//! does: the frames of its [`FrameState`](super::FrameState), filled with the
+//! evaluator's values, resume in the stage 1 interpreter
+//! ([`stage1::interp::resume_frames`]) on the same heap and output, and the function
+//! returns what the outermost frame returns (or the interpreter's error, with the
+//! trace of every frame). So the evaluator is an oracle of speculative IR too: a
+//! wrong bet costs nothing but time, and a wrong frame state shows up as a wrong
+//! answer. [`run_stressed`] also deoptimizes guards that pass, every `n`-th one, as
+//! stage 7's stress mode does: every frame state must be right, not only those of
+//! the bets that fail.
 
 use std::io::Write;
 
 use stage1::heap::{Heap, DEFAULT_HEAP_LIMIT};
-use stage1::interp::ops;
+use stage1::interp::trace::runtime_error;
+use stage1::interp::{ops, resume_frames, Interpreter, ResumeFrame};
 use stage1::limits::MAX_FRAMES;
 use stage1::print::format_value;
-use stage1::{ErrorKind, Instr, Program, RuntimeError, TraceFrame, Value, Verified};
+use stage1::{ErrorKind, FnId, Instr, RuntimeError, Value, Verified};
 
-use super::{BinOp, CmpOp, Function, Inst, Op, Terminator, ENTRY};
+use super::{BinOp, CmpOp, Function, Guard, GuardKind, Inst, Op, Terminator, ENTRY};
 use crate::passes::fold;
 
 /// Runs `program` from the IR of its functions (`functions[i]` is function `i`),
@@ -29,34 +41,76 @@ pub fn run(
     functions: &[Function],
     out: &mut dyn Write,
 ) -> Result<String, RuntimeError> {
+    run_stressed(program, functions, out, None)
+}
+
+/// [`run`], and with `stress = Some(n)` every `n`-th guard run deoptimizes even when
+/// its check passes (`Some(1)`: every guard).
+pub fn run_stressed(
+    program: &Verified,
+    functions: &[Function],
+    out: &mut dyn Write,
+    stress: Option<u64>,
+) -> Result<String, RuntimeError> {
+    run_counted(program, functions, out, stress).0
+}
+
+/// What the guards did in a run of [`run_counted`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuardCounts {
+    /// Guards run.
+    pub run: u64,
+    /// Deoptimizations: guards that failed, or that stress made deoptimize.
+    pub deopts: u64,
+}
+
+/// [`run_stressed`], and how many guards ran and deoptimized (so a test can tell
+/// that its bets were put to the test).
+pub fn run_counted(
+    program: &Verified,
+    functions: &[Function],
+    out: &mut dyn Write,
+    stress: Option<u64>,
+) -> (Result<String, RuntimeError>, GuardCounts) {
     let prog = program.program();
     let mut e = Evaluator {
-        program: prog,
+        verified: program,
         functions,
         heap: Heap::new(DEFAULT_HEAP_LIMIT),
         out,
         depth: 1,
+        interpreter: None,
+        stress,
+        counts: GuardCounts::default(),
     };
-    match e.call(stage1::bytecode::MAIN, &[]) {
+    let result = match e.call(stage1::bytecode::MAIN, &[]) {
         Ok(v) => Ok(format_value(prog, &e.heap, v)),
-        Err(trace) => Err(RuntimeError {
-            kind: trace.0,
-            trace: trace.1,
-            omitted: 0,
-        }),
-    }
+        Err((kind, frames)) => Err(runtime_error(prog, kind, frames.into_iter())),
+    };
+    (result, e.counts)
 }
 
-/// An error on its way out: the kind, and the frames it left, innermost first.
-type Unwind = (ErrorKind, Vec<TraceFrame>);
+/// An error on its way out: the kind, and the frames it left (function and pc),
+/// innermost first.
+type Unwind = (ErrorKind, Vec<(FnId, usize)>);
+
+/// Why an instruction did not complete: an error it raised, or one passed up from a
+/// callee.
+type Failure = Result<ErrorKind, Unwind>;
 
 struct Evaluator<'a> {
-    program: &'a Program,
+    verified: &'a Verified,
     functions: &'a [Function],
     heap: Heap,
     out: &'a mut dyn Write,
     /// Frames active, `main` included.
     depth: usize,
+    /// The interpreter that resumes deoptimized frames, made at the first deopt.
+    interpreter: Option<Interpreter>,
+    /// Deoptimize every `n`-th guard, whether its check passes or not.
+    stress: Option<u64>,
+    /// Guards run and deoptimizations so far (`run` paces `stress`).
+    counts: GuardCounts,
 }
 
 /// The integer in `v`, which an IR invariant says is one.
@@ -76,7 +130,14 @@ impl Evaluator<'_> {
         loop {
             let data = f.block(block);
             for &inst in &data.insts {
-                if let Err(kind) = self.exec(f, inst, &mut vals) {
+                let result = match &f.inst(inst).op {
+                    Op::Guard(guard) => match self.guard(f, inst, guard, &mut vals) {
+                        Ok(passed) => passed,
+                        Err(resumed) => return resumed,
+                    },
+                    op => self.exec(op, f.inst(inst).result, &mut vals),
+                };
+                if let Err(kind) = result {
                     return Err(self.frame(f, inst, kind));
                 }
             }
@@ -106,25 +167,18 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The error `kind` raised at `inst` of `f` (or passed up through it).
-    fn frame(&self, f: &Function, inst: Inst, kind: Result<ErrorKind, Unwind>) -> Unwind {
+    /// The error `kind` raised at `inst` of `f` (or passed up through it): its frame,
+    /// then (for inlined code) the frame of each call it was inlined at, outwards.
+    fn frame(&self, f: &Function, inst: Inst, kind: Failure) -> Unwind {
         let data = f.inst(inst);
-        let at = |func: u32, pc: u32| {
-            let code = &self.program.functions[func as usize];
-            TraceFrame {
-                function: code.name.clone(),
-                line: code.lines.get(pc as usize).copied().unwrap_or(0),
-            }
-        };
-        // An inlined call's frame, then the function's own at the call.
         let mut frames = Vec::new();
-        if data.frame > 0 {
-            let inlined = f.frames[data.frame as usize - 1];
-            frames.push(at(inlined.func, data.pc));
-            frames.push(at(f.id, inlined.call_pc));
-        } else {
-            frames.push(at(f.id, data.pc));
+        let (mut frame, mut pc) = (data.frame, data.pc);
+        while frame > 0 {
+            let inlined = f.frames[frame as usize - 1];
+            frames.push((inlined.func, pc as usize));
+            (frame, pc) = (inlined.caller, inlined.call_pc);
         }
+        frames.push((f.id, pc as usize));
         match kind {
             Ok(kind) => (kind, frames),
             Err((kind, mut trace)) => {
@@ -134,16 +188,80 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Runs one instruction; `Err(Ok(kind))` is an error raised here, `Err(Err(..))`
-    /// one passed up from a callee.
-    fn exec(
+    /// Runs the guard `inst` of `f`: `Ok` with the result of its check (as any
+    /// instruction's), or `Err` with what the function returns when it deoptimized.
+    fn guard(
         &mut self,
         f: &Function,
         inst: Inst,
+        guard: &Guard,
         vals: &mut [Value],
-    ) -> Result<(), Result<ErrorKind, Unwind>> {
-        let data = f.inst(inst);
-        let op = &data.op;
+    ) -> Result<Result<(), Failure>, Result<Value, Unwind>> {
+        self.counts.run += 1;
+        if self.stress.is_some_and(|n| self.counts.run % n.max(1) == 0) {
+            return Err(self.deoptimize(guard, vals));
+        }
+        let op = &f.inst(inst).op;
+        let result = f.inst(inst).result;
+        let holds = match &guard.kind {
+            GuardKind::Op(check) => match self.exec(check, result, vals) {
+                // The instruction failed: the interpreter redoes it (a call that
+                // failed inside is not redone: its error goes on).
+                Err(Ok(_)) => false,
+                other => return Ok(other),
+            },
+            GuardKind::Int(x) => {
+                let value = vals[x.index()];
+                if let Some(r) = result {
+                    vals[r.index()] = value;
+                }
+                value.is_int()
+            }
+            GuardKind::Cond(x, nonzero) => (int(vals[x.index()], op) != 0) == *nonzero,
+            GuardKind::Callee(x, g) => vals[x.index()].to_function() == Some(*g),
+        };
+        if holds {
+            Ok(Ok(()))
+        } else {
+            Err(self.deoptimize(guard, vals))
+        }
+    }
+
+    /// Resumes the frames of `guard`'s state in the interpreter, with their values
+    /// from `vals`: what the function returns, or the error with every frame.
+    fn deoptimize(&mut self, guard: &Guard, vals: &[Value]) -> Result<Value, Unwind> {
+        self.counts.deopts += 1;
+        let frames: Vec<ResumeFrame> = guard
+            .state
+            .frames
+            .iter()
+            .map(|frame| ResumeFrame {
+                func: frame.func,
+                pc: frame.pc as usize,
+                locals: frame.locals.iter().map(|x| vals[x.index()]).collect(),
+                operands: frame.operands.iter().map(|x| vals[x.index()]).collect(),
+            })
+            .collect();
+        // Each inlined frame took a frame of the limit (`enter`): the outermost one
+        // is the function's own, `depth - 1` frames live below it.
+        let inlined = frames.len() - 1;
+        self.depth -= inlined;
+        let interpreter = self.interpreter.get_or_insert_with(Interpreter::new);
+        let (verified, heap, out) = (self.verified, &mut self.heap, &mut *self.out);
+        resume_frames(&frames, self.depth - 1, |entry| {
+            interpreter.enter(verified, heap, entry, None, out)
+        })
+        .map_err(|unwind| (unwind.kind, unwind.frames))
+    }
+
+    /// Runs one operation (whose result is the value `dest`); `Err(Ok(kind))` is an
+    /// error raised here, `Err(Err(..))` one passed up from a callee.
+    fn exec(
+        &mut self,
+        op: &Op,
+        dest: Option<super::Value>,
+        vals: &mut [Value],
+    ) -> Result<(), Failure> {
         let v = |x: &super::Value| vals[x.index()];
         let i = |x: &super::Value| int(vals[x.index()], op);
         let num = |n: Option<i64>, kind: ErrorKind| n.map(Value::int).ok_or(Ok(kind));
@@ -222,14 +340,14 @@ impl Evaluator<'_> {
             }
             Op::CallValue { callee, args } => {
                 let g = v(callee).to_function().ok_or(Ok(ErrorKind::TypeError))?;
-                if self.program.functions[g as usize].arity as usize != args.len() {
+                if self.verified.program().functions[g as usize].arity as usize != args.len() {
                     return Err(Ok(ErrorKind::WrongNumberOfArguments));
                 }
                 let args: Vec<Value> = args.iter().map(v).collect();
                 self.enter(g, &args)?
             }
             Op::Print(x) => {
-                let line = format_value(self.program, &self.heap, v(x));
+                let line = format_value(self.verified.program(), &self.heap, v(x));
                 writeln!(self.out, "{line}").map_err(|_| Ok(ErrorKind::Output))?;
                 return Ok(());
             }
@@ -251,19 +369,18 @@ impl Evaluator<'_> {
             Op::IAdd(x, y) => Value::int(proved(i(x).checked_add(i(y)), op)),
             Op::ISub(x, y) => Value::int(proved(i(x).checked_sub(i(y)), op)),
             Op::IMul(x, c) => Value::int(proved(i(x).checked_mul(*c), op)),
-            // Speculative IR (stage 7): the evaluator's model of a failing guard (resume
-            // the interpreter at its frame state) comes with the speculative builder.
-            Op::Guard(_) => panic!("the evaluator does not run guards yet: {op:?}"),
+            // A guard inside a guard is not made by anything.
+            Op::Guard(_) => panic!("a guard's check is a guard: {op:?}"),
             Op::Checkpoint(_) => return Ok(()),
         };
-        if let Some(r) = data.result {
+        if let Some(r) = dest {
             vals[r.index()] = result;
         }
         Ok(())
     }
 
     /// Calls function `g`: `stack overflow` past the frame limit.
-    fn enter(&mut self, g: u32, args: &[Value]) -> Result<Value, Result<ErrorKind, Unwind>> {
+    fn enter(&mut self, g: u32, args: &[Value]) -> Result<Value, Failure> {
         if self.depth >= MAX_FRAMES {
             return Err(Ok(ErrorKind::StackOverflow));
         }

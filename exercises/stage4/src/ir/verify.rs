@@ -12,8 +12,20 @@
 //!   at its start; a jump's arguments are uses at the end of the jumping block.
 //!   Unreachable blocks (which passes leave behind for `cleanup`) are checked for
 //!   their structure, not for their uses.
+//!
+//! [`verify_states`] checks the frame states of guards and checkpoints (stage 7)
+//! against the program they were built from: each frame has its function's locals
+//! and the operands the bytecode verifier found at its pc, the innermost frame is
+//! the instruction's own (at its pc, or after it for `guard int`), and the frames
+//! around it are the calls it was inlined at ([`super::Frame::caller`]), each
+//! stopped at its call with the operands left once the call has popped its
+//! arguments (the depth after the call, less its result).
 
-use super::{Block, Dominators, Function, Terminator, Value, ValueDef, ENTRY};
+use stage1::{FnId, Instr, Verified};
+
+use super::{
+    Block, Dominators, FrameState, Function, GuardKind, Op, Terminator, Value, ValueDef, ENTRY,
+};
 
 /// Checks `f`; the error names the first problem found.
 pub fn verify(f: &Function) -> Result<(), String> {
@@ -150,6 +162,106 @@ fn check(f: &Function) -> Result<(), String> {
                 return fail(format!("b{b} has no terminator"));
             }
         }
+    }
+    Ok(())
+}
+
+/// Checks the frame states of `f`'s guards and checkpoints against `program` (see
+/// the module's documentation); the error names the first wrong one.
+pub fn verify_states(f: &Function, program: &Verified) -> Result<(), String> {
+    for data in &f.blocks {
+        for &inst in &data.insts {
+            let inst = f.inst(inst);
+            let (state, after) = match &inst.op {
+                Op::Guard(guard) => (&guard.state, matches!(guard.kind, GuardKind::Int(_))),
+                Op::Checkpoint(state) => (&**state, false),
+                _ => continue,
+            };
+            let pc = inst.pc + u32::from(after);
+            check_state(f, program, inst.frame, pc, state).map_err(|m| {
+                format!(
+                    "function {}: the state of `{}` at pc {}: {m}",
+                    f.name,
+                    super::text::op_text(&inst.op),
+                    inst.pc
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks `state`, of an instruction of inlined frame `frame` of `f` (0: its own
+/// code) whose interpreter frame resumes at `pc`.
+fn check_state(
+    f: &Function,
+    program: &Verified,
+    mut frame: u32,
+    mut pc: u32,
+    state: &FrameState,
+) -> Result<(), String> {
+    let prog = program.program();
+    let mut innermost = true;
+    for (k, sf) in state.frames.iter().enumerate().rev() {
+        let func: FnId = match frame {
+            0 => f.id,
+            k => {
+                f.frames
+                    .get(k as usize - 1)
+                    .ok_or("no such inlined frame")?
+                    .func
+            }
+        };
+        if sf.func != func || sf.pc != pc {
+            return Err(format!(
+                "frame {k} is f{}@{}, where f{func}@{pc} is",
+                sf.func, sf.pc
+            ));
+        }
+        let source = prog
+            .functions
+            .get(func as usize)
+            .ok_or_else(|| format!("no function f{func}"))?;
+        let depths = program.depths(func);
+        let operands = if innermost {
+            depths.get(pc as usize).copied()
+        } else {
+            // Stopped at its call, which must be one: the operands once the call has
+            // popped its arguments (the depth after it, less the result).
+            match source.code.get(pc as usize) {
+                Some(Instr::Call { .. } | Instr::CallValue(_)) => {}
+                other => return Err(format!("frame {k} is stopped at {other:?}, not a call")),
+            }
+            depths.get(pc as usize + 1).map(|d| d - 1)
+        };
+        if sf.locals.len() != source.locals as usize {
+            return Err(format!(
+                "frame {k} has {} locals, f{func} has {}",
+                sf.locals.len(),
+                source.locals
+            ));
+        }
+        if Some(sf.operands.len() as u32) != operands {
+            return Err(format!(
+                "frame {k} has {} operands, where the verifier has {operands:?}",
+                sf.operands.len()
+            ));
+        }
+        innermost = false;
+        if k == 0 {
+            if frame != 0 {
+                return Err(format!("the outermost frame is inlined frame {frame}"));
+            }
+        } else {
+            if frame == 0 {
+                return Err("more frames than calls inlined around it".to_string());
+            }
+            let inlined = f.frames[frame as usize - 1];
+            (frame, pc) = (inlined.caller, inlined.call_pc);
+        }
+    }
+    if state.frames.is_empty() {
+        return Err("no frame".to_string());
     }
     Ok(())
 }

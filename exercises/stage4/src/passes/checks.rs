@@ -16,8 +16,12 @@
 //! changes. A loop counter is then an integer because it starts as a constant and
 //! is incremented by an `add`, although each fact needs the other. `check_int x` of a
 //! known integer is `x` and goes.
+//!
+//! A speculative `guard int x` (stage 7) is a check like `check_int x` whose failure
+//! deoptimizes instead of raising: it makes `x` an integer below it in the same way,
+//! and goes in the same way when `x` is known to be one.
 
-use crate::ir::{Block, Dominators, Function, Op, Value, ValueDef, ENTRY};
+use crate::ir::{Block, Dominators, Function, GuardKind, Op, Value, ValueDef, ENTRY};
 
 use super::{Analyses, PassStats, Renames};
 
@@ -56,7 +60,7 @@ fn by_dominance(f: &mut Function, doms: &Dominators) {
             let inst = f.blocks[b.index()].insts[i];
             let data = &mut f.insts[inst.index()];
             data.op.map_args(|v| checked[v.index()].unwrap_or(v));
-            if let (Op::CheckInt(x), Some(c)) = (data.op.clone(), data.result) {
+            if let (Some(x), Some(c)) = (checked_value(&data.op), data.result) {
                 // A second `check_int x` has become `check_int c` above: `c` is an
                 // integer by definition, and the inference below removes it.
                 if !super::known_int_def(f, x) && checked[x.index()].is_none() {
@@ -75,6 +79,18 @@ fn by_dominance(f: &mut Function, doms: &Dominators) {
     }
 }
 
+/// The value an instruction checks is an integer: `check_int x`, or `guard int x`.
+fn checked_value(op: &Op) -> Option<Value> {
+    match op {
+        Op::CheckInt(x) => Some(*x),
+        Op::Guard(guard) => match guard.kind {
+            GuardKind::Int(x) => Some(x),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Solves "is an integer" for every value (optimistic for block parameters), then
 /// removes each `check_int` of a known integer.
 fn by_inference(f: &mut Function, stats: &mut PassStats) {
@@ -85,8 +101,8 @@ fn by_inference(f: &mut Function, stats: &mut PassStats) {
         let mut keep = Vec::with_capacity(insts.len());
         for inst in insts {
             let data = f.inst(inst);
-            if let (Op::CheckInt(x), Some(c)) = (&data.op, data.result) {
-                if known[x.index()] && renames.insert(c, *x) {
+            if let (Some(x), Some(c)) = (checked_value(&data.op), data.result) {
+                if known[x.index()] && renames.insert(c, x) {
                     stats.checks_eliminated += 1;
                     continue;
                 }

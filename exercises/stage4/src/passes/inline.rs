@@ -11,8 +11,17 @@
 //! inlined call as their [`Frame`] ([`crate::ir::InstData::frame`]), so an error
 //! there reports the callee's function and line, then the caller's at the call — the
 //! trace the call would have left. One level only: calls in a copy stay calls.
+//!
+//! **The splice** ([`inline_at`]) is also stage 7's: the speculative builder
+//! (`ir::build::build_speculative`) inlines at build time, where a callee may have
+//! loops, calls inlined into it already (its [`Function::frames`], chained to the
+//! new frame by [`Frame::caller`]), and guards whose frame states get the caller's
+//! frame at the call put in front (the interpreter resumes the caller after the
+//! call with the callee's result).
 
-use crate::ir::{Block, BlockCall, Frame, Function, Inst, Op, Terminator, Value, ENTRY};
+use crate::ir::{
+    Block, BlockCall, Frame, Function, Inst, Op, StateFrame, Terminator, Value, ENTRY,
+};
 
 /// The largest callee inlined, in instructions.
 pub const MAX_CALLEE_INSTS: usize = 40;
@@ -54,7 +63,7 @@ pub fn run(f: &mut Function, callees: &[Option<&Function>]) -> usize {
         let Some((b, at, g)) = next_call(f, callees) else {
             break;
         };
-        inline_at(f, b, at, g);
+        inline_at(f, b, at, g, None);
         count += 1;
     }
     count
@@ -83,13 +92,27 @@ fn next_call<'g>(
     None
 }
 
-/// Replaces the call at `f.blocks[b].insts[at]` by a copy of `g`.
-fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
+/// Replaces the call at `f.blocks[b].insts[at]` by a copy of `g` (whose entry block
+/// no block jumps to, as the builder makes it). The copy's code is a new frame of
+/// `f.frames`, called from the call's frame, and `g`'s own inlined frames follow it.
+/// `caller` is the frame of `f` at the call (its operands without the call's
+/// arguments, as `StateFrame` says), put in front of every frame state in the copy;
+/// `None` when `g` has no frame states (stage 4's inlining of optimized callees).
+/// Gives the value that stands for the call's result from now on (the parameter of
+/// the block after the copy; every use of the result in `f` is replaced by it).
+pub fn inline_at(
+    f: &mut Function,
+    b: Block,
+    at: usize,
+    g: &Function,
+    caller: Option<&StateFrame>,
+) -> Value {
     let call: Inst = f.blocks[b.index()].insts[at];
     let (args, result, call_pc) = match &f.inst(call).op {
         Op::Call { args, .. } => (args.clone(), f.inst(call).result, f.inst(call).pc),
         _ => unreachable!("inline_at is given a call"),
     };
+    let call_frame = f.inst(call).frame;
     // The rest of `b` after the call moves to a continuation block, whose parameter
     // is the call's result.
     let cont = f.new_block(f.block(b).pc);
@@ -108,9 +131,16 @@ fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
     f.frames.push(Frame {
         func: g.id,
         call_pc,
-        caller: 0,
+        caller: call_frame,
     });
+    // Frame `k` of `g` (0 for its own code) is frame `frame + k` of `f`.
     let frame = f.frames.len() as u32;
+    for inner in &g.frames {
+        f.frames.push(Frame {
+            caller: frame + inner.caller,
+            ..*inner
+        });
+    }
     // The copy: blocks, then parameters (the entry's are the arguments), then
     // instructions in reverse postorder (definitions before their uses), then the
     // terminators (which may pass values defined later, around a loop).
@@ -135,8 +165,13 @@ fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
             let data = g.inst(inst);
             let mut op = data.op.clone();
             op.map_args(|v| values[v.index()].expect("defined before its use"));
+            if let Op::Guard(guard) = &mut op {
+                outer(&mut guard.state, caller);
+            } else if let Op::Checkpoint(state) = &mut op {
+                outer(state, caller);
+            }
             let new = f.make_inst(op, data.pc);
-            f.insts[new.index()].frame = frame;
+            f.insts[new.index()].frame = frame + data.frame;
             if let Some(v) = data.result {
                 values[v.index()] = f.inst(new).result;
             }
@@ -148,7 +183,9 @@ fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
         let copy = block(gb);
         let term = match &g.block(gb).term {
             Terminator::Return(v) => {
-                f.push(copy, Op::Leave, call_pc);
+                let leave = f.make_inst(Op::Leave, call_pc);
+                f.insts[leave.index()].frame = call_frame;
+                f.blocks[copy.index()].insts.push(leave);
                 Terminator::Jump(BlockCall {
                     block: cont,
                     args: vec![value(*v)],
@@ -165,9 +202,19 @@ fn inline_at(f: &mut Function, b: Block, at: usize, g: &Function) {
         };
         f.blocks[copy.index()].term = term;
     }
-    f.push(b, Op::Enter, call_pc);
+    let enter = f.make_inst(Op::Enter, call_pc);
+    f.insts[enter.index()].frame = call_frame;
+    f.blocks[b.index()].insts.push(enter);
     f.blocks[b.index()].term = Terminator::Jump(BlockCall {
         block: block(ENTRY),
         args: Vec::new(),
     });
+    r
+}
+
+/// Puts the caller's frame `caller` in front of `state`, a frame state of inlined
+/// code (its values are the caller's, not the copy's: they are not renamed).
+fn outer(state: &mut crate::ir::FrameState, caller: Option<&StateFrame>) {
+    let caller = caller.expect("a callee with frame states is inlined with the caller's frame");
+    state.frames.insert(0, caller.clone());
 }

@@ -21,6 +21,7 @@ pub mod licm;
 pub mod params;
 pub mod returns;
 pub mod sccp;
+pub mod speculate;
 pub mod strength;
 
 use crate::ir::{Function, Graph, Inst, Op, Value, ValueDef};
@@ -49,6 +50,8 @@ pub struct PassStats {
     pub bounded: u64,
     /// Direct calls replaced by a copy of the callee (inlining).
     pub inlined: u64,
+    /// Arithmetic made a guard: its overflow deoptimizes (stage 7's `speculate`).
+    pub speculated: u64,
 }
 
 impl PassStats {
@@ -64,6 +67,7 @@ impl PassStats {
         self.reduced += other.reduced;
         self.bounded += other.bounded;
         self.inlined += other.inlined;
+        self.speculated += other.speculated;
     }
 }
 
@@ -150,9 +154,14 @@ pub fn listing(program: &stage1::Verified, passes: bool) -> String {
     out
 }
 
-/// Runs the pass called `name` (for tests: text in, text out).
+/// The passes of speculative code that run after [`PIPELINE`] (stage 7): the
+/// checkpoints become guards or go ([`speculate`], which ends with `dce`).
+pub const LATE: &[(&str, Pass)] = &[("speculate", speculate::run)];
+
+/// Runs the pass called `name` (for tests: text in, text out), of [`PIPELINE`] or
+/// [`LATE`].
 pub fn run_pass(name: &str, f: &mut Function, stats: &mut PassStats) -> Result<(), String> {
-    match PIPELINE.iter().find(|(n, _)| *n == name) {
+    match PIPELINE.iter().chain(LATE).find(|(n, _)| *n == name) {
         Some((_, pass)) => {
             pass(f, &mut Analyses::default(), stats);
             Ok(())
