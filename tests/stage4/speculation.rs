@@ -678,6 +678,9 @@ b1(v4):  @7
     for pass in ["gvn", "licm"] {
         let out = after_pass(pass, input);
         assert_eq!(out.matches("guard").count(), 4, "{pass}:\n{out}");
-        assert!(out.contains("b1(v4):  @7\n    guard cond"), "{pass}:\n{out}");
+        assert!(
+            out.contains("b1(v4):  @7\n    guard cond"),
+            "{pass}:\n{out}"
+        );
     }
 }
