@@ -130,9 +130,7 @@ fn speculative(
             let mut stats = PassStats::default();
             passes::optimize(&mut f, &mut stats, |_, _| {});
             check(&f, "optimized")?;
-            for name in ["speculate"] {
-                passes::run_pass(name, &mut f, &mut stats)?;
-            }
+            passes::run_pass("speculate", &mut f, &mut stats)?;
             check(&f, "speculated")?;
             let left = f
                 .blocks
