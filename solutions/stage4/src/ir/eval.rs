@@ -198,7 +198,10 @@ impl Evaluator<'_> {
         vals: &mut [Value],
     ) -> Result<Result<(), Failure>, Result<Value, Unwind>> {
         self.counts.run += 1;
-        if self.stress.is_some_and(|n| self.counts.run.is_multiple_of(n.max(1))) {
+        if self
+            .stress
+            .is_some_and(|n| self.counts.run.is_multiple_of(n.max(1)))
+        {
             return Err(self.deoptimize(guard, vals));
         }
         let op = &f.inst(inst).op;
