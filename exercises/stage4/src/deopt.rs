@@ -232,7 +232,7 @@ fn write_location(out: &mut Vec<u8>, loc: Location) {
 /// constant whose zigzag needs more than 62 bits, `WIDE` and then its word.
 fn location_varints(loc: Location) -> (u64, Option<u64>) {
     todo!(
-        "deopt-encode: a location as varints: its kind in the low two bits, the register index, the zigzag slot offset or zigzag constant above them; a constant too big for 62 bits as WIDE then its word — book §4.28"
+        "deopt-encode: a location as varints: its kind in the low two bits, the register index, the zigzag slot offset or zigzag constant above them; a constant too big for 62 bits as WIDE then its word — book §4.29"
     )
 }
 

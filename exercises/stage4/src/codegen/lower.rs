@@ -583,7 +583,7 @@ impl FnGen<'_> {
     /// when it fails.
     fn gen_guard_check(&mut self, inst: Inst, kind: &GuardKind, exit: Label) {
         todo!(
-            "guard-lower: Int: the tag bit clear, the value to the guard's result; Cond: the integer zero or not as expected; Callee: the word equal to the function's value; a failure jumps to exit — book §4.27"
+            "guard-lower: Int: the tag bit clear, the value to the guard's result; Cond: the integer zero or not as expected; Callee: the word equal to the function's value; a failure jumps to exit — book §4.28"
         )
     }
 
