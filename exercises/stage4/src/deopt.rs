@@ -262,7 +262,7 @@ pub unsafe fn rebuild_frames(
     rbp: *const u8,
 ) -> Vec<ResumeFrame> {
     todo!(
-        "deopt-rebuild: each frame of the record as a ResumeFrame, outermost first: each local's and operand's word from its location (a register from the save area, a slot below rbp, a constant as is) — book §4.29"
+        "deopt-rebuild: each frame of the record as a ResumeFrame, outermost first: each local's and operand's word from its location (a register from the save area, a slot below rbp, a constant as is) — book §4.30"
     )
 }
 
