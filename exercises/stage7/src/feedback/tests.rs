@@ -5,7 +5,9 @@
 
 use super::*;
 use stage1::bytecode::MAIN;
+use stage1::interp::tiering::{Counters, NEVER};
 use stage1::load::load_source;
+use stage3::{compile_function, TierOptions};
 use stage6::optimized::FieldCase;
 
 fn load(source: &str) -> Verified {
@@ -16,6 +18,38 @@ fn load(source: &str) -> Verified {
 fn pcs(verified: &Verified, func: FnId, is: impl Fn(&Instr) -> bool) -> Vec<usize> {
     let code = &verified.program().functions[func as usize].code;
     (0..code.len()).filter(|&pc| is(&code[pc])).collect()
+}
+
+/// Without the template, baseline code never names a feedback byte (stage 3's
+/// code); with it, every function's code does, at its loads, calls and branches.
+#[test]
+fn without_the_template_baseline_code_records_nothing() {
+    let p = load(
+        "fn get(a, i) { return a[i]; }\n\
+         let xs = [1, [2]]; let i = 0; while i < 2 { get(xs, i); i = i + 1; }",
+    );
+    let counters = Counters::new(p.program(), NEVER, NEVER);
+    // How many 8-byte words of `func`'s code are the address of one of its bytes.
+    let addresses = |feedback: Option<stage3::FeedbackCode>, func: FnId| {
+        let options = TierOptions {
+            counters: Some(&counters),
+            feedback,
+            ..TierOptions::default()
+        };
+        let c = compile_function(&p, func, &options).expect("compiles");
+        let bytes = &c.code.bytes()[c.function.range.clone()];
+        let base = counters.feedback().address(func);
+        let len = p.program().functions[func as usize].code.len() as u64;
+        bytes
+            .windows(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+            .filter(|word| (base..base + len).contains(word))
+            .count()
+    };
+    for func in 0..p.program().functions.len() as FnId {
+        assert_eq!(addresses(None, func), 0, "fn {func}");
+        assert!(addresses(Some(emit_feedback), func) >= 1, "fn {func}");
+    }
 }
 
 /// `bet_instruction` names the instruction a guard checked: the one before its
