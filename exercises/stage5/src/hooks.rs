@@ -154,10 +154,9 @@ fn compile_betting(
     spec: &dyn Speculation,
     stress: bool,
 ) -> Result<CompiledFunction, String> {
-    // Stage 4's speculative builder is not in yet: the bets are taken and ignored
-    // (stage 4's code, which never deoptimizes).
-    let _ = (spec, stress);
-    stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, objects)
+    stage4::tiered::compile_speculative(
+        verified, job.func, job.osr, job.ints, objects, spec, stress,
+    )
 }
 
 /// What an optimizer's job takes with it besides the [`Job`] itself, made on the
