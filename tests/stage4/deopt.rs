@@ -31,7 +31,12 @@ use stage4::ir::{self, Frame, Function};
 use stage4::objects::{ObjectLowering, Site};
 use stage4::regalloc;
 
-use super::common::{isolated, load};
+use jitlab_testkit::{isolate, random};
+use stage4::ir::Pc;
+use stage4::speculation::Speculation;
+use stage4::tiered::compile_speculative;
+
+use super::common::{harness, isolated, load};
 
 /// Output chunks a run may send before it is read (the run and the reader are one
 /// thread here).
@@ -887,4 +892,209 @@ fn a_guarded_field_access_is_its_fast_path_and_a_miss_deopts() {
         let s = optimize(&verified, &setx, None, false);
         assert_eq!(summary(&agrees(&verified, &[&g, &s], None)), []);
     });
+}
+
+// ---- the speculative pipeline's code, run ----------------------------------------------
+
+/// Bets made at random, the same for the same seed and site (splitmix64 of both).
+struct Bets {
+    seed: u64,
+    /// Bets on field sites too (for code with an object lowering).
+    fields: bool,
+    /// Each function's arity, to pick call targets that fit.
+    arities: Vec<u32>,
+}
+
+impl Bets {
+    fn roll(&self, func: FnId, pc: Pc, question: u64) -> u64 {
+        let mut z = self.seed ^ (u64::from(func) << 40) ^ (u64::from(pc) << 8) ^ question;
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn chance(&self, func: FnId, pc: Pc, question: u64, percent: u64) -> bool {
+        self.roll(func, pc, question) % 100 < percent
+    }
+}
+
+impl Speculation for Bets {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.chance(func, pc, 1, 70)
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.chance(func, pc, 2, 80)
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        match self.roll(func, pc, 3) % 5 {
+            0 => Some(true),
+            1 => Some(false),
+            _ => None,
+        }
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.fields && self.chance(func, pc, 4, 50)
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        let g = (self.roll(func, pc, 5) % self.arities.len() as u64) as FnId;
+        self.chance(func, pc, 6, 60).then_some(g)
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        depth < 3 && self.chance(func, pc, 7 + 16 * u64::from(callee + depth), 50)
+    }
+}
+
+/// The native stack of a run: 10,000 frames of any tier, with room to spare.
+const STACK: usize = 512 << 20;
+
+/// Every function of `verified` through the speculative pipeline with the bets of
+/// `seed` (stress checks with `stress`; with `objects`, its fast paths and bets on
+/// field sites too); those it declines stay baseline code.
+fn speculated_with(
+    verified: &Verified,
+    seed: u64,
+    stress: bool,
+    objects: Option<&dyn ObjectLowering>,
+) -> Vec<Optimized> {
+    let program = verified.program();
+    let bets = Bets {
+        seed,
+        fields: objects.is_some(),
+        arities: program.functions.iter().map(|f| f.arity).collect(),
+    };
+    (0..program.functions.len() as FnId)
+        .filter_map(|func| {
+            let compiled = compile_speculative(verified, func, None, 0, objects, &bets, stress);
+            compiled.ok().map(|compiled| Optimized { func, compiled })
+        })
+        .collect()
+}
+
+/// Runs `verified` with every function compiled with the bets of each of `seeds`,
+/// without stress and with a deopt at every guard (countdown 1) or every third:
+/// `Err` when a run differs from the interpreter's; else how many deopts happened.
+fn speculated_agrees(verified: &Verified, seeds: &[u64]) -> Result<usize, String> {
+    speculated_agrees_with(verified, seeds, None)
+}
+
+/// [`speculated_agrees`] with the object lowering `objects` (and field bets).
+fn speculated_agrees_with(
+    verified: &Verified,
+    seeds: &[u64],
+    objects: Option<&dyn ObjectLowering>,
+) -> Result<usize, String> {
+    let expected = interpreted(verified);
+    let mut deopts = 0;
+    for &seed in seeds {
+        for countdown in [None, Some(1), Some(3)] {
+            let compile_and_run = || {
+                let optimized = speculated_with(verified, seed, countdown.is_some(), objects);
+                let refs: Vec<&Optimized> = optimized.iter().collect();
+                run(verified, &refs, countdown)
+            };
+            let (actual, made) = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .stack_size(STACK)
+                    .spawn_scoped(s, compile_and_run)
+                    .expect("a thread")
+                    .join()
+                    .expect("the run")
+            });
+            if actual != expected {
+                return Err(format!(
+                    "bets of seed {seed}, countdown {countdown:?}\nexpected {expected:#?}\nactual {actual:#?}"
+                ));
+            }
+            deopts += made.len();
+        }
+    }
+    Ok(deopts)
+}
+
+/// Each corpus program with every function compiled with random bets agrees with
+/// the interpreter: output, result and error with its trace.
+#[test]
+fn the_corpus_compiled_with_random_bets_agrees_with_the_interpreter() {
+    let programs = super::builder::corpus_programs();
+    let failures = harness().max_failures(programs.len()).each(
+        programs.len(),
+        |i| programs[i].0.clone(),
+        |i| speculated_agrees(&programs[i].1, &[1, 2]).map(|_| ()),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus programs went wrong: {}\n\n{}",
+        failures.len(),
+        programs.len(),
+        isolate::names(&failures, |i| programs[i].0.clone()),
+        isolate::report(&failures[..failures.len().min(3)])
+    );
+}
+
+/// Random programs in batches, each compiled with its own bets: every run agrees with
+/// the interpreter, and every batch deopts (the bets are often wrong).
+#[test]
+fn random_programs_compiled_with_random_bets_agree_with_the_interpreter() {
+    const BATCH: u64 = 20;
+    let batches = random::seed_count(300).div_ceil(BATCH);
+    let failures = harness().max_failures(batches as usize).each(
+        batches as usize,
+        |b| format!("seeds {}..{}", b as u64 * BATCH, (b as u64 + 1) * BATCH),
+        |b| {
+            let mut deopts = 0;
+            for seed in b as u64 * BATCH..(b as u64 + 1) * BATCH {
+                let source = random::program(seed);
+                let verified = load(&format!("random-{seed}.mini"), &source);
+                deopts += speculated_agrees(&verified, &[seed])
+                    .map_err(|e| format!("random program {seed}:\n{source}\n{e}"))?;
+            }
+            if deopts == 0 {
+                return Err("no deopt in the whole batch".to_string());
+            }
+            Ok(())
+        },
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {batches} batches went wrong\n\n{}",
+        failures.len(),
+        isolate::report(&failures[..failures.len().min(3)])
+    );
+}
+
+/// Random object programs with field bets and object fast paths that always miss:
+/// every guarded field access deopts there, the others take the runtime's call.
+#[test]
+fn random_object_programs_with_guarded_fast_paths_agree_with_the_interpreter() {
+    const BATCH: u64 = 10;
+    let batches = random::seed_count(100).div_ceil(BATCH);
+    let failures = harness().max_failures(batches as usize).each(
+        batches as usize,
+        |b| format!("seeds {}..{}", b as u64 * BATCH, (b as u64 + 1) * BATCH),
+        |b| {
+            let mut deopts = 0;
+            for seed in b as u64 * BATCH..(b as u64 + 1) * BATCH {
+                let source = random::object_program(seed);
+                let verified = load(&format!("objects-{seed}.mini"), &source);
+                deopts += speculated_agrees_with(&verified, &[seed], Some(&Misses))
+                    .map_err(|e| format!("random object program {seed}:\n{source}\n{e}"))?;
+            }
+            if deopts == 0 {
+                return Err("no deopt in the whole batch".to_string());
+            }
+            Ok(())
+        },
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {batches} batches went wrong\n\n{}",
+        failures.len(),
+        isolate::report(&failures[..failures.len().min(3)])
+    );
 }
