@@ -8,7 +8,7 @@
 //! there: if the bet is lost at run time, the code deoptimizes to that state and the
 //! interpreter goes on, so a wrong bet costs time, never a wrong answer.
 
-use stage1::FnId;
+use stage1::{FnId, Instr, Verified};
 
 use crate::ir::Pc;
 
@@ -71,5 +71,86 @@ impl Speculation for NoSpeculation {
 
     fn inline(&self, _: FnId, _: Pc, _: FnId, _: u32) -> bool {
         false
+    }
+}
+
+/// A speculation that bets at random, the same way for the same seed and site (its
+/// answers never change during a compile, as the trait asks): right and wrong bets,
+/// calls inlined at random (recursion too, three deep at most). A stress tool, as
+/// HotSpot's `-XX:+DeoptimizeALot` and V8's `--deopt-every-n-times` are: every frame
+/// state gets built, and many guards fail, so a wrong frame state or a broken deopt
+/// path shows as a wrong answer. The tests of stages 4 and 7 run programs with it.
+pub struct RandomBets {
+    seed: u64,
+    /// Each function's code (to pick a call target of the right arity).
+    code: Vec<Vec<Instr>>,
+    arities: Vec<u32>,
+}
+
+impl RandomBets {
+    /// Bets on `program`'s instructions, drawn from `seed`.
+    pub fn new(program: &Verified, seed: u64) -> RandomBets {
+        let prog = program.program();
+        RandomBets {
+            seed,
+            code: prog.functions.iter().map(|f| f.code.clone()).collect(),
+            arities: prog.functions.iter().map(|f| f.arity).collect(),
+        }
+    }
+
+    /// A number from the seed, the site and what is asked (splitmix64).
+    fn roll(&self, func: FnId, pc: Pc, question: u64) -> u64 {
+        let mut z = self.seed
+            ^ (u64::from(func) << 40)
+            ^ (u64::from(pc) << 8)
+            ^ question.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&self, func: FnId, pc: Pc, question: u64, percent: u64) -> bool {
+        self.roll(func, pc, question) % 100 < percent
+    }
+}
+
+impl Speculation for RandomBets {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.chance(func, pc, 1, 60)
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.chance(func, pc, 2, 70)
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        match self.roll(func, pc, 3) % 4 {
+            0 => Some(true),
+            1 => Some(false),
+            _ => None,
+        }
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.chance(func, pc, 4, 50)
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        let Some(Instr::CallValue(argc)) = self.code[func as usize].get(pc as usize) else {
+            return None;
+        };
+        let fitting: Vec<FnId> = (0..self.arities.len() as FnId)
+            .filter(|&g| self.arities[g as usize] == *argc)
+            .collect();
+        if fitting.is_empty() || !self.chance(func, pc, 5, 70) {
+            return None;
+        }
+        Some(fitting[(self.roll(func, pc, 6) % fitting.len() as u64) as usize])
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        depth < 3 && self.chance(func, pc, 7 + u64::from(callee) * 16 + u64::from(depth), 40)
     }
 }

@@ -315,6 +315,10 @@ impl Extension for Speculator {
         tables
     }
 
+    fn deoptimizes(&self) -> bool {
+        self.speculation
+    }
+
     fn speculation(
         &self,
         verified: &Verified,

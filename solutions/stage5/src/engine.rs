@@ -30,7 +30,9 @@ use stage3::CompileError;
 use stage3::TierHooks;
 
 use crate::extension::Extension;
-use crate::hooks::{compile_optimized_from, Setup, Snapshots, StartWorker, Tiering};
+use crate::hooks::{
+    compile_optimized_from, Setup, Snapshots, StartWorker, Tiering, REOSR_DEPTH, REOSR_LIMIT,
+};
 use crate::policy::Policy;
 use crate::queue::{Finished, Queue};
 use crate::record::FunctionRecord;
@@ -165,7 +167,13 @@ impl Tiered {
 /// (the helper, the dispatch loop, the trampoline), a baseline frame and an OSR'd
 /// optimized frame above it. A function whose frames would not fit in the most a run
 /// may reserve stays in the interpreter (`Err` with why).
-pub fn frame_budgets(verified: &Verified) -> (Vec<Result<usize, String>>, usize) {
+///
+/// When the run's optimized code may deoptimize (`deopts`, stage 7), a level may also
+/// hold the interpreter activation that finishes a deoptimized frame (over the
+/// optimized frame, still on the native stack), and the [`REOSR_DEPTH`] levels at the
+/// bottom may each move into compiled code and deoptimize again [`REOSR_LIMIT`] times
+/// (see `hooks::Tiering::may_osr`).
+pub fn frame_budgets(verified: &Verified, deopts: bool) -> (Vec<Result<usize, String>>, usize) {
     let program = verified.program();
     let recursive = recursive_functions(program);
     // A baseline frame is exactly its slots; optimized code spills into fewer slots
@@ -179,7 +187,8 @@ pub fn frame_budgets(verified: &Verified) -> (Vec<Result<usize, String>>, usize)
             2 * (slots + FRAME_OVERHEAD) + 4096
         })
         .collect();
-    let cost = |b: usize| INTERPRETED_ACTIVATION + 2 * b;
+    let resumed = if deopts { INTERPRETED_ACTIVATION } else { 0 };
+    let cost = |b: usize| INTERPRETED_ACTIVATION + resumed + 2 * b;
     let frames: Vec<usize> = budgets.iter().map(|&b| cost(b)).collect();
     let none = vec![false; frames.len()];
     let too_big = too_big_to_run_natively(&frames, &none, &recursive, INTERPRETED_ACTIVATION);
@@ -189,7 +198,15 @@ pub fn frame_budgets(verified: &Verified) -> (Vec<Result<usize, String>>, usize)
         out[i] = Err(why);
         costs[i] = INTERPRETED_ACTIVATION;
     }
-    (out, stack_need(&costs, &recursive))
+    // The levels at the bottom that may OSR again after a deopt: each time, the
+    // deopt's activation, a baseline and an optimized frame more.
+    let reosr = if deopts {
+        let biggest = costs.iter().copied().max().unwrap_or(0);
+        REOSR_DEPTH * REOSR_LIMIT * (INTERPRETED_ACTIVATION + biggest)
+    } else {
+        0
+    };
+    (out, stack_need(&costs, &recursive).saturating_add(reosr))
 }
 
 /// The entry trampoline and the interpreter stubs of functions `0..stubs.len()`,
@@ -276,7 +293,12 @@ impl Engine for Tiered {
                 arity: u64::from(f.arity),
             })
             .collect();
-        let (frame_budgets, stack_bytes) = frame_budgets(verified);
+        let deopts = self
+            .options
+            .extension
+            .as_ref()
+            .is_some_and(|e| e.deoptimizes());
+        let (frame_budgets, stack_bytes) = frame_budgets(verified, deopts);
         let entry = shared.entry;
         let sync = self.options.sync_compile;
         let trace = self.options.trace;

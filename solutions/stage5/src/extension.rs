@@ -64,6 +64,13 @@ pub trait Extension: Send + Sync {
         None
     }
 
+    /// The run's optimized code may deoptimize (stage 7: it has guards): the run
+    /// reserves native stack for the interpreter activations that finish
+    /// deoptimized frames.
+    fn deoptimizes(&self) -> bool {
+        false
+    }
+
     /// The template with which baseline code records type feedback into the run's
     /// counters (stage 7's, through stage 3's `TierOptions::feedback`). `None` (the
     /// default): baseline code records nothing, exactly stage 3's templates.

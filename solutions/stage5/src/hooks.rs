@@ -286,7 +286,23 @@ struct State {
     /// poll that finds no code yet, up to [`POLL_BUDGET`] (a poll is a hook call,
     /// hundreds of nanoseconds, where a short iteration of the loop is a few).
     eager: HashMap<(FnId, usize), i64>,
+    /// The depths of the interpreter frames running because their optimized code
+    /// deoptimized, innermost last: such a frame may move into compiled code again
+    /// by OSR only [`REOSR_LIMIT`] times, and only near the bottom of the stack
+    /// ([`REOSR_DEPTH`]) — see [`Tiering::may_osr`].
+    resumed: Vec<usize>,
 }
+
+/// The frames below which a frame resumed after a deopt may move into compiled
+/// code again (a program's long-running loops are there: `main`'s and its callees').
+pub const REOSR_DEPTH: usize = 16;
+
+/// How many times one frame may deoptimize and move into compiled code again by
+/// OSR. Each time nests the frame's next code under the deopt's interpreter
+/// activation on the native stack (the frame below it is still there), so the
+/// native stack a level may need is bounded by this (see `crate::engine`'s stack
+/// budget) — and a loop that keeps losing its bets settles in the interpreter.
+pub const REOSR_LIMIT: usize = 2;
 
 /// A run's tiering: the policy, the shared counters and flags, the function table,
 /// and what it made.
@@ -407,6 +423,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 redirected: HashSet::new(),
                 retired: Vec::new(),
                 eager: HashMap::new(),
+                resumed: Vec::new(),
             }),
             queue: RefCell::new(None),
             background: start.is_some(),
@@ -785,6 +802,16 @@ impl<'r, 'q> Tiering<'r, 'q> {
         }
     }
 
+    /// Whether an interpreter frame `depth` frames deep may move into compiled code
+    /// by OSR: always, unless it runs because its optimized code deoptimized (an
+    /// interpreter frame at a depth that a resumed frame holds is that frame) — then
+    /// only near the bottom of the stack, and [`REOSR_LIMIT`] times.
+    fn may_osr(&self, depth: usize) -> bool {
+        let state = self.state.borrow();
+        let times = state.resumed.iter().filter(|&&d| d == depth).count();
+        times == 0 || (depth < REOSR_DEPTH && times <= REOSR_LIMIT)
+    }
+
     /// Optimized code of `func` deoptimized: the extension learns of it and says what
     /// becomes of the code ([`AfterDeopt`]), which is done here.
     fn deoptimized(&self, ctx: *mut Context, func: FnId, deopt: &Deopt) {
@@ -930,6 +957,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
             frame.loop_pc,
             self.policy(func).loop_budget(Tier::Baseline),
         );
+        if !self.may_osr(frame.depth) {
+            return None;
+        }
         if !self.ensure_baseline(func, Trigger::Loop, count) {
             return None;
         }
@@ -1132,7 +1162,16 @@ impl TierHooks for Tiering<'_, '_> {
         self.deoptimized(ctx, func, deopt);
         self.clock.skip();
         // The frames go on in the interpreter, tiered: their calls and loops count,
-        // and reach compiled code, as any interpreted frame's do.
+        // and reach compiled code, as any interpreted frame's do (OSR within bounds:
+        // `may_osr`).
+        let resumed = {
+            let mut state = self.state.borrow_mut();
+            let before = state.resumed.len();
+            state
+                .resumed
+                .extend((0..deopt.frames.len()).map(|k| deopt.depth + k));
+            before
+        };
         self.clock.enter(func, Tier::Interpreter);
         // SAFETY: the context is live and nothing else borrows it during the hook.
         let result = unsafe {
@@ -1154,6 +1193,7 @@ impl TierHooks for Tiering<'_, '_> {
             })
         };
         self.clock.leave();
+        self.state.borrow_mut().resumed.truncate(resumed);
         result
     }
 }

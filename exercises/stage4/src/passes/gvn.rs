@@ -17,9 +17,10 @@
 //! is the value read or stored there (*load forwarding*), unless something between
 //! could have changed `o.f` — a store to field `f` of any object (it may be `o`), or
 //! a call (it may store anything). The earlier access succeeded, so `o` is an object
-//! with a field `f`, and this one cannot fail.
+//! with a field `f`, and this one cannot fail. A guarded access (stage 7's
+//! `guard get_field`, `guard set_field`) counts as the access it guards.
 
-use crate::ir::{BinOp, Block, CmpOp, FastMap, Function, Op, Value, ENTRY};
+use crate::ir::{BinOp, Block, CmpOp, FastMap, Function, GuardKind, Op, Value, ENTRY};
 
 use super::{Analyses, PassStats};
 
@@ -85,7 +86,16 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
         for inst in insts {
             let data = &mut f.insts[inst.index()];
             data.op.map_args(|v| renamed[v.index()].unwrap_or(v));
-            match data.op {
+            // A guarded access (stage 7) reads or writes the field as the access
+            // itself does: what it leaves known is the same.
+            let access = match &data.op {
+                Op::Guard(guard) => match &guard.kind {
+                    GuardKind::Op(op) => op,
+                    _ => &data.op,
+                },
+                op => op,
+            };
+            match *access {
                 Op::GetField(o, k) => {
                     let known = fields.iter().find(|&&(fo, fk, _)| (fo, fk) == (o, k));
                     if let (Some(&(_, _, v)), Some(r)) = (known, data.result) {
