@@ -53,7 +53,7 @@ const _: () = assert!(INT_TAG_MASK == 1 && INT == 1 && OTHER == 2);
 /// `SPILL_TMP` (`r11`), `TMP2` (`rdx`) and the flags, nothing else.
 pub fn emit_feedback(asm: &mut Assembler, address: u64, observed: Observed) {
     todo!(
-        "record-feedback: load the byte's address into SPILL_TMP, then OR into the byte there the flag, or the kind of ACC's value (its tag bit plus one, made in TMP2) — book §7.1"
+        "record-feedback: load the byte's address into SPILL_TMP, then OR into the byte there the flag, or the kind of ACC's value (its tag bit plus one, made in TMP2) — book §7.3"
     )
 }
 
