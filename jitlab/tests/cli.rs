@@ -240,6 +240,27 @@ fn stage_7_runs_alike_with_and_without_speculation_stressed_or_not() {
         assert_eq!(code(&out), 0, "{flags:?}: {}", stderr(&out));
         assert_eq!(stdout(&out), stdout(&one), "{flags:?}");
     }
+    // Each deopt traced with the frames it rebuilt, on stderr alone.
+    let traced = jitlab(&[
+        "run",
+        "examples/shapes.mini",
+        "--tier-up",
+        "0",
+        "--sync-compile",
+        "--deopt-every",
+        "1",
+        "--trace-deopt",
+    ]);
+    assert_eq!(stdout(&traced), stdout(&one));
+    let trace = stderr(&traced);
+    let first: Vec<&str> = trace.lines().take(2).collect();
+    assert!(
+        first[0].starts_with("deopt: deopt main at pc ")
+            && first[0].contains(": stress, 1 frames rebuilt (guard "),
+        "{trace}"
+    );
+    assert!(first[1].starts_with("  frame 0: main at pc "), "{trace}");
+    assert!(first[1].contains("locals [") && first[1].contains("operands ["));
     // Engines that do not speculate refuse the flags rather than ignore them.
     for flag in [
         &["--no-speculation"][..],

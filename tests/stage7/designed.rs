@@ -80,7 +80,6 @@ fn lost(file: &str, function: &str, reason: &str, copies: usize, others: usize) 
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_loop_value_that_turns_from_an_integer_to_an_array_deopts_at_its_load_once() {
     isolated(|| {
         // Once: the interpreter goes on from the first array, and what is compiled
@@ -91,7 +90,6 @@ fn a_loop_value_that_turns_from_an_integer_to_an_array_deopts_at_its_load_once()
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn an_add_that_overflows_at_the_millionth_trip_deopts_and_raises_the_same_error() {
     isolated(|| {
         // `run_designed` has checked the error and its trace (bump, count, main).
@@ -113,7 +111,6 @@ fn an_add_that_overflows_at_the_millionth_trip_deopts_and_raises_the_same_error(
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_branch_taken_for_the_first_time_late_deopts_at_its_condition() {
     isolated(|| {
         let lost = lost("branch_taken_late.mini", "scan", "branch", 1, 2);
@@ -122,7 +119,7 @@ fn a_branch_taken_for_the_first_time_late_deopts_at_its_condition() {
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
+#[ignore = "the second phase never reaches optimized code: getx is optimized only inlined in total's OSR variant (4,020 calls of its own), which the outer loop's exit deoptimizes, and total(other, 10) runs 20 trips in baseline code; the program needs a redesign"]
 fn a_field_site_meeting_a_new_shape_deopts_at_its_shape_check() {
     isolated(|| {
         lost(
@@ -136,7 +133,6 @@ fn a_field_site_meeting_a_new_shape_deopts_at_its_shape_check() {
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_call_value_site_meeting_a_new_target_deopts_at_its_callee_check() {
     isolated(|| {
         lost("call_meets_a_new_target.mini", "apply", "call target", 2, 2);
@@ -144,7 +140,6 @@ fn a_call_value_site_meeting_a_new_target_deopts_at_its_callee_check() {
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_deopt_three_inlined_calls_deep_rebuilds_four_frames_and_keeps_the_trace() {
     isolated(|| {
         // `run_designed` has checked the output and the error's five frames
@@ -167,7 +162,6 @@ fn settling(phases: u32) -> String {
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_function_that_keeps_deopting_stops_betting_and_settles() {
     isolated(|| {
         let (program, all, engine) = run("deopts_and_settles.mini");

@@ -64,7 +64,6 @@ fn stressed(stress: Stress, speculation: bool) -> (Run, Vec<Deopt>) {
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn every_stress_mode_fails_guards_and_the_answer_stays() {
     isolated(|| {
         let (_, quiet) = stressed(Stress::Off, true);
@@ -72,6 +71,7 @@ fn every_stress_mode_fails_guards_and_the_answer_stays() {
             quiet.iter().all(|d| d.reason != "stress"),
             "stress off: {quiet:#?}"
         );
+        let mut inlined = 0;
         for stress in [
             Stress::Every(1),
             Stress::Every(2),
@@ -85,20 +85,16 @@ fn every_stress_mode_fails_guards_and_the_answer_stays() {
             for d in &forced {
                 assert_eq!(d.frames, d.inlined_depth + 1, "{d:#?}");
             }
+            inlined += forced.iter().filter(|d| d.inlined_depth > 0).count();
         }
-        // The calls are inlined, and their guards fail too.
-        let (_, every) = stressed(Stress::Every(1), true);
-        assert!(
-            every
-                .iter()
-                .any(|d| d.reason == "stress" && d.inlined_depth > 0),
-            "no stress deopt in inlined code: {every:#?}"
-        );
+        // The calls are inlined, and their guards fail too (not under `Every(1)`
+        // alone: there the first guard a code checks fails each time, and in `work`
+        // and `apply` that one is their own, before any inlined call).
+        assert!(inlined > 0, "no stress deopt in inlined code");
     });
 }
 
 #[test]
-#[ignore = "until the bets are wired into stage 7 (the engine speculates with NoSpeculation)"]
 fn a_stress_seed_fails_the_same_guards_every_run_and_other_seeds_others() {
     isolated(|| {
         let runs: Vec<Vec<Deopt>> = (1..=4).map(|s| stressed(Stress::Seed(s), true).1).collect();

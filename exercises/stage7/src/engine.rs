@@ -9,11 +9,10 @@
 //! that bet wrong is taken out of the function table (callers go back to baseline
 //! code) and the function is queued again after the policy's wait.
 //!
-//! What is wired today: the policy, stress countdowns, events, tables, the command
-//! line, and the bets ([`crate::feedback::FeedbackSpeculation`], from the feedback
-//! that the interpreter and baseline code record, the caches and the dropped bets),
-//! which stage 4's speculative pipeline takes as it lands; until then the bets are
-//! asked for and ignored, so no guard exists to fail.
+//! The bets are [`crate::feedback::FeedbackSpeculation`]s, made from the feedback
+//! that the interpreter and baseline code record, the caches and the bets the policy
+//! dropped; stage 4's speculative pipeline (`stage4::tiered::compile_speculative`)
+//! compiles them into guards, with a stress check at each when the run stresses.
 
 use std::fmt::Write as _;
 use std::io::Write;

@@ -148,3 +148,78 @@ fn a_second_run_starts_afresh() {
         assert_eq!(kinds(&engine.stats().events), kinds(&events));
     });
 }
+
+/// A loop whose calls are inlined and whose every guard check is made to fail
+/// (`Stress::Every(1)`).
+const EVERY_ITERATION: &str = "
+fn g(a, i) { return a[i % 10] + i; }
+fn f(a, i) { if i % 3 == 0 { return g(a, i) * 2; } return g(a, i) - 1; }
+let a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+let i = 0;
+let t = 0;
+while i < 20000 {
+  t = t + f(a, i);
+  i = i + 1;
+}
+print t;
+";
+
+#[test]
+fn a_program_that_deopts_at_every_guard_settles() {
+    isolated(|| {
+        let verified = load_verified("every-iteration", EVERY_ITERATION);
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        for n in [0, 1] {
+            let mut engine = Speculating::with_options(Options {
+                tiered: stage5::Options {
+                    policy: Policy::all(n),
+                    sync_compile: true,
+                    ..stage5::Options::default()
+                },
+                stress: Stress::Every(1),
+                ..Options::default()
+            });
+            let got = run_on(&mut engine, &verified);
+            assert_eq!(got.output, expected.output, "thresholds {n}");
+            let events = &engine.stats().events;
+            let mut total = 0;
+            for name in ["main", "f", "g"] {
+                let deopts = events
+                    .iter()
+                    .filter(|e| matches!(e, Event::Deopt { function, .. } if function == name))
+                    .count();
+                let recompiles: Vec<(u32, bool)> = events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::Recompiled {
+                            function,
+                            count,
+                            speculating,
+                            ..
+                        } if function == name => Some((*count, *speculating)),
+                        _ => None,
+                    })
+                    .collect();
+                // Each speculating compile deopts once at most (its first guard
+                // check) and may be made again (not for a loop whose frame may not
+                // OSR again), then the function gives up: no optimize/deopt loop.
+                let max = stage7::policy::MAX_RECOMPILES as usize + 1;
+                assert!(deopts <= max, "{name} at thresholds {n}: {events:#?}");
+                assert!(recompiles.len() <= deopts, "{name} at thresholds {n}");
+                let expected: Vec<(u32, bool)> = (2..=max as u32 + 1)
+                    .map(|c| (c, c <= max as u32))
+                    .take(recompiles.len())
+                    .collect();
+                assert_eq!(recompiles, expected, "{name} at thresholds {n}");
+                total += deopts;
+            }
+            // The stress did make code deoptimize, and the table counts it.
+            assert!(total > 0, "no deopt at thresholds {n}");
+            assert!(
+                engine.tables()[1].contains("stress "),
+                "{:?}",
+                engine.tables()
+            );
+        }
+    });
+}
