@@ -302,7 +302,12 @@ pub const REOSR_DEPTH: usize = 16;
 /// activation on the native stack (the frame below it is still there), so the
 /// native stack a level may need is bounded by this (see `crate::engine`'s stack
 /// budget) — and a loop that keeps losing its bets settles in the interpreter.
-pub const REOSR_LIMIT: usize = 2;
+/// Six: stage 7's policy compiles a function with bets at most six times (its first
+/// compile and five recompiles, `stage7::policy::MAX_RECOMPILES`), so a frame that
+/// re-enters its function's newest code each time has met code without guards by
+/// then; with fewer, a million-trip loop stressed at every guard ended its run in
+/// the interpreter (seconds in a debug build, past the suite's time limit).
+pub const REOSR_LIMIT: usize = 6;
 
 /// A run's tiering: the policy, the shared counters and flags, the function table,
 /// and what it made.
