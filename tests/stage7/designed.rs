@@ -119,7 +119,6 @@ fn a_branch_taken_for_the_first_time_late_deopts_at_its_condition() {
 }
 
 #[test]
-#[ignore = "the second phase never reaches optimized code: getx is optimized only inlined in total's OSR variant (4,020 calls of its own), which the outer loop's exit deoptimizes, and total(other, 10) runs 20 trips in baseline code; the program needs a redesign"]
 fn a_field_site_meeting_a_new_shape_deopts_at_its_shape_check() {
     isolated(|| {
         lost(
