@@ -32,8 +32,7 @@ use stage4::objects::{ObjectLowering, Site};
 use stage4::regalloc;
 
 use jitlab_testkit::{isolate, random};
-use stage4::ir::Pc;
-use stage4::speculation::Speculation;
+use stage4::speculation::RandomBets;
 use stage4::tiered::compile_speculative;
 
 use super::common::{harness, isolated, load};
@@ -896,60 +895,6 @@ fn a_guarded_field_access_is_its_fast_path_and_a_miss_deopts() {
 
 // ---- the speculative pipeline's code, run ----------------------------------------------
 
-/// Bets made at random, the same for the same seed and site (splitmix64 of both).
-struct Bets {
-    seed: u64,
-    /// Bets on field sites too (for code with an object lowering).
-    fields: bool,
-    /// Each function's arity, to pick call targets that fit.
-    arities: Vec<u32>,
-}
-
-impl Bets {
-    fn roll(&self, func: FnId, pc: Pc, question: u64) -> u64 {
-        let mut z = self.seed ^ (u64::from(func) << 40) ^ (u64::from(pc) << 8) ^ question;
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&self, func: FnId, pc: Pc, question: u64, percent: u64) -> bool {
-        self.roll(func, pc, question) % 100 < percent
-    }
-}
-
-impl Speculation for Bets {
-    fn int_result(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 1, 70)
-    }
-
-    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 2, 80)
-    }
-
-    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
-        match self.roll(func, pc, 3) % 5 {
-            0 => Some(true),
-            1 => Some(false),
-            _ => None,
-        }
-    }
-
-    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
-        self.fields && self.chance(func, pc, 4, 50)
-    }
-
-    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
-        let g = (self.roll(func, pc, 5) % self.arities.len() as u64) as FnId;
-        self.chance(func, pc, 6, 60).then_some(g)
-    }
-
-    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
-        depth < 3 && self.chance(func, pc, 7 + 16 * u64::from(callee + depth), 50)
-    }
-}
-
 /// The native stack of a run: 10,000 frames of any tier, with room to spare.
 const STACK: usize = 512 << 20;
 
@@ -963,11 +908,7 @@ fn speculated_with(
     objects: Option<&dyn ObjectLowering>,
 ) -> Vec<Optimized> {
     let program = verified.program();
-    let bets = Bets {
-        seed,
-        fields: objects.is_some(),
-        arities: program.functions.iter().map(|f| f.arity).collect(),
-    };
+    let bets = RandomBets::new(verified, seed).with_fields(objects.is_some());
     (0..program.functions.len() as FnId)
         .filter_map(|func| {
             let compiled = compile_speculative(verified, func, None, 0, objects, &bets, stress);

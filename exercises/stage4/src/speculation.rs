@@ -85,6 +85,9 @@ pub struct RandomBets {
     /// Each function's code (to pick a call target of the right arity).
     code: Vec<Vec<Instr>>,
     arities: Vec<u32>,
+    /// Bets on field sites too (`false` for code compiled without an object
+    /// lowering, where a field guard would only be the runtime call).
+    fields: bool,
 }
 
 impl RandomBets {
@@ -95,7 +98,13 @@ impl RandomBets {
             seed,
             code: prog.functions.iter().map(|f| f.code.clone()).collect(),
             arities: prog.functions.iter().map(|f| f.arity).collect(),
+            fields: true,
         }
+    }
+
+    /// The same bets, with or without bets on field sites.
+    pub fn with_fields(self, fields: bool) -> RandomBets {
+        RandomBets { fields, ..self }
     }
 
     /// A number from the seed, the site and what is asked (splitmix64).
@@ -134,7 +143,7 @@ impl Speculation for RandomBets {
     }
 
     fn field_hit(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 4, 50)
+        self.fields && self.chance(func, pc, 4, 50)
     }
 
     fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {

@@ -11,70 +11,10 @@
 
 use jitlab_testkit::corpus;
 use stage1::interp::Interpreter;
-use stage1::{Engine, FnId, Instr, Verified};
-use stage4_solution::ir::{self, Pc};
-use stage4_solution::speculation::{NoSpeculation, Speculation};
+use stage1::{Engine, FnId, Verified};
+use stage4_solution::ir;
+use stage4_solution::speculation::{NoSpeculation, RandomBets};
 use stage4_solution::tiered;
-
-/// Bets at random, the same way for the same seed and site.
-struct RandomBets {
-    seed: u64,
-    arities: Vec<u32>,
-    code: Vec<Vec<Instr>>,
-}
-
-impl RandomBets {
-    fn roll(&self, func: FnId, pc: Pc, question: u64) -> u64 {
-        let mut z = self.seed ^ (u64::from(func) << 40) ^ (u64::from(pc) << 8) ^ question;
-        z = z
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&self, func: FnId, pc: Pc, question: u64, percent: u64) -> bool {
-        self.roll(func, pc, question) % 100 < percent
-    }
-}
-
-impl Speculation for RandomBets {
-    fn int_result(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 1, 70)
-    }
-
-    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 2, 80)
-    }
-
-    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
-        match self.roll(func, pc, 3) % 5 {
-            0 => Some(true),
-            1 => Some(false),
-            _ => None,
-        }
-    }
-
-    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
-        self.chance(func, pc, 4, 60)
-    }
-
-    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
-        let Some(Instr::CallValue(argc)) = self.code[func as usize].get(pc as usize) else {
-            return None;
-        };
-        let fitting: Vec<FnId> = (0..self.arities.len() as FnId)
-            .filter(|&g| self.arities[g as usize] == *argc)
-            .collect();
-        let k = self.roll(func, pc, 5) as usize % (fitting.len() + 1);
-        fitting.get(k).copied()
-    }
-
-    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
-        depth < 2 && self.chance(func, pc, 6 + u64::from(callee) * 8, 50)
-    }
-}
 
 fn corpus_programs() -> Vec<(String, Verified)> {
     let dir = jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"));
@@ -111,11 +51,7 @@ fn the_speculative_pipeline_computes_what_the_interpreter_does_on_the_corpus() {
                 let expected = ending(out, result);
                 let prog = program.program();
                 for seed in 0..2 {
-                    let spec = RandomBets {
-                        seed,
-                        arities: prog.functions.iter().map(|f| f.arity).collect(),
-                        code: prog.functions.iter().map(|f| f.code.clone()).collect(),
-                    };
+                    let spec = RandomBets::new(program, seed);
                     let fs: Vec<ir::Function> = (0..prog.functions.len() as FnId)
                         .map(|id| {
                             tiered::speculative_ir(program, id, None, 0, false, &spec)
