@@ -8,7 +8,6 @@
 mod builder;
 mod common;
 mod corpus;
-mod deopt;
 mod engine;
 mod evaluate;
 mod ir;

@@ -14,9 +14,11 @@
 
 mod common;
 mod corpus;
+mod deopt;
 mod designed;
 mod errors;
 mod feedback;
 mod policy;
 mod random;
+mod speculation;
 mod stress;

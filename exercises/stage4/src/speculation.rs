@@ -163,3 +163,55 @@ impl Speculation for RandomBets {
         depth < 3 && self.chance(func, pc, 7 + u64::from(callee) * 16 + u64::from(depth), 40)
     }
 }
+
+/// A speculation that bets where it is told to, and nowhere else: a test's script of
+/// bets, each site by function and pc (the stage 4 and stage 7 suites build and run
+/// code with it).
+#[derive(Clone, Debug, Default)]
+pub struct Scripted {
+    /// Sites whose value is bet an integer ([`Speculation::int_result`]).
+    pub ints: Vec<(FnId, Pc)>,
+    /// Arithmetic bet not to overflow ([`Speculation::no_overflow`]).
+    pub no_overflow: Vec<(FnId, Pc)>,
+    /// Branches bet always to go one way: `true`, always jumped.
+    pub branches: Vec<(FnId, Pc, bool)>,
+    /// Field sites bet to hit ([`Speculation::field_hit`]).
+    pub fields: Vec<(FnId, Pc)>,
+    /// `call_value` sites bet to call one target.
+    pub targets: Vec<(FnId, Pc, FnId)>,
+    /// Calls inlined: function, pc, callee, and the deepest inlining depth at which
+    /// this call is still inlined.
+    pub inline: Vec<(FnId, Pc, FnId, u32)>,
+}
+
+impl Speculation for Scripted {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.ints.contains(&(func, pc))
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.no_overflow.contains(&(func, pc))
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        let found = self.branches.iter().find(|b| (b.0, b.1) == (func, pc));
+        found.map(|b| b.2)
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.fields.contains(&(func, pc))
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        let found = self.targets.iter().find(|t| (t.0, t.1) == (func, pc));
+        found.map(|t| t.2)
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        let found = self
+            .inline
+            .iter()
+            .find(|i| (i.0, i.1, i.2) == (func, pc, callee));
+        found.is_some_and(|i| depth <= i.3)
+    }
+}

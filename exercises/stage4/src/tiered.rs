@@ -48,10 +48,11 @@ use stage2::Assembler;
 use stage3::codegen::linkage::Linkage;
 
 use crate::codegen::{self, Entry};
+use crate::deopt::Deoptimizer;
 use crate::engine::{allocate, Prepared, MAX_VALUES};
 use crate::ir::{self, Function, Op, Pc};
 use crate::objects::{ObjectLowering, Objects};
-use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats, LATE};
+use crate::passes::{checks, inline, optimize, returns, Analyses, PassStats};
 use crate::speculation::Speculation;
 
 /// One function compiled alone: its own executable block, where to enter it, and
@@ -100,13 +101,12 @@ pub fn compile_speculating(
 
 /// [`compile_speculating`] with the bets of `spec` (stage 7): the function built by
 /// [`ir::build::build_speculative`] (guards with frame states, checkpoints, the
-/// calls `spec` inlines), through the pipeline, then [`passes::speculate`]
-/// (checkpoints to overflow guards, then DCE). A failing guard deoptimizes: the
-/// code hands its frames to the interpreter (stage 7's runtime) instead of raising.
-/// `stress`: each guard also counts down the context's deopt countdown and
-/// deoptimizes when it reaches 0 (stage 7's stress mode).
-///
-/// [`passes::speculate`]: crate::passes::speculate
+/// calls `spec` inlines), through the pipeline, then `deopt`'s late passes
+/// (stage 7's `speculate`: checkpoints to overflow guards, then DCE). A failing
+/// guard deoptimizes: the code hands its frames to `deopt`'s runtime (stage 7's,
+/// which resumes the interpreter) instead of raising. `stress`: each guard also
+/// counts down the context's deopt countdown and deoptimizes when it reaches 0
+/// (stage 7's stress mode).
 #[allow(clippy::too_many_arguments)]
 pub fn compile_speculative(
     verified: &Verified,
@@ -115,12 +115,15 @@ pub fn compile_speculative(
     ints: u64,
     objects: Option<&dyn ObjectLowering>,
     spec: &dyn Speculation,
+    deopt: &dyn Deoptimizer,
     stress: bool,
 ) -> Result<CompiledFunction, String> {
     let start = Instant::now();
-    let prepared = prepare_speculative(verified, func, osr, ints, objects.is_some(), spec)?;
+    let lowered = objects.is_some();
+    let prepared = prepare_speculative(verified, func, osr, ints, lowered, spec, deopt)?;
     let (ir, alloc) = (&prepared.ir, &prepared.alloc);
-    let mut compiled = crate::deopt::compile_alone(verified, ir, alloc, osr, objects, stress)?;
+    let mut compiled =
+        crate::deopt::compile_alone(verified, ir, alloc, osr, objects, deopt, stress)?;
     compiled.function.time = start.elapsed();
     Ok(compiled)
 }
@@ -133,6 +136,10 @@ fn generate(
     osr: Option<usize>,
     objects: Option<&dyn ObjectLowering>,
 ) -> Result<CompiledFunction, String> {
+    if crate::deopt::speculates(&prepared.ir) {
+        // Guards compile only with a deoptimizer (`compile_speculative`).
+        return Err("speculative IR needs a deoptimizer".to_string());
+    }
     let objects = objects.map(|lowering| Objects {
         lowering,
         program: verified.program(),
@@ -197,7 +204,8 @@ fn prepare_speculating(
     allocate(start, ir, passes, lowered)
 }
 
-/// [`prepare_speculating`] with the bets of `spec` ([`compile_speculative`]).
+/// [`prepare_speculating`] with the bets of `spec` and the late passes of `deopt`
+/// ([`compile_speculative`]).
 pub fn prepare_speculative(
     verified: &Verified,
     func: FnId,
@@ -205,17 +213,17 @@ pub fn prepare_speculative(
     ints: u64,
     lowered: bool,
     spec: &dyn Speculation,
+    deopt: &dyn Deoptimizer,
 ) -> Result<Prepared, String> {
     let start = Instant::now();
-    let ir = speculative_ir(verified, func, osr, ints, lowered, spec)?;
+    let ir = speculative_ir(verified, func, osr, ints, lowered, spec, deopt)?;
     allocate(start, ir.0, ir.1, lowered)
 }
 
 /// The optimized speculative IR of `func` ([`compile_speculative`]) and what the
 /// passes did: built with `spec`'s bets, the pipeline as [`optimize_alone`] runs it,
-/// then the late passes ([`passes::LATE`]). Debug builds check its frame states.
-///
-/// [`passes::LATE`]: crate::passes::LATE
+/// then the late passes of `deopt` ([`Deoptimizer::late_passes`]). Debug builds
+/// check its frame states.
 pub fn speculative_ir(
     verified: &Verified,
     func: FnId,
@@ -223,6 +231,7 @@ pub fn speculative_ir(
     ints: u64,
     lowered: bool,
     spec: &dyn Speculation,
+    deopt: &dyn Deoptimizer,
 ) -> Result<(Function, PassStats), String> {
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
@@ -231,7 +240,7 @@ pub fn speculative_ir(
     let ir = ir::build::build_speculative(verified, func, osr, ints, spec);
     let mut passes = PassStats::default();
     let mut ir = optimize_alone(verified, ir, &mut passes, lowered);
-    for (_, pass) in LATE {
+    for (_, pass) in deopt.late_passes() {
         pass(&mut ir, &mut Analyses::default(), &mut passes);
     }
     if cfg!(debug_assertions) {

@@ -26,6 +26,7 @@ use stage1::value::Kind;
 use stage1::{Engine, Event, FnId, RuntimeError, Stats, Value, Verified};
 use stage3::codegen::objects::ObjectCode;
 use stage3::{Deopt, FeedbackCode};
+use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 use stage5::extension::AfterDeopt;
@@ -314,8 +315,9 @@ impl Extension for Speculator {
         tables
     }
 
-    fn deoptimizes(&self) -> bool {
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
         self.speculation
+            .then_some(&crate::deopt::DEOPTIMIZER as &'static dyn Deoptimizer)
     }
 
     fn speculation(

@@ -183,7 +183,8 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
             Ok(p)
         })
         .collect();
-    let mut generated: Vec<Option<Generated>> = vec![None; program.functions.len()];
+    let mut generated: Vec<Option<Generated>> =
+        (0..program.functions.len()).map(|_| None).collect();
     let interpret: Vec<bool> = program
         .functions
         .iter()

@@ -297,7 +297,7 @@ impl Engine for Tiered {
             .options
             .extension
             .as_ref()
-            .is_some_and(|e| e.deoptimizes());
+            .is_some_and(|e| e.deoptimizer().is_some());
         let (frame_budgets, stack_bytes) = frame_budgets(verified, deopts);
         let entry = shared.entry;
         let sync = self.options.sync_compile;

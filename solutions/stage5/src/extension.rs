@@ -23,6 +23,7 @@ use stage1::objects::ObjectModel;
 use stage1::{Event, FnId, Verified};
 use stage3::codegen::objects::ObjectCode;
 use stage3::{Deopt, FeedbackCode};
+use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 
@@ -64,11 +65,13 @@ pub trait Extension: Send + Sync {
         None
     }
 
-    /// The run's optimized code may deoptimize (stage 7: it has guards): the run
-    /// reserves native stack for the interpreter activations that finish
-    /// deoptimized frames.
-    fn deoptimizes(&self) -> bool {
-        false
+    /// What compiles the bets of [`Extension::speculation`] into code that
+    /// deoptimizes when one is lost (stage 7's guards, deopt tables and runtime).
+    /// `Some`: the run's optimized code may deoptimize, and the run reserves native
+    /// stack for the interpreter activations that finish deoptimized frames. `None`
+    /// (the default): no bets are compiled.
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
+        None
     }
 
     /// The template with which baseline code records type feedback into the run's

@@ -41,6 +41,7 @@ use stage1::{Event, FnId, Instr, Value, Verified};
 use stage3::context::{Context, EntryFn, FnEntry};
 use stage3::runtime::{call_native, native_result, with_interpreter};
 use stage3::{CompiledFunction, Deopt, FrameState, TierHooks, TierOptions};
+use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 
@@ -127,7 +128,7 @@ pub fn compile_optimized_with(
 /// [`compile_optimized`] from everything the extension gave the job when it was
 /// queued: the caches' fast paths and, in a speculating run (stage 7), the bets.
 pub fn compile_optimized_from(verified: &Verified, job: Job, snapshot: &JobSnapshot) -> Done {
-    let Some(spec) = snapshot.speculation.as_deref() else {
+    let (Some(spec), Some(deopt)) = (snapshot.speculation.as_deref(), snapshot.deoptimizer) else {
         return compile_optimized_with(verified, job, snapshot.objects.as_deref());
     };
     let start = Instant::now();
@@ -136,6 +137,7 @@ pub fn compile_optimized_from(verified: &Verified, job: Job, snapshot: &JobSnaps
         job,
         snapshot.objects.as_deref(),
         spec,
+        deopt,
         snapshot.stress,
     );
     Done {
@@ -145,17 +147,18 @@ pub fn compile_optimized_from(verified: &Verified, job: Job, snapshot: &JobSnaps
     }
 }
 
-/// The optimizer's speculative pipeline for `job` with the bets of `spec` (and a
-/// stress check at each guard with `stress`).
+/// The optimizer's speculative pipeline for `job` with the bets of `spec`, compiled
+/// by `deopt` (and a stress check at each guard with `stress`).
 fn compile_betting(
     verified: &Verified,
     job: Job,
     objects: Option<&dyn ObjectLowering>,
     spec: &dyn Speculation,
+    deopt: &dyn Deoptimizer,
     stress: bool,
 ) -> Result<CompiledFunction, String> {
     stage4::tiered::compile_speculative(
-        verified, job.func, job.osr, job.ints, objects, spec, stress,
+        verified, job.func, job.osr, job.ints, objects, spec, deopt, stress,
     )
 }
 
@@ -168,6 +171,8 @@ pub struct JobSnapshot {
     pub objects: Option<Box<dyn ObjectLowering>>,
     /// The bets the code may make ([`Extension::speculation`]); `None`: none.
     pub speculation: Option<Box<dyn Speculation>>,
+    /// What compiles the bets ([`Extension::deoptimizer`]); bets need one.
+    pub deoptimizer: Option<&'static dyn Deoptimizer>,
     /// Each guard checks the stress countdown ([`Extension::stress`]).
     pub stress: bool,
 }
@@ -787,6 +792,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let snapshot = JobSnapshot {
             objects: e.optimizer(self.heap_mut(), func),
             speculation: e.speculation(self.verified, self.counters, func),
+            deoptimizer: e.deoptimizer(),
             stress: self.stress,
         };
         // A recompilation is an event of the extension's.

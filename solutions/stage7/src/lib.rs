@@ -10,11 +10,17 @@
 //! Nothing of the earlier stages is copied here: stage 7 plugs in where they were
 //! built to be extended — stage 1's feedback vectors and resumable frames, stage 3's
 //! baseline templates, stage 4's speculative builder and guards (its
-//! `Speculation` extension point), stage 5's tiered engine (its `Extension`) and
+//! `Speculation` and `Deoptimizer` extension points), stage 5's tiered engine (its `Extension`) and
 //! stage 6's caches.
 //!
 //! - [`feedback`]: the template baseline code records type feedback with, and the
 //!   optimizer's bets made from a snapshot of it ([`feedback::FeedbackSpeculation`]);
+//! - [`speculate`]: the late pass that turns checkpoints into overflow guards;
+//! - [`guards`]: each guard's check in machine code;
+//! - [`frame_state`]: the deopt table (frame states as bytes) and the frames rebuilt
+//!   from it;
+//! - [`deopt`]: [`deopt::Deoptimizing`], the parts above as stage 4's
+//!   `Deoptimizer`, and `rt_deopt`, the runtime of a failing guard;
 //! - [`policy`]: the recompilation policy — deopts counted per function and per
 //!   guard, bets dropped, back-off, giving up;
 //! - [`stress`]: deopts forced at guards to test them ([`Stress`]);
@@ -23,9 +29,13 @@
 //! - [`cli`]: the engine on the command line (`cargo run -p stage7 -- run FILE`).
 
 pub mod cli;
+pub mod deopt;
 pub mod engine;
 pub mod feedback;
+pub mod frame_state;
+pub mod guards;
 pub mod policy;
+pub mod speculate;
 pub mod stress;
 
 pub use engine::{Options, Speculating};

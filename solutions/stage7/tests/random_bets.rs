@@ -24,6 +24,7 @@ use stage1::interp::Interpreter;
 use stage1::objects::ObjectModel;
 use stage1::{Engine, FnId, Verified};
 use stage3::codegen::objects::ObjectCode;
+use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::{RandomBets, Speculation};
 use stage5::{Extension, Policy, Tiered};
@@ -52,8 +53,8 @@ impl Extension for AtRandom {
         self.caches.tables(heap, verified)
     }
 
-    fn deoptimizes(&self) -> bool {
-        true
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
+        Some(&stage7_solution::deopt::DEOPTIMIZER)
     }
 
     fn speculation(

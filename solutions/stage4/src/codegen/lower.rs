@@ -13,6 +13,7 @@ use stage3::context::{
 use stage3::runtime;
 
 use super::{FnGen, Opnd, ACC, TMP, TMP2};
+use crate::deopt::GuardCheck;
 use crate::ir::{BinOp, CmpOp, GuardKind, Inst, Op, Value};
 use crate::objects::Operand;
 use crate::regalloc::{moves, Loc, MoveSrc};
@@ -596,37 +597,22 @@ impl FnGen<'_> {
     }
 
     /// The check of a guard of kind `Int`, `Cond` or `Callee`, jumping to `exit`
-    /// when it fails.
+    /// when it fails: its operand placed, the check itself the deoptimizer's
+    /// ([`crate::deopt::Deoptimizer::guard_check`]), then an `Int` guard's result.
     fn gen_guard_check(&mut self, inst: Inst, kind: &GuardKind, exit: Label) {
-        // exercise-begin: guard-lower Int: the tag bit clear, the value to the guard's result; Cond: the integer zero or not as expected; Callee: the word equal to the function's value; a failure jumps to exit
-        match *kind {
-            GuardKind::Int(v) => {
-                let reg = self.operand_reg(v, ACC);
-                self.asm.test(reg.r32(), Imm32(1));
-                self.asm.jcc(Cond::NE, exit);
-                self.store_result(inst, reg);
-            }
-            GuardKind::Cond(v, expected) => {
-                // `ZF` set when `v` is 0 (false).
-                self.gen_test(v);
-                let fails = if expected { Cond::E } else { Cond::NE };
-                self.asm.jcc(fails, exit);
-            }
-            GuardKind::Callee(v, func) => {
-                let word = stage1::Value::function(func).bits() as i64;
-                let reg = self.operand_reg(v, ACC);
-                match i32::try_from(word) {
-                    Ok(imm) => self.asm.cmp(reg, Imm32(imm)),
-                    Err(_) => {
-                        self.asm.mov_imm(TMP, word);
-                        self.asm.cmp(reg, TMP);
-                    }
-                }
-                self.asm.jcc(Cond::NE, exit);
-            }
+        let check = match *kind {
+            GuardKind::Int(v) => GuardCheck::Int(self.operand_reg(v, ACC)),
+            GuardKind::Cond(v, expected) => GuardCheck::Cond(self.operand(v), expected),
+            GuardKind::Callee(v, func) => GuardCheck::Callee(self.operand_reg(v, ACC), func),
             GuardKind::Op(_) => unreachable!("an instruction's guard is its code"),
+        };
+        let deoptimizer = self
+            .deoptimizer
+            .expect("guards are generated with a deoptimizer");
+        deoptimizer.guard_check(self.asm, check, exit);
+        if let GuardCheck::Int(reg) = check {
+            self.store_result(inst, reg);
         }
-        // exercise-end
     }
 
     /// The fast path of object instruction `inst` from the object lowering (see

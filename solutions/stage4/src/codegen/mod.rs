@@ -38,7 +38,7 @@ use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
 use stage3::context::DEOPT_COUNTDOWN_OFFSET;
 use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
 
-use crate::deopt::{self, DeoptTable, FrameRecord, GuardRecord, Location};
+use crate::deopt::{self, Deoptimizer, FrameRecord, GuardRecord, Location};
 use crate::ir::{Function, GuardKind, Inst, Op, Terminator, Value};
 use crate::objects::Objects;
 use crate::regalloc::{self, Allocation, Loc};
@@ -70,15 +70,15 @@ pub enum Piece {
 
 /// One function's code: what stage 3 records of every function, and where each
 /// piece of the IR went.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Generated {
     pub code: FunctionCode,
     /// Each piece's code range, in the order written.
     pub pieces: Vec<(Piece, Range<usize>)>,
-    /// The deopt metadata of its guards (stage 7), `None` when it has none. The code
-    /// holds its address: keep this box (not a copy) as long as the code
-    /// (`CompiledFunction::tables`).
-    pub deopt: Option<Box<DeoptTable>>,
+    /// The deopt table of its guards ([`Deoptimizer::table`]), `None` when it has
+    /// none. The code holds its address: keep this box (not a copy) as long as the
+    /// code (`CompiledFunction::tables`).
+    pub deopt: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// A guard's way out (stage 7): its deopt stub, and the stub the stress countdown
@@ -151,6 +151,8 @@ pub(crate) struct FnGen<'a> {
     /// object: past that access they are objects (it raised `type error` otherwise),
     /// so the object lowering skips their tag test.
     objects_seen: Vec<Value>,
+    /// The guards' checks, table and runtime (stage 7), for speculative IR.
+    deoptimizer: Option<&'a dyn Deoptimizer>,
     /// Each guard's stress check first (see [`generate_speculative`]).
     stress: bool,
     /// While a guard's instruction is generated: its deopt stub, where every
@@ -158,8 +160,8 @@ pub(crate) struct FnGen<'a> {
     deopt_to: Option<Label>,
     /// The guards' exits, by guard number.
     deopts: Vec<DeoptExit>,
-    /// Their records.
-    table: DeoptTable,
+    /// Their records, by guard number.
+    records: Vec<GuardRecord>,
     /// A compare that the branch guard after it takes along (see
     /// [`FnGen::guard_takes_along`]): the compare, its result, and the word that
     /// result has when the guard fails.
@@ -255,7 +257,7 @@ pub fn generate(
         osr: false,
         sites,
     };
-    generate_with(asm, f, alloc, entry, Some(fast), None, false)
+    generate_with(asm, f, alloc, entry, Some(fast), None, None, false)
 }
 
 /// How a function's code is entered and how it reaches its callees.
@@ -290,11 +292,12 @@ pub fn generate_entered(
     entry: Entry<'_>,
     objects: Option<Objects<'_>>,
 ) -> Generated {
-    generate_speculative(asm, f, alloc, entry, objects, false)
+    generate_alone(asm, f, alloc, entry, objects, None, false)
 }
 
 /// [`generate_entered`] for speculative IR (stage 7), whose guards get deopt exits
-/// and metadata ([`Generated::deopt`], see [`crate::deopt`]). With `stress`, every
+/// and metadata ([`Generated::deopt`], see [`crate::deopt`]) from `deopt`. With
+/// `stress`, every
 /// guard first counts down the context's deopt countdown
 /// (`sub qword [CTX + DEOPT_COUNTDOWN_OFFSET], 1`) and deoptimizes (reason
 /// `"stress"`) when it reaches zero, so that tests can make any guard fail.
@@ -304,14 +307,30 @@ pub fn generate_speculative(
     alloc: &Allocation,
     entry: Entry<'_>,
     objects: Option<Objects<'_>>,
+    deopt: &dyn Deoptimizer,
+    stress: bool,
+) -> Generated {
+    generate_alone(asm, f, alloc, entry, objects, Some(deopt), stress)
+}
+
+/// A function generated alone ([`generate_entered`]): its own fast entry, unless it
+/// is an OSR entry.
+fn generate_alone(
+    asm: &mut Assembler,
+    f: &Function,
+    alloc: &Allocation,
+    entry: Entry<'_>,
+    objects: Option<Objects<'_>>,
+    deopt: Option<&dyn Deoptimizer>,
     stress: bool,
 ) -> Generated {
     let mut own = FastEntries::only(f.id, f.arity());
     let fast = (!entry.osr).then_some(&mut own);
-    generate_with(asm, f, alloc, entry, fast, objects, stress)
+    generate_with(asm, f, alloc, entry, fast, objects, deopt, stress)
 }
 
 /// [`generate_entered`], with the fast entries of a whole program.
+#[allow(clippy::too_many_arguments)]
 fn generate_with<'a>(
     asm: &'a mut Assembler,
     f: &'a Function,
@@ -319,6 +338,7 @@ fn generate_with<'a>(
     entry: Entry<'a>,
     fast: Option<&'a mut FastEntries>,
     objects: Option<Objects<'a>>,
+    deoptimizer: Option<&'a dyn Deoptimizer>,
     stress: bool,
 ) -> Generated {
     let labels = (0..f.blocks.len()).map(|_| asm.new_label()).collect();
@@ -355,10 +375,11 @@ fn generate_with<'a>(
         objects,
         slow: Vec::new(),
         objects_seen: Vec::new(),
+        deoptimizer,
         stress,
         deopt_to: None,
         deopts: Vec::new(),
-        table: DeoptTable::new(),
+        records: Vec::new(),
         cond_compare: None,
     };
     gen.gen_function()
@@ -564,11 +585,16 @@ impl FnGen<'_> {
 
     /// The guards' deopt stubs and the common deopt exit (see [`crate::deopt`]), and
     /// the table their code holds the address of; nothing without guards.
-    fn gen_deopt_exits(&mut self) -> Option<Box<DeoptTable>> {
+    fn gen_deopt_exits(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
         if self.deopts.is_empty() {
             return None;
         }
-        let table = Box::new(std::mem::take(&mut self.table));
+        // Only speculative IR has guards, and it is generated with a deoptimizer
+        // (`generate_speculative`); `tiered` refuses guards without one.
+        let deoptimizer = self
+            .deoptimizer
+            .expect("guards are generated with a deoptimizer");
+        let table = deoptimizer.table(&self.records);
         let common = self.asm.new_label();
         for (number, exit) in self.deopts.clone().into_iter().enumerate() {
             let stubs = [(Some(exit.label), 0), (exit.stress, deopt::STRESS_BIT)];
@@ -593,8 +619,8 @@ impl FnGen<'_> {
         self.asm.mov(Reg::RDX, ACC);
         self.asm.mov(Reg::RCX, Reg::RSP);
         self.asm.mov(Reg::RDI, CTX);
-        self.asm
-            .mov_imm(Reg::RSI, &*table as *const DeoptTable as i64);
+        let address = &*table as *const (dyn std::any::Any + Send) as *const u8;
+        self.asm.mov_imm(Reg::RSI, address as i64);
         self.asm.mov(Reg::R8, Reg::RBP);
         self.asm.mov(Reg::R9, FRAMES_LEFT);
         // The seventh argument, the code's entry address, on the stack (twice, for
@@ -611,7 +637,7 @@ impl FnGen<'_> {
         self.asm.sub(ACC, Imm32(back));
         self.asm.push(ACC);
         self.asm.push(ACC);
-        self.asm.call_abs(deopt::rt_deopt as *const () as u64);
+        self.asm.call_abs(deoptimizer.runtime() as *const () as u64);
         // The frames' result in `rax`: the function returns it (the error word
         // included: its frames are in the trace already).
         self.asm.add(FRAMES_LEFT, Imm32(1));
@@ -644,7 +670,8 @@ impl FnGen<'_> {
             reason: guard.reason(),
             frames,
         };
-        self.table.push(&record);
+        let depth = record.inline_depth() as u32;
+        self.records.push(record);
         let label = self.asm.new_label();
         let stress = self.stress.then(|| self.asm.new_label());
         if let Some(stress) = stress {
@@ -656,7 +683,7 @@ impl FnGen<'_> {
             inst,
             label,
             stress,
-            depth: record.inline_depth() as u32,
+            depth,
         });
         label
     }

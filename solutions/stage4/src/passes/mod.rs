@@ -21,7 +21,6 @@ pub mod licm;
 pub mod params;
 pub mod returns;
 pub mod sccp;
-pub mod speculate;
 pub mod strength;
 
 use crate::ir::{Function, Graph, Inst, Op, Value, ValueDef};
@@ -154,14 +153,20 @@ pub fn listing(program: &stage1::Verified, passes: bool) -> String {
     out
 }
 
-/// The passes of speculative code that run after [`PIPELINE`] (stage 7): the
-/// checkpoints become guards or go ([`speculate`], which ends with `dce`).
-pub const LATE: &[(&str, Pass)] = &[("speculate", speculate::run)];
-
-/// Runs the pass called `name` (for tests: text in, text out), of [`PIPELINE`] or
-/// [`LATE`].
+/// Runs the pass called `name` of [`PIPELINE`] (for tests: text in, text out).
 pub fn run_pass(name: &str, f: &mut Function, stats: &mut PassStats) -> Result<(), String> {
-    match PIPELINE.iter().chain(LATE).find(|(n, _)| *n == name) {
+    run_pass_of(PIPELINE, name, f, stats)
+}
+
+/// Runs the pass called `name` of `passes` (a later stage's too: stage 7's late
+/// passes, `deopt::Deoptimizer::late_passes`).
+pub fn run_pass_of(
+    passes: &[(&str, Pass)],
+    name: &str,
+    f: &mut Function,
+    stats: &mut PassStats,
+) -> Result<(), String> {
+    match passes.iter().find(|(n, _)| *n == name) {
         Some((_, pass)) => {
             pass(f, &mut Analyses::default(), stats);
             Ok(())

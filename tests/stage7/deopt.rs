@@ -1,6 +1,7 @@
-//! Guards in optimized code (stage 7's speculation, lowered by stage 4): IR written by
-//! hand with guards and their frame states, compiled alone (`deopt::compile_alone`)
-//! and run through the function table beside stage 3's baseline code of the other
+//! Guards in optimized code (this stage's checks, tables and `rt_deopt`, plugged into
+//! stage 4's code generator as its `Deoptimizer`): IR written by hand with guards and
+//! their frame states, compiled alone (`stage4::deopt::compile_alone` with
+//! `stage7::deopt::DEOPTIMIZER`) and run through the function table beside stage 3's baseline code of the other
 //! functions. A guard that holds costs a check; one that fails leaves for the
 //! interpreter at its frame state, rebuilt from the deopt table, and the program
 //! goes on (or fails) exactly as the interpreter alone runs it: same output, same
@@ -26,7 +27,7 @@ use stage2::{Assembler, Label, Reg};
 use stage3::context::{Context, FnEntry, NO_STRESS};
 use stage3::runtime::{call_interpreted, recorded_error, resume_interpreted};
 use stage3::{CompiledFunction, Deopt, SharedCode, TierHooks, TierOptions};
-use stage4::deopt::{compile_alone, table_of, Location};
+use stage4::deopt::{compile_alone, Location};
 use stage4::ir::{self, Frame, Function};
 use stage4::objects::{ObjectLowering, Site};
 use stage4::regalloc;
@@ -34,6 +35,7 @@ use stage4::regalloc;
 use jitlab_testkit::{isolate, random};
 use stage4::speculation::RandomBets;
 use stage4::tiered::compile_speculative;
+use stage7::deopt::{table_of, DEOPTIMIZER};
 
 use super::common::{harness, isolated, load};
 
@@ -126,7 +128,7 @@ fn optimize_with(
     };
     regalloc::checker::check(f, &alloc)
         .unwrap_or_else(|e| panic!("the allocation fails its check: {}", e[0]));
-    let compiled = compile_alone(verified, f, &alloc, None, objects, stress)
+    let compiled = compile_alone(verified, f, &alloc, None, objects, &DEOPTIMIZER, stress)
         .unwrap_or_else(|e| panic!("not compiled: {e}"));
     Optimized {
         func: f.id,
@@ -911,7 +913,16 @@ fn speculated_with(
     let bets = RandomBets::new(verified, seed).with_fields(objects.is_some());
     (0..program.functions.len() as FnId)
         .filter_map(|func| {
-            let compiled = compile_speculative(verified, func, None, 0, objects, &bets, stress);
+            let compiled = compile_speculative(
+                verified,
+                func,
+                None,
+                0,
+                objects,
+                &bets,
+                &DEOPTIMIZER,
+                stress,
+            );
             compiled.ok().map(|compiled| Optimized { func, compiled })
         })
         .collect()
@@ -962,7 +973,7 @@ fn speculated_agrees_with(
 /// the interpreter: output, result and error with its trace.
 #[test]
 fn the_corpus_compiled_with_random_bets_agrees_with_the_interpreter() {
-    let programs = super::builder::corpus_programs();
+    let programs = super::common::corpus_programs();
     let failures = harness().max_failures(programs.len()).each(
         programs.len(),
         |i| programs[i].0.clone(),

@@ -1,5 +1,5 @@
 //! Stage 7's pipeline in stage 4 (`tiered::speculative_ir`, what
-//! `tiered::compile_speculative` compiles): each function of the corpus built with
+//! `tiered::compile_speculative` compiles, with this stage's `Deoptimizer`): each function of the corpus built with
 //! seeded random bets, through the pipeline as a function compiled alone gets it
 //! (the program's facts, stage 4's own inlining of small callees on top of the
 //! speculation's), then the late passes. Its frame states are checked (debug builds
@@ -12,9 +12,10 @@
 use jitlab_testkit::corpus;
 use stage1::interp::Interpreter;
 use stage1::{Engine, FnId, Verified};
-use stage4_solution::ir;
-use stage4_solution::speculation::{NoSpeculation, RandomBets};
-use stage4_solution::tiered;
+use stage4::ir;
+use stage4::speculation::{NoSpeculation, RandomBets};
+use stage4::tiered;
+use stage7_solution::deopt::DEOPTIMIZER;
 
 fn corpus_programs() -> Vec<(String, Verified)> {
     let dir = jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"));
@@ -54,7 +55,7 @@ fn the_speculative_pipeline_computes_what_the_interpreter_does_on_the_corpus() {
                     let spec = RandomBets::new(program, seed);
                     let fs: Vec<ir::Function> = (0..prog.functions.len() as FnId)
                         .map(|id| {
-                            tiered::speculative_ir(program, id, None, 0, false, &spec)
+                            tiered::speculative_ir(program, id, None, 0, false, &spec, &DEOPTIMIZER)
                                 .unwrap_or_else(|e| panic!("{name}: {e}"))
                                 .0
                         })
@@ -69,8 +70,17 @@ fn the_speculative_pipeline_computes_what_the_interpreter_does_on_the_corpus() {
                     }
                     for id in 0..prog.functions.len() as FnId {
                         for header in tiered::loop_headers(program, id) {
-                            tiered::speculative_ir(program, id, Some(header), 0, false, &spec)
-                                .unwrap_or_else(|e| panic!("{name} at {header}: {e}"));
+                            let spec = &spec;
+                            tiered::speculative_ir(
+                                program,
+                                id,
+                                Some(header),
+                                0,
+                                false,
+                                spec,
+                                &DEOPTIMIZER,
+                            )
+                            .unwrap_or_else(|e| panic!("{name} at {header}: {e}"));
                         }
                     }
                 }
@@ -87,8 +97,16 @@ fn without_bets_compile_speculative_compiles_what_compile_speculating_does() {
     for (name, program) in corpus_programs().into_iter().take(40) {
         for id in 0..program.program().functions.len() as FnId {
             let plain = tiered::compile_speculating(&program, id, None, 0, None);
-            let spec =
-                tiered::compile_speculative(&program, id, None, 0, None, &NoSpeculation, false);
+            let spec = tiered::compile_speculative(
+                &program,
+                id,
+                None,
+                0,
+                None,
+                &NoSpeculation,
+                &DEOPTIMIZER,
+                false,
+            );
             match (plain, spec) {
                 (Ok(a), Ok(b)) => {
                     assert_eq!(a.code.bytes(), b.code.bytes(), "{name}: function {id}")

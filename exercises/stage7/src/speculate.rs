@@ -12,10 +12,12 @@
 //! `dce` removes what only checkpoints used. V8's Turbofan does the same with its
 //! `Checkpoint` nodes: the checks that survive optimization take the frame state of
 //! the checkpoint before them.
+//!
+//! Stage 4's speculative pipeline runs it through its extension point
+//! (`stage4::deopt::Deoptimizer::late_passes`, [`crate::deopt::Deoptimizing`]).
 
-use crate::ir::{BinOp, FrameState, Function, Guard, GuardKind, Op, Pc};
-
-use super::{dce, Analyses, PassStats};
+use stage4::ir::{BinOp, FrameState, Function, Guard, GuardKind, Op, Pc};
+use stage4::passes::{dce, Analyses, PassStats};
 
 /// Turns the arithmetic that follows its checkpoint into guards, removes every
 /// checkpoint, then the code only they kept alive.
@@ -28,7 +30,7 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
         for inst in insts {
             let data = &mut f.insts[inst.index()];
             todo!(
-                "speculate: take the state of a checkpoint (which goes), and hand it to the next still-failing add, sub, mul, neg or shl of the same pc and frame as a guard; an instruction of another pc or frame ends the checkpoint's reach — book §4.20"
+                "speculate: take the state of a checkpoint (which goes), and hand it to the next still-failing add, sub, mul, neg or shl of the same pc and frame as a guard; an instruction of another pc or frame ends the checkpoint's reach — book §7.5"
             )
         }
         f.blocks[b].insts = keep;

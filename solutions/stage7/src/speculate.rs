@@ -12,10 +12,12 @@
 //! `dce` removes what only checkpoints used. V8's Turbofan does the same with its
 //! `Checkpoint` nodes: the checks that survive optimization take the frame state of
 //! the checkpoint before them.
+//!
+//! Stage 4's speculative pipeline runs it through its extension point
+//! (`stage4::deopt::Deoptimizer::late_passes`, [`crate::deopt::Deoptimizing`]).
 
-use crate::ir::{BinOp, FrameState, Function, Guard, GuardKind, Op, Pc};
-
-use super::{dce, Analyses, PassStats};
+use stage4::ir::{BinOp, FrameState, Function, Guard, GuardKind, Op, Pc};
+use stage4::passes::{dce, Analyses, PassStats};
 
 /// Turns the arithmetic that follows its checkpoint into guards, removes every
 /// checkpoint, then the code only they kept alive.
