@@ -44,8 +44,8 @@
 //! cache hit (`guard get_field`) — and after it (`pc + 1`, the result pushed) for
 //! `guard int` of a loaded value or a call's result, so that a call never runs
 //! twice. An `add`/`sub`/`mul`/`neg` bet not to overflow gets a `checkpoint` before
-//! it, which the late pass `passes::speculate` hands to the instruction if the other
-//! passes leave it able to fail. A direct call the speculation inlines is built
+//! it, which stage 7's late pass `speculate` (a `deopt::Deoptimizer` late pass) hands
+//! to the instruction if the other passes leave it able to fail. A direct call the speculation inlines is built
 //! speculatively too, one level deeper, and spliced in at the call
 //! ([`crate::passes::inline::inline_at`]): its frame states get the caller's frame at
 //! the call in front.

@@ -156,8 +156,8 @@ pub enum Op {
     Guard(Box<Guard>),
     /// A frame state with no check of its own (stage 7), V8's `Checkpoint`: the
     /// frame before the bytecode instruction that follows it in its block. The
-    /// speculative builder puts one before each arithmetic instruction; the late pass
-    /// `passes::speculate` hands it to a guard for that instruction if the
+    /// speculative builder puts one before each arithmetic instruction; stage 7's late
+    /// pass `speculate` hands it to a guard for that instruction if the
     /// instruction still can fail after the other passes, and removes it.
     Checkpoint(Box<FrameState>),
 
