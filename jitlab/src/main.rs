@@ -42,8 +42,12 @@ enum Cmd {
         args: jitlab_cli::DumpArgs,
         /// With `--asm`, the stage whose JIT's code to show (3: each bytecode
         /// instruction's template; 4: each function's IR with its bytecode pc and
-        /// x86-64). Default: the highest stage that makes machine code.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7), requires = "asm")]
+        /// x86-64). Default: the highest stage that makes machine code. With `--ir`,
+        /// the stage whose optimizer's IR to show (default: stage 4's, before any
+        /// run; 7: the program runs first, its output dropped, then each
+        /// speculative compile of the run is shown, guards and frame states
+        /// included).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
         stage: Option<u32>,
     },
     /// Run the suite of your crates (`cargo test -p stageN`) and show your progress:

@@ -19,13 +19,19 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
     }
 }
 
-/// `jitlab dump FILE [--asm [--stage N] | --ir [--passes] | --shapes]`: the bytecode
-/// as `.jasm` text, with `--asm` the machine code of stage N's JIT (default: the
-/// highest stage that makes any), with `--ir` the optimizer's IR (stage 4's, which the
-/// later stages reuse), with `--shapes` the shapes a run with the default engine made
-/// (stage 6's transition tree).
+/// `jitlab dump FILE [--asm [--stage N] | --ir [--passes] [--stage N] | --shapes]`:
+/// the bytecode as `.jasm` text, with `--asm` the machine code of stage N's JIT
+/// (default: the highest stage that makes any), with `--ir` the optimizer's IR
+/// (stage 4's, which the later stages reuse; with `--stage 7`, the speculative IR of
+/// each compile of a run, guards and frame states included), with `--shapes` the
+/// shapes a run with the default engine made (stage 6's transition tree).
 pub fn dump(args: &DumpArgs, stage: Option<u32>) -> ExitCode {
-    if args.ir {
+    if stage.is_some() && !args.asm && !args.ir {
+        jitlab_cli::say!("error: --stage: with `dump`, for --asm or --ir only");
+        return ExitCode::from(USAGE_ERROR);
+    }
+    if args.ir && stage.is_none() {
+        // Without a stage, the IR needs no run: stage 4's, before any profile.
         return jitlab_cli::dump(&stages::Optimizer, args);
     }
     if args.shapes {

@@ -906,6 +906,38 @@ fn dump_ir_prints_the_optimized_ir_and_passes_prints_each_pass() {
     assert_eq!(code(&out), 2, "--passes needs --ir");
 }
 
+#[test]
+fn dump_ir_of_stage_7_runs_the_program_and_shows_its_guards() {
+    let t = TempDir::new("dumpir7");
+    // `xs[i]` has only ever been an integer when `sum`'s loop is compiled: a guard.
+    let file = t.put(
+        "guard.mini",
+        "fn sum(xs) { let s = 0; let i = 0; while i < len(xs) { s = s + xs[i]; i = i + 1; } return s; }\n\
+         let xs = [1; 30000];\nprint sum(xs);\n",
+    );
+    let out = jitlab(&["dump", "--ir", "--stage", "7", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains("30000\n"),
+        "the program's output is dropped:\n{text}"
+    );
+    assert!(
+        text.starts_with("; the program ran with stage 7's engine"),
+        "{text}"
+    );
+    assert!(text.contains("; compile 1 of sum: "), "{text}");
+    assert!(text.contains("= guard int "), "{text}");
+    // Without --stage, the IR before any run: no guard.
+    let out = jitlab(&["dump", "--ir", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stdout(&out).contains("guard"), "{}", stdout(&out));
+    // --stage is for --asm and --ir.
+    let out = jitlab(&["dump", "--stage", "7", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(stderr(&out).contains("--stage"), "{}", stderr(&out));
+}
+
 /// Chapter 3 draws `s = s + n` of `examples/sum.mini` next to its code (the virtual
 /// stack's table): this is that code, so the drawing cannot drift from the listing.
 #[test]

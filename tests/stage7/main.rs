@@ -6,8 +6,9 @@
 //! branch first taken late, a field site meeting a new shape, a call site meeting a
 //! new target, a deopt three inlined calls deep, a function that deopts again and
 //! again and settles), errors raised in inlined code and recursion to the frame
-//! limit under stress, the stress modes themselves, and the recompilation policy at
-//! its edges (when a bet is dropped, the back-off, giving up).
+//! limit under stress, the stress modes themselves, the recompilation policy at
+//! its edges (when a bet is dropped, the back-off, giving up), and `dump --ir`'s
+//! speculative IR (the guards a profile implies, their frame states, read back).
 //!
 //! Written once, run against the learner's crate (`cargo test -p stage7`) and the
 //! reference (`cargo test -p stage7-solution`); both call the crate `stage7`.
@@ -16,6 +17,7 @@ mod common;
 mod corpus;
 mod deopt;
 mod designed;
+mod dump;
 mod errors;
 mod feedback;
 mod policy;

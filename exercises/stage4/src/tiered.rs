@@ -200,7 +200,7 @@ fn prepare_speculating(
         }
     };
     let mut passes = PassStats::default();
-    let ir = optimize_alone(verified, ir, &mut passes, lowered);
+    let ir = optimize_alone(verified, ir, &mut passes, lowered, &mut |_, _| {});
     allocate(start, ir, passes, lowered)
 }
 
@@ -233,15 +233,34 @@ pub fn speculative_ir(
     spec: &dyn Speculation,
     deopt: &dyn Deoptimizer,
 ) -> Result<(Function, PassStats), String> {
+    speculative_ir_observed(verified, func, osr, ints, lowered, spec, deopt, &mut |_, _| {})
+}
+
+/// [`speculative_ir`], calling `observer` with the IR as built (`"built"`), after
+/// each pass of the pipeline (by its name), after the callees are inlined
+/// (`"inline"`) and after each late pass: what `jitlab dump --ir --passes --stage 7`
+/// prints of each speculative compile.
+pub fn speculative_ir_observed(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    lowered: bool,
+    spec: &dyn Speculation,
+    deopt: &dyn Deoptimizer,
+    observer: &mut dyn FnMut(&str, &Function),
+) -> Result<(Function, PassStats), String> {
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
     }
     let osr = osr.map(|pc| loop_header(verified, func, pc)).transpose()?;
     let ir = ir::build::build_speculative(verified, func, osr, ints, spec);
+    observer("built", &ir);
     let mut passes = PassStats::default();
-    let mut ir = optimize_alone(verified, ir, &mut passes, lowered);
-    for (_, pass) in deopt.late_passes() {
+    let mut ir = optimize_alone(verified, ir, &mut passes, lowered, observer);
+    for (name, pass) in deopt.late_passes() {
         pass(&mut ir, &mut Analyses::default(), &mut passes);
+        observer(name, &ir);
     }
     if cfg!(debug_assertions) {
         ir::verify::verify_states(&ir, verified)
@@ -255,14 +274,16 @@ pub fn speculative_ir(
 /// they remove, then the small callees inlined and the pipeline again. With
 /// `lowered` (an object lowering will be asked about the sites), a callee with
 /// object sites stays a call: stage 6's snapshot of the caller's caches holds only
-/// the caller's sites, so a copy would lose the callee's fast paths.
+/// the caller's sites, so a copy would lose the callee's fast paths. `observer` sees
+/// the IR after each pass, and after the inlining (`"inline"`) when it inlined.
 fn optimize_alone(
     verified: &Verified,
     mut ir: Function,
     passes: &mut PassStats,
     lowered: bool,
+    observer: &mut dyn FnMut(&str, &Function),
 ) -> Function {
-    optimize(&mut ir, passes, |_, _| {});
+    optimize(&mut ir, passes, &mut *observer);
     let program = ProgramIr::of(verified);
     let callees = direct_callees(&ir);
     let facts = program.int_results(verified, &callees);
@@ -296,7 +317,8 @@ fn optimize_alone(
     let inlined = inline::run(&mut ir, &offered);
     if inlined > 0 {
         passes.inlined += inlined as u64;
-        optimize(&mut ir, passes, |_, _| {});
+        observer("inline", &ir);
+        optimize(&mut ir, passes, &mut *observer);
     }
     ir
 }
@@ -436,7 +458,13 @@ pub fn osr_listing(
         out.push_str(&format!("; {} entered at pc {pc}: optimized\n", f.name));
     }
     // As its code is made: the program's facts and small callees included.
-    f = optimize_alone(verified, f, &mut PassStats::default(), false);
+    f = optimize_alone(
+        verified,
+        f,
+        &mut PassStats::default(),
+        false,
+        &mut |_, _| {},
+    );
     out.push_str(&ir::text::print(&f));
     Ok(out)
 }

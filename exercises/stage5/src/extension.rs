@@ -27,6 +27,8 @@ use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 
+use crate::hooks::Job;
+
 /// What a later stage plugs into the tiered engine (stage 6: shapes and inline
 /// caches). Shared by the run's thread and the optimizer's worker, hence `Send +
 /// Sync`; the worker only ever holds what [`Extension::optimizer`] made.
@@ -52,15 +54,17 @@ pub trait Extension: Send + Sync {
     /// of shapes and transitions), from the run's heap.
     fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String>;
 
-    /// What the optimizer may bet on in `func` (stage 7), a snapshot taken on the
-    /// run's thread when its optimizing compilation is queued, from the run's
+    /// What the optimizer may bet on in `job` (stage 7), a snapshot taken on the
+    /// run's thread when the optimizing compilation is queued, from the run's
     /// feedback (`counters.feedback()`) and what the extension learned from deopts.
-    /// `None` (the default): no bets, stage 4's code.
+    /// `None` (the default): no bets, stage 4's code. The job says which function,
+    /// which entry (an OSR variant's loop header) and why, for an extension that
+    /// records what was compiled (stage 7's `dump --ir`).
     fn speculation(
         &self,
         _verified: &Verified,
         _counters: &Counters,
-        _func: FnId,
+        _job: &Job,
     ) -> Option<Box<dyn Speculation>> {
         None
     }

@@ -754,7 +754,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         if let Some(q) = queue.as_mut() {
             // The caches (and the feedback) as they are now go with the job: the
             // worker never reads the live ones, which the program keeps changing.
-            let snapshot = self.snapshot(job.func);
+            let snapshot = self.snapshot(&job);
             if !snapshot.is_empty() {
                 self.snapshots.put(&job, snapshot);
             }
@@ -765,18 +765,18 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let snapshot = self
             .snapshots
             .take(&job)
-            .unwrap_or_else(|| self.snapshot(job.func));
+            .unwrap_or_else(|| self.snapshot(&job));
         self.finished(compile_optimized_from(self.verified, job, &snapshot));
     }
 
-    /// The extension's snapshot of `func`'s caches and bets, for the optimizer.
-    fn snapshot(&self, func: FnId) -> JobSnapshot {
+    /// The extension's snapshot of the caches and bets for `job`, for the optimizer.
+    fn snapshot(&self, job: &Job) -> JobSnapshot {
         let Some(e) = self.extension else {
             return JobSnapshot::default();
         };
         let snapshot = JobSnapshot {
-            objects: e.optimizer(self.heap_mut(), func),
-            speculation: e.speculation(self.verified, self.counters, func),
+            objects: e.optimizer(self.heap_mut(), job.func),
+            speculation: e.speculation(self.verified, self.counters, job),
             deoptimizer: e.deoptimizer(),
             stress: self.stress,
         };

@@ -4,7 +4,9 @@
 //! `--no-speculation` to run without it, `--trace-deopt` (each deopt and the frames
 //! it rebuilt, on stderr), `--stress-deopt SEED` and `--deopt-every N` (deopts forced
 //! at guards, to test them), and `--stats` with the tier table, each site's cache and
-//! the deopt table. The commands themselves are the `jitlab-cli` crate's.
+//! the deopt table; `dump --ir` runs the program and prints the speculative IR of
+//! each compile of the run ([`crate::dump`]). The commands themselves are the
+//! `jitlab-cli` crate's.
 
 use std::io::Write;
 
@@ -90,7 +92,8 @@ impl jitlab_cli::Stage for Cli {
     }
 
     fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
-        Some(Ok(stage4::passes::listing(program, passes)))
+        // The bets come from a profile: the program runs first (`crate::dump`).
+        Some(Ok(crate::dump::ir_listing(program, passes)))
     }
 
     fn ir_osr(

@@ -26,7 +26,8 @@
 //! - [`stress`]: deopts forced at guards to test them ([`Stress`]);
 //! - [`engine`]: [`Speculating`], stage 5's tiered engine with stage 6's caches and
 //!   this stage's [`engine::Speculator`] as its extension;
-//! - [`cli`]: the engine on the command line (`cargo run -p stage7 -- run FILE`).
+//! - [`cli`]: the engine on the command line (`cargo run -p stage7 -- run FILE`);
+//! - [`dump`]: `dump --ir`, the speculative IR of each compile of a run.
 #![allow(
     unused,
     unreachable_code,
@@ -36,6 +37,7 @@
 
 pub mod cli;
 pub mod deopt;
+pub mod dump;
 pub mod engine;
 pub mod feedback;
 pub mod frame_state;

@@ -30,6 +30,7 @@ use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
 use stage5::extension::AfterDeopt;
+use stage5::hooks::Job;
 use stage5::queue::Finished;
 use stage5::record::FunctionRecord;
 use stage5::{Extension, Tier, Tiered};
@@ -324,8 +325,9 @@ impl Extension for Speculator {
         &self,
         verified: &Verified,
         counters: &Counters,
-        func: FnId,
+        job: &Job,
     ) -> Option<Box<dyn Speculation>> {
+        let func = job.func;
         if !self.speculation {
             return None;
         }

@@ -27,6 +27,7 @@ use stage3::codegen::objects::ObjectCode;
 use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::{RandomBets, Speculation};
+use stage5::hooks::Job;
 use stage5::{Extension, Policy, Tiered};
 use stage6::Caches;
 
@@ -61,10 +62,10 @@ impl Extension for AtRandom {
         &self,
         verified: &Verified,
         _counters: &Counters,
-        func: FnId,
+        job: &Job,
     ) -> Option<Box<dyn Speculation>> {
         // Each function's compiles bet alike; functions differ.
-        let seed = self.seed ^ u64::from(func).wrapping_mul(0x9e37_79b9);
+        let seed = self.seed ^ u64::from(job.func).wrapping_mul(0x9e37_79b9);
         Some(Box::new(RandomBets::new(verified, seed)))
     }
 }

@@ -19,9 +19,17 @@
 //! A block is its name, its parameters and the bytecode pc where it starts; each
 //! instruction ends with `@pc`, the bytecode instruction it came from. Calls name
 //! functions by index (`call f2(v1)`), fields by index (`get_field v3, 0`).
+//!
+//! A function with calls inlined into it ([`Function::frames`]) lists them before
+//! its first block, `frame 1: f2 called at @5` (a call in the function itself) or
+//! `frame 2: f2 called at @7 in 1` (a call inside frame 1's copy), and each
+//! instruction copied from an inlined callee says whose pc it carries:
+//! `v9 = mul v8, v8  @3 in 1` is pc 3 of frame 1's function.
+//!
 //! [`parse`] reads back what [`print`] writes: `parse(print(f)) == f` for a function
-//! in canonical numbering ([`Function::compact`]); the parser numbers values and
-//! blocks in the order the text defines them, so hand-written text may use any
+//! in canonical numbering ([`Function::compact`]) whose `int_results` are empty (the
+//! facts about other functions are not part of the text); the parser numbers values
+//! and blocks in the order the text defines them, so hand-written text may use any
 //! names.
 
 use std::collections::HashMap;
@@ -35,6 +43,16 @@ use super::{
 pub fn print(f: &Function) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "function {} f{} {{", f.name, f.id);
+    for (k, frame) in f.frames.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    frame {}: f{} called at @{}{}",
+            k + 1,
+            frame.func,
+            frame.call_pc,
+            in_frame(frame.caller)
+        );
+    }
     for (i, block) in f.blocks.iter().enumerate() {
         let _ = write!(out, "b{i}");
         if !block.params.is_empty() {
@@ -47,12 +65,27 @@ pub fn print(f: &Function) -> String {
             if let Some(r) = data.result {
                 let _ = write!(out, "v{} = ", r.0);
             }
-            let _ = writeln!(out, "{}  @{}", op_text(&data.op), data.pc);
+            let _ = writeln!(
+                out,
+                "{}  @{}{}",
+                op_text(&data.op),
+                data.pc,
+                in_frame(data.frame)
+            );
         }
         let _ = writeln!(out, "    {}", term_text(&block.term));
     }
     out.push_str("}\n");
     out
+}
+
+/// ` in K` after a pc of inlined frame `K`, nothing for the function's own (0).
+fn in_frame(frame: u32) -> String {
+    if frame == 0 {
+        String::new()
+    } else {
+        format!(" in {frame}")
+    }
 }
 
 /// `v1, v2, v3`.
@@ -225,17 +258,20 @@ pub fn parse_all(text: &str) -> Result<Vec<Function>, ParseError> {
 
 /// What a line of a function body is.
 enum Line<'a> {
+    /// `frame K: fN called at @pc [in J]`
+    Frame { index: u32, frame: super::Frame },
     /// `bN(params):  @pc`
     Header {
         name: &'a str,
         params: Vec<&'a str>,
         pc: Pc,
     },
-    /// `[vN =] op  @pc`
+    /// `[vN =] op  @pc [in K]`
     Inst {
         result: Option<&'a str>,
         body: &'a str,
         pc: Pc,
+        frame: u32,
     },
     /// `jump`, `branch`, `return`
     Term(&'a str),
@@ -248,13 +284,18 @@ fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
     })
 }
 
-/// Splits `text  @pc` into the text and the pc.
-fn split_pc(line: usize, text: &str) -> Result<(&str, Pc), ParseError> {
+/// Splits `text  @pc` (or `text  @pc in K`) into the text, the pc and the frame
+/// (0 without `in`).
+fn split_pc(line: usize, text: &str) -> Result<(&str, Pc, u32), ParseError> {
     let Some((body, pc)) = text.rsplit_once('@') else {
         return err(line, format!("'{text}' has no '@pc'"));
     };
+    let (pc, frame) = match pc.split_once(" in ") {
+        Some((pc, frame)) => (pc, number(line, frame)?),
+        None => (pc, 0),
+    };
     match pc.trim().parse() {
-        Ok(pc) => Ok((body.trim(), pc)),
+        Ok(pc) => Ok((body.trim(), pc, frame)),
         Err(_) => err(line, format!("'{}' is not a pc", pc.trim())),
     }
 }
@@ -264,7 +305,10 @@ fn classify(line: usize, text: &str) -> Result<Line<'_>, ParseError> {
     if matches!(first, "jump" | "branch" | "return") {
         return Ok(Line::Term(text));
     }
-    let (body, pc) = split_pc(line, text)?;
+    if first == "frame" {
+        return parse_frame(line, text);
+    }
+    let (body, pc, frame) = split_pc(line, text)?;
     if let Some(head) = body.strip_suffix(':') {
         let (name, params) = match head.split_once('(') {
             Some((name, rest)) => {
@@ -275,6 +319,9 @@ fn classify(line: usize, text: &str) -> Result<Line<'_>, ParseError> {
             }
             None => (head.trim(), Vec::new()),
         };
+        if frame != 0 {
+            return err(line, "a block belongs to no inlined frame");
+        }
         return Ok(Line::Header { name, params, pc });
     }
     match body.split_once('=') {
@@ -282,13 +329,38 @@ fn classify(line: usize, text: &str) -> Result<Line<'_>, ParseError> {
             result: Some(result.trim()),
             body: rest.trim(),
             pc,
+            frame,
         }),
         None => Ok(Line::Inst {
             result: None,
             body,
             pc,
+            frame,
         }),
     }
+}
+
+/// `frame K: fN called at @pc [in J]`: an inlined call (see [`print`]).
+fn parse_frame(line: usize, text: &str) -> Result<Line<'_>, ParseError> {
+    let expected = "expected 'frame K: fN called at @pc' (or '... in J')";
+    let Some((head, rest)) = text.split_once(':') else {
+        return err(line, expected);
+    };
+    let Some(index) = head.trim().strip_prefix("frame") else {
+        return err(line, expected);
+    };
+    let Some((func, at)) = rest.split_once("called at") else {
+        return err(line, expected);
+    };
+    let (_, call_pc, caller) = split_pc(line, at)?;
+    Ok(Line::Frame {
+        index: number(line, index)?,
+        frame: super::Frame {
+            func: function_index(line, func)?,
+            call_pc,
+            caller,
+        },
+    })
 }
 
 /// `v1, v2` → `["v1", "v2"]` (empty for an empty list).
@@ -399,6 +471,21 @@ fn parse_function(lines: &[(usize, &str)]) -> Result<Function, ParseError> {
     for (line, l) in &parsed {
         let line = *line;
         match l {
+            Line::Frame { index, frame } => {
+                if current.is_some() {
+                    return err(line, "the inlined frames come before the first block");
+                }
+                if *index as usize != f.frames.len() + 1 {
+                    return err(line, format!("expected frame {}", f.frames.len() + 1));
+                }
+                if frame.caller >= *index {
+                    return err(
+                        line,
+                        "a frame is called from the function or an earlier frame",
+                    );
+                }
+                f.frames.push(*frame);
+            }
             Line::Header { params, pc, .. } => {
                 if !terminated {
                     return err(line, "the block before has no terminator");
@@ -410,7 +497,12 @@ fn parse_function(lines: &[(usize, &str)]) -> Result<Function, ParseError> {
                 current = Some(b);
                 terminated = false;
             }
-            Line::Inst { result, body, pc } => {
+            Line::Inst {
+                result,
+                body,
+                pc,
+                frame,
+            } => {
                 let Some(b) = current.filter(|_| !terminated) else {
                     return err(line, "an instruction outside a block");
                 };
@@ -425,7 +517,13 @@ fn parse_function(lines: &[(usize, &str)]) -> Result<Function, ParseError> {
                         },
                     );
                 }
+                if *frame as usize > f.frames.len() {
+                    return err(line, format!("there is no inlined frame {frame}"));
+                }
                 f.push(b, op, *pc);
+                if let Some(inst) = f.insts.last_mut() {
+                    inst.frame = *frame;
+                }
             }
             Line::Term(text) => {
                 let Some(b) = current.filter(|_| !terminated) else {
@@ -803,6 +901,55 @@ b0(v0, v1):  @0
         assert!(!f.insts[4].op.has_result() && f.insts[4].op.can_fail());
         assert!(f.insts[1].op.gives_int() && f.insts[3].op.gives_int());
         let bad = GUARDED.replace("[f1@3: v0, v1 | v2]", "[f1@3 v0]");
+        assert_eq!(parse(&bad).unwrap_err().line, 4);
+    }
+
+    const INLINED: &str = "\
+function outer f0 {
+    frame 1: f2 called at @4
+    frame 2: f3 called at @1 in 1
+b0(v0):  @0
+    enter  @4
+    v1 = guard int v0 [f0@4: v0 | > f2@2: v0 | v0]  @1 in 1
+    enter  @1 in 1
+    v2 = mul v1, v1  @3 in 2
+    leave  @5 in 2
+    leave  @6 in 1
+    return v2
+}
+";
+
+    #[test]
+    fn inlined_frames_read_back() {
+        let f = parse(INLINED).unwrap();
+        assert_eq!(print(&f), INLINED);
+        assert_eq!(
+            f.frames,
+            vec![
+                super::super::Frame {
+                    func: 2,
+                    call_pc: 4,
+                    caller: 0
+                },
+                super::super::Frame {
+                    func: 3,
+                    call_pc: 1,
+                    caller: 1
+                },
+            ]
+        );
+        let frames: Vec<u32> = f.insts.iter().map(|i| i.frame).collect();
+        assert_eq!(frames, vec![0, 1, 1, 2, 2, 1]);
+        assert_eq!(f.insts[3].pc, 3);
+        // An instruction of a frame not declared, a frame declared late or out of
+        // order, and a block in a frame are refused, each at its line.
+        let bad = INLINED.replace("@3 in 2", "@3 in 3");
+        assert_eq!(parse(&bad).unwrap_err().line, 8);
+        let bad = INLINED.replace("frame 2: f3 called at @1 in 1", "frame 3: f3 called at @1");
+        assert_eq!(parse(&bad).unwrap_err().line, 3);
+        let bad = INLINED.replace("called at @1 in 1", "called at @1 in 2");
+        assert_eq!(parse(&bad).unwrap_err().line, 3);
+        let bad = INLINED.replace("b0(v0):  @0", "b0(v0):  @0 in 1");
         assert_eq!(parse(&bad).unwrap_err().line, 4);
     }
 

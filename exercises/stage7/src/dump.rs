@@ -1,0 +1,415 @@
+//! `jitlab dump --ir --stage 7 FILE` (and `cargo run -p stage7 -- dump --ir FILE`):
+//! the speculative IR the optimizer made during a run, guards and frame states
+//! included.
+//!
+//! What the optimizer bets on comes from the profile, so there is nothing to show
+//! before the program has run: the dump runs it first with this stage's engine (its
+//! output dropped; default thresholds, compiling on the spot so that the same
+//! program gives the same dump), and records each optimizing compile the run asked
+//! for — the function, its entry (whole function or an OSR variant's loop header),
+//! and every question the builder asked of the bets with the answer it got. Then it
+//! builds each compile again from those answers (a replay: the builder asks the same
+//! questions in the same order) and prints its IR in stage 4's text form, which
+//! parses back (`stage4::ir::text::parse_all`):
+//!
+//! ```text
+//! ; compile 1 of weigh: the whole function, after 5000 calls
+//! function weigh f1 {
+//! ...
+//!     v7 = array_get v0, v3  @8
+//!     v8 = guard int v7 [f1@9: v0, v1, v2, v3, v4 | v7]  @8
+//! ...
+//! ```
+//!
+//! A guard's state lists each frame it rebuilds, the compiled function's first and
+//! one more per inlined call (`[f0@4: v0 | > f2@2: v0 | v0]`: pc, locals, then
+//! operands), and the calls inlined are listed before the first block
+//! (`frame 1: f2 called at @4`). With `--passes`, each compile is printed as built
+//! and after every pass, the late `speculate` last.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use stage1::heap::Heap;
+use stage1::interp::tiering::Counters;
+use stage1::objects::ObjectModel;
+use stage1::{Engine, Event, FnId, Verified};
+use stage3::codegen::objects::ObjectCode;
+use stage3::{Deopt, FeedbackCode};
+use stage4::ir::text;
+use stage4::deopt::Deoptimizer;
+use stage4::ir::{Function, Pc};
+use stage4::objects::ObjectLowering;
+use stage4::speculation::{NoSpeculation, Speculation};
+use stage5::extension::AfterDeopt;
+use stage5::hooks::Job;
+use stage5::policy::Trigger;
+use stage5::{Extension, Tiered};
+
+use crate::deopt::DEOPTIMIZER;
+use crate::engine::Speculator;
+use crate::Options;
+
+/// A question the speculative builder asks ([`Speculation`]'s methods and their
+/// arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Question {
+    IntResult(FnId, Pc),
+    NoOverflow(FnId, Pc),
+    Branch(FnId, Pc),
+    FieldHit(FnId, Pc),
+    CallTarget(FnId, Pc),
+    Inline(FnId, Pc, FnId, u32),
+}
+
+/// The answer it got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Yes(bool),
+    Branch(Option<bool>),
+    Target(Option<FnId>),
+}
+
+/// The questions of one compile with their answers, in the order asked.
+type Log = Arc<Mutex<Vec<(Question, Answer)>>>;
+
+/// The run's bets, passed on and written down: what the compile of a job gets in
+/// place of the engine's own snapshot.
+struct Recording {
+    bets: Box<dyn Speculation>,
+    log: Log,
+}
+
+impl Recording {
+    fn note(&self, question: Question, answer: Answer) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.push((question, answer));
+    }
+}
+
+impl Speculation for Recording {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        let yes = self.bets.int_result(func, pc);
+        self.note(Question::IntResult(func, pc), Answer::Yes(yes));
+        yes
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        let yes = self.bets.no_overflow(func, pc);
+        self.note(Question::NoOverflow(func, pc), Answer::Yes(yes));
+        yes
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        let way = self.bets.branch(func, pc);
+        self.note(Question::Branch(func, pc), Answer::Branch(way));
+        way
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        let yes = self.bets.field_hit(func, pc);
+        self.note(Question::FieldHit(func, pc), Answer::Yes(yes));
+        yes
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        let target = self.bets.call_target(func, pc);
+        self.note(Question::CallTarget(func, pc), Answer::Target(target));
+        target
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        let yes = self.bets.inline(func, pc, callee, depth);
+        self.note(Question::Inline(func, pc, callee, depth), Answer::Yes(yes));
+        yes
+    }
+}
+
+/// The answers of a [`Recording`] given again, in order. A question that is not the
+/// next one recorded (which a deterministic builder never asks) gets no bet, and
+/// the replay says it [`Replay::diverged`].
+struct Replay {
+    log: Vec<(Question, Answer)>,
+    next: AtomicUsize,
+    diverged: AtomicBool,
+}
+
+impl Replay {
+    fn new(log: Vec<(Question, Answer)>) -> Replay {
+        Replay {
+            log,
+            next: AtomicUsize::new(0),
+            diverged: AtomicBool::new(false),
+        }
+    }
+
+    /// The recorded answer to `question`, if it is the next one asked.
+    fn answer(&self, question: Question) -> Option<Answer> {
+        let at = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.log.get(at) {
+            Some(&(asked, answer)) if asked == question => Some(answer),
+            _ => {
+                self.diverged.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Whether the build asked other questions than the run's compile did.
+    fn diverged(&self) -> bool {
+        self.diverged.load(Ordering::Relaxed) || self.next.load(Ordering::Relaxed) != self.log.len()
+    }
+
+    fn yes(&self, question: Question) -> bool {
+        matches!(self.answer(question), Some(Answer::Yes(true)))
+    }
+}
+
+impl Speculation for Replay {
+    fn int_result(&self, func: FnId, pc: Pc) -> bool {
+        self.yes(Question::IntResult(func, pc))
+    }
+
+    fn no_overflow(&self, func: FnId, pc: Pc) -> bool {
+        self.yes(Question::NoOverflow(func, pc))
+    }
+
+    fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
+        match self.answer(Question::Branch(func, pc)) {
+            Some(Answer::Branch(way)) => way,
+            _ => None,
+        }
+    }
+
+    fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        self.yes(Question::FieldHit(func, pc))
+    }
+
+    fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
+        match self.answer(Question::CallTarget(func, pc)) {
+            Some(Answer::Target(target)) => target,
+            _ => None,
+        }
+    }
+
+    fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
+        self.yes(Question::Inline(func, pc, callee, depth))
+    }
+}
+
+/// One optimizing compile the run asked for.
+struct Compile {
+    job: Job,
+    /// It had stage 6's caches to lower object instructions with (a callee with
+    /// object instructions then stays a call in stage 4's inlining).
+    lowered: bool,
+    /// The bets' questions and answers; `None`: it made no bets (the function
+    /// deoptimized too often, or the run does not speculate).
+    bets: Option<Log>,
+    /// What its `Event::Recompiled` said, for a compile after deopts: the bets
+    /// dropped (`branch at line 4`), or that it bets as before.
+    recompiled: Option<String>,
+}
+
+/// Stage 7's extension ([`Speculator`]) with every optimizing compile of the run
+/// written down: each method is the speculator's, and [`Extension::speculation`]
+/// also keeps the job and a [`Recording`] of its bets.
+struct Recorder {
+    speculator: Speculator,
+    /// Whether the last `optimizer` call gave the compile an object lowering
+    /// (`speculation` is asked just after it, for the same job).
+    lowered: AtomicBool,
+    compiles: Mutex<Vec<Compile>>,
+}
+
+impl Extension for Recorder {
+    fn object_model(&self, verified: &Verified) -> Box<dyn ObjectModel> {
+        self.speculator.object_model(verified)
+    }
+
+    fn baseline<'h>(&self, heap: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>> {
+        self.speculator.baseline(heap)
+    }
+
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        let lowering = self.speculator.optimizer(heap, func);
+        self.lowered.store(lowering.is_some(), Ordering::Relaxed);
+        lowering
+    }
+
+    fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String> {
+        self.speculator.tables(heap, verified)
+    }
+
+    fn speculation(
+        &self,
+        verified: &Verified,
+        counters: &Counters,
+        job: &Job,
+    ) -> Option<Box<dyn Speculation>> {
+        let bets = self.speculator.speculation(verified, counters, job);
+        let log = bets.as_ref().map(|_| Log::default());
+        let mut compiles = self.compiles.lock().unwrap_or_else(PoisonError::into_inner);
+        compiles.push(Compile {
+            job: *job,
+            lowered: self.lowered.load(Ordering::Relaxed),
+            bets: log.clone(),
+            recompiled: None,
+        });
+        Some(Box::new(Recording {
+            bets: bets?,
+            log: log?,
+        }))
+    }
+
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
+        self.speculator.deoptimizer()
+    }
+
+    fn baseline_feedback(&self) -> Option<FeedbackCode> {
+        self.speculator.baseline_feedback()
+    }
+
+    fn stress(&self) -> Option<i64> {
+        self.speculator.stress()
+    }
+
+    fn deoptimized(&self, func: FnId, deopt: &Deopt) -> AfterDeopt {
+        self.speculator.deoptimized(func, deopt)
+    }
+
+    fn take_events(&self) -> Vec<Event> {
+        let events = self.speculator.take_events();
+        // The engine takes the events just after it asked for a job's bets: a
+        // `Recompiled` among them is that compile's.
+        let mut compiles = self.compiles.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(last) = compiles.last_mut() {
+            for event in &events {
+                if let Event::Recompiled {
+                    dropped,
+                    speculating: true,
+                    ..
+                } = event
+                {
+                    last.recompiled = Some(if dropped.is_empty() {
+                        "with the same bets".to_string()
+                    } else {
+                        format!("dropping the bets on the {}", dropped.join(", "))
+                    });
+                }
+            }
+        }
+        events
+    }
+}
+
+/// What `dump --ir --stage 7` prints of `verified`: its run (output dropped), then
+/// each optimizing compile of it, in the order the run asked for them (see the
+/// module's documentation); with `passes`, each as built and after every pass.
+pub fn ir_listing(verified: &Verified, passes: bool) -> String {
+    let mut options = Options::default();
+    // Compiles on the spot, at exactly the thresholds: the same dump every time.
+    options.tiered.sync_compile = true;
+    let recorder = Arc::new(Recorder {
+        speculator: Speculator::new(&options),
+        lowered: AtomicBool::new(false),
+        compiles: Mutex::new(Vec::new()),
+    });
+    let extension: Arc<dyn Extension> = recorder.clone();
+    let mut engine = Tiered::with_options(stage5::Options {
+        extension: Some(extension),
+        ..options.tiered
+    });
+    let ended = engine.run(verified, &mut std::io::sink());
+    let program = verified.program();
+    let name = |func: FnId| program.functions[func as usize].name.as_str();
+    let compiles = std::mem::take(
+        &mut *recorder
+            .compiles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    let deopts = engine
+        .stats()
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Deopt { .. }))
+        .count();
+    let mut out = format!(
+        "; the program ran with stage 7's engine (its output dropped){}: {} optimizing \
+         compile{}, {deopts} deopt{}\n",
+        match &ended {
+            Ok(_) => String::new(),
+            Err(e) => format!(", stopped by `{}`", e.kind.message()),
+        },
+        compiles.len(),
+        if compiles.len() == 1 { "" } else { "s" },
+        if deopts == 1 { "" } else { "s" },
+    );
+    let mut count = vec![0u32; program.functions.len()];
+    for compile in &compiles {
+        let job = compile.job;
+        count[job.func as usize] += 1;
+        let what = format!("compile {} of {}", count[job.func as usize], name(job.func));
+        let entry = match job.osr {
+            None => "the whole function".to_string(),
+            Some(pc) => format!("entered by OSR at the loop header at pc {pc}"),
+        };
+        let trigger = match job.trigger {
+            Trigger::Calls => format!("after {} calls", job.count),
+            Trigger::Loop => format!("after {} back edges", job.count),
+        };
+        let bets = match (&compile.bets, &compile.recompiled) {
+            (Some(_), None) => String::new(),
+            (Some(_), Some(how)) => format!(", recompiled after deopts {how}"),
+            (None, _) => ", without bets".to_string(),
+        };
+        out.push_str(&format!("; {what}: {entry}, {trigger}{bets}\n"));
+        let replay = Replay::new(compile.bets.as_ref().map_or_else(Vec::new, |log| {
+            log.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        }));
+        let spec: &dyn Speculation = match compile.bets {
+            Some(_) => &replay,
+            None => &NoSpeculation,
+        };
+        let mut last = String::new();
+        let mut observer = |pass: &str, f: &Function| {
+            if !passes {
+                return;
+            }
+            let now = text::print(f);
+            if now == last {
+                out.push_str(&format!("; {what}: after {pass}: no change\n"));
+            } else {
+                if pass == "built" {
+                    out.push_str(&format!("; {what}: built\n{now}"));
+                } else {
+                    out.push_str(&format!("; {what}: after {pass}\n{now}"));
+                }
+                last = now;
+            }
+        };
+        let built = stage4::tiered::speculative_ir_observed(
+            verified,
+            job.func,
+            job.osr,
+            job.ints,
+            compile.lowered,
+            spec,
+            &DEOPTIMIZER,
+            &mut observer,
+        );
+        match built {
+            Ok((f, _)) if !passes => out.push_str(&text::print(&f)),
+            Ok(_) => {}
+            Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
+        }
+        if compile.bets.is_some() && replay.diverged() {
+            out.push_str(&format!(
+                "; {what}: the builder asked other bets than in the run: this is not the \
+                 run's code\n"
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,198 @@
+//! `dump --ir` of stage 7 (`stage7::dump::ir_listing`): after a run, the IR of each
+//! compile the run made, with its guards and their frame states. Checked on the
+//! designed programs (`tests/programs/deopt/`): the dump has, for each line a
+//! program marks `// deopt: REASON`, a guard of that reason at that line, the guard
+//! the profile implies (a bet the run then lost); every guard's state has one frame
+//! per call the guard is inlined in, plus the compiled function's, and passes stage
+//! 4's frame-state check; and the text parses back to functions that print as the
+//! same text (`stage4::ir::text`), inlined frames included.
+
+use rstest::rstest;
+use stage1::{FnId, Verified};
+use stage4::ir::{text, Function, Op};
+
+use super::common::{designed, isolated, load};
+
+/// A dump of the designed program `file`: its text and the functions it reads back
+/// as, after checking that every guard's state is one the program can resume from
+/// and, without `passes`, that they print as the same text (the `;` lines aside;
+/// with `passes`, the IR between passes is not in the canonical numbering that
+/// reading renumbers to).
+fn dump(file: &str, passes: bool) -> (String, Vec<Function>, Verified) {
+    let program = designed(file);
+    let verified = load(&program.name, &program.source);
+    let dumped = stage7::dump::ir_listing(&verified, passes);
+    assert!(
+        !dumped.contains("this is not the run's code"),
+        "{file}: a compile built again asked other bets than in the run:\n{dumped}"
+    );
+    let functions = text::parse_all(&dumped).unwrap_or_else(|e| panic!("{file}: {e}\n{dumped}"));
+    let uncommented: String = dumped
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let printed: String = functions.iter().map(text::print).collect();
+    if !passes {
+        pretty_assertions::assert_eq!(printed, uncommented, "{file}: read back");
+    }
+    assert_eq!(
+        functions.len(),
+        uncommented.matches("function ").count(),
+        "{file}: every function read"
+    );
+    for f in &functions {
+        stage4::ir::verify::verify_states(f, &verified)
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{}", text::print(f)));
+    }
+    (dumped, functions, verified)
+}
+
+/// One guard of a dump: the function whose bytecode it checks, the source line, why
+/// it fails, and how many frames its state rebuilds and how deep it is inlined.
+#[derive(Debug)]
+struct Guard {
+    func: FnId,
+    line: u32,
+    reason: &'static str,
+    frames: usize,
+    depth: usize,
+}
+
+/// The guards of `functions`, checking on the way that each one's state has a frame
+/// per inlined call around it (and the compiled function's), the innermost of the
+/// function whose bytecode the guard checks.
+fn guards(functions: &[Function], verified: &Verified) -> Vec<Guard> {
+    let program = verified.program();
+    let mut all = Vec::new();
+    for f in functions {
+        for inst in &f.insts {
+            let Op::Guard(guard) = &inst.op else { continue };
+            // Whose bytecode the instruction is, and how many calls deep.
+            let (mut func, mut depth, mut frame) = (f.id, 0, inst.frame);
+            if frame != 0 {
+                func = f.frames[frame as usize - 1].func;
+            }
+            while frame != 0 {
+                depth += 1;
+                frame = f.frames[frame as usize - 1].caller;
+            }
+            let state = &guard.state;
+            assert_eq!(
+                state.frames.len(),
+                depth + 1,
+                "a frame per inlined call:\n{}",
+                text::print(f)
+            );
+            assert_eq!(state.frames[0].func, f.id, "{}", text::print(f));
+            assert_eq!(state.innermost().func, func, "{}", text::print(f));
+            all.push(Guard {
+                func,
+                line: program.functions[func as usize].lines[inst.pc as usize],
+                reason: guard.reason(),
+                frames: state.frames.len(),
+                depth,
+            });
+        }
+    }
+    all
+}
+
+/// Each designed program: its dump has, at each line it marks `// deopt: REASON`
+/// (for "overflow", the line of the error it expects), a guard of that reason in
+/// the function of that line.
+#[rstest]
+#[case("int_to_array.mini")]
+#[case("overflow_at_the_millionth_trip.mini")]
+#[case("branch_taken_late.mini")]
+#[case("field_meets_a_new_shape.mini")]
+#[case("call_meets_a_new_target.mini")]
+#[case("inlined_three_deep.mini")]
+#[case("deopts_and_settles.mini")]
+fn the_dump_of_a_designed_program_has_the_guards_its_profile_implies(#[case] file: &str) {
+    isolated(|| {
+        let program = designed(file);
+        let (dumped, functions, verified) = dump(file, false);
+        let all = guards(&functions, &verified);
+        let marks: Vec<(u32, &str)> = program
+            .source
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| Some((i as u32 + 1, l.split_once("// deopt: ")?.1.trim())))
+            .collect();
+        assert!(!marks.is_empty(), "{file} marks its deopts");
+        for (line, reason) in marks {
+            let line = match &program.expected_error {
+                Some((_, error_line)) if reason == "overflow" => *error_line,
+                _ => line,
+            };
+            // The function whose body holds the line: the last one declared above it.
+            let p = verified.program();
+            let func = (0..p.functions.len() as FnId)
+                .rev()
+                .find(|&g| p.functions[g as usize].lines.contains(&line))
+                .unwrap_or_else(|| panic!("{file}: no function has line {line}"));
+            assert!(
+                all.iter()
+                    .any(|g| g.func == func && g.line == line && g.reason == reason),
+                "{file}: no `{reason}` guard at line {line} of {}:\n{all:#?}\n{dumped}",
+                p.functions[func as usize].name
+            );
+        }
+    });
+}
+
+#[test]
+fn a_guard_three_inlined_calls_deep_carries_four_frames_and_its_frames_are_listed() {
+    isolated(|| {
+        let (dumped, functions, verified) = dump("inlined_three_deep.mini", false);
+        let all = guards(&functions, &verified);
+        assert!(
+            all.iter().any(|g| g.depth == 3 && g.frames == 4),
+            "{all:#?}\n{dumped}"
+        );
+        // The compile with the deepest guard lists its three inlined calls, each
+        // called from the one before.
+        assert!(dumped.contains("frame 3: "), "{dumped}");
+        let deep = functions
+            .iter()
+            .find(|f| f.frames.len() >= 3)
+            .unwrap_or_else(|| panic!("{dumped}"));
+        assert_eq!(deep.frames[0].caller, 0);
+        assert_eq!(deep.frames[1].caller, 1);
+        assert_eq!(deep.frames[2].caller, 2);
+    });
+}
+
+#[test]
+fn with_passes_each_compile_is_shown_as_built_then_after_each_pass() {
+    isolated(|| {
+        let (dumped, functions, _) = dump("int_to_array.mini", true);
+        let compiles = dumped.lines().filter(|l| l.ends_with(": built")).count();
+        assert!(compiles >= 1, "{dumped}");
+        for pass in ["sccp", "gvn", "cleanup", "speculate"] {
+            let shown = dumped
+                .lines()
+                .filter(|l| l.starts_with("; ") && l.contains(&format!(": after {pass}")))
+                .count();
+            assert!(shown >= compiles, "after {pass}:\n{dumped}");
+        }
+        // As built, the overflow bets are checkpoints; the late pass makes them
+        // guards, so the last text of a compile has none.
+        let built = functions.first().unwrap();
+        assert!(
+            built
+                .insts
+                .iter()
+                .any(|i| matches!(i.op, Op::Checkpoint(_))),
+            "{}",
+            text::print(built)
+        );
+        let last = functions.last().unwrap();
+        assert!(
+            !last.insts.iter().any(|i| matches!(i.op, Op::Checkpoint(_))),
+            "{}",
+            text::print(last)
+        );
+    });
+}
