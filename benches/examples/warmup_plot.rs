@@ -23,6 +23,10 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 26.0;
 const BOTTOM: f64 = 40.0;
 const COLUMNS: usize = 3;
+/// The legend's entries per line, and a line's height: six engines in two lines
+/// fit the panels' width.
+const LEGEND_COLUMNS: usize = 3;
+const LEGEND_LINE: f64 = 20.0;
 
 /// Criterion's median estimate in `dir/new/estimates.json`, in nanoseconds.
 fn median_ns(dir: &Path) -> Option<f64> {
@@ -216,7 +220,11 @@ fn main() {
     );
     let panels = rows_per_kernel.len();
     let lines = panels.div_ceil(COLUMNS);
-    let (width, height) = (COLUMNS as f64 * PANEL_W, lines as f64 * PANEL_H + 30.0);
+    let legend_lines = ENGINES.len().div_ceil(LEGEND_COLUMNS);
+    let (width, height) = (
+        COLUMNS as f64 * PANEL_W,
+        lines as f64 * PANEL_H + 10.0 + legend_lines as f64 * LEGEND_LINE,
+    );
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -234,15 +242,17 @@ fn main() {
         panel(&mut svg, x0, y0, kernel, rows);
     }
     // The legend, along the bottom.
-    let y = lines as f64 * PANEL_H + 12.0;
     for (i, e) in ENGINES.iter().enumerate() {
-        let x = LEFT + i as f64 * 150.0;
+        let x = LEFT + (i % LEGEND_COLUMNS) as f64 * 280.0;
+        let y = lines as f64 * PANEL_H + 12.0 + (i / LEGEND_COLUMNS) as f64 * LEGEND_LINE;
         let colour = COLOURS[i % COLOURS.len()];
         let label = match e.name {
             "stage1" => "stage 1 (interpreter)",
             "stage3" => "stage 3 (compile all)",
             "stage4" => "stage 4 (compile all)",
             "stage5" => "stage 5 (tiered)",
+            "stage6" => "stage 6 (tiered, inline caches)",
+            "stage7" => "stage 7 (tiered, speculation)",
             other => other,
         };
         let _ = writeln!(
