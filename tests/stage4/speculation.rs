@@ -88,6 +88,7 @@ fn the_builder_prunes_a_branch_behind_a_guard_and_inlines_with_the_callers_frame
         ..Scripted::default()
     };
     let expected = "function f f2 {
+    frame 1: f1 called at @11
 b0(v0, v1):  @0
     v2 = const 0  @0
     v3 = array_get v0, v1  @2
@@ -110,10 +111,10 @@ b2:  @13
 b3(v13):  @10
     jump b2
 b4:  @11
-    checkpoint [f2@11: v0, v1, v7 | > f1@2: v7 | v7, v7]  @2
-    v14 = check_int v7  @2
-    v15 = check_int v7  @2
-    v16 = mul v14, v15  @2
+    checkpoint [f2@11: v0, v1, v7 | > f1@2: v7 | v7, v7]  @2 in 1
+    v14 = check_int v7  @2 in 1
+    v15 = check_int v7  @2 in 1
+    v16 = mul v14, v15  @2 in 1
     leave  @11
     jump b3(v16)
 }
