@@ -233,13 +233,23 @@ pub fn speculative_ir(
     spec: &dyn Speculation,
     deopt: &dyn Deoptimizer,
 ) -> Result<(Function, PassStats), String> {
-    speculative_ir_observed(verified, func, osr, ints, lowered, spec, deopt, &mut |_, _| {})
+    speculative_ir_observed(
+        verified,
+        func,
+        osr,
+        ints,
+        lowered,
+        spec,
+        deopt,
+        &mut |_, _| {},
+    )
 }
 
 /// [`speculative_ir`], calling `observer` with the IR as built (`"built"`), after
 /// each pass of the pipeline (by its name), after the callees are inlined
 /// (`"inline"`) and after each late pass: what `jitlab dump --ir --passes --stage 7`
 /// prints of each speculative compile.
+#[allow(clippy::too_many_arguments)]
 pub fn speculative_ir_observed(
     verified: &Verified,
     func: FnId,
