@@ -42,7 +42,8 @@ enum Cmd {
         args: jitlab_cli::DumpArgs,
         /// With `--asm`, the stage whose JIT's code to show (3: each bytecode
         /// instruction's template; 4: each function's IR with its bytecode pc and
-        /// x86-64). Default: the highest stage that makes machine code. With `--ir`,
+        /// x86-64, default; 7: the program runs first, its output dropped, then the
+        /// code of each speculative compile of the run with its deopt table). With `--ir`,
         /// the stage whose optimizer's IR to show (default: stage 4's, before any
         /// run; 7: the program runs first, its output dropped, then each
         /// speculative compile of the run is shown, guards and frame states

@@ -21,7 +21,8 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
 
 /// `jitlab dump FILE [--asm [--stage N] | --ir [--passes] [--stage N] | --shapes]`:
 /// the bytecode as `.jasm` text, with `--asm` the machine code of stage N's JIT
-/// (default: the highest stage that makes any), with `--ir` the optimizer's IR
+/// (default: stage 4's, before any run; with `--stage 7`, that of each speculative
+/// compile of a run, with its deopt table), with `--ir` the optimizer's IR
 /// (stage 4's, which the later stages reuse; with `--stage 7`, the speculative IR of
 /// each compile of a run, guards and frame states included), with `--shapes` the
 /// shapes a run with the default engine made (stage 6's transition tree).

@@ -110,11 +110,15 @@ impl Stage for Optimizer {
     }
 }
 
-/// The stage whose JIT `dump --asm` lists: the highest one that makes machine code.
+/// The stage whose JIT `dump --asm` lists without `--stage`: the highest one, up to
+/// stage 4, that makes machine code. The later stages' top tier is stage 4's
+/// compiler, which needs no run; what stage 7's makes of a program's profile needs
+/// one (`dump --asm --stage 7`), and its code holds addresses of that run.
 pub fn listing_stage() -> MakeEngine {
     BUILT
         .iter()
         .rev()
+        .filter(|b| b.stage <= 4)
         .filter_map(|b| b.engine)
         .find(|e| e.generates_code())
         .or_else(|| BUILT.iter().find_map(|b| b.engine))

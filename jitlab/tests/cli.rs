@@ -907,7 +907,7 @@ fn dump_ir_prints_the_optimized_ir_and_passes_prints_each_pass() {
 }
 
 #[test]
-fn dump_ir_of_stage_7_runs_the_program_and_shows_its_guards() {
+fn dump_of_stage_7_runs_the_program_and_shows_its_guards_and_deopt_tables() {
     let t = TempDir::new("dumpir7");
     // `xs[i]` has only ever been an integer when `sum`'s loop is compiled: a guard.
     let file = t.put(
@@ -932,6 +932,17 @@ fn dump_ir_of_stage_7_runs_the_program_and_shows_its_guards() {
     let out = jitlab(&["dump", "--ir", file.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!stdout(&out).contains("guard"), "{}", stdout(&out));
+    // --asm --stage 7: each compile's code and its deopt table, decoded.
+    let out = jitlab(&["dump", "--asm", "--stage", "7", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("fn sum (arity 1)"), "{text}");
+    assert!(text.contains("deopt table: "), "{text}");
+    assert!(text.contains(": not an integer"), "{text}");
+    // Without --stage, stage 4's code, before any run: no deopt table.
+    let out = jitlab(&["dump", "--asm", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stdout(&out).contains("deopt table"), "{}", stdout(&out));
     // --stage is for --asm and --ir.
     let out = jitlab(&["dump", "--stage", "7", file.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", stdout(&out));

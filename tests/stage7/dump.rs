@@ -196,3 +196,63 @@ fn with_passes_each_compile_is_shown_as_built_then_after_each_pass() {
         );
     });
 }
+
+/// `dump --asm` (`stage7::dump::asm_listing`) of the same run: each compile's code
+/// and its deopt table decoded, a record per guard of the compile's IR with as many
+/// frames as the guard's state (the same multiset of reasons and frame counts),
+/// each frame with a location per local and operand.
+#[test]
+fn the_asm_dump_decodes_a_table_record_for_each_guard_of_the_ir() {
+    isolated(|| {
+        let file = "field_meets_a_new_shape.mini";
+        let (_, functions, verified) = dump(file, false);
+        let program = designed(file);
+        let asm = stage7::dump::asm_listing(&load(&program.name, &program.source));
+        let sections: Vec<&str> = asm.split("\n; compile ").skip(1).collect();
+        assert_eq!(
+            sections.len(),
+            functions.len(),
+            "a listing per compile:\n{asm}"
+        );
+        for (f, section) in functions.iter().zip(&sections) {
+            let mut from_ir: Vec<(String, usize)> = f
+                .insts
+                .iter()
+                .filter_map(|i| match &i.op {
+                    Op::Guard(g) => Some((g.reason().to_string(), g.state.frames.len())),
+                    _ => None,
+                })
+                .collect();
+            // `    guard N: REASON[, inlined K deep]`, then a line per frame.
+            let lines: Vec<&str> = section.lines().collect();
+            let mut from_table: Vec<(String, usize)> = Vec::new();
+            for (k, line) in lines.iter().enumerate() {
+                let Some(rest) = line.strip_prefix("    guard ") else {
+                    continue;
+                };
+                let what = rest.split_once(": ").map_or("", |(_, w)| w);
+                let reason = what.split(", inlined").next().unwrap_or("").to_string();
+                let frames: Vec<&str> = lines[k + 1..]
+                    .iter()
+                    .take_while(|l| l.starts_with("      "))
+                    .copied()
+                    .collect();
+                for frame in &frames {
+                    assert!(
+                        frame.contains(" at pc ")
+                            && frame.contains("locals [")
+                            && frame.contains("operands ["),
+                        "{frame}"
+                    );
+                }
+                from_table.push((reason, frames.len()));
+            }
+            from_ir.sort();
+            from_table.sort();
+            assert_eq!(from_table, from_ir, "{}\n{section}", text::print(f));
+        }
+        let guards = guards(&functions, &verified);
+        assert!(guards.iter().any(|g| g.depth == 1), "{guards:#?}");
+        assert!(asm.contains("field cache miss, inlined 1 deep"), "{asm}");
+    });
+}

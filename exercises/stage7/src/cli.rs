@@ -4,8 +4,9 @@
 //! `--no-speculation` to run without it, `--trace-deopt` (each deopt and the frames
 //! it rebuilt, on stderr), `--stress-deopt SEED` and `--deopt-every N` (deopts forced
 //! at guards, to test them), and `--stats` with the tier table, each site's cache and
-//! the deopt table; `dump --ir` runs the program and prints the speculative IR of
-//! each compile of the run ([`crate::dump`]). The commands themselves are the
+//! the deopt table; `dump --ir` and `dump --asm` run the program and print the
+//! speculative IR, or the machine code and deopt table, of each compile of the run
+//! ([`crate::dump`]). The commands themselves are the
 //! `jitlab-cli` crate's.
 
 use std::io::Write;
@@ -87,8 +88,8 @@ impl jitlab_cli::Stage for Cli {
     }
 
     fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
-        // The top tier's code compiled ahead of any run: no profile yet, no bets.
-        Some(stage4::listing(program))
+        // The bets come from a profile: the program runs first (`crate::dump`).
+        Some(Ok(crate::dump::asm_listing(program)))
     }
 
     fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {

@@ -1,6 +1,8 @@
 //! `jitlab dump --ir --stage 7 FILE` (and `cargo run -p stage7 -- dump --ir FILE`):
 //! the speculative IR the optimizer made during a run, guards and frame states
-//! included.
+//! included; `dump --asm --stage 7`: the machine code of the same compiles, each with
+//! its deopt table decoded (where each frame-state value is after register
+//! allocation: [`asm_listing`]).
 //!
 //! What the optimizer bets on comes from the profile, so there is nothing to show
 //! before the program has run: the dump runs it first with this stage's engine (its
@@ -33,21 +35,28 @@ use std::sync::{Arc, Mutex, PoisonError};
 use stage1::heap::Heap;
 use stage1::interp::tiering::Counters;
 use stage1::objects::ObjectModel;
+use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
+use stage2::Assembler;
+use stage3::codegen::linkage::Linkage;
 use stage3::codegen::objects::ObjectCode;
 use stage3::{Deopt, FeedbackCode};
-use stage4::deopt::Deoptimizer;
+use stage4::codegen::Entry;
+use stage4::deopt::{Deoptimizer, GuardRecord, Location};
 use stage4::ir::text;
 use stage4::ir::{Function, Pc};
-use stage4::objects::ObjectLowering;
+use stage4::objects::{ObjectLowering, Objects};
+use stage4::regalloc::ALLOCATABLE;
 use stage4::speculation::{NoSpeculation, Speculation};
 use stage5::extension::AfterDeopt;
 use stage5::hooks::Job;
 use stage5::policy::Trigger;
 use stage5::{Extension, Tiered};
+use stage6::optimized::OptimizedCode;
 
 use crate::deopt::DEOPTIMIZER;
 use crate::engine::Speculator;
+use crate::frame_state::DeoptTable;
 use crate::Options;
 
 /// A question the speculative builder asks ([`Speculation`]'s methods and their
@@ -206,6 +215,9 @@ struct Compile {
     /// The bets' questions and answers; `None`: it made no bets (the function
     /// deoptimized too often, or the run does not speculate).
     bets: Option<Log>,
+    /// The caches as the compile saw them (stage 6's snapshot of every site), for
+    /// the fast paths of `dump --asm`.
+    objects: Option<OptimizedCode>,
     /// What its `Event::Recompiled` said, for a compile after deopts: the bets
     /// dropped (`branch at line 4`), or that it bets as before.
     recompiled: Option<String>,
@@ -219,6 +231,8 @@ struct Recorder {
     /// Whether the last `optimizer` call gave the compile an object lowering
     /// (`speculation` is asked just after it, for the same job).
     lowered: AtomicBool,
+    /// A copy of the snapshot the last `optimizer` call made.
+    objects: Mutex<Option<OptimizedCode>>,
     compiles: Mutex<Vec<Compile>>,
 }
 
@@ -234,6 +248,12 @@ impl Extension for Recorder {
     fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
         let lowering = self.speculator.optimizer(heap, func);
         self.lowered.store(lowering.is_some(), Ordering::Relaxed);
+        // The speculator's snapshot goes with the job: the same again, for the dump
+        // (every site of the program, as the speculator takes it).
+        let copy = lowering
+            .as_ref()
+            .and_then(|_| OptimizedCode::of_heap_sites(heap, None));
+        *self.objects.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         lowering
     }
 
@@ -253,6 +273,11 @@ impl Extension for Recorder {
         compiles.push(Compile {
             job: *job,
             lowered: self.lowered.load(Ordering::Relaxed),
+            objects: self
+                .objects
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
             bets: log.clone(),
             recompiled: None,
         });
@@ -303,16 +328,21 @@ impl Extension for Recorder {
     }
 }
 
-/// What `dump --ir --stage 7` prints of `verified`: its run (output dropped), then
-/// each optimizing compile of it, in the order the run asked for them (see the
-/// module's documentation); with `passes`, each as built and after every pass.
-pub fn ir_listing(verified: &Verified, passes: bool) -> String {
+/// Runs `verified` with this stage's engine (output dropped, on-the-spot compiles)
+/// and returns the dump's first line, then for each optimizing compile of the run
+/// its header line and what `show` writes of it, given the compile's name
+/// (`compile 2 of f`) and its bets (a replay of the run's, or none).
+fn each_compile(
+    verified: &Verified,
+    mut show: impl FnMut(&mut String, &str, &Compile, &dyn Speculation),
+) -> String {
     let mut options = Options::default();
     // Compiles on the spot, at exactly the thresholds: the same dump every time.
     options.tiered.sync_compile = true;
     let recorder = Arc::new(Recorder {
         speculator: Speculator::new(&options),
         lowered: AtomicBool::new(false),
+        objects: Mutex::new(None),
         compiles: Mutex::new(Vec::new()),
     });
     let extension: Arc<dyn Extension> = recorder.clone();
@@ -372,6 +402,25 @@ pub fn ir_listing(verified: &Verified, passes: bool) -> String {
             Some(_) => &replay,
             None => &NoSpeculation,
         };
+        show(&mut out, &what, compile, spec);
+        if compile.bets.is_some() && replay.diverged() {
+            out.push_str(&format!(
+                "; {what}: the builder asked other bets than in the run: this is not the \
+                 run's code\n"
+            ));
+        }
+    }
+    // The heap the compiles' object fast paths point into lived until now.
+    drop(engine);
+    out
+}
+
+/// What `dump --ir --stage 7` prints of `verified`: its run (output dropped), then
+/// each optimizing compile of it, in the order the run asked for them (see the
+/// module's documentation); with `passes`, each as built and after every pass.
+pub fn ir_listing(verified: &Verified, passes: bool) -> String {
+    each_compile(verified, |out, what, compile, spec| {
+        let job = compile.job;
         let mut last = String::new();
         let mut observer = |pass: &str, f: &Function| {
             if !passes {
@@ -404,12 +453,138 @@ pub fn ir_listing(verified: &Verified, passes: bool) -> String {
             Ok(_) => {}
             Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
         }
-        if compile.bets.is_some() && replay.diverged() {
-            out.push_str(&format!(
-                "; {what}: the builder asked other bets than in the run: this is not the \
-                 run's code\n"
-            ));
+    })
+}
+
+/// What `dump --asm --stage 7` prints of `verified`: its run (output dropped), then
+/// the machine code of each optimizing compile of it (stage 4's listing: each
+/// instruction of the IR with its x86-64, the guards' deopt stubs and the common
+/// deopt exit last), and its deopt table decoded: for each guard, by the number its
+/// stub passes, why it fails and, for each frame it rebuilds, where each local and
+/// operand is when it fails — a register, a slot of the frame, or a constant.
+/// Addresses baked into the code (the deopt table's, the caches') change from run to
+/// run.
+pub fn asm_listing(verified: &Verified) -> String {
+    each_compile(verified, |out, what, compile, spec| {
+        match compile_listing(verified, compile, spec) {
+            Ok(text) => out.push_str(&text),
+            Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
+        }
+    })
+}
+
+/// The listing of one compile of [`asm_listing`].
+fn compile_listing(
+    verified: &Verified,
+    compile: &Compile,
+    spec: &dyn Speculation,
+) -> Result<String, String> {
+    let job = compile.job;
+    let program = verified.program();
+    let prepared = stage4::tiered::prepare_speculative(
+        verified,
+        job.func,
+        job.osr,
+        job.ints,
+        compile.lowered,
+        spec,
+        &DEOPTIMIZER,
+    )?;
+    let lowering = compile.objects.as_ref().map(|o| o as &dyn ObjectLowering);
+    let objects = lowering.map(|lowering| Objects { lowering, program });
+    let mut asm = Assembler::new();
+    let label = asm.new_label();
+    let entry = Entry {
+        label,
+        linkage: Linkage::Table,
+        osr: job.osr.is_some(),
+        sites: verified.sites(),
+    };
+    let generated = stage4::codegen::generate_speculative(
+        &mut asm,
+        &prepared.ir,
+        &prepared.alloc,
+        entry,
+        objects,
+        &DEOPTIMIZER,
+        false,
+    );
+    let code = asm
+        .finish()
+        .map_err(|e| format!("cannot load the code: {e}"))?;
+    let f = &program.functions[job.func as usize];
+    let mut out = format!(
+        "fn {} (arity {}): {} bytes of code, {} spill slots\n",
+        f.name,
+        f.arity,
+        generated.code.range.len(),
+        prepared.alloc.slots
+    );
+    out.push_str(&stage4::listing::pieces_listing(
+        &prepared,
+        &generated.pieces,
+        code.bytes(),
+    ));
+    let table = generated
+        .deopt
+        .as_ref()
+        .and_then(|t| t.downcast_ref::<DeoptTable>());
+    if let Some(table) = table {
+        out.push_str(&format!(
+            "  deopt table: {} guard{}, {} bytes\n",
+            table.len(),
+            if table.len() == 1 { "" } else { "s" },
+            table.encoded_bytes()
+        ));
+        for number in 0..table.len() as u32 {
+            out.push_str(&guard_text(verified, number, &table.guard(number)));
         }
     }
+    Ok(out)
+}
+
+/// One guard of a deopt table, decoded: `guard 3: branch, inlined 1 deep`, then
+/// each frame it rebuilds, outermost first, with where each value is.
+fn guard_text(verified: &Verified, number: u32, record: &GuardRecord) -> String {
+    let program = verified.program();
+    let depth = record.inline_depth();
+    let mut out = format!(
+        "    guard {number}: {}{}\n",
+        record.reason,
+        match depth {
+            0 => String::new(),
+            d => format!(", inlined {d} deep"),
+        }
+    );
+    for frame in &record.frames {
+        let f = &program.functions[frame.func as usize];
+        let line = f.lines.get(frame.pc).copied().unwrap_or(0);
+        let locations = |ls: &[Location]| -> String {
+            let names: Vec<String> = ls.iter().map(|&l| location_text(l)).collect();
+            names.join(", ")
+        };
+        out.push_str(&format!(
+            "      {} at pc {} (line {line}): locals [{}], operands [{}]\n",
+            f.name,
+            frame.pc,
+            locations(&frame.locals),
+            locations(&frame.operands)
+        ));
+    }
     out
+}
+
+/// Where a frame-state value is: a register's name, `[rbp-16]` for a slot of the
+/// optimized frame, or a constant as the value it is (`7`, or its word in hex for
+/// a heap value).
+fn location_text(location: Location) -> String {
+    match location {
+        Location::Reg(i) => ALLOCATABLE
+            .get(usize::from(i))
+            .map_or_else(|| format!("r?{i}"), |r| r.name().to_string()),
+        Location::Slot(offset) if offset < 0 => format!("[rbp-{}]", -i64::from(offset)),
+        Location::Slot(offset) => format!("[rbp+{offset}]"),
+        Location::Const(word) if word as u64 & INT_TAG_MASK == 0 => (word >> 1).to_string(),
+        Location::Const(word) => format!("{:#x}", word as u64),
+    }
 }

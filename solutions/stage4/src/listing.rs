@@ -35,40 +35,55 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
             g.code.range.len(),
             p.alloc.slots
         );
-        for (piece, range) in &g.pieces {
-            let head = match piece {
-                Piece::Prologue => "  prologue".to_string(),
-                Piece::Block(b) => {
-                    let params: Vec<String> =
-                        p.ir.block(*b)
-                            .params
-                            .iter()
-                            .map(|v| format!("v{}@{}", v.0, loc_text(p, *v)))
-                            .collect();
-                    format!("b{}({}):", b.0, params.join(", "))
-                }
-                Piece::Inst(inst) => {
-                    let data = p.ir.inst(*inst);
-                    let result = data
-                        .result
-                        .map(|v| format!("v{}@{} = ", v.0, loc_text(p, v)))
-                        .unwrap_or_default();
-                    format!("  pc {:<4} {result}{}", data.pc, op_text(&data.op))
-                }
-                Piece::Terminator(b) => format!("  {}", term_text(&p.ir.block(*b).term)),
-                Piece::SlowPaths => "  slow paths".to_string(),
-                Piece::DeoptExits => "  deopt exits".to_string(),
-            };
-            let _ = writeln!(out, "{head}");
-            // Helpers by name, not by an address that changes from run to run.
-            let lines = disasm_annotated(bytes, 0, range.clone(), &HelperNames);
-            for line in format_lines(&lines).lines() {
-                let _ = writeln!(out, "        {line}");
-            }
-        }
+        out.push_str(&pieces_listing(p, &g.pieces, bytes));
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Each piece of a function's code (`pieces`, ranges in `bytes`) under its head: the
+/// prologue, each block with its parameters' registers, each instruction with its
+/// pc, result register and IR text, each terminator, the slow paths and the deopt
+/// exits, as [`listing`] prints them (and stage 7's `dump --asm`, for the code of a
+/// speculative compile).
+pub fn pieces_listing(
+    p: &crate::engine::Prepared,
+    pieces: &[(Piece, std::ops::Range<usize>)],
+    bytes: &[u8],
+) -> String {
+    let mut out = String::new();
+    for (piece, range) in pieces {
+        let head = match piece {
+            Piece::Prologue => "  prologue".to_string(),
+            Piece::Block(b) => {
+                let params: Vec<String> =
+                    p.ir.block(*b)
+                        .params
+                        .iter()
+                        .map(|v| format!("v{}@{}", v.0, loc_text(p, *v)))
+                        .collect();
+                format!("b{}({}):", b.0, params.join(", "))
+            }
+            Piece::Inst(inst) => {
+                let data = p.ir.inst(*inst);
+                let result = data
+                    .result
+                    .map(|v| format!("v{}@{} = ", v.0, loc_text(p, v)))
+                    .unwrap_or_default();
+                format!("  pc {:<4} {result}{}", data.pc, op_text(&data.op))
+            }
+            Piece::Terminator(b) => format!("  {}", term_text(&p.ir.block(*b).term)),
+            Piece::SlowPaths => "  slow paths".to_string(),
+            Piece::DeoptExits => "  deopt exits".to_string(),
+        };
+        let _ = writeln!(out, "{head}");
+        // Helpers by name, not by an address that changes from run to run.
+        let lines = disasm_annotated(bytes, 0, range.clone(), &HelperNames);
+        for line in format_lines(&lines).lines() {
+            let _ = writeln!(out, "        {line}");
+        }
+    }
+    out
 }
 
 /// Where value `v` lives, or `const` for a constant.
