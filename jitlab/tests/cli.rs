@@ -939,6 +939,11 @@ fn dump_of_stage_7_runs_the_program_and_shows_its_guards_and_deopt_tables() {
     assert!(text.contains("fn sum (arity 1)"), "{text}");
     assert!(text.contains("deopt table: "), "{text}");
     assert!(text.contains(": not an integer"), "{text}");
+    // Every address it loads is named: the same text on every run.
+    assert!(text.contains("mov rsi, deopt table"), "{text}");
+    assert!(text.contains("; rt_deopt"), "{text}");
+    let again = jitlab(&["dump", "--asm", "--stage", "7", file.to_str().unwrap()]);
+    assert_eq!(stdout(&again), text);
     // Without --stage, stage 4's code, before any run: no deopt table.
     let out = jitlab(&["dump", "--asm", file.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use stage1::Verified;
-use stage2::{disasm_annotated, listing as format_lines};
+use stage2::{disasm_annotated, listing as format_lines, Annotate};
 use stage3::listing::HelperNames;
 
 use crate::codegen::Piece;
@@ -35,7 +35,7 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
             g.code.range.len(),
             p.alloc.slots
         );
-        out.push_str(&pieces_listing(p, &g.pieces, bytes));
+        out.push_str(&pieces_listing(p, &g.pieces, bytes, &HelperNames));
         out.push('\n');
     }
     Ok(out)
@@ -45,11 +45,13 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
 /// prologue, each block with its parameters' registers, each instruction with its
 /// pc, result register and IR text, each terminator, the slow paths and the deopt
 /// exits, as [`listing`] prints them (and stage 7's `dump --asm`, for the code of a
-/// speculative compile).
+/// speculative compile). `names` names the addresses the code loads ([`HelperNames`]:
+/// the runtime helpers), so that the text is the same on every run.
 pub fn pieces_listing(
     p: &crate::engine::Prepared,
     pieces: &[(Piece, std::ops::Range<usize>)],
     bytes: &[u8],
+    names: &dyn Annotate,
 ) -> String {
     let mut out = String::new();
     for (piece, range) in pieces {
@@ -78,7 +80,7 @@ pub fn pieces_listing(
         };
         let _ = writeln!(out, "{head}");
         // Helpers by name, not by an address that changes from run to run.
-        let lines = disasm_annotated(bytes, 0, range.clone(), &HelperNames);
+        let lines = disasm_annotated(bytes, 0, range.clone(), names);
         for line in format_lines(&lines).lines() {
             let _ = writeln!(out, "        {line}");
         }

@@ -29,7 +29,8 @@
 //! (`frame 1: f2 called at @4`). With `--passes`, each compile is printed as built
 //! and after every pass, the late `speculate` last.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use stage1::heap::Heap;
@@ -37,9 +38,10 @@ use stage1::interp::tiering::Counters;
 use stage1::objects::ObjectModel;
 use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
-use stage2::Assembler;
+use stage2::{Annotate, Assembler};
 use stage3::codegen::linkage::Linkage;
 use stage3::codegen::objects::ObjectCode;
+use stage3::listing::HelperNames;
 use stage3::{Deopt, FeedbackCode};
 use stage4::codegen::Entry;
 use stage4::deopt::{Deoptimizer, GuardRecord, Location};
@@ -218,6 +220,8 @@ struct Compile {
     /// The caches as the compile saw them (stage 6's snapshot of every site), for
     /// the fast paths of `dump --asm`.
     objects: Option<OptimizedCode>,
+    /// The address of the heap's bump pointer, which inline allocation reads.
+    bump: u64,
     /// What its `Event::Recompiled` said, for a compile after deopts: the bets
     /// dropped (`branch at line 4`), or that it bets as before.
     recompiled: Option<String>,
@@ -233,6 +237,8 @@ struct Recorder {
     lowered: AtomicBool,
     /// A copy of the snapshot the last `optimizer` call made.
     objects: Mutex<Option<OptimizedCode>>,
+    /// The heap's bump pointer's address, as `optimizer` last saw it.
+    bump: AtomicU64,
     compiles: Mutex<Vec<Compile>>,
 }
 
@@ -253,6 +259,7 @@ impl Extension for Recorder {
         let copy = lowering
             .as_ref()
             .and_then(|_| OptimizedCode::of_heap_sites(heap, None));
+        self.bump.store(heap.bump() as u64, Ordering::Relaxed);
         *self.objects.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         lowering
     }
@@ -278,6 +285,7 @@ impl Extension for Recorder {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
+            bump: self.bump.load(Ordering::Relaxed),
             bets: log.clone(),
             recompiled: None,
         });
@@ -343,6 +351,7 @@ fn each_compile(
         speculator: Speculator::new(&options),
         lowered: AtomicBool::new(false),
         objects: Mutex::new(None),
+        bump: AtomicU64::new(0),
         compiles: Mutex::new(Vec::new()),
     });
     let extension: Arc<dyn Extension> = recorder.clone();
@@ -462,8 +471,9 @@ pub fn ir_listing(verified: &Verified, passes: bool) -> String {
 /// deopt exit last), and its deopt table decoded: for each guard, by the number its
 /// stub passes, why it fails and, for each frame it rebuilds, where each local and
 /// operand is when it fails — a register, a slot of the frame, or a constant.
-/// Addresses baked into the code (the deopt table's, the caches') change from run to
-/// run.
+/// The addresses the code loads are named (the runtime helpers, `rt_deopt`, the
+/// deopt table, the heap's bump pointer), so the listing of a program is the same on
+/// every run.
 pub fn asm_listing(verified: &Verified) -> String {
     each_compile(verified, |out, what, compile, spec| {
         match compile_listing(verified, compile, spec) {
@@ -520,10 +530,19 @@ fn compile_listing(
         generated.code.range.len(),
         prepared.alloc.slots
     );
+    let names = Names {
+        table: generated
+            .deopt
+            .as_ref()
+            .map(|t| &**t as *const (dyn Any + Send) as *const u8 as u64),
+        runtime: DEOPTIMIZER.runtime() as *const () as u64,
+        bump: compile.bump,
+    };
     out.push_str(&stage4::listing::pieces_listing(
         &prepared,
         &generated.pieces,
         code.bytes(),
+        &names,
     ));
     let table = generated
         .deopt
@@ -541,6 +560,32 @@ fn compile_listing(
         }
     }
     Ok(out)
+}
+
+/// What `dump --asm --stage 7` calls the addresses speculative code loads: the
+/// runtime helpers, the deopt table, the deopt runtime (`rt_deopt`) and the heap's
+/// bump pointer, so that a listing is the same on every run.
+struct Names {
+    /// The address of the compile's deopt table, when it has one.
+    table: Option<u64>,
+    /// The deopt exit's runtime function.
+    runtime: u64,
+    /// The heap's bump pointer (inline allocation's).
+    bump: u64,
+}
+
+impl Annotate for Names {
+    fn absolute(&self, value: u64) -> Option<String> {
+        if Some(value) == self.table {
+            Some("deopt table".to_string())
+        } else if value == self.runtime {
+            Some("rt_deopt".to_string())
+        } else if value == self.bump && value != 0 {
+            Some("heap bump".to_string())
+        } else {
+            HelperNames.absolute(value)
+        }
+    }
 }
 
 /// One guard of a deopt table, decoded: `guard 3: branch, inlined 1 deep`, then
