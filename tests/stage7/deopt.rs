@@ -39,9 +39,12 @@ use stage7::deopt::{table_of, DEOPTIMIZER};
 
 use super::common::{harness, isolated, load};
 
-/// Output chunks a run may send before it is read (the run and the reader are one
-/// thread here).
-const CHUNKS: usize = 4096;
+/// Output chunks a run may send before the reader takes them (a thread of its own, so
+/// that a wrong run printing on and on never blocks: it runs out of CPU time).
+const CHUNKS: usize = 64;
+
+/// The most output bytes a run keeps (the reader drains the rest).
+const KEPT: usize = 1 << 20;
 
 /// What one run printed and how it ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -167,8 +170,16 @@ fn run(verified: &Verified, optimized: &[&Optimized], countdown: Option<i64>) ->
         countdown,
     };
     let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
-    let mut out = Vec::new();
     let (sink, chunks) = mpsc::sync_channel::<Vec<u8>>(CHUNKS);
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            if out.len() < KEPT {
+                out.extend_from_slice(&chunk);
+            }
+        }
+        out
+    });
     let word;
     let (error, trace);
     {
@@ -189,9 +200,8 @@ fn run(verified: &Verified, optimized: &[&Optimized], countdown: Option<i64>) ->
         error = ctx.runtime.error;
         trace = std::mem::take(&mut ctx.runtime.trace);
     }
-    for chunk in chunks.try_iter() {
-        out.write_all(&chunk).expect("a Vec takes it");
-    }
+    // The context, and with it the sink, is gone: the reader ends.
+    let out = reader.join().expect("the reader");
     let result = if word == ERROR_WORD {
         Err(runtime_error(
             program,
