@@ -72,7 +72,12 @@ pub fn pieces_listing(
                     .result
                     .map(|v| format!("v{}@{} = ", v.0, loc_text(p, v)))
                     .unwrap_or_default();
-                format!("  pc {:<4} {result}{}", data.pc, op_text(&data.op))
+                // An instruction of an inlined callee: its pc is the callee's.
+                let pc = match data.frame {
+                    0 => data.pc.to_string(),
+                    k => format!("{} in {k}", data.pc),
+                };
+                format!("  pc {pc:<4} {result}{}", op_text(&data.op))
             }
             Piece::Terminator(b) => format!("  {}", term_text(&p.ir.block(*b).term)),
             Piece::SlowPaths => "  slow paths".to_string(),
