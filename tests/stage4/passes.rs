@@ -608,3 +608,117 @@ fn an_inlined_call_is_a_copy_between_enter_and_leave() {
     let mut f = functions[id].clone();
     assert_eq!(passes::inline::run(&mut f, &offered), 0);
 }
+
+#[test]
+fn arrays_as_text() {
+    // `a[i]` dominates `a[j]` and `len(a)`: one `check_array a` before it, and the
+    // three use its result (no tag check of their own). `b` is read in two arms,
+    // neither before the other: nothing to share.
+    let input = "
+function f f1 {
+b0(a, b, i, j):  @0
+    x = array_get a, i  @0
+    y = array_get a, j  @1
+    k = check_int y  @2
+    branch k, b1, b2
+b1:  @3
+    n = array_len a  @3
+    u = array_get b, i  @4
+    return n
+b2:  @5
+    w = array_get b, j  @5
+    return x
+}";
+    let expected = "
+function f f1 {
+b0(a, b, i, j):  @0
+    c = check_array a  @0
+    x = array_get c, i  @0
+    y = array_get c, j  @1
+    k = check_int y  @2
+    branch k, b1, b2
+b1:  @3
+    n = array_len c  @3
+    u = array_get b, i  @4
+    return n
+b2:  @5
+    w = array_get b, j  @5
+    return x
+}";
+    assert_eq!(pass_on_text("arrays", input), canonical(expected));
+}
+
+/// The blocks of `f` that are in a loop (reach themselves).
+fn in_loops(f: &Function) -> Vec<ir::Block> {
+    let reaches = |from: ir::Block, to: ir::Block| {
+        let mut seen = vec![false; f.blocks.len()];
+        let mut work: Vec<ir::Block> = f.block(from).term.successors().to_vec();
+        while let Some(b) = work.pop() {
+            if b == to {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[b.index()], true) {
+                work.extend(f.block(b).term.successors());
+            }
+        }
+        false
+    };
+    f.reverse_postorder()
+        .into_iter()
+        .filter(|&b| reaches(b, b))
+        .collect()
+}
+
+#[test]
+fn a_loop_reading_an_array_it_does_not_change_checks_it_once_before_the_loop() {
+    let source = "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 2);";
+    let program = load("test.mini", source);
+    let mut f = ir::build(&program, program.program().function_named("f").unwrap());
+    let stats = optimize(&mut f);
+    let printed = text::print(&f);
+    assert_eq!(stats.peeled, 1, "{printed}");
+    // The loop's first trip, peeled, reads `a` before the loop: `check_array a` there,
+    // and the loop's own read uses it.
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::CheckArray(_))),
+        1,
+        "{printed}"
+    );
+    let loop_blocks = in_loops(&f);
+    let mut reads_in_loop = 0;
+    for &b in &loop_blocks {
+        for &inst in &f.block(b).insts {
+            match f.inst(inst).op {
+                Op::CheckArray(_) => panic!("a check of `a` in the loop:\n{printed}"),
+                Op::ArrayGet(a, _) => {
+                    assert!(passes::is_array(&f, a), "{printed}");
+                    reads_in_loop += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(reads_in_loop, 1, "{printed}");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::ArrayGet(..))),
+        2,
+        "{printed}"
+    );
+}
+
+#[test]
+fn loops_with_nothing_to_check_once_are_not_peeled() {
+    for source in [
+        // The array is made in the function: known to be one.
+        "fn f(n) { let a = [1; n]; let s = 0; let i = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f(2);",
+        // The array changes every trip (a list's cells): each trip checks its own.
+        "fn f(r, n) { let s = 0; let i = 0; while i < n { s = s + r[0]; r = r[1]; i = i + 1; } return s; }\nprint f([1, [2, 0]], 2);",
+        // No array at all.
+        "fn f(n) { let s = 0; let i = 0; while i < n { s = s + i; i = i + 1; } return s; }\nprint f(2);",
+    ] {
+        let program = load("test.mini", source);
+        let mut f = ir::build(&program, program.program().function_named("f").unwrap());
+        let stats = optimize(&mut f);
+        assert_eq!(stats.peeled, 0, "{source}\n{}", text::print(&f));
+    }
+}

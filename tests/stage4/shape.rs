@@ -95,3 +95,48 @@ fn every_corpus_function_is_allocated_correctly_with_many_and_few_registers() {
     }
     assert!(functions > 60, "only {functions} corpus functions");
 }
+
+/// The tag tests of arrays in `code` (`lea r11, [a - 1]; test r11d, 7`).
+fn array_tag_tests(code: &[String]) -> usize {
+    code.iter()
+        .filter(|i| i.starts_with("test") && i.ends_with(", 0x7"))
+        .count()
+}
+
+#[test]
+fn accesses_of_an_array_known_to_be_one_test_no_tag() {
+    let made = body(
+        "fn f(n) { let a = [0; n]; a[1] = 5; return a[1] + len(a); }\nprint f(3);\n",
+        "f",
+    );
+    assert_eq!(array_tag_tests(&made), 0, "{made:#?}");
+    // An argument may be anything: its first access tests it, and the accesses after
+    // it (a shared `check_array`) do not.
+    let argument = body(
+        "fn f(a) { a[1] = 5; return a[1] + len(a); }\nprint f([1, 2]);\n",
+        "f",
+    );
+    assert_eq!(array_tag_tests(&argument), 1, "{argument:#?}");
+}
+
+#[test]
+fn a_second_access_at_the_same_index_reuses_the_untagged_index() {
+    let code = body(
+        "fn f(a, b, i) { return a[i] + b[i]; }\nprint f([1], [2], 0);\n",
+        "f",
+    );
+    let shifts = code.iter().filter(|i| i.starts_with("sar")).count();
+    assert_eq!(shifts, 1, "{code:#?}");
+}
+
+#[test]
+fn a_loop_ends_in_its_condition_not_in_a_jump_back_to_it() {
+    let code = body(
+        "fn f(n) { let s = 0; let i = 0; while i < n { s = s + i; i = i + 1; } return s; }\nprint f(5);\n",
+        "f",
+    );
+    assert!(!code.iter().any(|i| i.starts_with("jmp")), "{code:#?}");
+    // The condition twice: before the first trip and at the end of each.
+    let compares = code.iter().filter(|i| i.starts_with("cmp")).count();
+    assert_eq!(compares, 2, "{code:#?}");
+}
