@@ -140,3 +140,20 @@ fn a_loop_ends_in_its_condition_not_in_a_jump_back_to_it() {
     let compares = code.iter().filter(|i| i.starts_with("cmp")).count();
     assert_eq!(compares, 2, "{code:#?}");
 }
+
+#[test]
+fn a_product_checks_the_operand_it_untags_with_the_shift() {
+    // `a[0] * a[1]`: two loaded values, each checked to be an integer; the second
+    // is the one `mul` untags, and `sar`'s carry (the tag bit) is its check.
+    let code = body("fn f(a) { return a[0] * a[1]; }\nprint f([6, 7]);\n", "f");
+    let tag_bit_tests = code
+        .iter()
+        .filter(|i| i.starts_with("test") && i.ends_with(", 0x1"))
+        .count();
+    assert_eq!(tag_bit_tests, 1, "{code:#?}");
+    let sar = code
+        .iter()
+        .position(|i| i.starts_with("sar"))
+        .unwrap_or_else(|| panic!("{code:#?}"));
+    assert!(code[sar + 1].starts_with("jb "), "{code:#?}");
+}

@@ -362,8 +362,23 @@ impl FnGen<'_> {
             }
             _ => {
                 // `b` untagged in TMP first: the result's register may then be `b`'s.
-                self.load(TMP, b);
-                self.asm.sar(TMP, 1);
+                let check = self
+                    .prev_inst
+                    .and_then(|check| Some((check, self.check_fused_into_mul(check, inst)?)));
+                match check {
+                    Some((check, x)) => {
+                        // `b` is `check_int x`, made here: the bit shifted out is
+                        // the tag.
+                        let type_error = self.error(ErrorKind::TypeError, check);
+                        self.load(TMP, x);
+                        self.asm.sar(TMP, 1);
+                        self.asm.jcc(Cond::B, type_error);
+                    }
+                    None => {
+                        self.load(TMP, b);
+                        self.asm.sar(TMP, 1);
+                    }
+                }
             }
         }
         let dst = self.result_reg(inst, &[]);

@@ -170,6 +170,10 @@ pub(crate) struct FnGen<'a> {
     /// for the next access with the same index (`a[k]` then `b[k]`): set by the
     /// access, forgotten at any other instruction and at every block's start.
     untagged: Option<Value>,
+    /// The instruction before the one being generated, in its block (a `mul` may
+    /// take the `check_int` of its operand along, see
+    /// [`FnGen::check_fused_into_mul`]).
+    prev_inst: Option<Inst>,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -386,6 +390,7 @@ fn generate_with<'a>(
         records: Vec::new(),
         cond_compare: None,
         untagged: None,
+        prev_inst: None,
     };
     gen.gen_function()
 }
@@ -493,6 +498,13 @@ impl FnGen<'_> {
                     self.untagged = None;
                 }
                 let begin = self.asm.offset();
+                let next_inst = insts.get(j + 1).copied();
+                if next_inst.is_some_and(|mul| self.check_fused_into_mul(inst, mul).is_some()) {
+                    // Its code is the `mul`'s: the untagging shift's carry is the test.
+                    pieces.push((Piece::Inst(inst), begin..begin));
+                    continue;
+                }
+                self.prev_inst = j.checked_sub(1).map(|k| insts[k]);
                 if self.guard_takes_along(inst, insts.get(j + 1).copied()) {
                     // Its code is the guard's: `cmp; jcc` to the deopt stub.
                     pieces.push((Piece::Inst(inst), begin..begin));
@@ -513,6 +525,7 @@ impl FnGen<'_> {
         }
         let slow = self.asm.offset();
         self.untagged = None;
+        self.prev_inst = None;
         for k in 0..self.slow.len() {
             let SlowPath { label, inst, back } = self.slow[k];
             self.asm.bind(label);
@@ -1005,6 +1018,27 @@ impl FnGen<'_> {
             && data.result == Some(*cond)
             && self.uses[cond.index()] == 1)
             .then_some(last)
+    }
+
+    /// When `check` is `c = check_int x` right before `mul`, which multiplies by `c`
+    /// (the operand it untags) and is its only use: `x`, whose check the `mul` makes
+    /// itself — `sar` shifts the tag bit out into the carry flag, and `jc` to the
+    /// check's `type error` replaces its `test` and `jne`, at the same point.
+    fn check_fused_into_mul(&self, check: Inst, mul: Inst) -> Option<Value> {
+        let data = self.f.inst(check);
+        let (Op::CheckInt(x), Some(c)) = (&data.op, data.result) else {
+            return None;
+        };
+        let Op::Binary(crate::ir::BinOp::Mul, a, b) = self.f.inst(mul).op else {
+            return None;
+        };
+        let untagged_operand = !matches!(self.opnd(a), Opnd::Imm(_)) && b == c;
+        (untagged_operand
+            && a != c
+            && self.uses[c.index()] == 1
+            && self.deopt_to.is_none()
+            && !matches!(self.opnd(*x), Opnd::Imm(_)))
+        .then_some(*x)
     }
 
     /// The compare of a block that holds nothing but a compare fused with its branch.

@@ -19,7 +19,7 @@
 //! the loop's values after the loop: each such value becomes a new parameter of
 //! it, which the loop passes and the copy passes the copy of.
 
-use crate::ir::{Block, Function, Op, Terminator, Value, ValueDef};
+use crate::ir::{Block, Dominators, Function, Op, Terminator, Value, ValueDef};
 
 use super::licm::{loops, Loop};
 use super::{is_array, Analyses, PassStats};
@@ -41,7 +41,7 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
             let innermost = !all
                 .iter()
                 .any(|o| o.header != l.header && l.body[o.header.index()]);
-            if !innermost || !pays(f, l) {
+            if !innermost || !pays(f, l, graph.doms()) {
                 return None;
             }
             let pre = preheader(f, l, graph.preds())?;
@@ -58,31 +58,49 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
     }
 }
 
-/// True when the loop is small and reads an array defined outside it that is not
-/// known to be one (its check is what peeling saves).
-fn pays(f: &Function, l: &Loop) -> bool {
-    let mut size = 0;
-    let mut reads_invariant_array = false;
-    for (b, data) in f.blocks.iter().enumerate() {
-        if !l.body[b] {
-            continue;
-        }
-        size += data.insts.len();
-        for &inst in &data.insts {
-            if let Op::ArrayGet(a, _) | Op::ArraySet(a, _, _) | Op::ArrayLen(a) = f.inst(inst).op {
-                let outside = match f.def(a) {
-                    ValueDef::Inst(def) => !f
-                        .blocks
-                        .iter()
-                        .enumerate()
-                        .any(|(c, d)| l.body[c] && d.insts.contains(&def)),
-                    ValueDef::Param(c, _) => !l.body[c.index()],
-                };
-                reads_invariant_array |= outside && !is_array(f, a);
-            }
-        }
+/// The array operand of an unguarded array access.
+fn accessed(op: &Op) -> Option<Value> {
+    match *op {
+        Op::ArrayGet(a, _) | Op::ArraySet(a, _, _) | Op::ArrayLen(a) => Some(a),
+        _ => None,
     }
-    reads_invariant_array && size <= MAX_PEELED
+}
+
+/// True when the loop is small and reads an array defined outside it that is not
+/// known to be one, and that no access before the loop (dominating its header)
+/// checks already: that check is what peeling saves.
+fn pays(f: &Function, l: &Loop, doms: &Dominators) -> bool {
+    let size: usize = (0..f.blocks.len())
+        .filter(|&b| l.body[b])
+        .map(|b| f.blocks[b].insts.len())
+        .sum();
+    if size > MAX_PEELED {
+        return false;
+    }
+    let checked_before = |a: Value| {
+        f.blocks.iter().enumerate().any(|(b, data)| {
+            !l.body[b]
+                && doms.dominates(Block(b as u32), l.header)
+                && data
+                    .insts
+                    .iter()
+                    .any(|&i| accessed(&f.inst(i).op) == Some(a))
+        })
+    };
+    let defined_outside = |a: Value| match f.def(a) {
+        ValueDef::Inst(def) => !f
+            .blocks
+            .iter()
+            .enumerate()
+            .any(|(c, d)| l.body[c] && d.insts.contains(&def)),
+        ValueDef::Param(c, _) => !l.body[c.index()],
+    };
+    (0..f.blocks.len()).filter(|&b| l.body[b]).any(|b| {
+        f.blocks[b].insts.iter().any(|&inst| {
+            accessed(&f.inst(inst).op)
+                .is_some_and(|a| !is_array(f, a) && defined_outside(a) && !checked_before(a))
+        })
+    })
 }
 
 /// The loop's one predecessor outside it, when it ends in a jump to the header.
