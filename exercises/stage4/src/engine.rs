@@ -324,6 +324,8 @@ impl Engine for Optimizer {
             ("strength-reduced", passes.reduced),
             ("overflow checks proved away", passes.bounded),
             ("calls inlined", passes.inlined),
+            ("array checks shared", passes.array_checks_shared),
+            ("loops peeled", passes.peeled),
             ("values in registers or slots", values),
             ("spilled values", spilled),
         ];

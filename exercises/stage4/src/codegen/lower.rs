@@ -49,6 +49,7 @@ impl FnGen<'_> {
             // Constants live nowhere: their uses take them as immediates.
             Op::Const(_) | Op::FuncRef(_) => {}
             Op::CheckInt(x) => self.gen_check_int(inst, x),
+            Op::CheckArray(x) => self.gen_check_array(inst, x),
             Op::Binary(BinOp::Add, a, b) => self.gen_add_sub(inst, a, b, false),
             Op::Binary(BinOp::Sub, a, b) => self.gen_add_sub(inst, a, b, true),
             Op::Binary(BinOp::Mul, a, b) => self.gen_mul(inst, a, b),
@@ -110,7 +111,7 @@ impl FnGen<'_> {
             ),
             Op::ArrayLen(a) => {
                 let base = self.array_reg(a);
-                self.check_array(inst, base);
+                self.check_array(inst, a, base);
                 let dst = self.result_reg(inst, &[]);
                 self.asm
                     .mov(dst, Mem::base_disp(base, ARRAY_LEN_OFFSET - TAG));
@@ -298,6 +299,27 @@ impl FnGen<'_> {
         }
     }
 
+    /// `check_array x`: `type error` unless `x` is an array; the result is `x`.
+    fn gen_check_array(&mut self, inst: Inst, x: Value) {
+        if let Opnd::Imm(_) = self.opnd(x) {
+            // An integer constant is never an array.
+            let type_error = self.error(ErrorKind::TypeError, inst);
+            self.asm.jmp(type_error);
+            return;
+        }
+        let reg = self.array_reg(x);
+        self.check_array(inst, x, reg);
+        let result = self.f.inst(inst).result.expect("check_array gives a value");
+        if let Some(dst) = self.alloc.locs[result.index()] {
+            if self.opnd(result) != self.opnd(x) {
+                self.emit_move(moves::Move {
+                    src: MoveSrc::Loc(self.alloc.loc(x)),
+                    dst,
+                });
+            }
+        }
+    }
+
     /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
         todo!(
@@ -324,8 +346,23 @@ impl FnGen<'_> {
             }
             _ => {
                 // `b` untagged in TMP first: the result's register may then be `b`'s.
-                self.load(TMP, b);
-                self.asm.sar(TMP, 1);
+                let check = self
+                    .prev_inst
+                    .and_then(|check| Some((check, self.check_fused_into_mul(check, inst)?)));
+                match check {
+                    Some((check, x)) => {
+                        // `b` is `check_int x`, made here: the bit shifted out is
+                        // the tag.
+                        let type_error = self.error(ErrorKind::TypeError, check);
+                        self.load(TMP, x);
+                        self.asm.sar(TMP, 1);
+                        self.asm.jcc(Cond::B, type_error);
+                    }
+                    None => {
+                        self.load(TMP, b);
+                        self.asm.sar(TMP, 1);
+                    }
+                }
             }
         }
         let dst = self.result_reg(inst, &[]);
@@ -418,12 +455,18 @@ impl FnGen<'_> {
         }
     }
 
-    /// Jumps to a `type error` unless `reg` holds an array (`reg - TAG` has its tag
-    /// bits clear: one `lea` and a `test` that fuses with its jump).
-    fn check_array(&mut self, inst: Inst, reg: Reg) {
+    /// Jumps to a `type error` unless `reg`, holding `a`, holds an array (`reg - TAG`
+    /// has its tag bits clear: one `lea` and a `test` that fuses with its jump); no
+    /// code when `a` is known to be one (`passes::is_array`: made as an array, or
+    /// checked by a `check_array`).
+    fn check_array(&mut self, inst: Inst, a: Value, reg: Reg) {
+        if crate::passes::is_array(self.f, a) {
+            return;
+        }
         let type_error = self.error(ErrorKind::TypeError, inst);
-        self.asm.lea(TMP, Mem::base_disp(reg, -TAG));
-        self.asm.test(TMP.r32(), Imm32(TAG_MASK as i32));
+        // In `TMP2`: `TMP` may hold an untagged index the access reuses.
+        self.asm.lea(TMP2, Mem::base_disp(reg, -TAG));
+        self.asm.test(TMP2.r32(), Imm32(TAG_MASK as i32));
         self.asm.jcc(Cond::NE, type_error);
     }
 
@@ -433,7 +476,7 @@ impl FnGen<'_> {
     /// An index known to be an integer needs no tag test.
     fn gen_element(&mut self, inst: Inst, a: Value, i: Value) -> Mem {
         let base = self.array_reg(a);
-        self.check_array(inst, base);
+        self.check_array(inst, a, base);
         let bounds = self.error(ErrorKind::IndexOutOfBounds, inst);
         let len = Mem::base_disp(base, ARRAY_LEN_OFFSET - TAG);
         match self.opnd(i) {
@@ -444,7 +487,13 @@ impl FnGen<'_> {
                 self.asm.jcc(Cond::BE, bounds);
                 return Mem::base_disp(base, ARRAY_ELEMS_OFFSET - TAG + 8 * k);
             }
-            Opnd::Imm(w) if w & 1 == 0 => self.asm.mov_imm(TMP, w >> 1),
+            Opnd::Imm(w) if w & 1 == 0 => {
+                self.asm.mov_imm(TMP, w >> 1);
+                self.untagged = None;
+            }
+            // The access before this one (with nothing between) had the same index:
+            // `TMP` holds it untagged, and it was checked there.
+            _ if self.untagged == Some(i) => {}
             _ => {
                 self.load(TMP, i);
                 if !self.ints[i.index()] {
@@ -453,6 +502,7 @@ impl FnGen<'_> {
                     self.asm.jcc(Cond::NE, type_error);
                 }
                 self.asm.sar(TMP, 1);
+                self.untagged = Some(i);
             }
         }
         // Unsigned: a negative index is huge, out of bounds like any other.

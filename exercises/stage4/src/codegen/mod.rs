@@ -166,6 +166,14 @@ pub(crate) struct FnGen<'a> {
     /// [`FnGen::guard_takes_along`]): the compare, its result, and the word that
     /// result has when the guard fails.
     cond_compare: Option<(Inst, Value, i64)>,
+    /// The value whose untagged integer `TMP` holds, left by an array access's index
+    /// for the next access with the same index (`a[k]` then `b[k]`): set by the
+    /// access, forgotten at any other instruction and at every block's start.
+    untagged: Option<Value>,
+    /// The instruction before the one being generated, in its block (a `mul` may
+    /// take the `check_int` of its operand along, see
+    /// [`FnGen::check_fused_into_mul`]).
+    prev_inst: Option<Inst>,
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -381,6 +389,8 @@ fn generate_with<'a>(
         deopts: Vec::new(),
         records: Vec::new(),
         cond_compare: None,
+        untagged: None,
+        prev_inst: None,
     };
     gen.gen_function()
 }
@@ -479,11 +489,22 @@ impl FnGen<'_> {
             let insts = &self.f.block(b).insts;
             let fused = self.fused_compare(b);
             self.objects_seen.clear();
+            self.untagged = None;
             for (j, &inst) in insts.iter().enumerate() {
                 if fused.is_some() && j + 1 == insts.len() {
                     break;
                 }
+                if !matches!(self.f.inst(inst).op, Op::ArrayGet(..) | Op::ArraySet(..)) {
+                    self.untagged = None;
+                }
                 let begin = self.asm.offset();
+                let next_inst = insts.get(j + 1).copied();
+                if next_inst.is_some_and(|mul| self.check_fused_into_mul(inst, mul).is_some()) {
+                    // Its code is the `mul`'s: the untagging shift's carry is the test.
+                    pieces.push((Piece::Inst(inst), begin..begin));
+                    continue;
+                }
+                self.prev_inst = j.checked_sub(1).map(|k| insts[k]);
                 if self.guard_takes_along(inst, insts.get(j + 1).copied()) {
                     // Its code is the guard's: `cmp; jcc` to the deopt stub.
                     pieces.push((Piece::Inst(inst), begin..begin));
@@ -503,6 +524,8 @@ impl FnGen<'_> {
             pieces.push((Piece::Terminator(b), begin..self.asm.offset()));
         }
         let slow = self.asm.offset();
+        self.untagged = None;
+        self.prev_inst = None;
         for k in 0..self.slow.len() {
             let SlowPath { label, inst, back } = self.slow[k];
             self.asm.bind(label);
@@ -997,6 +1020,33 @@ impl FnGen<'_> {
             .then_some(last)
     }
 
+    /// When `check` is `c = check_int x` right before `mul`, which multiplies by `c`
+    /// (the operand it untags) and is its only use: `x`, whose check the `mul` makes
+    /// itself — `sar` shifts the tag bit out into the carry flag, and `jc` to the
+    /// check's `type error` replaces its `test` and `jne`, at the same point.
+    fn check_fused_into_mul(&self, check: Inst, mul: Inst) -> Option<Value> {
+        let data = self.f.inst(check);
+        let (Op::CheckInt(x), Some(c)) = (&data.op, data.result) else {
+            return None;
+        };
+        let Op::Binary(crate::ir::BinOp::Mul, a, b) = self.f.inst(mul).op else {
+            return None;
+        };
+        let untagged_operand = !matches!(self.opnd(a), Opnd::Imm(_)) && b == c;
+        (untagged_operand
+            && a != c
+            && self.uses[c.index()] == 1
+            && self.deopt_to.is_none()
+            && !matches!(self.opnd(*x), Opnd::Imm(_)))
+        .then_some(*x)
+    }
+
+    /// The compare of a block that holds nothing but a compare fused with its branch.
+    fn only_compare(&self, b: crate::ir::Block) -> Option<Inst> {
+        let compare = self.fused_compare(b)?;
+        (self.f.block(b).insts.len() == 1).then_some(compare)
+    }
+
     /// A block's terminator; `next` is the block laid out after it (no jump there).
     fn gen_terminator(
         &mut self,
@@ -1014,8 +1064,18 @@ impl FnGen<'_> {
                 for m in self.edge_moves(&call) {
                     self.emit_move(m);
                 }
-                if next != Some(call.block) {
-                    self.asm.jmp(self.labels[call.block.index()]);
+                if next == Some(call.block) {
+                    return;
+                }
+                match self.only_compare(call.block) {
+                    // A loop's back edge to a header that only tests the loop's
+                    // condition: the test here, so that an iteration ends in one
+                    // taken `jcc` rather than a `jmp` to the test (the loop rotated
+                    // into do-while form, as compilers lay loops out).
+                    Some(compare) if call.block != b => {
+                        self.gen_terminator(call.block, Some(compare), next)
+                    }
+                    _ => self.asm.jmp(self.labels[call.block.index()]),
                 }
             }
             Terminator::Branch { cond, then, else_ } => {

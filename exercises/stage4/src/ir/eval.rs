@@ -326,6 +326,11 @@ impl Evaluator<'_> {
                 self.heap.alloc_array_fill(v(x), n).map_err(Ok)?
             }
             Op::ArrayLen(a) => Value::int(self.heap.array_len(v(a)).map_err(Ok)?),
+            Op::CheckArray(a) => {
+                // `len` fails with the same `type error` on anything but an array.
+                self.heap.array_len(v(a)).map_err(Ok)?;
+                v(a)
+            }
             Op::ArrayGet(a, x) => self.heap.array_get(v(a), v(x)).map_err(Ok)?,
             Op::ArraySet(a, x, y) => {
                 self.heap.array_set(v(a), v(x), v(y)).map_err(Ok)?;

@@ -116,6 +116,10 @@ pub enum Op {
     Not(Value),
     /// `a op b`: 0 or 1 (see [`CmpOp`] for what the operands may be).
     Compare(CmpOp, Value, Value),
+    /// `x` itself when it is an array, else `type error`. Its result is known to be
+    /// an array, so that the accesses that use it need no tag check (see
+    /// `passes::arrays`: the check of a value shared by the accesses it dominates).
+    CheckArray(Value),
     /// `[v1, .., vn]`; `out of memory`.
     NewArray(Vec<Value>),
     /// `[v; n]`: `type error` when `n` is not an integer, `index out of bounds` when it
@@ -303,6 +307,7 @@ impl Op {
         match self {
             Op::Const(_) | Op::FuncRef(_) | Op::NewObject | Op::Enter | Op::Leave => {}
             Op::CheckInt(a)
+            | Op::CheckArray(a)
             | Op::Neg(a)
             | Op::Not(a)
             | Op::ArrayLen(a)
@@ -354,6 +359,7 @@ impl Op {
         match self {
             Op::Const(_) | Op::FuncRef(_) | Op::NewObject | Op::Enter | Op::Leave => {}
             Op::CheckInt(a)
+            | Op::CheckArray(a)
             | Op::Neg(a)
             | Op::Not(a)
             | Op::ArrayLen(a)
@@ -432,7 +438,7 @@ impl Op {
         match self {
             Op::Const(_) | Op::FuncRef(_) | Op::Not(_) => false,
             Op::Compare(..) => false,
-            Op::Binary(..) | Op::Neg(_) | Op::CheckInt(_) => true,
+            Op::Binary(..) | Op::Neg(_) | Op::CheckInt(_) | Op::CheckArray(_) => true,
             Op::NewArray(_) | Op::NewArrayFill(..) | Op::NewObject => true,
             Op::ArrayLen(_) | Op::ArrayGet(..) | Op::ArraySet(..) => true,
             Op::GetField(..) | Op::SetField(..) => true,

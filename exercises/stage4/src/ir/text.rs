@@ -124,6 +124,7 @@ pub fn op_text(op: &Op) -> String {
         Op::Const(n) => format!("const {n}"),
         Op::FuncRef(g) => format!("func_ref f{g}"),
         Op::CheckInt(a) => format!("check_int {}", v(a)),
+        Op::CheckArray(a) => format!("check_array {}", v(a)),
         Op::Binary(op, a, b) => format!("{} {}, {}", binop_name(*op), v(a), v(b)),
         Op::Neg(a) => format!("neg {}", v(a)),
         Op::Not(a) => format!("not {}", v(a)),
@@ -728,6 +729,10 @@ fn parse_op(scope: &Scope<'_>, line: usize, body: &str) -> Result<Op, ParseError
         "check_int" => {
             want(1)?;
             Op::CheckInt(value(0)?)
+        }
+        "check_array" => {
+            want(1)?;
+            Op::CheckArray(value(0)?)
         }
         "add" => binop(BinOp::Add)?,
         "sub" => binop(BinOp::Sub)?,

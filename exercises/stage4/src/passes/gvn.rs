@@ -7,8 +7,9 @@
 //! operands (commutative operands sorted). Two kinds of instruction qualify:
 //! - *pure* ones ([`Op::is_pure`]): their result depends on their operands only;
 //! - *deterministic checks and arithmetic* that can fail but read nothing else —
-//!   `check_int`, `add`/`sub`/`mul`/`div`/`mod`, `neg`, `shl`, and `len` (an array's
-//!   length never changes): the dominating copy ran first on the same operands, so
+//!   `check_int`, `check_array`, `add`/`sub`/`mul`/`div`/`mod`, `neg`, `shl`, and
+//!   `len` (an array's length never changes): the dominating copy ran first on the
+//!   same operands, so
 //!   if they fail, it failed there already, and if it succeeded, so would this one.
 //!
 //! Loads of array elements (`a[i]`) are not merged — a store between them may change
@@ -29,7 +30,12 @@ pub fn mergeable(op: &Op) -> bool {
     op.is_pure()
         || matches!(
             op,
-            Op::CheckInt(_) | Op::Binary(..) | Op::Neg(_) | Op::Shl(..) | Op::ArrayLen(_)
+            Op::CheckInt(_)
+                | Op::CheckArray(_)
+                | Op::Binary(..)
+                | Op::Neg(_)
+                | Op::Shl(..)
+                | Op::ArrayLen(_)
         )
 }
 

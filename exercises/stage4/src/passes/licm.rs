@@ -28,15 +28,15 @@ use crate::ir::{Block, Dominators, Function, Op, Terminator};
 use super::{cannot_fail, is_array, Analyses, PassStats};
 
 /// A natural loop.
-struct Loop {
-    header: Block,
+pub(super) struct Loop {
+    pub(super) header: Block,
     /// Per block: whether it is in the loop.
-    body: Vec<bool>,
-    size: usize,
+    pub(super) body: Vec<bool>,
+    pub(super) size: usize,
 }
 
-/// The natural loops of `f` (one per header, back edges merged).
-fn loops(f: &Function, doms: &Dominators, preds: &[Vec<Block>]) -> Vec<Loop> {
+/// The natural loops of `f` (one per header, back edges merged), smallest first.
+pub(super) fn loops(f: &Function, doms: &Dominators, preds: &[Vec<Block>]) -> Vec<Loop> {
     let mut found: Vec<Loop> = Vec::new();
     for &s in doms.rpo() {
         for h in f.block(s).term.successors() {
@@ -77,7 +77,12 @@ fn loops(f: &Function, doms: &Dominators, preds: &[Vec<Block>]) -> Vec<Loop> {
 fn deterministic(op: &Op) -> bool {
     matches!(
         op,
-        Op::CheckInt(_) | Op::Binary(..) | Op::Neg(_) | Op::Shl(..) | Op::ArrayLen(_)
+        Op::CheckInt(_)
+            | Op::CheckArray(_)
+            | Op::Binary(..)
+            | Op::Neg(_)
+            | Op::Shl(..)
+            | Op::ArrayLen(_)
     )
 }
 

@@ -10,6 +10,7 @@
 //! [`optimize`] runs the pipeline and calls an observer after each pass (what `jitlab
 //! dump --ir --passes` prints); [`PassStats`] counts what the passes did.
 
+pub mod arrays;
 pub mod bounds;
 pub mod checks;
 pub mod cleanup;
@@ -19,6 +20,7 @@ pub mod gvn;
 pub mod inline;
 pub mod licm;
 pub mod params;
+pub mod peel;
 pub mod returns;
 pub mod sccp;
 pub mod strength;
@@ -49,6 +51,11 @@ pub struct PassStats {
     pub bounded: u64,
     /// Direct calls replaced by a copy of the callee (inlining).
     pub inlined: u64,
+    /// `check_array`s put before an access that dominates other accesses of the
+    /// same value (array-check sharing).
+    pub array_checks_shared: u64,
+    /// Loops whose first iteration was peeled off (loop peeling).
+    pub peeled: u64,
     /// Arithmetic made a guard: its overflow deoptimizes (stage 7's `speculate`).
     pub speculated: u64,
 }
@@ -66,6 +73,8 @@ impl PassStats {
         self.reduced += other.reduced;
         self.bounded += other.bounded;
         self.inlined += other.inlined;
+        self.array_checks_shared += other.array_checks_shared;
+        self.peeled += other.peeled;
         self.speculated += other.speculated;
     }
 }
@@ -104,6 +113,11 @@ pub const PIPELINE: &[(&str, Pass)] = &[
     ("licm", licm::run),
     ("bounds", bounds::run),
     ("strength", strength::run),
+    // A loop's first iteration, peeled, checks once what the loop would check on
+    // every iteration (the arrays it reads); the shared checks make the loop's own
+    // redundant.
+    ("peel", peel::run),
+    ("arrays", arrays::run),
     // Again: constants that LICM gathered in a preheader, and the sign masks of
     // several divisions of one value, are now equal and dominate each other.
     ("gvn", gvn::run),
@@ -176,9 +190,12 @@ pub fn run_pass_of(
 }
 
 /// True when the value is known to be an array (made by `new_array` or
-/// `new_array_fill`), whatever path led here.
+/// `new_array_fill`, or checked by `check_array`), whatever path led here.
 pub fn is_array(f: &Function, v: Value) -> bool {
-    matches!(f.def_op(v), Some(Op::NewArray(_) | Op::NewArrayFill(..)))
+    matches!(
+        f.def_op(v),
+        Some(Op::NewArray(_) | Op::NewArrayFill(..) | Op::CheckArray(_))
+    )
 }
 
 /// True when `inst` cannot raise an error where it is, given what its operands are:
@@ -190,7 +207,7 @@ pub fn cannot_fail(f: &Function, inst: Inst) -> bool {
         return true;
     }
     match *op {
-        Op::ArrayLen(a) => is_array(f, a),
+        Op::ArrayLen(a) | Op::CheckArray(a) => is_array(f, a),
         Op::ArrayGet(a, i) => match (f.def_op(a), f.as_const(i)) {
             (Some(Op::NewArray(elems)), Some(i)) => i >= 0 && (i as usize) < elems.len(),
             _ => false,
