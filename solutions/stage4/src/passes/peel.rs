@@ -222,12 +222,12 @@ fn peel(f: &mut Function, header: Block, body: &[bool], pre: Block, exit: Block)
         let p = f.add_param(exit);
         exit_map[v.index()] = Some(p);
         let copy = value_map[v.index()].expect("copied");
-        for b in 0..f.blocks.len() {
+        for (b, data) in f.blocks.iter_mut().enumerate() {
             if !copies[b] {
                 continue;
             }
             let from_copy = b >= body.len();
-            for call in f.blocks[b].term.calls_mut() {
+            for call in data.term.calls_mut() {
                 if call.block == exit {
                     call.args.push(if from_copy { copy } else { v });
                 }
