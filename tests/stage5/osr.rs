@@ -90,3 +90,33 @@ fn an_optimized_osr_variant_is_entered_only_by_frames_whose_locals_fit_it() {
         assert_eq!(optimized_osr, 1, "{:?}", tiering_events(&engine));
     });
 }
+
+#[test]
+fn an_osr_variant_bets_on_the_range_of_counters_but_not_of_sums() {
+    isolated(|| {
+        // The first call asks for f's optimized variant at the loop (sync mode: made
+        // and entered at once); it bets that `i` and `n`, which the loop counts with,
+        // are small integers, and that `s`, which it sums into, is an integer. The
+        // second call's sum is far past 32 bits: it fits, and its frame enters the
+        // variant. The third call's counter is near the top of the integers: it does
+        // not fit (there `i * 3` overflows, which the variant's product, proven not
+        // to overflow for small `i`, would miss), stays in baseline code, and fails
+        // as the interpreter does.
+        let source = "fn f(s, i) {\n  let n = i + 40;\n  while i < n {\n    s = s + i * 3;\n    i = i + 1;\n  }\n  return s;\n}\nprint f(0, 0);\nprint f(10000000000000, 0);\nprint f(0, 1537228672809129281);\n";
+        let program = load("ranges.mini", source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.lines(), ["2340", "10000000002340"]);
+        let message = expected.error().kind.message().to_string();
+        assert!(message.contains("overflow"), "{message}");
+        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
+        assert_eq!(
+            (&actual.output, &actual.result),
+            (&expected.output, &expected.result)
+        );
+        let optimized_osr = tiering_events(&engine)
+            .iter()
+            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
+            .count();
+        assert_eq!(optimized_osr, 2, "{:?}", tiering_events(&engine));
+    });
+}

@@ -245,6 +245,20 @@ fn osr_differential(
     depth: usize,
     make: MakeState,
 ) -> Result<(), String> {
+    osr_differential_betting(name, source, func, header, depth, make, 0)
+}
+
+/// [`osr_differential`] with the OSR variant that bets on the locals of `ints`
+/// (`tiered::compile_speculating`): `make` must give a state that fits the bets.
+fn osr_differential_betting(
+    name: &str,
+    source: &str,
+    func: &str,
+    header: usize,
+    depth: usize,
+    make: MakeState,
+    ints: u64,
+) -> Result<(), String> {
     let verified = load(name, source);
     let program = verified.program();
     let id = program.function_named(func).expect("the function exists");
@@ -272,7 +286,7 @@ fn osr_differential(
         },
     };
 
-    let osr = compile_function(&verified, id, Some(header), None)?;
+    let osr = tiered::compile_speculating(&verified, id, Some(header), ints, None)?;
     assert_eq!(osr.osr_entries, [(header, osr.entry)]);
     let mut linked = TableLinked::new(&verified, Mix::Optimized);
     let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
@@ -328,6 +342,55 @@ fn osr_state_values_are_unknown_to_the_optimizer() {
         // Near the limits of integers: the overflow check stays too.
         let big = |_: &mut Heap| (ints(&[8, stage1::value::INT_MAX - 3]), vec![]);
         osr_differential("sum.mini", SUM, "main", header, 0, &big).unwrap();
+    });
+}
+
+/// A loop whose product cannot overflow when its counter and bound are small.
+const COUNTED: &str = "let n = 5;\nlet s = 0;\nlet i = 0;\nlet k = 1;\nwhile i < n {\n  s = s + i * 3 - 7;\n  k = 2;\n  i = i + 1;\n}\nprint s;\nprint k;\n";
+
+#[test]
+fn an_osr_variant_bets_on_the_range_of_the_locals_its_loop_counts_with() {
+    let verified = load("counted.mini", COUNTED);
+    let header = tiered::loop_headers(&verified, 0)[0];
+    // n is left alone, i counts; s sums and k is stored a constant: no range helps.
+    let counted = ir::build::counted_locals(&verified, 0, header as u32);
+    assert_eq!(counted, 0b0101, "n and i, not s and k");
+    let optimized = |ints: u64| {
+        let f = ir::build::build_osr_speculating(&verified, 0, header as u32, ints);
+        let mut f = f;
+        passes::optimize(&mut f, &mut Default::default(), |_, _| {});
+        ir::text::print(&f)
+    };
+    // Betting on every local: `i * 3` cannot overflow (i < n, both small), and the
+    // sum's chain is `s + (i * 3 - 7)`, as when the loop starts at constants.
+    let betting = optimized(0b1111);
+    assert!(betting.contains("imul"), "{betting}");
+    assert!(!betting.contains("= mul"), "{betting}");
+    assert!(betting.contains("isub"), "{betting}");
+    // Betting on the types only where the loop does not count (s and k): the
+    // counter and the bound are any integers, and the checks stay.
+    let typed = optimized(0b1010);
+    assert!(typed.contains("= mul"), "{typed}");
+    assert!(!typed.contains("imul"), "{typed}");
+}
+
+#[test]
+fn osr_with_range_bets_agrees_at_the_edges_of_the_small_integers() {
+    harness().case(|| {
+        let header = headers("counted.mini", COUNTED, "main")[0];
+        let (lo, hi) = ir::SMALL;
+        // Locals: n, s, i, k. The counter and the bound at the top and the bottom
+        // of the bet's range, the sum far outside it (no bet on its range).
+        for (n, s, i) in [
+            (hi, 0, hi - 4),
+            (lo + 3, stage1::value::INT_MAX / 2, lo),
+            (10, stage1::value::INT_MIN / 2, -3),
+            (hi, stage1::value::INT_MAX - 3, hi - 2),
+        ] {
+            let state = move |_: &mut Heap| (ints(&[n, s, i, 1]), vec![]);
+            osr_differential_betting("counted.mini", COUNTED, "main", header, 0, &state, 0b1111)
+                .unwrap_or_else(|e| panic!("n = {n}, s = {s}, i = {i}: {e}"));
+        }
     });
 }
 

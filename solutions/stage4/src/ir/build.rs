@@ -50,11 +50,12 @@
 //! ([`crate::passes::inline::inline_at`]): its frame states get the caller's frame at
 //! the call in front.
 
+use stage1::value::{INT_MAX, INT_MIN};
 use stage1::{FnId, Instr, Verified};
 
 use super::{
     BinOp, Block, BlockCall, CmpOp, FrameState, Function, Guard, GuardKind, Inst, Op, Pc,
-    StateFrame, Terminator, Value, ENTRY,
+    StateFrame, Terminator, Value, ENTRY, SMALL,
 };
 use crate::speculation::{NoSpeculation, Speculation};
 
@@ -139,14 +140,57 @@ pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
 }
 
 /// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
-/// `ints` (locals 0 to 63): the entry block checks each such local once
-/// (`check_int`, at the header's pc) and the loop gets the checked value, so the
-/// passes know its type inside the loop — where the unspecialized variant checks the
-/// loop's carried values at every iteration. The caller enters the code only with a
-/// frame state whose locals pass those checks (stage 5 looks before it enters), so
-/// they never fail: a failing one would report its error at the header.
+/// `ints` (locals 0 to 63), and a small one (within [`SMALL`], 32 bits) if the loop
+/// only counts with it ([`counted_locals`]): the entry block checks each such
+/// local's type once (`check_int`, at the header's pc) and the loop gets the checked
+/// value, so the passes know its type inside the loop — where the unspecialized
+/// variant checks the loop's carried values at every iteration — and the small
+/// ones' range ([`Function::param_ranges`]), so the bounds pass knows that `i * 3`
+/// cannot overflow in `while i < n` as it knows when `i` starts at a constant. The
+/// caller enters the code only with a frame state whose locals are such integers
+/// (stage 5 looks before it enters), so the checks never fail (a failing one would
+/// report its error at the header) and the ranges hold.
 pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u64) -> Function {
     build_entered(program, func, Some(header), ints, &NoSpeculation, 0)
+}
+
+/// The locals of function `func` that the loop with header `header` leaves alone or
+/// only counts with (every store to them in the loop is `x = x + k` or `x = x - k`,
+/// `k` a constant): a bit each, locals 0 to 63. Where an OSR variant takes such a
+/// local to be an integer it also takes it to be small ([`build_osr_speculating`]):
+/// the loop's bounds and counters are, and knowing it drops the loop's overflow
+/// checks; a value the loop computes (a sum) may grow past any bound while the
+/// variant is being compiled, and its range would help nothing. The loop is the
+/// code from `header` to its last `loop` back to it.
+pub fn counted_locals(program: &Verified, func: FnId, header: Pc) -> u64 {
+    let prog = program.program();
+    let code = &prog.functions[func as usize].code;
+    let header = header as usize;
+    let Some(end) = (header..code.len())
+        .rev()
+        .find(|&pc| code[pc] == Instr::Loop(header as u32))
+    else {
+        return 0;
+    };
+    let locals = (prog.functions[func as usize].locals as usize).min(64);
+    let mut counted = if locals == 64 {
+        u64::MAX
+    } else {
+        (1u64 << locals) - 1
+    };
+    for pc in header..=end {
+        let Instr::StoreLocal(n) = code[pc] else {
+            continue;
+        };
+        let steps = pc >= 3
+            && code[pc - 3] == Instr::LoadLocal(n)
+            && matches!(code[pc - 2], Instr::Const(_))
+            && matches!(code[pc - 1], Instr::Add | Instr::Sub);
+        if !steps && n < 64 {
+            counted &= !(1 << n);
+        }
+    }
+    counted
 }
 
 /// A direct call to inline once the walk is done: the call, and the caller's frame
@@ -227,6 +271,19 @@ fn build_entered(
             let stack = (0..depths[header as usize])
                 .map(|_| f.add_param(entry))
                 .collect();
+            // The bet's ranges, for the bounds pass; the other locals' are unknown.
+            let small = ints & counted_locals(program, func, header);
+            if small != 0 {
+                f.param_ranges = (0..locals.len())
+                    .map(|n| {
+                        if n < 64 && (small >> n) & 1 == 1 {
+                            SMALL
+                        } else {
+                            (INT_MIN, INT_MAX)
+                        }
+                    })
+                    .collect();
+            }
             let locals = locals
                 .into_iter()
                 .enumerate()
