@@ -346,17 +346,18 @@ fn osr_state_values_are_unknown_to_the_optimizer() {
 }
 
 /// A loop whose product cannot overflow when its counter and bound are small.
-const COUNTED: &str = "let n = 5;\nlet s = 0;\nlet i = 0;\nlet k = 1;\nwhile i < n {\n  s = s + i * 3 - 7;\n  k = 2;\n  i = i + 1;\n}\nprint s;\nprint k;\n";
+const COUNTED: &str = "fn f(n) {\n  let s = 0;\n  let i = 0;\n  let k = 1;\n  while i < n {\n    s = s + i * 3 - 7;\n    k = 2;\n    i = i + 1;\n  }\n  print k;\n  return s;\n}\nprint f(5);\n";
 
 #[test]
 fn an_osr_variant_bets_on_the_range_of_the_locals_its_loop_counts_with() {
     let verified = load("counted.mini", COUNTED);
-    let header = tiered::loop_headers(&verified, 0)[0];
+    let id = verified.program().function_named("f").unwrap();
+    let header = tiered::loop_headers(&verified, id)[0];
     // n is left alone, i counts; s sums and k is stored a constant: no range helps.
-    let counted = ir::build::counted_locals(&verified, 0, header as u32);
+    let counted = ir::build::counted_locals(&verified, id, header as u32);
     assert_eq!(counted, 0b0101, "n and i, not s and k");
     let optimized = |ints: u64| {
-        let f = ir::build::build_osr_speculating(&verified, 0, header as u32, ints);
+        let f = ir::build::build_osr_speculating(&verified, id, header as u32, ints);
         let mut f = f;
         passes::optimize(&mut f, &mut Default::default(), |_, _| {});
         ir::text::print(&f)
@@ -377,7 +378,7 @@ fn an_osr_variant_bets_on_the_range_of_the_locals_its_loop_counts_with() {
 #[test]
 fn osr_with_range_bets_agrees_at_the_edges_of_the_small_integers() {
     harness().case(|| {
-        let header = headers("counted.mini", COUNTED, "main")[0];
+        let header = headers("counted.mini", COUNTED, "f")[0];
         let (lo, hi) = ir::SMALL;
         // Locals: n, s, i, k. The counter and the bound at the top and the bottom
         // of the bet's range, the sum far outside it (no bet on its range).
@@ -388,9 +389,41 @@ fn osr_with_range_bets_agrees_at_the_edges_of_the_small_integers() {
             (hi, stage1::value::INT_MAX - 3, hi - 2),
         ] {
             let state = move |_: &mut Heap| (ints(&[n, s, i, 1]), vec![]);
-            osr_differential_betting("counted.mini", COUNTED, "main", header, 0, &state, 0b1111)
+            osr_differential_betting("counted.mini", COUNTED, "f", header, 1, &state, 0b1111)
                 .unwrap_or_else(|e| panic!("n = {n}, s = {s}, i = {i}: {e}"));
         }
+    });
+}
+
+/// `n` is a constant when the loop starts, `m` one of two; `s` and `i` change in it.
+const CONSTANTS: &str = "let n = 40;\nlet m = 0;\nif n > 3 { m = 1; } else { m = 2; }\nlet s = 0;\nlet i = 0;\nwhile i < n {\n  s = s + i * m;\n  i = i + 1;\n}\nprint s;\n";
+
+#[test]
+fn an_osr_variant_knows_the_constants_the_code_before_the_loop_leaves() {
+    let verified = load("constants.mini", CONSTANTS);
+    let header = tiered::loop_headers(&verified, 0)[0];
+    let known = ir::build::header_constants(&verified, 0, header as u32);
+    assert_eq!(known, [Some(40), None, None, None]);
+    // The variant compares with the constant, as the whole-function compile does,
+    // not with the frame's `n` (an argument the passes know nothing of).
+    let mut f = ir::build::build_osr(&verified, 0, header as u32);
+    passes::optimize(&mut f, &mut Default::default(), |_, _| {});
+    let text = ir::text::print(&f);
+    assert!(text.contains("const 40"), "{text}");
+    let bound = f
+        .reverse_postorder()
+        .into_iter()
+        .flat_map(|b| f.block(b).insts.clone())
+        .find_map(|i| match f.inst(i).op {
+            ir::Op::Compare(ir::CmpOp::Lt, _, bound) => Some(bound),
+            _ => None,
+        })
+        .expect("the loop's test");
+    assert_eq!(f.as_const(bound), Some(40), "{text}");
+    // Entered with a frame the program makes (mid-loop: i = 7, s = 21).
+    harness().case(|| {
+        let state = |_: &mut Heap| (ints(&[40, 1, 21, 7]), vec![]);
+        osr_differential("constants.mini", CONSTANTS, "main", header, 0, &state).unwrap();
     });
 }
 

@@ -109,7 +109,7 @@ pub fn block_starts(code: &[Instr]) -> Vec<bool> {
 /// Builds the SSA form of function `func` of `program`, in the canonical numbering
 /// (see [`Function::compact`]).
 pub fn build(program: &Verified, func: FnId) -> Function {
-    build_entered(program, func, None, 0, &NoSpeculation, 0)
+    build_entered(program, func, None, 0, &NoSpeculation, 0, None)
 }
 
 /// Builds function `func` (entered at pc 0, or by OSR at the loop header `osr` with
@@ -124,7 +124,7 @@ pub fn build_speculative(
     ints: u64,
     spec: &dyn Speculation,
 ) -> Function {
-    build_entered(program, func, osr, ints, spec, 0)
+    build_entered(program, func, osr, ints, spec, 0, None)
 }
 
 /// Builds the SSA form of function `func` entered by on-stack replacement at the loop
@@ -136,7 +136,7 @@ pub fn build_speculative(
 /// from the header is kept: the function's own entry is not (HotSpot's OSR methods
 /// are the same).
 pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
-    build_entered(program, func, Some(header), 0, &NoSpeculation, 0)
+    build_entered(program, func, Some(header), 0, &NoSpeculation, 0, None)
 }
 
 /// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
@@ -151,7 +151,29 @@ pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
 /// (stage 5 looks before it enters), so the checks never fail (a failing one would
 /// report its error at the header) and the ranges hold.
 pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u64) -> Function {
-    build_entered(program, func, Some(header), ints, &NoSpeculation, 0)
+    build_entered(program, func, Some(header), ints, &NoSpeculation, 0, None)
+}
+
+/// For each local of function `func`, the constant it holds at the loop header
+/// `header` whenever the function gets there, if the code before the loop leaves one
+/// there that the loop never changes (`let n = 1000;` before `while i < n`): the
+/// value of the local at the header's block in the function's SSA form ([`build`])
+/// is a `const`. Every frame that reaches the header got there from the function's
+/// start, so an OSR variant ([`build_osr`]) takes the constant for the local as the
+/// whole-function compile does, rather than an unknown argument (that is sound
+/// without any check, where [`build_osr_speculating`]'s bets are checked).
+pub fn header_constants(program: &Verified, func: FnId, header: Pc) -> Vec<Option<i64>> {
+    let mut locals = Vec::new();
+    let f = build_entered(
+        program,
+        func,
+        None,
+        0,
+        &NoSpeculation,
+        0,
+        Some((header, &mut locals)),
+    );
+    locals.iter().map(|&v| f.as_const(v)).collect()
 }
 
 /// The locals of function `func` that the loop with header `header` leaves alone or
@@ -202,7 +224,9 @@ struct InlineSite {
 
 /// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`, with the
 /// locals of `ints` known to be integers there ([`build_osr_speculating`]), making
-/// the bets of `spec` (`depth` calls deep in the function being compiled).
+/// the bets of `spec` (`depth` calls deep in the function being compiled). With
+/// `watch = Some((pc, locals))`, `locals` gets the values of the locals at the start
+/// of the block at `pc` ([`header_constants`]).
 fn build_entered(
     program: &Verified,
     func: FnId,
@@ -210,6 +234,7 @@ fn build_entered(
     ints: u64,
     spec: &dyn Speculation,
     depth: u32,
+    mut watch: Option<(Pc, &mut Vec<Value>)>,
 ) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
@@ -284,11 +309,16 @@ fn build_entered(
                     })
                     .collect();
             }
+            // What the code before the loop made constant is known; the rest is
+            // checked where the frame is bet on.
+            let known = header_constants(program, func, header);
             let locals = locals
                 .into_iter()
                 .enumerate()
                 .map(|(n, v)| {
-                    if n < 64 && (ints >> n) & 1 == 1 {
+                    if let Some(&Some(k)) = known.get(n) {
+                        emit(&mut f, entry, Op::Const(k), header)
+                    } else if n < 64 && (ints >> n) & 1 == 1 {
                         emit(&mut f, entry, Op::CheckInt(v), header)
                     } else {
                         v
@@ -331,6 +361,11 @@ fn build_entered(
             let pc = f.blocks[block.index()].pc as usize;
             let (frame, made) = entry_frame(&mut f, &cfg, block, source.locals, depths[pc]);
             params[block.index()] = made;
+            if let Some((at, locals)) = watch.as_mut() {
+                if *at as usize == pc {
+                    **locals = frame.locals.clone();
+                }
+            }
             frame
         } else if !entry_is_pc0 {
             continue; // the entry only jumps to the loop at pc 0 or to the OSR header
@@ -578,7 +613,7 @@ fn build_entered(
             unreachable!("an inline site is a direct call")
         };
         let result = f.inst(site.call).result.expect("a call has a result");
-        let callee = build_entered(program, g, None, 0, spec, depth + 1);
+        let callee = build_entered(program, g, None, 0, spec, depth + 1, None);
         let (b, at) = f
             .blocks
             .iter()
