@@ -84,7 +84,8 @@ pub fn compile_function(
 }
 
 /// [`compile_function`]; an OSR variant speculates that the locals of `ints` (a bit
-/// per local, 0 to 63) are integers at the header, checking them once on entry
+/// per local, 0 to 63) are integers at the header, and small ones ([`ir::SMALL`])
+/// where its loop counts with them, checking their type once on entry
 /// ([`ir::build::build_osr_speculating`]): enter it only with a frame state whose
 /// locals are. Stage 5 takes the mask from the frame that asked for the variant.
 pub fn compile_speculating(

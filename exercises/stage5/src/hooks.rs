@@ -69,24 +69,31 @@ pub struct Job {
     /// The count of the counter that tripped, when it did.
     pub count: u64,
     /// For an OSR variant: the locals (a bit each, 0 to 63) it may take to be
-    /// integers, as they were in the frame that asked ([`int_locals`]); 0 for none
-    /// (and for a normal entry).
+    /// integers (and, the ones its loop counts with, small integers), as they were in
+    /// the frame that asked ([`int_locals`]); 0 for none (and for a normal entry).
     pub ints: u64,
 }
 
-/// The locals of the frame state at `state` (a baseline frame at a loop header, in
-/// the layout of the OSR calling convention) that hold integers: a bit each, for
-/// locals 0 to 63.
+/// The locals of the frame state at `state` (a baseline frame at the loop header
+/// `header`, in the layout of the OSR calling convention) that an OSR variant for
+/// the frame may bet on: a bit each, for locals 0 to 63. Those that hold integers,
+/// but of the ones the loop only counts with
+/// (`stage4::ir::build::counted_locals`), whose range the variant also bets on, only
+/// the small ones (within `stage4::ir::SMALL`; see
+/// `stage4::ir::build::build_osr_speculating`).
 ///
 /// # Safety
 /// `state` is the frame state of a live frame of `func` of `verified` (its `locals`
 /// words at `state - 8n`).
-pub unsafe fn int_locals(verified: &Verified, func: FnId, state: *const u64) -> u64 {
+pub unsafe fn int_locals(verified: &Verified, func: FnId, header: usize, state: *const u64) -> u64 {
     let locals = verified.program().functions[func as usize].locals as usize;
+    let counted = stage4::ir::build::counted_locals(verified, func, header as stage4::ir::Pc);
+    let (lo, hi) = stage4::ir::SMALL;
     (0..locals.min(64)).fold(0, |ints, n| {
         // SAFETY: local `n` of the frame, by the contract.
         let word = unsafe { *state.sub(n) };
-        if word & stage1::value::INT_TAG_MASK == 0 {
+        let small = (lo..=hi).contains(&((word as i64) >> stage1::value::INT_SHIFT));
+        if word & stage1::value::INT_TAG_MASK == 0 && (small || (counted >> n) & 1 == 0) {
             ints | 1 << n
         } else {
             ints
@@ -999,7 +1006,7 @@ impl Tiering<'_, '_> {
         };
         let header = header as usize;
         // SAFETY: baseline code passes its own frame, live, at this loop's header.
-        let ints = unsafe { int_locals(self.verified, func, state) };
+        let ints = unsafe { int_locals(self.verified, func, header, state) };
         let ready = {
             let state = self.state.borrow();
             state.functions[func as usize]

@@ -50,11 +50,12 @@
 //! ([`crate::passes::inline::inline_at`]): its frame states get the caller's frame at
 //! the call in front.
 
+use stage1::value::{INT_MAX, INT_MIN};
 use stage1::{FnId, Instr, Verified};
 
 use super::{
     BinOp, Block, BlockCall, CmpOp, FrameState, Function, Guard, GuardKind, Inst, Op, Pc,
-    StateFrame, Terminator, Value, ENTRY,
+    StateFrame, Terminator, Value, ENTRY, SMALL,
 };
 use crate::speculation::{NoSpeculation, Speculation};
 
@@ -97,7 +98,7 @@ pub fn block_starts(code: &[Instr]) -> Vec<bool> {
 /// Builds the SSA form of function `func` of `program`, in the canonical numbering
 /// (see [`Function::compact`]).
 pub fn build(program: &Verified, func: FnId) -> Function {
-    build_entered(program, func, None, 0, &NoSpeculation, 0)
+    build_entered(program, func, None, 0, &NoSpeculation, 0, None)
 }
 
 /// Builds function `func` (entered at pc 0, or by OSR at the loop header `osr` with
@@ -112,7 +113,7 @@ pub fn build_speculative(
     ints: u64,
     spec: &dyn Speculation,
 ) -> Function {
-    build_entered(program, func, osr, ints, spec, 0)
+    build_entered(program, func, osr, ints, spec, 0, None)
 }
 
 /// Builds the SSA form of function `func` entered by on-stack replacement at the loop
@@ -124,18 +125,83 @@ pub fn build_speculative(
 /// from the header is kept: the function's own entry is not (HotSpot's OSR methods
 /// are the same).
 pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
-    build_entered(program, func, Some(header), 0, &NoSpeculation, 0)
+    build_entered(program, func, Some(header), 0, &NoSpeculation, 0, None)
 }
 
 /// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
-/// `ints` (locals 0 to 63): the entry block checks each such local once
-/// (`check_int`, at the header's pc) and the loop gets the checked value, so the
-/// passes know its type inside the loop — where the unspecialized variant checks the
-/// loop's carried values at every iteration. The caller enters the code only with a
-/// frame state whose locals pass those checks (stage 5 looks before it enters), so
-/// they never fail: a failing one would report its error at the header.
+/// `ints` (locals 0 to 63), and a small one (within [`SMALL`], 32 bits) if the loop
+/// only counts with it ([`counted_locals`]): the entry block checks each such
+/// local's type once (`check_int`, at the header's pc) and the loop gets the checked
+/// value, so the passes know its type inside the loop — where the unspecialized
+/// variant checks the loop's carried values at every iteration — and the small
+/// ones' range ([`Function::param_ranges`]), so the bounds pass knows that `i * 3`
+/// cannot overflow in `while i < n` as it knows when `i` starts at a constant. The
+/// caller enters the code only with a frame state whose locals are such integers
+/// (stage 5 looks before it enters), so the checks never fail (a failing one would
+/// report its error at the header) and the ranges hold.
 pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u64) -> Function {
-    build_entered(program, func, Some(header), ints, &NoSpeculation, 0)
+    build_entered(program, func, Some(header), ints, &NoSpeculation, 0, None)
+}
+
+/// For each local of function `func`, the constant it holds at the loop header
+/// `header` whenever the function gets there, if the code before the loop leaves one
+/// there that the loop never changes (`let n = 1000;` before `while i < n`): the
+/// value of the local at the header's block in the function's SSA form ([`build`])
+/// is a `const`. Every frame that reaches the header got there from the function's
+/// start, so an OSR variant ([`build_osr`]) takes the constant for the local as the
+/// whole-function compile does, rather than an unknown argument (that is sound
+/// without any check, where [`build_osr_speculating`]'s bets are checked).
+pub fn header_constants(program: &Verified, func: FnId, header: Pc) -> Vec<Option<i64>> {
+    let mut locals = Vec::new();
+    let f = build_entered(
+        program,
+        func,
+        None,
+        0,
+        &NoSpeculation,
+        0,
+        Some((header, &mut locals)),
+    );
+    locals.iter().map(|&v| f.as_const(v)).collect()
+}
+
+/// The locals of function `func` that the loop with header `header` leaves alone or
+/// only counts with (every store to them in the loop is `x = x + k` or `x = x - k`,
+/// `k` a constant): a bit each, locals 0 to 63. Where an OSR variant takes such a
+/// local to be an integer it also takes it to be small ([`build_osr_speculating`]):
+/// the loop's bounds and counters are, and knowing it drops the loop's overflow
+/// checks; a value the loop computes (a sum) may grow past any bound while the
+/// variant is being compiled, and its range would help nothing. The loop is the
+/// code from `header` to its last `loop` back to it.
+pub fn counted_locals(program: &Verified, func: FnId, header: Pc) -> u64 {
+    let prog = program.program();
+    let code = &prog.functions[func as usize].code;
+    let header = header as usize;
+    let Some(end) = (header..code.len())
+        .rev()
+        .find(|&pc| code[pc] == Instr::Loop(header as u32))
+    else {
+        return 0;
+    };
+    let locals = (prog.functions[func as usize].locals as usize).min(64);
+    let mut counted = if locals == 64 {
+        u64::MAX
+    } else {
+        (1u64 << locals) - 1
+    };
+    for pc in header..=end {
+        let Instr::StoreLocal(n) = code[pc] else {
+            continue;
+        };
+        let steps = pc >= 3
+            && code[pc - 3] == Instr::LoadLocal(n)
+            && matches!(code[pc - 2], Instr::Const(_))
+            && matches!(code[pc - 1], Instr::Add | Instr::Sub);
+        if !steps && n < 64 {
+            counted &= !(1 << n);
+        }
+    }
+    counted
 }
 
 /// A direct call to inline once the walk is done: the call, and the caller's frame
@@ -147,7 +213,9 @@ struct InlineSite {
 
 /// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`, with the
 /// locals of `ints` known to be integers there ([`build_osr_speculating`]), making
-/// the bets of `spec` (`depth` calls deep in the function being compiled).
+/// the bets of `spec` (`depth` calls deep in the function being compiled). With
+/// `watch = Some((pc, locals))`, `locals` gets the values of the locals at the start
+/// of the block at `pc` ([`header_constants`]).
 fn build_entered(
     program: &Verified,
     func: FnId,
@@ -155,6 +223,7 @@ fn build_entered(
     ints: u64,
     spec: &dyn Speculation,
     depth: u32,
+    mut watch: Option<(Pc, &mut Vec<Value>)>,
 ) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
@@ -216,11 +285,29 @@ fn build_entered(
             let stack = (0..depths[header as usize])
                 .map(|_| f.add_param(entry))
                 .collect();
+            // The bet's ranges, for the bounds pass; the other locals' are unknown.
+            let small = ints & counted_locals(program, func, header);
+            if small != 0 {
+                f.param_ranges = (0..locals.len())
+                    .map(|n| {
+                        if n < 64 && (small >> n) & 1 == 1 {
+                            SMALL
+                        } else {
+                            (INT_MIN, INT_MAX)
+                        }
+                    })
+                    .collect();
+            }
+            // What the code before the loop made constant is known; the rest is
+            // checked where the frame is bet on.
+            let known = header_constants(program, func, header);
             let locals = locals
                 .into_iter()
                 .enumerate()
                 .map(|(n, v)| {
-                    if n < 64 && (ints >> n) & 1 == 1 {
+                    if let Some(&Some(k)) = known.get(n) {
+                        emit(&mut f, entry, Op::Const(k), header)
+                    } else if n < 64 && (ints >> n) & 1 == 1 {
                         emit(&mut f, entry, Op::CheckInt(v), header)
                     } else {
                         v
@@ -263,6 +350,11 @@ fn build_entered(
             let pc = f.blocks[block.index()].pc as usize;
             let (frame, made) = entry_frame(&mut f, &cfg, block, source.locals, depths[pc]);
             params[block.index()] = made;
+            if let Some((at, locals)) = watch.as_mut() {
+                if *at as usize == pc {
+                    **locals = frame.locals.clone();
+                }
+            }
             frame
         } else if !entry_is_pc0 {
             continue; // the entry only jumps to the loop at pc 0 or to the OSR header
@@ -507,7 +599,7 @@ fn build_entered(
             unreachable!("an inline site is a direct call")
         };
         let result = f.inst(site.call).result.expect("a call has a result");
-        let callee = build_entered(program, g, None, 0, spec, depth + 1);
+        let callee = build_entered(program, g, None, 0, spec, depth + 1, None);
         let (b, at) = f
             .blocks
             .iter()

@@ -784,9 +784,24 @@ pub struct Function {
     /// known (a function read from text, or compiled alone). Shared: every function
     /// of a program holds the same facts.
     pub int_results: std::sync::Arc<[bool]>,
+    /// An interval for each of the entry block's first parameters (by position),
+    /// holding its value whenever that value is an integer; empty when nothing is
+    /// known, as for any arguments. Only an OSR variant has them: its bet that the
+    /// locals its loop counts with are small integers ([`SMALL`]), which the caller
+    /// checks before it enters (see `build::build_osr_speculating`), so that the
+    /// bounds pass can drop overflow checks in the loop as it does when the loop's
+    /// start is a constant. Not printed: like `int_results`, a fact from outside the
+    /// text.
+    pub param_ranges: Vec<(i64, i64)>,
     /// The calls inlined into this function (see [`InstData::frame`]).
     pub frames: Vec<Frame>,
 }
+
+/// The integers an OSR variant bets a local holds ([`Function::param_ranges`]):
+/// those of 32 bits, as V8's small integers (Smis) on 64-bit machines. Counters,
+/// bounds and indexes in a loop are almost always small; with both operands within
+/// it, a sum or a product by a small constant cannot overflow a Mini integer.
+pub const SMALL: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
 
 /// The entry block, where a function starts.
 pub const ENTRY: Block = Block(0);
@@ -801,6 +816,7 @@ impl Function {
             insts: Vec::new(),
             values: Vec::new(),
             int_results: std::sync::Arc::from([]),
+            param_ranges: Vec::new(),
             frames: Vec::new(),
         }
     }

@@ -214,22 +214,38 @@ fn known(base: &[Range], v: Value) -> Range {
     base.get(v.index()).copied().unwrap_or(FULL)
 }
 
-/// What is known of each value without looking at branches: constants, and the
-/// bounds of counters.
+/// What is known of each value without looking at branches: constants, the ranges
+/// of the entry's parameters ([`Function::param_ranges`], an OSR variant's bet) and
+/// the values checked from them, and the bounds of counters.
 fn base_ranges(f: &Function) -> Vec<Range> {
     let mut ranges = vec![FULL; f.values.len()];
     for (v, def) in f.values.iter().enumerate() {
-        if let ValueDef::Inst(inst) = *def {
-            if let Op::Const(n) = f.inst(inst).op {
-                ranges[v] = Range {
-                    lo: n as i128,
-                    hi: n as i128,
-                };
+        match *def {
+            ValueDef::Param(crate::ir::ENTRY, k) => {
+                if let Some(&(lo, hi)) = f.param_ranges.get(k as usize) {
+                    ranges[v] = Range {
+                        lo: lo as i128,
+                        hi: hi as i128,
+                    };
+                }
             }
+            ValueDef::Inst(inst) => match f.inst(inst).op {
+                Op::Const(n) => {
+                    ranges[v] = Range {
+                        lo: n as i128,
+                        hi: n as i128,
+                    };
+                }
+                // The checked value is the value (made before it, as the builder
+                // makes the entry's checks).
+                Op::CheckInt(x) if x.index() < v => ranges[v] = ranges[x.index()],
+                _ => {}
+            },
+            ValueDef::Param(..) => {}
         }
     }
-    // Counters: every incoming value a constant, the parameter itself, or the
-    // parameter plus (minus) a constant step.
+    // Counters: every incoming value the parameter itself, the parameter plus
+    // (minus) a constant step, or a start: a constant, or a value of known range.
     let mut incoming: Vec<Vec<Value>> = vec![Vec::new(); f.values.len()];
     let mut seen = vec![false; f.values.len()];
     for b in f.reverse_postorder() {
@@ -258,18 +274,15 @@ fn base_ranges(f: &Function) -> Vec<Range> {
                 _ => None,
             }
         };
-        let starts: Vec<i128> = args.iter().filter_map(|&a| constant(a)).collect();
-        if starts.is_empty() {
-            continue;
-        }
-        let steps: Option<Vec<i128>> = args
+        let (steps, starts): (Vec<Value>, Vec<Value>) = args
             .iter()
-            .filter(|&&a| constant(a).is_none())
-            .map(|&a| step(a))
-            .collect();
-        let Some(steps) = steps else { continue };
-        let (lo, hi) = (starts.iter().min(), starts.iter().max());
-        if let (Some(&lo), Some(&hi)) = (lo, hi) {
+            .partition(|&&a| constant(a).is_none() && step(a).is_some());
+        let steps: Vec<i128> = steps.into_iter().filter_map(step).collect();
+        let (lo, hi) = (
+            starts.iter().map(|a| ranges[a.index()].lo).min(),
+            starts.iter().map(|a| ranges[a.index()].hi).max(),
+        );
+        if let (Some(lo), Some(hi)) = (lo, hi) {
             if steps.iter().all(|&s| s >= 0) {
                 ranges[p.index()].lo = lo;
             }
