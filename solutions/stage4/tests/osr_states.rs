@@ -479,3 +479,103 @@ fn a_frame_moved_into_osr_code_counts_once_towards_the_frame_limit() {
         }
     });
 }
+
+/// A callout that looks at every frame the interpreter hands over at a loop header
+/// (every back edge trips) and keeps it in the interpreter, noting each local that
+/// differs from the constant `ir::build::header_constants` says it holds there.
+struct ConstantsCheck<'a> {
+    verified: &'a Verified,
+    counters: &'a Counters,
+    seen: usize,
+    wrong: Vec<String>,
+}
+
+impl Callout for ConstantsCheck<'_> {
+    fn call(
+        &mut self,
+        _heap: &mut Heap,
+        _func: FnId,
+        _args: &[Value],
+        _depth: usize,
+        _out: &mut dyn Write,
+    ) -> Result<Value, Unwind> {
+        unreachable!("no function is installed")
+    }
+
+    fn hot_loop(
+        &mut self,
+        _heap: &mut Heap,
+        frame: OsrFrame<'_>,
+        _out: &mut dyn Write,
+    ) -> Option<Result<Value, Unwind>> {
+        self.counters.back_edge(frame.func, frame.loop_pc).set(1);
+        let known = stage4_solution::ir::build::header_constants(
+            self.verified,
+            frame.func,
+            frame.target as u32,
+        );
+        assert_eq!(known.len(), frame.locals.len());
+        for (n, (k, v)) in known.iter().zip(frame.locals).enumerate() {
+            self.seen += usize::from(k.is_some());
+            if let Some(k) = *k {
+                if v.to_int() != Some(k) {
+                    self.wrong.push(format!(
+                        "fn {} at pc {}: local {n} is {:?}, not the constant {k}",
+                        frame.func,
+                        frame.target,
+                        v.to_int()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[test]
+fn the_constants_an_osr_variant_takes_hold_in_every_frame_at_the_header() {
+    let mut programs: Vec<(String, String)> =
+        corpus::load(&jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR")))
+            .into_iter()
+            .filter(|p| p.expected_load_error.is_none())
+            .map(|p| (p.name, p.source))
+            .collect();
+    programs.extend(
+        (0..random::seed_count(200))
+            .map(|seed| (format!("random-{seed}.mini"), random::program(seed as u64))),
+    );
+    let mut seen = 0;
+    for (name, source) in &programs {
+        let verified = load(name, source);
+        let program = verified.program();
+        let counters = Counters::new(program, NEVER, 1);
+        let installed = Installed::new(program.functions.len());
+        let mut check = ConstantsCheck {
+            verified: &verified,
+            counters: &counters,
+            seen: 0,
+            wrong: Vec::new(),
+        };
+        let link = Link::Tiered {
+            counters: &counters,
+            installed: &installed,
+            callout: &mut check,
+        };
+        let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);
+        let _ = Interpreter::new().enter(
+            &verified,
+            &mut heap,
+            Entry::call(MAIN, &[], 0),
+            Some(link),
+            &mut std::io::sink(),
+        );
+        assert!(
+            check.wrong.is_empty(),
+            "{name}: {:?}\n{source}",
+            check.wrong
+        );
+        seen += check.seen;
+    }
+    // The check checked something: loops of the corpus run up to constant bounds.
+    assert!(seen >= 100, "only {seen} constant locals seen at headers");
+}

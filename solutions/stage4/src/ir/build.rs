@@ -164,7 +164,7 @@ pub fn build_osr_speculating(program: &Verified, func: FnId, header: Pc, ints: u
 /// without any check, where [`build_osr_speculating`]'s bets are checked).
 pub fn header_constants(program: &Verified, func: FnId, header: Pc) -> Vec<Option<i64>> {
     let mut locals = Vec::new();
-    let f = build_entered(
+    build_entered(
         program,
         func,
         None,
@@ -173,7 +173,7 @@ pub fn header_constants(program: &Verified, func: FnId, header: Pc) -> Vec<Optio
         0,
         Some((header, &mut locals)),
     );
-    locals.iter().map(|&v| f.as_const(v)).collect()
+    locals
 }
 
 /// The locals of function `func` that the loop with header `header` leaves alone or
@@ -225,8 +225,9 @@ struct InlineSite {
 /// [`build`] entered at pc 0 (`osr` is `None`) or at the loop header `osr`, with the
 /// locals of `ints` known to be integers there ([`build_osr_speculating`]), making
 /// the bets of `spec` (`depth` calls deep in the function being compiled). With
-/// `watch = Some((pc, locals))`, `locals` gets the values of the locals at the start
-/// of the block at `pc` ([`header_constants`]).
+/// `watch = Some((pc, locals))`, `locals` gets, for each local at the start of the
+/// block at `pc`, the constant it holds there if its value is a `const`
+/// ([`header_constants`]).
 fn build_entered(
     program: &Verified,
     func: FnId,
@@ -234,7 +235,7 @@ fn build_entered(
     ints: u64,
     spec: &dyn Speculation,
     depth: u32,
-    mut watch: Option<(Pc, &mut Vec<Value>)>,
+    mut watch: Option<(Pc, &mut Vec<Option<i64>>)>,
 ) -> Function {
     let prog = program.program();
     let source = &prog.functions[func as usize];
@@ -363,7 +364,8 @@ fn build_entered(
             params[block.index()] = made;
             if let Some((at, locals)) = watch.as_mut() {
                 if *at as usize == pc {
-                    **locals = frame.locals.clone();
+                    // Now: the values are renumbered when the function is done.
+                    **locals = frame.locals.iter().map(|&v| f.as_const(v)).collect();
                 }
             }
             frame
