@@ -542,7 +542,7 @@ fn the_constants_an_osr_variant_takes_hold_in_every_frame_at_the_header() {
             .collect();
     programs.extend(
         (0..random::seed_count(200))
-            .map(|seed| (format!("random-{seed}.mini"), random::program(seed as u64))),
+            .map(|seed| (format!("random-{seed}.mini"), random::program(seed))),
     );
     let mut seen = 0;
     for (name, source) in &programs {
