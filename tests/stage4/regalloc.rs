@@ -322,3 +322,31 @@ fn the_checker_rejects_a_swap_done_as_two_plain_moves() {
     wrong.locs[q.index()] = wrong.locs[p.index()];
     assert!(checker::check(&f, &wrong).is_err());
 }
+
+/// A guard on an `add` writes its result before its overflow check, whose deopt exit
+/// still reads the operands and the frame state: the result never shares a register
+/// with any of them, even with an operand whose last use the guard is (so the code
+/// computes the sum in its own register, with no `rax` and no move back).
+#[test]
+fn a_guarded_adds_result_never_takes_a_register_its_deopt_exit_reads() {
+    let f = stage4::ir::text::parse(
+        "function f f0 {\n\
+         b0(v0, v1):  @0\n\
+         \x20   v2 = guard add v0, v1 [f0@2: v0, v1 | v0, v1]  @2\n\
+         \x20   v3 = guard add v2, v0 [f0@5: v0, v1 | v2, v0]  @5\n\
+         \x20   return v3\n\
+         }\n",
+    )
+    .expect("parses");
+    for registers in [&ALLOCATABLE[..], &[Reg::RCX, Reg::RSI, Reg::RDI][..]] {
+        let alloc = regalloc::allocate_with(&f, registers);
+        checker::check(&f, &alloc).unwrap();
+        for &inst in &f.blocks[0].insts {
+            let data = f.inst(inst);
+            let result = alloc.loc(data.result.expect("an add has a result"));
+            data.op.for_each_arg(|v| {
+                assert_ne!(alloc.loc(v), result, "v{} in {alloc:#?}", v.0);
+            });
+        }
+    }
+}
