@@ -81,6 +81,45 @@ pub const INLINE_MAX_DEPTH: u32 = 3;
 /// 920 bytes of bytecode): it bounds the code a compile makes, whatever the calls.
 pub const INLINE_BUDGET: u32 = 400;
 
+/// The ways out of loops in `code`: `(pc, jumped)` for each conditional jump at `pc`
+/// whose successor that way (its target when `jumped`, else `pc + 1`) is outside a
+/// loop the jump is in — a loop being the pcs from a `loop` instruction's target (its
+/// header) to the `loop` itself.
+///
+/// The optimizer never bets that such a way is not taken. The profile of a loop that
+/// was entered by on-stack replacement, or that is still in its first run when its
+/// function is compiled, has never seen the loop end: its exit is a way not seen
+/// yet, not one never taken. Betting on it costs a deopt when the loop ends (and,
+/// on an inner loop, the time until the recompile), and gains nothing — worse, the
+/// guard hides from the passes the range the loop's test gives its variable (the
+/// `bounds` pass reads a branch's condition, not a guard's). HotSpot is as careful:
+/// it prunes a branch by its counts, and a loop's exit has counted every trip.
+pub fn loop_exits(code: &[Instr]) -> Vec<(Pc, bool)> {
+    let loops: Vec<(usize, usize)> = code
+        .iter()
+        .enumerate()
+        .filter_map(|(end, instr)| match instr {
+            Instr::Loop(header) => Some((*header as usize, end)),
+            _ => None,
+        })
+        .collect();
+    let mut exits = Vec::new();
+    for (pc, instr) in code.iter().enumerate() {
+        let (Instr::JumpIfFalse(target) | Instr::JumpIfTrue(target)) = *instr else {
+            continue;
+        };
+        for (jumped, to) in [(true, target as usize), (false, pc + 1)] {
+            let leaves = loops.iter().any(|&(header, end)| {
+                (header..=end).contains(&pc) && !(header..=end).contains(&to)
+            });
+            if leaves {
+                exits.push((pc as Pc, jumped));
+            }
+        }
+    }
+    exits
+}
+
 /// What stage 6's caches said of one site when the snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SiteBet {
@@ -105,6 +144,9 @@ pub struct FeedbackSpeculation {
     dropped: HashSet<(FnId, Pc)>,
     /// Each function's bytecode length, for the inlining bound.
     sizes: Vec<usize>,
+    /// The ways out of loops: `(function, pc of a conditional jump, jumped)` when
+    /// that way leaves a loop the jump is in (see [`loop_exits`]). Never a bet.
+    exits: HashSet<(FnId, Pc, bool)>,
     /// Bytecode instructions left to inline in this compile.
     budget: AtomicU32,
 }
@@ -152,6 +194,14 @@ impl FeedbackSpeculation {
             sites,
             dropped: dropped.into_iter().collect(),
             sizes: program.functions.iter().map(|f| f.code.len()).collect(),
+            exits: (0..program.functions.len() as FnId)
+                .flat_map(|func| {
+                    let code = &program.functions[func as usize].code;
+                    loop_exits(code)
+                        .into_iter()
+                        .map(move |(pc, jumped)| (func, pc, jumped))
+                })
+                .collect(),
             budget: AtomicU32::new(INLINE_BUDGET),
         }
     }
@@ -192,11 +242,13 @@ impl Speculation for FeedbackSpeculation {
         if self.dropped(func, pc) {
             return None;
         }
-        match self.flags(func, pc) & (TAKEN | NOT_TAKEN) {
-            TAKEN => Some(true),
-            NOT_TAKEN => Some(false),
-            _ => None,
-        }
+        let jumped = match self.flags(func, pc) & (TAKEN | NOT_TAKEN) {
+            TAKEN => true,
+            NOT_TAKEN => false,
+            _ => return None,
+        };
+        // A loop's exit not seen yet is a loop still running, not a way never taken.
+        (!self.exits.contains(&(func, pc, !jumped))).then_some(jumped)
     }
 
     fn field_hit(&self, func: FnId, pc: Pc) -> bool {

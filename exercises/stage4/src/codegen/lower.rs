@@ -248,15 +248,27 @@ impl FnGen<'_> {
         let Some(v) = self.f.inst(inst).result else {
             return ACC;
         };
-        if self.deopt_to.is_some() {
-            // A guard's result may share a register with a value of its frame state,
-            // which its deopt exit still reads: it is written after the checks.
+        let Some(Loc::Reg(r)) = self.alloc.locs[v.index()] else {
+            return ACC;
+        };
+        if keep.iter().any(|&k| self.opnd(k) == Opnd::Reg(r)) {
             return ACC;
         }
-        match self.alloc.locs[v.index()] {
-            Some(Loc::Reg(r)) if keep.iter().all(|&k| self.opnd(k) != Opnd::Reg(r)) => r,
-            _ => ACC,
+        if self.deopt_to.is_some() {
+            // A guard's result may share a register with a value of its frame state,
+            // which its deopt exit still reads: then it is computed in `ACC` and
+            // written after the checks. (The exit reads nothing else: a register no
+            // state value is in may be written before them.)
+            let mut shared = false;
+            self.f
+                .inst(inst)
+                .op
+                .for_each_arg(|a| shared |= self.opnd(a) == Opnd::Reg(r));
+            if shared {
+                return ACC;
+            }
         }
+        r
     }
 
     /// `rax = cond ? 1 : 0`, tagged, from the flags.

@@ -10,7 +10,7 @@
 //! block, so one interval per value (its first to its last live position) is
 //! conservative but exact enough: the order keeps loops contiguous.
 
-use crate::ir::{Block, Function, Value};
+use crate::ir::{Block, Function, GuardKind, Op, Value};
 
 use super::{clobbers, is_constant};
 
@@ -149,6 +149,18 @@ pub fn intervals(f: &Function, numbering: &Numbering) -> Vec<Interval> {
     intervals_with(f, numbering, &live_in(f, &order))
 }
 
+/// True for a guard whose instruction is arithmetic that may overflow (see
+/// [`intervals_with`]).
+fn guards_arithmetic(op: &Op) -> bool {
+    match op {
+        Op::Guard(guard) => matches!(
+            guard.kind,
+            GuardKind::Op(Op::Binary(..) | Op::Neg(_) | Op::Shl(..))
+        ),
+        _ => false,
+    }
+}
+
 /// [`intervals`], from the values `live_in` each block (as [`live_in`] gives them).
 pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet]) -> Vec<Interval> {
     let order = numbering.order(f);
@@ -180,9 +192,17 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
         for &inst in &block.insts {
             let data = f.inst(inst);
             let pos = numbering.inst_pos[inst.index()];
+            // A guard on arithmetic reads its operands and state until its checks are
+            // done, after its result is written: they reach past the result's start
+            // (the result never shares their register, so it is computed in place).
+            let read_until = if guards_arithmetic(&data.op) {
+                pos + 1
+            } else {
+                pos
+            };
             data.op.for_each_arg(|v| {
                 if !is_constant(f, v) {
-                    cover(v, pos);
+                    cover(v, read_until);
                 }
             });
             if let Some(r) = data.result {

@@ -219,3 +219,61 @@ fn inlining_is_bounded_by_size_depth_and_budget() {
     assert_eq!(copies as u32, INLINE_BUDGET / small_size);
     assert!(!s.inline(MAIN, 3, small, 0));
 }
+
+/// A way out of a loop that the profile has not seen is a loop still running, not a
+/// way never taken: no bet on it (an OSR compile would deoptimize when the loop
+/// ends). A branch seen one way that stays in its loop, or leaves no loop, is a bet.
+#[test]
+fn a_loops_exit_not_seen_yet_is_no_bet() {
+    let p = load(
+        "fn f(n, a) {\n\
+         let i = 0; let s = 0;\n\
+         while i < n {\n\
+           let j = 0;\n\
+           while j < n { if a[j] { s = s + 1; } j = j + 1; }\n\
+           i = i + 1;\n\
+         }\n\
+         if s { return s; }\n\
+         return 0;\n\
+         }\n\
+         print f(3, [1, 1, 1]);",
+    );
+    let f = p.program().function_named("f").expect("defined");
+    let jumps = pcs(&p, f, |i| matches!(i, Instr::JumpIfFalse(_)));
+    // The outer loop's test, the inner loop's, the `if` in the inner loop, the `if`
+    // after the loops: each jumps when its condition is false.
+    let [outer, inner, inside, after] = jumps[..] else {
+        panic!("four conditional jumps: {jumps:?}")
+    };
+    let exits = loop_exits(&p.program().functions[f as usize].code);
+    let leaves = |pc: usize, jumped| exits.contains(&(pc as Pc, jumped));
+    assert!(leaves(outer, true) && leaves(inner, true), "{exits:?}");
+    for (pc, jumped) in [
+        (outer, false),
+        (inner, false),
+        (inside, true),
+        (inside, false),
+    ] {
+        assert!(!leaves(pc, jumped), "pc {pc} jumped {jumped}: {exits:?}");
+    }
+    assert!(!leaves(after, true) && !leaves(after, false), "{exits:?}");
+    // Each seen staying in its loop only (not jumping), or the `if`s one way.
+    let mut feedback: Vec<Vec<u8>> = p
+        .program()
+        .functions
+        .iter()
+        .map(|g| vec![0; g.code.len()])
+        .collect();
+    for pc in [outer, inner, inside, after] {
+        feedback[f as usize][pc] = NOT_TAKEN;
+    }
+    let s = FeedbackSpeculation::new(&p, feedback.clone(), None, []);
+    assert_eq!(s.branch(f, outer as Pc), None);
+    assert_eq!(s.branch(f, inner as Pc), None);
+    assert_eq!(s.branch(f, inside as Pc), Some(false));
+    assert_eq!(s.branch(f, after as Pc), Some(false));
+    // A loop that only ever exited (its body never ran) bets on exiting again.
+    feedback[f as usize][inner] = TAKEN;
+    let s = FeedbackSpeculation::new(&p, feedback, None, []);
+    assert_eq!(s.branch(f, inner as Pc), Some(true));
+}
