@@ -240,7 +240,8 @@ fn stage_7_runs_alike_with_and_without_speculation_stressed_or_not() {
         assert_eq!(code(&out), 0, "{flags:?}: {}", stderr(&out));
         assert_eq!(stdout(&out), stdout(&one), "{flags:?}");
     }
-    // Each deopt traced with the frames it rebuilt, on stderr alone.
+    // Each deopt traced with the frames it rebuilt, on stderr alone (the first guard
+    // main checks may be in a call inlined into it: one frame rebuilt, or two).
     let traced = jitlab(&[
         "run",
         "examples/shapes.mini",
@@ -256,7 +257,8 @@ fn stage_7_runs_alike_with_and_without_speculation_stressed_or_not() {
     let first: Vec<&str> = trace.lines().take(2).collect();
     assert!(
         first[0].starts_with("deopt: deopt main at pc ")
-            && first[0].contains(": stress, 1 frames rebuilt (guard "),
+            && first[0].contains(": stress, ")
+            && first[0].contains(" frames rebuilt (guard "),
         "{trace}"
     );
     assert!(first[1].starts_with("  frame 0: main at pc "), "{trace}");
