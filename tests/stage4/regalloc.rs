@@ -350,3 +350,28 @@ fn a_guarded_adds_result_never_takes_a_register_its_deopt_exit_reads() {
         }
     }
 }
+
+/// A value read only by frame states (a local the loop keeps for its deopts) costs
+/// nothing in a slot, where the deopt exit reads it as well: when registers run out
+/// it is the one spilled, not a temporary the loop computes with.
+#[test]
+fn a_value_only_frame_states_read_is_spilled_first() {
+    let f = stage4::ir::text::parse(
+        "function f f0 {\n\
+         b0(v0, v1):  @0\n\
+         \x20   jump b1(v0)\n\
+         b1(v2):  @1\n\
+         \x20   v3 = guard add v2, v2 [f0@1: v1, v2 |]  @1\n\
+         \x20   v4 = guard add v3, v3 [f0@2: v1, v3 |]  @2\n\
+         \x20   v5 = guard add v4, v3 [f0@3: v1, v4 |]  @3\n\
+         \x20   v6 = lt v5, v2  @4\n\
+         \x20   branch v6, b1(v5), b2\n\
+         b2:  @5\n\
+         \x20   return v2\n\
+         }\n",
+    )
+    .expect("parses");
+    let alloc = regalloc::allocate_with(&f, &[Reg::RCX, Reg::RSI, Reg::RDI]);
+    checker::check(&f, &alloc).unwrap();
+    assert!(matches!(alloc.loc(Value(1)), Loc::Slot(_)), "{alloc:#?}");
+}
