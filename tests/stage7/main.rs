@@ -23,4 +23,5 @@ mod feedback;
 mod policy;
 mod random;
 mod speculation;
+mod speed;
 mod stress;

@@ -1,0 +1,85 @@
+//! What speculation must not cost: the bets the engine does not make because they
+//! only lose, and the checks the speculative pipeline leaves out. (The speed itself
+//! is measured by `cargo bench`, never timed here.)
+
+use stage1::interp::Interpreter;
+use stage1::{FnId, Verified};
+use stage4::ir::{text, Pc};
+use stage4::speculation::Speculation;
+
+use super::common::{compare, deopts, isolated, load, run_on, speculating, DESIGNED};
+
+/// A loop compiled by OSR in its first run has never seen its exit, nor has the
+/// loop around it: the engine bets on neither (it would deoptimize as each ends),
+/// so a nested loop whose inner loop's first run is hot runs with no deopt at all.
+#[test]
+fn a_loops_exit_not_seen_yet_is_no_bet_so_nested_loops_never_deopt() {
+    isolated(|| {
+        let source = "fn grid(rows, cols) {\n\
+                      let s = 0;\n\
+                      let i = 0;\n\
+                      while i < rows {\n\
+                        let j = 0;\n\
+                        while j < cols { s = s + j % 7; j = j + 1; }\n\
+                        i = i + 1;\n\
+                      }\n\
+                      return s;\n\
+                      }\n\
+                      print grid(3, 60000);";
+        let verified = load("nested_loops.mini", source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("nested_loops.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(all.is_empty(), "{all:#?}");
+        let optimized = engine
+            .functions()
+            .iter()
+            .find(|f| f.name == "grid")
+            .expect("grid ran");
+        assert!(optimized.osr >= 1, "grid's inner loop was entered by OSR");
+    });
+}
+
+/// Bets on every integer and every field site (the pipeline's own test of them is
+/// stage 4's; here only what they leave behind matters).
+struct IntsAndFields;
+
+impl Speculation for IntsAndFields {
+    fn int_result(&self, _: FnId, _: Pc) -> bool {
+        true
+    }
+    fn no_overflow(&self, _: FnId, _: Pc) -> bool {
+        true
+    }
+    fn branch(&self, _: FnId, _: Pc) -> Option<bool> {
+        None
+    }
+    fn field_hit(&self, _: FnId, _: Pc) -> bool {
+        true
+    }
+    fn call_target(&self, _: FnId, _: Pc) -> Option<FnId> {
+        None
+    }
+    fn inline(&self, _: FnId, _: Pc, _: FnId, _: u32) -> bool {
+        false
+    }
+}
+
+/// A field stored and loaded again: value numbering forwards the stored sum to the
+/// load, whose result the builder guarded as an integer. The sum is one, so the
+/// late passes drop that guard: one `guard int` is left (the first load's).
+#[test]
+fn a_guard_on_a_value_known_to_be_an_integer_goes() {
+    let verified: Verified = load(
+        "forwarded.mini",
+        "fn bump(p) { p.x = p.x + 1; return p.x * 2; }\n\
+         print bump({x: 1});",
+    );
+    let bump = verified.program().function_named("bump").expect("defined");
+    let (ir, _) = stage4::tiered::speculative_ir(&verified, bump, None, 0, true, &IntsAndFields)
+        .expect("compiles");
+    let printed = text::print(&ir);
+    assert_eq!(printed.matches("guard int").count(), 1, "{printed}");
+    assert_eq!(printed.matches("guard get_field").count(), 1, "{printed}");
+}
