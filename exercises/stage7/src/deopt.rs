@@ -36,8 +36,14 @@ pub struct Deoptimizing;
 /// `&'static`).
 pub static DEOPTIMIZER: Deoptimizing = Deoptimizing;
 
-/// The late passes over speculative IR.
-const LATE: &[(&str, Pass)] = &[("speculate", crate::speculate::run)];
+/// The late passes over speculative IR: the checkpoints become guards or go
+/// ([`crate::speculate`]), then stage 4's `checks` again — value numbering may have
+/// forwarded a stored integer to a load whose result the builder guarded, and a
+/// `guard int` of a known integer goes.
+const LATE: &[(&str, Pass)] = &[
+    ("speculate", crate::speculate::run),
+    ("checks", stage4::passes::checks::run),
+];
 
 impl Deoptimizer for Deoptimizing {
     fn late_passes(&self) -> &'static [(&'static str, Pass)] {

@@ -83,7 +83,14 @@ impl Weights {
             block.params.iter().for_each(|&p| count(p));
             for &inst in &block.insts {
                 let data = f.inst(inst);
-                data.op.for_each_arg(&mut count);
+                match &data.op {
+                    // A frame state's values are read only by the deopt exit, as well
+                    // from a slot as from a register: they cost a slot nothing, and
+                    // a value that lives on only for states is the one to spill.
+                    Op::Guard(guard) => guard.for_each_checked(&mut count),
+                    Op::Checkpoint(_) => {}
+                    op => op.for_each_arg(&mut count),
+                }
                 if let Some(r) = data.result {
                     count(r);
                 }
@@ -92,11 +99,15 @@ impl Weights {
             for &inst in &block.insts {
                 let data = f.inst(inst);
                 if let Some(r) = data.result {
-                    data.op.for_each_arg(|a| {
+                    let mut partner = |a: Value| {
                         if !is_constant(f, a) {
                             partners[r.index()].push(a);
                         }
-                    });
+                    };
+                    match &data.op {
+                        Op::Guard(guard) => guard.for_each_checked(&mut partner),
+                        op => op.for_each_arg(&mut partner),
+                    }
                 }
             }
             for call in block.term.calls() {
