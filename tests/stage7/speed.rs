@@ -77,9 +77,44 @@ fn a_guard_on_a_value_known_to_be_an_integer_goes() {
          print bump({x: 1});",
     );
     let bump = verified.program().function_named("bump").expect("defined");
-    let (ir, _) = stage4::tiered::speculative_ir(&verified, bump, None, 0, true, &IntsAndFields)
-        .expect("compiles");
+    let (ir, _) = stage4::tiered::speculative_ir(
+        &verified,
+        bump,
+        None,
+        0,
+        true,
+        &IntsAndFields,
+        &stage7::deopt::DEOPTIMIZER,
+    )
+    .expect("compiles");
     let printed = text::print(&ir);
     assert_eq!(printed.matches("guard int").count(), 1, "{printed}");
     assert_eq!(printed.matches("guard get_field").count(), 1, "{printed}");
+}
+
+/// A guarded `add` computes its sum in its left operand's register (`s`, which no
+/// one reads after the loop): when it overflows, its deopt stub subtracts again
+/// before the frame state is read, so the interpreter redoes the add on the sum's
+/// true operand and raises the same error at the same trip (with the operand left
+/// wrapped, it would add on, finish the loop and print).
+#[test]
+fn an_add_that_overflows_in_place_deopts_with_its_operand_restored() {
+    isolated(|| {
+        let source = "fn run(n, step) {\n\
+                      let s = 0;\n\
+                      let i = 0;\n\
+                      while i < n { s = s + step; i = i + 1; }\n\
+                      return i;\n\
+                      }\n\
+                      print run(30000, 184467440737095);";
+        let verified = load("overflow_in_place.mini", source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("overflow_in_place.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(
+            all.iter().any(|d| d.reason == "overflow" && d.line == 4),
+            "{all:#?}"
+        );
+    });
 }
