@@ -259,11 +259,12 @@ impl FnGen<'_> {
             // which its deopt exit still reads: then it is computed in `ACC` and
             // written after the checks. (The exit reads nothing else: a register no
             // state value is in may be written before them.)
+            // The left operand of an `add` or `sub` may be overwritten: its deopt stub
+            // undoes the operation first (`regalloc::liveness::undone_in_place`).
+            let op = &self.f.inst(inst).op;
+            let undone = crate::regalloc::liveness::undone_in_place(op);
             let mut shared = false;
-            self.f
-                .inst(inst)
-                .op
-                .for_each_arg(|a| shared |= self.opnd(a) == Opnd::Reg(r));
+            op.for_each_arg(|a| shared |= Some(a) != undone && self.opnd(a) == Opnd::Reg(r));
             if shared {
                 return ACC;
             }
@@ -343,6 +344,8 @@ impl FnGen<'_> {
             (a, b)
         };
         let dst = self.result_reg(inst, &[b]);
+        // A guard's operand overwritten in place: its deopt stub undoes the operation.
+        let undo = self.deopt_to.is_some() && self.opnd(a) == Opnd::Reg(dst);
         self.load(dst, a);
         let src = self.rmi(b, TMP);
         if subtract {
@@ -350,6 +353,11 @@ impl FnGen<'_> {
         } else {
             self.asm.add(dst, src);
         }
+        let overflow = if undo {
+            self.undo_stub(dst, src, subtract, overflow)
+        } else {
+            overflow
+        };
         self.asm.jcc(Cond::O, overflow);
         self.store_result(inst, dst);
         // exercise-end
