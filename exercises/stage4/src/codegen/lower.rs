@@ -259,11 +259,12 @@ impl FnGen<'_> {
             // which its deopt exit still reads: then it is computed in `ACC` and
             // written after the checks. (The exit reads nothing else: a register no
             // state value is in may be written before them.)
+            // The left operand of an `add` or `sub` may be overwritten: its deopt stub
+            // undoes the operation first (`regalloc::liveness::undone_in_place`).
+            let op = &self.f.inst(inst).op;
+            let undone = crate::regalloc::liveness::undone_in_place(op);
             let mut shared = false;
-            self.f
-                .inst(inst)
-                .op
-                .for_each_arg(|a| shared |= self.opnd(a) == Opnd::Reg(r));
+            op.for_each_arg(|a| shared |= Some(a) != undone && self.opnd(a) == Opnd::Reg(r));
             if shared {
                 return ACC;
             }

@@ -92,6 +92,18 @@ struct DeoptExit {
     depth: u32,
 }
 
+/// An out-of-line stub that undoes a guarded `add` (`sub` with `subtract`) of `src`
+/// into `dst`, which held the left operand, then jumps to the guard's deopt stub
+/// `to`: the operand is back in its register for the frame state.
+#[derive(Clone, Copy)]
+struct Undo {
+    label: Label,
+    dst: Reg,
+    src: stage2::RegMemImm<Reg>,
+    subtract: bool,
+    to: Label,
+}
+
 /// An out-of-line stub raising error `kind` (a code, or `KIND_RECORDED`) at `pc`.
 #[derive(Clone, Copy)]
 struct Stub {
@@ -131,6 +143,9 @@ pub(crate) struct FnGen<'a> {
     /// Each block's label.
     labels: Vec<Label>,
     stubs: Vec<Stub>,
+    /// The undo stubs of guarded `add`s and `sub`s computed in their left operand's
+    /// register (see [`FnGen::undo_stub`]).
+    undos: Vec<Undo>,
     /// The one exit path of errors.
     raise: Label,
     /// Bytes of saved registers and spill slots below `rbp`.
@@ -375,6 +390,7 @@ fn generate_with<'a>(
         sites: entry.sites,
         labels,
         stubs: Vec::new(),
+        undos: Vec::new(),
         raise,
         saved_bytes,
         frame_size,
@@ -618,6 +634,15 @@ impl FnGen<'_> {
             .deoptimizer
             .expect("guards are generated with a deoptimizer");
         let table = deoptimizer.table(&self.records);
+        for undo in std::mem::take(&mut self.undos) {
+            self.asm.bind(undo.label);
+            if undo.subtract {
+                self.asm.add(undo.dst, undo.src);
+            } else {
+                self.asm.sub(undo.dst, undo.src);
+            }
+            self.asm.jmp(undo.to);
+        }
         let common = self.asm.new_label();
         for (number, exit) in self.deopts.clone().into_iter().enumerate() {
             let stubs = [(Some(exit.label), 0), (exit.stress, deopt::STRESS_BIT)];
@@ -666,6 +691,28 @@ impl FnGen<'_> {
         self.asm.add(FRAMES_LEFT, Imm32(1));
         self.gen_leave();
         Some(table)
+    }
+
+    /// A label that undoes `dst += src` (`dst -= src` with `subtract`) and goes on to
+    /// the deopt stub `to`, emitted out of line with the deopt exits: a guarded
+    /// `add` or `sub` that overflowed in its left operand's register gives the
+    /// operand back before the frame state is read.
+    fn undo_stub(
+        &mut self,
+        dst: Reg,
+        src: stage2::RegMemImm<Reg>,
+        subtract: bool,
+        to: Label,
+    ) -> Label {
+        let label = self.asm.new_label();
+        self.undos.push(Undo {
+            label,
+            dst,
+            src,
+            subtract,
+            to,
+        });
+        label
     }
 
     /// The deopt stub of guard `inst`, made (with its record, and its stress check

@@ -10,7 +10,7 @@
 //! block, so one interval per value (its first to its last live position) is
 //! conservative but exact enough: the order keeps loops contiguous.
 
-use crate::ir::{Block, Function, GuardKind, Op, Value};
+use crate::ir::{BinOp, Block, Function, GuardKind, Op, Value};
 
 use super::{clobbers, is_constant};
 
@@ -161,6 +161,21 @@ fn guards_arithmetic(op: &Op) -> bool {
     }
 }
 
+/// The operand of a guarded `add` or `sub` that its result may overwrite in place:
+/// the left one, unless both are the same value. Its deopt stub undoes the
+/// operation first (`sub` what was added, `add` what was subtracted: wrapping
+/// arithmetic gives the operand back exactly), so the operand need not outlive the
+/// result's start (see `codegen`'s guard lowering).
+pub fn undone_in_place(op: &Op) -> Option<Value> {
+    match op {
+        Op::Guard(guard) => match guard.kind {
+            GuardKind::Op(Op::Binary(BinOp::Add | BinOp::Sub, a, b)) if a != b => Some(a),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// [`intervals`], from the values `live_in` each block (as [`live_in`] gives them).
 pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet]) -> Vec<Interval> {
     let order = numbering.order(f);
@@ -195,14 +210,17 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
             // A guard on arithmetic reads its operands and state until its checks are
             // done, after its result is written: they reach past the result's start
             // (the result never shares their register, so it is computed in place).
+            // (But the left operand of an `add` or `sub`, which the deopt stub
+            // restores: see [`undone_in_place`].)
             let read_until = if guards_arithmetic(&data.op) {
                 pos + 1
             } else {
                 pos
             };
+            let undone = undone_in_place(&data.op);
             data.op.for_each_arg(|v| {
                 if !is_constant(f, v) {
-                    cover(v, read_until);
+                    cover(v, if Some(v) == undone { pos } else { read_until });
                 }
             });
             if let Some(r) = data.result {
