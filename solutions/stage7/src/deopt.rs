@@ -37,11 +37,13 @@ pub struct Deoptimizing;
 pub static DEOPTIMIZER: Deoptimizing = Deoptimizing;
 
 /// The late passes over speculative IR: the checkpoints become guards or go
-/// ([`crate::speculate`]), then stage 4's `checks` again — value numbering may have
+/// ([`crate::speculate`]), call-target guards on a known function go
+/// ([`crate::callees`]), then stage 4's `checks` again — value numbering may have
 /// forwarded a stored integer to a load whose result the builder guarded, and a
 /// `guard int` of a known integer goes.
 const LATE: &[(&str, Pass)] = &[
     ("speculate", crate::speculate::run),
+    ("callees", crate::callees::run),
     ("checks", stage4::passes::checks::run),
 ];
 

@@ -29,6 +29,7 @@
 //! - [`cli`]: the engine on the command line (`cargo run -p stage7 -- run FILE`);
 //! - [`dump`]: `dump --ir`, the speculative IR of each compile of a run.
 
+pub mod callees;
 pub mod cli;
 pub mod deopt;
 pub mod dump;
