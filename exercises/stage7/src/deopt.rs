@@ -37,12 +37,16 @@ pub struct Deoptimizing;
 pub static DEOPTIMIZER: Deoptimizing = Deoptimizing;
 
 /// The late passes over speculative IR: the checkpoints become guards or go
-/// ([`crate::speculate`]), then stage 4's `checks` again — value numbering may have
+/// ([`crate::speculate`]), call-target guards on a known function go
+/// ([`crate::callees`]), then stage 4's `checks` again — value numbering may have
 /// forwarded a stored integer to a load whose result the builder guarded, and a
-/// `guard int` of a known integer goes.
+/// `guard int` of a known integer goes — and `cleanup`, which numbers the values
+/// densely again (the IR text reads back as printed).
 const LATE: &[(&str, Pass)] = &[
     ("speculate", crate::speculate::run),
+    ("callees", crate::callees::run),
     ("checks", stage4::passes::checks::run),
+    ("cleanup", stage4::passes::cleanup::run),
 ];
 
 impl Deoptimizer for Deoptimizing {

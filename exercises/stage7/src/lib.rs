@@ -35,6 +35,7 @@
     clippy::never_loop
 )]
 
+pub mod callees;
 pub mod cli;
 pub mod deopt;
 pub mod dump;
