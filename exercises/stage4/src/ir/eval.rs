@@ -34,8 +34,17 @@ use stage1::{ErrorKind, FnId, Instr, RuntimeError, Value, Verified};
 use super::{BinOp, CmpOp, Function, Guard, GuardKind, Inst, Op, Terminator, ENTRY};
 use crate::passes::fold;
 
+/// How many blocks a run may enter before the evaluator gives up. It is a tool for
+/// tests: a pass that wrongly proves a loop's condition constant turns a program that
+/// ends into one that never does, and a test should then fail with a message, not
+/// hang (the corpus' longest program enters a few million blocks).
+pub const BLOCK_LIMIT: u64 = 50_000_000;
+
 /// Runs `program` from the IR of its functions (`functions[i]` is function `i`),
 /// printing to `out`: `main`'s value, formatted as `print` would, or the error.
+///
+/// # Panics
+/// After [`BLOCK_LIMIT`] blocks: the IR does not end where the program would.
 pub fn run(
     program: &Verified,
     functions: &[Function],
@@ -82,6 +91,7 @@ pub fn run_counted(
         interpreter: None,
         stress,
         counts: GuardCounts::default(),
+        blocks: 0,
     };
     let result = match e.call(stage1::bytecode::MAIN, &[]) {
         Ok(v) => Ok(format_value(prog, &e.heap, v)),
@@ -111,6 +121,8 @@ struct Evaluator<'a> {
     stress: Option<u64>,
     /// Guards run and deoptimizations so far (`run` paces `stress`).
     counts: GuardCounts,
+    /// Blocks entered so far, against [`BLOCK_LIMIT`].
+    blocks: u64,
 }
 
 /// The integer in `v`, which an IR invariant says is one.
@@ -128,6 +140,13 @@ impl Evaluator<'_> {
         }
         let mut block = ENTRY;
         loop {
+            self.blocks += 1;
+            assert!(
+                self.blocks <= BLOCK_LIMIT,
+                "the IR evaluator entered {BLOCK_LIMIT} blocks without the program ending: \
+                 the IR loops where the program may end (a pass that proves a loop's \
+                 condition constant, or a lattice that forgets a value varies?)"
+            );
             let data = f.block(block);
             for &inst in &data.insts {
                 let result = match &f.inst(inst).op {
