@@ -121,14 +121,25 @@ fn verdict(run: SuiteRun) -> Verdict {
     }
 }
 
+/// How many times the unmutated suite's run a mutant's run may take (a mutant that
+/// makes programs loop is stopped by the suite's own per-program timeouts; this bounds
+/// the rest).
+pub const TIMEOUT_FACTOR: u32 = 3;
+/// The least timeout per run of a suite, however fast the unmutated run was.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(90);
+/// The timeout of the unmutated run when none is given: long enough for any stage.
+const BASELINE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// Options of `cargo xtask mutants`.
 pub struct Options {
     /// Only these stages (all with a data file when empty).
     pub stages: Vec<u32>,
     /// Only the mutants of this hole.
     pub hole: Option<String>,
-    /// Per run of the suite.
-    pub timeout: Duration,
+    /// Per run of the suite with a mutant; `None`: [`TIMEOUT_FACTOR`] times the
+    /// unmutated suite's run, at least [`MIN_TIMEOUT`] (a stage 7 suite takes minutes
+    /// on a loaded machine, a stage 1 suite seconds).
+    pub timeout: Option<Duration>,
     /// Only plant each mutant (checking that it applies), run nothing.
     pub dry_run: bool,
 }
@@ -167,7 +178,17 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         let scratch = scratch.as_ref().expect("made unless a dry run");
         // The unmutated solution must pass, or no verdict means anything.
         scratch.set_learner(stage, &learner_tree(root, stage, &|_| true, None)?)?;
-        match scratch.run_suite(stage, options.timeout) {
+        let start = Instant::now();
+        let baseline = scratch.run_suite(stage, options.timeout.unwrap_or(BASELINE_TIMEOUT));
+        let timeout = options
+            .timeout
+            .unwrap_or_else(|| (start.elapsed() * TIMEOUT_FACTOR).max(MIN_TIMEOUT));
+        println!(
+            "  the solution's suite ran {} s; each mutant's run may take {} s",
+            start.elapsed().as_secs(),
+            timeout.as_secs()
+        );
+        match baseline {
             SuiteRun::Finished(t) if t.values().all(|s| *s != Status::Failed) => {}
             other => {
                 return Err(format!(
@@ -186,7 +207,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
             let v = match learner_tree(root, stage, &|_| true, Some(m)) {
                 Ok(tree) => {
                     scratch.set_learner(stage, &tree)?;
-                    verdict(scratch.run_suite(stage, options.timeout))
+                    verdict(scratch.run_suite(stage, timeout))
                 }
                 Err(e) => Verdict::Invalid(e),
             };
