@@ -18,7 +18,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use jitlab_benches::{large_program, Kernel, ENGINES, KERNELS, LARGE_FUNCTIONS};
 
-/// One group per kernel at its file's size: `rust`, then a row per engine.
+/// One group per kernel at its file's size: `rust` (and `rust_inlined` where the
+/// kernel has it), then a row per engine.
 fn kernels(c: &mut Criterion) {
     for kernel in KERNELS {
         kernel_group(c, kernel, kernel.name.to_string(), kernel.size);
@@ -42,6 +43,9 @@ fn kernel_group(c: &mut Criterion, kernel: &Kernel, name: String, n: i64) {
         group.sampling_mode(SamplingMode::Flat);
     }
     group.bench_function("rust", |b| b.iter(|| (kernel.rust)(n)));
+    if let Some(inlined) = kernel.rust_inlined {
+        group.bench_function("rust_inlined", |b| b.iter(|| inlined(n)));
+    }
     for engine in ENGINES {
         // A fresh engine per run, made outside the timing: a run leaves its heap
         // behind (there is no garbage collector), and the next run must not pay for

@@ -34,6 +34,10 @@ pub struct Kernel {
     pub long_size: i64,
     /// The same computation in Rust at size `n`, returning the printed checksum.
     pub rust: fn(i64) -> i64,
+    /// For a kernel whose cost is its calls: the same Rust with every call inlined
+    /// (the row `rust_inlined`), the floor that a JIT's inlining can approach but
+    /// not pass, since what is left is the kernel's own arithmetic.
+    pub rust_inlined: Option<fn(i64) -> i64>,
 }
 
 impl Kernel {
@@ -77,6 +81,7 @@ pub const KERNELS: &[Kernel] = &[
         size: FIB_N,
         long_size: FIB_LONG,
         rust: |n| fib(black_box(n)),
+        rust_inlined: None,
     },
     Kernel {
         name: "loop",
@@ -85,6 +90,7 @@ pub const KERNELS: &[Kernel] = &[
         size: LOOP_N,
         long_size: LOOP_LONG,
         rust: |n| arith_loop(black_box(n)),
+        rust_inlined: None,
     },
     Kernel {
         name: "sieve",
@@ -93,6 +99,7 @@ pub const KERNELS: &[Kernel] = &[
         size: SIEVE_N,
         long_size: SIEVE_LONG,
         rust: |n| sieve(black_box(n)),
+        rust_inlined: None,
     },
     Kernel {
         name: "matmul",
@@ -101,6 +108,7 @@ pub const KERNELS: &[Kernel] = &[
         size: MATMUL_N,
         long_size: MATMUL_LONG,
         rust: |n| matmul(black_box(n)),
+        rust_inlined: None,
     },
     Kernel {
         name: "objects",
@@ -109,6 +117,7 @@ pub const KERNELS: &[Kernel] = &[
         size: OBJECTS_N,
         long_size: OBJECTS_LONG,
         rust: |n| objects(black_box(n)),
+        rust_inlined: None,
     },
     Kernel {
         name: "calls",
@@ -117,6 +126,7 @@ pub const KERNELS: &[Kernel] = &[
         size: CALLS_N,
         long_size: CALLS_LONG,
         rust: |n| calls(black_box(n)),
+        rust_inlined: Some(|n| calls_inlined(black_box(n))),
     },
     Kernel {
         name: "polymorphic",
@@ -125,6 +135,7 @@ pub const KERNELS: &[Kernel] = &[
         size: POLYMORPHIC_N,
         long_size: POLYMORPHIC_LONG,
         rust: |n| polymorphic(black_box(n)),
+        rust_inlined: None,
     },
 ];
 
@@ -305,6 +316,24 @@ pub fn calls(n: i64) -> i64 {
     let mut sum = 0;
     for i in 0..n {
         sum = step(sum, i, f);
+    }
+    sum
+}
+
+/// `calls.mini` with every call inlined: `add` still called through a function
+/// value, which the compiler sees is always `add`, as a JIT's guarded inlining
+/// does. What remains is the loop-carried chain `(sum + sq) % 1000003`, whose
+/// latency bounds the loop.
+pub fn calls_inlined(n: i64) -> i64 {
+    #[inline(always)]
+    fn add(a: i64, b: i64) -> i64 {
+        a + b
+    }
+    let f: fn(i64, i64) -> i64 = add;
+    let mut sum = 0;
+    for i in 0..n {
+        let x = i % 10;
+        sum = f(sum, x * x) % 1_000_003;
     }
     sum
 }
@@ -521,6 +550,16 @@ mod tests {
         for (kernel, checksum) in KERNELS.iter().zip(long) {
             let n = kernel.long_size;
             assert_eq!((kernel.rust)(n), checksum, "kernel {} at {n}", kernel.name);
+            if let Some(inlined) = kernel.rust_inlined {
+                for n in [0, 1, 9, 10, 11, kernel.size, n] {
+                    assert_eq!(
+                        inlined(n),
+                        (kernel.rust)(n),
+                        "{} inlined at {n}",
+                        kernel.name
+                    );
+                }
+            }
         }
     }
 
