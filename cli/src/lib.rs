@@ -13,6 +13,7 @@ pub mod stats;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -403,7 +404,6 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
         say!("error: {message}");
         return ExitCode::from(USAGE_ERROR);
     }
-    // Asked before anything is opened, which could take the closed descriptor's number.
     let closed = stdout_is_closed();
     on_big_stack(|| {
         let program = match load(stage, &args.file) {
@@ -439,28 +439,38 @@ pub fn run<S: Stage + ?Sized>(stage: &S, args: &RunArgs) -> ExitCode {
 
 /// Whether standard output was closed when `jitlab` started (`jitlab run f >&-`).
 /// Rust's runtime puts `/dev/null`, opened read-write, in place of a closed standard
-/// descriptor, so what a program prints would vanish and the run exit 0; a program
-/// that prints must fail with `cannot write output` instead. A shell's `> /dev/null`
-/// opens it write-only, and stays a place a program may print to.
+/// descriptor before `main`, so what a program prints would vanish and the run exit
+/// 0; a program that prints must fail with `cannot write output` instead. The
+/// answer is recorded before Rust's runtime starts ([`RECORD_STDOUT_BEFORE_MAIN`]):
+/// afterwards a closed descriptor cannot be told from a `/dev/null` the caller
+/// opened read-write on purpose, as Python's `subprocess.DEVNULL` and Node's
+/// `'ignore'` do — output sent there is discarded, and the run succeeds.
 fn stdout_is_closed() -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        let target = std::fs::read_link("/proc/self/fd/1");
-        if target.ok().as_deref() != Some(Path::new("/dev/null")) {
-            return false;
-        }
-        // `flags:\t0100002`: octal, the access mode in the low two bits (2: O_RDWR).
-        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
-        info.lines()
-            .find_map(|line| line.strip_prefix("flags:"))
-            .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
-            .is_some_and(|flags| flags & 0o3 == 0o2)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        false
-    }
+    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
 }
+
+/// Set before `main` when descriptor 1 was not open at process start.
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Records [`STDOUT_CLOSED_AT_START`] before `main`: an entry of the ELF
+/// `.init_array` section is a function the loader calls before the program's
+/// `main`, where Rust's runtime fills closed standard descriptors. `#[used]` keeps
+/// the entry in every binary that links this crate (`jitlab`, `cargo run -p stageN`).
+/// On Linux `/proc/self/fd/1` is a link while descriptor 1 is open; where `/proc`
+/// is not mounted nothing is recorded and output is written as usual.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static RECORD_STDOUT_BEFORE_MAIN: extern "C" fn() = {
+    extern "C" fn record() {
+        let fds = Path::new("/proc/self/fd");
+        let closed = fds.is_dir()
+            && std::fs::read_link(fds.join("1"))
+                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        STDOUT_CLOSED_AT_START.store(closed, Ordering::Relaxed);
+    }
+    record
+};
 
 /// The program's output when standard output is closed: every write fails.
 struct ClosedStdout;

@@ -593,7 +593,7 @@ fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
         "many.mini",
         "let i = 0;\nwhile i < 100000 { print i; i = i + 1; }\n",
     );
-    for stage in ["1", "3", "4"] {
+    for stage in ["1", "3", "4", "7"] {
         // `| head -0`: the reading end is gone before the program writes.
         let mut child = Command::new(env!("CARGO_BIN_EXE_jitlab"))
             .args(["run", "--stage", stage, many.to_str().unwrap()])
@@ -630,6 +630,20 @@ fn a_program_that_prints_to_a_closed_stdout_fails_with_cannot_write_output() {
                 );
             }
         }
+        // `1<>/dev/null`: open, read-write, as Python's `subprocess.DEVNULL` and
+        // Node's `'ignore'` give it; indistinguishable from a closed descriptor once
+        // Rust's runtime has filled it, but a place a program may print to.
+        let out = Command::new("sh")
+            .args(["-c", "exec \"$0\" run --stage \"$1\" \"$2\" 1<>/dev/null"])
+            .args([
+                env!("CARGO_BIN_EXE_jitlab"),
+                stage,
+                prints.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "stage {stage}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "stage {stage}");
     }
 }
 
