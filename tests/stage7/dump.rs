@@ -5,11 +5,15 @@
 //! the profile implies (a bet the run then lost); every guard's state has one frame
 //! per call the guard is inlined in, plus the compiled function's, and passes stage
 //! 4's frame-state check; and the text parses back to functions that print as the
-//! same text (`stage4::ir::text`), inlined frames included.
+//! same text (`stage4::ir::text`), inlined frames included. `dump --ir --osr` shows
+//! the same text for the compiles the run entered by OSR at one loop header, and
+//! refuses a loop the run never compiled.
 
+use jitlab_cli::Stage;
 use rstest::rstest;
 use stage1::{FnId, Verified};
 use stage4::ir::{text, Function, Op};
+use stage7::cli::Cli;
 
 use super::common::{designed, isolated, load};
 
@@ -254,5 +258,75 @@ fn the_asm_dump_decodes_a_table_record_for_each_guard_of_the_ir() {
         let guards = guards(&functions, &verified);
         assert!(guards.iter().any(|g| g.depth == 1), "{guards:#?}");
         assert!(asm.contains("field cache miss, inlined 1 deep"), "{asm}");
+    });
+}
+
+/// The compiles of a dump (each from its `; compile N of f: ...` line to the next)
+/// whose header line contains `title`.
+fn sections(dumped: &str, title: &str) -> Vec<String> {
+    dumped
+        .split("\n; compile ")
+        .skip(1)
+        .filter(|s| s.lines().next().is_some_and(|l| l.contains(title)))
+        .map(|s| s.trim_end().to_string())
+        .collect()
+}
+
+/// `dump --ir --osr weigh:PC --stage 7` (the command line's `ir_osr`) at the loop
+/// header of `weigh`: the speculative compiles the run entered by OSR there, the
+/// same text as in the whole dump, with the guard the designed program marks.
+#[test]
+fn the_osr_dump_shows_the_runs_speculative_compiles_entered_at_that_loop_header() {
+    isolated(|| {
+        let file = "int_to_array.mini";
+        let (whole, _, verified) = dump(file, false);
+        let weigh = verified.program().function_named("weigh").expect("weigh");
+        let header = stage4::tiered::loop_headers(&verified, weigh)[0];
+        let osr = Cli
+            .ir_osr(&verified, "weigh", header, false)
+            .expect("stage 7 dumps OSR variants")
+            .unwrap_or_else(|e| panic!("{e}\n{whole}"));
+        let title = format!(" of weigh: entered by OSR at the loop header at pc {header},");
+        let expected = sections(&whole, &title);
+        assert!(!expected.is_empty(), "no OSR compile of weigh:\n{whole}");
+        assert_eq!(sections(&osr, &title), expected, "{osr}");
+        assert_eq!(
+            osr.matches("\n; compile ").count(),
+            expected.len(),
+            "only weigh's OSR compiles:\n{osr}"
+        );
+        let functions = text::parse_all(&osr).unwrap_or_else(|e| panic!("{e}\n{osr}"));
+        assert!(
+            guards(&functions, &verified)
+                .iter()
+                .any(|g| g.func == weigh && g.reason == "not an integer"),
+            "{osr}"
+        );
+    });
+}
+
+/// `dump --ir --osr` at a loop the run never got hot, or at a pc that heads no loop:
+/// an error that says so (stage 4's non-speculative variant is not what ran).
+#[test]
+fn the_osr_dump_refuses_a_loop_the_run_did_not_compile() {
+    isolated(|| {
+        let source = "fn count(n) {\n  let i = 0;\n  while i < n {\n    i = i + 1;\n  }\n  \
+                      return i;\n}\nprint count(3);\n";
+        let verified = load("cold_loop.mini", source);
+        let count = verified.program().function_named("count").expect("count");
+        let header = stage4::tiered::loop_headers(&verified, count)[0];
+        let refused = |pc: usize| match Cli.ir_osr(&verified, "count", pc, false) {
+            Some(Err(e)) => e,
+            other => panic!("at pc {pc}: {other:?}"),
+        };
+        let cold = refused(header);
+        assert!(
+            cold.contains(&format!(
+                "no optimizing compile of count entered by OSR at pc {header}"
+            )) && cold.contains("the run entered no compile by OSR"),
+            "{cold}"
+        );
+        let nowhere = refused(header + 1);
+        assert!(nowhere.contains("is not a loop header"), "{nowhere}");
     });
 }

@@ -403,6 +403,93 @@ impl Extension for Speculator {
     }
 }
 
+/// An extension that mostly is another one ([`Wrapper::inner`]): a wrapper does
+/// differently only what concerns the optimizing compiles (their cache snapshot and
+/// bets, the deoptimizer, the events), and [`Wrapped`] asks the inner extension for
+/// everything else. `dump --ir` wraps the [`Speculator`] to write down each compile
+/// of a run; a test of this crate wraps stage 6's caches to bet at random.
+pub trait Wrapper: Send + Sync {
+    /// The extension that does what the wrapper does not.
+    fn inner(&self) -> &dyn Extension;
+
+    /// [`Extension::optimizer`]; by default the inner extension's.
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        self.inner().optimizer(heap, func)
+    }
+
+    /// [`Extension::speculation`]; by default the inner extension's.
+    fn speculation(
+        &self,
+        verified: &Verified,
+        counters: &Counters,
+        job: &Job,
+    ) -> Option<Box<dyn Speculation>> {
+        self.inner().speculation(verified, counters, job)
+    }
+
+    /// [`Extension::deoptimizer`]; by default the inner extension's.
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
+        self.inner().deoptimizer()
+    }
+
+    /// [`Extension::take_events`]; by default the inner extension's.
+    fn take_events(&self) -> Vec<Event> {
+        self.inner().take_events()
+    }
+}
+
+/// A [`Wrapper`] as the tiered engine's extension: each method is the wrapper's
+/// where the wrapper has it, else the inner extension's.
+#[derive(Debug)]
+pub struct Wrapped<W>(pub W);
+
+impl<W: Wrapper> Extension for Wrapped<W> {
+    fn object_model(&self, verified: &Verified) -> Box<dyn ObjectModel> {
+        self.0.inner().object_model(verified)
+    }
+
+    fn baseline<'h>(&self, heap: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>> {
+        self.0.inner().baseline(heap)
+    }
+
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        self.0.optimizer(heap, func)
+    }
+
+    fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String> {
+        self.0.inner().tables(heap, verified)
+    }
+
+    fn speculation(
+        &self,
+        verified: &Verified,
+        counters: &Counters,
+        job: &Job,
+    ) -> Option<Box<dyn Speculation>> {
+        self.0.speculation(verified, counters, job)
+    }
+
+    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
+        self.0.deoptimizer()
+    }
+
+    fn baseline_feedback(&self) -> Option<FeedbackCode> {
+        self.0.inner().baseline_feedback()
+    }
+
+    fn stress(&self) -> Option<i64> {
+        self.0.inner().stress()
+    }
+
+    fn deoptimized(&self, func: FnId, deopt: &Deopt) -> AfterDeopt {
+        self.0.inner().deoptimized(func, deopt)
+    }
+
+    fn take_events(&self) -> Vec<Event> {
+        self.0.take_events()
+    }
+}
+
 /// The stage 7 engine: stage 6's tiers and caches, with speculation and
 /// deoptimization.
 #[derive(Debug)]

@@ -5,8 +5,9 @@
 //! it rebuilt, on stderr), `--stress-deopt SEED` and `--deopt-every N` (deopts forced
 //! at guards, to test them), and `--stats` with the tier table, each site's cache and
 //! the deopt table; `dump --ir` and `dump --asm` run the program and print the
-//! speculative IR, or the machine code and deopt table, of each compile of the run
-//! ([`crate::dump`]). The commands themselves are the
+//! speculative IR, or the machine code and deopt table, of each compile of the run,
+//! and `dump --ir --osr [FUNCTION:]PC` the IR of those entered by OSR at that loop
+//! header ([`crate::dump`]). The commands themselves are the
 //! `jitlab-cli` crate's.
 
 use std::io::Write;
@@ -104,7 +105,12 @@ impl jitlab_cli::Stage for Cli {
         pc: usize,
         passes: bool,
     ) -> Option<Result<String, String>> {
-        stage4::cli::Cli.ir_osr(program, function, pc, passes)
+        // The speculative compiles the run entered by OSR at `pc` (`crate::dump`).
+        let listing = match program.program().function_named(function) {
+            Some(func) => crate::dump::osr_ir_listing(program, func, pc, passes),
+            None => Err(format!("no function is called '{function}'")),
+        };
+        Some(listing)
     }
 
     fn shapes(&self, program: &Verified) -> Option<Result<String, String>> {

@@ -27,7 +27,9 @@
 //! one more per inlined call (`[f0@4: v0 | > f2@2: v0 | v0]`: pc, locals, then
 //! operands), and the calls inlined are listed before the first block
 //! (`frame 1: f2 called at @4`). With `--passes`, each compile is printed as built
-//! and after every pass, the late `speculate` last.
+//! and after every pass, the late `speculate` last. With `--osr [FUNCTION:]PC`, only
+//! the compiles of that function that the run entered by OSR at that loop header
+//! ([`osr_ir_listing`]); none is an error that names the OSR compiles the run made.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -35,14 +37,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use stage1::heap::Heap;
 use stage1::interp::tiering::Counters;
-use stage1::objects::ObjectModel;
 use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
 use stage2::{Annotate, Assembler};
 use stage3::codegen::linkage::Linkage;
-use stage3::codegen::objects::ObjectCode;
 use stage3::listing::HelperNames;
-use stage3::{Deopt, FeedbackCode};
 use stage4::codegen::Entry;
 use stage4::deopt::{Deoptimizer, GuardRecord, Location};
 use stage4::ir::text;
@@ -50,14 +49,13 @@ use stage4::ir::{Function, Pc};
 use stage4::objects::{ObjectLowering, Objects};
 use stage4::regalloc::ALLOCATABLE;
 use stage4::speculation::{NoSpeculation, Speculation};
-use stage5::extension::AfterDeopt;
 use stage5::hooks::Job;
 use stage5::policy::Trigger;
 use stage5::{Extension, Tiered};
 use stage6::optimized::OptimizedCode;
 
 use crate::deopt::DEOPTIMIZER;
-use crate::engine::Speculator;
+use crate::engine::{Speculator, Wrapped, Wrapper};
 use crate::frame_state::DeoptTable;
 use crate::Options;
 
@@ -228,8 +226,9 @@ struct Compile {
 }
 
 /// Stage 7's extension ([`Speculator`]) with every optimizing compile of the run
-/// written down: each method is the speculator's, and [`Extension::speculation`]
-/// also keeps the job and a [`Recording`] of its bets.
+/// written down: as the engine's extension ([`Wrapped`]) each method is the
+/// speculator's, and `speculation` also keeps the job and a [`Recording`] of its
+/// bets.
 struct Recorder {
     speculator: Speculator,
     /// Whether the last `optimizer` call gave the compile an object lowering
@@ -242,13 +241,9 @@ struct Recorder {
     compiles: Mutex<Vec<Compile>>,
 }
 
-impl Extension for Recorder {
-    fn object_model(&self, verified: &Verified) -> Box<dyn ObjectModel> {
-        self.speculator.object_model(verified)
-    }
-
-    fn baseline<'h>(&self, heap: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>> {
-        self.speculator.baseline(heap)
+impl Wrapper for Recorder {
+    fn inner(&self) -> &dyn Extension {
+        &self.speculator
     }
 
     fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
@@ -262,10 +257,6 @@ impl Extension for Recorder {
         self.bump.store(heap.bump() as u64, Ordering::Relaxed);
         *self.objects.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         lowering
-    }
-
-    fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String> {
-        self.speculator.tables(heap, verified)
     }
 
     fn speculation(
@@ -295,22 +286,6 @@ impl Extension for Recorder {
         }))
     }
 
-    fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
-        self.speculator.deoptimizer()
-    }
-
-    fn baseline_feedback(&self) -> Option<FeedbackCode> {
-        self.speculator.baseline_feedback()
-    }
-
-    fn stress(&self) -> Option<i64> {
-        self.speculator.stress()
-    }
-
-    fn deoptimized(&self, func: FnId, deopt: &Deopt) -> AfterDeopt {
-        self.speculator.deoptimized(func, deopt)
-    }
-
     fn take_events(&self) -> Vec<Event> {
         let events = self.speculator.take_events();
         // The engine takes the events just after it asked for a job's bets: a
@@ -336,24 +311,45 @@ impl Extension for Recorder {
     }
 }
 
+/// Which optimizing compiles of the run a dump shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    /// Every one, in the order the run asked for them.
+    All,
+    /// Those of function `.0` entered by OSR at the loop header at pc `.1`
+    /// (`dump --ir --osr`).
+    Osr(FnId, usize),
+}
+
+impl Shown {
+    fn shows(self, job: &Job) -> bool {
+        match self {
+            Shown::All => true,
+            Shown::Osr(func, pc) => job.func == func && job.osr == Some(pc),
+        }
+    }
+}
+
 /// Runs `verified` with this stage's engine (output dropped, on-the-spot compiles)
 /// and returns the dump's first line, then for each optimizing compile of the run
-/// its header line and what `show` writes of it, given the compile's name
-/// (`compile 2 of f`) and its bets (a replay of the run's, or none).
+/// that `shown` takes its header line and what `show` writes of it, given the
+/// compile's name (`compile 2 of f`, numbered among all the function's compiles) and
+/// its bets (a replay of the run's, or none); and the jobs of all the run's compiles.
 fn each_compile(
     verified: &Verified,
+    shown: Shown,
     mut show: impl FnMut(&mut String, &str, &Compile, &dyn Speculation),
-) -> String {
+) -> (String, Vec<Job>) {
     let mut options = Options::default();
     // Compiles on the spot, at exactly the thresholds: the same dump every time.
     options.tiered.sync_compile = true;
-    let recorder = Arc::new(Recorder {
+    let recorder = Arc::new(Wrapped(Recorder {
         speculator: Speculator::new(&options),
         lowered: AtomicBool::new(false),
         objects: Mutex::new(None),
         bump: AtomicU64::new(0),
         compiles: Mutex::new(Vec::new()),
-    });
+    }));
     let extension: Arc<dyn Extension> = recorder.clone();
     let mut engine = Tiered::with_options(stage5::Options {
         extension: Some(extension),
@@ -364,6 +360,7 @@ fn each_compile(
     let name = |func: FnId| program.functions[func as usize].name.as_str();
     let compiles = std::mem::take(
         &mut *recorder
+            .0
             .compiles
             .lock()
             .unwrap_or_else(PoisonError::into_inner),
@@ -385,10 +382,19 @@ fn each_compile(
         if compiles.len() == 1 { "" } else { "s" },
         if deopts == 1 { "" } else { "s" },
     );
+    if let Shown::Osr(func, pc) = shown {
+        out.push_str(&format!(
+            "; shown: the compiles of {} entered by OSR at the loop header at pc {pc}\n",
+            name(func)
+        ));
+    }
     let mut count = vec![0u32; program.functions.len()];
     for compile in &compiles {
         let job = compile.job;
         count[job.func as usize] += 1;
+        if !shown.shows(&job) {
+            continue;
+        }
         let what = format!("compile {} of {}", count[job.func as usize], name(job.func));
         let entry = match job.osr {
             None => "the whole function".to_string(),
@@ -421,48 +427,115 @@ fn each_compile(
     }
     // The heap the compiles' object fast paths point into lived until now.
     drop(engine);
-    out
+    (out, compiles.iter().map(|c| c.job).collect())
+}
+
+/// Writes the IR of `compile` (named `what`, with the bets `spec`) to `out`: as
+/// [`ir_listing`] shows each compile.
+fn compile_ir(
+    out: &mut String,
+    verified: &Verified,
+    passes: bool,
+    what: &str,
+    compile: &Compile,
+    spec: &dyn Speculation,
+) {
+    let job = compile.job;
+    let mut last = String::new();
+    let mut observer = |pass: &str, f: &Function| {
+        if !passes {
+            return;
+        }
+        let now = text::print(f);
+        if now == last {
+            out.push_str(&format!("; {what}: after {pass}: no change\n"));
+        } else {
+            if pass == "built" {
+                out.push_str(&format!("; {what}: built\n{now}"));
+            } else {
+                out.push_str(&format!("; {what}: after {pass}\n{now}"));
+            }
+            last = now;
+        }
+    };
+    let built = stage4::tiered::speculative_ir_observed(
+        verified,
+        job.func,
+        job.osr,
+        job.ints,
+        compile.lowered,
+        spec,
+        &DEOPTIMIZER,
+        &mut observer,
+    );
+    match built {
+        Ok((f, _)) if !passes => out.push_str(&text::print(&f)),
+        Ok(_) => {}
+        Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
+    }
 }
 
 /// What `dump --ir --stage 7` prints of `verified`: its run (output dropped), then
 /// each optimizing compile of it, in the order the run asked for them (see the
 /// module's documentation); with `passes`, each as built and after every pass.
 pub fn ir_listing(verified: &Verified, passes: bool) -> String {
-    each_compile(verified, |out, what, compile, spec| {
-        let job = compile.job;
-        let mut last = String::new();
-        let mut observer = |pass: &str, f: &Function| {
-            if !passes {
-                return;
-            }
-            let now = text::print(f);
-            if now == last {
-                out.push_str(&format!("; {what}: after {pass}: no change\n"));
-            } else {
-                if pass == "built" {
-                    out.push_str(&format!("; {what}: built\n{now}"));
-                } else {
-                    out.push_str(&format!("; {what}: after {pass}\n{now}"));
-                }
-                last = now;
-            }
-        };
-        let built = stage4::tiered::speculative_ir_observed(
-            verified,
-            job.func,
-            job.osr,
-            job.ints,
-            compile.lowered,
-            spec,
-            &DEOPTIMIZER,
-            &mut observer,
-        );
-        match built {
-            Ok((f, _)) if !passes => out.push_str(&text::print(&f)),
-            Ok(_) => {}
-            Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
-        }
+    ir_of(verified, Shown::All, passes).0
+}
+
+/// [`each_compile`] showing the IR of each compile `shown` takes.
+fn ir_of(verified: &Verified, shown: Shown, passes: bool) -> (String, Vec<Job>) {
+    each_compile(verified, shown, |out, what, compile, spec| {
+        compile_ir(out, verified, passes, what, compile, spec)
     })
+}
+
+/// What `dump --ir --osr [FUNCTION:]PC --stage 7` prints of `verified`: its run
+/// (output dropped), then [`ir_listing`]'s text of each speculative compile of `func`
+/// that the run entered by OSR at the loop header `pc`. An error when `pc` is no
+/// loop header of `func`, or when the run made no such compile (the loop never got
+/// hot enough, or the whole function was optimized first): it names the OSR
+/// compiles the run made.
+pub fn osr_ir_listing(
+    verified: &Verified,
+    func: FnId,
+    pc: usize,
+    passes: bool,
+) -> Result<String, String> {
+    let f = &verified.program().functions[func as usize];
+    let headers = stage4::tiered::loop_headers(verified, func);
+    if !headers.contains(&pc) {
+        let list: Vec<String> = headers.iter().map(usize::to_string).collect();
+        return Err(format!(
+            "pc {pc} of {} is not a loop header (the target of a loop instruction); its \
+             loop headers are at pcs [{}]",
+            f.name,
+            list.join(", ")
+        ));
+    }
+    let shown = Shown::Osr(func, pc);
+    let (text, jobs) = ir_of(verified, shown, passes);
+    if jobs.iter().any(|job| shown.shows(job)) {
+        return Ok(text);
+    }
+    let name = |g: FnId| verified.program().functions[g as usize].name.as_str();
+    let mut entered: Vec<String> = Vec::new();
+    for job in &jobs {
+        if let Some(at) = job.osr.map(|pc| format!("{} at pc {pc}", name(job.func))) {
+            if !entered.contains(&at) {
+                entered.push(at);
+            }
+        }
+    }
+    Err(format!(
+        "the run made no optimizing compile of {} entered by OSR at pc {pc} (`dump --ir` \
+         lists every compile it made); {}",
+        f.name,
+        if entered.is_empty() {
+            "the run entered no compile by OSR".to_string()
+        } else {
+            format!("the run's OSR compiles: {}", entered.join(", "))
+        }
+    ))
 }
 
 /// What `dump --asm --stage 7` prints of `verified`: its run (output dropped), then
@@ -475,12 +548,15 @@ pub fn ir_listing(verified: &Verified, passes: bool) -> String {
 /// deopt table, the heap's bump pointer), so the listing of a program is the same on
 /// every run.
 pub fn asm_listing(verified: &Verified) -> String {
-    each_compile(verified, |out, what, compile, spec| {
-        match compile_listing(verified, compile, spec) {
+    each_compile(
+        verified,
+        Shown::All,
+        |out, what, compile, spec| match compile_listing(verified, compile, spec) {
             Ok(text) => out.push_str(&text),
             Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
-        }
-    })
+        },
+    )
+    .0
 }
 
 /// The listing of one compile of [`asm_listing`].

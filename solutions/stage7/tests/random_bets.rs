@@ -18,18 +18,15 @@ use std::sync::Arc;
 
 use jitlab_testkit::isolate::{self, Harness};
 use jitlab_testkit::random;
-use stage1::heap::Heap;
 use stage1::interp::tiering::Counters;
 use stage1::interp::Interpreter;
-use stage1::objects::ObjectModel;
-use stage1::{Engine, FnId, Verified};
-use stage3::codegen::objects::ObjectCode;
+use stage1::{Engine, Verified};
 use stage4::deopt::Deoptimizer;
-use stage4::objects::ObjectLowering;
 use stage4::speculation::{RandomBets, Speculation};
 use stage5::hooks::Job;
 use stage5::{Extension, Policy, Tiered};
 use stage6::Caches;
+use stage7_solution::engine::{Wrapped, Wrapper};
 
 /// Stage 6's caches, and bets drawn from `seed` for every optimizing compile.
 struct AtRandom {
@@ -37,21 +34,9 @@ struct AtRandom {
     seed: u64,
 }
 
-impl Extension for AtRandom {
-    fn object_model(&self, verified: &Verified) -> Box<dyn ObjectModel> {
-        self.caches.object_model(verified)
-    }
-
-    fn baseline<'h>(&self, heap: &'h mut Heap) -> Option<Box<dyn ObjectCode + 'h>> {
-        self.caches.baseline(heap)
-    }
-
-    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
-        self.caches.optimizer(heap, func)
-    }
-
-    fn tables(&self, heap: &Heap, verified: &Verified) -> Vec<String> {
-        self.caches.tables(heap, verified)
+impl Wrapper for AtRandom {
+    fn inner(&self) -> &dyn Extension {
+        &self.caches
     }
 
     fn deoptimizer(&self) -> Option<&'static dyn Deoptimizer> {
@@ -75,10 +60,10 @@ fn engine(seed: u64, n: u64) -> Tiered {
     Tiered::with_options(stage5::Options {
         policy: Policy::all(n),
         sync_compile: true,
-        extension: Some(Arc::new(AtRandom {
+        extension: Some(Arc::new(Wrapped(AtRandom {
             caches: Caches { caches: true },
             seed,
-        })),
+        }))),
         ..stage5::Options::default()
     })
 }
