@@ -5,23 +5,13 @@ use jitlab_testkit::{corpus, random};
 use stage1::Verified;
 use stage4::ir::{self, text, Op};
 
-/// Loads Mini or `.jasm` text through stage 1's loader, or panics with the source.
-pub fn load(name: &str, source: &str) -> Verified {
-    stage1::load::load_source(name, source)
-        .unwrap_or_else(|e| panic!("{e}\n--- {name} ---\n{source}"))
-}
+use super::common::programs_dir;
+
+pub use super::common::load;
 
 /// Every program of the corpus that loads, by name.
 pub fn corpus_programs() -> Vec<(String, Verified)> {
-    let dir = jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"));
-    corpus::load(&dir)
-        .into_iter()
-        .filter(|p| p.expected_load_error.is_none())
-        .map(|p| {
-            let program = load(&p.name, &p.source);
-            (p.name, program)
-        })
-        .collect()
+    corpus::loaded(&programs_dir(), 60, load)
 }
 
 /// Builds every function of `program`, verifies it and round-trips its text.

@@ -29,15 +29,7 @@ pub use engine_run::{
 
 /// Every program of the corpus that loads, by name.
 pub fn corpus_programs() -> Vec<(String, Verified)> {
-    let dir = jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"));
-    corpus::load(&dir)
-        .into_iter()
-        .filter(|p| p.expected_load_error.is_none())
-        .map(|p| {
-            let program = load(&p.name, &p.source);
-            (p.name, program)
-        })
-        .collect()
+    corpus::loaded(&programs_dir(), 60, load)
 }
 
 /// When functions move up a tier.

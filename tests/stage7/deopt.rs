@@ -292,10 +292,16 @@ b4(v10):  @2
 }
 ";
 
-/// The inlined calls of [`NESTED_IR`]: frame 1 is g's (called at h's pc 1), frame 2
-/// f's (called at g's pc 2); b1 and b3 are g's code, b2 f's.
+/// [`NESTED_IR`] with its inlined calls, optimized.
 fn nested(verified: &Verified, registers: Option<&[Reg]>, stress: bool) -> Optimized {
     let mut f = parse(NESTED_IR);
+    inline_two_deep(&mut f);
+    optimize(verified, &f, registers, stress)
+}
+
+/// The inlined calls of h's IR with [`NESTED_IR`]'s blocks: frame 1 is g's (called at
+/// h's pc 1), frame 2 f's (called at g's pc 2); b1 and b3 are g's code, b2 f's.
+fn inline_two_deep(f: &mut Function) {
     f.frames = vec![
         Frame {
             func: 2,
@@ -313,7 +319,6 @@ fn nested(verified: &Verified, registers: Option<&[Reg]>, stress: bool) -> Optim
             f.insts[inst.index()].frame = frame;
         }
     }
-    optimize(verified, &f, registers, stress)
 }
 
 fn nested_program(main: &str) -> Verified {
@@ -757,23 +762,7 @@ b4(v8):  @2
 }
 ",
         );
-        f.frames = vec![
-            Frame {
-                func: 2,
-                call_pc: 1,
-                caller: 0,
-            },
-            Frame {
-                func: 1,
-                call_pc: 2,
-                caller: 1,
-            },
-        ];
-        for (block, frame) in [(1, 1), (2, 2), (3, 1)] {
-            for &inst in &f.blocks[block].insts.clone() {
-                f.insts[inst.index()].frame = frame;
-            }
-        }
+        inline_two_deep(&mut f);
         let h = optimize(&verified, &f, None, false);
         let deopts = agrees(&verified, &[&h], None);
         assert!(deopts.is_empty());
@@ -999,22 +988,28 @@ fn the_corpus_compiled_with_random_bets_agrees_with_the_interpreter() {
     );
 }
 
-/// Random programs in batches, each compiled with its own bets: every run agrees with
-/// the interpreter, and every batch deopts (the bets are often wrong).
-#[test]
-fn random_programs_compiled_with_random_bets_agree_with_the_interpreter() {
-    const BATCH: u64 = 20;
-    let batches = random::seed_count(300).div_ceil(BATCH);
+/// Random programs of `source` (a seed's program), named `KIND-SEED.mini`, in
+/// batches of `batch` up to `count` seeds (`JITLAB_RANDOM` overrides it), each
+/// compiled with its own bets and the object lowering `objects`: every run agrees
+/// with the interpreter, and every batch deopts (the bets are often wrong).
+fn random_batches_agree(
+    kind: &str,
+    count: u64,
+    batch: u64,
+    source: fn(u64) -> String,
+    objects: Option<&dyn ObjectLowering>,
+) {
+    let batches = random::seed_count(count).div_ceil(batch);
     let failures = harness().max_failures(batches as usize).each(
         batches as usize,
-        |b| format!("seeds {}..{}", b as u64 * BATCH, (b as u64 + 1) * BATCH),
+        |b| format!("seeds {}..{}", b as u64 * batch, (b as u64 + 1) * batch),
         |b| {
             let mut deopts = 0;
-            for seed in b as u64 * BATCH..(b as u64 + 1) * BATCH {
-                let source = random::program(seed);
-                let verified = load(&format!("random-{seed}.mini"), &source);
-                deopts += speculated_agrees(&verified, &[seed])
-                    .map_err(|e| format!("random program {seed}:\n{source}\n{e}"))?;
+            for seed in b as u64 * batch..(b as u64 + 1) * batch {
+                let source = source(seed);
+                let verified = load(&format!("{kind}-{seed}.mini"), &source);
+                deopts += speculated_agrees_with(&verified, &[seed], objects)
+                    .map_err(|e| format!("{kind} program {seed}:\n{source}\n{e}"))?;
             }
             if deopts == 0 {
                 return Err("no deopt in the whole batch".to_string());
@@ -1030,33 +1025,15 @@ fn random_programs_compiled_with_random_bets_agree_with_the_interpreter() {
     );
 }
 
+/// Random programs, each compiled with its own bets.
+#[test]
+fn random_programs_compiled_with_random_bets_agree_with_the_interpreter() {
+    random_batches_agree("random", 300, 20, random::program, None);
+}
+
 /// Random object programs with field bets and object fast paths that always miss:
 /// every guarded field access deopts there, the others take the runtime's call.
 #[test]
 fn random_object_programs_with_guarded_fast_paths_agree_with_the_interpreter() {
-    const BATCH: u64 = 10;
-    let batches = random::seed_count(100).div_ceil(BATCH);
-    let failures = harness().max_failures(batches as usize).each(
-        batches as usize,
-        |b| format!("seeds {}..{}", b as u64 * BATCH, (b as u64 + 1) * BATCH),
-        |b| {
-            let mut deopts = 0;
-            for seed in b as u64 * BATCH..(b as u64 + 1) * BATCH {
-                let source = random::object_program(seed);
-                let verified = load(&format!("objects-{seed}.mini"), &source);
-                deopts += speculated_agrees_with(&verified, &[seed], Some(&Misses))
-                    .map_err(|e| format!("random object program {seed}:\n{source}\n{e}"))?;
-            }
-            if deopts == 0 {
-                return Err("no deopt in the whole batch".to_string());
-            }
-            Ok(())
-        },
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {batches} batches went wrong\n\n{}",
-        failures.len(),
-        isolate::report(&failures[..failures.len().min(3)])
-    );
+    random_batches_agree("objects", 100, 10, random::object_program, Some(&Misses));
 }

@@ -19,15 +19,9 @@ use stage7_solution::deopt::DEOPTIMIZER;
 
 fn corpus_programs() -> Vec<(String, Verified)> {
     let dir = jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"));
-    corpus::load(&dir)
-        .into_iter()
-        .filter(|p| p.expected_load_error.is_none())
-        .map(|p| {
-            let program = stage1::load::load_source(&p.name, &p.source)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
-            (p.name, program)
-        })
-        .collect()
+    corpus::loaded(&dir, 60, |name, source| {
+        stage1::load::load_source(name, source).unwrap_or_else(|e| panic!("{name}: {e}"))
+    })
 }
 
 /// Output and ending (the value, or the error with its whole trace).

@@ -233,6 +233,23 @@ pub fn runnable(dir: &Path, at_least: usize) -> Vec<CorpusProgram> {
     programs
 }
 
+/// The programs of [`runnable`]`(dir, at_least)`, each by name with what `load` makes
+/// of its name and source (a stage's verified program: the kit knows no stage), for
+/// a suite that works on loaded programs rather than runs them.
+pub fn loaded<T>(
+    dir: &Path,
+    at_least: usize,
+    mut load: impl FnMut(&str, &str) -> T,
+) -> Vec<(String, T)> {
+    runnable(dir, at_least)
+        .into_iter()
+        .map(|p| {
+            let program = load(&p.name, &p.source);
+            (p.name, program)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +353,27 @@ mod tests {
         let wrong_output = Outcome::new(b"2\n", good.end.clone());
         let report = program.check(&wrong_output).unwrap_err();
         assert!(report.contains("- 1\n+ 2\n"), "{report}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn loaded_gives_each_runnable_program_as_the_loader_makes_it() {
+        let dir = temp_dir("loaded");
+        fs::write(dir.join("a.mini"), "print 1; // expect: 1\n").unwrap();
+        fs::write(
+            dir.join("b.mini"),
+            "let let = 1; // expect load error: 1:5 'let' is reserved\n",
+        )
+        .unwrap();
+        fs::write(dir.join("c.mini"), "print 22; // expect: 22\n").unwrap();
+        let programs = loaded(&dir, 2, |name, source| format!("{name}: {}", source.len()));
+        assert_eq!(
+            programs,
+            [
+                ("a.mini".to_string(), "a.mini: 22".to_string()),
+                ("c.mini".to_string(), "c.mini: 24".to_string()),
+            ]
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
