@@ -403,28 +403,28 @@ impl Extension for Speculator {
     }
 }
 
-/// An extension that mostly is another one ([`Wrapper::inner`]): a wrapper does
-/// differently only what concerns the optimizing compiles (their cache snapshot and
-/// bets, the deoptimizer, the events), and [`Wrapped`] asks the inner extension for
-/// everything else. `dump --ir` wraps the [`Speculator`] to write down each compile
-/// of a run; a test of this crate wraps stage 6's caches to bet at random.
+/// An extension that mostly is another one ([`Wrapper::inner`]): a wrapper gives
+/// the bets of each optimizing compile and may do differently what else concerns
+/// those compiles (their cache snapshot, the deoptimizer, the events), and
+/// [`Wrapped`] asks the inner extension for everything else. `dump --ir` wraps the
+/// [`Speculator`] to write down each compile of a run and its bets; a test of this
+/// crate wraps stage 6's caches to bet at random.
 pub trait Wrapper: Send + Sync {
     /// The extension that does what the wrapper does not.
     fn inner(&self) -> &dyn Extension;
 
-    /// [`Extension::optimizer`]; by default the inner extension's.
-    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
-        self.inner().optimizer(heap, func)
-    }
-
-    /// [`Extension::speculation`]; by default the inner extension's.
+    /// [`Extension::speculation`]: the bets of a compile (the inner extension's,
+    /// perhaps, written down).
     fn speculation(
         &self,
         verified: &Verified,
         counters: &Counters,
         job: &Job,
-    ) -> Option<Box<dyn Speculation>> {
-        self.inner().speculation(verified, counters, job)
+    ) -> Option<Box<dyn Speculation>>;
+
+    /// [`Extension::optimizer`]; by default the inner extension's.
+    fn optimizer(&self, heap: &mut Heap, func: FnId) -> Option<Box<dyn ObjectLowering>> {
+        self.inner().optimizer(heap, func)
     }
 
     /// [`Extension::deoptimizer`]; by default the inner extension's.
