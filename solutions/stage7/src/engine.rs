@@ -9,6 +9,10 @@
 //! that bet wrong is taken out of the function table (callers go back to baseline
 //! code) and the function is queued again after the policy's wait.
 //!
+//! An extension that only changes the bets of the compiles (the dump's recorder of
+//! them, a test's random bets) is a [`Wrapper`] of another, which [`Wrapped`] makes
+//! an extension of without delegating each method by hand.
+//!
 //! The bets are [`crate::feedback::FeedbackSpeculation`]s, made from the feedback
 //! that the interpreter and baseline code record, the caches and the bets the policy
 //! dropped; stage 4's speculative pipeline (`stage4::tiered::compile_speculative`)
