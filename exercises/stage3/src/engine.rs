@@ -3,7 +3,7 @@
 //! [`crate::stack`]: a function that cannot recurse counts once; the thread is one
 //! kept between runs by [`crate::runner`]). A function the JIT
 //! declines (it cannot compile it, `Options::interpret` names it, or its frame is too
-//! big for the deepest recursion in [`NATIVE_STACK_MAX`]) runs in the interpreter
+//! big for the deepest recursion in [`NATIVE_STACK_MAX`](crate::stack::NATIVE_STACK_MAX)) runs in the interpreter
 //! behind a stub, on mixed stacks (see
 //! [`runtime::rt_call_interpreted`](crate::runtime::rt_call_interpreted)). When the
 //! thread cannot be made at all, the whole program runs in the interpreter.
@@ -122,7 +122,7 @@ pub fn compile_program_declining(
 
 /// [`compile_program_declining`], with the functions `tier` takes made by it: how a
 /// higher tier (stage 4) mixes its code with the templates (see
-/// [`Tier`](crate::codegen::Tier)).
+/// [`crate::codegen::Tier`]).
 pub fn compile_program_with_tier(
     verified: &Verified,
     declined: &[bool],

@@ -1,5 +1,5 @@
 //! The extension point of speculation (stage 7): what the optimizer may bet on, asked
-//! by the speculative builder ([`crate::ir::build`]) at each bytecode instruction
+//! by the speculative builder ([`mod@crate::ir::build`]) at each bytecode instruction
 //! where a bet is possible. Stage 7 answers from the run's profile (feedback vectors,
 //! stage 6's caches) and from what earlier deopts taught it; stage 4 alone never
 //! speculates ([`NoSpeculation`]).

@@ -11,7 +11,7 @@
 //!   is a cached transition (`new_shape` ≠ 0), write the new shape.
 //! - `new_object`: the heap's [`Bump`] allocation inline (the native allocation
 //!   rule: room in the chunk and under the limit, else the runtime), the empty
-//!   shape written into the zeroed block ([`allocation`](crate::allocation), shared
+//!   shape written into the zeroed block ([`allocation`], shared
 //!   with optimized code).
 //! - `new_array n` (`n` ≤ [`LITERAL_MAX`]): the same allocation, the length and
 //!   the elements copied from the operand slots.
@@ -255,7 +255,7 @@ const ALLOCATION: Scratch = Scratch {
     temp: Reg::R9,
 };
 
-/// A fast path of [`allocation`](crate::allocation) (which falls through on a hit
+/// A fast path of [`allocation`] (which falls through on a hit
 /// and jumps on a miss) the way baseline templates take it: a hit jumps to `done`, a
 /// miss falls through. `emit` returns whether it emitted anything.
 fn hit_to_done(asm: &mut Assembler, done: Label, emit: impl FnOnce(&mut Assembler, Label) -> bool) {

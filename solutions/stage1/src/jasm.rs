@@ -1,5 +1,5 @@
 //! `.jasm`, the bytecode assembly text: a program written one instruction per line,
-//! which [`parse`] reads and [`print`] writes back the same.
+//! which [`parse`] reads and [`print()`] writes back the same.
 //!
 //! ```text
 //! ; a comment runs from ';' to the end of the line
@@ -38,11 +38,11 @@
 //!   `load_local 3`, `call_value 2` and `new_array 3` are counts and indices, and the
 //!   four jumps name a label.
 //! - A label is a word followed by `:` on its own line (or before an instruction) and
-//!   stands for the next instruction of its function. [`print`] numbers them `L0`,
+//!   stands for the next instruction of its function. [`print()`] numbers them `L0`,
 //!   `L1`, ... in order of position.
 //! - `.line N` gives the source line of the instructions after it, until the next
 //!   `.line` or the end of the function. Before any `.line`, an instruction's line is
-//!   its own line in the `.jasm` file. [`print`] writes `.line` where the line
+//!   its own line in the `.jasm` file. [`print()`] writes `.line` where the line
 //!   changes, so that `parse(print(p)) == p` for every program whose pools are in order
 //!   of first appearance (all that [`parse`] and the Mini compiler make).
 //!
@@ -127,7 +127,7 @@ pub fn parse(file: &str, text: &str) -> Result<Program, SourceError> {
 }
 
 /// Renumbers the constant pool and the field table in order of first appearance in
-/// function order (main first), which is the order [`print`] writes them in. The file
+/// function order (main first), which is the order [`print()`] writes them in. The file
 /// may define `main` after other functions; without this, the pools would follow the
 /// file and `parse(print(p))` would not give `p` back.
 fn renumber_pools(program: &mut Program) {
@@ -197,7 +197,7 @@ pub fn print(program: &Program) -> String {
     out
 }
 
-/// One instruction with its operands, as [`print`] writes it.
+/// One instruction with its operands, as [`print()`] writes it.
 fn instruction(program: &Program, instr: &Instr, label: &dyn Fn(u32) -> Option<String>) -> String {
     let name = instr.mnemonic();
     let function = |g: FnId| match program.functions.get(g as usize) {

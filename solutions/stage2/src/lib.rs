@@ -4,7 +4,7 @@
 //! (one method per mnemonic, typed operands that cannot name an unencodable
 //! operand), jump to [`Label`]s bound before or after use, and [`Assembler::finish`]
 //! into a [`CodeBlock`]: read+execute pages, never writable at the same time, callable
-//! as an `extern "sysv64"` function. [`disasm`] prints any of it with iced-x86.
+//! as an `extern "sysv64"` function. [`disasm()`] prints any of it with iced-x86.
 //!
 //! ```ignore
 //! use stage2::{Assembler, Imm32, Reg};

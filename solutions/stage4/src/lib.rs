@@ -6,7 +6,7 @@
 //! error exit).
 //!
 //! - [`ir`]: the control-flow graph of basic blocks in SSA form, its builder
-//!   ([`ir::build`]), text form ([`ir::text`]) and verifier ([`ir::verify`]).
+//!   ([`mod@ir::build`]), text form ([`ir::text`]) and verifier ([`ir::verify`]).
 //! - [`passes`]: the optimizations (SCCP, integer-tag inference, GVN, LICM, strength
 //!   reduction, DCE) and the pipeline [`passes::optimize`].
 //! - [`regalloc`]: linear-scan register allocation and its checker.

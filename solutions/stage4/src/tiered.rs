@@ -205,7 +205,7 @@ fn prepare_speculating(
     allocate(start, ir, passes, lowered)
 }
 
-/// [`prepare_speculating`] with the bets of `spec` and the late passes of `deopt`
+/// `prepare_speculating` with the bets of `spec` and the late passes of `deopt`
 /// ([`compile_speculative`]).
 pub fn prepare_speculative(
     verified: &Verified,
@@ -222,7 +222,7 @@ pub fn prepare_speculative(
 }
 
 /// The optimized speculative IR of `func` ([`compile_speculative`]) and what the
-/// passes did: built with `spec`'s bets, the pipeline as [`optimize_alone`] runs it,
+/// passes did: built with `spec`'s bets, the pipeline as `optimize_alone` runs it,
 /// then the late passes of `deopt` ([`Deoptimizer::late_passes`]). Debug builds
 /// check its frame states.
 pub fn speculative_ir(

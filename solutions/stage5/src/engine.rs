@@ -1,6 +1,6 @@
 //! The stage 5 engine: a run makes the tiering counters and flags, the function table
 //! (every entry the function's interpreter stub at first) and the context whose
-//! [`TierHooks`](stage3::TierHooks) are the run's [`Tiering`], then runs `main` in the
+//! [`stage3::TierHooks`] are the run's [`Tiering`], then runs `main` in the
 //! interpreter, in tiered mode, on the caller's thread but on a stack of its own,
 //! sized for mixed stacks ([`crate::stack`]). The optimizing tier's worker is a
 //! scoped thread of the run: it cannot outlive it. With an [`Extension`] (stage 6's

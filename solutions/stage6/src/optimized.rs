@@ -34,7 +34,7 @@
 //! compiled — stage 7 is where code is made again). A site never run, or megamorphic,
 //! gets no fast path. A `call_value` site's targets become stage 4's guarded direct
 //! calls. `new_object`, array literals and `[v; n]` allocate inline
-//! ([`allocation`](crate::allocation), the emitters baseline code uses too, here in
+//! ([`allocation`], the emitters baseline code uses too, here in
 //! stage 4's three scratch registers).
 
 use std::collections::HashMap;

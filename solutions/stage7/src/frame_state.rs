@@ -8,7 +8,7 @@
 //! The records are encoded as one byte stream of variable-length integers (LEB128,
 //! as HotSpot's debug information is): per guard its reason (an index into the
 //! table's reasons), its frame count, and per frame the function, the pc, the counts
-//! and one varint per location, its kind in the two low bits ([`location_varints`]).
+//! and one varint per location, its kind in the two low bits (`location_varints`).
 //! Small registers, slot offsets and integers take one byte each.
 
 use stage1::interp::ResumeFrame;

@@ -3,7 +3,7 @@
 //!
 //! The programs always terminate quickly. Loops count a fresh counter to a small
 //! bound; a function calls only functions generated before it (a DAG), or itself with
-//! a depth argument that starts at most at [`MAX_DEPTH`] and goes down; and a static
+//! a depth argument that starts at most at `MAX_DEPTH` and goes down; and a static
 //! cost estimate (statements run, multiplied by loop counts and callee costs) keeps
 //! every program under a budget. Values are mostly well typed, so that programs run
 //! for a while, with a per-program rate of risky operations (division by values that

@@ -33,7 +33,7 @@ pub struct Frame {
 ///
 /// `base` and `sp` are pointers into the value stack rather than indices, so a push or
 /// a local access is one memory operation, with no reload of the stack's address from
-/// the machine. They stay valid until the stack grows, which only [`Machine::call`]
+/// the machine. They stay valid until the stack grows, which only `Machine::call`
 /// does, and it rebuilds them right after (callers' frames keep indices).
 #[derive(Clone, Copy, Debug)]
 pub struct Cursor<'p> {

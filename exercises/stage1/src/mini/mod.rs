@@ -15,7 +15,7 @@ use crate::error::SourceError;
 /// Compiles the Mini program `source`, read from `file` (the name errors carry).
 ///
 /// `main` is function 0 and holds the top-level statements; the `fn` declarations
-/// follow in source order. The program is not verified yet: see [`crate::verify`].
+/// follow in source order. The program is not verified yet: see [`mod@crate::verify`].
 pub fn compile(file: &str, source: &str) -> Result<Program, SourceError> {
     // The parser and the compiler recurse once per level of nesting, up to
     // `parser::MAX_DEPTH` levels of a few KiB each in a debug build: more than a

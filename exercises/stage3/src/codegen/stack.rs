@@ -42,7 +42,7 @@ impl Operand {
 }
 
 /// The most operands kept out of their slots (in `ACC`, as constants, as locals)
-/// before [`FnGen::push`] spills them all: real code keeps a handful; a straight line of
+/// before `FnGen::push` spills them all: real code keeps a handful; a straight line of
 /// 400,000 pushes would otherwise make every search of the stack long.
 pub const UNSPILLED_MAX: usize = 256;
 

@@ -26,7 +26,7 @@
 //! instruction copied from an inlined callee says whose pc it carries:
 //! `v9 = mul v8, v8  @3 in 1` is pc 3 of frame 1's function.
 //!
-//! [`parse`] reads back what [`print`] writes: `parse(print(f)) == f` for a function
+//! [`parse`] reads back what [`print()`] writes: `parse(print(f)) == f` for a function
 //! in canonical numbering ([`Function::compact`]) whose `int_results` are empty (the
 //! facts about other functions are not part of the text); the parser numbers values
 //! and blocks in the order the text defines them, so hand-written text may use any

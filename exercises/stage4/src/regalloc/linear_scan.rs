@@ -11,7 +11,7 @@
 //! One constraint: an interval that crosses a call may take a register the call
 //! clobbers only when saving it around its calls costs less than a slot
 //! ([`Weights::crossing`]); else only a callee-saved register
-//! ([`CALLEE_SAVED`](super::CALLEE_SAVED)), competing only for those (and only
+//! ([`super::CALLEE_SAVED`]), competing only for those (and only
 //! stealing those). The order in which it tries the registers comes from the same
 //! weights and from *hints* ([`preference`], [`Weights::hints`]): the register of a
 //! value it is passed to or from at an edge, or of an operand, so that the edge's

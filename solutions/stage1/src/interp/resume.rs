@@ -7,7 +7,7 @@
 //! instruction whose guard failed is redone here). Each outer one was stopped at a
 //! `call` (the inlined call): once the frame inside it returns, the result is pushed
 //! on its operands and it resumes at the instruction after the call. Each runs as an
-//! [`Entry`](super::Entry) of its own, innermost first, one frame deeper than the
+//! [`super::Entry`] of its own, innermost first, one frame deeper than the
 //! one around it, so the depth limit counts them as the calls they were. An error
 //! in an inner frame passes through the outer ones as a call's error would: each
 //! adds its frame, at its call, to the trace.

@@ -10,9 +10,9 @@
 //!
 //! - **conditional jumps** (`jump_if_false`, `jump_if_true`, also fused with the
 //!   compare before them): the fall-through arm records
-//!   [`NOT_TAKEN`](stage1::interp::feedback::NOT_TAKEN) right after the jump; the
+//!   [`NOT_TAKEN`] right after the jump; the
 //!   jump goes to an out-of-line stub that records
-//!   [`TAKEN`](stage1::interp::feedback::TAKEN) and jumps on to the target;
+//!   [`TAKEN`] and jumps on to the target;
 //! - **loads and calls** (`array_get`, `get_field`, `call`, `call_value`): the kind
 //!   of the result in `ACC`, right after it is made.
 //!
