@@ -1,5 +1,6 @@
-//! The stage 5 suite: the tiered engine against the stage 1 interpreter (the corpus
-//! and random programs, under every threshold), and its tiering itself by its events:
+//! The stage 5 suite: the tiered engine against the stage 1 interpreter (the corpus,
+//! random programs and programs that change behaviour after a long warm-up, under
+//! every threshold), and its tiering itself by its events:
 //! tier-ups at exactly the configured counts, OSR in the right loop, deep mixed
 //! stacks, errors through every tier, background compilation that ends cleanly, and
 //! the extension point later stages plug into (`stage5::Extension`).
@@ -12,6 +13,7 @@ mod common;
 mod corpus;
 mod extension;
 mod osr;
+mod phased;
 mod policy;
 mod queue;
 mod random;

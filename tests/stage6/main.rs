@@ -1,6 +1,7 @@
 //! The stage 6 suite: the engine with shapes and inline caches against the stage 1
-//! interpreter (the corpus and random programs with objects of many shapes, with and
-//! without caches, at thresholds 0, 1 and the defaults), and the caches themselves by
+//! interpreter (the corpus, random programs with objects of many shapes and programs
+//! whose warm sites meet new shapes and targets late, with and without caches, at
+//! thresholds 0, 1 and the defaults), and the caches themselves by
 //! their events: the state machine of a site (monomorphic, polymorphic, megamorphic),
 //! shapes shared by objects built alike, transitions of fields added later, print
 //! order, errors at cached sites, and a full megamorphic cache; arrays allocated
@@ -17,4 +18,5 @@ mod megamorphic;
 mod native;
 mod objects;
 mod optimized;
+mod phased;
 mod random;

@@ -1,7 +1,8 @@
 //! The stage 7 suite: the speculating engine against the stage 1 interpreter under
 //! stress (the corpus, the designed programs and random programs, with guards failing
 //! at random from seeds and at every n-th check, at thresholds 0, 1 and the
-//! defaults), programs designed to deoptimize checked by their events (a value that
+//! defaults; and seeded programs that warm a loop up for tens of thousands of trips
+//! and then change behaviour), programs designed to deoptimize checked by their events (a value that
 //! turns from an integer to an array, an add that overflows at the millionth trip, a
 //! branch first taken late, a field site meeting a new shape, a call site meeting a
 //! new target, a deopt three inlined calls deep, a function that deopts again and
@@ -20,6 +21,7 @@ mod designed;
 mod dump;
 mod errors;
 mod feedback;
+mod phased;
 mod policy;
 mod random;
 mod speculation;

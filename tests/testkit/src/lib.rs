@@ -2,7 +2,8 @@
 //! expectations its programs state in their comments, a seeded generator of random
 //! Mini programs for differential testing, readable reports of what went wrong, and
 //! [`isolate`]: the harness that runs generated code in a child process with a
-//! timeout, so that a crash or a hang fails one test with a message. Beside them:
+//! timeout, so that a crash or a hang fails one test with a message; [`phased`]
+//! generates programs that change behaviour after a long warm-up. Beside them:
 //! [`memory`] (the peak memory of a process that fills an engine's heap), [`output`]
 //! (printing more than a writer takes) and [`binary`] (a stage's own binary, run as
 //! the learner runs it).
@@ -16,6 +17,7 @@ pub mod isolate;
 pub mod memory;
 pub mod outcome;
 pub mod output;
+pub mod phased;
 pub mod random;
 
 pub use corpus::{CorpusProgram, LoadErrorExpectation};
