@@ -82,9 +82,12 @@ enum Kind {
     Divide,
     /// Recurses a little each trip, and deep once.
     Recurse,
+    /// Makes a small array each trip; its length changes (to a negative one, one
+    /// past the heap's limit, or zero, where the read of its first element fails).
+    Alloc,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Value,
     Kind::Overflow,
     Kind::Branch,
@@ -93,6 +96,7 @@ const KINDS: [Kind; 8] = [
     Kind::Index,
     Kind::Divide,
     Kind::Recurse,
+    Kind::Alloc,
 ];
 
 /// When a site's change happens.
@@ -205,6 +209,8 @@ struct Generator {
     rng: SmallRng,
     /// Whether the loop body is a function of its own (`step`), called each trip.
     step: bool,
+    /// Where the loop is.
+    driver: Driver,
     /// First trip of each phase, and the end of the last.
     bounds: Vec<u64>,
 }
@@ -221,7 +227,17 @@ impl Generator {
             bounds.push(last + len);
         }
         let step = rng.gen_bool(0.4);
-        Generator { rng, step, bounds }
+        let driver = match rng.gen_range(0..4) {
+            0 => Driver::Main,
+            1 => Driver::Once,
+            _ => Driver::Chunks([1, 50, 1_000][rng.gen_range(0..3)]),
+        };
+        Generator {
+            rng,
+            step,
+            driver,
+            bounds,
+        }
     }
 
     fn phases(&self) -> usize {
@@ -293,11 +309,7 @@ impl Generator {
             let when = if fatal { self.late() } else { self.when() };
             sites.push(self.site(k, kind, when, fatal));
         }
-        let driver = match self.rng.gen_range(0..4) {
-            0 => Driver::Main,
-            1 => Driver::Once,
-            _ => Driver::Chunks(self.pick(&[1, 50, 1_000])),
-        };
+        let driver = self.driver;
         let body = self.body(&sites);
         let step = self.step;
         self.assemble(&sites, body, driver, step)
@@ -501,6 +513,7 @@ impl Generator {
             Kind::Index => self.index_site(k, when, fatal),
             Kind::Divide => self.divide_site(k, when, fatal),
             Kind::Recurse => self.recurse_site(k, when, fatal),
+            Kind::Alloc => self.alloc_site(k, when, fatal),
         }
     }
 
@@ -576,8 +589,11 @@ impl Generator {
         site.params.push(xs.clone());
         let read = format!("{xs}[i % {len}]");
         let c = self.rng.gen_range(2..=9);
-        // Whether the site survives a heap value: `==` and `!=` take anything.
-        let (expr, any) = match self.rng.gen_range(0..5) {
+        // Whether the site survives a heap value (`==` and `!=` take anything), and
+        // the smallest integer (`-MIN` and `MIN / -1` overflow, `MIN % -1` is 0).
+        let mut min_ok = false;
+        let mut min_fatal = false;
+        let (expr, any) = match self.rng.gen_range(0..9) {
             0 => (format!("{read} * {c}"), false),
             1 => (format!("({read} == {b})"), true),
             2 => {
@@ -595,14 +611,37 @@ impl Generator {
                 ));
                 ("1".to_string(), true)
             }
-            _ => {
+            4 => {
                 site.body
                     .push(format!("if {read} != {b} {{\n  s = s + 1;\n}}"));
                 ("1".to_string(), true)
             }
+            5 => {
+                min_fatal = true;
+                (format!("(-{read}) % 1000"), false)
+            }
+            6 => {
+                min_fatal = true;
+                (format!("({read} / -1) % 1000"), false)
+            }
+            7 => {
+                min_ok = true;
+                (format!("{read} % -1"), false)
+            }
+            _ => {
+                // `<` of a heap value is a type error.
+                site.body
+                    .push(format!("if {read} < {b} {{\n  s = s + 3;\n}}"));
+                ("1".to_string(), false)
+            }
         };
         site.terms.push(expr);
-        let value = if fatal && !any {
+        let min = "(-4611686018427387903 - 1)";
+        let value = if fatal && min_fatal && self.rng.gen_bool(0.5) {
+            min
+        } else if min_ok && self.rng.gen_bool(0.3) {
+            min
+        } else if fatal && !any {
             // `x * c` of a heap value is a type error; of 2^62 - 1, an overflow.
             self.pick(&["[1, 2]", "{x: 3}", "tgt0", "[]", "4611686018427387903"])
         } else if any {
@@ -867,6 +906,25 @@ impl Generator {
         site
     }
 
+    /// `[i % 7; n]` each trip, with its length and first element added up; `n`
+    /// changes to a length that fails (`fatal`) or another that does not.
+    fn alloc_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
+        let mut site = Site::default();
+        let (n, arr) = (format!("n{k}"), format!("arr{k}"));
+        let len = self.rng.gen_range(1..=6);
+        site.setup.push(format!("let {n} = {len};"));
+        site.params.push(n.clone());
+        site.body.push(format!("let {arr} = [i % 7; {n}];"));
+        site.terms.push(format!("len({arr}) + {arr}[0]"));
+        let other = if fatal {
+            self.pick(&["-1", "268435457", "0"])
+        } else {
+            self.pick(&["1", "40"])
+        };
+        Self::change_local(&mut site, when, &n, other);
+        site
+    }
+
     /// A shallow recursion each trip, and a deep one at the change: past the frame
     /// limit (`fatal`), or within it.
     fn recurse_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
@@ -874,28 +932,47 @@ impl Generator {
         let (r, deep) = (format!("r{k}"), format!("deep{k}"));
         let t = self.trip_of(when);
         site.setup.push(format!("let {r} = {t};"));
-        // At most `main`, `run`, `kernel` and `step` are below `down`'s frames.
-        let depth = if fatal {
-            self.pick(&[9_997, 10_000, 20_000])
-        } else {
-            self.pick(&[500, 9_000, 9_990])
-        };
-        site.setup.push(format!("let {deep} = {depth};"));
-        site.params.extend([r.clone(), deep.clone()]);
-        site.functions.push(if self.rng.gen_bool(0.5) {
-            (
+        let down = match self.rng.gen_range(0..3) {
+            0 => (
                 "down",
                 "fn down(n) {\n  if n <= 0 {\n    return 0;\n  }\n  return down(n - 1) + 1;\n}\n",
-            )
-        } else {
+            ),
             // A recursion that also loops.
-            (
+            1 => (
                 "down",
                 "fn down(n) {\n  if n <= 0 {\n    return 0;\n  }\n  let q = 0;\n  \
                  let j = 0;\n  while j < 3 {\n    q = q + j;\n    j = j + 1;\n  }\n  \
                  return down(n - 1) + q - 2;\n}\n",
-            )
-        });
+            ),
+            // One more frame at the bottom, in a call that optimized code inlines: at
+            // the limit, that call is the one that overflows.
+            _ => (
+                "down",
+                "fn down(n) {\n  if n <= 0 {\n    return plus(n, 1);\n  }\n  \
+                 return down(n - 1) + 1;\n}\n",
+            ),
+        };
+        if down.1.contains("plus(") {
+            site.functions
+                .push(("plus", "fn plus(a, b) {\n  return a + b;\n}\n"));
+        }
+        site.functions.push(down);
+        // The frames below `down`'s: `main`, then those of the driver and `step`.
+        let below = match self.driver {
+            Driver::Main => 1,
+            Driver::Once => 2,
+            Driver::Chunks(_) => 3,
+        } + u64::from(self.step);
+        // The deepest `down(n)` within the 10,000 frames (`n + 1` of them, one more
+        // for `plus` when it calls it).
+        let limit = 10_000 - below - 1 - u64::from(down.1.contains("plus("));
+        let depth = if fatal {
+            self.pick(&[limit + 1, limit + 2, 20_000])
+        } else {
+            self.pick(&[500, limit - 1, limit])
+        };
+        site.setup.push(format!("let {deep} = {depth};"));
+        site.params.extend([r.clone(), deep.clone()]);
         let small = self.rng.gen_range(1..=6);
         site.body.push(format!(
             "if i == {r} {{\n  s = (s + down({deep})) % {MODULUS};\n}} else {{\n  \
@@ -958,6 +1035,12 @@ mod tests {
             "apply1(",
             "twice(",
             "prev",
+            "[i % 7; ",
+            "268435457",
+            "% -1",
+            "/ -1",
+            "(-4611686018427387903 - 1)",
+            "return plus(n, 1);",
         ] {
             assert!(all.contains(feature), "no program has `{feature}`");
         }
