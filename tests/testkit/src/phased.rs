@@ -637,9 +637,9 @@ impl Generator {
         };
         site.terms.push(expr);
         let min = "(-4611686018427387903 - 1)";
-        let value = if fatal && min_fatal && self.rng.gen_bool(0.5) {
-            min
-        } else if min_ok && self.rng.gen_bool(0.3) {
+        let value = if (fatal && min_fatal && self.rng.gen_bool(0.5))
+            || (min_ok && self.rng.gen_bool(0.3))
+        {
             min
         } else if fatal && !any {
             // `x * c` of a heap value is a type error; of 2^62 - 1, an overflow.
