@@ -303,14 +303,28 @@ impl Generator {
             .gen_bool(0.85)
             .then(|| self.rng.gen_range(0..count));
         let mut sites = Vec::new();
+        let mut error_trip = None;
         for k in 0..count {
             let kind = self.pick(&KINDS);
             let fatal = fatal == Some(k);
             let when = if fatal { self.late() } else { self.when() };
+            if fatal {
+                error_trip = Some(self.trip_of(when));
+            }
             sites.push(self.site(k, kind, when, fatal));
         }
         let driver = self.driver;
-        let body = self.body(&sites);
+        let mut body = self.body(&sites);
+        if let Some(t) = error_trip.filter(|_| self.rng.gen_bool(0.5)) {
+            // A print every `p` trips, one of them at the trip of the error, first in
+            // the body: an engine that raises the error early (a check hoisted out of
+            // the loop, say) misses it. Taken all along, so not a branch to bet on.
+            let p = self.pick(&[97, 1_000]);
+            body.insert(
+                0,
+                format!("if i % {p} == {} {{\n  print [i, s];\n}}", t % p),
+            );
+        }
         let step = self.step;
         self.assemble(&sites, body, driver, step)
     }
