@@ -9,10 +9,15 @@
 //! integer turns into an array, object or function; an add overflows late; a branch
 //! is first taken late; a field site meets a new shape or a missing field; a
 //! `call_value` site a new target (or the wrong arity); an index goes out of bounds
-//! late; a division by zero late; a recursion goes deep; and each of these may
-//! happen inside a small callee that the optimizer inlines. A program combines one
-//! to four such sites, prints between its phases, and may end in the runtime error
-//! a change causes.
+//! late (the loop's own counter included, where range checks leave the loop); a
+//! division by zero late; `MIN` meets `-`, `/ -1` and `% -1`; an array made each
+//! trip gets a bad length; a recursion goes to the frame limit or one past it; and
+//! each of these may happen inside a small callee that the optimizer inlines. A
+//! program combines one to four such sites, prints between its phases, and at most
+//! one change is an error, which ends it (after a print at that very trip, in half
+//! of them, so that an error raised early shows). The other changes go on: a value
+//! changes back, a site goes polymorphic, a local carried around the loop turns
+//! into an array.
 //!
 //! The hot code takes one of several shapes, so that every way into optimized code
 //! is met: a loop in `main` (entered by OSR), a loop in a function called once per
@@ -85,9 +90,13 @@ enum Kind {
     /// Makes a small array each trip; its length changes (to a negative one, one
     /// past the heap's limit, or zero, where the read of its first element fails).
     Alloc,
+    /// Reads or writes an array at the trip count itself (`b[i]`, `b[i + 1]`): the
+    /// access a range-check elimination takes out of the loop. The array is as long
+    /// as the run, or ends at the change's trip, or is swapped for another mid-loop.
+    Sweep,
 }
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 10] = [
     Kind::Value,
     Kind::Overflow,
     Kind::Branch,
@@ -97,6 +106,7 @@ const KINDS: [Kind; 9] = [
     Kind::Divide,
     Kind::Recurse,
     Kind::Alloc,
+    Kind::Sweep,
 ];
 
 /// When a site's change happens.
@@ -528,6 +538,7 @@ impl Generator {
             Kind::Divide => self.divide_site(k, when, fatal),
             Kind::Recurse => self.recurse_site(k, when, fatal),
             Kind::Alloc => self.alloc_site(k, when, fatal),
+            Kind::Sweep => self.sweep_site(k, when, fatal),
         }
     }
 
@@ -939,6 +950,53 @@ impl Generator {
         site
     }
 
+    /// `b[i + o]` (`o` 0 or 1) read or written each trip, `b` filled in `main`: as
+    /// long as the run (plus a few), or ending at the change's trip (`fatal`); a
+    /// change from the loop swaps in an array of another length (which fails at
+    /// once when `fatal`).
+    fn sweep_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
+        let mut site = Site::default();
+        let b = format!("b{k}");
+        let offset = self.rng.gen_range(0..=1);
+        let t = self.trip_of(when);
+        let len = match when {
+            When::Trip(_) if !fatal => self.end() + 3,
+            _ if fatal => t + offset + 1 - u64::from(matches!(when, When::Trip(_))),
+            _ => self.end() + 3,
+        };
+        let m = self.rng.gen_range(2..=97);
+        site.setup
+            .push(Self::filled(&b, len, &format!("{{j}} % {m}")));
+        site.params.push(b.clone());
+        let index = if offset == 0 {
+            "i".to_string()
+        } else {
+            "i + 1".to_string()
+        };
+        match self.rng.gen_range(0..3) {
+            0 => site.terms.push(format!("{b}[{index}]")),
+            1 => site.body.push(format!("{b}[{index}] = i % 13;")),
+            _ => {
+                site.body.push(format!("{b}[{index}] = s % 89;"));
+                site.terms.push(format!("{b}[{index}]"));
+            }
+        }
+        match when {
+            // A shorter array from the change on (the trip's own index fails).
+            When::Trip(t) if fatal => site.body.insert(
+                0,
+                format!("if i == {t} {{\n  {b} = [5; {}];\n}}", t + offset),
+            ),
+            // A longer one, read past the old length.
+            When::Trip(t) => site.body.insert(
+                0,
+                format!("if i == {t} {{\n  {b} = [6; {}];\n}}", self.end() + 5),
+            ),
+            _ => {}
+        }
+        site
+    }
+
     /// A shallow recursion each trip, and a deep one at the change: past the frame
     /// limit (`fatal`), or within it.
     fn recurse_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
@@ -1055,6 +1113,8 @@ mod tests {
             "/ -1",
             "(-4611686018427387903 - 1)",
             "return plus(n, 1);",
+            "[i] = ",
+            "[i + 1]",
         ] {
             assert!(all.contains(feature), "no program has `{feature}`");
         }
