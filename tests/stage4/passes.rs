@@ -722,3 +722,129 @@ fn loops_with_nothing_to_check_once_are_not_peeled() {
         assert_eq!(stats.peeled, 0, "{source}\n{}", text::print(&f));
     }
 }
+
+#[test]
+fn rce_as_text() {
+    // `a[i]` at the counter of `while i < n`: a main loop runs while `i` is below
+    // `min(n, len(a))`, its read unchecked, and hands over to the loop as it was.
+    let input = "
+function f f1 {
+b0(a, n):  @0
+    zero = const 0  @0
+    one = const 1  @1
+    m = check_int n  @2
+    c = check_array a  @3
+    jump b1(zero, zero)
+b1(s, i):  @4
+    t = lt i, m  @4
+    branch t, b2, b3(s)
+b2:  @5
+    x = array_get c, i  @5
+    y = check_int x  @6
+    s2 = add s, y  @6
+    i2 = iadd i, one  @7
+    jump b1(s2, i2)
+b3(r):  @8
+    return r
+}";
+    let expected = "
+function f f1 {
+b0(a, n):  @0
+    zero = const 0  @0
+    one = const 1  @1
+    m = check_int n  @2
+    c = check_array a  @3
+    l = array_len c  @4
+    bound = min m, l  @4
+    jump b4(zero, zero)
+b1(s, i):  @4
+    t = lt i, m  @4
+    branch t, b2, b3(s)
+b2:  @5
+    x = array_get c, i  @5
+    y = check_int x  @6
+    s2 = add s, y  @6
+    i2 = iadd i, one  @7
+    jump b1(s2, i2)
+b3(r):  @8
+    return r
+b4(ms, mi):  @4
+    mt = lt mi, bound  @4
+    branch mt, b5, b1(ms, mi)
+b5:  @5
+    mx = load_element c, mi  @5
+    my = check_int mx  @6
+    ms2 = add ms, my  @6
+    mi2 = iadd mi, one  @7
+    jump b4(ms2, mi2)
+}";
+    assert_eq!(pass_on_text("rce", input), canonical(expected));
+}
+
+/// The optimized IR of `f` in `source`, and what the passes did.
+fn optimized_with_stats(source: &str) -> (Function, PassStats) {
+    let program = load("test.mini", source);
+    let mut f = ir::build(&program, program.program().function_named("f").unwrap());
+    let stats = optimize(&mut f);
+    (f, stats)
+}
+
+#[test]
+fn a_loop_over_arrays_at_its_counter_gets_a_main_loop_without_range_checks() {
+    let source = "fn f(a, b, n) { let s = 0; let i = 0; while i < n { b[i] = a[i]; s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], [0, 0], 2);";
+    let (f, stats) = optimized_with_stats(source);
+    let printed = text::print(&f);
+    // The read twice and the write, in the main loop.
+    assert_eq!(stats.range_checks_removed, 3, "{printed}");
+    let unchecked = |op: &Op| matches!(op, Op::LoadElement(..) | Op::StoreElement(..));
+    let checked = |op: &Op| matches!(op, Op::ArrayGet(..) | Op::ArraySet(..));
+    // Two loops: the main loop checks no index, the loop after it every one.
+    let loop_blocks = in_loops(&f);
+    let in_loop = |b: &ir::Block| f.block(*b).insts.iter().map(|&i| &f.inst(i).op);
+    let main: Vec<_> = loop_blocks
+        .iter()
+        .filter(|b| in_loop(b).any(unchecked))
+        .collect();
+    assert!(!main.is_empty(), "{printed}");
+    assert!(
+        main.iter().all(|b| !in_loop(b).any(checked)),
+        "a checked access in the main loop:\n{printed}"
+    );
+    assert_eq!(
+        loop_blocks
+            .iter()
+            .map(|b| in_loop(b).filter(|op| checked(op)).count())
+            .sum::<usize>(),
+        3,
+        "{printed}"
+    );
+    // The bound: `n` and the two lengths, once, before the loops.
+    assert_eq!(count(&f, |op| matches!(op, Op::Min(..))), 2, "{printed}");
+}
+
+#[test]
+fn loops_that_may_index_outside_an_array_keep_their_range_checks() {
+    for source in [
+        // The counter starts at a parameter: it may be negative.
+        "fn f(a, i, n) { let s = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 0, 2);",
+        // The counter steps down (from 3, into an array known to be one: no peeling).
+        "fn f(n) { let a = [1; 4]; let s = 0; let i = 3; while i < n { s = s + a[i]; i = i - 1; } return s; }\nprint f(0);",
+        // The index is not the counter.
+        "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i + 1]; i = i + 1; } return s; }\nprint f([1, 2], 1);",
+        // The loop runs while `i <= n`: `n` itself is an index.
+        "fn f(a, n) { let s = 0; let i = 0; while i <= n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 1);",
+        // The bound changes in the loop.
+        "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i]; n = n - 1; i = i + 1; } return s; }\nprint f([1, 2], 2);",
+        // The loop leaves from its body too.
+        "fn f(a, n) { let i = 0; while i < n { if a[i] == 0 { return i; } i = i + 1; } return n; }\nprint f([1, 0], 2);",
+    ] {
+        let (f, stats) = optimized_with_stats(source);
+        let printed = text::print(&f);
+        assert_eq!(stats.range_checks_removed, 0, "{source}\n{printed}");
+        assert_eq!(
+            count(&f, |op| matches!(op, Op::LoadElement(..) | Op::StoreElement(..))),
+            0,
+            "{source}\n{printed}"
+        );
+    }
+}

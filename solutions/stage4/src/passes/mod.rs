@@ -21,6 +21,7 @@ pub mod inline;
 pub mod licm;
 pub mod params;
 pub mod peel;
+pub mod rce;
 pub mod returns;
 pub mod sccp;
 pub mod strength;
@@ -56,6 +57,9 @@ pub struct PassStats {
     pub array_checks_shared: u64,
     /// Loops whose first iteration was peeled off (loop peeling).
     pub peeled: u64,
+    /// Array accesses that lost their range check in a main loop (range-check
+    /// elimination).
+    pub range_checks_removed: u64,
     /// Arithmetic made a guard: its overflow deoptimizes (stage 7's `speculate`).
     pub speculated: u64,
 }
@@ -75,6 +79,7 @@ impl PassStats {
         self.inlined += other.inlined;
         self.array_checks_shared += other.array_checks_shared;
         self.peeled += other.peeled;
+        self.range_checks_removed += other.range_checks_removed;
         self.speculated += other.speculated;
     }
 }
@@ -118,6 +123,9 @@ pub const PIPELINE: &[(&str, Pass)] = &[
     // redundant.
     ("peel", peel::run),
     ("arrays", arrays::run),
+    // With the arrays checked once, a loop over them at its counter gets a main loop
+    // that checks no index.
+    ("rce", rce::run),
     // Again: constants that LICM gathered in a preheader, and the sign masks of
     // several divisions of one value, are now equal and dominate each other.
     ("gvn", gvn::run),
