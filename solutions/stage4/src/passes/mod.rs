@@ -364,6 +364,38 @@ impl Renames {
     }
 }
 
+/// Walks the dominator tree from the entry, depth first, for the passes that keep
+/// facts in a scoped table (array-check sharing, check elimination by dominance,
+/// GVN): `enter` sees each reachable block after every block that dominates it, with
+/// the table (`scope`), and returns what it added there; `leave` takes that back out
+/// once the walk is done with the blocks the block dominates, so the table holds
+/// only what the dominators of the current block added. The stack is explicit: a
+/// deep tree cannot overflow the native one.
+pub fn walk_dominator_tree<S, T>(
+    doms: &crate::ir::Dominators,
+    scope: &mut S,
+    mut enter: impl FnMut(&mut S, crate::ir::Block) -> T,
+    mut leave: impl FnMut(&mut S, T),
+) {
+    enum Step<T> {
+        Enter(crate::ir::Block),
+        Leave(T),
+    }
+    let children = doms.children();
+    let mut work = vec![Step::Enter(crate::ir::ENTRY)];
+    while let Some(step) = work.pop() {
+        match step {
+            Step::Enter(b) => {
+                work.push(Step::Leave(enter(scope, b)));
+                for &child in children[b.index()].iter().rev() {
+                    work.push(Step::Enter(child));
+                }
+            }
+            Step::Leave(added) => leave(scope, added),
+        }
+    }
+}
+
 /// True when `v` is a parameter of a block.
 pub fn is_param(f: &Function, v: Value) -> bool {
     matches!(f.def(v), ValueDef::Param(..))
