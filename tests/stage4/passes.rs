@@ -825,8 +825,6 @@ fn a_loop_over_arrays_at_its_counter_gets_a_main_loop_without_range_checks() {
 #[test]
 fn loops_that_may_index_outside_an_array_keep_their_range_checks() {
     for source in [
-        // The counter starts at a parameter: it may be negative.
-        "fn f(a, i, n) { let s = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 0, 2);",
         // The counter steps down (from 3, into an array known to be one: no peeling).
         "fn f(n) { let a = [1; 4]; let s = 0; let i = 3; while i < n { s = s + a[i]; i = i - 1; } return s; }\nprint f(0);",
         // The index is not the counter.
@@ -847,4 +845,34 @@ fn loops_that_may_index_outside_an_array_keep_their_range_checks() {
             "{source}\n{printed}"
         );
     }
+}
+
+#[test]
+fn a_counter_that_may_start_below_zero_is_tested_before_the_main_loop() {
+    let source = "fn f(a, i, n) { let s = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 0, 2);";
+    let (f, stats) = optimized_with_stats(source);
+    let printed = text::print(&f);
+    assert_eq!(stats.range_checks_removed, 1, "{printed}");
+    // `start < 0` enters the loop as it was; the main loop only from 0 up.
+    let below_zero =
+        |op: &Op| matches!(op, &Op::Compare(ir::CmpOp::Lt, _, z) if f.as_const(z) == Some(0));
+    assert_eq!(count(&f, below_zero), 1, "{printed}");
+}
+
+#[test]
+fn an_osr_variants_inner_loop_gets_a_preheader_and_the_loop_passes() {
+    // Entered at the inner loop's header, the inner loop's header dominates the
+    // outer loop too: without a preheader of its own, nothing is peeled or split.
+    let source = "fn f(a, n) { let s = 0; let i = 0; while i < n { let j = 0; while j < n { s = s + a[j]; j = j + 1; } i = i + 1; } return s; }\nprint f([1, 2], 2);";
+    let program = load("test.mini", source);
+    let id = program.program().function_named("f").unwrap();
+    let inner = *stage4::tiered::loop_headers(&program, id)
+        .last()
+        .expect("two loops");
+    // Locals: a, n, s, i, j; all but `a` integers.
+    let mut f = ir::build::build_osr_speculating(&program, id, inner as u32, 0b11110);
+    let stats = optimize(&mut f);
+    let printed = text::print(&f);
+    assert_eq!(stats.peeled, 1, "{printed}");
+    assert_eq!(stats.range_checks_removed, 1, "{printed}");
 }

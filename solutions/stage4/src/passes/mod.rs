@@ -21,6 +21,7 @@ pub mod inline;
 pub mod licm;
 pub mod params;
 pub mod peel;
+pub mod preheaders;
 pub mod rce;
 pub mod returns;
 pub mod sccp;
@@ -111,6 +112,10 @@ pub type Pass = fn(&mut Function, &mut Analyses, &mut PassStats);
 
 /// The pipeline, in order, with the names `--passes` prints (a name may come twice).
 pub const PIPELINE: &[(&str, Pass)] = &[
+    // Every loop a block of its own before it (an OSR variant's loops have none),
+    // for what the loop passes put there; then a value the loop only carries
+    // around is the preheader's parameter, defined outside the loop.
+    ("preheaders", preheaders::run),
     ("params", params::run),
     ("sccp", sccp::run),
     ("checks", checks::run),
@@ -122,6 +127,9 @@ pub const PIPELINE: &[(&str, Pass)] = &[
     // every iteration (the arrays it reads); the shared checks make the loop's own
     // redundant.
     ("peel", peel::run),
+    // Again: the peeled iteration checked what enters the loop, so a counter that
+    // starts at an argument is known to be an integer in the loop.
+    ("checks", checks::run),
     ("arrays", arrays::run),
     // With the arrays checked once, a loop over them at its counter gets a main loop
     // that checks no index.

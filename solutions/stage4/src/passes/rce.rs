@@ -2,12 +2,13 @@
 //! a *main loop* while `i < min(n, len(a), ..)`, whose accesses at `i` check
 //! nothing, then the loop as it was, for whatever iterations are left (none, unless
 //! an access would have been out of bounds). These are HotSpot's main and post loops
-//! and LLVM's inductive range-check elimination; with no pre-loop, as a counter
-//! that starts at 0 or above needs none.
+//! and LLVM's inductive range-check elimination, without a pre-loop: a counter
+//! that starts below 0 skips the main loop.
 //!
 //! **What it proves**: `0 <= i < len(a)` at each access `a[i]` of the main loop,
 //! where `i` is the loop's counter and `a` an array defined before the loop. The
-//! counter starts at a value the bounds analysis knows is `>= 0` and only steps up,
+//! counter starts at 0 or above — the bounds analysis knows it, or the preheader
+//! tests it and enters the loop as it was when it is negative — and only steps up,
 //! so it is never negative; the main loop runs an iteration only when `i` is below
 //! the bound, computed once before it (an array's length never changes), and is
 //! below `len(a)` then. So the access cannot fail: it becomes `load_element` or
@@ -26,7 +27,7 @@
 //! or writes at `i` an array defined before the loop and known to be one (after
 //! array-check sharing: run it after `passes::arrays`).
 
-use crate::ir::{BinOp, Block, CmpOp, Function, Inst, Op, Terminator, Value, ValueDef};
+use crate::ir::{BinOp, Block, BlockCall, CmpOp, Function, Inst, Op, Terminator, Value, ValueDef};
 
 use super::licm::{loops, Loop};
 use super::peel::{copy_loop, preheader};
@@ -47,6 +48,8 @@ struct Candidate {
     counter: Value,
     /// The arrays accessed at the counter (each once).
     arrays: Vec<Value>,
+    /// The counter's start, when the preheader must test that it is `>= 0`.
+    start_test: Option<Value>,
 }
 
 /// Splits each qualifying loop of `f` into a main loop without range checks and the
@@ -146,9 +149,12 @@ fn candidate(
         Terminator::Jump(call) => call.args[k],
         _ => return None,
     };
-    if least(f, start).is_none_or(|lo| lo < 0) {
-        return None;
-    }
+    // Known to be `>= 0`, or an integer that the preheader tests.
+    let start_test = match least(f, start) {
+        Some(lo) if lo >= 0 => None,
+        _ if known_ints[start.index()] => Some(start),
+        _ => return None,
+    };
     let steps_up = |a: Value| {
         if a == counter {
             return true;
@@ -195,6 +201,7 @@ fn candidate(
         n,
         counter,
         arrays,
+        start_test,
     })
 }
 
@@ -248,7 +255,7 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
     // Its exit hands every value the loop carries over to the loop.
     let carried = f.block(main).params.clone();
     if let Terminator::Branch { else_, .. } = &mut f.blocks[main.index()].term {
-        *else_ = crate::ir::BlockCall {
+        *else_ = BlockCall {
             block: c.header,
             args: carried,
         };
@@ -272,9 +279,26 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
             removed += 1;
         }
     }
-    // The preheader enters the main loop.
-    if let Terminator::Jump(call) = &mut f.blocks[c.pre.index()].term {
-        call.block = main;
-    }
+    // The preheader enters the main loop (when the counter starts at 0 or above).
+    let Terminator::Jump(call) = f.block(c.pre).term.clone() else {
+        unreachable!("a preheader jumps to its header")
+    };
+    let into_main = BlockCall {
+        block: main,
+        args: call.args.clone(),
+    };
+    let term = match c.start_test {
+        None => Terminator::Jump(into_main),
+        Some(start) => {
+            let zero = push(f, Op::Const(0));
+            let negative = push(f, Op::Compare(CmpOp::Lt, start, zero));
+            Terminator::Branch {
+                cond: negative,
+                then: call,
+                else_: into_main,
+            }
+        }
+    };
+    f.terminate(c.pre, term);
     (main, removed)
 }
