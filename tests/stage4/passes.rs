@@ -876,3 +876,27 @@ fn an_osr_variants_inner_loop_gets_a_preheader_and_the_loop_passes() {
     assert_eq!(stats.peeled, 1, "{printed}");
     assert_eq!(stats.range_checks_removed, 1, "{printed}");
 }
+
+#[test]
+fn a_loop_up_to_the_length_of_the_array_it_indexes_needs_no_main_loop() {
+    let source = "fn f(a) { let s = 0; let i = 0; while i < len(a) { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2]);";
+    let (f, stats) = optimized_with_stats(source);
+    let printed = text::print(&f);
+    assert_eq!(stats.range_checks_removed, 1, "{printed}");
+    // One loop, its read unchecked where it was: no bound to compute, no copy.
+    assert_eq!(count(&f, |op| matches!(op, Op::Min(..))), 0, "{printed}");
+    let loop_blocks = in_loops(&f);
+    let in_loop = |op: fn(&Op) -> bool| {
+        loop_blocks
+            .iter()
+            .flat_map(|&b| f.block(b).insts.iter())
+            .filter(|&&i| op(&f.inst(i).op))
+            .count()
+    };
+    assert_eq!(
+        in_loop(|op| matches!(op, Op::LoadElement(..))),
+        1,
+        "{printed}"
+    );
+    assert_eq!(in_loop(|op| matches!(op, Op::ArrayGet(..))), 0, "{printed}");
+}

@@ -126,16 +126,37 @@ impl FnGen<'_> {
             }
             Op::ArraySet(a, i, v) => {
                 let element = self.gen_element(inst, a, i);
-                match self.opnd(v) {
-                    Opnd::Reg(r) => self.asm.mov_mr(element, r),
-                    Opnd::Imm(w) if i32::try_from(w).is_ok() => {
-                        self.asm.mov_mi(element, Imm32(w as i32))
-                    }
-                    _ => {
-                        self.load(TMP2, v);
-                        self.asm.mov_mr(element, TMP2);
+                self.store_value_through(element, v, TMP2);
+            }
+            Op::LoadElement(a, i) => {
+                let element = self.element_in_bounds(a, i);
+                let dst = self.result_reg(inst, &[]);
+                self.asm.mov(dst, element);
+                self.store_result(inst, dst);
+            }
+            Op::StoreElement(a, i, v) => {
+                let element = self.element_in_bounds(a, i);
+                self.store_value_through(element, v, TMP2);
+            }
+            Op::Min(a, b) => {
+                // On the tagged words: tagging keeps the order.
+                let dst = self.result_reg(inst, &[b]);
+                self.load(dst, a);
+                // `cmov` takes no immediate.
+                if let Opnd::Imm(w) = self.opnd(b) {
+                    self.asm.mov_imm(TMP, w);
+                    self.asm.cmp(dst, TMP);
+                    self.asm.cmov(Cond::G, dst, TMP);
+                } else {
+                    let src = self.rmi(b, TMP);
+                    self.asm.cmp(dst, src);
+                    match self.opnd(b) {
+                        Opnd::Reg(r) => self.asm.cmov(Cond::G, dst, r),
+                        Opnd::Mem(m) => self.asm.cmov(Cond::G, dst, m),
+                        Opnd::Imm(_) => unreachable!("handled above"),
                     }
                 }
+                self.store_result(inst, dst);
             }
             Op::Enter => {
                 // An inlined call's prologue: a frame from the limit (`stack
@@ -522,6 +543,28 @@ impl FnGen<'_> {
         self.asm.cmp(TMP, len);
         self.asm.jcc(Cond::AE, bounds);
         Mem::sib(base, IndexReg::RDX, Scale::S8, ARRAY_ELEMS_OFFSET - TAG)
+    }
+
+    /// The address of element `i` of array `a`, an access proved in bounds (`rce`):
+    /// no check. A tagged index is twice the integer, so it addresses the element
+    /// scaled by 4 with no untagging.
+    fn element_in_bounds(&mut self, a: Value, i: Value) -> Mem {
+        let base = self.array_reg(a);
+        let elems = ARRAY_ELEMS_OFFSET - TAG;
+        match self.opnd(i) {
+            Opnd::Imm(w) if (0..MAX_CONST_INDEX).contains(&(w >> 1)) => {
+                Mem::base_disp(base, elems + 4 * w as i32)
+            }
+            Opnd::Reg(r) => {
+                let index = IndexReg::try_from(r).expect("an allocatable register indexes");
+                Mem::sib(base, index, Scale::S4, elems)
+            }
+            _ => {
+                self.load(TMP, i);
+                self.untagged = None;
+                Mem::sib(base, IndexReg::RDX, Scale::S4, elems)
+            }
+        }
     }
 
     /// The address of the first of `n` outgoing words (argument `k` is 8k below).

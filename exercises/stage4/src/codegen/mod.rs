@@ -1002,12 +1002,18 @@ impl FnGen<'_> {
     /// Writes `v` to memory `dst` (through `ACC` when it is in memory or a big
     /// constant).
     fn store_value(&mut self, dst: Mem, v: Value) {
+        self.store_value_through(dst, v, ACC);
+    }
+
+    /// Writes `v` to memory `dst`, through `scratch` when it is in memory or a big
+    /// constant (an array element's address may use `ACC` and `TMP`).
+    fn store_value_through(&mut self, dst: Mem, v: Value, scratch: Reg) {
         match self.opnd(v) {
             Opnd::Reg(r) => self.asm.mov_mr(dst, r),
             Opnd::Imm(w) if i32::try_from(w).is_ok() => self.asm.mov_mi(dst, Imm32(w as i32)),
             _ => {
-                self.load(ACC, v);
-                self.asm.mov_mr(dst, ACC);
+                self.load(scratch, v);
+                self.asm.mov_mr(dst, scratch);
             }
         }
     }

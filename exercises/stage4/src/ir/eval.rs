@@ -396,6 +396,17 @@ impl Evaluator<'_> {
             Op::IAdd(x, y) => Value::int(proved(i(x).checked_add(i(y)), op)),
             Op::ISub(x, y) => Value::int(proved(i(x).checked_sub(i(y)), op)),
             Op::IMul(x, c) => Value::int(proved(i(x).checked_mul(*c), op)),
+            Op::Min(x, y) => Value::int(i(x).min(i(y))),
+            Op::LoadElement(a, x) => self
+                .heap
+                .array_get(v(a), v(x))
+                .unwrap_or_else(|e| panic!("broken proof: {op:?} failed with {e:?}")),
+            Op::StoreElement(a, x, y) => {
+                self.heap
+                    .array_set(v(a), v(x), v(y))
+                    .unwrap_or_else(|e| panic!("broken proof: {op:?} failed with {e:?}"));
+                return Ok(());
+            }
             // A guard inside a guard is not made by anything.
             Op::Guard(_) => panic!("a guard's check is a guard: {op:?}"),
             Op::Checkpoint(_) => return Ok(()),

@@ -189,6 +189,17 @@ pub enum Op {
     ISub(Value, Value),
     /// `x * c` for the constant `c`, proved not to overflow. Never fails.
     IMul(Value, i64),
+
+    // The forms that range-check elimination (`passes::rce`) writes.
+    /// The smaller of the integers `a` and `b`. Never fails.
+    Min(Value, Value),
+    /// `a[i]` of a value known to be an array at an index proved to lie inside it
+    /// (`0 <= i < len(a)`): a load and nothing else. Never fails; not pure (a store
+    /// may change what it reads).
+    LoadElement(Value, Value),
+    /// `a[i] = v` on the same proof as [`Op::LoadElement`]: a store and nothing else.
+    /// Never fails.
+    StoreElement(Value, Value, Value),
 }
 
 /// One frame of a [`FrameState`]: a function, the bytecode pc where its interpreter
@@ -324,11 +335,13 @@ impl Op {
             | Op::ArrayGet(a, b)
             | Op::SetField(a, _, b)
             | Op::IAdd(a, b)
-            | Op::ISub(a, b) => {
+            | Op::ISub(a, b)
+            | Op::Min(a, b)
+            | Op::LoadElement(a, b) => {
                 f(*a);
                 f(*b);
             }
-            Op::ArraySet(a, i, v) => {
+            Op::ArraySet(a, i, v) | Op::StoreElement(a, i, v) => {
                 f(*a);
                 f(*i);
                 f(*v);
@@ -376,11 +389,13 @@ impl Op {
             | Op::ArrayGet(a, b)
             | Op::SetField(a, _, b)
             | Op::IAdd(a, b)
-            | Op::ISub(a, b) => {
+            | Op::ISub(a, b)
+            | Op::Min(a, b)
+            | Op::LoadElement(a, b) => {
                 *a = f(*a);
                 *b = f(*b);
             }
-            Op::ArraySet(a, i, v) => {
+            Op::ArraySet(a, i, v) | Op::StoreElement(a, i, v) => {
                 *a = f(*a);
                 *i = f(*i);
                 *v = f(*v);
@@ -423,6 +438,7 @@ impl Op {
             _ => !matches!(
                 self,
                 Op::ArraySet(..)
+                    | Op::StoreElement(..)
                     | Op::SetField(..)
                     | Op::Print(_)
                     | Op::Enter
@@ -448,6 +464,7 @@ impl Op {
             Op::Shl(..) => true,
             Op::Sar(..) | Op::And(..) | Op::MulHigh(..) => false,
             Op::IAdd(..) | Op::ISub(..) | Op::IMul(..) => false,
+            Op::Min(..) | Op::LoadElement(..) | Op::StoreElement(..) => false,
             // A guard leaves the code when its check fails; a checkpoint has no code.
             Op::Guard(_) => true,
             Op::Checkpoint(_) => false,
@@ -480,6 +497,7 @@ impl Op {
                 | Op::IAdd(..)
                 | Op::ISub(..)
                 | Op::IMul(..)
+                | Op::Min(..)
         )
     }
 
@@ -495,6 +513,7 @@ impl Op {
             // that hands it to a guard).
             Op::Checkpoint(_)
                 | Op::ArraySet(..)
+                | Op::StoreElement(..)
                 | Op::SetField(..)
                 | Op::Call { .. }
                 | Op::CallValue { .. }
@@ -527,11 +546,15 @@ impl Op {
     /// True when the result depends only on the operands and nothing else can tell
     /// whether it ran: such an instruction may be merged with an equal one, moved out
     /// of a loop, or removed when unused (`Compare` on integers is pure; a failing
-    /// instruction is not, see [`Op::can_fail`]).
+    /// instruction is not, see [`Op::can_fail`]; nor is a load, which a store may
+    /// change).
     pub fn is_pure(&self) -> bool {
         !self.has_effect()
             && !self.can_fail()
-            && !matches!(self, Op::NewArray(_) | Op::NewArrayFill(..) | Op::NewObject)
+            && !matches!(
+                self,
+                Op::NewArray(_) | Op::NewArrayFill(..) | Op::NewObject | Op::LoadElement(..)
+            )
     }
 }
 

@@ -149,6 +149,11 @@ pub fn op_text(op: &Op) -> String {
         Op::IAdd(a, b) => format!("iadd {}, {}", v(a), v(b)),
         Op::ISub(a, b) => format!("isub {}, {}", v(a), v(b)),
         Op::IMul(a, c) => format!("imul {}, {c}", v(a)),
+        Op::Min(a, b) => format!("min {}, {}", v(a), v(b)),
+        Op::LoadElement(a, i) => format!("load_element {}, {}", v(a), v(i)),
+        Op::StoreElement(a, i, x) => {
+            format!("store_element {}, {}, {}", v(a), v(i), v(x))
+        }
         Op::Guard(guard) => {
             let check = match &guard.kind {
                 GuardKind::Op(op) => op_text(op),
@@ -840,6 +845,18 @@ fn parse_op(scope: &Scope<'_>, line: usize, body: &str) -> Result<Op, ParseError
         "imul" => {
             want(2)?;
             Op::IMul(value(0)?, number(line, imm(1)?)?)
+        }
+        "min" => {
+            want(2)?;
+            Op::Min(value(0)?, value(1)?)
+        }
+        "load_element" => {
+            want(2)?;
+            Op::LoadElement(value(0)?, value(1)?)
+        }
+        "store_element" => {
+            want(3)?;
+            Op::StoreElement(value(0)?, value(1)?, value(2)?)
         }
         _ => return err(line, format!("'{word}' is not an instruction")),
     })

@@ -16,7 +16,7 @@
 //! array once, not once per iteration. Guarded accesses (stage 7) are left as they
 //! are.
 
-use crate::ir::{Block, Dominators, Function, Inst, Op, Value, ENTRY};
+use crate::ir::{Dominators, Function, Inst, Op, Value};
 
 use super::{inst_places, is_array, Analyses, PassStats};
 
@@ -55,67 +55,58 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
             _ => false,
         }
     };
-    let children = doms.children();
     let mut checked: Vec<Option<Value>> = vec![None; f.values.len()];
-    enum Step {
-        Enter(Block),
-        Leave(Vec<Value>),
-    }
-    let mut work = vec![Step::Enter(ENTRY)];
-    while let Some(step) = work.pop() {
-        let b = match step {
-            Step::Enter(b) => b,
-            Step::Leave(added) => {
-                for a in added {
-                    checked[a.index()] = None;
+    super::walk_dominator_tree(
+        doms,
+        &mut checked,
+        |checked, b| {
+            let mut added = Vec::new();
+            let insts = std::mem::take(&mut f.blocks[b.index()].insts);
+            let mut keep = Vec::with_capacity(insts.len());
+            for inst in insts {
+                let rename = |v: Value| checked.get(v.index()).copied().flatten().unwrap_or(v);
+                f.insts[inst.index()].op.map_args(rename);
+                let data = f.inst(inst);
+                let shared = match (&data.op, data.result) {
+                    // An existing check: the accesses it dominates use its result.
+                    (&Op::CheckArray(a), Some(c)) if !is_array(f, a) => Some((a, c)),
+                    (op, _) => match accessed(op) {
+                        Some(a)
+                            if !is_array(f, a)
+                                && accesses[a.index()]
+                                    .iter()
+                                    .any(|&other| dominates(doms, inst, other)) =>
+                        {
+                            let (pc, frame) = (data.pc, data.frame);
+                            let check = f.make_inst(Op::CheckArray(a), pc);
+                            f.insts[check.index()].frame = frame;
+                            keep.push(check);
+                            let c = f.inst(check).result.expect("check_array gives a value");
+                            f.insts[inst.index()]
+                                .op
+                                .map_args(|v| if v == a { c } else { v });
+                            stats.array_checks_shared += 1;
+                            Some((a, c))
+                        }
+                        _ => None,
+                    },
+                };
+                if let Some((a, c)) = shared {
+                    checked[a.index()] = Some(c);
+                    added.push(a);
                 }
-                continue;
+                keep.push(inst);
             }
-        };
-        let mut added = Vec::new();
-        let insts = std::mem::take(&mut f.blocks[b.index()].insts);
-        let mut keep = Vec::with_capacity(insts.len());
-        for inst in insts {
-            let rename = |v: Value| checked.get(v.index()).copied().flatten().unwrap_or(v);
-            f.insts[inst.index()].op.map_args(rename);
-            let data = f.inst(inst);
-            let shared = match (&data.op, data.result) {
-                // An existing check: the accesses it dominates use its result.
-                (&Op::CheckArray(a), Some(c)) if !is_array(f, a) => Some((a, c)),
-                (op, _) => match accessed(op) {
-                    Some(a)
-                        if !is_array(f, a)
-                            && accesses[a.index()]
-                                .iter()
-                                .any(|&other| dominates(doms, inst, other)) =>
-                    {
-                        let (pc, frame) = (data.pc, data.frame);
-                        let check = f.make_inst(Op::CheckArray(a), pc);
-                        f.insts[check.index()].frame = frame;
-                        keep.push(check);
-                        let c = f.inst(check).result.expect("check_array gives a value");
-                        f.insts[inst.index()]
-                            .op
-                            .map_args(|v| if v == a { c } else { v });
-                        stats.array_checks_shared += 1;
-                        Some((a, c))
-                    }
-                    _ => None,
-                },
-            };
-            if let Some((a, c)) = shared {
-                checked[a.index()] = Some(c);
-                added.push(a);
+            f.blocks[b.index()].insts = keep;
+            f.blocks[b.index()]
+                .term
+                .map_args(|v| checked.get(v.index()).copied().flatten().unwrap_or(v));
+            added
+        },
+        |checked, added| {
+            for a in added {
+                checked[a.index()] = None;
             }
-            keep.push(inst);
-        }
-        f.blocks[b.index()].insts = keep;
-        f.blocks[b.index()]
-            .term
-            .map_args(|v| checked.get(v.index()).copied().flatten().unwrap_or(v));
-        work.push(Step::Leave(added));
-        for &child in children[b.index()].iter().rev() {
-            work.push(Step::Enter(child));
-        }
-    }
+        },
+    );
 }

@@ -168,6 +168,15 @@ fn reassociate(
     }
 }
 
+/// The least integer `v` can be on any execution, from constants, counters and the
+/// reduced arithmetic on them (no branch facts); `None` when nothing bounds it (it
+/// may not even be an integer). Range-check elimination asks it of a counter's
+/// start.
+pub(super) fn least(f: &Function, v: Value) -> Option<i128> {
+    let lo = range_in(f, &base_ranges(f), &[], v, 2).lo;
+    (lo > FULL.lo).then_some(lo)
+}
+
 /// The range of `v` in a block with `facts`, through up to `depth` reduced ops.
 fn range_in(f: &Function, base: &[Range], facts: &[(Value, Range)], v: Value, depth: u32) -> Range {
     let own = facts

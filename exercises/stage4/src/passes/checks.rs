@@ -21,7 +21,7 @@
 //! deoptimizes instead of raising: it makes `x` an integer below it in the same way,
 //! and goes in the same way when `x` is known to be one.
 
-use crate::ir::{Block, Dominators, Function, GuardKind, Op, Value, ValueDef, ENTRY};
+use crate::ir::{Dominators, Function, GuardKind, Op, Value, ValueDef, ENTRY};
 
 use super::{Analyses, PassStats, Renames};
 
@@ -35,48 +35,37 @@ pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
 /// Walks the dominator tree: uses of `x` dominated by `c = check_int x` use `c`, and a
 /// dominated `check_int x` is replaced by the dominating one.
 fn by_dominance(f: &mut Function, doms: &Dominators) {
-    let children = doms.children();
     // The checked value of each checked `x`, in the current dominator-tree scope.
     let mut checked: Vec<Option<Value>> = vec![None; f.values.len()];
-    // A walk of the dominator tree with an explicit stack (deep trees cannot
-    // overflow the native stack); `Leave` takes a block's checks out of scope.
-    enum Step {
-        Enter(Block),
-        Leave(Vec<Value>),
-    }
-    let mut work = vec![Step::Enter(ENTRY)];
-    while let Some(step) = work.pop() {
-        let b = match step {
-            Step::Enter(b) => b,
-            Step::Leave(added) => {
-                for x in added {
-                    checked[x.index()] = None;
-                }
-                continue;
-            }
-        };
-        let mut added = Vec::new();
-        for i in 0..f.blocks[b.index()].insts.len() {
-            let inst = f.blocks[b.index()].insts[i];
-            let data = &mut f.insts[inst.index()];
-            data.op.map_args(|v| checked[v.index()].unwrap_or(v));
-            if let (Some(x), Some(c)) = (checked_value(&data.op), data.result) {
-                // A second `check_int x` has become `check_int c` above: `c` is an
-                // integer by definition, and the inference below removes it.
-                if !super::known_int_def(f, x) && checked[x.index()].is_none() {
-                    checked[x.index()] = Some(c);
-                    added.push(x);
+    super::walk_dominator_tree(
+        doms,
+        &mut checked,
+        |checked, b| {
+            let mut added = Vec::new();
+            for i in 0..f.blocks[b.index()].insts.len() {
+                let inst = f.blocks[b.index()].insts[i];
+                let data = &mut f.insts[inst.index()];
+                data.op.map_args(|v| checked[v.index()].unwrap_or(v));
+                if let (Some(x), Some(c)) = (checked_value(&data.op), data.result) {
+                    // A second `check_int x` has become `check_int c` above: `c` is an
+                    // integer by definition, and the inference below removes it.
+                    if !super::known_int_def(f, x) && checked[x.index()].is_none() {
+                        checked[x.index()] = Some(c);
+                        added.push(x);
+                    }
                 }
             }
-        }
-        f.blocks[b.index()]
-            .term
-            .map_args(|v| checked[v.index()].unwrap_or(v));
-        work.push(Step::Leave(added));
-        for &child in children[b.index()].iter().rev() {
-            work.push(Step::Enter(child));
-        }
-    }
+            f.blocks[b.index()]
+                .term
+                .map_args(|v| checked[v.index()].unwrap_or(v));
+            added
+        },
+        |checked, added| {
+            for x in added {
+                checked[x.index()] = None;
+            }
+        },
+    );
 }
 
 /// The value an instruction checks is an integer: `check_int x`, or `guard int x`.

@@ -21,7 +21,7 @@
 //! with a field `f`, and this one cannot fail. A guarded access (stage 7's
 //! `guard get_field`, `guard set_field`) counts as the access it guards.
 
-use crate::ir::{BinOp, Block, CmpOp, FastMap, Function, GuardKind, Op, Value, ENTRY};
+use crate::ir::{BinOp, CmpOp, FastMap, Function, GuardKind, Op, Value};
 
 use super::{Analyses, PassStats};
 
@@ -62,84 +62,75 @@ fn key(op: &Op) -> Op {
 /// Replaces each mergeable instruction of `f` by an equal dominating one.
 pub fn run(f: &mut Function, analyses: &mut Analyses, stats: &mut PassStats) {
     let doms = analyses.graph(f).doms();
-    let children = doms.children();
     let mut table: FastMap<Op, Value> =
         FastMap::with_capacity_and_hasher(f.insts.len(), Default::default());
     // What each merged value became, by value (uses are renamed as the walk meets
     // them).
     let mut renamed: Vec<Option<Value>> = vec![None; f.values.len()];
     let mut merged = false;
-    enum Step {
-        Enter(Block),
-        Leave(Vec<Op>),
-    }
-    let mut work = vec![Step::Enter(ENTRY)];
-    while let Some(step) = work.pop() {
-        let b = match step {
-            Step::Enter(b) => b,
-            Step::Leave(added) => {
-                for op in added {
-                    table.remove(&op);
+    super::walk_dominator_tree(
+        doms,
+        &mut table,
+        |table, b| {
+            let mut added = Vec::new();
+            let insts = std::mem::take(&mut f.blocks[b.index()].insts);
+            let mut keep = Vec::with_capacity(insts.len());
+            // The fields known so far in this block: object, field, value.
+            let mut fields: Vec<(Value, u32, Value)> = Vec::new();
+            for inst in insts {
+                let data = &mut f.insts[inst.index()];
+                data.op.map_args(|v| renamed[v.index()].unwrap_or(v));
+                // A guarded access (stage 7) reads or writes the field as the access
+                // itself does: what it leaves known is the same.
+                let access = match &data.op {
+                    Op::Guard(guard) => match &guard.kind {
+                        GuardKind::Op(op) => op,
+                        _ => &data.op,
+                    },
+                    op => op,
+                };
+                match *access {
+                    Op::GetField(o, k) => {
+                        let known = fields.iter().find(|&&(fo, fk, _)| (fo, fk) == (o, k));
+                        if let (Some(&(_, _, v)), Some(r)) = (known, data.result) {
+                            renamed[r.index()] = Some(v);
+                            merged = true;
+                            stats.merged += 1;
+                            continue;
+                        }
+                        if let Some(r) = data.result {
+                            fields.push((o, k, r));
+                        }
+                    }
+                    Op::SetField(o, k, v) => {
+                        fields.retain(|&(_, fk, _)| fk != k);
+                        fields.push((o, k, v));
+                    }
+                    Op::Call { .. } | Op::CallValue { .. } => fields.clear(),
+                    _ => {}
                 }
-                continue;
-            }
-        };
-        let mut added = Vec::new();
-        let insts = std::mem::take(&mut f.blocks[b.index()].insts);
-        let mut keep = Vec::with_capacity(insts.len());
-        // The fields known so far in this block: object, field, value.
-        let mut fields: Vec<(Value, u32, Value)> = Vec::new();
-        for inst in insts {
-            let data = &mut f.insts[inst.index()];
-            data.op.map_args(|v| renamed[v.index()].unwrap_or(v));
-            // A guarded access (stage 7) reads or writes the field as the access
-            // itself does: what it leaves known is the same.
-            let access = match &data.op {
-                Op::Guard(guard) => match &guard.kind {
-                    GuardKind::Op(op) => op,
-                    _ => &data.op,
-                },
-                op => op,
-            };
-            match *access {
-                Op::GetField(o, k) => {
-                    let known = fields.iter().find(|&&(fo, fk, _)| (fo, fk) == (o, k));
-                    if let (Some(&(_, _, v)), Some(r)) = (known, data.result) {
-                        renamed[r.index()] = Some(v);
+                if let (true, Some(r)) = (mergeable(&data.op), data.result) {
+                    let k = key(&data.op);
+                    if let Some(&earlier) = table.get(&k) {
+                        renamed[r.index()] = Some(earlier);
                         merged = true;
                         stats.merged += 1;
                         continue;
                     }
-                    if let Some(r) = data.result {
-                        fields.push((o, k, r));
-                    }
+                    table.insert(k.clone(), r);
+                    added.push(k);
                 }
-                Op::SetField(o, k, v) => {
-                    fields.retain(|&(_, fk, _)| fk != k);
-                    fields.push((o, k, v));
-                }
-                Op::Call { .. } | Op::CallValue { .. } => fields.clear(),
-                _ => {}
+                keep.push(inst);
             }
-            if let (true, Some(r)) = (mergeable(&data.op), data.result) {
-                let k = key(&data.op);
-                if let Some(&earlier) = table.get(&k) {
-                    renamed[r.index()] = Some(earlier);
-                    merged = true;
-                    stats.merged += 1;
-                    continue;
-                }
-                table.insert(k.clone(), r);
-                added.push(k);
+            f.blocks[b.index()].insts = keep;
+            added
+        },
+        |table, added| {
+            for op in added {
+                table.remove(&op);
             }
-            keep.push(inst);
-        }
-        f.blocks[b.index()].insts = keep;
-        work.push(Step::Leave(added));
-        for &child in children[b.index()].iter().rev() {
-            work.push(Step::Enter(child));
-        }
-    }
+        },
+    );
     // Terminators and uses in blocks walked before the renaming (jump arguments
     // flowing around loops) see the final names.
     if merged {

@@ -23,7 +23,7 @@
 //!
 //! Loads (`a[i]`, `o.f`) never move: a store in the loop may change them.
 
-use crate::ir::{Block, Dominators, Function, Op, Terminator};
+use crate::ir::{Block, Dominators, Function, Op, Terminator, Value, ValueDef};
 
 use super::{cannot_fail, is_array, Analyses, PassStats};
 
@@ -33,6 +33,27 @@ pub(super) struct Loop {
     /// Per block: whether it is in the loop.
     pub(super) body: Vec<bool>,
     pub(super) size: usize,
+}
+
+impl Loop {
+    /// The instructions in its blocks.
+    pub(super) fn insts(&self, f: &Function) -> usize {
+        (0..f.blocks.len())
+            .filter(|&b| self.body[b])
+            .map(|b| f.blocks[b].insts.len())
+            .sum()
+    }
+
+    /// True when `v` is defined outside the loop (before it: the loop's blocks see
+    /// it).
+    pub(super) fn defined_outside(&self, f: &Function, v: Value) -> bool {
+        match f.def(v) {
+            ValueDef::Inst(def) => {
+                !(0..f.blocks.len()).any(|b| self.body[b] && f.blocks[b].insts.contains(&def))
+            }
+            ValueDef::Param(b, _) => !self.body[b.index()],
+        }
+    }
 }
 
 /// The natural loops of `f` (one per header, back edges merged), smallest first.

@@ -21,6 +21,8 @@ pub mod inline;
 pub mod licm;
 pub mod params;
 pub mod peel;
+pub mod preheaders;
+pub mod rce;
 pub mod returns;
 pub mod sccp;
 pub mod strength;
@@ -56,6 +58,9 @@ pub struct PassStats {
     pub array_checks_shared: u64,
     /// Loops whose first iteration was peeled off (loop peeling).
     pub peeled: u64,
+    /// Array accesses that lost their range check in a main loop (range-check
+    /// elimination).
+    pub range_checks_removed: u64,
     /// Arithmetic made a guard: its overflow deoptimizes (stage 7's `speculate`).
     pub speculated: u64,
 }
@@ -75,6 +80,7 @@ impl PassStats {
         self.inlined += other.inlined;
         self.array_checks_shared += other.array_checks_shared;
         self.peeled += other.peeled;
+        self.range_checks_removed += other.range_checks_removed;
         self.speculated += other.speculated;
     }
 }
@@ -106,6 +112,10 @@ pub type Pass = fn(&mut Function, &mut Analyses, &mut PassStats);
 
 /// The pipeline, in order, with the names `--passes` prints (a name may come twice).
 pub const PIPELINE: &[(&str, Pass)] = &[
+    // Every loop a block of its own before it (an OSR variant's loops have none),
+    // for what the loop passes put there; then a value the loop only carries
+    // around is the preheader's parameter, defined outside the loop.
+    ("preheaders", preheaders::run),
     ("params", params::run),
     ("sccp", sccp::run),
     ("checks", checks::run),
@@ -117,7 +127,13 @@ pub const PIPELINE: &[(&str, Pass)] = &[
     // every iteration (the arrays it reads); the shared checks make the loop's own
     // redundant.
     ("peel", peel::run),
+    // Again: the peeled iteration checked what enters the loop, so a counter that
+    // starts at an argument is known to be an integer in the loop.
+    ("checks", checks::run),
     ("arrays", arrays::run),
+    // With the arrays checked once, a loop over them at its counter gets a main loop
+    // that checks no index.
+    ("rce", rce::run),
     // Again: constants that LICM gathered in a preheader, and the sign masks of
     // several divisions of one value, are now equal and dominate each other.
     ("gvn", gvn::run),
@@ -352,6 +368,38 @@ impl Renames {
     pub fn apply(&self, f: &mut Function) {
         if !self.is_empty() {
             f.map_uses(|v| self.resolve(v));
+        }
+    }
+}
+
+/// Walks the dominator tree from the entry, depth first, for the passes that keep
+/// facts in a scoped table (array-check sharing, check elimination by dominance,
+/// GVN): `enter` sees each reachable block after every block that dominates it, with
+/// the table (`scope`), and returns what it added there; `leave` takes that back out
+/// once the walk is done with the blocks the block dominates, so the table holds
+/// only what the dominators of the current block added. The stack is explicit: a
+/// deep tree cannot overflow the native one.
+pub fn walk_dominator_tree<S, T>(
+    doms: &crate::ir::Dominators,
+    scope: &mut S,
+    mut enter: impl FnMut(&mut S, crate::ir::Block) -> T,
+    mut leave: impl FnMut(&mut S, T),
+) {
+    enum Step<T> {
+        Enter(crate::ir::Block),
+        Leave(T),
+    }
+    let children = doms.children();
+    let mut work = vec![Step::Enter(crate::ir::ENTRY)];
+    while let Some(step) = work.pop() {
+        match step {
+            Step::Enter(b) => {
+                work.push(Step::Leave(enter(scope, b)));
+                for &child in children[b.index()].iter().rev() {
+                    work.push(Step::Enter(child));
+                }
+            }
+            Step::Leave(added) => leave(scope, added),
         }
     }
 }

@@ -19,7 +19,7 @@
 //! the loop's values after the loop: each such value becomes a new parameter of
 //! it, which the loop passes and the copy passes the copy of.
 
-use crate::ir::{Block, Dominators, Function, Op, Terminator, Value, ValueDef};
+use crate::ir::{Block, Dominators, Function, Op, Terminator, Value};
 
 use super::licm::{loops, Loop};
 use super::{is_array, Analyses, PassStats};
@@ -70,11 +70,7 @@ fn accessed(op: &Op) -> Option<Value> {
 /// known to be one, and that no access before the loop (dominating its header)
 /// checks already: that check is what peeling saves.
 fn pays(f: &Function, l: &Loop, doms: &Dominators) -> bool {
-    let size: usize = (0..f.blocks.len())
-        .filter(|&b| l.body[b])
-        .map(|b| f.blocks[b].insts.len())
-        .sum();
-    if size > MAX_PEELED {
+    if l.insts(f) > MAX_PEELED {
         return false;
     }
     let checked_before = |a: Value| {
@@ -87,24 +83,16 @@ fn pays(f: &Function, l: &Loop, doms: &Dominators) -> bool {
                     .any(|&i| accessed(&f.inst(i).op) == Some(a))
         })
     };
-    let defined_outside = |a: Value| match f.def(a) {
-        ValueDef::Inst(def) => !f
-            .blocks
-            .iter()
-            .enumerate()
-            .any(|(c, d)| l.body[c] && d.insts.contains(&def)),
-        ValueDef::Param(c, _) => !l.body[c.index()],
-    };
     (0..f.blocks.len()).filter(|&b| l.body[b]).any(|b| {
         f.blocks[b].insts.iter().any(|&inst| {
             accessed(&f.inst(inst).op)
-                .is_some_and(|a| !is_array(f, a) && defined_outside(a) && !checked_before(a))
+                .is_some_and(|a| !is_array(f, a) && l.defined_outside(f, a) && !checked_before(a))
         })
     })
 }
 
 /// The loop's one predecessor outside it, when it ends in a jump to the header.
-fn preheader(f: &Function, l: &Loop, preds: &[Vec<Block>]) -> Option<Block> {
+pub(super) fn preheader(f: &Function, l: &Loop, preds: &[Vec<Block>]) -> Option<Block> {
     let outside: Vec<Block> = preds[l.header.index()]
         .iter()
         .copied()
@@ -142,59 +130,94 @@ fn single_exit(f: &Function, l: &Loop, preds: &[Vec<Block>]) -> Option<Block> {
         .then_some(exit)
 }
 
-/// Copies the loop (blocks `body`, header `header`) before itself: `pre` jumps to
-/// the copy, whose back edges go to `header`; `exit` gets a parameter for each
-/// loop value used after the loop.
-fn peel(f: &mut Function, header: Block, body: &[bool], pre: Block, exit: Block) {
+/// A copy of a loop's blocks ([`copy_loop`]): the copy of each block and of each
+/// value the loop defines.
+pub(super) struct LoopCopy {
+    blocks: Vec<Option<Block>>,
+    values: Vec<Option<Value>>,
+    /// The loop's values that have a copy, in the order they were copied.
+    pub(super) defined: Vec<Value>,
+}
+
+impl LoopCopy {
+    /// The copy of loop block `b`.
+    pub(super) fn block(&self, b: Block) -> Block {
+        self.blocks[b.index()].expect("a block of the loop")
+    }
+
+    /// The copy of `v`: `v` itself when the loop does not define it.
+    pub(super) fn value(&self, v: Value) -> Value {
+        self.values.get(v.index()).copied().flatten().unwrap_or(v)
+    }
+}
+
+/// Copies the blocks of a loop (`body`) into new blocks, in reverse postorder, with
+/// new values: the copies use the copies of the loop's values, and their edges
+/// between loop blocks go to the copies (a back edge to the header's copy). Nothing
+/// jumps to the copy yet; its edges out of the loop are the loop's.
+pub(super) fn copy_loop(f: &mut Function, body: &[bool]) -> LoopCopy {
     let blocks: Vec<Block> = f
         .reverse_postorder()
         .into_iter()
         .filter(|b| body[b.index()])
         .collect();
-    // The copy of each loop block, and of each value the loop defines.
-    let mut block_map: Vec<Option<Block>> = vec![None; f.blocks.len()];
-    let mut value_map: Vec<Option<Value>> = vec![None; f.values.len()];
-    let mut defined = Vec::new();
+    let mut copy = LoopCopy {
+        blocks: vec![None; f.blocks.len()],
+        values: vec![None; f.values.len()],
+        defined: Vec::new(),
+    };
     for &b in &blocks {
-        let copy = f.new_block(f.block(b).pc);
-        block_map[b.index()] = Some(copy);
+        let new = f.new_block(f.block(b).pc);
+        copy.blocks[b.index()] = Some(new);
         for k in 0..f.block(b).params.len() {
             let p = f.block(b).params[k];
-            value_map[p.index()] = Some(f.add_param(copy));
-            defined.push(p);
+            copy.values[p.index()] = Some(f.add_param(new));
+            copy.defined.push(p);
         }
         for k in 0..f.block(b).insts.len() {
             let inst = f.block(b).insts[k];
             let data = f.inst(inst).clone();
-            let new = f.make_inst(data.op, data.pc);
-            f.insts[new.index()].frame = data.frame;
-            if let (Some(r), Some(c)) = (data.result, f.inst(new).result) {
-                value_map[r.index()] = Some(c);
-                defined.push(r);
+            let made = f.make_inst(data.op, data.pc);
+            f.insts[made.index()].frame = data.frame;
+            if let (Some(r), Some(c)) = (data.result, f.inst(made).result) {
+                copy.values[r.index()] = Some(c);
+                copy.defined.push(r);
             }
-            f.blocks[copy.index()].insts.push(new);
+            f.blocks[new.index()].insts.push(made);
         }
     }
-    let map = |v: Value| value_map.get(v.index()).copied().flatten().unwrap_or(v);
     for &b in &blocks {
-        let copy = block_map[b.index()].expect("copied");
-        for k in 0..f.block(copy).insts.len() {
-            let inst = f.block(copy).insts[k];
-            f.insts[inst.index()].op.map_args(map);
+        let new = copy.block(b);
+        for k in 0..f.block(new).insts.len() {
+            let inst = f.block(new).insts[k];
+            f.insts[inst.index()].op.map_args(|v| copy.value(v));
         }
         let mut term = f.block(b).term.clone();
-        term.map_args(map);
+        term.map_args(|v| copy.value(v));
         for call in term.calls_mut() {
-            // A back edge of the copy enters the loop; other loop edges stay in the copy.
-            if call.block != header {
-                if let Some(c) = block_map[call.block.index()] {
-                    call.block = c;
-                }
+            if let Some(c) = copy.blocks[call.block.index()] {
+                call.block = c;
             }
         }
-        f.terminate(copy, term);
+        f.terminate(new, term);
     }
-    let header_copy = block_map[header.index()].expect("the header is in the loop");
+    copy
+}
+
+/// Copies the loop (blocks `body`, header `header`) before itself: `pre` jumps to
+/// the copy, whose back edges go to `header`; `exit` gets a parameter for each
+/// loop value used after the loop.
+fn peel(f: &mut Function, header: Block, body: &[bool], pre: Block, exit: Block) {
+    let copy = copy_loop(f, body);
+    let header_copy = copy.block(header);
+    // A back edge of the copy enters the loop: the copy is the first iteration.
+    for b in body.len()..f.blocks.len() {
+        for call in f.blocks[b].term.calls_mut() {
+            if call.block == header_copy {
+                call.block = header;
+            }
+        }
+    }
     if let Terminator::Jump(call) = &mut f.blocks[pre.index()].term {
         call.block = header_copy;
     }
@@ -215,13 +238,13 @@ fn peel(f: &mut Function, header: Block, body: &[bool], pre: Block, exit: Block)
         data.term.for_each_arg(|v| used_after[v.index()] = true);
     }
     let mut exit_map: Vec<Option<Value>> = vec![None; f.values.len()];
-    for v in defined {
+    for &v in &copy.defined {
         if !used_after[v.index()] {
             continue;
         }
         let p = f.add_param(exit);
         exit_map[v.index()] = Some(p);
-        let copy = value_map[v.index()].expect("copied");
+        let copied = copy.value(v);
         for (b, data) in f.blocks.iter_mut().enumerate() {
             if !copies[b] {
                 continue;
@@ -229,7 +252,7 @@ fn peel(f: &mut Function, header: Block, body: &[bool], pre: Block, exit: Block)
             let from_copy = b >= body.len();
             for call in data.term.calls_mut() {
                 if call.block == exit {
-                    call.args.push(if from_copy { copy } else { v });
+                    call.args.push(if from_copy { copied } else { v });
                 }
             }
         }

@@ -122,6 +122,10 @@ pub fn eval(op: &Op, lat: impl Fn(Value) -> Lattice) -> Lattice {
             Ok(c) => of(c[0].checked_mul(k).and_then(fold::int)),
             Err(l) => l,
         },
+        Op::Min(a, b) => match consts(&[a, b]) {
+            Ok(c) => Const(c[0].min(c[1])),
+            Err(l) => l,
+        },
         // Heap values, calls and loads are not integer constants.
         _ => Bottom,
     }

@@ -19,7 +19,10 @@
 //! and the original loop tests `i < n` again and goes on with its checks — the first
 //! access out of bounds fails there, at the same pc, after the same effects, as it
 //! did before. The header runs once more at the hand-over, so the loop qualifies only
-//! when the header does nothing but compute pure values and test its condition.
+//! when the header does nothing but compute pure values and test its condition. A
+//! loop `while i < len(a)` that only indexes `a` and counts from 0 or above needs no
+//! second loop: its own condition is the bound, and its accesses lose their check
+//! where they are.
 //!
 //! A loop qualifies when it is innermost and small (it is copied), has a preheader,
 //! is left only from its header, through a branch on `i < n` (`n > i`) with `n` an
@@ -225,9 +228,32 @@ fn checked_at(op: &Op, i: Value) -> Option<Value> {
     }
 }
 
+/// Makes the accesses of `blocks` to `arrays` at `counter` unchecked; gives how
+/// many there were.
+fn uncheck(f: &mut Function, blocks: &[usize], counter: Value, arrays: &[Value]) -> u64 {
+    let mut removed = 0;
+    for &b in blocks {
+        for k in 0..f.blocks[b].insts.len() {
+            let inst = f.blocks[b].insts[k];
+            let op = &mut f.insts[inst.index()].op;
+            *op = match *op {
+                Op::ArrayGet(a, i) if i == counter && arrays.contains(&a) => Op::LoadElement(a, i),
+                Op::ArraySet(a, i, v) if i == counter && arrays.contains(&a) => {
+                    Op::StoreElement(a, i, v)
+                }
+                _ => continue,
+            };
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Makes the main loop: the bound before it, in the preheader; a copy of the loop
 /// that tests the bound and hands over to the loop; its accesses at the counter
 /// unchecked. Gives the main loop's header and how many accesses lost their check.
+/// When the bound is the loop's own (`while i < len(a)`) and the counter starts at
+/// 0 or above, the loop is the main loop, and nothing is copied.
 fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
     let (pc, frame) = (f.inst(c.cond).pc, f.inst(c.cond).frame);
     let push = |f: &mut Function, op: Op| {
@@ -240,8 +266,17 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
     };
     let mut bound = c.n;
     for &a in &c.arrays {
+        // `while i < len(a)`: `n` is that length already.
+        if matches!(f.def_op(c.n), Some(&Op::ArrayLen(x)) if x == a) {
+            continue;
+        }
         let len = push(f, Op::ArrayLen(a));
         bound = push(f, Op::Min(bound, len));
+    }
+    if bound == c.n && c.start_test.is_none() {
+        // `i < n` is `i < len(a)` already: the loop is its own main loop.
+        let blocks: Vec<usize> = (0..c.body.len()).filter(|&b| c.body[b]).collect();
+        return (c.header, uncheck(f, &blocks, c.counter, &c.arrays));
     }
     let copy = copy_loop(f, &c.body);
     let main = copy.block(c.header);
@@ -261,24 +296,8 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
         };
     }
     // Its accesses at the counter check nothing.
-    let counter = copy.value(c.counter);
-    let mut removed = 0;
-    for b in c.body.len()..f.blocks.len() {
-        for k in 0..f.blocks[b].insts.len() {
-            let inst = f.blocks[b].insts[k];
-            let op = &mut f.insts[inst.index()].op;
-            *op = match *op {
-                Op::ArrayGet(a, i) if i == counter && c.arrays.contains(&a) => {
-                    Op::LoadElement(a, i)
-                }
-                Op::ArraySet(a, i, v) if i == counter && c.arrays.contains(&a) => {
-                    Op::StoreElement(a, i, v)
-                }
-                _ => continue,
-            };
-            removed += 1;
-        }
-    }
+    let blocks: Vec<usize> = (c.body.len()..f.blocks.len()).collect();
+    let removed = uncheck(f, &blocks, copy.value(c.counter), &c.arrays);
     // The preheader enters the main loop (when the counter starts at 0 or above).
     let Terminator::Jump(call) = f.block(c.pre).term.clone() else {
         unreachable!("a preheader jumps to its header")
