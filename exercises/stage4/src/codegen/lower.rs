@@ -357,7 +357,7 @@ impl FnGen<'_> {
     /// `add`/`sub` on the tagged words, `jo` to `integer overflow`.
     fn gen_add_sub(&mut self, inst: Inst, a: Value, b: Value, subtract: bool) {
         todo!(
-            "lower-add: the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location — book §4.28"
+            "lower-add: the operation on the tagged words in ACC (b as a register, slot or immediate), jump out on overflow, the result to its location — book §4.29"
         )
     }
 

@@ -64,7 +64,7 @@ pub fn live_values(f: &Function) -> Vec<bool> {
     let order = f.reverse_postorder();
     let preds = f.predecessors();
     todo!(
-        "liveness: mark the operands of every root instruction, branch condition and returned value live, then propagate: a live instruction's operands are live, a live parameter makes the matching argument of each jump to its block live — book §4.18"
+        "liveness: mark the operands of every root instruction, branch condition and returned value live, then propagate: a live instruction's operands are live, a live parameter makes the matching argument of each jump to its block live — book §4.19"
     );
     live
 }

@@ -49,7 +49,7 @@ pub fn scan(
     let mut slots = 0u32;
     let mut spilled = 0u32;
     todo!(
-        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take the first free register the interval may use (`weights.crossing`: only a callee-saved one for `CalleeOnly`), in the order `preference` gives (with `weights.hints`), or call `spill_at` — book §4.25"
+        "linear-scan: walk the intervals by start: expire the active intervals that ended (their registers are free again), then take the first free register the interval may use (`weights.crossing`: only a callee-saved one for `CalleeOnly`), in the order `preference` gives (with `weights.hints`), or call `spill_at` — book §4.26"
     );
     let mut callee_saved: Vec<Reg> = CALLEE_SAVED
         .iter()
@@ -87,6 +87,6 @@ fn spill_at(
     spilled: &mut u32,
 ) {
     todo!(
-        "spill: choose the active interval (with a register `allowed` here) of least `weights.spill_cost`, the last-ending of equals; if it costs less than interval `k` (or as much and ends after it), move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot — book §4.26"
+        "spill: choose the active interval (with a register `allowed` here) of least `weights.spill_cost`, the last-ending of equals; if it costs less than interval `k` (or as much and ends after it), move it to a fresh slot and give its register to `k`, else put `k` in a fresh slot — book §4.27"
     )
 }

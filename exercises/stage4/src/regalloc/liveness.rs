@@ -137,7 +137,7 @@ pub fn live_in(f: &Function, order: &[Block]) -> Vec<ValueSet> {
     let n = f.values.len();
     let mut live_in = vec![ValueSet::new(n); f.blocks.len()];
     todo!(
-        "live-intervals: the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes — book §4.24"
+        "live-intervals: the backward dataflow: walk each block from its terminator up (a use makes a value live, a definition ends it), until nothing changes — book §4.25"
     );
     live_in
 }
