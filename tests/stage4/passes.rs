@@ -829,8 +829,8 @@ fn loops_that_may_index_outside_an_array_keep_their_range_checks() {
         "fn f(n) { let a = [1; 4]; let s = 0; let i = 3; while i < n { s = s + a[i]; i = i - 1; } return s; }\nprint f(0);",
         // The index is not the counter.
         "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i + 1]; i = i + 1; } return s; }\nprint f([1, 2], 1);",
-        // The loop runs while `i <= n`: `n` itself is an index.
-        "fn f(a, n) { let s = 0; let i = 0; while i <= n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 1);",
+        // The step changes in the loop.
+        "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i]; i = i + s; } return s; }\nprint f([1, 2], 2);",
         // The bound changes in the loop.
         "fn f(a, n) { let s = 0; let i = 0; while i < n { s = s + a[i]; n = n - 1; i = i + 1; } return s; }\nprint f([1, 2], 2);",
         // The loop leaves from its body too.
@@ -849,14 +849,20 @@ fn loops_that_may_index_outside_an_array_keep_their_range_checks() {
 
 #[test]
 fn a_counter_that_may_start_below_zero_is_tested_before_the_main_loop() {
-    let source = "fn f(a, i, n) { let s = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 0, 2);";
-    let (f, stats) = optimized_with_stats(source);
-    let printed = text::print(&f);
-    assert_eq!(stats.range_checks_removed, 1, "{printed}");
-    // `start < 0` enters the loop as it was; the main loop only from 0 up.
-    let below_zero =
-        |op: &Op| matches!(op, &Op::Compare(ir::CmpOp::Lt, _, z) if f.as_const(z) == Some(0));
-    assert_eq!(count(&f, below_zero), 1, "{printed}");
+    for (source, tested) in [
+        ("fn f(a, i, n) { let s = 0; while i < n { s = s + a[i]; i = i + 1; } return s; }\nprint f([1, 2], 0, 2);", 0),
+        // The step is an argument too: the least of the two is tested.
+        ("fn f(a, i, n, k) { let s = 0; while i < n { s = s + a[i]; i = i + k; } return s; }\nprint f([1, 2], 0, 2, 1);", 1),
+    ] {
+        let (f, stats) = optimized_with_stats(source);
+        let printed = text::print(&f);
+        assert_eq!(stats.range_checks_removed, 1, "{printed}");
+        // `start < 0` enters the loop as it was; the main loop only from 0 up.
+        let below_zero =
+            |op: &Op| matches!(op, &Op::Compare(ir::CmpOp::Lt, _, z) if f.as_const(z) == Some(0));
+        assert_eq!(count(&f, below_zero), 1, "{printed}");
+        assert_eq!(count(&f, |op| matches!(op, Op::Min(..))), 1 + tested, "{printed}");
+    }
 }
 
 #[test]
@@ -899,4 +905,20 @@ fn a_loop_up_to_the_length_of_the_array_it_indexes_needs_no_main_loop() {
         "{printed}"
     );
     assert_eq!(in_loop(|op| matches!(op, Op::ArrayGet(..))), 0, "{printed}");
+}
+
+#[test]
+fn a_loop_up_to_and_including_its_bound_with_a_counted_step_gets_a_main_loop() {
+    // A sieve's inner loop: `j <= n`, stepping by the outer counter (2 and up).
+    let source = "fn f(n) { let a = [0; n + 1]; let i = 2; while i <= n { let j = i * i; while j <= n { a[j] = 1; j = j + i; } i = i + 1; } return a; }\nprint f(10);";
+    let (f, stats) = optimized_with_stats(source);
+    let printed = text::print(&f);
+    assert_eq!(stats.range_checks_removed, 1, "{printed}");
+    // The array's bound is its last index: `len(a) - 1`.
+    assert_eq!(count(&f, |op| matches!(op, Op::ISub(..))), 1, "{printed}");
+    assert_eq!(
+        count(&f, |op| matches!(op, Op::StoreElement(..))),
+        1,
+        "{printed}"
+    );
 }

@@ -8,7 +8,8 @@
 //! **What it proves**: `0 <= i < len(a)` at each access `a[i]` of the main loop,
 //! where `i` is the loop's counter and `a` an array defined before the loop. The
 //! counter starts at 0 or above — the bounds analysis knows it, or the preheader
-//! tests it and enters the loop as it was when it is negative — and only steps up,
+//! tests it and enters the loop as it was when it is negative — and only steps up
+//! (by a constant or a value from before the loop, known not to be negative),
 //! so it is never negative; the main loop runs an iteration only when `i` is below
 //! the bound, computed once before it (an array's length never changes), and is
 //! below `len(a)` then. So the access cannot fail: it becomes `load_element` or
@@ -25,8 +26,9 @@
 //! where they are.
 //!
 //! A loop qualifies when it is innermost and small (it is copied), has a preheader,
-//! is left only from its header, through a branch on `i < n` (`n > i`) with `n` an
-//! integer defined before the loop and the condition used by nothing else, and reads
+//! is left only from its header, through a branch on `i < n` (`n > i`) or `i <= n`
+//! (then an array's bound is its last index, `len(a) - 1`) with `n` an integer
+//! defined before the loop and the condition used by nothing else, and reads
 //! or writes at `i` an array defined before the loop and known to be one (after
 //! array-check sharing: run it after `passes::arrays`).
 
@@ -51,8 +53,10 @@ struct Candidate {
     counter: Value,
     /// The arrays accessed at the counter (each once).
     arrays: Vec<Value>,
-    /// The counter's start, when the preheader must test that it is `>= 0`.
-    start_test: Option<Value>,
+    /// The counter's start and steps that the preheader must test are `>= 0`.
+    tests: Vec<Value>,
+    /// The condition is `i <= n`: the bound of an array is its last index.
+    inclusive: bool,
 }
 
 /// Splits each qualifying loop of `f` into a main loop without range checks and the
@@ -118,8 +122,9 @@ fn candidate(
     let ValueDef::Inst(cond_inst) = f.def(*cond) else {
         return None;
     };
-    let (counter, n) = match f.inst(cond_inst).op {
-        Op::Compare(CmpOp::Lt, i, n) | Op::Compare(CmpOp::Gt, n, i) => (i, n),
+    let (counter, n, inclusive) = match f.inst(cond_inst).op {
+        Op::Compare(CmpOp::Lt, i, n) | Op::Compare(CmpOp::Gt, n, i) => (i, n, false),
+        Op::Compare(CmpOp::Le, i, n) | Op::Compare(CmpOp::Ge, n, i) => (i, n, true),
         _ => return None,
     };
     // The condition is the branch's only use; the header's other instructions may
@@ -152,33 +157,48 @@ fn candidate(
         Terminator::Jump(call) => call.args[k],
         _ => return None,
     };
-    // Known to be `>= 0`, or an integer that the preheader tests.
-    let start_test = match least(f, start) {
-        Some(lo) if lo >= 0 => None,
-        _ if known_ints[start.index()] => Some(start),
-        _ => return None,
+    // The start and the steps: each known to be `>= 0`, or an integer from before
+    // the loop that the preheader tests.
+    let mut tests = Vec::new();
+    let mut not_negative = |v: Value| match least(f, v) {
+        Some(lo) if lo >= 0 => true,
+        _ if known_ints[v.index()] && l.defined_outside(f, v) => {
+            if !tests.contains(&v) {
+                tests.push(v);
+            }
+            true
+        }
+        _ => false,
     };
-    let steps_up = |a: Value| {
+    if !not_negative(start) {
+        return None;
+    }
+    // The counter steps by a constant or a value from before the loop.
+    let step = |a: Value| {
         if a == counter {
-            return true;
+            return None;
         }
         let (Some(&Op::IAdd(x, y)) | Some(&Op::Binary(BinOp::Add, x, y))) = f.def_op(a) else {
-            return false;
+            return Some(None);
         };
-        let step = match (x == counter, y == counter) {
-            (true, _) => y,
-            (_, true) => x,
-            _ => return false,
-        };
-        f.as_const(step).is_some_and(|c| c >= 0)
+        match (x == counter, y == counter) {
+            (true, _) => Some(Some(y)),
+            (_, true) => Some(Some(x)),
+            _ => Some(None),
+        }
     };
     for &p in &preds[h.index()] {
         if !in_loop(p) {
             continue;
         }
         for call in f.block(p).term.calls() {
-            if call.block == h && !steps_up(call.args[k]) {
-                return None;
+            if call.block != h {
+                continue;
+            }
+            match step(call.args[k]) {
+                None => {}
+                Some(Some(by)) if not_negative(by) => {}
+                Some(_) => return None,
             }
         }
     }
@@ -204,7 +224,8 @@ fn candidate(
         n,
         counter,
         arrays,
-        start_test,
+        tests,
+        inclusive,
     })
 }
 
@@ -265,15 +286,20 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
         v
     };
     let mut bound = c.n;
+    let one = c.inclusive.then(|| push(f, Op::Const(1)));
     for &a in &c.arrays {
         // `while i < len(a)`: `n` is that length already.
-        if matches!(f.def_op(c.n), Some(&Op::ArrayLen(x)) if x == a) {
+        if !c.inclusive && matches!(f.def_op(c.n), Some(&Op::ArrayLen(x)) if x == a) {
             continue;
         }
-        let len = push(f, Op::ArrayLen(a));
+        let mut len = push(f, Op::ArrayLen(a));
+        if let Some(one) = one {
+            // `i <= len(a) - 1`, which cannot overflow (a length is not negative).
+            len = push(f, Op::ISub(len, one));
+        }
         bound = push(f, Op::Min(bound, len));
     }
-    if bound == c.n && c.start_test.is_none() {
+    if bound == c.n && c.tests.is_empty() {
         // `i < n` is `i < len(a)` already: the loop is its own main loop.
         let blocks: Vec<usize> = (0..c.body.len()).filter(|&b| c.body[b]).collect();
         return (c.header, uncheck(f, &blocks, c.counter, &c.arrays));
@@ -298,7 +324,8 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
     // Its accesses at the counter check nothing.
     let blocks: Vec<usize> = (c.body.len()..f.blocks.len()).collect();
     let removed = uncheck(f, &blocks, copy.value(c.counter), &c.arrays);
-    // The preheader enters the main loop (when the counter starts at 0 or above).
+    // The preheader enters the main loop (when the counter starts at 0 or above and
+    // steps up).
     let Terminator::Jump(call) = f.block(c.pre).term.clone() else {
         unreachable!("a preheader jumps to its header")
     };
@@ -306,11 +333,13 @@ fn split(f: &mut Function, c: &Candidate) -> (Block, u64) {
         block: main,
         args: call.args.clone(),
     };
-    let term = match c.start_test {
+    let term = match c.tests.split_first() {
         None => Terminator::Jump(into_main),
-        Some(start) => {
+        Some((&first, rest)) => {
+            // The least of them below 0: the loop as it was.
+            let least = rest.iter().fold(first, |m, &v| push(f, Op::Min(m, v)));
             let zero = push(f, Op::Const(0));
-            let negative = push(f, Op::Compare(CmpOp::Lt, start, zero));
+            let negative = push(f, Op::Compare(CmpOp::Lt, least, zero));
             Terminator::Branch {
                 cond: negative,
                 then: call,
