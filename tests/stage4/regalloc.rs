@@ -324,10 +324,10 @@ fn the_checker_rejects_a_swap_done_as_two_plain_moves() {
 }
 
 /// A guard on arithmetic writes its result before its overflow check, whose deopt
-/// exit still reads the operands and the frame state: the result never shares a
-/// register with any of them, even with an operand whose last use the guard is —
-/// but the left operand of an `add` or `sub`, which the deopt stub restores (so the
-/// code computes the sum in place, with no `rax` and no move back).
+/// exit still reads the frame state: the result never shares a register with a
+/// value of the state, even with an operand whose last use the guard is — but the
+/// left operand of an `add` or `sub`, which the deopt stub restores (so the code
+/// computes the sum in place, with no `rax` and no move back).
 #[test]
 fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand() {
     let f = stage4::ir::text::parse(
@@ -347,7 +347,10 @@ fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand
             let data = f.inst(inst);
             let result = alloc.loc(data.result.expect("an add has a result"));
             let undone = regalloc::liveness::undone_in_place(&data.op);
-            data.op.for_each_arg(|v| {
+            let Op::Guard(guard) = &data.op else {
+                unreachable!("every instruction is a guard")
+            };
+            guard.state.for_each_value(|v| {
                 if Some(v) != undone {
                     assert_ne!(alloc.loc(v), result, "v{} in {alloc:#?}", v.0);
                 }
@@ -358,6 +361,33 @@ fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand
     // does not, so the difference takes v2's register.
     let alloc = regalloc::allocate(&f);
     assert_eq!(alloc.loc(Value(3)), alloc.loc(Value(2)), "{alloc:#?}");
+}
+
+/// An operand that the guard's frame state does not hold is read before the result
+/// is written, as any instruction's operand: its deopt exit never reads it, so the
+/// result may take its register. This is the loop kernel's `sum + i*3 - 7` once
+/// `bounds` made it `sum + (i*3 - 7)`: the state of the second add holds `sum + i*3`
+/// (the operand stack at that pc), not `i*3 - 7`, which dies there — the sum is
+/// computed in its register, with no copy of `sum` (still live) to add to.
+#[test]
+fn a_guards_operand_that_no_frame_state_holds_gives_its_register_to_the_result() {
+    let f = stage4::ir::text::parse(
+        "function f f0 {\n\
+         b0(v0, v1):  @0\n\
+         \x20   v2 = guard add v0, v1 [f0@2: v0, v1 | v0, v1]  @2\n\
+         \x20   v3 = iadd v1, v1  @3\n\
+         \x20   v4 = guard add v0, v3 [f0@5: v0, v1 | v2, v1]  @5\n\
+         \x20   v5 = guard add v4, v0 [f0@8: v0, v1 | v4, v0]  @8\n\
+         \x20   return v5\n\
+         }\n",
+    )
+    .expect("parses");
+    let alloc = regalloc::allocate(&f);
+    checker::check(&f, &alloc).unwrap();
+    // v0 lives on past v4 (v5 reads it); v3, read by v4 alone and by no state,
+    // gives v4 its register.
+    assert_eq!(alloc.loc(Value(4)), alloc.loc(Value(3)), "{alloc:#?}");
+    assert!(matches!(alloc.loc(Value(4)), Loc::Reg(_)), "{alloc:#?}");
 }
 
 /// A value read only by frame states (a local the loop keeps for its deopts) costs

@@ -118,3 +118,34 @@ fn an_add_that_overflows_in_place_deopts_with_its_operand_restored() {
         );
     });
 }
+
+/// `s = s + i * 3 - 7`: `bounds` makes it `s + (i*3 - 7)`, and the frame state of
+/// that add holds what the interpreter has at its pc, `s + i*3` and 7 — not
+/// `i*3 - 7`, which dies there. So the sum is computed in that operand's register
+/// (no copy of `s`, which lives on), and when it overflows, the state is intact:
+/// the interpreter redoes the subtraction on `s + i*3` and raises the same error at
+/// the same trip.
+#[test]
+fn an_add_whose_operand_no_state_holds_overflows_into_the_same_error() {
+    isolated(|| {
+        let source = "fn run(n, s) {\n\
+                      let r = 0;\n\
+                      while r < n {\n\
+                        let i = 0;\n\
+                        while i < 2 { s = s + i * 3 - 7; i = i + 1; }\n\
+                        r = r + 1;\n\
+                      }\n\
+                      return s;\n\
+                      }\n\
+                      print run(40000, -4611686018427387903 - 1 + 11 * 30000 + 5);";
+        let verified = load("reassociated_overflow.mini", source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("reassociated_overflow.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(
+            all.iter().any(|d| d.reason == "overflow" && d.line == 5),
+            "{all:#?}"
+        );
+    });
+}

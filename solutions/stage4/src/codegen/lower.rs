@@ -279,13 +279,17 @@ impl FnGen<'_> {
             // A guard's result may share a register with a value of its frame state,
             // which its deopt exit still reads: then it is computed in `ACC` and
             // written after the checks. (The exit reads nothing else: a register no
-            // state value is in may be written before them.)
+            // state value is in may be written before them, an operand's included.)
             // The left operand of an `add` or `sub` may be overwritten: its deopt stub
             // undoes the operation first (`regalloc::liveness::undone_in_place`).
             let op = &self.f.inst(inst).op;
             let undone = crate::regalloc::liveness::undone_in_place(op);
             let mut shared = false;
-            op.for_each_arg(|a| shared |= Some(a) != undone && self.opnd(a) == Opnd::Reg(r));
+            if let Op::Guard(guard) = op {
+                guard.state.for_each_value(|a| {
+                    shared |= Some(a) != undone && self.opnd(a) == Opnd::Reg(r)
+                });
+            }
             if shared {
                 return ACC;
             }

@@ -237,22 +237,34 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
         for &inst in &block.insts {
             let data = f.inst(inst);
             let pos = numbering.inst_pos[inst.index()];
-            // A guard on arithmetic reads its operands and state until its checks are
-            // done, after its result is written: they reach past the result's start
-            // (the result never shares their register, so it is computed in place).
-            // (But the left operand of an `add` or `sub`, which the deopt stub
-            // restores: see [`undone_in_place`].)
-            let read_until = if guards_arithmetic(&data.op) {
+            // A guard on arithmetic writes its result before its overflow check, whose
+            // deopt exit reads the frame state: the state's values reach past the
+            // result's start (the result never shares their register, so it is
+            // computed in place). But the left operand of an `add` or `sub`, which the
+            // deopt stub restores (see [`undone_in_place`]); and an operand the state
+            // does not hold (`sum + (i*3 - 7)` reassociated by `bounds`: the state has
+            // `sum + i*3`, not `i*3 - 7`) is read before the result is written, as
+            // any instruction's, so the result may take its register.
+            let state_until = if guards_arithmetic(&data.op) {
                 pos + 1
             } else {
                 pos
             };
             let undone = undone_in_place(&data.op);
-            data.op.for_each_arg(|v| {
+            let mut read = |v: Value, until: u32| {
                 if !is_constant(f, v) {
-                    cover(v, if Some(v) == undone { pos } else { read_until });
+                    cover(v, until);
                 }
-            });
+            };
+            match &data.op {
+                Op::Guard(guard) => {
+                    guard.for_each_checked(|v| read(v, pos));
+                    guard.state.for_each_value(|v| {
+                        read(v, if Some(v) == undone { pos } else { state_until })
+                    });
+                }
+                op => op.for_each_arg(|v| read(v, pos)),
+            }
             if let Some(r) = data.result {
                 if !is_constant(f, r) {
                     cover(r, pos + 1);
