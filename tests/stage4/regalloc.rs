@@ -325,9 +325,9 @@ fn the_checker_rejects_a_swap_done_as_two_plain_moves() {
 
 /// A guard on arithmetic writes its result before its overflow check, whose deopt
 /// exit still reads the frame state: the result never shares a register with a
-/// value of the state, even with an operand whose last use the guard is — but the
-/// left operand of an `add` or `sub`, which the deopt stub restores (so the code
-/// computes the sum in place, with no `rax` and no move back).
+/// value of the state, even with an operand whose last use the guard is — but an
+/// operand of an `add` (either) or `sub` (the left), which the deopt stub restores
+/// (so the code computes the sum in place, with no `rax` and no move back).
 #[test]
 fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand() {
     let f = stage4::ir::text::parse(
@@ -346,12 +346,11 @@ fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand
         for &inst in &f.blocks[0].insts {
             let data = f.inst(inst);
             let result = alloc.loc(data.result.expect("an add has a result"));
-            let undone = regalloc::liveness::undone_in_place(&data.op);
             let Op::Guard(guard) = &data.op else {
                 unreachable!("every instruction is a guard")
             };
             guard.state.for_each_value(|v| {
-                if Some(v) != undone {
+                if !regalloc::liveness::undone_in_place(&data.op, v) {
                     assert_ne!(alloc.loc(v), result, "v{} in {alloc:#?}", v.0);
                 }
             });
@@ -361,6 +360,29 @@ fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand
     // does not, so the difference takes v2's register.
     let alloc = regalloc::allocate(&f);
     assert_eq!(alloc.loc(Value(3)), alloc.loc(Value(2)), "{alloc:#?}");
+}
+
+/// `a + b` is `b + a`: the sum may overwrite its right operand as well, when that
+/// is the one whose last use it is (matmul's `sum + a[k] * b[k][j]`, the product
+/// dying there and `sum` in a slot): the deopt stub subtracts the left operand
+/// again, from wherever it is.
+#[test]
+fn a_guarded_add_may_overwrite_its_right_operand() {
+    let f = stage4::ir::text::parse(
+        "function f f0 {\n\
+         b0(v0, v1):  @0\n\
+         \x20   v2 = guard add v0, v1 [f0@2: v0 | v0, v1]  @2\n\
+         \x20   v3 = guard add v2, v0 [f0@5: v0 | v2, v0]  @5\n\
+         \x20   return v3\n\
+         }\n",
+    )
+    .expect("parses");
+    let alloc = regalloc::allocate(&f);
+    checker::check(&f, &alloc).unwrap();
+    // v0 lives on (v3 reads it); v1, read by v2 and v2's state alone, gives v2 its
+    // register.
+    assert_eq!(alloc.loc(Value(2)), alloc.loc(Value(1)), "{alloc:#?}");
+    assert!(matches!(alloc.loc(Value(2)), Loc::Reg(_)), "{alloc:#?}");
 }
 
 /// An operand that the guard's frame state does not hold is read before the result

@@ -149,3 +149,190 @@ fn an_add_whose_operand_no_state_holds_overflows_into_the_same_error() {
         );
     });
 }
+
+/// Each piece of an `asm_listing`: an IR line (`pc N  vK@.. = op ..`) and the
+/// machine-code lines under it, as `(ir, code)`.
+fn pieces(listing: &str) -> Vec<(&str, Vec<&str>)> {
+    let mut pieces: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in listing.lines() {
+        if line.starts_with("  pc ") {
+            pieces.push((line, Vec::new()));
+        } else if line.starts_with("        ") {
+            if let Some((_, code)) = pieces.last_mut() {
+                code.push(line);
+            }
+        } else if !line.starts_with("  pc") {
+            // A block's head, a terminator, the slow paths: no instruction's.
+            pieces.push((line, Vec::new()));
+        }
+    }
+    pieces
+}
+
+/// `s = s + a[k] * b[k]`: each load's value is guarded as an integer where it
+/// enters. The second load takes the index the first untagged (the integer guard
+/// between them touches no register but its own), and the guard on `b[k]`'s value
+/// is the `mul`'s own untagging shift (`sar; jb` to the guard's deopt stub) rather
+/// than a `test; jne` of its own — as stage 4 fuses a plain `check_int` into a
+/// `mul`. (What it saves: stage 7 is not to be slower than stage 5 on matmul.)
+#[test]
+fn loads_by_one_index_untag_it_once_and_a_guard_on_a_factor_is_the_muls_shift() {
+    isolated(|| {
+        let source = "fn dot(a, b, n) {\n\
+                      let s = 0;\n\
+                      let k = 0;\n\
+                      while k < n { s = s + a[k] * b[k]; k = k + 1; }\n\
+                      return s;\n\
+                      }\n\
+                      let a = [3; 100];\n\
+                      let b = [5; 100];\n\
+                      let t = 0;\n\
+                      let r = 0;\n\
+                      while r < 1000 { t = t + dot(a, b, 100); r = r + 1; }\n\
+                      print t;";
+        let verified = load("dot.mini", source);
+        let listing = stage7::dump::asm_listing(&verified);
+        let dot = listing
+            .split("\n; compile ")
+            .find(|c| c.contains("fn dot"))
+            .unwrap_or_else(|| panic!("dot was compiled:\n{listing}"));
+        let pieces = pieces(dot);
+        let is = |k: usize, what: &str| pieces[k].0.contains(what);
+        // Each copy of the loop's body (the optimizer may peel one).
+        let bodies: Vec<usize> = (0..pieces.len().saturating_sub(4))
+            .filter(|&k| {
+                is(k, "= array_get")
+                    && is(k + 1, "guard int")
+                    && is(k + 2, "= array_get")
+                    && is(k + 3, "guard int")
+                    && is(k + 4, "guard mul")
+            })
+            .collect();
+        assert!(!bodies.is_empty(), "a[k], b[k] and their product:\n{dot}");
+        for k in bodies {
+            let code = |k: usize| &pieces[k].1;
+            assert!(code(k).iter().any(|l| l.contains("sar rdx")), "{dot}");
+            assert!(
+                !code(k + 2).iter().any(|l| l.contains("sar")),
+                "b[k] reuses the index a[k] untagged:\n{dot}"
+            );
+            assert!(code(k + 3).is_empty(), "the guard is the mul's:\n{dot}");
+            assert!(
+                code(k + 4).iter().any(|l| l.contains(" jb ")),
+                "the mul's shift tests the tag:\n{dot}"
+            );
+        }
+        assert!(!listing.contains("; deopt"), "no deopt:\n{listing}");
+    });
+}
+
+/// Where neither way of a branch falls through, one is a `jcc` and the other a
+/// `jmp`: a loop that iterates should pass only the `jcc`. So when a way goes back
+/// to code laid out already — a loop's body, as at the rotated back edge of an
+/// inner loop laid out after the code around it (OSR into a loop nest) — the `jcc`
+/// takes the nearer such target and the `jmp` the other: never a `jcc` forward or
+/// to a farther block followed by a `jmp` back to the nearer one.
+#[test]
+fn a_branch_neither_way_falls_through_takes_its_nearer_backward_way_with_the_jcc() {
+    isolated(|| {
+        let kernels =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/kernels");
+        let mut pairs = 0;
+        for name in ["matmul.mini", "sieve.mini"] {
+            let source = std::fs::read_to_string(kernels.join(name)).expect("a kernel");
+            let verified = load(name, &source);
+            let listing = stage7::dump::asm_listing(&verified);
+            for compile in listing.split("\n; compile ").skip(1) {
+                pairs += back_edge_pairs(name, compile);
+            }
+        }
+        assert!(pairs > 0, "some branch jumps back both ways");
+    });
+}
+
+/// The `jcc; jmp` pairs of one compile's listing whose `jmp` goes back, each
+/// checked (see above); a `jcc` to the slow paths or deopt exits (an overflow's
+/// `jo` before a back edge's `jmp`) is no branch of the IR.
+fn back_edge_pairs(name: &str, compile: &str) -> usize {
+    let offset = |l: &str| {
+        let (at, _) = l.trim_start().split_once(": ")?;
+        u64::from_str_radix(at, 16).ok()
+    };
+    let cold = compile
+        .lines()
+        .skip_while(|l| *l != "  slow paths")
+        .find_map(offset)
+        .unwrap_or(u64::MAX);
+    // Every instruction, with its jump's mnemonic and target if it is one.
+    let code: Vec<(u64, Option<(&str, u64)>)> = compile
+        .lines()
+        .filter_map(|l| {
+            let at = offset(l)?;
+            let mut words = l.split_whitespace().rev();
+            let jump = words
+                .next()
+                .and_then(|t| u64::from_str_radix(t.strip_prefix("0x")?, 16).ok())
+                .and_then(|target| Some((words.find(|w| w.starts_with('j'))?, target)));
+            Some((at, jump))
+        })
+        .collect();
+    let mut pairs = 0;
+    for pair in code.windows(2) {
+        let [(_, Some((jcc, taken))), (at, Some(("jmp", other)))] = pair else {
+            continue;
+        };
+        if *jcc == "jmp" || taken >= &cold || other >= at {
+            continue;
+        }
+        pairs += 1;
+        // The `jmp` goes back: so does the `jcc`, to a nearer block.
+        assert!(
+            taken < at && taken > other,
+            "{name}: {jcc} {taken:#x} then jmp {other:#x}:\n{compile}"
+        );
+    }
+    pairs
+}
+
+/// `m = s + a[k] * 3` with `s` read on after it: the sum overwrites the product,
+/// its right operand, in place — one `add`, no copy of `s` — and when it overflows
+/// (the last element is huge), the deopt stub subtracts `s` again, so the frame
+/// state gives the interpreter the product as it was, and the same error follows.
+#[test]
+fn an_add_that_overflows_into_its_right_operand_deopts_with_it_restored() {
+    isolated(|| {
+        let source = "fn run(a, n) {\n\
+                      let s = 0;\n\
+                      let k = 0;\n\
+                      while k < n {\n\
+                        let m = s + a[k] * 3;\n\
+                        if m > s { s = m; }\n\
+                        k = k + 1;\n\
+                      }\n\
+                      return s;\n\
+                      }\n\
+                      let n = 30000;\n\
+                      let a = [1; n];\n\
+                      a[n - 1] = 1537228672809129301;\n\
+                      print run(a, n);";
+        let verified = load("right_operand.mini", source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("right_operand.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(
+            all.iter().any(|d| d.reason == "overflow" && d.line == 5),
+            "{all:#?}"
+        );
+        let listing = stage7::dump::asm_listing(&verified);
+        let sums: Vec<Vec<&str>> = pieces(&listing)
+            .into_iter()
+            .filter(|(ir, _)| ir.contains("= guard add"))
+            .map(|(_, code)| code)
+            .collect();
+        assert!(!sums.is_empty(), "{listing}");
+        for code in sums {
+            assert_eq!(code.len(), 2, "add; jo:\n{listing}");
+        }
+    });
+}

@@ -279,13 +279,17 @@ impl FnGen<'_> {
             // A guard's result may share a register with a value of its frame state,
             // which its deopt exit still reads: then it is computed in `ACC` and
             // written after the checks. (The exit reads nothing else: a register no
-            // state value is in may be written before them.)
-            // The left operand of an `add` or `sub` may be overwritten: its deopt stub
-            // undoes the operation first (`regalloc::liveness::undone_in_place`).
+            // state value is in may be written before them, an operand's included.)
+            // An operand of an `add` or `sub` may be overwritten: its deopt stub undoes
+            // the operation first (`regalloc::liveness::undone_in_place`).
             let op = &self.f.inst(inst).op;
-            let undone = crate::regalloc::liveness::undone_in_place(op);
+            let undone = |a| crate::regalloc::liveness::undone_in_place(op, a);
             let mut shared = false;
-            op.for_each_arg(|a| shared |= Some(a) != undone && self.opnd(a) == Opnd::Reg(r));
+            if let Op::Guard(guard) = op {
+                guard
+                    .state
+                    .for_each_value(|a| shared |= !undone(a) && self.opnd(a) == Opnd::Reg(r));
+            }
             if shared {
                 return ACC;
             }
@@ -385,9 +389,12 @@ impl FnGen<'_> {
                     .and_then(|check| Some((check, self.check_fused_into_mul(check, inst)?)));
                 match check {
                     Some((check, x)) => {
-                        // `b` is `check_int x`, made here: the bit shifted out is
-                        // the tag.
-                        let type_error = self.error(ErrorKind::TypeError, check);
+                        // `b` is `check_int x` (or `guard int x`: then its deopt
+                        // stub), made here: the bit shifted out is the tag.
+                        let type_error = match self.f.inst(check).op {
+                            Op::Guard(_) => self.guard_exit(check),
+                            _ => self.error(ErrorKind::TypeError, check),
+                        };
                         self.load(TMP, x);
                         self.asm.sar(TMP, 1);
                         self.asm.jcc(Cond::B, type_error);

@@ -411,6 +411,18 @@ fn generate_with<'a>(
     gen.gen_function()
 }
 
+/// Whether `TMP` still holds the untagged index an array access left there after
+/// `op` (see `FnGen::untagged`): another array access, or an integer guard between
+/// two (`ai[k]`, its value checked, then `b[k]`), whose check is a `test` of its own
+/// register.
+fn keeps_untagged(op: &Op) -> bool {
+    match op {
+        Op::ArrayGet(..) | Op::ArraySet(..) => true,
+        Op::Guard(guard) => matches!(guard.kind, crate::ir::GuardKind::Int(_)),
+        _ => false,
+    }
+}
+
 /// For each value of `f`: true when it is an integer on every execution — the result
 /// of an instruction that gives one ([`Op::gives_int`]), or a block parameter every
 /// jump passes one (solved optimistically: a loop counter is an integer because its
@@ -510,7 +522,7 @@ impl FnGen<'_> {
                 if fused.is_some() && j + 1 == insts.len() {
                     break;
                 }
-                if !matches!(self.f.inst(inst).op, Op::ArrayGet(..) | Op::ArraySet(..)) {
+                if !keeps_untagged(&self.f.inst(inst).op) {
                     self.untagged = None;
                 }
                 let begin = self.asm.offset();
@@ -1077,21 +1089,31 @@ impl FnGen<'_> {
     /// (the operand it untags) and is its only use: `x`, whose check the `mul` makes
     /// itself — `sar` shifts the tag bit out into the carry flag, and `jc` to the
     /// check's `type error` replaces its `test` and `jne`, at the same point.
+    /// Stage 7's `c = guard int x` before a (guarded) `mul` too, its `jc` to the
+    /// guard's deopt stub, when `c` is where `x` is (the `mul`'s own frame state may
+    /// read it there, and nothing writes it).
     fn check_fused_into_mul(&self, check: Inst, mul: Inst) -> Option<Value> {
+        use crate::ir::{BinOp, GuardKind};
         let data = self.f.inst(check);
-        let (Op::CheckInt(x), Some(c)) = (&data.op, data.result) else {
-            return None;
+        let c = data.result?;
+        let x = match &data.op {
+            Op::CheckInt(x) if self.uses[c.index()] == 1 && self.deopt_to.is_none() => *x,
+            Op::Guard(guard) => match guard.kind {
+                GuardKind::Int(x) if self.alloc.locs[c.index()] == self.alloc.locs[x.index()] => x,
+                _ => return None,
+            },
+            _ => return None,
         };
-        let Op::Binary(crate::ir::BinOp::Mul, a, b) = self.f.inst(mul).op else {
-            return None;
+        let (a, b) = match &self.f.inst(mul).op {
+            Op::Binary(BinOp::Mul, a, b) if matches!(data.op, Op::CheckInt(_)) => (*a, *b),
+            Op::Guard(guard) if matches!(data.op, Op::Guard(_)) => match guard.kind {
+                GuardKind::Op(Op::Binary(BinOp::Mul, a, b)) => (a, b),
+                _ => return None,
+            },
+            _ => return None,
         };
         let untagged_operand = !matches!(self.opnd(a), Opnd::Imm(_)) && b == c;
-        (untagged_operand
-            && a != c
-            && self.uses[c.index()] == 1
-            && self.deopt_to.is_none()
-            && !matches!(self.opnd(*x), Opnd::Imm(_)))
-        .then_some(*x)
+        (untagged_operand && a != c && !matches!(self.opnd(x), Opnd::Imm(_))).then_some(x)
     }
 
     /// The compare of a block that holds nothing but a compare fused with its branch.
@@ -1172,6 +1194,27 @@ impl FnGen<'_> {
                 let else_moves = self.edge_moves(&else_);
                 let then_label = self.labels[then.block.index()];
                 let else_label = self.labels[else_.block.index()];
+                if then_moves.is_empty()
+                    && else_moves.is_empty()
+                    && next != Some(then.block)
+                    && next != Some(else_.block)
+                {
+                    // Neither falls through: one `jcc` and one `jmp`, and an iteration
+                    // of a loop should pass only the `jcc`. So it goes back to the
+                    // nearer of the targets laid out already (a loop's body: the
+                    // rotated back edge of an inner loop laid out after the code
+                    // around it), backward branches being the ones loops take; to
+                    // `else` when neither is.
+                    let back = |label| self.asm.label_offset(label).map_or(-1, |o| o as i64);
+                    let (cc, taken, other) = if back(then_label) > back(else_label) {
+                        (cc, then_label, else_label)
+                    } else {
+                        (cc.invert(), else_label, then_label)
+                    };
+                    self.asm.jcc(cc, taken);
+                    self.asm.jmp(other);
+                    return;
+                }
                 if else_moves.is_empty() {
                     // Not taken: straight to `else`; taken: `then`'s moves, then there.
                     if then_moves.is_empty() && next == Some(else_.block) {

@@ -161,18 +161,21 @@ fn guards_arithmetic(op: &Op) -> bool {
     }
 }
 
-/// The operand of a guarded `add` or `sub` that its result may overwrite in place:
-/// the left one, unless both are the same value. Its deopt stub undoes the
+/// Whether `v` is an operand of a guarded `add` or `sub` (`op`) that its result may
+/// overwrite in place: either operand of an `add` (`a + b` is `b + a`), the left one
+/// of a `sub`, unless both operands are the same value. Its deopt stub undoes the
 /// operation first (`sub` what was added, `add` what was subtracted: wrapping
-/// arithmetic gives the operand back exactly), so the operand need not outlive the
-/// result's start (see `codegen`'s guard lowering).
-pub fn undone_in_place(op: &Op) -> Option<Value> {
+/// arithmetic gives the operand back exactly, from the other operand, which nothing
+/// wrote), so the operand need not outlive the result's start (see `codegen`'s guard
+/// lowering).
+pub fn undone_in_place(op: &Op, v: Value) -> bool {
     match op {
         Op::Guard(guard) => match guard.kind {
-            GuardKind::Op(Op::Binary(BinOp::Add | BinOp::Sub, a, b)) if a != b => Some(a),
-            _ => None,
+            GuardKind::Op(Op::Binary(BinOp::Add, a, b)) if a != b => v == a || v == b,
+            GuardKind::Op(Op::Binary(BinOp::Sub, a, b)) if a != b => v == a,
+            _ => false,
         },
-        _ => None,
+        _ => false,
     }
 }
 
@@ -207,22 +210,40 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
         for &inst in &block.insts {
             let data = f.inst(inst);
             let pos = numbering.inst_pos[inst.index()];
-            // A guard on arithmetic reads its operands and state until its checks are
-            // done, after its result is written: they reach past the result's start
-            // (the result never shares their register, so it is computed in place).
-            // (But the left operand of an `add` or `sub`, which the deopt stub
-            // restores: see [`undone_in_place`].)
-            let read_until = if guards_arithmetic(&data.op) {
+            // A guard on arithmetic writes its result before its overflow check, whose
+            // deopt exit reads the frame state: the state's values reach past the
+            // result's start (the result never shares their register, so it is
+            // computed in place). But an operand of an `add` or `sub` that the deopt
+            // stub restores (see [`undone_in_place`]); and an operand the state
+            // does not hold (`sum + (i*3 - 7)` reassociated by `bounds`: the state has
+            // `sum + i*3`, not `i*3 - 7`) is read before the result is written, as
+            // any instruction's, so the result may take its register.
+            let state_until = if guards_arithmetic(&data.op) {
                 pos + 1
             } else {
                 pos
             };
-            let undone = undone_in_place(&data.op);
-            data.op.for_each_arg(|v| {
+            let mut read = |v: Value, until: u32| {
                 if !is_constant(f, v) {
-                    cover(v, if Some(v) == undone { pos } else { read_until });
+                    cover(v, until);
                 }
-            });
+            };
+            match &data.op {
+                Op::Guard(guard) => {
+                    guard.for_each_checked(|v| read(v, pos));
+                    guard.state.for_each_value(|v| {
+                        read(
+                            v,
+                            if undone_in_place(&data.op, v) {
+                                pos
+                            } else {
+                                state_until
+                            },
+                        )
+                    });
+                }
+                op => op.for_each_arg(|v| read(v, pos)),
+            }
             if let Some(r) = data.result {
                 if !is_constant(f, r) {
                     cover(r, pos + 1);

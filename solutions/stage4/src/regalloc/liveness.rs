@@ -191,18 +191,21 @@ fn guards_arithmetic(op: &Op) -> bool {
     }
 }
 
-/// The operand of a guarded `add` or `sub` that its result may overwrite in place:
-/// the left one, unless both are the same value. Its deopt stub undoes the
+/// Whether `v` is an operand of a guarded `add` or `sub` (`op`) that its result may
+/// overwrite in place: either operand of an `add` (`a + b` is `b + a`), the left one
+/// of a `sub`, unless both operands are the same value. Its deopt stub undoes the
 /// operation first (`sub` what was added, `add` what was subtracted: wrapping
-/// arithmetic gives the operand back exactly), so the operand need not outlive the
-/// result's start (see `codegen`'s guard lowering).
-pub fn undone_in_place(op: &Op) -> Option<Value> {
+/// arithmetic gives the operand back exactly, from the other operand, which nothing
+/// wrote), so the operand need not outlive the result's start (see `codegen`'s guard
+/// lowering).
+pub fn undone_in_place(op: &Op, v: Value) -> bool {
     match op {
         Op::Guard(guard) => match guard.kind {
-            GuardKind::Op(Op::Binary(BinOp::Add | BinOp::Sub, a, b)) if a != b => Some(a),
-            _ => None,
+            GuardKind::Op(Op::Binary(BinOp::Add, a, b)) if a != b => v == a || v == b,
+            GuardKind::Op(Op::Binary(BinOp::Sub, a, b)) if a != b => v == a,
+            _ => false,
         },
-        _ => None,
+        _ => false,
     }
 }
 
@@ -240,8 +243,8 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
             // A guard on arithmetic writes its result before its overflow check, whose
             // deopt exit reads the frame state: the state's values reach past the
             // result's start (the result never shares their register, so it is
-            // computed in place). But the left operand of an `add` or `sub`, which the
-            // deopt stub restores (see [`undone_in_place`]); and an operand the state
+            // computed in place). But an operand of an `add` or `sub` that the deopt
+            // stub restores (see [`undone_in_place`]); and an operand the state
             // does not hold (`sum + (i*3 - 7)` reassociated by `bounds`: the state has
             // `sum + i*3`, not `i*3 - 7`) is read before the result is written, as
             // any instruction's, so the result may take its register.
@@ -250,7 +253,6 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
             } else {
                 pos
             };
-            let undone = undone_in_place(&data.op);
             let mut read = |v: Value, until: u32| {
                 if !is_constant(f, v) {
                     cover(v, until);
@@ -260,7 +262,14 @@ pub fn intervals_with(f: &Function, numbering: &Numbering, live_in: &[ValueSet])
                 Op::Guard(guard) => {
                     guard.for_each_checked(|v| read(v, pos));
                     guard.state.for_each_value(|v| {
-                        read(v, if Some(v) == undone { pos } else { state_until })
+                        read(
+                            v,
+                            if undone_in_place(&data.op, v) {
+                                pos
+                            } else {
+                                state_until
+                            },
+                        )
                     });
                 }
                 op => op.for_each_arg(|v| read(v, pos)),
