@@ -336,3 +336,100 @@ fn an_add_that_overflows_into_its_right_operand_deopts_with_it_restored() {
         }
     });
 }
+
+/// A guarded field access that hits leaves its object in the shape its one case
+/// names (a miss deoptimizes: nothing runs on after it), so the next accesses of
+/// that object in the block, of sites of that shape, load and store with no check
+/// at all: `p.x = (p.x + p.y) % 1000; p.hits = p.hits + 1` checks `p`'s shape once.
+/// (Stage 6 checks it at each access: a miss there calls the runtime and goes on.)
+#[test]
+fn after_a_guarded_field_access_its_objects_shape_is_not_checked_again() {
+    isolated(|| {
+        let source = "fn walk(points, rounds) {\n\
+                      let sum = 0;\n\
+                      let r = 0;\n\
+                      while r < rounds {\n\
+                        let i = 0;\n\
+                        while i < len(points) {\n\
+                          let p = points[i];\n\
+                          p.x = (p.x + p.y) % 1000;\n\
+                          p.hits = p.hits + 1;\n\
+                          sum = sum + p.x;\n\
+                          i = i + 1;\n\
+                        }\n\
+                        r = r + 1;\n\
+                      }\n\
+                      return sum;\n\
+                      }\n\
+                      let points = [0; 50];\n\
+                      let i = 0;\n\
+                      while i < 50 { points[i] = {x: i, y: 2 * i, hits: 0}; i = i + 1; }\n\
+                      print walk(points, 1000);";
+        let verified = load("walk.mini", source);
+        let (run, _) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("walk.mini", source, &expected, &run).unwrap();
+        let listing = stage7::dump::asm_listing(&verified);
+        let walk = listing
+            .split("\n; compile ")
+            .find(|c| c.contains("fn walk"))
+            .unwrap_or_else(|| panic!("walk was compiled:\n{listing}"));
+        // In each block the first access of `p` checks it, and no other one.
+        let mut seen = false;
+        let mut unchecked = 0;
+        for (ir, code) in pieces(walk) {
+            if ir.starts_with('b') {
+                seen = false;
+            }
+            if !(ir.contains("guard get_field") || ir.contains("guard set_field")) {
+                continue;
+            }
+            let checks = code.iter().any(|l| l.contains("jne") || l.contains("cmp"));
+            if seen {
+                assert!(!checks, "{ir}: checked again:\n{walk}");
+                unchecked += 1;
+            } else {
+                assert!(checks, "{ir}: the first access checks:\n{walk}");
+                seen = true;
+            }
+        }
+        assert!(unchecked >= 4, "{walk}");
+    });
+}
+
+/// The shape known after a guarded access is forgotten when a field is added to any
+/// object, which may be the same one under another name: here `q` is `p` on the
+/// last call, so `q.z = a` changes `p`'s shape under the code's feet and `p.w = 5`
+/// must check it again (else it would store `w` over `z`, under a shape without
+/// `z`): it deoptimizes, and the object prints as the interpreter's.
+#[test]
+fn a_field_added_under_another_name_makes_the_next_access_check_the_shape() {
+    isolated(|| {
+        let source = "fn f(p, q) {\n\
+                      let a = p.x;\n\
+                      q.z = a;\n\
+                      p.w = 5;\n\
+                      return p;\n\
+                      }\n\
+                      let i = 0;\n\
+                      let last = 0;\n\
+                      while i < 30000 {\n\
+                        let p = {x: i, y: 1};\n\
+                        let q = {x: 0, y: 0};\n\
+                        if i == 29999 { q = p; }\n\
+                        last = f(p, q);\n\
+                        i = i + 1;\n\
+                      }\n\
+                      print last;";
+        let verified = load("aliased_shape.mini", source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("aliased_shape.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(
+            all.iter()
+                .any(|d| d.reason == "field cache miss" && d.line == 4),
+            "{all:#?}"
+        );
+    });
+}

@@ -73,6 +73,42 @@ pub trait ObjectLowering: Send + Sync {
         miss: Label,
     ) -> bool;
 
+    /// The shapes of an object before and after a hit of the field access at `site`
+    /// when the site has one case: `(shape, shape)` for a `get_field` or a store to a
+    /// field the object has, `(shape, new shape)` for a `set_field` that adds the
+    /// field. `None` (the default): several cases, or none. After a guarded access
+    /// (stage 7) hits, its object is known to be in the `after` shape — a miss
+    /// deoptimizes, nothing runs on — until something may change shapes, and a later
+    /// access of the same site's shape need not check it
+    /// ([`ObjectLowering::get_field_known`]).
+    fn monomorphic(&self, site: Site) -> Option<(u64, u64)> {
+        let _ = site;
+        None
+    }
+
+    /// `get_field` at `site` on an object (in `obj`, as for
+    /// [`ObjectLowering::get_field`]) known to be in the site's one shape
+    /// ([`ObjectLowering::monomorphic`]): the value in `rax`, no check. By default the
+    /// checked access, its object known to be one.
+    fn get_field_known(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+        self.get_field(asm, site, obj, true, miss)
+    }
+
+    /// `set_field` at `site` on an object known to be in the site's one shape
+    /// ([`ObjectLowering::monomorphic`]): the store (and the new shape, for a field
+    /// it adds), no check; registers as for [`ObjectLowering::set_field`]. By default
+    /// the checked access, its object known to be one.
+    fn set_field_known(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        value: Reg,
+        miss: Label,
+    ) -> bool {
+        self.set_field(asm, site, obj, value, true, miss)
+    }
+
     /// `new_object`: hit: a new empty object in `rax`, falling through; miss (no room
     /// in the chunk, or the heap's limit): a jump to `miss`, nothing allocated (the
     /// runtime call takes over). False when it emitted nothing; by default there is no

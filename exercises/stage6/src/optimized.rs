@@ -258,6 +258,46 @@ impl ObjectLowering for OptimizedCode {
         true
     }
 
+    fn monomorphic(&self, site: Site) -> Option<(u64, u64)> {
+        match self.field_cases(site) {
+            [case] if case.new_shape != 0 => Some((case.shape, case.new_shape)),
+            [case] => Some((case.shape, case.shape)),
+            _ => None,
+        }
+    }
+
+    fn get_field_known(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+        let [case] = self.field_cases(site) else {
+            return self.get_field(asm, site, obj, true, miss);
+        };
+        let field = known_slot_address(asm, obj, case.slot);
+        asm.mov(ACC, field);
+        true
+    }
+
+    fn set_field_known(
+        &self,
+        asm: &mut Assembler,
+        site: Site,
+        obj: Reg,
+        value: Reg,
+        miss: Label,
+    ) -> bool {
+        let [case] = self.field_cases(site) else {
+            return self.set_field(asm, site, obj, value, true, miss);
+        };
+        let field = known_slot_address(asm, obj, case.slot);
+        asm.mov_mr(field, value);
+        if case.new_shape != 0 {
+            store_word(
+                asm,
+                Mem::base_disp(obj, UNTAG + SHAPE_OFFSET),
+                case.new_shape,
+            );
+        }
+        true
+    }
+
     fn new_object(&self, asm: &mut Assembler, miss: Label) -> bool {
         let Some((bump, empty_shape)) = self.allocation else {
             return false;
@@ -334,6 +374,17 @@ fn slot_address(asm: &mut Assembler, block: Reg, slot: u64) -> Mem {
     } else {
         // The slot is an offset from the tagged pointer; `block` is untagged.
         Mem::base_disp(block, slot as i32 - UNTAG)
+    }
+}
+
+/// [`slot_address`] from the tagged pointer in `obj` (an object whose shape is known,
+/// see `ObjectLowering::monomorphic`): an inline slot is one displacement away.
+fn known_slot_address(asm: &mut Assembler, obj: Reg, slot: u64) -> Mem {
+    if slot & OVERFLOW_BIT != 0 {
+        asm.mov(ACC, Mem::base_disp(obj, UNTAG + OVERFLOW_OFFSET));
+        Mem::base_disp(ACC, (slot & !OVERFLOW_BIT) as i32)
+    } else {
+        Mem::base_disp(obj, slot as i32)
     }
 }
 

@@ -746,7 +746,31 @@ impl FnGen<'_> {
         } else {
             self.asm.new_label()
         };
+        // A guarded access of one case whose object an earlier one left in that
+        // case's shape: no check (see `FnGen::shapes`).
+        let shapes = match op {
+            Op::GetField(..) | Op::SetField(..) if guarded => lowering.monomorphic(self.site(inst)),
+            _ => None,
+        };
+        let accessed = match op {
+            Op::GetField(o, _) | Op::SetField(o, ..) => Some(o),
+            _ => None,
+        };
+        let known = |o: Value, this: &Self| {
+            shapes.is_some_and(|(before, _)| this.shapes.contains(&(o, before)))
+        };
         let emitted = match op {
+            Op::GetField(o, _) if known(o, self) => {
+                let site = self.site(inst);
+                let obj = self.operand_reg(o, TMP);
+                lowering.get_field_known(self.asm, site, obj, miss)
+            }
+            Op::SetField(o, _, v) if known(o, self) => {
+                let site = self.site(inst);
+                let obj = self.operand_reg(o, TMP);
+                let value = self.operand_reg(v, TMP2);
+                lowering.set_field_known(self.asm, site, obj, value, miss)
+            }
             Op::GetField(o, _) => {
                 let site = self.site(inst);
                 let checked = self.objects_seen.contains(&o);
@@ -775,6 +799,19 @@ impl FnGen<'_> {
             return false;
         }
         self.store_result(inst, ACC);
+        match (accessed, shapes) {
+            (Some(o), Some((before, after))) => {
+                if before != after {
+                    // A field added: any object may be this one, under another name.
+                    self.shapes.clear();
+                }
+                self.shapes.retain(|&(v, _)| v != o);
+                self.shapes.push((o, after));
+            }
+            // A polymorphic guarded access may have added a field; an unguarded
+            // one's miss calls the runtime, which may.
+            _ => self.shapes.clear(),
+        }
         if guarded {
             return true;
         }

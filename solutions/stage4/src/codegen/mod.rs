@@ -166,6 +166,11 @@ pub(crate) struct FnGen<'a> {
     /// object: past that access they are objects (it raised `type error` otherwise),
     /// so the object lowering skips their tag test.
     objects_seen: Vec<Value>,
+    /// The objects whose shape is known, with it: each left by a guarded field
+    /// access (stage 7) that hit — a miss deoptimizes, nothing runs on after it —
+    /// until an instruction that may change shapes (a field added, any call); at
+    /// every block's start, none.
+    shapes: Vec<(Value, u64)>,
     /// The guards' checks, table and runtime (stage 7), for speculative IR.
     deoptimizer: Option<&'a dyn Deoptimizer>,
     /// Each guard's stress check first (see [`generate_speculative`]).
@@ -399,6 +404,7 @@ fn generate_with<'a>(
         objects,
         slow: Vec::new(),
         objects_seen: Vec::new(),
+        shapes: Vec::new(),
         deoptimizer,
         stress,
         deopt_to: None,
@@ -517,6 +523,7 @@ impl FnGen<'_> {
             let insts = &self.f.block(b).insts;
             let fused = self.fused_compare(b);
             self.objects_seen.clear();
+            self.shapes.clear();
             self.untagged = None;
             for (j, &inst) in insts.iter().enumerate() {
                 if fused.is_some() && j + 1 == insts.len() {
@@ -540,6 +547,9 @@ impl FnGen<'_> {
                 }
                 if !self.gen_object_fast_path(inst) {
                     self.gen_saved(inst);
+                    if self.f.inst(inst).op.is_call() {
+                        self.shapes.clear();
+                    }
                 }
                 self.note_object(inst);
                 pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
