@@ -433,3 +433,29 @@ fn a_field_added_under_another_name_makes_the_next_access_check_the_shape() {
         );
     });
 }
+
+/// The sieve enters its inner loop by OSR while the first prime's multiples are
+/// being crossed out: `if !composite[i]` has then run for two `i`s, both prime, and
+/// a bet on it would be lost at `i = 4` (a deopt, the time back in the lower tiers,
+/// a recompile). The code outside the loop an OSR compile enters is no place to
+/// bet on branches: the run never deoptimizes.
+#[test]
+fn a_branch_outside_the_loop_an_osr_compile_enters_is_no_bet() {
+    isolated(|| {
+        let kernels =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/kernels");
+        let source = std::fs::read_to_string(kernels.join("sieve.mini")).expect("a kernel");
+        let verified = load("sieve.mini", &source);
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("sieve.mini", &source, &expected, &run).unwrap();
+        let sieve = engine
+            .functions()
+            .iter()
+            .find(|f| f.name == "sieve")
+            .expect("sieve ran");
+        assert!(sieve.osr >= 1, "the sieve's loop was entered by OSR");
+        let all = deopts(&engine, &verified);
+        assert!(all.is_empty(), "{all:#?}");
+    });
+}

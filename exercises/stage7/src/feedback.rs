@@ -149,6 +149,10 @@ pub struct FeedbackSpeculation {
     exits: HashSet<(FnId, Pc, bool)>,
     /// Bytecode instructions left to inline in this compile.
     budget: AtomicU32,
+    /// For a compile entered by OSR: its function and the pcs of the loop it enters
+    /// (header to `loop`). No branch of the function outside them is a bet (see
+    /// [`FeedbackSpeculation::entered_at`]).
+    entered: Option<(FnId, std::ops::RangeInclusive<Pc>)>,
 }
 
 impl FeedbackSpeculation {
@@ -203,7 +207,30 @@ impl FeedbackSpeculation {
                 })
                 .collect(),
             budget: AtomicU32::new(INLINE_BUDGET),
+            entered: None,
         }
+    }
+
+    /// These bets for a compile of `func` entered by on-stack replacement at the loop
+    /// header `header`: none on a branch of `func` outside that loop. That code ran as
+    /// often as the loops around the entered one went round — in a loop nest entered
+    /// at its inner loop (the sieve's, after the inner loop of the first prime or
+    /// two), a few times — too few to call a way never taken: HotSpot prunes a branch
+    /// only once its counts are mature. And it is cold beside the loop, so a bet there
+    /// gains little, while a lost one costs a deopt, the time in the lower tiers and a
+    /// recompile.
+    pub fn entered_at(mut self, verified: &Verified, func: FnId, header: usize) -> Self {
+        let code = &verified.program().functions[func as usize].code;
+        let end = code
+            .iter()
+            .enumerate()
+            .filter(|(_, instr)| matches!(instr, Instr::Loop(h) if *h as usize == header))
+            .map(|(pc, _)| pc)
+            .max();
+        if let Some(end) = end {
+            self.entered = Some((func, header as Pc..=end as Pc));
+        }
+        self
     }
 
     /// The flags seen at `pc` of `func` (none for an instruction never run).
@@ -241,6 +268,12 @@ impl Speculation for FeedbackSpeculation {
     fn branch(&self, func: FnId, pc: Pc) -> Option<bool> {
         if self.dropped(func, pc) {
             return None;
+        }
+        if let Some((entered, pcs)) = &self.entered {
+            if *entered == func && !pcs.contains(&pc) {
+                // Outside the loop an OSR compile enters: too little seen there.
+                return None;
+            }
         }
         let jumped = match self.flags(func, pc) & (TAKEN | NOT_TAKEN) {
             TAKEN => true,

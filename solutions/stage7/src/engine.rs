@@ -353,12 +353,16 @@ impl Extension for Speculator {
         // The profile as it is now, the caches as `optimizer` just saw them, and
         // every bet dropped so far.
         let dropped = state.policy.dropped().iter().map(bet_instruction);
-        Some(Box::new(FeedbackSpeculation::new(
+        let bets = FeedbackSpeculation::new(
             verified,
             counters.feedback().snapshot(),
             state.caches.as_ref(),
             dropped,
-        )))
+        );
+        Some(Box::new(match job.osr {
+            Some(header) => bets.entered_at(verified, func, header),
+            None => bets,
+        }))
     }
 
     fn baseline_feedback(&self) -> Option<FeedbackCode> {
