@@ -618,7 +618,7 @@ impl Generator {
         // the smallest integer (`-MIN` and `MIN / -1` overflow, `MIN % -1` is 0).
         let mut min_ok = false;
         let mut min_fatal = false;
-        let (expr, any) = match self.rng.gen_range(0..9) {
+        let (expr, any) = match self.rng.gen_range(0..10) {
             0 => (format!("{read} * {c}"), false),
             1 => (format!("({read} == {b})"), true),
             2 => {
@@ -652,6 +652,13 @@ impl Generator {
             7 => {
                 min_ok = true;
                 (format!("{read} % -1"), false)
+            }
+            8 => {
+                // One value added to itself: both operands of the add are one
+                // register, which the overflow must give back intact.
+                site.functions
+                    .push(("dbl", "fn dbl(x) {\n  return x + x;\n}\n"));
+                (format!("dbl({read}) % 1000"), false)
             }
             _ => {
                 // `<` of a heap value is a type error.
@@ -1097,6 +1104,7 @@ mod tests {
             "quot(",
             "rem(",
             "getx(",
+            "dbl(",
             "at(",
             "down(",
             "= 20000;",
