@@ -962,6 +962,9 @@ impl Generator {
     /// change from the loop swaps in an array of another length (which fails at
     /// once when `fatal`).
     fn sweep_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
+        if self.rng.gen_bool(0.4) {
+            return self.inner_sweep_site(k, when, fatal);
+        }
         let mut site = Site::default();
         let b = format!("b{k}");
         let offset = self.rng.gen_range(0..=1);
@@ -1001,6 +1004,29 @@ impl Generator {
             ),
             _ => {}
         }
+        site
+    }
+
+    /// An inner loop each trip over a small array, `while q < w` reading or writing
+    /// `c[q]`: `w` is the array's length until the change makes it one more
+    /// (`fatal`: the last trip of the inner loop fails) or one less.
+    fn inner_sweep_site(&mut self, k: usize, when: When, fatal: bool) -> Site {
+        let mut site = Site::default();
+        let (c, w, q) = (format!("c{k}"), format!("w{k}"), format!("q{k}"));
+        let len = self.rng.gen_range(2..=16);
+        site.setup.push(Self::filled(&c, len, "{j} * {j} % 11"));
+        site.setup.push(format!("let {w} = {len};"));
+        site.params.extend([c.clone(), w.clone()]);
+        let other = if fatal { len + 1 } else { len - 1 };
+        let step = if self.rng.gen_bool(0.5) {
+            format!("s = (s + {c}[{q}] * ({q} + 1)) % {MODULUS};")
+        } else {
+            format!("{c}[{q}] = (s + {q}) % 89;")
+        };
+        site.body.push(format!(
+            "let {q} = 0;\nwhile {q} < {w} {{\n  {step}\n  {q} = {q} + 1;\n}}"
+        ));
+        Self::change_local(&mut site, when, &w, &other.to_string());
         site
     }
 
@@ -1123,6 +1149,7 @@ mod tests {
             "return plus(n, 1);",
             "[i] = ",
             "[i + 1]",
+            "while q",
         ] {
             assert!(all.contains(feature), "no program has `{feature}`");
         }
