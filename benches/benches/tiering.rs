@@ -5,6 +5,12 @@
 //!   stage 3 and stage 4 compiling everything first, and stage 5 tiering. Short runs should cost what the interpreter costs (nothing
 //!   is compiled), long ones what the faster of stage 3 and 4 does; criterion's
 //!   report (`target/criterion/warmup_*/report/index.html`) plots time against size.
+//! - `shapes_long/<shape>/<engine>`: the held-out kernels of
+//!   `jitlab_benches::SHAPES` (a hot loop in a function called once or a few times,
+//!   recursion that loops, a callee that moves up late, ...) at their own long size,
+//!   in every engine but the interpreter: stage 5 must stay within 10% of the faster
+//!   of stages 3 and 4 on shapes it was not tuned on, e.g.
+//!   `cargo bench --bench tiering -- 'shapes_long/.*/stage[345]$'`.
 //! - `startup`: every program of the corpus (`tests/programs/`, each runs in about a
 //!   millisecond) once, per engine: tiering must not make short programs slower than
 //!   the interpreter.
@@ -12,8 +18,8 @@
 use std::io::sink;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use jitlab_benches::{size_of, ENGINES, KERNELS};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode};
+use jitlab_benches::{size_of, ENGINES, KERNELS, SHAPES};
 use stage1::{Engine, Verified};
 
 /// The sizes a kernel runs at: its full size divided by 1000, 100, 10 and 1 (fib,
@@ -54,6 +60,20 @@ fn warmup(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+fn shapes_long(c: &mut Criterion) {
+    let mut group = c.benchmark_group("shapes_long");
+    // Runs of tens of milliseconds: the same number of iterations in every sample.
+    group.sampling_mode(SamplingMode::Flat);
+    for shape in SHAPES {
+        let program = shape.load_at(shape.size());
+        for engine in ENGINES.iter().filter(|e| e.name != "stage1") {
+            let id = BenchmarkId::new(shape.name, engine.name);
+            group.bench_with_input(id, &program, |b, p| row(b, engine.make, p));
+        }
+    }
+    group.finish();
 }
 
 /// The corpus programs that load (some are meant not to).
@@ -97,6 +117,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = warmup, startup
+    targets = warmup, shapes_long, startup
 }
 criterion_main!(benches);

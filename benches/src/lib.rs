@@ -15,6 +15,10 @@
 //! work, where start-up is a few percent of a run and the ratios say what the
 //! generated code buys (the size `peers/compare.sh` runs the Lua peers at, too).
 //! Stage 5's warm-up benches run each kernel from tiny sizes up to these.
+//!
+//! [`SHAPES`] are more kernels, in `benches/kernels/shapes/`, of other shapes than
+//! these seven (where a hot loop sits, how often its function is called): stage 5's
+//! held-out check against stages 3 and 4, the bench group `shapes_long`.
 
 use std::hint::black_box;
 
@@ -48,28 +52,121 @@ impl Kernel {
 
     /// The Mini program at size `n`: its `let n = N;` line rewritten.
     pub fn source_at(&self, n: i64) -> String {
-        let mut found = false;
-        let lines: Vec<String> = self
-            .source
-            .lines()
-            .map(|line| match line.strip_prefix("let n = ") {
-                Some(_) if !found => {
-                    found = true;
-                    format!("let n = {n};")
-                }
-                _ => line.to_string(),
-            })
-            .collect();
-        assert!(found, "kernel {} has no size line", self.name);
-        lines.join("\n") + "\n"
+        with_size(self.name, self.source, n)
     }
 
     /// The program at size `n`, loaded and verified.
     pub fn load_at(&self, n: i64) -> stage1::Verified {
-        stage1::load::load_source(&self.file(), &self.source_at(n))
-            .unwrap_or_else(|e| panic!("kernel {} does not load: {e}", self.name))
+        load_sized(&self.file(), &self.source_at(n))
     }
 }
+
+/// `source` with its first `let n = N;` line rewritten to size `n` (`name` says whose,
+/// should it have none).
+fn with_size(name: &str, source: &str, n: i64) -> String {
+    let mut found = false;
+    let lines: Vec<String> = source
+        .lines()
+        .map(|line| match line.strip_prefix("let n = ") {
+            Some(_) if !found => {
+                found = true;
+                format!("let n = {n};")
+            }
+            _ => line.to_string(),
+        })
+        .collect();
+    assert!(found, "kernel {name} has no size line");
+    lines.join("\n") + "\n"
+}
+
+/// A kernel's source, loaded and verified as `file`.
+fn load_sized(file: &str, source: &str) -> stage1::Verified {
+    stage1::load::load_source(file, source)
+        .unwrap_or_else(|e| panic!("kernel {file} does not load: {e}"))
+}
+
+/// A kernel of another shape than the seven of [`KERNELS`] (shape as in where its
+/// hot code sits, not stage 6's shapes of objects), for stage 5's held-out
+/// check (#11: "held-out kernels timed against stages 3 and 4"): the seven put their
+/// hot loop in `main` or in a function called once or very often, where the tiers
+/// were tuned; these put it where tiering has to decide otherwise (a loop in a
+/// function called a few times, recursion whose frames started in the interpreter, a
+/// callee that moves up long after its caller's loop). No Rust twin: what a shape
+/// measures is stage 5 against the faster of stages 3 and 4, and each file states its
+/// output at its own size in a `// expect:` comment, as the corpus does.
+pub struct ShapeKernel {
+    /// The short name, as in the bench rows and the file name (`benches/kernels/shapes/`).
+    pub name: &'static str,
+    /// Where the hot code sits, in a few words.
+    pub what: &'static str,
+    /// The Mini program, at its own size: a run of 10–40 ms in stage 3 (a long size,
+    /// as [`Kernel::long_size`]), where what the tiers decide shows.
+    pub source: &'static str,
+}
+
+impl ShapeKernel {
+    /// The file name the source is loaded as.
+    pub fn file(&self) -> String {
+        format!("shapes/{}.mini", self.name)
+    }
+
+    /// The size set on the file's `let n = N;` line.
+    pub fn size(&self) -> i64 {
+        size_of(self.source).expect("every shape sets its size")
+    }
+
+    /// The Mini program at size `n`: its `let n = N;` line rewritten.
+    pub fn source_at(&self, n: i64) -> String {
+        with_size(self.name, self.source, n)
+    }
+
+    /// The program at size `n`, loaded and verified.
+    pub fn load_at(&self, n: i64) -> stage1::Verified {
+        load_sized(&self.file(), &self.source_at(n))
+    }
+
+    /// What the program prints at its own size: its `// expect:` comment.
+    pub fn expected(&self) -> &'static str {
+        self.source
+            .lines()
+            .find_map(|l| Some(l.split_once("// expect: ")?.1.trim()))
+            .expect("every shape states its output")
+    }
+}
+
+/// The held-out shapes ([`ShapeKernel`]), the bench group `shapes_long`.
+pub const SHAPES: &[ShapeKernel] = &[
+    ShapeKernel {
+        name: "once",
+        what: "a hot loop in a function called once",
+        source: include_str!("../kernels/shapes/once.mini"),
+    },
+    ShapeKernel {
+        name: "outer_small",
+        what: "nested loops in main, a few outer trips",
+        source: include_str!("../kernels/shapes/outer_small.mini"),
+    },
+    ShapeKernel {
+        name: "few_calls",
+        what: "a hot loop in a function called 8 times",
+        source: include_str!("../kernels/shapes/few_calls.mini"),
+    },
+    ShapeKernel {
+        name: "recursive",
+        what: "recursion that loops (merge sort)",
+        source: include_str!("../kernels/shapes/recursive.mini"),
+    },
+    ShapeKernel {
+        name: "late_callee",
+        what: "a hot loop calling a function that moves up late",
+        source: include_str!("../kernels/shapes/late_callee.mini"),
+    },
+    ShapeKernel {
+        name: "build",
+        what: "a building loop: a growable array",
+        source: include_str!("../kernels/shapes/build.mini"),
+    },
+];
 
 /// The six kernels of DESIGN.md, in the order of the tables, and stage 6's
 /// `polymorphic`.
@@ -601,6 +698,78 @@ mod tests {
             );
             assert_eq!(size_of(kernel.source), Some(size), "kernel {}", kernel.name);
         }
+    }
+
+    /// Runs `program` in an engine: what it printed, without the last newline.
+    fn output(engine: &EngineRow, program: &stage1::Verified, what: &str) -> String {
+        let mut out = Vec::new();
+        (engine.make)()
+            .run(program, &mut out)
+            .unwrap_or_else(|e| panic!("{what} fails in {}: {e}", engine.name));
+        String::from_utf8(out).unwrap().trim_end().to_string()
+    }
+
+    #[test]
+    fn every_compiling_engine_prints_each_shapes_expected_output() {
+        // At the shape's own (long) size; the interpreter, which would take seconds
+        // in a debug build, is the reference at the smaller sizes below.
+        for shape in SHAPES {
+            let program = shape.load_at(shape.size());
+            for engine in ENGINES.iter().filter(|e| e.name != "stage1") {
+                assert_eq!(
+                    output(engine, &program, shape.name),
+                    shape.expected(),
+                    "shape {} in engine {}",
+                    shape.name,
+                    engine.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_engine_agrees_with_the_interpreter_on_each_shape_at_other_sizes() {
+        let interpreter = &ENGINES[0];
+        assert_eq!(interpreter.name, "stage1");
+        for shape in SHAPES {
+            for n in [0, 1, 2, 3, 7, 100, shape.size() / 100] {
+                let program = shape.load_at(n);
+                let expected = output(interpreter, &program, shape.name);
+                for engine in &ENGINES[1..] {
+                    assert_eq!(
+                        output(engine, &program, shape.name),
+                        expected,
+                        "shape {} at size {n} in engine {}",
+                        shape.name,
+                        engine.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_shape_has_one_size_line_and_one_expectation() {
+        for shape in SHAPES {
+            let count = |prefix: &str| shape.source.lines().filter(|l| l.contains(prefix)).count();
+            assert_eq!(count("let n = "), 1, "{}", shape.name);
+            assert_eq!(count("// expect: "), 1, "{}", shape.name);
+            let sized = shape.source_at(shape.size());
+            assert_eq!(sized, shape.source, "{}", shape.name);
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels/shapes");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut names: Vec<String> = SHAPES.iter().map(|s| format!("{}.mini", s.name)).collect();
+        names.sort();
+        assert_eq!(
+            files, names,
+            "every file of kernels/shapes/ is a shape of SHAPES"
+        );
     }
 
     #[test]
