@@ -3,6 +3,7 @@
 //! depth limit keeps its place in it.
 
 use stage1::interp::Interpreter;
+use stage5::{Options, Policy};
 
 use super::common::{isolated, load, run_on, sync, tiered, tiering_events};
 
@@ -118,5 +119,107 @@ fn an_osr_variant_bets_on_the_range_of_counters_but_not_of_sums() {
             .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
             .count();
         assert_eq!(optimized_osr, 2, "{:?}", tiering_events(&engine));
+    });
+}
+
+#[test]
+fn interpreted_frames_enter_a_made_optimized_variant_directly_and_keep_their_depth() {
+    isolated(|| {
+        // Every `r` frame is interpreted (its call counter never trips); the innermost
+        // runs its loop first, moves into baseline code, asks for the optimized
+        // variant at the loop (made on the spot) and enters it. Each frame around it
+        // then reaches the same loop in the interpreter: with the variant made, it
+        // moves straight into it at the interpreter's threshold, not through baseline
+        // code. The frames near the bottom call `g` in their last trip, after they
+        // moved, and its recursion from `r(2)`
+        // reaches the depth limit (frame 10,000, main included) exactly at 9,995 and
+        // one past it at 9,996 (`r(0)` and `r(1)` stay below it): `r(2)` moved into
+        // the variant and keeps its place in the limit, neither a frame more nor less.
+        let source = "fn g(k) {\n  if k > 0 { return g(k - 1); }\n  return 1;\n}\nfn r(n) {\n  if n > 0 { r(n - 1); }\n  let s = 0;\n  let i = 0;\n  while i < 3 {\n    if n < 3 && i == 2 { s = s + g(2 * n); }\n    i = i + 1;\n  }\n  return s + i;\n}\nprint r(DEPTH);\n";
+        for depth in [9995usize, 9996] {
+            let program = load("direct.mini", &source.replace("DEPTH", &depth.to_string()));
+            let expected = run_on(&mut Interpreter::new(), &program);
+            // `g` (function 1) is compiled at its first call, so that its frames
+            // count in native code, from the depth the moved frame hands on.
+            let mut options = sync("calls=1000000,loops=2,opt-calls=1000000,opt-loops=1");
+            assert_eq!(program.program().functions[1].name, "g");
+            options.per_function = vec![options.policy, Policy::all(0)];
+            let (actual, engine) = tiered(&program, options);
+            assert_eq!(
+                (&actual.output, &actual.result),
+                (&expected.output, &expected.result),
+                "r({depth})"
+            );
+            if depth == 9995 {
+                assert_eq!(actual.lines(), ["3"]);
+                let osr: Vec<String> = tiering_events(&engine)
+                    .into_iter()
+                    .filter(|e| e.starts_with("osr r at"))
+                    .collect();
+                assert!(
+                    osr[0].ends_with("interpreter -> baseline"),
+                    "{:?}",
+                    &osr[..2]
+                );
+                assert!(
+                    osr[1].ends_with("baseline -> optimizing"),
+                    "{:?}",
+                    &osr[..2]
+                );
+                let direct = osr[2..]
+                    .iter()
+                    .filter(|e| e.ends_with("interpreter -> optimizing"))
+                    .count();
+                assert_eq!(direct, depth, "{:?}", &osr[..4]);
+                assert_eq!(osr.len(), depth + 2);
+            }
+        }
+    });
+}
+
+#[test]
+fn a_hot_inner_loop_waits_for_the_variant_of_the_loop_around_it_while_the_worker_is_busy() {
+    isolated(|| {
+        // `big` is queued on the worker first, a long compile; then main's inner loop
+        // gets hot in baseline code and asks for the variant of the loop around it
+        // (background mode). That loop comes round (the inner loop's 100 trips are
+        // fewer than its threshold of 300) and finds no code yet; the inner loop
+        // trips again: what it waits for is the worker, so it keeps waiting
+        // rather than asking for a variant of its own (entered at the inner header,
+        // the frame would run every loop of the rest of main from there). So if
+        // main's frame moves into optimized code at all, it is at the outer header.
+        let mut source = String::from("fn big(x) {\n  let s = x;\n");
+        for k in 0..400 {
+            source.push_str(&format!("  s = (s * 7 + {k}) % 1000003;\n"));
+        }
+        source.push_str("  return s;\n}\nlet a = big(1) + big(2) + big(3);\n");
+        source.push_str("let total = 0;\nlet r = 0;\nwhile r < 100000 {\n  let i = 0;\n  while i < 100 {\n    total = total + i % 7 * r;\n    i = i + 1;\n  }\n  r = r + 1;\n}\nprint total + a;\n");
+        let program = load("waits.mini", &source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        let options = Options {
+            policy: "calls=1,loops=10,opt-calls=1,opt-loops=300"
+                .parse()
+                .unwrap(),
+            ..Options::default()
+        };
+        let (actual, engine) = tiered(&program, options);
+        assert_eq!(
+            (&actual.output, &actual.result),
+            (&expected.output, &expected.result)
+        );
+        let events = tiering_events(&engine);
+        let headers = stage4::tiered::loop_headers(&program, 0);
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        let (outer, inner) = (headers[0], headers[1]);
+        let moved: Vec<&String> = events
+            .iter()
+            .filter(|e| e.starts_with("osr main") && e.ends_with("-> optimizing"))
+            .collect();
+        assert!(
+            moved
+                .iter()
+                .all(|e| e.starts_with(&format!("osr main at {outer}:"))),
+            "main moved at the inner header {inner}: {events:?}"
+        );
     });
 }
