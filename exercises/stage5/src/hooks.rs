@@ -745,6 +745,32 @@ impl<'r, 'q> Tiering<'r, 'q> {
         true
     }
 
+    /// Whether a hot inner loop that was sent to wait for the variant of the loop
+    /// around it ([`Tiering::redirect_to_enclosing`]) should go on waiting rather than
+    /// get a variant of its own: while that variant is still being made and the loop
+    /// around has come round since (it polled and found no code yet). Then what the
+    /// frame waits for is the worker, not the loop, and the variant comes as soon as
+    /// its own would; entered at the inner header, the frame would run the rest of
+    /// the function in code whose loops all start there (`matmul`'s multiply: 1.5
+    /// times the instructions of stage 4's, when the worker was slow to start).
+    /// When the loop around has not come round (a long inner loop, few outer trips),
+    /// the inner loop gets its own variant, as before.
+    fn waits_for_enclosing(&self, func: FnId, loop_pc: usize, header: usize) -> bool {
+        let code = &self.verified.program().functions[func as usize].code;
+        let Some((outer_pc, outer_header)) = enclosing_loop(code, loop_pc, header) else {
+            return false;
+        };
+        let state = self.state.borrow();
+        let fs = &state.functions[func as usize];
+        state.redirected.contains(&(func, loop_pc))
+            && !fs.osr.contains_key(&outer_header)
+            && fs.queued.contains(&Some(outer_header))
+            && state
+                .eager
+                .get(&(func, outer_pc))
+                .is_some_and(|&wait| wait > 1)
+    }
+
     /// Asks for `job`: on the spot in sync mode, else on the worker (once).
     fn request(&self, job: Job) {
         {
@@ -938,16 +964,22 @@ impl<'r, 'q> Tiering<'r, 'q> {
     ) -> Option<Result<Value, Unwind>> {
         self.collect();
         let func = frame.func;
-        let count = self.reset_loop(
-            func,
-            frame.loop_pc,
-            self.policy(func).loop_budget(Tier::Baseline),
-        );
+        let ready = self.ready_variant(func, frame.target);
+        let budget = match ready {
+            Some(_) => self.ready_budget(func),
+            None => self.policy(func).loop_budget(Tier::Baseline),
+        };
+        let count = self.reset_loop(func, frame.loop_pc, budget);
         if !self.may_osr(frame.depth) {
             return None;
         }
         if !self.ensure_baseline(func, Trigger::Loop, count) {
             return None;
+        }
+        if let Some((address, speculated)) = ready {
+            if let Some(moved) = self.osr_into_optimized(ctx, heap, frame, address, speculated) {
+                return Some(moved);
+            }
         }
         let address = {
             let state = self.state.borrow();
@@ -979,6 +1011,74 @@ impl<'r, 'q> Tiering<'r, 'q> {
         todo!(
             "osr-enter: enter the OSR entry with the frame's state, as a call from its depth — book §5.9"
         )
+    }
+}
+
+impl Tiering<'_, '_> {
+    /// The entry of `func`'s optimized variant entered at loop header `header`, and
+    /// the locals it takes to be integers, once it is made.
+    fn ready_variant(&self, func: FnId, header: usize) -> Option<(u64, u64)> {
+        let state = self.state.borrow();
+        match state.functions[func as usize].osr.get(&header) {
+            Some(Ok(code)) => Some((code.entry, code.ints)),
+            _ => None,
+        }
+    }
+
+    /// The budget of a loop's counter once `func`'s optimized variant at its header
+    /// is made: the interpreter's threshold, not the optimizer's. The optimizer's
+    /// threshold is there to wait before paying for a compile; with the code made,
+    /// whatever frame trips next (one running in the interpreter or in baseline code)
+    /// moves straight into it. The frames that do are the ones a higher tier never
+    /// reaches by a call: those that started before their function moved up (the
+    /// older frames of a recursion, a few calls of a function with a long loop).
+    /// At the optimizer's threshold, each waited up to 20,000 more back edges in
+    /// its tier, an interpreter's among them (a merge sort's top-level merges spent
+    /// 15% of the run's instructions there).
+    fn ready_budget(&self, func: FnId) -> i64 {
+        self.policy(func).loop_budget(Tier::Interpreter)
+    }
+
+    /// An interpreted frame whose loop is hot, its function's optimized variant at
+    /// the loop's header made: the frame moves straight into it (the baseline tier
+    /// has nothing to add), if its locals are integers where the variant takes them
+    /// to be. `None`: it does not fit; it goes to baseline code instead.
+    fn osr_into_optimized(
+        &self,
+        ctx: *mut Context,
+        heap: &mut Heap,
+        frame: &OsrFrame<'_>,
+        address: u64,
+        speculated: u64,
+    ) -> Option<Result<Value, Unwind>> {
+        let func = frame.func;
+        let state = FrameState::new(frame.locals, frame.operands);
+        // SAFETY: `state` is the frame's own state at its loop's header, in the OSR
+        // layout (`FrameState::new`), and lives across the call.
+        let ints = unsafe { int_locals(self.verified, func, frame.target, state.as_ptr()) };
+        if ints & speculated != speculated {
+            return None;
+        }
+        self.state.borrow_mut().functions[func as usize].record.osr += 1;
+        self.log.borrow_mut().push(Event::Osr {
+            function: self.name(func),
+            pc: frame.target,
+            from: Tier::Interpreter.name(),
+            to: Tier::Optimized.name(),
+        });
+        // SAFETY: the context is live; native code reaches the heap the interpreter
+        // lends for the call through it.
+        unsafe { (*ctx).runtime.heap = heap };
+        // An optimized OSR entry takes no frame from `FRAMES_LEFT` (it expects the
+        // baseline frame it replaces to have taken one): the frame keeps its place in
+        // the depth limit as a baseline OSR entry at its depth would have it.
+        let frames_left = MAX_FRAMES.saturating_sub(frame.depth + 1) as u64;
+        self.clock.skip();
+        self.clock.enter(func, Tier::Optimized);
+        let word = (self.entry)(ctx, state.as_ptr(), address, frames_left);
+        self.clock.leave();
+        // SAFETY: the OSR code is done with the context.
+        Some(unsafe { native_result(ctx, word) })
     }
 }
 
@@ -1025,9 +1125,9 @@ impl Tiering<'_, '_> {
                 0
             }
             Some(Some((address, _))) => {
-                // The frame moves up; other baseline frames of the loop may follow
-                // after as many back edges.
-                self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+                // The frame moves up; other frames of the loop follow at the
+                // interpreter's threshold (`ready_budget`).
+                self.reset_loop(func, loop_pc, self.ready_budget(func));
                 self.state.borrow_mut().functions[func as usize].record.osr += 1;
                 self.log.borrow_mut().push(Event::Osr {
                     function: self.name(func),
@@ -1042,6 +1142,10 @@ impl Tiering<'_, '_> {
                 0
             }
             None if self.background && self.redirect_to_enclosing(func, loop_pc, header, ints) => 0,
+            None if self.waits_for_enclosing(func, loop_pc, header) => {
+                self.reset_loop(func, loop_pc, self.policy(func).loop_budget(Tier::Baseline));
+                0
+            }
             None => {
                 let wait = self
                     .state
