@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use stage1::heap::{Blocks, Heap};
+use stage1::interp::tiering::Counters;
 use stage1::objects::{ByName, ObjectModel, Site};
 use stage1::{Engine, ErrorKind, Event, FnId, Value, Verified};
 use stage3::codegen::objects::ObjectCode;
 use stage4::objects::ObjectLowering;
+use stage4::speculation::Speculation;
+use stage5::hooks::Job;
 use stage5::{Extension, Options, Policy, Tier, Tiered};
 
 use super::common::{isolated, load, run_on};
@@ -91,6 +94,8 @@ struct Asked {
     baselines: AtomicUsize,
     /// The function of each snapshot, and the name of the thread it was taken on.
     snapshots: Mutex<Vec<(FnId, Option<String>)>>,
+    /// The function and OSR header of each optimizing job, in order.
+    jobs: Mutex<Vec<(FnId, Option<usize>)>>,
 }
 
 /// An extension that records what it is asked, and adds no fast path.
@@ -120,6 +125,11 @@ impl Extension for Recorder {
 
     fn tables(&self, heap: &Heap, _: &Verified) -> Vec<String> {
         vec![format!("model: {}\n", heap.model().name())]
+    }
+
+    fn speculation(&self, _: &Verified, _: &Counters, job: &Job) -> Option<Box<dyn Speculation>> {
+        self.0.jobs.lock().unwrap().push((job.func, job.osr));
+        None
     }
 }
 
@@ -213,5 +223,36 @@ fn without_an_extension_the_heap_keeps_stage_1_s_objects_and_no_tables() {
         assert_eq!(run.lines(), ["820"]);
         assert_eq!(engine.heap().model().name(), "by name");
         assert!(engine.tables().is_empty());
+    });
+}
+
+#[test]
+fn a_hot_inner_loop_asks_for_the_variant_around_it_only_if_that_loop_came_round() {
+    isolated(|| {
+        // Background mode, each optimizing job seen through the extension, in order.
+        // In `main` the loop around the first inner loop has two trips (each inner
+        // run longer than the thresholds): it has not come round when the inner loop
+        // first trips in baseline code, so the frame asks for the inner loop's own
+        // variant. `f`'s inner loop is short, its loop around has come round long
+        // before: it asks for the variant of the loop around it.
+        let source = "fn f() {\n  let s = 0;\n  let r = 0;\n  while r < 1000 {\n    let i = 0;\n    while i < 30 {\n      s = s + i;\n      i = i + 1;\n    }\n    r = r + 1;\n  }\n  return s;\n}\nlet t = 0;\nlet r = 0;\nwhile r < 2 {\n  let i = 0;\n  while i < 60000 {\n    t = t + i % 7;\n    i = i + 1;\n  }\n  r = r + 1;\n}\nprint t + f();\n";
+        let program = load("nested.mini", source);
+        let asked = Arc::new(Asked::default());
+        let mut engine = Tiered::with_options(Options {
+            policy: "calls=1,loops=100,opt-calls=1000000,opt-loops=1000"
+                .parse()
+                .unwrap(),
+            extension: Some(Arc::new(Recorder(Arc::clone(&asked)))),
+            ..Options::default()
+        });
+        let run = run_on(&mut engine, &program);
+        let expected = run_on(&mut stage1::interp::Interpreter::new(), &program);
+        assert_eq!(run.output, expected.output);
+        let headers = |func: FnId| stage4::tiered::loop_headers(&program, func);
+        let (main, f) = (headers(0), headers(1));
+        let jobs = asked.jobs.lock().unwrap().clone();
+        let first = |func: FnId| jobs.iter().find(|j| j.0 == func).copied();
+        assert_eq!(first(0), Some((0, Some(main[1]))), "{jobs:?}");
+        assert_eq!(first(1), Some((1, Some(f[0]))), "{jobs:?}");
     });
 }

@@ -715,9 +715,10 @@ impl<'r, 'q> Tiering<'r, 'q> {
     /// run of the inner loop. In that variant the inner loop is an ordinary loop of the
     /// optimized code (its values' types known, invariants hoisted out of it), where in
     /// its own variant every value it carries comes in of unknown type and is checked
-    /// at each iteration. Once per loop: if the inner loop trips again first (the loop
-    /// around it is slow to come round), it gets a variant of its own. `false`: no loop
-    /// around it, or it already was redirected.
+    /// at each iteration. Once per loop: if the inner loop trips again before the loop
+    /// around it came round, it gets a variant of its own (see
+    /// [`Tiering::waits_for_enclosing`]). `false`: no loop around it, one that has
+    /// not come round once in the run, or it already was redirected.
     fn redirect_to_enclosing(&self, func: FnId, loop_pc: usize, header: usize, ints: u64) -> bool {
         let code = &self.verified.program().functions[func as usize].code;
         let Some((outer_pc, outer_header)) = enclosing_loop(code, loop_pc, header) else {
@@ -725,9 +726,21 @@ impl<'r, 'q> Tiering<'r, 'q> {
         };
         {
             // A loop frames wait to leave by is not passed on: its back edges come
-            // round soonest.
+            // round soonest. Nor is a loop whose loop around has not come round once
+            // in the run (every back edge the inner loop made, in the interpreter and
+            // in baseline code, was of one trip of the loop around): the frame would
+            // wait at least another whole run of the inner loop, and its own variant
+            // is asked for when it trips again anyway, behind a compile for nothing
+            // (`outer_small`: 20,000 more back edges in baseline code, and a variant
+            // never entered).
+            let outer = self.counters.back_edge(func, outer_pc);
             let mut state = self.state.borrow_mut();
-            if state.eager.contains_key(&(func, loop_pc))
+            let came_round = state
+                .loops
+                .get(&(func, outer_pc))
+                .is_some_and(|tally| tally.count(outer) > 0);
+            if !came_round
+                || state.eager.contains_key(&(func, loop_pc))
                 || !state.redirected.insert((func, loop_pc))
             {
                 return false;
