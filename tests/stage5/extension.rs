@@ -256,3 +256,36 @@ fn a_hot_inner_loop_asks_for_the_variant_around_it_only_if_that_loop_came_round(
         assert_eq!(first(1), Some((1, Some(f[0]))), "{jobs:?}");
     });
 }
+
+#[test]
+fn a_hot_inner_loop_keeps_waiting_for_the_variant_around_it_while_the_worker_makes_it() {
+    isolated(|| {
+        // `big` goes to the worker first, a long compile. Then main's inner loop (100
+        // trips a run) gets hot in baseline code, after its loop around came round:
+        // it asks for that loop's variant. The loop around comes round again and
+        // finds no code; the inner loop trips again and again (every 300 back edges)
+        // while the worker is busy: it never asks for a variant of its own.
+        let mut source = String::from("fn big(x) {\n  let s = x;\n");
+        for k in 0..400 {
+            source.push_str(&format!("  s = (s * 7 + {k}) % 1000003;\n"));
+        }
+        source.push_str("  return s;\n}\nlet a = big(1) + big(2) + big(3);\n");
+        source.push_str("let total = 0;\nlet r = 0;\nwhile r < 20000 {\n  let i = 0;\n  while i < 100 {\n    total = total + i % 7 * r;\n    i = i + 1;\n  }\n  r = r + 1;\n}\nprint total + a;\n");
+        let program = load("waits.mini", &source);
+        let asked = Arc::new(Asked::default());
+        let mut engine = Tiered::with_options(Options {
+            policy: "calls=1,loops=1000,opt-calls=1,opt-loops=300"
+                .parse()
+                .unwrap(),
+            extension: Some(Arc::new(Recorder(Arc::clone(&asked)))),
+            ..Options::default()
+        });
+        let run = run_on(&mut engine, &program);
+        let expected = run_on(&mut stage1::interp::Interpreter::new(), &program);
+        assert_eq!(run.output, expected.output);
+        let headers = stage4::tiered::loop_headers(&program, 0);
+        let jobs = asked.jobs.lock().unwrap().clone();
+        let main: Vec<Option<usize>> = jobs.iter().filter(|j| j.0 == 0).map(|j| j.1).collect();
+        assert_eq!(main, [Some(headers[0])], "{jobs:?}");
+    });
+}

@@ -182,8 +182,9 @@ fn a_hot_inner_loop_waits_for_the_variant_of_the_loop_around_it_while_the_worker
     isolated(|| {
         // `big` is queued on the worker first, a long compile; then main's inner loop
         // gets hot in baseline code and asks for the variant of the loop around it
-        // (background mode). That loop comes round (the inner loop's 100 trips are
-        // fewer than its threshold of 300) and finds no code yet; the inner loop
+        // (background mode: it has come round ten times by the inner loop's first
+        // 1,000 back edges). That loop comes round again (the inner loop's 100 trips
+        // are fewer than its threshold of 300) and finds no code yet; the inner loop
         // trips again: what it waits for is the worker, so it keeps waiting
         // rather than asking for a variant of its own (entered at the inner header,
         // the frame would run every loop of the rest of main from there). So if
@@ -197,7 +198,7 @@ fn a_hot_inner_loop_waits_for_the_variant_of_the_loop_around_it_while_the_worker
         let program = load("waits.mini", &source);
         let expected = run_on(&mut Interpreter::new(), &program);
         let options = Options {
-            policy: "calls=1,loops=10,opt-calls=1,opt-loops=300"
+            policy: "calls=1,loops=1000,opt-calls=1,opt-loops=300"
                 .parse()
                 .unwrap(),
             ..Options::default()

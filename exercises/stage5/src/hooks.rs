@@ -760,8 +760,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
 
     /// Whether a hot inner loop that was sent to wait for the variant of the loop
     /// around it ([`Tiering::redirect_to_enclosing`]) should go on waiting rather than
-    /// get a variant of its own: while that variant is still being made and the loop
-    /// around has come round since (it polled and found no code yet). Then what the
+    /// get a variant of its own: while that variant is being made (or is made, and
+    /// the loop around has yet to poll again) and the loop around has come round
+    /// since (it polled and found no code yet). Then what the
     /// frame waits for is the worker, not the loop, and the variant comes as soon as
     /// its own would; entered at the inner header, the frame would run the rest of
     /// the function in code whose loops all start there (`matmul`'s multiply: 1.5
@@ -775,9 +776,13 @@ impl<'r, 'q> Tiering<'r, 'q> {
         };
         let state = self.state.borrow();
         let fs = &state.functions[func as usize];
+        let coming = match fs.osr.get(&outer_header) {
+            // Made: the loop around enters it at its next poll.
+            Some(made) => made.is_ok(),
+            None => fs.queued.contains(&Some(outer_header)),
+        };
         state.redirected.contains(&(func, loop_pc))
-            && !fs.osr.contains_key(&outer_header)
-            && fs.queued.contains(&Some(outer_header))
+            && coming
             && state
                 .eager
                 .get(&(func, outer_pc))
