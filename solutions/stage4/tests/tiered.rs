@@ -39,18 +39,9 @@ fn programs_dir() -> PathBuf {
     jitlab_testkit::programs_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The corpus programs that load.
+/// The corpus programs that load (at least 60 of them).
 fn corpus_programs() -> Vec<corpus::CorpusProgram> {
-    let programs: Vec<_> = corpus::load(&programs_dir())
-        .into_iter()
-        .filter(|p| p.expected_load_error.is_none())
-        .collect();
-    assert!(
-        programs.len() >= 60,
-        "only {} corpus programs",
-        programs.len()
-    );
-    programs
+    corpus::runnable(&programs_dir(), 60)
 }
 
 fn load(name: &str, source: &str) -> Verified {
