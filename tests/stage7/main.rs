@@ -7,7 +7,9 @@
 //! branch first taken late, a field site meeting a new shape, a call site meeting a
 //! new target, a deopt three inlined calls deep, a function that deopts again and
 //! again and settles), errors raised in inlined code and recursion to the frame
-//! limit under stress, the stress modes themselves, the recompilation policy at
+//! limit under stress, a recursive function inlined into itself (a deopt, an error
+//! and the frame limit's `stack overflow` at each of its inlined depths), the
+//! stress modes themselves, the recompilation policy at
 //! its edges (when a bet is dropped, the back-off, giving up), and `dump --ir`'s
 //! speculative IR (the guards a profile implies, their frame states, read back).
 //!
@@ -24,6 +26,7 @@ mod feedback;
 mod phased;
 mod policy;
 mod random;
+mod recursive;
 mod speculation;
 mod speed;
 mod stress;
