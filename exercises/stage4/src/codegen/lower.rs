@@ -14,7 +14,7 @@ use stage3::runtime;
 
 use super::{FnGen, Opnd, ACC, TMP, TMP2};
 use crate::deopt::GuardCheck;
-use crate::ir::{BinOp, CmpOp, GuardKind, Inst, Op, Value};
+use crate::ir::{BinOp, CmpOp, GuardKind, Inst, Magic, Op, Value};
 use crate::objects::Operand;
 use crate::regalloc::{moves, Loc, MoveSrc};
 
@@ -205,15 +205,7 @@ impl FnGen<'_> {
                 }
                 self.store_result(inst, ACC);
             }
-            Op::MulHigh(x, m) => {
-                // rdx:rax = x * m (x untagged); the high word, tagged.
-                self.load(ACC, x);
-                self.asm.sar(ACC, 1);
-                self.asm.mov_imm(TMP2, m);
-                self.asm.imul_wide(TMP2);
-                self.asm.add(TMP, TMP);
-                self.store_result(inst, TMP);
-            }
+            Op::MagicDiv(x, magic) => self.gen_magic_div(inst, x, magic),
             Op::IAdd(a, b) => {
                 let dst = self.result_reg(inst, &[b]);
                 self.load(dst, a);
@@ -235,6 +227,45 @@ impl FnGen<'_> {
                 self.imul_const(dst, c);
                 self.store_result(inst, dst);
             }
+        }
+    }
+
+    /// `magic_div x, d`: the magic-number quotient or remainder on the tagged word
+    /// `2x` itself, the quotient a plain word in `TMP` and never tagged for the
+    /// remainder (`passes::strength::magic_word` is this sequence, step for step,
+    /// and its property tests check it).
+    fn gen_magic_div(&mut self, inst: Inst, x: Value, magic: Magic) {
+        let (m, s) = crate::passes::strength::magic(magic.divisor as u64);
+        // rdx = the high word of (2x) * m, floor(x * m / 2^63): no untagging.
+        self.load(ACC, x);
+        self.asm.mov_imm(TMP2, m);
+        self.asm.imul_wide(TMP2);
+        // q = floor(x * m / 2^(62+s)) (s >= 2), untagged.
+        self.asm.sar(TMP, (s - 1) as u8);
+        if !magic.nonneg {
+            // One more for a negative x: minus its sign mask (0 or -1).
+            self.load(TMP2, x);
+            self.asm.sar(TMP2, 63);
+            self.asm.sub(TMP, TMP2);
+        }
+        if magic.remainder {
+            // 2x - q * 2d = 2(x - qd): the remainder, tagged. `2d < 2^63` as `d` is
+            // no power of two.
+            match i32::try_from(2 * magic.divisor) {
+                Ok(imm) => self.asm.imul(TMP, Imm32(imm)),
+                Err(_) => {
+                    self.asm.mov_imm(TMP2, 2 * magic.divisor);
+                    self.asm.imul(TMP, TMP2);
+                }
+            }
+            let dst = self.result_reg(inst, &[]);
+            self.load(dst, x);
+            self.asm.sub(dst, TMP);
+            self.store_result(inst, dst);
+        } else {
+            // The quotient, tagged: the division's one tag operation.
+            self.asm.add(TMP, TMP);
+            self.store_result(inst, TMP);
         }
     }
 

@@ -179,10 +179,12 @@ pub enum Op {
     /// `x & m`, bitwise on the two's complement integer, with `0 <= m <= INT_MAX`.
     /// Never fails.
     And(Value, i64),
-    /// `floor(x * m / 2^64)`: the high word of the signed 128-bit product of the
-    /// integer `x` and the magic number `m` (any `i64`). As `|x| <= 2^62`, the result
-    /// lies within `±2^61`. Never fails.
-    MulHigh(Value, i64),
+    /// `trunc(x / d)` or `x % d` for a constant `d` that is no power of two, by the
+    /// magic-number multiply (see [`Magic`] and `passes::strength`). One instruction
+    /// rather than a sequence of reduced ones, so that the code generator keeps the
+    /// intermediate quotient a plain machine word and tags only the result. Never
+    /// fails.
+    MagicDiv(Value, Magic),
     /// `a + b` on integers, proved not to overflow. Never fails.
     IAdd(Value, Value),
     /// `a - b` on integers, proved not to overflow. Never fails.
@@ -200,6 +202,19 @@ pub enum Op {
     /// `a[i] = v` on the same proof as [`Op::LoadElement`]: a store and nothing else.
     /// Never fails.
     StoreElement(Value, Value, Value),
+}
+
+/// What an [`Op::MagicDiv`] divides by and gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Magic {
+    /// The divisor `d`: `3..=INT_MAX`, not a power of two (a negative divisor is the
+    /// negated quotient; the remainder takes `|d|`).
+    pub divisor: i64,
+    /// `x % d` when true, else `trunc(x / d)`.
+    pub remainder: bool,
+    /// The dividend was proved non-negative (`passes::signs`), so the quotient needs
+    /// no correction for a negative one.
+    pub nonneg: bool,
 }
 
 /// One frame of a [`FrameState`]: a function, the bytecode pc where its interpreter
@@ -327,7 +342,7 @@ impl Op {
             | Op::Shl(a, _)
             | Op::Sar(a, _)
             | Op::And(a, _)
-            | Op::MulHigh(a, _)
+            | Op::MagicDiv(a, _)
             | Op::IMul(a, _) => f(*a),
             Op::Binary(_, a, b)
             | Op::Compare(_, a, b)
@@ -381,7 +396,7 @@ impl Op {
             | Op::Shl(a, _)
             | Op::Sar(a, _)
             | Op::And(a, _)
-            | Op::MulHigh(a, _)
+            | Op::MagicDiv(a, _)
             | Op::IMul(a, _) => *a = f(*a),
             Op::Binary(_, a, b)
             | Op::Compare(_, a, b)
@@ -462,7 +477,7 @@ impl Op {
             Op::Enter => true,
             Op::Leave => false,
             Op::Shl(..) => true,
-            Op::Sar(..) | Op::And(..) | Op::MulHigh(..) => false,
+            Op::Sar(..) | Op::And(..) | Op::MagicDiv(..) => false,
             Op::IAdd(..) | Op::ISub(..) | Op::IMul(..) => false,
             Op::Min(..) | Op::LoadElement(..) | Op::StoreElement(..) => false,
             // A guard leaves the code when its check fails; a checkpoint has no code.
@@ -493,7 +508,7 @@ impl Op {
                 | Op::Shl(..)
                 | Op::Sar(..)
                 | Op::And(..)
-                | Op::MulHigh(..)
+                | Op::MagicDiv(..)
                 | Op::IAdd(..)
                 | Op::ISub(..)
                 | Op::IMul(..)

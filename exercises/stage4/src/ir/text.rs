@@ -145,7 +145,17 @@ pub fn op_text(op: &Op) -> String {
         Op::Shl(a, k) => format!("shl {}, {k}", v(a)),
         Op::Sar(a, k) => format!("sar {}, {k}", v(a)),
         Op::And(a, m) => format!("and {}, {m}", v(a)),
-        Op::MulHigh(a, m) => format!("mul_high {}, {m}", v(a)),
+        Op::MagicDiv(a, magic) => format!(
+            "{} {}, {}{}",
+            if magic.remainder {
+                "mod_magic"
+            } else {
+                "div_magic"
+            },
+            v(a),
+            magic.divisor,
+            if magic.nonneg { ", nonneg" } else { "" }
+        ),
         Op::IAdd(a, b) => format!("iadd {}, {}", v(a), v(b)),
         Op::ISub(a, b) => format!("isub {}, {}", v(a), v(b)),
         Op::IMul(a, c) => format!("imul {}, {c}", v(a)),
@@ -830,9 +840,27 @@ fn parse_op(scope: &Scope<'_>, line: usize, body: &str) -> Result<Op, ParseError
             want(2)?;
             Op::And(value(0)?, number(line, imm(1)?)?)
         }
-        "mul_high" => {
-            want(2)?;
-            Op::MulHigh(value(0)?, number(line, imm(1)?)?)
+        "div_magic" | "mod_magic" => {
+            let nonneg = match args.get(2) {
+                None => false,
+                Some(&"nonneg") if args.len() == 3 => true,
+                _ => return err(line, format!("'{word}' takes 2 operands and 'nonneg'")),
+            };
+            let divisor: i64 = number(line, imm(1)?)?;
+            if !(3..=stage1::value::INT_MAX).contains(&divisor) || divisor.count_ones() == 1 {
+                return err(
+                    line,
+                    format!("'{word}' divides by 3..=INT_MAX but no power of two, not {divisor}"),
+                );
+            }
+            Op::MagicDiv(
+                value(0)?,
+                super::Magic {
+                    divisor,
+                    remainder: word == "mod_magic",
+                    nonneg,
+                },
+            )
         }
         "iadd" => {
             want(2)?;
@@ -878,7 +906,8 @@ b1:  @3
 b2(v3):  @5
     v4 = const -7  @5
     v5 = new_array [v3, v4]  @6
-    v6 = mul_high v4, -9223372036854775807  @7
+    v6 = mod_magic v4, 65537, nonneg  @7
+    v7 = div_magic v3, 7  @7
     jump b1
 }
 ";

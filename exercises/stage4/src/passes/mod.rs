@@ -25,6 +25,7 @@ pub mod preheaders;
 pub mod rce;
 pub mod returns;
 pub mod sccp;
+pub mod signs;
 pub mod strength;
 
 use crate::ir::{Function, Graph, Inst, Op, Value, ValueDef};

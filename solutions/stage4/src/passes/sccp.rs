@@ -110,8 +110,9 @@ pub fn eval(op: &Op, lat: impl Fn(Value) -> Lattice) -> Lattice {
             Ok(c) => Const(c[0] & m),
             Err(l) => l,
         },
-        Op::MulHigh(a, m) => match consts(&[a]) {
-            Ok(c) => Const(fold::mul_high(c[0], m)),
+        Op::MagicDiv(a, magic) => match consts(&[a]) {
+            Ok(c) if magic.remainder => Const(c[0] % magic.divisor),
+            Ok(c) => Const(c[0] / magic.divisor),
             Err(l) => l,
         },
         Op::IAdd(a, b) => match consts(&[a, b]) {

@@ -14,28 +14,43 @@
 //!   left alone: it fails at run time.
 //! - `x / 2^k` truncates toward zero: `sar` rounds toward minus infinity, so a
 //!   negative `x` first gets `2^k - 1` added (the *bias*, `and (sar x, 63), 2^k-1`).
+//!   A dividend proved non-negative (`passes::signs`) needs no bias: `sar x, k`.
 //! - `x / d` for any other `d` is the magic-number multiply of Granlund and Montgomery
 //!   ("Division by Invariant Integers using Multiplication", 1994; Hacker's Delight
 //!   §10): with `s = ceil(log2 |d|)` and `m = ceil(2^(62+s) / |d|)`,
 //!   `floor(x * m / 2^(62+s))` is `floor(x / |d|)` for `0 <= x <= 2^62`, and one less
-//!   than `trunc(x / |d|)` for negative `x`, so `q = sar(mul_high(x, m), s - 2) -
-//!   sar(x, 63)`. Why: `m * |d| = 2^(62+s) + e` with `0 < e < |d| <= 2^s`, so `x * m /
+//!   than `trunc(x / |d|)` for negative `x`, so `q = floor(x * m / 2^(62+s)) - sar(x,
+//!   63)`. Why: `m * |d| = 2^(62+s) + e` with `0 < e < |d| <= 2^s`, so `x * m /
 //!   2^(62+s) = x/|d| + x*e / (|d| 2^(62+s))`, and the error term is below `1/|d|`
 //!   (as `|x| * e < 2^62 * 2^s`): it never crosses an integer. 63-bit dividends are
 //!   what make `m < 2^63` fit a signed word (64-bit division needs a 65-bit magic
 //!   and an extra add). A negative `d` negates the quotient, which cannot overflow.
-//! - `x % d` is `x - (x / |d|) * |d|` (the remainder has the sign of `x`); compared
-//!   with 0 and `|d| = 2^k`, it is `x & (2^k - 1)` compared with 0, for either sign
-//!   of `x` (the low `k` bits of a two's complement integer are zero exactly when
-//!   `2^k` divides it).
+//!   A non-negative dividend drops the `- sar(x, 63)`.
+//! - `x % d` is `x - (x / |d|) * |d|` (the remainder has the sign of `x`); for a
+//!   non-negative `x` and `|d| = 2^k` it is `x & (2^k - 1)`. Compared with 0 and
+//!   `|d| = 2^k`, it is `x & (2^k - 1)` compared with 0, for either sign of `x` (the
+//!   low `k` bits of a two's complement integer are zero exactly when `2^k` divides
+//!   it).
+//!
+//! The magic-number quotient and remainder are one instruction each,
+//! [`Op::MagicDiv`], rather than a sequence of reduced ones: each reduced op gives an
+//! integer, which the code generator keeps tagged (`2x`), so a sequence would untag
+//! and re-tag at every step — five extra instructions on the path from the dividend
+//! to the remainder, which in a loop-carried chain like `x = (x * 75 + 74) % 65537`
+//! is latency on every iteration. As one instruction, the code generator works on the
+//! tagged word itself: the high word of `2x * m` is `floor(x * m / 2^63)`, so `q` is
+//! that shifted right by `s - 1` — a plain machine word, never tagged — and the
+//! remainder is `2x - q * 2|d|`, the tagged `x - q|d|` with no tag operation at all
+//! ([`magic_word`] is that computation, step for step).
 //!
 //! The sequences are written once, against [`Sink`]: the pass emits them as IR, and
-//! [`Model`] evaluates them on integers, so the property tests check the exact
-//! instructions the code generator gets.
+//! [`Model`] evaluates them on integers (an [`Op::MagicDiv`] through [`magic_word`],
+//! on the tagged word, as the code generator computes it), so the property tests
+//! check the exact instructions the code generator gets.
 
-use crate::ir::{BinOp, CmpOp, FastMap, Function, Inst, Op, Pc, Value};
+use crate::ir::{BinOp, CmpOp, FastMap, Function, Inst, Magic, Op, Pc, Value};
 
-use super::{fold, Analyses, PassStats};
+use super::{fold, signs, Analyses, PassStats};
 
 /// The operations of the reduced sequences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +58,7 @@ pub enum Reduced<V> {
     Const(i64),
     Sar(V, u32),
     And(V, i64),
-    MulHigh(V, i64),
+    Magic(V, Magic),
     IAdd(V, V),
     ISub(V, V),
     IMul(V, i64),
@@ -66,25 +81,52 @@ pub fn magic(d: u64) -> (i64, u32) {
     (i64::try_from(m).expect("m < 2^63 for 63-bit dividends"), s)
 }
 
-/// `trunc(x / d)` for a constant `d` with `|d| >= 2` (`d` may be `-2^62`).
-pub fn quotient<S: Sink>(sink: &mut S, x: S::V, d: i64) -> S::V {
+/// The result of [`Op::MagicDiv`] as the code generator computes it, on the tagged
+/// word `2x` of the dividend, one step per instruction of its lowering
+/// (`codegen::lower`), giving the tagged word of the result. The intermediate
+/// quotient is a plain (untagged) word; the arithmetic wraps as the machine's does.
+pub fn magic_word(word: i64, op: Magic) -> i64 {
+    let (m, s) = magic(op.divisor as u64);
+    // `imul m` (one operand): rdx = the high word of 2x * m = floor(x * m / 2^63).
+    let high = fold::mul_high(word, m);
+    // `sar rdx, s - 1`: floor(x * m / 2^(62+s)), untagged.
+    let mut q = high >> (s - 1);
+    if !op.nonneg {
+        // `sar r11, 63` of the dividend's word, `sub rdx, r11`: one more when x < 0.
+        q = q.wrapping_sub(word >> 63);
+    }
+    if op.remainder {
+        // `imul rdx, 2d`, then the dividend's word minus it: 2x - 2qd = 2(x - qd).
+        word.wrapping_sub(q.wrapping_mul(op.divisor.wrapping_mul(2)))
+    } else {
+        // `add rdx, rdx`: the quotient tagged, the one tag operation of the division.
+        q.wrapping_add(q)
+    }
+}
+
+/// `trunc(x / d)` for a constant `d` with `|d| >= 2` (`d` may be `-2^62`);
+/// `nonneg`: `x` is proved non-negative.
+pub fn quotient<S: Sink>(sink: &mut S, x: S::V, d: i64, nonneg: bool) -> S::V {
     let a = d.unsigned_abs();
     let q = if a.is_power_of_two() {
         let k = a.trailing_zeros();
-        let sign = sink.emit(Reduced::Sar(x, 63));
-        let bias = sink.emit(Reduced::And(sign, (a - 1) as i64));
-        let t = sink.emit(Reduced::IAdd(x, bias));
-        sink.emit(Reduced::Sar(t, k))
-    } else {
-        let (m, s) = magic(a);
-        let high = sink.emit(Reduced::MulHigh(x, m));
-        let q0 = if s > 2 {
-            sink.emit(Reduced::Sar(high, s - 2))
+        if nonneg {
+            sink.emit(Reduced::Sar(x, k))
         } else {
-            high
-        };
-        let sign = sink.emit(Reduced::Sar(x, 63));
-        sink.emit(Reduced::ISub(q0, sign))
+            let sign = sink.emit(Reduced::Sar(x, 63));
+            let bias = sink.emit(Reduced::And(sign, (a - 1) as i64));
+            let t = sink.emit(Reduced::IAdd(x, bias));
+            sink.emit(Reduced::Sar(t, k))
+        }
+    } else {
+        sink.emit(Reduced::Magic(
+            x,
+            Magic {
+                divisor: a as i64,
+                remainder: false,
+                nonneg,
+            },
+        ))
     };
     if d < 0 {
         let zero = sink.emit(Reduced::Const(0));
@@ -94,16 +136,32 @@ pub fn quotient<S: Sink>(sink: &mut S, x: S::V, d: i64) -> S::V {
     }
 }
 
-/// `x % d` (sign of `x`) for a constant `d` with `|d| >= 2`.
-pub fn remainder<S: Sink>(sink: &mut S, x: S::V, d: i64) -> S::V {
+/// `x % d` (sign of `x`) for a constant `d` with `|d| >= 2`; `nonneg`: `x` is proved
+/// non-negative.
+pub fn remainder<S: Sink>(sink: &mut S, x: S::V, d: i64, nonneg: bool) -> S::V {
     let a = d.unsigned_abs();
-    let q = quotient(sink, x, a as i64);
+    if !a.is_power_of_two() {
+        return sink.emit(Reduced::Magic(
+            x,
+            Magic {
+                divisor: a as i64,
+                remainder: true,
+                nonneg,
+            },
+        ));
+    }
+    if nonneg {
+        return sink.emit(Reduced::And(x, (a - 1) as i64));
+    }
+    let q = quotient(sink, x, a as i64, nonneg);
     let p = sink.emit(Reduced::IMul(q, a as i64));
     sink.emit(Reduced::ISub(x, p))
 }
 
-/// Evaluates reduced sequences on integers, with the semantics of the IR's ops;
-/// panics when a result leaves the 63-bit range (the proof would be wrong).
+/// Evaluates reduced sequences on integers, with the semantics of the IR's ops (an
+/// [`Op::MagicDiv`] as the code generator computes it, [`magic_word`]); panics when a
+/// result leaves the 63-bit range or a dividend proved non-negative is not (the
+/// proof would be wrong).
 pub struct Model;
 
 impl Sink for Model {
@@ -113,7 +171,12 @@ impl Sink for Model {
             Reduced::Const(n) => Some(n),
             Reduced::Sar(x, k) => Some(fold::sar(x, k)),
             Reduced::And(x, m) => Some(x & m),
-            Reduced::MulHigh(x, m) => Some(fold::mul_high(x, m)),
+            Reduced::Magic(x, op) => {
+                assert!(!op.nonneg || x >= 0, "{x} is not non-negative");
+                let word = magic_word(x << 1, op);
+                assert_eq!(word & 1, 0, "{op:?} of {x} gives an untagged word");
+                Some(word >> 1)
+            }
             Reduced::IAdd(a, b) => a.checked_add(b),
             Reduced::ISub(a, b) => a.checked_sub(b),
             Reduced::IMul(a, c) => a.checked_mul(c),
@@ -137,7 +200,7 @@ impl Sink for IrSink<'_> {
             Reduced::Const(n) => Op::Const(n),
             Reduced::Sar(x, k) => Op::Sar(x, k),
             Reduced::And(x, m) => Op::And(x, m),
-            Reduced::MulHigh(x, m) => Op::MulHigh(x, m),
+            Reduced::Magic(x, m) => Op::MagicDiv(x, m),
             Reduced::IAdd(a, b) => Op::IAdd(a, b),
             Reduced::ISub(a, b) => Op::ISub(a, b),
             Reduced::IMul(a, c) => Op::IMul(a, c),
@@ -158,7 +221,7 @@ enum Rewrite {
     Sequence(Vec<Inst>, Value),
 }
 
-fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
+fn rewrite(f: &mut Function, op: &Op, pc: Pc, nonneg: &[bool]) -> Option<Rewrite> {
     let Op::Binary(bin, a, b) = *op else {
         return None;
     };
@@ -167,6 +230,7 @@ fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
         (Some(c), None) if bin == BinOp::Mul => (b, c),
         _ => return None,
     };
+    let nonneg = nonneg.get(x.index()).copied().unwrap_or(false);
     let sink = |f: &mut Function, make: &dyn Fn(&mut IrSink) -> Value| {
         let mut s = IrSink {
             f,
@@ -185,14 +249,17 @@ fn rewrite(f: &mut Function, op: &Op, pc: Pc) -> Option<Rewrite> {
             Rewrite::Op(Op::Shl(x, c.trailing_zeros()))
         }
         (BinOp::Mod, 1 | -1) => Rewrite::Op(Op::Const(0)),
-        (BinOp::Div, c) if c != 0 => sink(f, &|s| quotient(s, x, c)),
-        (BinOp::Mod, c) if c != 0 => sink(f, &|s| remainder(s, x, c)),
+        (BinOp::Div, c) if c != 0 => sink(f, &|s| quotient(s, x, c, nonneg)),
+        (BinOp::Mod, c) if c != 0 => sink(f, &|s| remainder(s, x, c, nonneg)),
         _ => return None,
     })
 }
 
 /// Rewrites every multiplication, division and remainder by a constant in `f`.
 pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
+    // Which dividends are never negative; a rewritten value inherits the fact of what
+    // it replaces (a remainder of a remainder).
+    let mut nonneg = signs::nonnegative(f);
     let mut renamed: FastMap<Value, Value> = FastMap::default();
     // The remainders by ±2^k rewritten so far: what they became → (x, 2^k - 1).
     let mut low_bits: FastMap<Value, (Value, i64)> = FastMap::default();
@@ -233,7 +300,7 @@ pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
                     }
                 }
             }
-            match rewrite(f, &op, pc) {
+            match rewrite(f, &op, pc, &nonneg) {
                 None => keep.push(inst),
                 Some(Rewrite::Value(v)) => {
                     renamed.insert(result.expect("binary gives a value"), v);
@@ -248,6 +315,10 @@ pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
                     keep.extend(seq);
                     let r = result.expect("binary gives a value");
                     renamed.insert(r, v);
+                    if nonneg.len() <= v.index() {
+                        nonneg.resize(v.index() + 1, false);
+                    }
+                    nonneg[v.index()] = nonneg[r.index()];
                     if let Some(bits) = low_bits.remove(&r) {
                         low_bits.insert(v, bits);
                     }
@@ -324,11 +395,70 @@ mod tests {
             .collect()
     }
 
+    /// Both sequences, and for a non-negative `x` also those that rely on it.
     fn check(d: i64, xs: &[i64]) {
         for &x in xs {
-            assert_eq!(quotient(&mut Model, x, d), x / d, "{x} / {d}");
-            assert_eq!(remainder(&mut Model, x, d), x % d, "{x} % {d}");
+            assert_eq!(quotient(&mut Model, x, d, false), x / d, "{x} / {d}");
+            assert_eq!(remainder(&mut Model, x, d, false), x % d, "{x} % {d}");
+            if x >= 0 {
+                assert_eq!(quotient(&mut Model, x, d, true), x / d, "{x} / {d}, x >= 0");
+                assert_eq!(
+                    remainder(&mut Model, x, d, true),
+                    x % d,
+                    "{x} % {d}, x >= 0"
+                );
+            }
         }
+    }
+
+    /// Records the ops a sequence emits (its values are the ops' positions).
+    struct Recorder(Vec<Reduced<usize>>);
+
+    impl Sink for Recorder {
+        type V = usize;
+        fn emit(&mut self, op: Reduced<usize>) -> usize {
+            self.0.push(op);
+            self.0.len()
+        }
+    }
+
+    fn ops(make: impl Fn(&mut Recorder) -> usize) -> Vec<Reduced<usize>> {
+        let mut r = Recorder(Vec::new());
+        make(&mut r);
+        r.0
+    }
+
+    #[test]
+    fn a_non_negative_dividend_needs_no_sign_fix() {
+        let magic = |remainder, nonneg| {
+            vec![Reduced::Magic(
+                0,
+                Magic {
+                    divisor: 65537,
+                    remainder,
+                    nonneg,
+                },
+            )]
+        };
+        assert_eq!(ops(|s| remainder(s, 0, 65537, true)), magic(true, true));
+        assert_eq!(ops(|s| remainder(s, 0, -65537, false)), magic(true, false));
+        assert_eq!(ops(|s| quotient(s, 0, 65537, true)), magic(false, true));
+        assert_eq!(ops(|s| remainder(s, 0, 16, true)), [Reduced::And(0, 15)]);
+        assert_eq!(ops(|s| quotient(s, 0, 16, true)), [Reduced::Sar(0, 4)]);
+        // Without the proof, the bias of a negative dividend.
+        assert_eq!(ops(|s| quotient(s, 0, 16, false)).len(), 4);
+        // The sign fix is in the code generator's sequence only without the proof.
+        let fixed = Magic {
+            divisor: 7,
+            remainder: true,
+            nonneg: false,
+        };
+        let unfixed = Magic {
+            nonneg: true,
+            ..fixed
+        };
+        assert_eq!(magic_word(-14, fixed), 0);
+        assert_ne!(magic_word(-16, unfixed), magic_word(-16, fixed));
     }
 
     #[test]
