@@ -157,3 +157,46 @@ fn a_product_checks_the_operand_it_untags_with_the_shift() {
         .unwrap_or_else(|| panic!("{code:#?}"));
     assert!(code[sar + 1].starts_with("jb "), "{code:#?}");
 }
+
+/// The instructions from the magic-number multiply (`imul` of one operand, the wide
+/// one) to the `sub` that leaves the remainder (the first after the quotient's
+/// multiply by the divisor), both included.
+fn magic_remainder(code: &[String]) -> &[String] {
+    let after = |from: usize, what: &dyn Fn(&str) -> bool| {
+        from + code[from..]
+            .iter()
+            .position(|i| what(i))
+            .unwrap_or_else(|| panic!("the sequence is not there:\n{code:#?}"))
+    };
+    let wide = after(0, &|i| i.starts_with("imul") && !i.contains(','));
+    let by_divisor = after(wide + 1, &|i| i.starts_with("imul rdx"));
+    &code[wide..=after(by_divisor, &|i| i.starts_with("sub"))]
+}
+
+#[test]
+fn a_loop_carried_remainder_by_a_constant_has_no_tag_operation_and_no_sign_fix() {
+    // The held-out shape `once`: `x` never goes negative (it starts at 7, and the
+    // remainder of a non-negative is one), so the remainder needs no sign fix, and
+    // the quotient in the middle is a plain word: multiply, shift, multiply, subtract.
+    let code = body(
+        "fn f(n) { let x = 7; let i = 0; while i < n { x = (x * 75 + 74) % 65537; i = i + 1; } return x; }\nprint f(5);\n",
+        "f",
+    );
+    assert!(!code.iter().any(|i| i.starts_with("idiv")), "{code:#?}");
+    let chain = magic_remainder(&code);
+    assert_eq!(chain.len(), 4, "{chain:#?}");
+    assert!(chain[1].starts_with("sar rdx"), "{chain:#?}");
+    assert!(chain[2].starts_with("imul rdx"), "{chain:#?}");
+    // Of a dividend that may be negative: the sign fix (the sign mask, subtracted),
+    // and still no tag operation.
+    let code = body("fn f(x) { return x % 65537; }\nprint f(-5);\n", "f");
+    let chain = magic_remainder(&code);
+    assert!(
+        chain
+            .iter()
+            .any(|i| i.starts_with("sar") && i.ends_with("0x3f")),
+        "{chain:#?}"
+    );
+    assert!(!chain.iter().any(|i| i.starts_with("add")), "{chain:#?}");
+    assert_eq!(chain.len(), 7, "{chain:#?}");
+}
