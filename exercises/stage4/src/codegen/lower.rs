@@ -230,43 +230,61 @@ impl FnGen<'_> {
         }
     }
 
-    /// `magic_div x, d`: the magic-number quotient or remainder on the tagged word
-    /// `2x` itself, the quotient a plain word in `TMP` and never tagged for the
-    /// remainder (`passes::strength::magic_word` is this sequence, step for step,
-    /// and its property tests check it).
+    /// `div_magic`/`mod_magic x, d`: the magic-number quotient or remainder on the
+    /// tagged word `2x` itself, the quotient a plain word in `TMP` and never tagged
+    /// for the remainder (`passes::strength::magic_word` is this sequence, step for
+    /// step, and its property tests check it). The remainder's sign fix is applied
+    /// to the dividend, off the path through the multiplies.
     fn gen_magic_div(&mut self, inst: Inst, x: Value, magic: Magic) {
         let (m, s) = crate::passes::strength::magic(magic.divisor as u64);
-        // rdx = the high word of (2x) * m, floor(x * m / 2^63): no untagging.
+        let d2 = 2 * magic.divisor; // < 2^63: `d` is no power of two
+                                    // rdx = the high word of (2x) * m, floor(x * m / 2^63): no untagging.
         self.load(ACC, x);
         self.asm.mov_imm(TMP2, m);
         self.asm.imul_wide(TMP2);
-        // q = floor(x * m / 2^(62+s)) (s >= 2), untagged.
+        // q = floor(x * m / 2^(62+s)) (s >= 2), untagged; for a negative x, one
+        // less than the quotient.
         self.asm.sar(TMP, (s - 1) as u8);
-        if !magic.nonneg {
-            // One more for a negative x: minus its sign mask (0 or -1).
-            self.load(TMP2, x);
-            self.asm.sar(TMP2, 63);
-            self.asm.sub(TMP, TMP2);
-        }
-        if magic.remainder {
-            // 2x - q * 2d = 2(x - qd): the remainder, tagged. `2d < 2^63` as `d` is
-            // no power of two.
-            match i32::try_from(2 * magic.divisor) {
-                Ok(imm) => self.asm.imul(TMP, Imm32(imm)),
-                Err(_) => {
-                    self.asm.mov_imm(TMP2, 2 * magic.divisor);
-                    self.asm.imul(TMP, TMP2);
-                }
+        if !magic.remainder {
+            if !magic.nonneg {
+                // One more for a negative x: minus its sign mask (0 or -1).
+                self.load(TMP2, x);
+                self.asm.sar(TMP2, 63);
+                self.asm.sub(TMP, TMP2);
             }
-            let dst = self.result_reg(inst, &[]);
-            self.load(dst, x);
-            self.asm.sub(dst, TMP);
-            self.store_result(inst, dst);
-        } else {
             // The quotient, tagged: the division's one tag operation.
             self.asm.add(TMP, TMP);
             self.store_result(inst, TMP);
+            return;
         }
+        // 2x - q * 2d = 2(x - qd): the remainder, tagged.
+        match i32::try_from(d2) {
+            Ok(imm) => self.asm.imul(TMP, Imm32(imm)),
+            Err(_) => {
+                self.asm.mov_imm(TMP2, d2);
+                self.asm.imul(TMP, TMP2);
+            }
+        }
+        if !magic.nonneg {
+            // (q + 1) * 2d for a negative x is q * 2d + 2d: subtract 2d from the
+            // dividend instead, (sign mask) & -2d, which does not wait for q.
+            self.load(TMP2, x);
+            self.asm.sar(TMP2, 63);
+            match i32::try_from(-d2) {
+                Ok(imm) => self.asm.and(TMP2, Imm32(imm)),
+                Err(_) => {
+                    self.asm.mov_imm(ACC, -d2);
+                    self.asm.and(TMP2, ACC);
+                }
+            }
+        }
+        let dst = self.result_reg(inst, &[]);
+        self.load(dst, x);
+        if !magic.nonneg {
+            self.asm.add(dst, TMP2);
+        }
+        self.asm.sub(dst, TMP);
+        self.store_result(inst, dst);
     }
 
     /// The flags of `a` compared with 0 (`ZF` set when it is 0).

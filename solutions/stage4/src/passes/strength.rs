@@ -89,16 +89,26 @@ pub fn magic_word(word: i64, op: Magic) -> i64 {
     let (m, s) = magic(op.divisor as u64);
     // `imul m` (one operand): rdx = the high word of 2x * m = floor(x * m / 2^63).
     let high = fold::mul_high(word, m);
-    // `sar rdx, s - 1`: floor(x * m / 2^(62+s)), untagged.
-    let mut q = high >> (s - 1);
-    if !op.nonneg {
-        // `sar r11, 63` of the dividend's word, `sub rdx, r11`: one more when x < 0.
-        q = q.wrapping_sub(word >> 63);
-    }
+    // `sar rdx, s - 1`: floor(x * m / 2^(62+s)), untagged: one less than the
+    // quotient when x < 0.
+    let q = high >> (s - 1);
+    // The sign mask of the dividend (`sar r11, 63`): 0, or -1 when x < 0.
+    let sign = word >> 63;
+    let d2 = op.divisor.wrapping_mul(2);
     if op.remainder {
-        // `imul rdx, 2d`, then the dividend's word minus it: 2x - 2qd = 2(x - qd).
-        word.wrapping_sub(q.wrapping_mul(op.divisor.wrapping_mul(2)))
+        // `imul rdx, 2d`.
+        let product = q.wrapping_mul(d2);
+        // The fix on the dividend, not on q: `and r11, -2d`, `add` to the word.
+        let base = if op.nonneg {
+            word
+        } else {
+            word.wrapping_add(sign & d2.wrapping_neg())
+        };
+        // `sub`: 2x (- 2d) - 2qd = 2(x - (q (+ 1)) d), the remainder tagged.
+        base.wrapping_sub(product)
     } else {
+        // `sub rdx, r11`: one more when x < 0.
+        let q = if op.nonneg { q } else { q.wrapping_sub(sign) };
         // `add rdx, rdx`: the quotient tagged, the one tag operation of the division.
         q.wrapping_add(q)
     }
