@@ -46,6 +46,18 @@
 //! shared this way, never a value: a chunk belongs to one heap at a time, and its
 //! cleared bitmaps make [`Heap::holds`] forget what the last heap made there.
 //!
+//! Blocks of their own are kept the same way, up to [`POOL_LARGE_BYTES`] of them (the
+//! most recently dropped): a heap that needs a big block takes a pooled one of about
+//! its size ([`LARGE_FIT`]) and clears the part it uses, if it asked for zeros. Left to
+//! the allocator, whether a freed megabyte block comes back without faults depends on
+//! its heuristics and on the thread: the main thread's arena gives the top of its
+//! heap back to the system past a threshold, so a run on it (stage 5 runs on the
+//! caller's thread) faulted in every page of its big arrays afresh at every run, where
+//! the same run on another thread's arena (stage 3's runner) did not (`build`, a
+//! growing array of 8 MiB: 1.8 times stage 3's time in the same process). What a block
+//! costs against the limit depends on its request only, never on the pooled block it
+//! got, so `out of memory` comes at the same point in every run.
+//!
 //! [`Interpreter::enter`]: crate::interp::Interpreter::enter
 
 use std::alloc::{self, Layout};
@@ -79,6 +91,20 @@ pub const POOL_CHUNKS: usize = 16;
 /// The chunks dropped heaps left for the next ones, each all zero and with empty
 /// bitmaps.
 static POOL: Mutex<Vec<Chunk>> = Mutex::new(Vec::new());
+/// The most bytes of blocks of their own that dropped heaps keep for the next heaps
+/// (the most recently dropped; see the module docs): what a run of the benches'
+/// kernels allocates in big arrays several times over (`build` needs 16 MiB), and a
+/// bound on the memory that stays with the process between runs.
+pub const POOL_LARGE_BYTES: usize = 64 << 20;
+/// A pooled block serves a request of `bytes` when it holds at least `bytes` and at
+/// most a quarter more: the memory a request may take beyond its size, unused.
+pub const LARGE_FIT: usize = 4;
+/// The blocks of their own that dropped heaps left for the next ones (contents
+/// unspecified), oldest first.
+static LARGE_POOL: Mutex<LargePool> = Mutex::new(LargePool {
+    blocks: Vec::new(),
+    bytes: 0,
+});
 /// The biggest block carved from a chunk: at most this much of a chunk's end is lost
 /// (3%); a bigger block gets an allocation of its own.
 pub const SMALL_MAX: usize = 32 << 10;
@@ -138,8 +164,8 @@ pub struct Blocks {
     /// Every chunk small blocks were carved from (each `CHUNK_BYTES`, all zero when
     /// this heap took it), sorted by address; given back to the pool on drop.
     chunks: Vec<Chunk>,
-    /// Every block of its own, with its layout; freed on drop.
-    large: Vec<(*mut u8, Layout)>,
+    /// Every block of its own; given back to the large pool (or freed) on drop.
+    large: Vec<Large>,
     /// The addresses of the arrays among the blocks of their own.
     large_arrays: HashSet<usize>,
     /// The index in `chunks` of the chunk `next..end` is in.
@@ -219,6 +245,64 @@ impl Chunk {
         self.objects[..words].fill(0);
         self.filled = 0;
         pool.push(self);
+    }
+}
+
+/// A block of its own: memory from the allocator with `layout` (its size a multiple
+/// of the page), owned by one heap or by the pool.
+#[derive(Debug)]
+struct Large {
+    block: *mut u8,
+    layout: Layout,
+}
+
+// SAFETY: a block of its own is owned outright by the one heap or the pool that holds
+// the `Large` (as a chunk is), so moving it to another thread moves sole ownership.
+unsafe impl Send for Large {}
+
+impl Large {
+    /// Frees the block: it is nobody's any more.
+    fn free(self) {
+        // SAFETY: `block` came from `alloc`/`alloc_zeroed` with `layout`, and is
+        // freed once, here (the `Large` is consumed).
+        unsafe { alloc::dealloc(self.block, self.layout) };
+    }
+}
+
+/// The blocks of their own that wait for the next heaps, and their bytes in all.
+struct LargePool {
+    blocks: Vec<Large>,
+    bytes: usize,
+}
+
+impl LargePool {
+    /// The smallest pooled block that serves a request of `bytes` (see
+    /// [`LARGE_FIT`]), out of the pool.
+    fn take(&mut self, bytes: usize) -> Option<Large> {
+        let most = bytes.saturating_add(bytes / LARGE_FIT);
+        let best = (0..self.blocks.len())
+            .filter(|&i| (bytes..=most).contains(&self.blocks[i].layout.size()))
+            .min_by_key(|&i| self.blocks[i].layout.size())?;
+        let large = self.blocks.remove(best);
+        self.bytes -= large.layout.size();
+        Some(large)
+    }
+
+    /// Keeps `large` for the next heaps, freeing the oldest blocks beyond
+    /// [`POOL_LARGE_BYTES`]; returns what is to be freed.
+    fn give_back(&mut self, large: Large, freed: &mut Vec<Large>) {
+        if large.layout.size() > POOL_LARGE_BYTES {
+            freed.push(large);
+            return;
+        }
+        self.bytes += large.layout.size();
+        self.blocks.push(large);
+        let mut first = 0;
+        while self.bytes > POOL_LARGE_BYTES {
+            self.bytes -= self.blocks[first].layout.size();
+            first += 1;
+        }
+        freed.extend(self.blocks.drain(..first));
     }
 }
 
@@ -334,18 +418,36 @@ impl Blocks {
         Ok(block)
     }
 
-    /// A block of its own, for `alloc_block`.
+    /// A block of its own, for `alloc_block`: a pooled one that fits, or a new one.
     #[cold]
     fn alloc_large(&mut self, bytes: usize, zeroed: bool) -> Result<*mut u8, ErrorKind> {
-        let layout = Layout::from_size_align(bytes, 8).map_err(|_| ErrorKind::OutOfMemory)?;
-        let cost = bytes
+        // The block's size is its request rounded up to the page; what it costs does
+        // not depend on which block serves it.
+        let size = bytes
             .checked_next_multiple_of(4096)
-            .and_then(|b| b.checked_add(LARGE_OVERHEAD))
+            .ok_or(ErrorKind::OutOfMemory)?;
+        let layout = Layout::from_size_align(size, 8).map_err(|_| ErrorKind::OutOfMemory)?;
+        let cost = size
+            .checked_add(LARGE_OVERHEAD)
             .ok_or(ErrorKind::OutOfMemory)?;
         self.reserve(cost)?;
         if self.large.try_reserve(1).is_err() {
             self.bump.used -= cost;
             return Err(ErrorKind::OutOfMemory);
+        }
+        let pooled = LARGE_POOL
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(size);
+        if let Some(large) = pooled {
+            let block = large.block;
+            if zeroed {
+                // SAFETY: the block holds at least `size >= bytes` bytes, and is this
+                // heap's alone now.
+                unsafe { block.write_bytes(0, bytes) };
+            }
+            self.large.push(large);
+            return Ok(block);
         }
         // SAFETY: the layout has a non-zero size.
         let block = unsafe {
@@ -360,7 +462,7 @@ impl Blocks {
             self.bump.used -= cost;
             return Err(ErrorKind::OutOfMemory);
         }
-        self.large.push((block, layout));
+        self.large.push(Large { block, layout });
         Ok(block)
     }
 
@@ -861,10 +963,18 @@ impl Drop for Blocks {
         for chunk in self.chunks.drain(..) {
             chunk.give_back();
         }
-        for &(block, layout) in &self.large {
-            // SAFETY: `block` came from `alloc`/`alloc_zeroed` with `layout`, and is
-            // freed once, here.
-            unsafe { alloc::dealloc(block, layout) };
+        // The big blocks go to the pool (their contents are never read again: a
+        // heap that takes one clears what it uses); what the pool cannot keep is
+        // freed once the lock is released.
+        let mut freed = Vec::new();
+        {
+            let mut pool = LARGE_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            for large in self.large.drain(..) {
+                pool.give_back(large, &mut freed);
+            }
+        }
+        for large in freed {
+            large.free();
         }
     }
 }
@@ -1109,6 +1219,77 @@ mod tests {
             assert!(new.array_elems(a).iter().all(|&v| v == Value::ZERO));
         }
         assert!(objects.iter().all(|&o| !new.holds(o)));
+    }
+
+    #[test]
+    fn a_dropped_heaps_big_blocks_come_back_cleared_where_zeros_are_asked() {
+        // Bigger than `SMALL_MAX`: blocks of their own, which go to the large pool.
+        let n = 100_003;
+        let mut old = Heap::default();
+        for k in 1..=3 {
+            old.alloc_array_fill(Value::int(k), n).unwrap();
+        }
+        let before = old.used_bytes();
+        drop(old);
+        // The next heap takes them from the pool (unless a test on another thread
+        // took them first): `[0; n]` reads as zeros, `[5; n]` as fives, and each
+        // costs what it cost the first heap.
+        let mut new = Heap::default();
+        for k in 0..3 {
+            let fill = if k == 1 { Value::int(5) } else { Value::ZERO };
+            let a = new.alloc_array_fill(fill, n).unwrap();
+            assert_eq!(new.array_len(a), Ok(n));
+            assert!(new.array_elems(a).iter().all(|&v| v == fill));
+        }
+        assert_eq!(new.used_bytes(), before);
+    }
+
+    /// A block of its own of `bytes`, for the pool's tests.
+    fn large(bytes: usize) -> Large {
+        let layout = Layout::from_size_align(bytes, 8).unwrap();
+        // SAFETY: the layout has a non-zero size.
+        let block = unsafe { alloc::alloc(layout) };
+        assert!(!block.is_null());
+        Large { block, layout }
+    }
+
+    #[test]
+    fn the_large_pool_serves_the_smallest_fit_and_keeps_the_newest() {
+        let mut pool = LargePool {
+            blocks: Vec::new(),
+            bytes: 0,
+        };
+        let mut freed = Vec::new();
+        for kib in [40, 12, 8, 16] {
+            pool.give_back(large(kib << 10), &mut freed);
+        }
+        assert!(freed.is_empty());
+        assert_eq!(pool.bytes, 76 << 10);
+        // 10 KiB: 12 KiB is the smallest that holds it, within a quarter more.
+        let got = pool.take(10 << 10).expect("12 KiB fits");
+        assert_eq!(got.layout.size(), 12 << 10);
+        got.free();
+        // 30 KiB: 40 KiB is a third more, too big; nothing else holds it.
+        assert!(pool.take(30 << 10).is_none());
+        // 8 KiB exactly.
+        pool.take(8 << 10).expect("8 KiB fits").free();
+        assert_eq!(pool.bytes, 56 << 10);
+        // Past `POOL_LARGE_BYTES`, the oldest blocks go (40 KiB, then 16 KiB).
+        pool.give_back(large(POOL_LARGE_BYTES - (8 << 10)), &mut freed);
+        let sizes: Vec<usize> = freed.iter().map(|l| l.layout.size()).collect();
+        assert_eq!(sizes, [40 << 10, 16 << 10]);
+        assert_eq!(pool.bytes, POOL_LARGE_BYTES - (8 << 10));
+        // A block bigger than the pool is never kept.
+        let mut too_big = Vec::new();
+        pool.give_back(large(POOL_LARGE_BYTES + 8), &mut too_big);
+        assert_eq!(too_big.len(), 1);
+        for l in freed
+            .into_iter()
+            .chain(too_big)
+            .chain(pool.blocks.drain(..))
+        {
+            l.free();
+        }
     }
 
     #[test]
