@@ -16,6 +16,7 @@
 //! Written once, run against the learner's crate (`cargo test -p stage7`) and the
 //! reference (`cargo test -p stage7-solution`); both call the crate `stage7`.
 
+mod backoff;
 mod common;
 mod corpus;
 mod deopt;

@@ -303,6 +303,11 @@ struct State {
     /// by OSR only [`REOSR_LIMIT`] times, and only near the bottom of the stack
     /// ([`REOSR_DEPTH`]) — see [`Tiering::may_osr`].
     resumed: Vec<usize>,
+    /// Loops whose OSR variant a deopt took out of use, waiting out the back-off
+    /// ([`Tiering::invalidate`]), by function and `loop` pc: when the counter runs out,
+    /// the variant is asked for at once, in whatever tier the frame runs (in the
+    /// interpreter, not after the optimizer's threshold once more in baseline code).
+    backed_off: HashSet<(FnId, usize)>,
 }
 
 /// The frames below which a frame resumed after a deopt may move into compiled
@@ -441,6 +446,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 retired: Vec::new(),
                 eager: HashMap::new(),
                 resumed: Vec::new(),
+                backed_off: HashSet::new(),
             }),
             queue: RefCell::new(None),
             background: start.is_some(),
@@ -504,6 +510,15 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let count = tally.count(counter);
         tally.reset(counter, budget);
         count
+    }
+
+    /// The count of the back-edge counter of the loop at `loop_pc` of `func` so far.
+    fn loop_count(&self, func: FnId, loop_pc: usize) -> u64 {
+        let counter = self.counters.back_edge(func, loop_pc);
+        self.state.borrow().loops.get(&(func, loop_pc)).map_or_else(
+            || Tally::new(counter.get()).count(counter),
+            |t| t.count(counter),
+        )
     }
 
     /// The count of `func`'s call counter so far.
@@ -926,6 +941,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 .entry((func, pc))
                 .or_insert_with(|| Tally::new(counter.get()));
             tally.reset(counter, wait);
+            state.backed_off.insert((func, pc));
         }
     }
 
@@ -982,9 +998,33 @@ impl<'r, 'q> Tiering<'r, 'q> {
     ) -> Option<Result<Value, Unwind>> {
         self.collect();
         let func = frame.func;
+        let backed_off = self
+            .state
+            .borrow_mut()
+            .backed_off
+            .remove(&(func, frame.loop_pc));
+        if backed_off && self.ready_variant(func, frame.target).is_none() {
+            // The back-off after a deopt is over: the variant is asked for now, as
+            // baseline code's hook would (the loop waited once, not the back-off and
+            // then the optimizer's threshold again).
+            let state = FrameState::new(frame.locals, frame.operands);
+            // SAFETY: `state` is the frame's own state at its loop's header, in the
+            // OSR layout (`FrameState::new`), and lives across the call.
+            let ints = unsafe { int_locals(self.verified, func, frame.target, state.as_ptr()) };
+            let count = self.loop_count(func, frame.loop_pc);
+            self.request(Job {
+                func,
+                osr: Some(frame.target),
+                trigger: Trigger::Loop,
+                count,
+                ints,
+            });
+        }
         let ready = self.ready_variant(func, frame.target);
         let budget = match ready {
             Some(_) => self.ready_budget(func),
+            // Asked for and not made yet: the frame polls for it from baseline code.
+            None if backed_off => POLL_BUDGET,
             None => self.policy(func).loop_budget(Tier::Baseline),
         };
         let count = self.reset_loop(func, frame.loop_pc, budget);
@@ -1123,6 +1163,8 @@ impl Tiering<'_, '_> {
             return 0;
         };
         let header = header as usize;
+        // The back-off (if any) is over here too: baseline code's trip asks below.
+        self.state.borrow_mut().backed_off.remove(&(func, loop_pc));
         // SAFETY: baseline code passes its own frame, live, at this loop's header.
         let ints = unsafe { int_locals(self.verified, func, header, state) };
         let ready = {
