@@ -1,6 +1,7 @@
 //! `cargo run --release -p jitlab-benches --example runs -- KERNEL ENGINE [RUNS [SIZE]]`:
 //! runs one kernel in one engine RUNS times (default 200) in one process, each run
-//! with a fresh engine as in the bench rows, and prints the time per run. Run it under
+//! with a fresh engine as in the bench rows, and prints the time per run (wall clock,
+//! and the CPU time of the whole process: a worker thread's compiles count). Run it under
 //! `perf stat -e page-faults,task-clock`, `strace -c -f` or `perf record` to see what
 //! a run costs beyond its code. ENGINE `rust` runs the Rust twin; SIZE (default: the
 //! file's, `long`: the kernel's long size) sets the kernel's `n`; KERNEL may also be
@@ -10,7 +11,8 @@
 //! without an error, RUNS times each (default 100), in ENGINE and in BASE (default
 //! `stage1`), in five rounds alternating the two, program by program: each
 //! program's best CPU time per run in both (`CORPUS=DIR` takes another directory,
-//! `TIER_UP=calls=..,loops=..` other thresholds for stage 5) (the process's, so a worker thread's
+//! `TIER_UP=calls=..,loops=..` other thresholds for stage 5, `SYNC_COMPILE=1` its
+//! `--sync-compile`) (the process's, so a worker thread's
 //! compiles count; on a loaded machine wall time mostly measures the wait for a
 //! core),
 //! their ratio, the totals and the median ratio (the start-up target of stage 5).
@@ -47,6 +49,7 @@ fn main() {
         .expect("loads"),
     };
     let start = Instant::now();
+    let cpu = cpu_seconds();
     if engine_name == "rust" {
         let rust = kernel.expect("only kernels have a Rust twin").rust;
         let n = size.expect("a kernel has a size");
@@ -65,7 +68,10 @@ fn main() {
         }
     }
     let per_run = start.elapsed() / runs;
-    println!("{kernel_name} {engine_name}: {runs} runs, {per_run:?} per run");
+    let cpu_ms = (cpu_seconds() - cpu) * 1e3 / f64::from(runs);
+    println!(
+        "{kernel_name} {engine_name}: {runs} runs, {per_run:?} per run ({cpu_ms:.2} ms of CPU)"
+    );
 }
 
 /// The engine row called `name`.
@@ -114,15 +120,19 @@ fn per_run(row: &jitlab_benches::EngineRow, program: &stage1::Verified, runs: u3
 /// A fresh engine of `row`; stage 5 with the thresholds of `TIER_UP` (as
 /// `--tier-up` takes them) when it is set, for tuning them.
 fn make(row: &jitlab_benches::EngineRow) -> Box<dyn stage1::Engine> {
-    match std::env::var("TIER_UP") {
-        Ok(policy) if row.name == "stage5" => {
-            Box::new(stage5::Tiered::with_options(stage5::Options {
-                policy: policy.parse().expect("TIER_UP as --tier-up takes it"),
-                ..stage5::Options::default()
-            }))
-        }
-        _ => (row.make)(),
+    let policy = std::env::var("TIER_UP").ok();
+    let sync_compile = std::env::var_os("SYNC_COMPILE").is_some();
+    if row.name != "stage5" || (policy.is_none() && !sync_compile) {
+        return (row.make)();
     }
+    let defaults = stage5::Options::default();
+    Box::new(stage5::Tiered::with_options(stage5::Options {
+        policy: policy.map_or(defaults.policy, |p| {
+            p.parse().expect("TIER_UP as --tier-up takes it")
+        }),
+        sync_compile,
+        ..defaults
+    }))
 }
 
 /// The corpus mode (see the module docs).
