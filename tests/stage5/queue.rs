@@ -1,5 +1,6 @@
 //! The background compile queue on its own, with stand-in jobs: results come back in
-//! order, finishing cancels what is still queued and joins the worker, and no queue
+//! order, finishing cancels what is still queued and joins the worker, a job the
+//! worker has not started can be taken back (and the worker skips it), and no queue
 //! leaves a thread behind.
 
 use std::sync::mpsc::sync_channel;
@@ -82,10 +83,58 @@ fn finishing_cancels_what_is_queued_and_joins_the_worker() {
                 finished,
                 Finished {
                     uncollected: 1,
-                    cancelled: 99
+                    cancelled: 99,
+                    taken_back: 0,
                 }
             );
         });
+    });
+}
+
+#[test]
+fn a_job_the_worker_has_not_started_can_be_taken_back_once_it_waited() {
+    isolated(|| {
+        // The worker blocks in its first job until it is let go: the others wait.
+        let (started, on_start) = sync_channel::<()>(1);
+        let (gate, wait) = sync_channel::<()>(0);
+        let done = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            let done = &done;
+            let mut q = Queue::start(s, move |n: u32| {
+                if n == 0 {
+                    started.send(()).expect("the test listens");
+                    wait.recv().expect("the test lets it go");
+                }
+                done.lock().unwrap().push(n);
+                n
+            })
+            .expect("a worker");
+            for n in 0..3 {
+                assert!(q.push(n));
+            }
+            on_start.recv().expect("the worker starts");
+            // Not before it waited as long as asked.
+            assert_eq!(q.take_back(Duration::from_secs(3600), |&n| n == 2), None);
+            // Job 0 is started: it stays the worker's.
+            assert_eq!(q.take_back(Duration::ZERO, |&n| n == 0), None);
+            // Job 2 has waited long enough: it is the caller's now, once.
+            assert_eq!(q.take_back(Duration::ZERO, |&n| n == 2), Some(2));
+            assert_eq!(q.take_back(Duration::ZERO, |&n| n == 2), None);
+            assert_eq!(q.pending(), 2);
+            gate.send(()).expect("the worker waits");
+            let got: Vec<u32> = std::iter::from_fn(|| q.wait()).collect();
+            assert_eq!(got, [0, 1]);
+            assert_eq!(
+                q.finish(),
+                Finished {
+                    uncollected: 0,
+                    cancelled: 0,
+                    taken_back: 1,
+                }
+            );
+        });
+        // The worker skipped the job taken back.
+        assert_eq!(*done.lock().unwrap(), [0, 1]);
     });
 }
 

@@ -12,19 +12,29 @@
 //! the jobs still queued, waits for the one it may be compiling, and joins it — a
 //! program that ends with compilations pending exits cleanly, leaking no thread.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
+use std::time::{Duration, Instant};
 
 /// The worker's stack: the optimizer's passes walk the IR with explicit stacks, but
 /// its builder and the allocator recurse a little; address space is cheap.
 const WORKER_STACK: usize = 64 << 20;
 
+/// A job on its way to the worker, with the flag that whoever starts it sets: the
+/// worker before doing it, or the running thread taking it back
+/// ([`Queue::take_back`]). Whoever sets it first does the job; the other skips it.
+type Claimed<J> = (Arc<AtomicBool>, J);
+
 /// A queue of jobs and the worker thread that does them in order.
 pub struct Queue<'scope, J, R> {
     /// Where jobs go; `None` once the queue is finishing.
-    jobs: Option<Sender<J>>,
+    jobs: Option<Sender<Claimed<J>>>,
+    /// The jobs pushed that may not have been started yet, oldest first, with when
+    /// they were pushed: what [`Queue::take_back`] looks through.
+    unstarted: VecDeque<(Arc<AtomicBool>, J, Instant)>,
     /// Where results come back, in the order of their jobs.
     done: Receiver<R>,
     /// Set when the run ends: the worker drops what is still queued.
@@ -33,6 +43,8 @@ pub struct Queue<'scope, J, R> {
     worker: Option<ScopedJoinHandle<'scope, ()>>,
     /// Jobs pushed and not yet collected.
     pending: usize,
+    /// Jobs taken back.
+    taken_back: usize,
 }
 
 /// What became of the jobs when a queue finished.
@@ -42,16 +54,19 @@ pub struct Finished {
     pub uncollected: usize,
     /// Jobs the worker never started.
     pub cancelled: usize,
+    /// Jobs taken back from the worker before it started them, and done by the
+    /// running thread ([`Queue::take_back`]).
+    pub taken_back: usize,
 }
 
-impl<'scope, J: Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
+impl<'scope, J: Clone + Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
     /// Starts the worker in `scope`; it calls `work` on each job, in order. `Err`
     /// when the system will not make a thread (the caller then compiles on the spot).
     pub fn start<'env>(
         scope: &'scope Scope<'scope, 'env>,
         mut work: impl FnMut(J) -> R + Send + 'scope,
     ) -> std::io::Result<Queue<'scope, J, R>> {
-        let (jobs, inbox) = mpsc::channel::<J>();
+        let (jobs, inbox) = mpsc::channel::<Claimed<J>>();
         let (results, done) = mpsc::channel::<R>();
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancel);
@@ -65,24 +80,52 @@ impl<'scope, J: Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
             })?;
         Ok(Queue {
             jobs: Some(jobs),
+            unstarted: VecDeque::new(),
             done,
             cancel,
             worker: Some(worker),
             pending: 0,
+            taken_back: 0,
         })
     }
 
     /// Hands `job` to the worker; `false` (and the job dropped) when the worker is
     /// gone (it panicked).
     pub fn push(&mut self, job: J) -> bool {
+        let claim = Arc::new(AtomicBool::new(false));
         let sent = self
             .jobs
             .as_ref()
-            .is_some_and(|jobs| jobs.send(job).is_ok());
+            .is_some_and(|jobs| jobs.send((Arc::clone(&claim), job.clone())).is_ok());
         if sent {
             self.pending += 1;
+            self.unstarted.push_back((claim, job, Instant::now()));
         }
         sent
+    }
+
+    /// Takes back the oldest job for which `which` holds, if the worker has not
+    /// started it although it was pushed at least `after` ago: the caller does it
+    /// itself, and the worker skips it. For a worker that gets no core (a loaded
+    /// machine): a job that waits for it is not worth waiting for much longer than it
+    /// takes to do. `None`: no such job, or the worker started it.
+    pub fn take_back(&mut self, after: Duration, which: impl Fn(&J) -> bool) -> Option<J> {
+        // The jobs the worker started (or that were taken back) are never taken back.
+        self.unstarted
+            .retain(|(claim, _, _)| !claim.load(Ordering::Acquire));
+        let now = Instant::now();
+        let at = self
+            .unstarted
+            .iter()
+            .position(|(_, job, pushed)| which(job) && now.duration_since(*pushed) >= after)?;
+        let (claim, job, _) = self.unstarted.remove(at)?;
+        if claim.swap(true, Ordering::AcqRel) {
+            // The worker started it just now.
+            return None;
+        }
+        self.pending -= 1;
+        self.taken_back += 1;
+        Some(job)
     }
 
     /// The results finished since the last poll, without waiting.
@@ -140,6 +183,7 @@ impl<'scope, J: Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
         Finished {
             uncollected,
             cancelled,
+            taken_back: self.taken_back,
         }
     }
 }

@@ -418,6 +418,10 @@ impl Engine for Tiered {
                 "compilations finished but not installed",
                 end.finished.uncollected as u64,
             ),
+            (
+                "compilations taken back from a worker that had not started them",
+                end.finished.taken_back as u64,
+            ),
         ];
         self.stats.events = end.events;
         // The model's events (cache transitions), after the tiering's.
