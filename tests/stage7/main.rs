@@ -31,3 +31,4 @@ mod recursive;
 mod speculation;
 mod speed;
 mod stress;
+mod weights;

@@ -72,22 +72,28 @@ pub struct Prepared {
 /// Runs function `func` through the optimizer up to register allocation, or says why
 /// it declines.
 pub fn prepare(verified: &Verified, func: FnId) -> Result<Prepared, String> {
-    prepare_ir(Instant::now(), ir::build::build(verified, func))
+    prepare_ir(Instant::now(), ir::build::build(verified, func), verified)
 }
 
 /// [`prepare`] of the function's IR `ir` as built, timed from `start`.
-pub(crate) fn prepare_ir(start: Instant, mut ir: Function) -> Result<Prepared, String> {
+pub(crate) fn prepare_ir(
+    start: Instant,
+    mut ir: Function,
+    verified: &Verified,
+) -> Result<Prepared, String> {
     let mut passes = PassStats::default();
     optimize(&mut ir, &mut passes, |_, _| {});
-    allocate(start, ir, passes, false)
+    allocate(start, ir, passes, false, verified)
 }
 
-/// The rest of [`prepare_ir`] once the passes have run: checks and registers.
+/// The rest of [`prepare_ir`] once the passes have run: checks and registers, the
+/// spill weights from the loops of `verified`'s program ([`regalloc::allocate_in`]).
 pub(crate) fn allocate(
     start: Instant,
     ir: Function,
     passes: PassStats,
     lowered: bool,
+    verified: &Verified,
 ) -> Result<Prepared, String> {
     if cfg!(debug_assertions) {
         // Debug builds (the tests) check the passes' output before using it.
@@ -99,11 +105,8 @@ pub(crate) fn allocate(
             ir.values.len()
         ));
     }
-    let alloc = if lowered {
-        regalloc::allocate_lowered(&ir)
-    } else {
-        regalloc::allocate(&ir)
-    };
+    let nest = regalloc::nest::LoopNest::of(verified.program());
+    let alloc = regalloc::allocate_in(&ir, &nest, lowered);
     if cfg!(debug_assertions) {
         // Debug builds (the tests) prove every allocation before using it.
         regalloc::checker::check(&ir, &alloc)
@@ -178,7 +181,7 @@ pub fn compile(verified: &Verified, options: &Options) -> Result<Compiled, Strin
                 return Err("asked to leave it to the templates (Options::baseline)".to_string());
             }
             let start = Instant::now();
-            let mut p = allocate(start, ir, passes, false)?;
+            let mut p = allocate(start, ir, passes, false, verified)?;
             p.time += time + share;
             Ok(p)
         })

@@ -202,7 +202,7 @@ fn prepare_speculating(
     };
     let mut passes = PassStats::default();
     let ir = optimize_alone(verified, ir, &mut passes, lowered, &mut |_, _| {});
-    allocate(start, ir, passes, lowered)
+    allocate(start, ir, passes, lowered, verified)
 }
 
 /// `prepare_speculating` with the bets of `spec` and the late passes of `deopt`
@@ -218,7 +218,7 @@ pub fn prepare_speculative(
 ) -> Result<Prepared, String> {
     let start = Instant::now();
     let ir = speculative_ir(verified, func, osr, ints, lowered, spec, deopt)?;
-    allocate(start, ir.0, ir.1, lowered)
+    allocate(start, ir.0, ir.1, lowered, verified)
 }
 
 /// The optimized speculative IR of `func` ([`compile_speculative`]) and what the

@@ -8,7 +8,7 @@
 //! - a stack slot: a store where it is defined and a load (a memory operand) per use.
 //!
 //! Which is cheapest depends on how often each runs, estimated from loop depth
-//! ([`Weights`]: `8^depth` per execution). `fib`'s `n`, live across one call on the
+//! ([`Weights`]: `8^depth` per execution, the depth from [`super::nest`]). `fib`'s `n`, live across one call on the
 //! recursive path only, is best saved around that call (the base case then saves
 //! nothing); a matrix live across the allocation of each row but read in the inner
 //! loops is best in a register saved around that rare call; the loop counter of a
@@ -19,7 +19,6 @@ use stage2::Reg;
 use crate::ir::{Block, Function, Inst, Op, Value};
 
 use super::liveness::{Interval, ValueSet};
-use super::order::find_loops;
 use super::{clobbers, is_constant, Loc, CALLEE_SAVED};
 
 /// What an interval's calls allow it (see the module's comment).
@@ -61,13 +60,19 @@ fn weight(depth: usize) -> u64 {
 
 impl Weights {
     /// The weights of `f`'s values along the linear `order`, from the values live
-    /// into each block. `lowered`: the object instructions have fast paths (stage 6)
+    /// into each block and each block's loop depth (`depths`, indexed by block:
+    /// [`super::nest::block_depths`]). `lowered`: the object instructions have fast paths (stage 6)
     /// and call the runtime only on a miss, which the code generator moves out of
     /// line with its saves: a value saved around one costs a save per *miss*, next
     /// to nothing, so such calls weigh 1/64 of one that always happens.
-    pub fn new(f: &Function, order: &[Block], live_in: &[ValueSet], lowered: bool) -> Weights {
-        let loops = find_loops(f);
-        let depth = |b: Block| loops.iter().filter(|body| body[b.index()]).count();
+    pub fn new(
+        f: &Function,
+        order: &[Block],
+        live_in: &[ValueSet],
+        depths: &[u32],
+        lowered: bool,
+    ) -> Weights {
+        let depth = |b: Block| depths[b.index()] as usize;
         let mut value = vec![0u64; f.values.len()];
         let mut across = vec![0u64; f.values.len()];
         let mut live_across = Vec::new();

@@ -9,6 +9,8 @@
 //!   after it);
 //! - [`liveness`]: positions along that order, live sets by dataflow, and one live
 //!   interval per value;
+//! - [`nest`]: how deep in loops each block runs, from the program's loops when it is
+//!   known (an OSR variant's graph nests them inside out), else the graph's;
 //! - [`saves`]: what a value live across calls may use, from loop-depth weights, and
 //!   the registers saved around each call;
 //! - [`linear_scan`]: the scan, which spills when no register is free;
@@ -32,6 +34,7 @@ pub mod checker;
 pub mod linear_scan;
 pub mod liveness;
 pub mod moves;
+pub mod nest;
 pub mod order;
 pub mod saves;
 
@@ -158,22 +161,37 @@ pub fn allocate(f: &Function) -> Allocation {
 /// object lowering (stage 6): their runtime calls run only when a fast path misses,
 /// so saving a register around one costs next to nothing (see [`saves::Weights`]).
 pub fn allocate_lowered(f: &Function) -> Allocation {
-    allocate_weighted(f, &ALLOCATABLE, true)
+    allocate_weighted(f, &ALLOCATABLE, true, None)
+}
+
+/// Allocates registers for `f`, a function of the program whose loops are `nest`:
+/// its blocks weigh as deep as the program's loops around their code, not as the
+/// graph nests them ([`nest`]: an OSR variant's graph nests the loops around its
+/// entry inside the entered one). `lowered` as for [`allocate_lowered`].
+pub fn allocate_in(f: &Function, nest: &nest::LoopNest, lowered: bool) -> Allocation {
+    allocate_weighted(f, &ALLOCATABLE, lowered, Some(nest))
 }
 
 /// Allocates registers for `f` from `registers` only (tests pass few registers to
 /// force spilling): the order, the intervals, the scan.
 pub fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
-    allocate_weighted(f, registers, false)
+    allocate_weighted(f, registers, false, None)
 }
 
-/// [`allocate_with`]; `lowered` as for [`allocate_lowered`].
-fn allocate_weighted(f: &Function, registers: &[Reg], lowered: bool) -> Allocation {
+/// [`allocate_with`]; `lowered` as for [`allocate_lowered`], `nest` as for
+/// [`allocate_in`].
+fn allocate_weighted(
+    f: &Function,
+    registers: &[Reg],
+    lowered: bool,
+    nest: Option<&nest::LoopNest>,
+) -> Allocation {
     let order = order::linear_order(f);
     let numbering = liveness::Numbering::new(f, &order);
     let live_in = liveness::live_in(f, &order);
     let intervals = liveness::intervals_with(f, &numbering, &live_in);
-    let weights = saves::Weights::new(f, &order, &live_in, lowered);
+    let depths = nest::block_depths(f, nest);
+    let weights = saves::Weights::new(f, &order, &live_in, &depths, lowered);
     let mut alloc = linear_scan::scan(f, order, &intervals, &weights, registers);
     alloc.call_saves = saves::call_saves(&weights, &alloc.locs, &mut alloc.slots);
     alloc

@@ -61,6 +61,14 @@ pub fn linear_order(f: &Function) -> Vec<Block> {
 /// The loops of `f`, as the set of blocks of each (header included), one per header
 /// that some back edge reaches.
 pub fn find_loops(f: &Function) -> Vec<Vec<bool>> {
+    loops_by_header(f)
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect()
+}
+
+/// [`find_loops`], each loop with its header.
+pub fn loops_by_header(f: &Function) -> Vec<(Block, Vec<bool>)> {
     let n = f.blocks.len();
     let preds = f.predecessors();
     // Back edges: to a block still on the search's stack.
@@ -105,7 +113,7 @@ pub fn find_loops(f: &Function) -> Vec<Vec<bool>> {
                 body[b.index()] = true;
                 work.extend(preds[b.index()].iter().copied());
             }
-            body
+            (h, body)
         })
         .collect()
 }

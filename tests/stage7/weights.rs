@@ -1,0 +1,150 @@
+//! Spill weights from the program's loops: an OSR variant's graph nests the loops
+//! around its entry inside the entered loop, and the register allocator weighs each
+//! block by the depth of the *program's* loops around it
+//! (`stage4::regalloc::nest`). What it is for: `matmul`'s `multiply`, entered at its
+//! middle loop (as the background compile does) or at its inner loop (as compiling
+//! on the spot does), keeps every value of the inner loop in a register; weighed by
+//! the graph, the inner loop's product (and at the middle entry all six of its
+//! temporaries) went to stack slots, and stage 7 was slower than stage 5 there.
+
+use stage1::{FnId, Verified};
+use stage4::engine::Prepared;
+use stage4::ir::{Block, Function, Op, Pc};
+use stage4::regalloc::nest::{block_depths, LoopNest};
+use stage4::regalloc::Loc;
+use stage4::speculation::Scripted;
+
+use super::common::load;
+
+/// The `matmul` kernel (its `multiply`: pc 8 the outer loop's header, 20 the middle
+/// one's, 28 the inner one's).
+fn matmul() -> Verified {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/kernels/matmul.mini");
+    load(
+        "matmul.mini",
+        &std::fs::read_to_string(path).expect("the kernel"),
+    )
+}
+
+/// `multiply`'s variant entered by OSR at the loop header `header`, with the bets its
+/// profile gives in a run: the loads of `ai[k]` (pc 35) and `b[k][j]` (pc 40) are
+/// integers, no arithmetic overflows, and locals `n`, `i`, `j`, `sum` and `k` hold
+/// integers at the entry.
+fn variant(verified: &Verified, header: usize) -> (FnId, Prepared) {
+    let func = verified
+        .program()
+        .function_named("multiply")
+        .expect("multiply");
+    let at = |pcs: &[Pc]| pcs.iter().map(|&pc| (func, pc)).collect();
+    let bets = Scripted {
+        ints: at(&[35, 40]),
+        no_overflow: at(&[41, 42, 46, 55, 64]),
+        ..Scripted::default()
+    };
+    let ints = [2, 4, 7, 8, 9].iter().fold(0u64, |m, local| m | 1 << local);
+    let prepared = stage4::tiered::prepare_speculative(
+        verified,
+        func,
+        Some(header),
+        ints,
+        false,
+        &bets,
+        &stage7::deopt::DEOPTIMIZER,
+    )
+    .unwrap_or_else(|e| panic!("multiply at pc {header} compiles: {e}"));
+    (func, prepared)
+}
+
+/// The blocks of `f` with an instruction that `is`.
+fn blocks_with(f: &Function, is: impl Fn(&Op) -> bool) -> Vec<Block> {
+    (0..f.blocks.len() as u32)
+        .map(Block)
+        .filter(|&b| f.block(b).insts.iter().any(|&i| is(&f.inst(i).op)))
+        .collect()
+}
+
+/// The inner loop's main loop (range-check elimination's, whose loads check
+/// nothing): its body, and the header the body jumps back to.
+fn main_loop(f: &Function) -> Vec<Block> {
+    let mut blocks = blocks_with(f, |op| matches!(op, Op::LoadElement(..)));
+    assert!(
+        !blocks.is_empty(),
+        "a main loop:\n{}",
+        stage4::ir::text::print(f)
+    );
+    let headers: Vec<Block> = blocks
+        .iter()
+        .flat_map(|&b| f.block(b).term.successors().to_vec())
+        .collect();
+    blocks.extend(headers);
+    blocks.sort();
+    blocks.dedup();
+    blocks
+}
+
+#[test]
+fn the_inner_loops_values_keep_their_registers_wherever_the_variant_is_entered() {
+    let verified = matmul();
+    for header in [20, 28] {
+        let (_, p) = variant(&verified, header);
+        let f = &p.ir;
+        let listing = stage4::ir::text::print(f);
+        for b in main_loop(f) {
+            let block = f.block(b);
+            let results = block.insts.iter().filter_map(|&i| f.inst(i).result);
+            for v in block.params.iter().copied().chain(results) {
+                let Some(loc) = p.alloc.locs[v.index()] else {
+                    continue;
+                };
+                assert!(
+                    matches!(loc, Loc::Reg(_)),
+                    "entered at pc {header}: v{} of the inner loop's b{} is in {loc}:\n{listing}",
+                    v.0,
+                    b.0
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
+    let verified = matmul();
+    let nest = LoopNest::of(verified.program());
+    for header in [20, 28] {
+        let (_, p) = variant(&verified, header);
+        let f = &p.ir;
+        let listing = stage4::ir::text::print(f);
+        let depths = block_depths(f, Some(&nest));
+        let depth = |b: Block| depths[b.index()];
+        // The inner loop's main loop goes round in all three loops.
+        for b in main_loop(f) {
+            assert_eq!(depth(b), 3, "entered at pc {header}: b{}:\n{listing}", b.0);
+        }
+        // `row = [0; n]` runs once per trip of the outer loop, though the graph
+        // goes back to the entered header after it.
+        let rows = blocks_with(f, |op| matches!(op, Op::NewArrayFill(..)));
+        assert!(!rows.is_empty(), "{listing}");
+        for b in rows {
+            assert_eq!(depth(b), 1, "entered at pc {header}: b{}:\n{listing}", b.0);
+        }
+        // The other copies of the inner loop's load of `ai[k]` (pc 35): the first
+        // iteration run once per entry of the inner loop, and the loop as it was,
+        // after its main loop (its post loop): once per trip of the middle loop.
+        let copies = blocks_with(f, |op| matches!(op, Op::ArrayGet(..)))
+            .into_iter()
+            .filter(|&b| {
+                f.block(b)
+                    .insts
+                    .iter()
+                    .any(|&i| f.inst(i).pc == 35 && matches!(f.inst(i).op, Op::ArrayGet(..)))
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(copies.len(), 2, "entered at pc {header}:\n{listing}");
+        for b in copies {
+            assert_eq!(depth(b), 2, "entered at pc {header}: b{}:\n{listing}", b.0);
+        }
+        assert_eq!(depth(Block(0)), 0, "the entry runs once:\n{listing}");
+    }
+}
