@@ -326,8 +326,9 @@ fn the_checker_rejects_a_swap_done_as_two_plain_moves() {
 /// A guard on arithmetic writes its result before its overflow check, whose deopt
 /// exit still reads the frame state: the result never shares a register with a
 /// value of the state, even with an operand whose last use the guard is — but an
-/// operand of an `add` (either) or `sub` (the left), which the deopt stub restores
-/// (so the code computes the sum in place, with no `rax` and no move back).
+/// operand of an `add` (either), `sub` (the left) or `mul` (the right), which the
+/// deopt stub restores (so the code computes the sum in place, with no `rax` and no
+/// move back).
 #[test]
 fn a_guards_result_takes_no_register_its_deopt_exit_reads_but_the_undone_operand() {
     let f = stage4::ir::text::parse(

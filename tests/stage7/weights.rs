@@ -5,8 +5,10 @@
 //! middle loop (as the background compile does) or at its inner loop (as compiling
 //! on the spot does), keeps every value of the inner loop in a register; weighed by
 //! the graph, the inner loop's product (and at the middle entry all six of its
-//! temporaries) went to stack slots, and stage 7 was slower than stage 5 there.
+//! temporaries) went to stack slots, and stage 7 was slower than stage 5 there. And
+//! the product takes its right factor's register, which its deopt stub restores.
 
+use stage1::interp::Interpreter;
 use stage1::{FnId, Verified};
 use stage4::engine::Prepared;
 use stage4::ir::{Block, Function, Op, Pc};
@@ -14,7 +16,7 @@ use stage4::regalloc::nest::{block_depths, LoopNest};
 use stage4::regalloc::Loc;
 use stage4::speculation::Scripted;
 
-use super::common::load;
+use super::common::{compare, deopts, isolated, load, run_on, speculating, DESIGNED};
 
 /// The `matmul` kernel (its `multiply`: pc 8 the outer loop's header, 20 the middle
 /// one's, 28 the inner one's).
@@ -147,4 +149,66 @@ fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
         }
         assert_eq!(depth(Block(0)), 0, "the entry runs once:\n{listing}");
     }
+}
+
+/// `s = s + a[k] * b[k]`: the product overwrites its right factor, whose last use
+/// it is, in place (in the inner loop of `matmul` that register is what the bound
+/// keeps), though the `mul`'s frame state holds the factor: the `imul` reads the
+/// factor untagged from `rdx`, and when it overflows (the last element is 2^61), the
+/// deopt stub tags it back from there before the state is read. So the interpreter
+/// redoes the multiplication on the true factors and raises the same error at the
+/// same trip; with the factor left overwritten it would multiply the wrapped product
+/// (`8 * 2^61` wraps to 0), finish the loop and print.
+#[test]
+fn a_guarded_product_overwrites_its_right_factor_and_its_deopt_tags_it_back() {
+    isolated(|| {
+        let source = "fn dot(a, b, n) {\n\
+                      let s = 0;\n\
+                      let k = 0;\n\
+                      while k < n { s = s + a[k] * b[k]; k = k + 1; }\n\
+                      return s;\n\
+                      }\n\
+                      let a = [4; 40000];\n\
+                      let b = [5; 40000];\n\
+                      print dot(a, b, 40000);\n\
+                      b[39999] = 2305843009213693952;\n\
+                      print dot(a, b, 40000);";
+        let verified = load("product_in_place.mini", source);
+        // The product's register is its right factor's.
+        let listing = stage7::dump::asm_listing(&verified);
+        let dot = listing
+            .split("\n; compile ")
+            .find(|c| c.contains("fn dot"))
+            .unwrap_or_else(|| panic!("dot was compiled:\n{listing}"));
+        let at = |v: &str| -> Option<&str> {
+            let line = dot.lines().find(|l| l.contains(&format!(" {v}@")))?;
+            let (_, rest) = line.split_once(&format!("{v}@"))?;
+            rest.split_whitespace().next()
+        };
+        let products: Vec<(&str, &str)> = dot
+            .lines()
+            .filter_map(|l| {
+                let (def, mul) = l.trim_start().split_once(" = guard mul ")?;
+                let product = def.split_whitespace().last()?.split_once('@')?.0;
+                let right = mul.split(" [").next()?.split(", ").nth(1)?;
+                Some((product, right))
+            })
+            .collect();
+        assert!(!products.is_empty(), "a guarded mul:\n{dot}");
+        assert!(
+            products
+                .iter()
+                .any(|&(p, r)| at(p).is_some() && at(p) == at(r)),
+            "a product in its right factor's register:\n{dot}"
+        );
+        // And the deopt gives the interpreter the factor back.
+        let (run, engine) = speculating(&verified, DESIGNED.options(0));
+        let expected = run_on(&mut Interpreter::new(), &verified);
+        compare("product_in_place.mini", source, &expected, &run).unwrap();
+        let all = deopts(&engine, &verified);
+        assert!(
+            all.iter().any(|d| d.reason == "overflow" && d.line == 4),
+            "{all:#?}"
+        );
+    });
 }

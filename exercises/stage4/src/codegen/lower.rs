@@ -424,7 +424,7 @@ impl FnGen<'_> {
         };
         match self.opnd(b) {
             Opnd::Imm(w) if i32::try_from(w >> 1).is_ok() => {
-                let dst = self.result_reg(inst, &[]);
+                let dst = self.guarded_mul_reg(inst, a);
                 self.load(dst, a);
                 self.asm.imul(dst, Imm32((w >> 1) as i32));
                 self.asm.jcc(Cond::O, overflow);
@@ -455,11 +455,33 @@ impl FnGen<'_> {
                 }
             }
         }
-        let dst = self.result_reg(inst, &[]);
+        let dst = self.guarded_mul_reg(inst, a);
+        // A guard's right operand overwritten by the product: it is in `TMP`,
+        // untagged, and the deopt stub tags it back (`undone_in_place`).
+        let overflow = if self.deopt_to.is_some() && self.opnd(b) == Opnd::Reg(dst) {
+            self.retag_stub(dst, overflow)
+        } else {
+            overflow
+        };
         self.load(dst, a);
         self.asm.imul(dst, TMP);
         self.asm.jcc(Cond::O, overflow);
         self.store_result(inst, dst);
+    }
+
+    /// The register a `mul` computes its product in, its left operand `a` loaded
+    /// there first (the operands as `gen_mul` ordered them): the result's. But a
+    /// guard's deopt stub gives back only the right operand of the instruction
+    /// (`undone_in_place`): when a constant made `gen_mul` swap them, the result's
+    /// register may be `a`'s, which the state still needs, and the product is made
+    /// in `ACC` instead.
+    fn guarded_mul_reg(&mut self, inst: Inst, a: Value) -> Reg {
+        let dst = self.result_reg(inst, &[]);
+        if self.deopt_to.is_some() && self.opnd(a) == Opnd::Reg(dst) {
+            ACC
+        } else {
+            dst
+        }
     }
 
     /// `div`/`mod` (`quotient`): untag both, `division by zero` for 0, `-1` apart

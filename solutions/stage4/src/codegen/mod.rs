@@ -92,16 +92,29 @@ struct DeoptExit {
     depth: u32,
 }
 
-/// An out-of-line stub that undoes a guarded `add` (`sub` with `subtract`) of `src`
-/// into `dst`, which held the left operand, then jumps to the guard's deopt stub
-/// `to`: the operand is back in its register for the frame state.
+/// An out-of-line stub that gives back the operand a guarded instruction overwrote
+/// in `dst`, then jumps to the guard's deopt stub `to`: the operand is back in its
+/// register for the frame state.
 #[derive(Clone, Copy)]
 struct Undo {
     label: Label,
     dst: Reg,
-    src: stage2::RegMemImm<Reg>,
-    subtract: bool,
+    how: Undone,
     to: Label,
+}
+
+/// How an [`Undo`] stub gives an operand back.
+#[derive(Clone, Copy)]
+enum Undone {
+    /// `dst -= src` after `dst += src` (`dst += src` after a `sub`, with
+    /// `subtract`): a guarded `add` or `sub` computed in an operand's register.
+    AddSub {
+        src: stage2::RegMemImm<Reg>,
+        subtract: bool,
+    },
+    /// `dst = 2 * TMP`: a guarded `mul` computed in its right operand's register,
+    /// whose untagged copy it multiplied by is still in `TMP`.
+    Retag,
 }
 
 /// An out-of-line stub raising error `kind` (a code, or `KIND_RECORDED`) at `pc`.
@@ -658,10 +671,16 @@ impl FnGen<'_> {
         let table = deoptimizer.table(&self.records);
         for undo in std::mem::take(&mut self.undos) {
             self.asm.bind(undo.label);
-            if undo.subtract {
-                self.asm.add(undo.dst, undo.src);
-            } else {
-                self.asm.sub(undo.dst, undo.src);
+            match undo.how {
+                Undone::AddSub {
+                    src,
+                    subtract: true,
+                } => self.asm.add(undo.dst, src),
+                Undone::AddSub { src, .. } => self.asm.sub(undo.dst, src),
+                Undone::Retag => {
+                    self.asm.mov(undo.dst, TMP);
+                    self.asm.add(undo.dst, undo.dst);
+                }
             }
             self.asm.jmp(undo.to);
         }
@@ -730,8 +749,22 @@ impl FnGen<'_> {
         self.undos.push(Undo {
             label,
             dst,
-            src,
-            subtract,
+            how: Undone::AddSub { src, subtract },
+            to,
+        });
+        label
+    }
+
+    /// A label that tags `dst` again from `TMP` (`dst = 2 * TMP`) and goes on to the
+    /// deopt stub `to`, out of line as [`FnGen::undo_stub`]'s: a guarded `mul` that
+    /// overflowed in its right operand's register, whose untagged copy it
+    /// multiplied by, gives the operand back before the frame state is read.
+    fn retag_stub(&mut self, dst: Reg, to: Label) -> Label {
+        let label = self.asm.new_label();
+        self.undos.push(Undo {
+            label,
+            dst,
+            how: Undone::Retag,
             to,
         });
         label

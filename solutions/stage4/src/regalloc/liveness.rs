@@ -191,18 +191,21 @@ fn guards_arithmetic(op: &Op) -> bool {
     }
 }
 
-/// Whether `v` is an operand of a guarded `add` or `sub` (`op`) that its result may
-/// overwrite in place: either operand of an `add` (`a + b` is `b + a`), the left one
-/// of a `sub`, unless both operands are the same value. Its deopt stub undoes the
-/// operation first (`sub` what was added, `add` what was subtracted: wrapping
-/// arithmetic gives the operand back exactly, from the other operand, which nothing
-/// wrote), so the operand need not outlive the result's start (see `codegen`'s guard
-/// lowering).
+/// Whether `v` is an operand of a guarded `add`, `sub` or `mul` (`op`) that its
+/// result may overwrite in place: either operand of an `add` (`a + b` is `b + a`),
+/// the left one of a `sub`, the right one of a `mul`, unless both operands are the
+/// same value. Its deopt stub gives the operand back before the frame state is read:
+/// it undoes an `add` or `sub` (`sub` what was added, `add` what was subtracted:
+/// wrapping arithmetic gives the operand back exactly, from the other operand, which
+/// nothing wrote), and tags a `mul`'s right operand again from its untagged copy,
+/// which the multiplication reads from `rdx` and leaves there. So the operand need
+/// not outlive the result's start (see `codegen`'s guard lowering).
 pub fn undone_in_place(op: &Op, v: Value) -> bool {
     match op {
         Op::Guard(guard) => match guard.kind {
             GuardKind::Op(Op::Binary(BinOp::Add, a, b)) if a != b => v == a || v == b,
             GuardKind::Op(Op::Binary(BinOp::Sub, a, b)) if a != b => v == a,
+            GuardKind::Op(Op::Binary(BinOp::Mul, a, b)) if a != b => v == b,
             _ => false,
         },
         _ => false,
