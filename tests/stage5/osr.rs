@@ -123,6 +123,32 @@ fn an_osr_variant_bets_on_the_range_of_counters_but_not_of_sums() {
 }
 
 #[test]
+fn an_osr_variant_bets_that_counters_are_not_negative() {
+    isolated(|| {
+        // The first call asks for f's optimized variant at the loop and enters it: its
+        // counter `i` starts at 0, so the variant bets that `i` is a small integer that
+        // is not negative, and `i % 7` goes without the sign fix. The second call's
+        // counter runs from -100 to -70: it never fits, stays in baseline code and
+        // gets the negative remainders right (with the bet of either sign it entered
+        // the variant). The third starts at 5 and enters the variant.
+        let source = "fn f(i) {\n  let s = 0;\n  let n = i + 30;\n  while i < n {\n    s = s * 3 + i % 7;\n    i = i + 1;\n  }\n  return s;\n}\nprint f(0);\nprint f(-100);\nprint f(5);\n";
+        let program = load("signs.mini", source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.lines().len(), 3);
+        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
+        assert_eq!(
+            (&actual.output, &actual.result),
+            (&expected.output, &expected.result)
+        );
+        let optimized_osr = tiering_events(&engine)
+            .iter()
+            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
+            .count();
+        assert_eq!(optimized_osr, 2, "{:?}", tiering_events(&engine));
+    });
+}
+
+#[test]
 fn interpreted_frames_enter_a_made_optimized_variant_directly_and_keep_their_depth() {
     isolated(|| {
         // Every `r` frame is interpreted (its call counter never trips); the innermost

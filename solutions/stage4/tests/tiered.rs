@@ -376,7 +376,7 @@ fn osr_with_range_bets_agrees_at_the_edges_of_the_small_integers() {
         for (n, s, i) in [
             (hi, 0, hi - 4),
             (lo + 3, stage1::value::INT_MAX / 2, lo),
-            (10, stage1::value::INT_MIN / 2, -3),
+            (10, stage1::value::INT_MIN / 2, 0),
             (hi, stage1::value::INT_MAX - 3, hi - 2),
         ] {
             let state = move |_: &mut Heap| (ints(&[n, s, i, 1]), vec![]);

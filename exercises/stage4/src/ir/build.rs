@@ -129,7 +129,7 @@ pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
 }
 
 /// [`build_osr`], speculating that local `n` is an integer for each bit `n` set in
-/// `ints` (locals 0 to 63), and a small one (within [`SMALL`], 32 bits) if the loop
+/// `ints` (locals 0 to 63), and a small one (within [`SMALL`]: 32 bits, not negative) if the loop
 /// only counts with it ([`counted_locals`]): the entry block checks each such
 /// local's type once (`check_int`, at the header's pc) and the loop gets the checked
 /// value, so the passes know its type inside the loop — where the unspecialized

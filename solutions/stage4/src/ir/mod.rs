@@ -836,10 +836,13 @@ pub struct Function {
 }
 
 /// The integers an OSR variant bets a local holds ([`Function::param_ranges`]):
-/// those of 32 bits, as V8's small integers (Smis) on 64-bit machines. Counters,
-/// bounds and indexes in a loop are almost always small; with both operands within
-/// it, a sum or a product by a small constant cannot overflow a Mini integer.
-pub const SMALL: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+/// the non-negative ones of 32 bits (V8's small integers, Smis, on 64-bit machines,
+/// less their negative half). Counters, bounds and indexes in a loop are almost always
+/// small and not negative: with both operands within it, a sum or a product by a small
+/// constant cannot overflow a Mini integer, and `i % 7` needs no sign fix
+/// (`passes::signs`). A frame whose counter is negative gets no bet on it (its loop
+/// checks the counter's type at each trip instead).
+pub const SMALL: (i64, i64) = (0, i32::MAX as i64);
 
 /// The entry block, where a function starts.
 pub const ENTRY: Block = Block(0);
