@@ -3,9 +3,10 @@
 //! depth limit keeps its place in it.
 
 use stage1::interp::Interpreter;
+use stage1::Verified;
 use stage5::{Options, Policy};
 
-use super::common::{isolated, load, run_on, sync, tiered, tiering_events};
+use super::common::{isolated, load, run_on, sync, tiered, tiering_events, Run};
 
 /// `f` keeps two values on the operand stack across its loop.
 const OPERANDS: &str = include_str!("programs/operands_at_loop_header.jasm");
@@ -68,6 +69,23 @@ fn a_frame_that_moves_at_the_depth_limit_keeps_its_depth() {
     });
 }
 
+/// Runs `program` in stage 5 (sync mode, thresholds that tier `f` up by its loop at
+/// once), checks its output and result against the interpreter's `expected`, and that
+/// frames of `f` moved by OSR into optimized code `times` times: the frames whose
+/// locals fit the variant's bets, the others staying in baseline code.
+fn assert_agrees_with_optimized_osrs_of_f(program: &Verified, expected: &Run, times: usize) {
+    let (actual, engine) = tiered(program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
+    assert_eq!(
+        (&actual.output, &actual.result),
+        (&expected.output, &expected.result)
+    );
+    let optimized_osr = tiering_events(&engine)
+        .iter()
+        .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
+        .count();
+    assert_eq!(optimized_osr, times, "{:?}", tiering_events(&engine));
+}
+
 #[test]
 fn an_optimized_osr_variant_is_entered_only_by_frames_whose_locals_fit_it() {
     isolated(|| {
@@ -79,16 +97,7 @@ fn an_optimized_osr_variant_is_entered_only_by_frames_whose_locals_fit_it() {
         let program = load("speculate.mini", source);
         let expected = run_on(&mut Interpreter::new(), &program);
         assert_eq!(expected.lines(), ["860", "863"]);
-        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
-        assert_eq!(
-            (&actual.output, &actual.result),
-            (&expected.output, &expected.result)
-        );
-        let optimized_osr = tiering_events(&engine)
-            .iter()
-            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
-            .count();
-        assert_eq!(optimized_osr, 1, "{:?}", tiering_events(&engine));
+        assert_agrees_with_optimized_osrs_of_f(&program, &expected, 1);
     });
 }
 
@@ -109,16 +118,7 @@ fn an_osr_variant_bets_on_the_range_of_counters_but_not_of_sums() {
         assert_eq!(expected.lines(), ["2340", "10000000002340"]);
         let message = expected.error().kind.message().to_string();
         assert!(message.contains("overflow"), "{message}");
-        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
-        assert_eq!(
-            (&actual.output, &actual.result),
-            (&expected.output, &expected.result)
-        );
-        let optimized_osr = tiering_events(&engine)
-            .iter()
-            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
-            .count();
-        assert_eq!(optimized_osr, 2, "{:?}", tiering_events(&engine));
+        assert_agrees_with_optimized_osrs_of_f(&program, &expected, 2);
     });
 }
 
@@ -135,16 +135,7 @@ fn an_osr_variant_bets_that_counters_are_not_negative() {
         let program = load("signs.mini", source);
         let expected = run_on(&mut Interpreter::new(), &program);
         assert_eq!(expected.lines().len(), 3);
-        let (actual, engine) = tiered(&program, sync("calls=1,loops=1,opt-calls=100,opt-loops=10"));
-        assert_eq!(
-            (&actual.output, &actual.result),
-            (&expected.output, &expected.result)
-        );
-        let optimized_osr = tiering_events(&engine)
-            .iter()
-            .filter(|e| e.starts_with("osr f") && e.ends_with("baseline -> optimizing"))
-            .count();
-        assert_eq!(optimized_osr, 2, "{:?}", tiering_events(&engine));
+        assert_agrees_with_optimized_osrs_of_f(&program, &expected, 2);
     });
 }
 
