@@ -169,3 +169,90 @@ fn stack_overflow_in_a_ring_of_tiers_gives_the_interpreters_trace() {
         }
     });
 }
+
+/// `main` calls four functions of 0, 1, 6 and 7 arguments 41 times through
+/// `caller`; each weighs its arguments differently, so an argument in the wrong place
+/// changes the sum, and has a loop, so that the optimizer calls it rather than
+/// inlining it. At the last call `a6` divides by zero.
+const ARITIES: &str = "fn a0() { let k = 0; while k < 2 { k = k + 1; } return 5 + k; }\n\
+fn a1(x) { let k = 0; while k < 2 { k = k + 1; } return x * 3 + k; }\n\
+fn a6(p, q, r, s, t, u) {\n\
+  let k = 0; while k < 2 { k = k + 1; }\n\
+  return p + 2 * q + 3 * r + 4 * s + 5 * t + 100 / u + k;\n\
+}\n\
+fn a7(p, q, r, s, t, u, v) {\n\
+  let k = 0; while k < 2 { k = k + 1; }\n\
+  return p + 2 * q + 3 * r + 4 * s + 5 * t + 6 * u + 7 * v + k;\n\
+}\n\
+fn caller(i) { return a0() + a1(i) + a6(i, 1, 2, 3, 4, 40 - i) + a7(1, i, 2, 3, 4, 5, i); }\n\
+let i = 0;\n\
+let sum = 0;\n\
+while i <= 40 { sum = sum + caller(i); print sum; i = i + 1; }\n";
+
+#[test]
+fn optimized_code_passes_arguments_to_callees_of_every_tier() {
+    // `caller`, optimized at its first call, reaches the callees through the
+    // compiled-entry table: up to six arguments in registers (the adapter of a
+    // callee not yet optimized puts them in memory), seven in memory. The error of
+    // the last call passes back through the adapter.
+    isolated(|| {
+        use Tier::{Baseline as B, Interpreter as I, Optimized as O};
+        let program = load("arities.mini", ARITIES);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.error().kind.message(), "division by zero");
+        for callees in [I, B, O] {
+            let mut per_function = vec![Policy::all(1_000_000)];
+            per_function.extend([policy_for(callees); 4]);
+            per_function.push(policy_for(O));
+            for sync_compile in [true, false] {
+                let (actual, engine) = tiered(
+                    &program,
+                    Options {
+                        per_function: per_function.clone(),
+                        sync_compile,
+                        ..Options::default()
+                    },
+                );
+                assert_eq!(
+                    (&actual.output, &actual.result),
+                    (&expected.output, &expected.result),
+                    "callees {callees:?}, sync {sync_compile}"
+                );
+                if sync_compile {
+                    let tiers: Vec<Tier> = engine.functions()[1..].iter().map(|f| f.tier).collect();
+                    assert_eq!(tiers, [callees, callees, callees, callees, O]);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn stack_overflow_through_optimized_calls_of_lower_tiers_gives_the_interpreters_trace() {
+    // d is optimized and calls e (interpreted) and f (baseline code) through their
+    // adapters, thousands of times over, until the depth limit.
+    isolated(|| {
+        use Tier::{Baseline as B, Interpreter as I, Optimized as O};
+        let source = "fn d(n) { return e(n + 1); }\nfn e(n) { return f(n + 1); }\nfn f(n) { return d(n + 1); }\nprint d(0);\n";
+        let program = load("ring.mini", source);
+        let expected = run_on(&mut Interpreter::new(), &program);
+        assert_eq!(expected.error().kind.message(), "stack overflow");
+        for order in [[O, I, B], [O, B, I], [O, O, I]] {
+            let mut per_function = vec![Policy::all(1_000_000)];
+            per_function.extend(order.iter().map(|&t| policy_for(t)));
+            let (actual, _) = tiered(
+                &program,
+                Options {
+                    per_function,
+                    sync_compile: true,
+                    ..Options::default()
+                },
+            );
+            assert_eq!(
+                (&actual.output, &actual.result),
+                (&expected.output, &expected.result),
+                "tiers {order:?}"
+            );
+        }
+    });
+}

@@ -34,7 +34,7 @@ use stage4::regalloc;
 
 use jitlab_testkit::{isolate, random};
 use stage4::speculation::RandomBets;
-use stage4::tiered::compile_speculative;
+use stage4::tiered::{compile_speculative, Alone, Calls};
 use stage7::deopt::{table_of, DEOPTIMIZER};
 
 use super::common::{harness, isolated, load};
@@ -131,7 +131,11 @@ fn optimize_with(
     };
     regalloc::checker::check(f, &alloc)
         .unwrap_or_else(|e| panic!("the allocation fails its check: {}", e[0]));
-    let compiled = compile_alone(verified, f, &alloc, None, objects, &DEOPTIMIZER, stress)
+    let alone = Alone {
+        osr: None,
+        calls: Calls::Table,
+    };
+    let compiled = compile_alone(verified, f, &alloc, alone, objects, &DEOPTIMIZER, stress)
         .unwrap_or_else(|e| panic!("not compiled: {e}"));
     Optimized {
         func: f.id,
@@ -921,6 +925,7 @@ fn speculated_with(
                 &bets,
                 &DEOPTIMIZER,
                 stress,
+                Calls::Table,
             );
             compiled.ok().map(|compiled| Optimized { func, compiled })
         })

@@ -17,6 +17,7 @@
 //! reference (`cargo test -p stage7-solution`); both call the crate `stage7`.
 
 mod backoff;
+mod callers;
 mod common;
 mod corpus;
 mod deopt;

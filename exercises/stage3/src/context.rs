@@ -67,6 +67,13 @@ pub struct NativeContext {
     /// deoptimize on the step that reaches zero (the runtime then sets the next
     /// countdown). [`NO_STRESS`] in every other run.
     pub deopt_countdown: i64,
+    /// Stage 5's compiled-entry table, indexed by function index: where optimized
+    /// code calls a function with its arguments in registers (stage 4's `ARG_REGS`),
+    /// the callee's own fast entry once it is optimized, else an adapter that puts
+    /// the arguments in memory and calls its [`FnEntry::code`] (as HotSpot's
+    /// `_from_compiled_entry` and its c2i adapters). Null in runs without tiers,
+    /// whose code never reads it.
+    pub compiled_entries: *const u64,
 }
 
 /// The countdown of a run that does not stress deoptimization: it never runs out.
@@ -128,6 +135,9 @@ pub const FUNCTIONS_OFFSET: i32 =
 /// Offset of [`NativeContext::deopt_countdown`] from `CTX`, for native code.
 pub const DEOPT_COUNTDOWN_OFFSET: i32 =
     (offset_of!(Context, native) + offset_of!(NativeContext, deopt_countdown)) as i32;
+/// Offset of [`NativeContext::compiled_entries`] from `CTX`, for native code.
+pub const COMPILED_ENTRIES_OFFSET: i32 =
+    (offset_of!(Context, native) + offset_of!(NativeContext, compiled_entries)) as i32;
 
 // `CTX` points at the context, whose native part comes first, with the two words
 // generated code addresses (`[CTX + 0]`, `[CTX + 8]`).
@@ -149,6 +159,7 @@ impl Context {
                 calls: 0,
                 functions: functions.as_ptr(),
                 deopt_countdown: NO_STRESS,
+                compiled_entries: std::ptr::null(),
             },
             runtime: Runtime {
                 heap,

@@ -31,15 +31,15 @@ use std::any::Any;
 use stage1::FnId;
 use stage1::Verified;
 use stage2::{Assembler, Label, Reg};
-use stage3::codegen::linkage::Linkage;
 use stage3::context::Context;
 use stage3::CompiledFunction;
 
-use crate::codegen::{self, Entry};
+use crate::codegen;
 use crate::ir::{Function, Op};
 use crate::objects::{ObjectLowering, Objects, Operand};
 use crate::passes::Pass;
 use crate::regalloc::Allocation;
+use crate::tiered::Alone;
 
 /// Where a frame-state value is when its guard fails. Values are tagged words in
 /// every location.
@@ -153,14 +153,15 @@ pub fn speculates(f: &Function) -> bool {
 /// Generates `f` (allocated by `alloc`), a function of `verified` with guards,
 /// alone into its own code block (calls through the function table, as
 /// `tiered::compile_function`'s code), its deopt table in the result's `tables`.
-/// `osr`: `f` is an OSR variant (`ir::build::build_osr`). `deopt`: the guards' checks,
-/// table and runtime; `stress`: see [`codegen::generate_speculative`].
-/// `function.time` is left at zero for the caller.
+/// `alone.osr`: `f` is an OSR variant (`ir::build::build_osr`); `alone.calls`: how it
+/// calls other functions. `deopt`: the guards' checks, table and runtime; `stress`:
+/// see [`codegen::generate_speculative`]. `function.time` is left at zero for the
+/// caller.
 pub fn compile_alone(
     verified: &Verified,
     f: &Function,
     alloc: &Allocation,
-    osr: Option<usize>,
+    alone: Alone,
     objects: Option<&dyn ObjectLowering>,
     deopt: &dyn Deoptimizer,
     stress: bool,
@@ -171,22 +172,19 @@ pub fn compile_alone(
     });
     let mut asm = Assembler::new();
     let label = asm.new_label();
-    let entry = Entry {
-        label,
-        linkage: Linkage::Table,
-        osr: osr.is_some(),
-        sites: verified.sites(),
-    };
+    let entry = alone.entry(label, verified);
     let generated =
         codegen::generate_speculative(&mut asm, f, alloc, entry, objects, deopt, stress);
     let code = asm
         .finish()
         .map_err(|e| format!("cannot load the code: {e}"))?;
     let entry = code.label_offset(label).expect("the entry is bound");
+    let fast_entry = generated.fast_entry.and_then(|l| code.label_offset(l));
     Ok(CompiledFunction {
         code,
         entry,
-        osr_entries: osr.map(|pc| (pc, entry)).into_iter().collect(),
+        osr_entries: alone.osr.map(|pc| (pc, entry)).into_iter().collect(),
+        fast_entry,
         function: generated.code,
         tables: generated.deopt,
     })

@@ -209,8 +209,9 @@ pub fn frame_budgets(verified: &Verified, deopts: bool) -> (Vec<Result<usize, St
     (out, stack_need(&costs, &recursive).saturating_add(reosr))
 }
 
-/// The entry trampoline and the interpreter stubs of functions `0..stubs.len()`,
-/// mapped once for the process (they depend on nothing but a function's index):
+/// The entry trampoline, the interpreter stubs and the adapters
+/// (`stage4::codegen::adapters`) of functions `0..stubs.len()`, mapped once for
+/// the process (they depend on nothing but a function's index):
 /// mapping, filling and unmapping a block of code at every run cost a short program
 /// more than running it.
 pub struct SharedStubs {
@@ -218,6 +219,9 @@ pub struct SharedStubs {
     pub entry: EntryFn,
     /// The absolute address of each function's interpreter stub, by index.
     pub stubs: Vec<u64>,
+    /// The absolute address of each function's adapter, by index: its entry in the
+    /// compiled-entry table until it is optimized.
+    pub adapters: Vec<u64>,
 }
 
 /// The process's [`SharedStubs`]: the latest made, for the most functions yet.
@@ -235,12 +239,23 @@ pub fn shared_code(functions: usize) -> Result<&'static SharedStubs, CompileErro
     }
     let count = functions.max(64).next_power_of_two();
     let code = stage3::SharedCode::for_functions(count)?;
+    let (adapters, offsets) =
+        stage4::codegen::adapters::adapters(count).map_err(|reason| CompileError {
+            function: "<program>".into(),
+            reason,
+        })?;
     let stubs = SharedStubs {
         entry: code.entry(),
         stubs: (0..count).map(|i| code.stub_address(i as FnId)).collect(),
+        adapters: offsets
+            .iter()
+            .map(|&o| adapters.addr() + o as u64)
+            .collect(),
     };
-    // The code stays mapped for the process: `entry` and `stubs` point into it.
+    // The code stays mapped for the process: `entry`, `stubs` and `adapters` point
+    // into it.
     std::mem::forget(code);
+    std::mem::forget(adapters);
     let stubs: &'static SharedStubs = Box::leak(Box::new(stubs));
     *shared = Some(stubs);
     Ok(stubs)
@@ -313,6 +328,10 @@ impl Engine for Tiered {
             let counters = Counters::new(program, calls, loops);
             let installed = Installed::new(program.functions.len());
             let table: Box<[Cell<FnEntry>]> = first_table.into_iter().map(Cell::new).collect();
+            // Optimized code calls each function through its adapter until it is
+            // optimized too.
+            let adapters = &shared.adapters[..program.functions.len()];
+            let compiled: Box<[Cell<u64>]> = adapters.iter().copied().map(Cell::new).collect();
             // The caches' snapshots the optimizer's jobs take with them.
             let snapshots = Snapshots::default();
             let snapshots = &snapshots;
@@ -338,6 +357,7 @@ impl Engine for Tiered {
                 // The table is written while the run goes on: generated code reads it
                 // through this pointer (`Cell<FnEntry>` is laid out as `FnEntry`).
                 ctx.native.functions = table.as_ptr().cast::<FnEntry>();
+                ctx.native.compiled_entries = compiled.as_ptr().cast::<u64>();
                 ctx.runtime.verified = verified;
                 ctx.runtime.entry = Some(entry);
                 // A run that stresses deopts starts its countdown (stage 7).
@@ -351,6 +371,8 @@ impl Engine for Tiered {
                         counters: &counters,
                         installed: &installed,
                         table: &table,
+                        compiled: &compiled,
+                        adapters,
                         entry,
                         frame_budgets,
                         trace,

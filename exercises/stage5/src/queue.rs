@@ -75,7 +75,7 @@ impl<'scope, J: Clone + Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
             .stack_size(WORKER_STACK)
             .spawn_scoped(scope, move || {
                 todo!(
-                    "worker: the worker: do each job unless cancelled, send the result back — book §5.12"
+                    "worker: the worker: do each job unless cancelled, send the result back — book §5.13"
                 )
             })?;
         Ok(Queue {

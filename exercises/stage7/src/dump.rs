@@ -40,15 +40,14 @@ use stage1::interp::tiering::Counters;
 use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
 use stage2::{Annotate, Assembler};
-use stage3::codegen::linkage::Linkage;
 use stage3::listing::HelperNames;
-use stage4::codegen::Entry;
 use stage4::deopt::{Deoptimizer, GuardRecord, Location};
 use stage4::ir::text;
 use stage4::ir::{Function, Pc};
 use stage4::objects::{ObjectLowering, Objects};
 use stage4::regalloc::ALLOCATABLE;
 use stage4::speculation::{NoSpeculation, Speculation};
+use stage4::tiered::{Alone, Calls};
 use stage5::hooks::Job;
 use stage5::policy::Trigger;
 use stage5::{Extension, Tiered};
@@ -580,12 +579,12 @@ fn compile_listing(
     let objects = lowering.map(|lowering| Objects { lowering, program });
     let mut asm = Assembler::new();
     let label = asm.new_label();
-    let entry = Entry {
-        label,
-        linkage: Linkage::Table,
-        osr: job.osr.is_some(),
-        sites: verified.sites(),
-    };
+    // As the run compiles it: calls through the compiled-entry table.
+    let entry = Alone {
+        osr: job.osr,
+        calls: Calls::Compiled,
+    }
+    .entry(label, verified);
     let generated = stage4::codegen::generate_speculative(
         &mut asm,
         &prepared.ir,

@@ -25,7 +25,7 @@ use stage2::{Assembler, CodeBlock, Imm32, Reg};
 use stage3::codegen::FRAMES_LEFT;
 use stage3::CompiledProgram;
 use stage4_solution::objects::{ObjectLowering, Site};
-use stage4_solution::tiered::{self, compile_function, CompiledFunction};
+use stage4_solution::tiered::{self, compile_function, Calls, CompiledFunction};
 use stage4_solution::{ir, passes, regalloc};
 
 /// The harness: children with the default timeout, crashes in generated code
@@ -277,7 +277,7 @@ fn osr_differential_betting(
         },
     };
 
-    let osr = tiered::compile_speculating(&verified, id, Some(header), ints, None)?;
+    let osr = tiered::compile_speculating(&verified, id, Some(header), ints, None, Calls::Table)?;
     assert_eq!(osr.osr_entries, [(header, osr.entry)]);
     let mut linked = TableLinked::new(&verified, Mix::Optimized);
     let mut heap = Heap::new(DEFAULT_HEAP_LIMIT);

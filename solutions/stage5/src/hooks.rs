@@ -44,6 +44,7 @@ use stage3::{CompiledFunction, Deopt, FrameState, TierHooks, TierOptions};
 use stage4::deopt::Deoptimizer;
 use stage4::objects::ObjectLowering;
 use stage4::speculation::Speculation;
+use stage4::tiered::Calls;
 
 use crate::extension::{AfterDeopt, Extension};
 use crate::policy::{Policy, Tier, Trigger};
@@ -134,7 +135,14 @@ pub fn compile_optimized_with(
     objects: Option<&dyn ObjectLowering>,
 ) -> Done {
     let start = Instant::now();
-    let code = stage4::tiered::compile_speculating(verified, job.func, job.osr, job.ints, objects);
+    let code = stage4::tiered::compile_speculating(
+        verified,
+        job.func,
+        job.osr,
+        job.ints,
+        objects,
+        Calls::Compiled,
+    );
     Done {
         job,
         code,
@@ -175,7 +183,15 @@ fn compile_betting(
     stress: bool,
 ) -> Result<CompiledFunction, String> {
     stage4::tiered::compile_speculative(
-        verified, job.func, job.osr, job.ints, objects, spec, deopt, stress,
+        verified,
+        job.func,
+        job.osr,
+        job.ints,
+        objects,
+        spec,
+        deopt,
+        stress,
+        Calls::Compiled,
     )
 }
 
@@ -236,6 +252,8 @@ struct Code {
     _registration: Option<stage2::code_map::Registration>,
     /// Absolute address of the normal entry.
     entry: u64,
+    /// Absolute address of the fast entry (arguments in registers), if it has one.
+    fast: Option<u64>,
     /// Absolute addresses of the OSR entries, by loop header pc.
     osr: Vec<(usize, u64)>,
     /// The locals an optimized OSR variant takes to be integers (a bit each):
@@ -250,6 +268,7 @@ impl Code {
         Code {
             _registration: stage3::code_map::register_function(verified.program(), func, &c),
             entry: base + c.entry as u64,
+            fast: c.fast_address(),
             osr: c
                 .osr_entries
                 .iter()
@@ -346,6 +365,10 @@ pub struct Tiering<'r, 'q> {
     installed: &'r Installed,
     /// The function table generated code calls through.
     table: &'r [Cell<FnEntry>],
+    /// Where optimized code calls each function ([`Setup::compiled`]).
+    compiled: &'r [Cell<u64>],
+    /// Each function's adapter ([`Setup::adapters`]).
+    adapters: &'r [u64],
     /// The entry trampoline.
     entry: EntryFn,
     state: RefCell<State>,
@@ -382,6 +405,13 @@ pub struct Setup<'r> {
     pub counters: &'r Counters,
     pub installed: &'r Installed,
     pub table: &'r [Cell<FnEntry>],
+    /// The compiled-entry table (`NativeContext::compiled_entries`): where optimized
+    /// code calls each function with its arguments in registers — its fast entry
+    /// once it is optimized, else its adapter.
+    pub compiled: &'r [Cell<u64>],
+    /// Each function's adapter (`stage4::codegen::adapters`), by index: what its
+    /// compiled entry is while it has no optimized code.
+    pub adapters: &'r [u64],
     pub entry: EntryFn,
     /// The largest native frame each function's code may have; `Err` (why) for a
     /// function that must stay in the interpreter.
@@ -448,6 +478,8 @@ impl<'r, 'q> Tiering<'r, 'q> {
             counters: setup.counters,
             installed: setup.installed,
             table: setup.table,
+            compiled: setup.compiled,
+            adapters: setup.adapters,
             entry: setup.entry,
             state: RefCell::new(State {
                 functions,
@@ -546,8 +578,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
             .reset(counter, budget);
     }
 
-    /// Installs `code` as `func`'s code in `tier`: its table entry, its flag.
-    fn install(&self, func: FnId, tier: Tier, entry: u64) {
+    /// Installs `code` as `func`'s code in `tier`: its table entry, its flag; and
+    /// its compiled entry, its code's fast entry (`fast`) or else its adapter.
+    fn install(&self, func: FnId, tier: Tier, entry: u64, fast: Option<u64>) {
         // exercise-begin: install make func's new code the one its callers reach
         let slot = &self.table[func as usize];
         slot.set(FnEntry {
@@ -557,6 +590,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
         self.installed.set(func);
         self.state.borrow_mut().functions[func as usize].tier = tier;
         // exercise-end
+        self.link(func, fast);
     }
 
     /// [`Tiering::install`] with the state already borrowed (a deopt's invalidation).
@@ -568,6 +602,14 @@ impl<'r, 'q> Tiering<'r, 'q> {
         });
         self.installed.set(func);
         state.functions[func as usize].tier = tier;
+        self.link(func, None);
+    }
+
+    /// Makes `fast` (a fast entry) where optimized code calls `func`, or with `None`
+    /// its adapter, which calls whatever the function table holds.
+    fn link(&self, func: FnId, fast: Option<u64>) {
+        let adapter = self.adapters[func as usize];
+        self.compiled[func as usize].set(fast.unwrap_or(adapter));
     }
 
     /// Makes `func`'s baseline code if it has none (on the spot: the template JIT
@@ -619,7 +661,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                     fs.baseline = Some(code);
                     fs.record.compile_time[0] += time;
                 }
-                self.install(func, Tier::Baseline, entry);
+                self.install(func, Tier::Baseline, entry, None);
                 self.reset_calls(func, self.policy(func).call_budget(Tier::Baseline));
                 self.log.borrow_mut().push(Event::TierUp {
                     function: self.name(func),
@@ -697,9 +739,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
             (None, Ok(c)) => {
                 let code_bytes = c.function.range.len();
                 let code = Code::new(self.verified, func, c);
-                let entry = code.entry;
+                let (entry, fast) = (code.entry, code.fast);
                 self.state.borrow_mut().functions[func as usize].optimized = Some(code);
-                self.install(func, Tier::Optimized, entry);
+                self.install(func, Tier::Optimized, entry, fast);
                 self.reset_calls(func, self.policy(func).call_budget(Tier::Optimized));
                 self.log.borrow_mut().push(Event::TierUp {
                     function: self.name(func),
@@ -952,6 +994,9 @@ impl<'r, 'q> Tiering<'r, 'q> {
             let baseline = fs.baseline.as_ref().map(|b| b.entry);
             let installed = self.table[func as usize].get().code == old.entry;
             state.retired.push(old);
+            // Optimized code calls it through its adapter again, whatever the table
+            // holds.
+            self.link(func, None);
             if let (true, Some(entry)) = (installed, baseline) {
                 self.install_in(state, func, Tier::Baseline, entry);
             }

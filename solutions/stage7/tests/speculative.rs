@@ -14,7 +14,7 @@ use stage1::interp::Interpreter;
 use stage1::{Engine, FnId, Verified};
 use stage4::ir;
 use stage4::speculation::{NoSpeculation, RandomBets};
-use stage4::tiered;
+use stage4::tiered::{self, Calls};
 use stage7_solution::deopt::DEOPTIMIZER;
 
 fn corpus_programs() -> Vec<(String, Verified)> {
@@ -89,8 +89,10 @@ fn the_speculative_pipeline_computes_what_the_interpreter_does_on_the_corpus() {
 #[test]
 fn without_bets_compile_speculative_compiles_what_compile_speculating_does() {
     for (name, program) in corpus_programs().into_iter().take(40) {
-        for id in 0..program.program().functions.len() as FnId {
-            let plain = tiered::compile_speculating(&program, id, None, 0, None);
+        for (id, calls) in (0..program.program().functions.len() as FnId)
+            .flat_map(|id| [(id, Calls::Table), (id, Calls::Compiled)])
+        {
+            let plain = tiered::compile_speculating(&program, id, None, 0, None, calls);
             let spec = tiered::compile_speculative(
                 &program,
                 id,
@@ -100,6 +102,7 @@ fn without_bets_compile_speculative_compiles_what_compile_speculating_does() {
                 &NoSpeculation,
                 &DEOPTIMIZER,
                 false,
+                calls,
             );
             match (plain, spec) {
                 (Ok(a), Ok(b)) => {

@@ -109,6 +109,10 @@ pub struct CompiledFunction {
     /// The OSR entries: for each loop header (the target of a `loop`), by its pc,
     /// the offset of the entry that takes a frame state in `rdi`; sorted by pc.
     pub osr_entries: Vec<(usize, usize)>,
+    /// Offset of the fast entry, where other optimized code calls it with the
+    /// arguments in registers (stage 4's optimized code of an ordinary entry; `None`
+    /// for baseline code and OSR variants).
+    pub fast_entry: Option<usize>,
     /// Where the function's code went, as in a whole program (offsets in `code`).
     pub function: FunctionCode,
     /// Data the code refers to by address (stage 7's deoptimization tables): it
@@ -128,6 +132,13 @@ impl CompiledFunction {
             .iter()
             .find(|&&(p, _)| p == pc)
             .map(|&(_, offset)| self.code.addr() + offset as u64)
+    }
+
+    /// The absolute address of the fast entry, if there is one: what stage 5's
+    /// compiled-entry table holds once the function is optimized.
+    pub fn fast_address(&self) -> Option<u64> {
+        self.fast_entry
+            .map(|offset| self.code.addr() + offset as u64)
     }
 }
 
@@ -173,6 +184,7 @@ pub fn compile_function(
         code,
         entry,
         osr_entries,
+        fast_entry: None,
         function,
         tables: None,
     })

@@ -25,6 +25,7 @@
 //! both. Constants are immediates where they fit. Checks jump to out-of-line stubs,
 //! one per error kind and pc, at the end of the function.
 
+pub mod adapters;
 mod lower;
 
 use std::ops::Range;
@@ -79,6 +80,9 @@ pub struct Generated {
     /// none. The code holds its address: keep this box (not a copy) as long as the
     /// code (`CompiledFunction::tables`).
     pub deopt: Option<Box<dyn std::any::Any + Send>>,
+    /// The function's fast entry (arguments in [`ARG_REGS`]), when it has one: where
+    /// other optimized code may call it directly.
+    pub fast_entry: Option<Label>,
 }
 
 /// A guard's way out (stage 7): its deopt stub, and the stub the stress countdown
@@ -145,6 +149,9 @@ pub(crate) struct FnGen<'a> {
     entry: Label,
     /// Where its calls of known functions go (labels, or the function table).
     linkage: Linkage<'a>,
+    /// Calls without a fast entry go through the compiled-entry table
+    /// ([`Entry::compiled_calls`]).
+    compiled_calls: bool,
     /// An on-stack-replacement entry (see [`Entry::osr`]).
     osr: bool,
     /// The fast entries of direct calls between optimized functions, in a whole
@@ -272,6 +279,11 @@ impl FastEntries {
         self.last = Some(func);
     }
 
+    /// The fast entry of `func`, if one was made.
+    fn bound(&self, func: FnId) -> Option<Label> {
+        self.labels.get(func as usize).copied().flatten()
+    }
+
     /// The fast entry of `func`, if it has one.
     fn label(&mut self, asm: &mut Assembler, func: FnId) -> Option<Label> {
         let i = func as usize;
@@ -295,8 +307,9 @@ pub fn generate(
     let entry = Entry {
         label: entries[f.id as usize],
         linkage: Linkage::Labels(entries),
-        osr: false,
+        compiled_calls: false,
         sites,
+        osr: false,
     };
     generate_with(asm, f, alloc, entry, Some(fast), None, None, false)
 }
@@ -309,6 +322,11 @@ pub struct Entry<'a> {
     /// Where its calls of known functions go: `Labels` in a whole-program assembler,
     /// `Table` for a function compiled alone (stage 5's tiers).
     pub linkage: Linkage<'a>,
+    /// With `Linkage::Table`: a call of a function with no fast entry here goes
+    /// through stage 5's compiled-entry table (`NativeContext::compiled_entries`),
+    /// its arguments in [`ARG_REGS`] (`true`), or through the function table, its
+    /// arguments in memory (`false`: a run that sets up no compiled-entry table).
+    pub compiled_calls: bool,
     /// The code is an on-stack-replacement entry (`f` from `ir::build::build_osr`):
     /// its entry block's parameters (the frame state) come from `[rdi - 8k]` as
     /// arguments do, but the frame it runs in was counted where it began (in a lower
@@ -402,6 +420,7 @@ fn generate_with<'a>(
         alloc,
         entry: entry.label,
         linkage: entry.linkage,
+        compiled_calls: entry.compiled_calls,
         osr: entry.osr,
         fast,
         func: f.id,
@@ -654,6 +673,7 @@ impl FnGen<'_> {
             },
             pieces,
             deopt: table,
+            fast_entry: self.fast.as_ref().and_then(|f| f.bound(self.func)),
         }
     }
 

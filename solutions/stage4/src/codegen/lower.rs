@@ -8,7 +8,8 @@ use stage1::value::{
 use stage1::{ErrorKind, FnId};
 use stage2::{Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage3::context::{
-    FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT, FUNCTIONS_OFFSET,
+    COMPILED_ENTRIES_OFFSET, FN_ENTRY_ARITY_OFFSET, FN_ENTRY_CODE_OFFSET, FN_ENTRY_SHIFT,
+    FUNCTIONS_OFFSET,
 };
 use stage3::runtime;
 
@@ -721,11 +722,15 @@ impl FnGen<'_> {
             .expect("every object instruction is a site")
     }
 
-    /// A call of the known function `func` with `args`: an optimized callee through
-    /// its fast entry, the arguments in registers; any other through the linkage, the
-    /// arguments in the outgoing area (written here unless `written` already).
+    /// A call of the known function `func` with `args`: an optimized callee of the
+    /// same code through its fast entry, and in a tiered run any callee through the
+    /// compiled-entry table ([`super::Entry::compiled_calls`]), the arguments in
+    /// registers; any other through the linkage, the arguments in the outgoing area
+    /// (written here unless `written` already).
     fn call_known(&mut self, func: FnId, args: &[Value], written: bool) {
-        if let Some(fast) = self.fast_entry(func) {
+        let fast = self.fast_entry(func);
+        let registers = args.len() <= super::ARG_REGS.len();
+        if fast.is_some() || (self.compiled_calls && registers) {
             let parallel: Vec<(MoveSrc, Loc)> = args
                 .iter()
                 .enumerate()
@@ -734,7 +739,23 @@ impl FnGen<'_> {
             for m in moves::sequence(&parallel, TMP2) {
                 self.emit_move(m);
             }
-            self.asm.call(fast);
+            match fast {
+                Some(fast) => self.asm.call(fast),
+                None => {
+                    // The callee's fast entry once it is optimized, else its adapter:
+                    // the table says which, as the callee moves from tier to tier.
+                    self.asm
+                        .mov(ACC, Mem::base_disp(super::CTX, COMPILED_ENTRIES_OFFSET));
+                    match i32::try_from(8 * i64::from(func)) {
+                        Ok(disp) => self.asm.call_mem(Mem::base_disp(ACC, disp)),
+                        Err(_) => {
+                            self.asm.mov_imm(TMP2, 8 * i64::from(func));
+                            self.asm.add(ACC, TMP2);
+                            self.asm.call_mem(Mem::base(ACC));
+                        }
+                    }
+                }
+            }
         } else {
             if !written {
                 self.write_outgoing(args);
