@@ -23,6 +23,7 @@ mod corpus;
 mod deopt;
 mod designed;
 mod dump;
+mod entry;
 mod errors;
 mod feedback;
 mod phased;
