@@ -41,6 +41,15 @@ pub trait Speculation: Send + Sync {
     /// Inline the direct call of `callee` at `pc` of `func`, `depth` calls deep
     /// already (0 for a call of the function being compiled).
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool;
+
+    /// Entered by on-stack replacement at the loop header `header` of `func`: each
+    /// local that the code only reads as an array holds one there, so a guard at the
+    /// entry checks it once (deoptimizing back to the header when it fails) and no
+    /// access in the loop checks its tag again. No bet unless a speculation says so.
+    fn entry_arrays(&self, func: FnId, header: Pc) -> bool {
+        let _ = (func, header);
+        false
+    }
 }
 
 /// No bets at all: stage 4's own compiles, and stage 7's last resort for a function
@@ -161,6 +170,10 @@ impl Speculation for RandomBets {
 
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
         depth < 3 && self.chance(func, pc, 7 + u64::from(callee) * 16 + u64::from(depth), 40)
+    }
+
+    fn entry_arrays(&self, func: FnId, header: Pc) -> bool {
+        self.chance(func, header, 1 << 40, 50)
     }
 }
 

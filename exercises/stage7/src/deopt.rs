@@ -43,6 +43,7 @@ pub static DEOPTIMIZER: Deoptimizing = Deoptimizing;
 /// `guard int` of a known integer goes — and `cleanup`, which numbers the values
 /// densely again (the IR text reads back as printed).
 const LATE: &[(&str, Pass)] = &[
+    ("entry", crate::entry::run),
     ("speculate", crate::speculate::run),
     ("callees", crate::callees::run),
     ("checks", stage4::passes::checks::run),

@@ -68,6 +68,7 @@ enum Question {
     FieldHit(FnId, Pc),
     CallTarget(FnId, Pc),
     Inline(FnId, Pc, FnId, u32),
+    EntryArrays(FnId, Pc),
 }
 
 /// The answer it got.
@@ -129,6 +130,12 @@ impl Speculation for Recording {
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
         let yes = self.bets.inline(func, pc, callee, depth);
         self.note(Question::Inline(func, pc, callee, depth), Answer::Yes(yes));
+        yes
+    }
+
+    fn entry_arrays(&self, func: FnId, header: Pc) -> bool {
+        let yes = self.bets.entry_arrays(func, header);
+        self.note(Question::EntryArrays(func, header), Answer::Yes(yes));
         yes
     }
 }
@@ -202,6 +209,10 @@ impl Speculation for Replay {
 
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
         self.yes(Question::Inline(func, pc, callee, depth))
+    }
+
+    fn entry_arrays(&self, func: FnId, header: Pc) -> bool {
+        self.yes(Question::EntryArrays(func, header))
     }
 }
 

@@ -313,6 +313,11 @@ impl Speculation for FeedbackSpeculation {
             })
             .is_ok()
     }
+
+    fn entry_arrays(&self, func: FnId, header: Pc) -> bool {
+        // The guards' bet, named by the header their frame resumes at.
+        !self.dropped(func, header)
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@
 //!
 //! - [`feedback`]: the template baseline code records type feedback with, and the
 //!   optimizer's bets made from a snapshot of it ([`feedback::FeedbackSpeculation`]);
+//! - [`entry`]: the late pass that checks the arrays a loop entered by OSR reads
+//!   once, at the entry, by guards;
 //! - [`speculate`]: the late pass that turns checkpoints into overflow guards;
 //! - [`guards`]: each guard's check in machine code;
 //! - [`frame_state`]: the deopt table (frame states as bytes) and the frames rebuilt
@@ -40,6 +42,7 @@ pub mod cli;
 pub mod deopt;
 pub mod dump;
 pub mod engine;
+pub mod entry;
 pub mod feedback;
 pub mod frame_state;
 pub mod guards;

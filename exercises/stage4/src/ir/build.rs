@@ -283,9 +283,22 @@ fn build_entered(
         }
         Some(header) => {
             let locals: Vec<Value> = (0..source.locals).map(|_| f.add_param(entry)).collect();
-            let stack = (0..depths[header as usize])
+            let stack: Vec<Value> = (0..depths[header as usize])
                 .map(|_| f.add_param(entry))
                 .collect();
+            // The frame as the interpreter left it, for the guards a late pass of
+            // stage 7 puts at the entry (`Speculation::entry_arrays`).
+            if depth == 0 && spec.entry_arrays(func, header) {
+                let entered = FrameState {
+                    frames: vec![StateFrame {
+                        func,
+                        pc: header,
+                        locals: locals.clone(),
+                        operands: stack.clone(),
+                    }],
+                };
+                f.push(entry, Op::Checkpoint(Box::new(entered)), header);
+            }
             // The bet's ranges, for the bounds pass; the other locals' are unknown.
             let small = ints & counted_locals(program, func, header);
             if small != 0 {

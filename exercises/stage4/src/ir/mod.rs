@@ -319,7 +319,9 @@ impl Guard {
             GuardKind::Op(Op::Binary(..) | Op::Neg(_) | Op::Shl(..)) => "overflow",
             GuardKind::Op(Op::GetField(..) | Op::SetField(..)) => "field cache miss",
             GuardKind::Op(Op::CheckInt(_)) | GuardKind::Int(_) => "not an integer",
-            GuardKind::Op(Op::ArrayGet(..) | Op::ArraySet(..) | Op::ArrayLen(_)) => "array check",
+            GuardKind::Op(
+                Op::ArrayGet(..) | Op::ArraySet(..) | Op::ArrayLen(_) | Op::CheckArray(_),
+            ) => "array check",
             GuardKind::Op(_) => "check",
             GuardKind::Cond(..) => "branch",
             GuardKind::Callee(..) => "call target",

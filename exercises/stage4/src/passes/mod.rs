@@ -28,7 +28,7 @@ pub mod sccp;
 pub mod signs;
 pub mod strength;
 
-use crate::ir::{Function, Graph, Inst, Op, Value, ValueDef};
+use crate::ir::{Function, Graph, GuardKind, Inst, Op, Value, ValueDef};
 
 /// What the passes did to a function (summed over functions by the engine).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,12 +207,14 @@ pub fn run_pass_of(
 }
 
 /// True when the value is known to be an array (made by `new_array` or
-/// `new_array_fill`, or checked by `check_array`), whatever path led here.
+/// `new_array_fill`, or checked by `check_array` or a guard of one), whatever path
+/// led here.
 pub fn is_array(f: &Function, v: Value) -> bool {
-    matches!(
-        f.def_op(v),
-        Some(Op::NewArray(_) | Op::NewArrayFill(..) | Op::CheckArray(_))
-    )
+    match f.def_op(v) {
+        Some(Op::NewArray(_) | Op::NewArrayFill(..) | Op::CheckArray(_)) => true,
+        Some(Op::Guard(guard)) => matches!(guard.kind, GuardKind::Op(Op::CheckArray(_))),
+        _ => false,
+    }
 }
 
 /// True when `inst` cannot raise an error where it is, given what its operands are:
