@@ -2,8 +2,10 @@
 //! (every entry the function's interpreter stub at first) and the context whose
 //! [`stage3::TierHooks`] are the run's [`Tiering`], then runs `main` in the
 //! interpreter, in tiered mode, on the caller's thread but on a stack of its own,
-//! sized for mixed stacks ([`crate::stack`]). The optimizing tier's worker is a
-//! scoped thread of the run: it cannot outlive it. With an [`Extension`] (stage 6's
+//! sized for mixed stacks ([`crate::stack`]). The optimizing tier's worker is the
+//! calling thread's, kept across runs; a run's jobs, which borrow from it, are all
+//! done or dropped before the run returns ([`crate::queue::scope`]). With an
+//! [`Extension`] (stage 6's
 //! caches), the heap gets its object model, and the tiers their fast paths, from it.
 
 use std::cell::Cell;
@@ -335,9 +337,9 @@ impl Engine for Tiered {
             // The caches' snapshots the optimizer's jobs take with them.
             let snapshots = Snapshots::default();
             let snapshots = &snapshots;
-            // The optimizer's worker is a scoped thread of this run: it cannot
-            // outlive it.
-            std::thread::scope(|inner| {
+            // The optimizer's jobs borrow from this run: the scope returns only when
+            // the thread's worker is through with every one of them.
+            crate::queue::scope(|inner| {
                 let start: Option<StartWorker> = if sync {
                     None
                 } else {
