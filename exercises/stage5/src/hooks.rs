@@ -60,9 +60,9 @@ pub const POLL_BUDGET: i64 = 64;
 /// How long a job may wait for the worker to start it before the running thread,
 /// asking for it again, takes it back and compiles it itself (`Tiering::take_back`,
 /// with [`Queue::take_back`]). A worker on an idle core starts a job within a tenth of
-/// that (its thread is made at the first job); one that has not started waits for a
-/// core the machine gives to others (or finishes an earlier job). Meanwhile the frame
-/// runs in a lower tier: on a loaded machine (load 5 on 2 cores) `few_calls` ran its
+/// that (the worker is the running thread's, made at its first job); one that has
+/// not started waits for a core the machine gives to others (or finishes an earlier
+/// job). Meanwhile the frame runs in a lower tier: on a loaded machine (load 5 on 2 cores) `few_calls` ran its
 /// loops in baseline code for most of a run, and `outer_small` took 0.8 ms more CPU
 /// than with `--sync-compile` even with a millisecond here.
 pub const TAKE_BACK_AFTER: Duration = Duration::from_micros(500);
@@ -374,8 +374,9 @@ pub struct Tiering<'r, 'q> {
     state: RefCell<State>,
     /// The worker; `None` in sync mode (or when no thread could be made).
     queue: RefCell<Option<Queue<'q, Job, Done>>>,
-    /// Starts the worker, at the first job: most short programs never ask the
-    /// optimizer for anything, and a thread costs tens of microseconds.
+    /// Starts the queue (and the thread's worker, the first time), at the first
+    /// job: most short programs never ask the optimizer for anything, and a thread
+    /// costs tens of microseconds.
     start: RefCell<Option<StartWorker<'q>>>,
     /// Optimized code is made on the worker (not in sync mode).
     background: bool,
