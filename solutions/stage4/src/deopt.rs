@@ -140,7 +140,29 @@ pub trait Deoptimizer: Send + Sync {
 
     /// The runtime function the deopt exit calls.
     fn runtime(&self) -> RtDeopt;
+
+    /// The runtime function that runs a call of optimized code in the interpreter
+    /// when its entry finds fewer frames left than its inlined calls may take (see
+    /// [`RtCallCounting`]). `None` (the default): inlined calls take their frames
+    /// one by one, each with its own check.
+    fn counting_call(&self) -> Option<RtCallCounting> {
+        None
+    }
 }
+
+/// `rt(ctx, func, args, frames_left)`, with `rt_call_interpreted`'s contract
+/// (`stage3::runtime`): runs `func` with the arguments at `args`, `args - 8`, ... in
+/// the interpreter, which takes and checks every frame one at a time, and gives its
+/// result or `ERROR_WORD`. Optimized code whose inlined calls give their frames no
+/// check of their own (one check at the entry covers the deepest nest of them) goes
+/// here when that check fails: near the frame limit, where `stack overflow` must
+/// come at the exact call the interpreter's would.
+pub type RtCallCounting = unsafe extern "sysv64" fn(
+    ctx: *mut Context,
+    func: u64,
+    args: *const u64,
+    frames_left: u64,
+) -> u64;
 
 /// True when `f` has a guard or a checkpoint: speculative IR, which compiles only
 /// with a [`Deoptimizer`].
