@@ -8,7 +8,9 @@
 //! new target, a deopt three inlined calls deep, a function that deopts again and
 //! again and settles), errors raised in inlined code and recursion to the frame
 //! limit under stress, a recursive function inlined into itself (a deopt, an error
-//! and the frame limit's `stack overflow` at each of its inlined depths), the
+//! and the frame limit's `stack overflow` at each of its inlined depths), the frames
+//! of inlined calls near the limit (an entry short of frames for its copies, an OSR
+//! variant's inlined calls), the
 //! stress modes themselves, the recompilation policy at
 //! its edges (when a bet is dropped, the back-off, giving up), and `dump --ir`'s
 //! speculative IR (the guards a profile implies, their frame states, read back).
@@ -26,6 +28,7 @@ mod dump;
 mod entry;
 mod errors;
 mod feedback;
+mod frames;
 mod phased;
 mod policy;
 mod random;

@@ -12,18 +12,22 @@
 //! deopt stubs and the common deopt exit that saves the registers.
 //!
 //! A failing guard jumps to its deopt stub, which gives back the frames of the calls
-//! inlined around it (`add FRAMES_LEFT, k`) and goes, with the guard's number, to the
-//! function's common deopt exit: that one pushes the allocatable registers (the save
-//! area, `regalloc::ALLOCATABLE[i]` at `saves + 8i`) and calls the deoptimizer's
-//! runtime function ([`RtDeopt`]) with the table ([`Deoptimizer::table`]) the code
-//! keeps by address. The result — the outermost frame's, or `ERROR_WORD` with the
-//! error recorded — leaves the function through its ordinary epilogue.
+//! inlined around it (`add FRAMES_LEFT, k`, in code whose inlined calls take their
+//! frames; speculative code's keep none, see `codegen`'s `InlinedFrames`) and goes,
+//! with the guard's number, to the function's common deopt exit: that one pushes the
+//! allocatable registers (the save area, `regalloc::ALLOCATABLE[i]` at `saves + 8i`),
+//! stores the call count in the context (the resumed frames count on there) and
+//! calls the deoptimizer's runtime function ([`RtDeopt`]) with the table
+//! ([`Deoptimizer::table`]) the code keeps by address. The result — the outermost
+//! frame's, or `ERROR_WORD` with the error recorded — leaves the function through its
+//! ordinary epilogue, the call count reloaded.
 //!
 //! ```text
-//!   guard i fails ──> stub_i: add rbx, k; mov eax, i; jmp deopt_common
+//!   guard i fails ──> stub_i: [add rbx, k;] mov eax, i; jmp deopt_common
 //!   deopt_common:     push r15 ... rcx        (save area, rsp stays 16-aligned)
+//!                     ctx.calls = r13
 //!                     rt_deopt(ctx, table, i, rsp, rbp, rbx, entry)
-//!                     add rbx, 1; leave; ret  (rax: the frames' result)
+//!                     r13 = ctx.calls; add rbx, 1; leave; ret  (rax: the result)
 //! ```
 
 use std::any::Any;

@@ -6,12 +6,13 @@
 //! interpreter frames from the table and hands them over.
 //!
 //! ```text
-//!   guard i fails ──> stub_i: add rbx, k; mov eax, i; jmp deopt_common   (stage 4)
+//!   guard i fails ──> stub_i: mov eax, i; jmp deopt_common               (stage 4)
 //!   deopt_common:     push r15 ... rcx        (save area)                 (stage 4)
+//!                     ctx.calls = r13
 //!                     rt_deopt(ctx, table, i, rsp, rbp, rbx, entry)      (here)
 //!                       decode guard i's record, read each value, build the
 //!                       frames, TierHooks::deoptimize (stage 5: resume them)
-//!                     add rbx, 1; leave; ret  (rax: the frames' result)  (stage 4)
+//!                     r13 = ctx.calls; add rbx, 1; leave; ret            (stage 4)
 //! ```
 
 use std::any::Any;

@@ -225,8 +225,9 @@ pub(crate) struct FnGen<'a> {
 /// Stage 4's way (`counted: false`): each `enter` takes its frame from `FRAMES_LEFT`
 /// (`sub rbx, 1; jb overflow`) and each `leave` gives it back, as the calls would.
 ///
-/// Speculative code's way (`counted: true`, stage 7, where fib's code is three calls
-/// deep in copies of itself and a copy's bookkeeping was a fifth of what it ran):
+/// Speculative code's way (`counted: true`: code with guards, compiled with a
+/// deoptimizer; stage 7's fib is three calls deep in copies of itself, and a copy's
+/// bookkeeping was a fifth of what it ran; without a bet, the code is stage 4's):
 /// `FRAMES_LEFT` stays at the function's own count, and every place that reads it
 /// knows statically how many inlined frames are live there (the depth of its
 /// instruction's frame). A call in inlined code at depth `d` lends them for the
@@ -498,7 +499,7 @@ fn generate_with<'a>(
         frames: InlinedFrames::default(),
         depths: frame_depths(f),
     };
-    if deoptimizer.is_some() && !f.frames.is_empty() {
+    if deoptimizer.is_some() && !f.frames.is_empty() && deopt::speculates(f) {
         let deepest = gen.depths.iter().copied().max().unwrap_or(0);
         gen.frames = InlinedFrames {
             counted: true,
@@ -814,7 +815,14 @@ impl FnGen<'_> {
         self.asm.sub(ACC, Imm32(back));
         self.asm.push(ACC);
         self.asm.push(ACC);
+        // The call count through the context, as a declined function's stub passes
+        // it: the frames resumed count their calls there (and the native calls they
+        // make, through the trampoline).
+        self.asm
+            .mov_mr(Mem::base_disp(CTX, stage3::context::CALLS_OFFSET), CALLS);
         self.asm.call_abs(deoptimizer.runtime() as *const () as u64);
+        self.asm
+            .mov(CALLS, Mem::base_disp(CTX, stage3::context::CALLS_OFFSET));
         // The frames' result in `rax`: the function returns it (the error word
         // included: its frames are in the trace already).
         self.asm.add(FRAMES_LEFT, Imm32(1));
