@@ -197,7 +197,10 @@ fn the_copies_of_fib_take_no_frame_each_and_its_entry_checks_once() {
             .split("; compile ")
             .find(|section| section.starts_with("1 of fib:"))
             .unwrap_or_else(|| panic!("no optimizing compile of fib:\n{listing}"));
-        let enters = fib.lines().filter(|l| l.trim_end().ends_with("enter")).count();
+        let enters = fib
+            .lines()
+            .filter(|l| l.trim_end().ends_with("enter"))
+            .count();
         assert!(enters >= 2, "fib is inlined into itself:\n{fib}");
         let takes = fib.matches("sub rbx, 0x1").count();
         assert_eq!(takes, 1, "one frame taken, at the entry:\n{fib}");

@@ -180,7 +180,9 @@ print pad({k}, {past});
 fn stack_overflow_comes_at_the_interpreters_depth_in_every_recursive_copy() {
     // With `k` pad frames the 10,001st frame is `down`'s level `9998 - k`: with the
     // engine's depth of 3, at inlined depth 2, 1, 0 (a real call's prologue) and 3
-    // for k = 0 to 3, so that every copy's frame check is the one that fails once.
+    // for k = 0 to 3, so that the frame past the limit is once at every inlined depth
+    // (whose copies take no frame of their own: the entry checks that frames are left
+    // for the deepest, and the interpreter runs the calls that find too few).
     let failures = harness().max_failures(4).each(
         4,
         |k| format!("pad {k}\n"),

@@ -12,18 +12,22 @@
 //! deopt stubs and the common deopt exit that saves the registers.
 //!
 //! A failing guard jumps to its deopt stub, which gives back the frames of the calls
-//! inlined around it (`add FRAMES_LEFT, k`) and goes, with the guard's number, to the
-//! function's common deopt exit: that one pushes the allocatable registers (the save
-//! area, `regalloc::ALLOCATABLE[i]` at `saves + 8i`) and calls the deoptimizer's
-//! runtime function ([`RtDeopt`]) with the table ([`Deoptimizer::table`]) the code
-//! keeps by address. The result — the outermost frame's, or `ERROR_WORD` with the
-//! error recorded — leaves the function through its ordinary epilogue.
+//! inlined around it (`add FRAMES_LEFT, k`, in code whose inlined calls take their
+//! frames; speculative code's keep none, see `codegen`'s `InlinedFrames`) and goes,
+//! with the guard's number, to the function's common deopt exit: that one pushes the
+//! allocatable registers (the save area, `regalloc::ALLOCATABLE[i]` at `saves + 8i`),
+//! stores the call count in the context (the resumed frames count on there) and
+//! calls the deoptimizer's runtime function ([`RtDeopt`]) with the table
+//! ([`Deoptimizer::table`]) the code keeps by address. The result — the outermost
+//! frame's, or `ERROR_WORD` with the error recorded — leaves the function through its
+//! ordinary epilogue, the call count reloaded.
 //!
 //! ```text
-//!   guard i fails ──> stub_i: add rbx, k; mov eax, i; jmp deopt_common
+//!   guard i fails ──> stub_i: [add rbx, k;] mov eax, i; jmp deopt_common
 //!   deopt_common:     push r15 ... rcx        (save area, rsp stays 16-aligned)
+//!                     ctx.calls = r13
 //!                     rt_deopt(ctx, table, i, rsp, rbp, rbx, entry)
-//!                     add rbx, 1; leave; ret  (rax: the frames' result)
+//!                     r13 = ctx.calls; add rbx, 1; leave; ret  (rax: the result)
 //! ```
 
 use std::any::Any;
@@ -140,7 +144,29 @@ pub trait Deoptimizer: Send + Sync {
 
     /// The runtime function the deopt exit calls.
     fn runtime(&self) -> RtDeopt;
+
+    /// The runtime function that runs a call of optimized code in the interpreter
+    /// when its entry finds fewer frames left than its inlined calls may take (see
+    /// [`RtCallCounting`]). `None` (the default): inlined calls take their frames
+    /// one by one, each with its own check.
+    fn counting_call(&self) -> Option<RtCallCounting> {
+        None
+    }
 }
+
+/// `rt(ctx, func, args, frames_left)`, with `rt_call_interpreted`'s contract
+/// (`stage3::runtime`): runs `func` with the arguments at `args`, `args - 8`, ... in
+/// the interpreter, which takes and checks every frame one at a time, and gives its
+/// result or `ERROR_WORD`. Optimized code whose inlined calls give their frames no
+/// check of their own (one check at the entry covers the deepest nest of them) goes
+/// here when that check fails: near the frame limit, where `stack overflow` must
+/// come at the exact call the interpreter's would.
+pub type RtCallCounting = unsafe extern "sysv64" fn(
+    ctx: *mut Context,
+    func: u64,
+    args: *const u64,
+    frames_left: u64,
+) -> u64;
 
 /// True when `f` has a guard or a checkpoint: speculative IR, which compiles only
 /// with a [`Deoptimizer`].

@@ -6,23 +6,25 @@
 //! interpreter frames from the table and hands them over.
 //!
 //! ```text
-//!   guard i fails ──> stub_i: add rbx, k; mov eax, i; jmp deopt_common   (stage 4)
+//!   guard i fails ──> stub_i: mov eax, i; jmp deopt_common               (stage 4)
 //!   deopt_common:     push r15 ... rcx        (save area)                 (stage 4)
+//!                     ctx.calls = r13
 //!                     rt_deopt(ctx, table, i, rsp, rbp, rbx, entry)      (here)
 //!                       decode guard i's record, read each value, build the
 //!                       frames, TierHooks::deoptimize (stage 5: resume them)
-//!                     add rbx, 1; leave; ret  (rax: the frames' result)  (stage 4)
+//!                     r13 = ctx.calls; add rbx, 1; leave; ret            (stage 4)
 //! ```
 
 use std::any::Any;
 
 use stage1::limits::MAX_FRAMES;
 use stage1::value::ERROR_WORD;
+use stage1::{FnId, Value};
 use stage2::{Assembler, Label};
 use stage3::context::Context;
-use stage3::runtime::{resume_interpreted, Deopt};
+use stage3::runtime::{resume_interpreted, with_interpreter, Deopt};
 use stage3::CompiledFunction;
-use stage4::deopt::{Deoptimizer, GuardCheck, GuardRecord, RtDeopt, STRESS_BIT};
+use stage4::deopt::{Deoptimizer, GuardCheck, GuardRecord, RtCallCounting, RtDeopt, STRESS_BIT};
 use stage4::passes::Pass;
 
 use crate::frame_state::{rebuild_frames, DeoptTable};
@@ -69,6 +71,56 @@ impl Deoptimizer for Deoptimizing {
 
     fn runtime(&self) -> RtDeopt {
         rt_deopt
+    }
+
+    fn counting_call(&self) -> Option<RtCallCounting> {
+        Some(rt_call_counting)
+    }
+}
+
+/// A call of optimized code whose entry found fewer frames left than its inlined
+/// calls may take (`stage4::deopt::RtCallCounting`): runs `func` with the arguments
+/// at `args`, `args - 8`, ... in the interpreter, on its own (its calls stay in the
+/// interpreter, so none comes back here), where each call takes and checks its
+/// frame. Only the last few frames before the limit run so; `stack overflow` comes
+/// at the interpreter's call, with its trace. Its result, or [`ERROR_WORD`] after
+/// recording the error and every frame it passed in the context (as
+/// `rt_call_interpreted` does).
+///
+/// # Safety
+/// Called only by the entry of optimized code: `ctx` is its live context (of a
+/// tiered run), `args` the address of the first of `func`'s arguments, the others
+/// below it, all values of the run.
+pub unsafe extern "sysv64" fn rt_call_counting(
+    ctx: *mut Context,
+    func: u64,
+    args: *const u64,
+    frames_left: u64,
+) -> u64 {
+    // SAFETY: the program outlives the run.
+    let arity = unsafe { (&(*(*ctx).runtime.program).functions)[func as usize].arity };
+    let args: Vec<Value> = (0..arity as usize)
+        // SAFETY: the code passes the address of its first argument, the others
+        // below it, values of this run.
+        .map(|k| unsafe { Value::from_bits(*args.wrapping_sub(k)) })
+        .collect();
+    let depth = MAX_FRAMES - frames_left as usize;
+    // SAFETY: `ctx` is the live context; the interpreter runs on its heap and
+    // output, and no native code runs meanwhile.
+    let result = unsafe {
+        with_interpreter(ctx, |interp, verified, heap, out| {
+            interp.call_function(verified, heap, func as FnId, &args, depth, None, out)
+        })
+    };
+    match result {
+        Ok(v) => v.bits(),
+        Err(unwind) => {
+            // SAFETY: the interpreter is done with the context.
+            let ctx = unsafe { &mut *ctx };
+            ctx.runtime.error = Some(unwind.kind);
+            ctx.runtime.trace.extend(unwind.frames);
+            ERROR_WORD
+        }
     }
 }
 

@@ -19,9 +19,9 @@ use std::any::Any;
 
 use stage1::limits::MAX_FRAMES;
 use stage1::value::ERROR_WORD;
+use stage1::{FnId, Value};
 use stage2::{Assembler, Label};
 use stage3::context::Context;
-use stage1::{FnId, Value};
 use stage3::runtime::{resume_interpreted, with_interpreter, Deopt};
 use stage3::CompiledFunction;
 use stage4::deopt::{Deoptimizer, GuardCheck, GuardRecord, RtCallCounting, RtDeopt, STRESS_BIT};

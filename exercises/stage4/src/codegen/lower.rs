@@ -162,12 +162,26 @@ impl FnGen<'_> {
             Op::Enter => {
                 // An inlined call's prologue: a frame from the limit (`stack
                 // overflow` at the call when none is left), the call counted.
-                let overflow = self.error(ErrorKind::StackOverflow, inst);
-                self.asm.sub(stage3::codegen::FRAMES_LEFT, Imm32(1));
-                self.asm.jcc(Cond::B, overflow);
+                if !self.frames.counted {
+                    let overflow = self.error(ErrorKind::StackOverflow, inst);
+                    self.asm.sub(stage3::codegen::FRAMES_LEFT, Imm32(1));
+                    self.asm.jcc(Cond::B, overflow);
+                } else if self.frames.budget.is_none() {
+                    // `d` inlined frames live (not taken from `FRAMES_LEFT`, see
+                    // `InlinedFrames`): overflow when no more than `d` are left.
+                    let overflow = self.error(ErrorKind::StackOverflow, inst);
+                    let live = self.depths[self.f.inst(inst).frame as usize];
+                    self.asm
+                        .cmp(stage3::codegen::FRAMES_LEFT, Imm32(live as i32));
+                    self.asm.jcc(Cond::BE, overflow);
+                }
                 self.asm.add(stage3::codegen::CALLS, Imm32(1));
             }
-            Op::Leave => self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1)),
+            Op::Leave => {
+                if !self.frames.counted {
+                    self.asm.add(stage3::codegen::FRAMES_LEFT, Imm32(1));
+                }
+            }
             // A frame state for the late passes (stage 7): no code.
             Op::Checkpoint(_) => {}
             Op::Guard(guard) => self.gen_guard(inst, &guard),

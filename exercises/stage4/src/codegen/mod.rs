@@ -39,7 +39,7 @@ use stage3::codegen::{FunctionCode, CALLS, CTX, FRAMES_LEFT};
 use stage3::context::DEOPT_COUNTDOWN_OFFSET;
 use stage3::runtime::{error_code, rt_raise, KIND_RECORDED, NO_FRAME};
 
-use crate::deopt::{self, Deoptimizer, FrameRecord, GuardRecord, Location};
+use crate::deopt::{self, Deoptimizer, FrameRecord, GuardRecord, Location, RtCallCounting};
 use crate::ir::{Function, GuardKind, Inst, Op, Terminator, Value};
 use crate::objects::Objects;
 use crate::regalloc::{self, Allocation, Loc};
@@ -214,6 +214,57 @@ pub(crate) struct FnGen<'a> {
     /// take the `check_int` of its operand along, see
     /// [`FnGen::check_fused_into_mul`]).
     prev_inst: Option<Inst>,
+    /// How `enter` and `leave` keep the frame count (see [`InlinedFrames`]).
+    frames: InlinedFrames,
+    /// How many inlined calls deep each frame is ([`frame_depths`]).
+    depths: Vec<u32>,
+}
+
+/// How the frames of inlined calls are counted in one function's code.
+///
+/// Stage 4's way (`counted: false`): each `enter` takes its frame from `FRAMES_LEFT`
+/// (`sub rbx, 1; jb overflow`) and each `leave` gives it back, as the calls would.
+///
+/// Speculative code's way (`counted: true`: code with guards, compiled with a
+/// deoptimizer; stage 7's fib is three calls deep in copies of itself, and a copy's
+/// bookkeeping was a fifth of what it ran; without a bet, the code is stage 4's):
+/// `FRAMES_LEFT` stays at the function's own count, and every place that reads it
+/// knows statically how many inlined frames are live there (the depth of its
+/// instruction's frame). A call in inlined code at depth `d` lends them for the
+/// call (`sub rbx, d` before, `add rbx, d` once no other such call follows: the two
+/// calls of a copy of fib share one pair); a deopt exit gives nothing back. An
+/// `enter` checks without writing (`cmp rbx, d; jbe overflow`: `d` frames live
+/// and none left for this one), or, when the entry checked once that frames are
+/// left for the deepest nest of inlined calls (`budget`), not at all: one `cmp; jb`
+/// per call of the function instead of one per inlined call. When that check fails
+/// (fewer than `budget` frames left, only near the limit), the call runs in the
+/// interpreter instead (`Deoptimizer::counting_call`), which takes every frame one
+/// at a time: `stack overflow` comes at the exact call, with the exact trace.
+#[derive(Clone, Copy, Debug, Default)]
+struct InlinedFrames {
+    /// `FRAMES_LEFT` is the function's own count, not the inlined calls'.
+    counted: bool,
+    /// Frames the entry checks are left for the inlined calls (0: none, every
+    /// `enter` checks), and the runtime function that runs the call when fewer are.
+    budget: Option<(u32, RtCallCounting)>,
+    /// Frames lent to calls now (`FRAMES_LEFT` is this much below the function's
+    /// own count).
+    lent: u32,
+    /// Where the entry goes when the budget's check fails, and whether the
+    /// arguments are in [`ARG_REGS`] there (else at `[rdi - 8k]`).
+    short: Option<(Label, bool)>,
+}
+
+/// How many inlined calls deep each frame of `f` is (`depths[k]` for
+/// `InstData::frame == k`; 0 for the function's own code).
+fn frame_depths(f: &Function) -> Vec<u32> {
+    let mut depths = vec![0u32; f.frames.len() + 1];
+    for (k, frame) in f.frames.iter().enumerate() {
+        // A frame's caller comes before it (`inline_at` pushes it first).
+        debug_assert!((frame.caller as usize) <= k, "a frame after its caller");
+        depths[k + 1] = depths[frame.caller as usize] + 1;
+    }
+    depths
 }
 
 /// The registers of the arguments of a direct call between optimized functions
@@ -445,7 +496,21 @@ fn generate_with<'a>(
         cond_compare: None,
         untagged: None,
         prev_inst: None,
+        frames: InlinedFrames::default(),
+        depths: frame_depths(f),
     };
+    if deoptimizer.is_some() && !f.frames.is_empty() && deopt::speculates(f) {
+        let deepest = gen.depths.iter().copied().max().unwrap_or(0);
+        gen.frames = InlinedFrames {
+            counted: true,
+            budget: deoptimizer
+                .and_then(|d| d.counting_call())
+                .filter(|_| !entry.osr && deepest > 0)
+                .map(|rt| (deepest, rt)),
+            lent: 0,
+            short: None,
+        };
+    }
     gen.gen_function()
 }
 
@@ -572,6 +637,7 @@ impl FnGen<'_> {
                     continue;
                 }
                 self.prev_inst = j.checked_sub(1).map(|k| insts[k]);
+                self.lend_frames_for(inst);
                 if self.guard_takes_along(inst, insts.get(j + 1).copied()) {
                     // Its code is the guard's: `cmp; jcc` to the deopt stub.
                     pieces.push((Piece::Inst(inst), begin..begin));
@@ -587,6 +653,8 @@ impl FnGen<'_> {
                 pieces.push((Piece::Inst(inst), begin..self.asm.offset()));
             }
             let begin = self.asm.offset();
+            // Blocks start with no frames lent (and the function returns so).
+            self.lend_frames(0);
             if let Some(inst) = fused {
                 pieces.push((Piece::Inst(inst), begin..begin));
             }
@@ -602,6 +670,7 @@ impl FnGen<'_> {
             self.gen_saved(inst);
             self.asm.jmp(back);
         }
+        self.gen_counting_call();
         for k in 0..self.stubs.len() {
             let Stub {
                 label,
@@ -710,7 +779,7 @@ impl FnGen<'_> {
             for (label, bit) in stubs {
                 let Some(label) = label else { continue };
                 self.asm.bind(label);
-                if exit.depth > 0 {
+                if exit.depth > 0 && !self.frames.counted {
                     // The frames of the inlined calls around the guard, given back.
                     self.asm.add(FRAMES_LEFT, Imm32(exit.depth as i32));
                 }
@@ -746,7 +815,14 @@ impl FnGen<'_> {
         self.asm.sub(ACC, Imm32(back));
         self.asm.push(ACC);
         self.asm.push(ACC);
+        // The call count through the context, as a declined function's stub passes
+        // it: the frames resumed count their calls there (and the native calls they
+        // make, through the trampoline).
+        self.asm
+            .mov_mr(Mem::base_disp(CTX, stage3::context::CALLS_OFFSET), CALLS);
         self.asm.call_abs(deoptimizer.runtime() as *const () as u64);
+        self.asm
+            .mov(CALLS, Mem::base_disp(CTX, stage3::context::CALLS_OFFSET));
         // The frames' result in `rax`: the function returns it (the error word
         // included: its frames are in the trace already).
         self.asm.add(FRAMES_LEFT, Imm32(1));
@@ -899,6 +975,83 @@ impl FnGen<'_> {
         }
     }
 
+    /// Where the entry goes when fewer frames are left than its inlined calls may
+    /// take (see [`InlinedFrames`]): gives its frame and its call back, lays the
+    /// arguments out in memory (argument `k` at `[rdx - 8k]`) and has the
+    /// deoptimizer's `counting_call` run the call in the interpreter, as a declined
+    /// function's stub has `rt_call_interpreted` do (the call count through the
+    /// context); its result, or the error word with the frames the interpreter
+    /// passed, is this call's. Nothing when the entry checks no budget.
+    fn gen_counting_call(&mut self) {
+        let (Some((short, in_regs)), Some((_, rt))) = (self.frames.short, self.frames.budget)
+        else {
+            return;
+        };
+        self.asm.bind(short);
+        self.asm.add(FRAMES_LEFT, Imm32(1));
+        self.asm.sub(CALLS, Imm32(1));
+        let n = self.f.arity();
+        if in_regs {
+            // `rsp` is 16-byte aligned here (the frame's size is a multiple of 16):
+            // a word of padding above the arguments when they are odd in number.
+            if n % 2 == 1 {
+                self.asm.sub(Reg::RSP, Imm32(8));
+            }
+            for &r in &ARG_REGS[..n] {
+                self.asm.push(r);
+            }
+            let first = 8 * n.saturating_sub(1) as i32;
+            self.asm.lea(Reg::RDX, Mem::base_disp(Reg::RSP, first));
+        } else {
+            self.asm.mov(Reg::RDX, Reg::RDI);
+        }
+        self.asm
+            .mov_mr(Mem::base_disp(CTX, stage3::context::CALLS_OFFSET), CALLS);
+        self.asm.mov(Reg::RDI, CTX);
+        self.asm.mov_imm(Reg::RSI, self.func as i64);
+        self.asm.mov(Reg::RCX, FRAMES_LEFT);
+        self.asm.call_abs(rt as *const () as u64);
+        self.asm
+            .mov(CALLS, Mem::base_disp(CTX, stage3::context::CALLS_OFFSET));
+        self.gen_leave();
+    }
+
+    /// Before `inst`: `FRAMES_LEFT` lowered for the frames of the inlined calls
+    /// around it when it calls a function (its callee's prologue reads it), raised
+    /// back to the function's own count when it reads it otherwise (an `enter`'s
+    /// check, a guard's deopt exit); as it is between other instructions, so that
+    /// the calls of one copy share one `sub` and one `add` (see [`InlinedFrames`]).
+    fn lend_frames_for(&mut self, inst: Inst) {
+        if !self.frames.counted {
+            return;
+        }
+        let data = self.f.inst(inst);
+        let calls = |op: &Op| matches!(op, Op::Call { .. } | Op::CallValue { .. });
+        match &data.op {
+            op if calls(op) => self.lend_frames(self.depths[data.frame as usize]),
+            Op::Guard(guard) => match &guard.kind {
+                GuardKind::Op(op) if calls(op) => {
+                    self.lend_frames(self.depths[data.frame as usize])
+                }
+                _ => self.lend_frames(0),
+            },
+            Op::Enter => self.lend_frames(0),
+            _ => {}
+        }
+    }
+
+    /// Makes `FRAMES_LEFT` `frames` below the function's own count (see
+    /// [`InlinedFrames`]).
+    fn lend_frames(&mut self, frames: u32) {
+        let lent = self.frames.lent;
+        if frames > lent {
+            self.asm.sub(FRAMES_LEFT, Imm32((frames - lent) as i32));
+        } else if frames < lent {
+            self.asm.add(FRAMES_LEFT, Imm32((lent - frames) as i32));
+        }
+        self.frames.lent = frames;
+    }
+
     /// The prologue: the frame, the callee-saved registers it uses, one frame from
     /// `FRAMES_LEFT` (`stack overflow`, charged to the caller, when none is left), the
     /// call counted (neither at an OSR entry), and each argument (or frame-state word)
@@ -919,6 +1072,14 @@ impl FnGen<'_> {
             self.asm.sub(FRAMES_LEFT, Imm32(1));
             self.asm.jcc(Cond::B, overflow);
             self.asm.add(CALLS, Imm32(1));
+            if let Some((budget, _)) = self.frames.budget {
+                // Frames for the deepest nest of inlined calls, or the interpreter
+                // (see `InlinedFrames`): the arguments are still where they came.
+                let short = self.asm.new_label();
+                self.frames.short = Some((short, in_regs));
+                self.asm.cmp(FRAMES_LEFT, Imm32(budget as i32));
+                self.asm.jcc(Cond::B, short);
+            }
         }
         let params = &self.f.blocks[0].params;
         if in_regs {
