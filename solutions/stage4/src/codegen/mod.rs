@@ -92,7 +92,8 @@ struct DeoptExit {
     inst: Inst,
     label: Label,
     stress: Option<Label>,
-    /// The calls inlined around the guard: the frames its stub gives back.
+    /// The frames its stub gives back: the inlined calls' around the guard, or in
+    /// code whose copies take none ([`InlinedFrames`]), those lent to a call there.
     depth: u32,
 }
 
@@ -221,6 +222,9 @@ pub(crate) struct FnGen<'a> {
     /// By block: the calls not yet counted when it starts (see
     /// [`InlinedFrames::pending`]), left by its one predecessor.
     carried: Vec<u32>,
+    /// By block: how many jumps of the function lead to it, and its place in the
+    /// order of generation (for [`FnGen::count_calls_at_end`]).
+    jumps_to: Vec<(u32, usize)>,
     /// Out-of-line ways to an error stub that count calls first:
     /// `label: add r13, k; jmp stub` ([`FnGen::counted_exit`]).
     counting_exits: Vec<(Label, u32, Label)>,
@@ -513,6 +517,7 @@ fn generate_with<'a>(
         depths: frame_depths(f),
         carried: vec![0; f.blocks.len()],
         counting_exits: Vec::new(),
+        jumps_to: Vec::new(),
     };
     if deoptimizer.is_some() && !f.frames.is_empty() && deopt::speculates(f) {
         let deepest = gen.depths.iter().copied().max().unwrap_or(0);
@@ -526,6 +531,13 @@ fn generate_with<'a>(
             short: None,
             pending: 0,
         };
+        gen.jumps_to = vec![(0, usize::MAX); f.blocks.len()];
+        for (k, &b) in alloc.order.iter().enumerate() {
+            gen.jumps_to[b.index()].1 = k;
+            for s in f.block(b).term.successors() {
+                gen.jumps_to[s.index()].0 += 1;
+            }
+        }
     }
     gen.gen_function()
 }
@@ -672,7 +684,7 @@ impl FnGen<'_> {
             let begin = self.asm.offset();
             // Blocks start with no frames lent (and the function returns so).
             self.lend_frames(0);
-            self.count_calls_at_end(b, k, &order);
+            self.count_calls_at_end(b, k);
             if let Some(inst) = fused {
                 pieces.push((Piece::Inst(inst), begin..begin));
             }
@@ -802,8 +814,9 @@ impl FnGen<'_> {
             for (label, bit) in stubs {
                 let Some(label) = label else { continue };
                 self.asm.bind(label);
-                if exit.depth > 0 && !self.frames.counted {
-                    // The frames of the inlined calls around the guard, given back.
+                if exit.depth > 0 {
+                    // The frames of the inlined calls around the guard (or, in code
+                    // whose copies take none, those lent to a call), given back.
                     self.asm.add(FRAMES_LEFT, Imm32(exit.depth as i32));
                 }
                 // `rax` is scratch: every allocatable register may hold a value.
@@ -914,7 +927,13 @@ impl FnGen<'_> {
             reason: guard.reason(),
             frames,
         };
-        let depth = record.inline_depth() as u32;
+        let depth = if self.frames.counted {
+            // Only a guard that calls out may be passed with frames lent: its stress
+            // countdown deopts before the call.
+            self.frames.lent
+        } else {
+            record.inline_depth() as u32
+        };
         self.records.push(record);
         let label = self.asm.new_label();
         let stress = self.stress.then(|| self.asm.new_label());
@@ -1067,29 +1086,19 @@ impl FnGen<'_> {
         }
     }
 
-    /// At the end of block `b` (at `position` in `order`): the calls not yet
+    /// At the end of block `b` (at `position` in the order): the calls not yet
     /// counted go along into its successors when it is the only block that jumps to
     /// each and each comes later (see [`InlinedFrames::pending`]); else they are
     /// counted here.
-    fn count_calls_at_end(
-        &mut self,
-        b: crate::ir::Block,
-        position: usize,
-        order: &[crate::ir::Block],
-    ) {
+    fn count_calls_at_end(&mut self, b: crate::ir::Block, position: usize) {
         if self.frames.pending == 0 {
             return;
         }
         let successors = self.f.block(b).term.successors();
         let alone = !successors.is_empty()
             && successors.iter().all(|&s| {
-                let later = order[position + 1..].contains(&s);
-                let jumps = order
-                    .iter()
-                    .flat_map(|&p| self.f.block(p).term.successors())
-                    .filter(|&t| t == s)
-                    .count();
-                later && jumps == 1
+                let (jumps, at) = self.jumps_to[s.index()];
+                jumps == 1 && at != usize::MAX && at > position
             });
         if alone {
             for s in successors {
