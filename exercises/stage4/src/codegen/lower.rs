@@ -170,12 +170,18 @@ impl FnGen<'_> {
                     // `d` inlined frames live (not taken from `FRAMES_LEFT`, see
                     // `InlinedFrames`): overflow when no more than `d` are left.
                     let overflow = self.error(ErrorKind::StackOverflow, inst);
+                    let overflow = self.counted_exit(overflow);
                     let live = self.depths[self.f.inst(inst).frame as usize];
                     self.asm
                         .cmp(stage3::codegen::FRAMES_LEFT, Imm32(live as i32));
                     self.asm.jcc(Cond::BE, overflow);
                 }
-                self.asm.add(stage3::codegen::CALLS, Imm32(1));
+                if self.frames.counted {
+                    // Counted later, with others (see `InlinedFrames::pending`).
+                    self.frames.pending += 1;
+                } else {
+                    self.asm.add(stage3::codegen::CALLS, Imm32(1));
+                }
             }
             Op::Leave => {
                 if !self.frames.counted {

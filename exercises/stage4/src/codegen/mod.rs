@@ -92,7 +92,8 @@ struct DeoptExit {
     inst: Inst,
     label: Label,
     stress: Option<Label>,
-    /// The calls inlined around the guard: the frames its stub gives back.
+    /// The frames its stub gives back: the inlined calls' around the guard, or in
+    /// code whose copies take none ([`InlinedFrames`]), those lent to a call there.
     depth: u32,
 }
 
@@ -218,6 +219,15 @@ pub(crate) struct FnGen<'a> {
     frames: InlinedFrames,
     /// How many inlined calls deep each frame is ([`frame_depths`]).
     depths: Vec<u32>,
+    /// By block: the calls not yet counted when it starts (see
+    /// [`InlinedFrames::pending`]), left by its one predecessor.
+    carried: Vec<u32>,
+    /// By block: how many jumps of the function lead to it, and its place in the
+    /// order of generation (for [`FnGen::count_calls_at_end`]).
+    jumps_to: Vec<(u32, usize)>,
+    /// Out-of-line ways to an error stub that count calls first:
+    /// `label: add r13, k; jmp stub` ([`FnGen::counted_exit`]).
+    counting_exits: Vec<(Label, u32, Label)>,
 }
 
 /// How the frames of inlined calls are counted in one function's code.
@@ -253,6 +263,13 @@ struct InlinedFrames {
     /// Where the entry goes when the budget's check fails, and whether the
     /// arguments are in [`ARG_REGS`] there (else at `[rdi - 8k]`).
     short: Option<(Label, bool)>,
+    /// Calls of `enter`s passed and not yet added to `CALLS`: they are added at
+    /// once (`add r13, k`) before anything that may leave the code or read the
+    /// count (an instruction that can fail: a check, a guard, a call) and at a
+    /// block's end, unless the block goes on into blocks it alone jumps to, which
+    /// take the count along (`carried`). `fib`'s copies nest in such blocks, their
+    /// `enter`s three deep are one `add r13, 3` before the real call.
+    pending: u32,
 }
 
 /// How many inlined calls deep each frame of `f` is (`depths[k]` for
@@ -498,6 +515,9 @@ fn generate_with<'a>(
         prev_inst: None,
         frames: InlinedFrames::default(),
         depths: frame_depths(f),
+        carried: vec![0; f.blocks.len()],
+        counting_exits: Vec::new(),
+        jumps_to: Vec::new(),
     };
     if deoptimizer.is_some() && !f.frames.is_empty() && deopt::speculates(f) {
         let deepest = gen.depths.iter().copied().max().unwrap_or(0);
@@ -509,7 +529,15 @@ fn generate_with<'a>(
                 .map(|rt| (deepest, rt)),
             lent: 0,
             short: None,
+            pending: 0,
         };
+        gen.jumps_to = vec![(0, usize::MAX); f.blocks.len()];
+        for (k, &b) in alloc.order.iter().enumerate() {
+            gen.jumps_to[b.index()].1 = k;
+            for s in f.block(b).term.successors() {
+                gen.jumps_to[s.index()].0 += 1;
+            }
+        }
     }
     gen.gen_function()
 }
@@ -616,6 +644,7 @@ impl FnGen<'_> {
             let begin = self.asm.offset();
             self.asm.bind(self.labels[b.index()]);
             pieces.push((Piece::Block(b), begin..begin));
+            self.frames.pending = self.carried[b.index()];
             let next = order.get(k + 1).copied();
             let insts = &self.f.block(b).insts;
             let fused = self.fused_compare(b);
@@ -655,6 +684,7 @@ impl FnGen<'_> {
             let begin = self.asm.offset();
             // Blocks start with no frames lent (and the function returns so).
             self.lend_frames(0);
+            self.count_calls_at_end(b, k);
             if let Some(inst) = fused {
                 pieces.push((Piece::Inst(inst), begin..begin));
             }
@@ -671,6 +701,11 @@ impl FnGen<'_> {
             self.asm.jmp(back);
         }
         self.gen_counting_call();
+        for (label, calls, exit) in std::mem::take(&mut self.counting_exits) {
+            self.asm.bind(label);
+            self.asm.add(CALLS, Imm32(calls as i32));
+            self.asm.jmp(exit);
+        }
         for k in 0..self.stubs.len() {
             let Stub {
                 label,
@@ -779,8 +814,9 @@ impl FnGen<'_> {
             for (label, bit) in stubs {
                 let Some(label) = label else { continue };
                 self.asm.bind(label);
-                if exit.depth > 0 && !self.frames.counted {
-                    // The frames of the inlined calls around the guard, given back.
+                if exit.depth > 0 {
+                    // The frames of the inlined calls around the guard (or, in code
+                    // whose copies take none, those lent to a call), given back.
                     self.asm.add(FRAMES_LEFT, Imm32(exit.depth as i32));
                 }
                 // `rax` is scratch: every allocatable register may hold a value.
@@ -891,7 +927,13 @@ impl FnGen<'_> {
             reason: guard.reason(),
             frames,
         };
-        let depth = record.inline_depth() as u32;
+        let depth = if self.frames.counted {
+            // Only a guard that calls out may be passed with frames lent: its stress
+            // countdown deopts before the call.
+            self.frames.lent
+        } else {
+            record.inline_depth() as u32
+        };
         self.records.push(record);
         let label = self.asm.new_label();
         let stress = self.stress.then(|| self.asm.new_label());
@@ -1026,6 +1068,10 @@ impl FnGen<'_> {
             return;
         }
         let data = self.f.inst(inst);
+        // An `enter`'s check counts them on its way out only (`counted_exit`).
+        if data.op.can_fail() && !matches!(data.op, Op::Enter) {
+            self.count_calls();
+        }
         let calls = |op: &Op| matches!(op, Op::Call { .. } | Op::CallValue { .. });
         match &data.op {
             op if calls(op) => self.lend_frames(self.depths[data.frame as usize]),
@@ -1037,6 +1083,49 @@ impl FnGen<'_> {
             },
             Op::Enter => self.lend_frames(0),
             _ => {}
+        }
+    }
+
+    /// At the end of block `b` (at `position` in the order): the calls not yet
+    /// counted go along into its successors when it is the only block that jumps to
+    /// each and each comes later (see [`InlinedFrames::pending`]); else they are
+    /// counted here.
+    fn count_calls_at_end(&mut self, b: crate::ir::Block, position: usize) {
+        if self.frames.pending == 0 {
+            return;
+        }
+        let successors = self.f.block(b).term.successors();
+        let alone = !successors.is_empty()
+            && successors.iter().all(|&s| {
+                let (jumps, at) = self.jumps_to[s.index()];
+                jumps == 1 && at != usize::MAX && at > position
+            });
+        if alone {
+            for s in successors {
+                self.carried[s.index()] = self.frames.pending;
+            }
+            self.frames.pending = 0;
+        } else {
+            self.count_calls();
+        }
+    }
+
+    /// `exit`, or when calls are not yet counted (see [`InlinedFrames::pending`]),
+    /// an out-of-line way to it that counts them first.
+    pub(super) fn counted_exit(&mut self, exit: Label) -> Label {
+        if self.frames.pending == 0 {
+            return exit;
+        }
+        let label = self.asm.new_label();
+        self.counting_exits.push((label, self.frames.pending, exit));
+        label
+    }
+
+    /// Adds the calls not yet counted to `CALLS` (see [`InlinedFrames::pending`]).
+    fn count_calls(&mut self) {
+        if self.frames.pending > 0 {
+            self.asm.add(CALLS, Imm32(self.frames.pending as i32));
+            self.frames.pending = 0;
         }
     }
 
