@@ -319,6 +319,37 @@ fn canonical(expected: &str) -> String {
 }
 
 #[test]
+fn strength_renames_through_a_value_a_later_block_renames_again() {
+    // b1 comes before b2, which dominates it: `q / 1` becomes `p`, and `p` (in b2,
+    // rewritten after) becomes `x`; b1's return must end at `x`.
+    let input = "
+function f f1 {
+b0(x):  @0
+    one = const 1  @0
+    jump b2
+b1:  @3
+    q = div p, one  @3
+    return q
+b2:  @1
+    p = div x, one  @1
+    jump b1
+}
+";
+    let expected = "
+function f f1 {
+b0(x):  @0
+    one = const 1  @0
+    jump b2
+b1:  @3
+    return x
+b2:  @1
+    jump b1
+}
+";
+    assert_eq!(pass_on_text("strength", input), canonical(expected));
+}
+
+#[test]
 fn sccp_as_text() {
     let input = "
 function f f1 {

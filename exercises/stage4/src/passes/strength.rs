@@ -279,7 +279,7 @@ pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
         for inst in insts {
             f.insts[inst.index()]
                 .op
-                .map_args(|v| renamed.get(&v).copied().unwrap_or(v));
+                .map_args(|v| final_name(&renamed, v));
             let (op, pc, result) = {
                 let d = f.inst(inst);
                 (d.op.clone(), d.pc, d.result)
@@ -339,8 +339,18 @@ pub fn run(f: &mut Function, _analyses: &mut Analyses, stats: &mut PassStats) {
         f.blocks[b].insts = keep;
     }
     if !renamed.is_empty() {
-        f.map_uses(|v| renamed.get(&v).copied().unwrap_or(v));
+        f.map_uses(|v| final_name(&renamed, v));
     }
+}
+
+/// What `v` became: blocks are visited in their order, not their dominators' first,
+/// so a value may be renamed to one that a later block renames again (`x / 1` in a
+/// block, `(x / 1) / 1` in a block before it): follow the chain to its end.
+fn final_name(renamed: &FastMap<Value, Value>, mut v: Value) -> Value {
+    while let Some(&w) = renamed.get(&v) {
+        v = w;
+    }
+    v
 }
 
 #[cfg(test)]
