@@ -359,8 +359,7 @@ impl<'scope, J: Clone + Send + 'scope, R: Send + 'scope> Queue<'scope, J, R> {
     /// Cancels what is queued and waits until the worker is through with every job
     /// of the scope; what it finished is counted and dropped.
     fn stop(&mut self) -> Finished {
-        self.shared.cancel.store(true, Ordering::Release);
-        self.tasks = None;
+        self.cancel();
         self.open.wait();
         let mut uncollected = 0;
         while let Ok(outcome) = self.done.try_recv() {
@@ -385,6 +384,13 @@ impl<J, R> Drop for Queue<'_, J, R> {
     /// A queue dropped without [`Queue::finish`] (a panic unwinding through the run)
     /// still cancels its jobs; [`scope`] waits for the worker to be through with them.
     fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl<J, R> Queue<'_, J, R> {
+    /// Tells the worker to skip this queue's jobs not yet started, and takes no more.
+    fn cancel(&mut self) {
         self.shared.cancel.store(true, Ordering::Release);
         self.tasks = None;
     }
