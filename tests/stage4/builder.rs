@@ -118,3 +118,118 @@ done:
         .iter()
         .all(|&i| matches!(f.inst(i).op, Op::Const(0))));
 }
+
+/// The loops of `f` as (header, back edges): an edge to a block that dominates its
+/// source is a back edge. Panics on an edge that goes back (to a block no later in
+/// reverse postorder) without being one: a loop with a second way in.
+fn loops(f: &ir::Function) -> Vec<(ir::Block, usize)> {
+    let dom = ir::dom::Dominators::new(f);
+    let order = f.reverse_postorder();
+    let position = |b: ir::Block| order.iter().position(|&o| o == b).expect("reachable");
+    let mut headers: Vec<(ir::Block, usize)> = Vec::new();
+    for &b in &order {
+        for s in f.block(b).term.successors() {
+            if position(s) > position(b) {
+                continue;
+            }
+            assert!(
+                dom.dominates(s, b),
+                "b{} jumps back to b{} without it dominating: an irreducible loop\n{}",
+                b.index(),
+                s.index(),
+                text::print(f)
+            );
+            match headers.iter_mut().find(|(h, _)| *h == s) {
+                Some((_, n)) => *n += 1,
+                None => headers.push((s, 1)),
+            }
+        }
+    }
+    headers
+}
+
+/// A nest of three `while` loops in `f`: (Verified, function, the three headers).
+fn three_loops() -> (Verified, u32, Vec<usize>) {
+    let source = "fn f(n) { let t = 0; let r = 0; while r < n { let q = 0; while q < n { let i = 0; while i < n { t = t + i * (r + q); i = i + 1; } q = q + 1; } r = r + 1; } return t; }\nprint f(3);";
+    let program = load("nest.mini", source);
+    let id = program.program().function_named("f").unwrap();
+    let headers = stage4::tiered::loop_headers(&program, id);
+    assert_eq!(headers.len(), 3);
+    (program, id, headers)
+}
+
+#[test]
+fn an_osr_variant_entered_in_an_inner_loop_gets_the_whole_nest_back() {
+    let (program, id, headers) = three_loops();
+    let code = &program.program().functions[id as usize].code;
+    for (depth, &header) in headers.iter().enumerate() {
+        // The loops around the header, outermost first: the headers before it.
+        let nest = ir::build::osr_nest(code, header as u32);
+        let around: Vec<usize> = nest.iter().map(|&(h, _)| h).collect();
+        assert_eq!(around, headers[..depth]);
+        let f = ir::build::build_osr(&program, id, header as u32);
+        let printed = text::print(&f);
+        ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+        // Each loop has one header with one back edge: the entry's trip through
+        // the copies, then the nest whole. Without the copies the header's block
+        // heads every loop around it, with a back edge for each.
+        let found = loops(&f);
+        assert!(
+            found.iter().all(|&(_, back)| back == 1),
+            "{found:?}\n{printed}"
+        );
+        // Entered at depth d, copy j (1 to d) of the loop around at depth j - 1
+        // holds the loops from depth j in: 3 - j of them; the function's own
+        // blocks, all three.
+        let copies: usize = (1..=depth).map(|j| 3 - j).sum();
+        assert_eq!(found.len(), 3 + copies, "{printed}");
+    }
+}
+
+#[test]
+fn an_osr_variant_of_loops_entered_past_their_header_gets_no_copies() {
+    // `.jasm` may jump into a loop past its header: then the loops are not nested
+    // as `while` loops compile, and the variant is built as it is, one block per
+    // bytecode block, the header's heading the outer loop too.
+    let source = ".fn main params=0 locals=2
+    jump inner
+outer:
+    load_local 0
+    const 3
+    lt
+    jump_if_false done
+inner:
+    load_local 1
+    const 1
+    add
+    dup
+    store_local 1
+    const 5
+    lt
+    jump_if_false next
+    loop inner
+next:
+    load_local 0
+    const 1
+    add
+    store_local 0
+    loop outer
+done:
+    load_local 1
+    return
+.end
+";
+    let program = load("into.jasm", source);
+    let code = &program.program().functions[0].code;
+    let inner = stage4::tiered::loop_headers(&program, 0)[1];
+    assert_eq!(ir::build::osr_nest(code, inner as u32), Vec::new());
+    let f = ir::build::build_osr(&program, 0, inner as u32);
+    let printed = text::print(&f);
+    ir::verify::verify(&f).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    // Entered at `inner`, its block heads both loops.
+    assert_eq!(
+        loops(&f),
+        vec![(f.block(ir::ENTRY).term.successors()[0], 2)],
+        "{printed}"
+    );
+}

@@ -114,18 +114,33 @@ fn the_inner_loops_values_keep_their_registers_wherever_the_variant_is_entered()
 fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
     let verified = matmul();
     let nest = LoopNest::of(verified.program());
-    for header in [20, 28] {
+    // Entered at the middle loop (one loop around it) and at the inner one (two).
+    for (header, around) in [(20, 1), (28, 2)] {
         let (_, p) = variant(&verified, header);
         let f = &p.ir;
         let listing = stage4::ir::text::print(f);
         let depths = block_depths(f, Some(&nest));
         let depth = |b: Block| depths[b.index()];
-        // The inner loop's main loop goes round in all three loops.
-        for b in main_loop(f) {
-            assert_eq!(depth(b), 3, "entered at pc {header}: b{}:\n{listing}", b.0);
-        }
-        // `row = [0; n]` runs once per trip of the outer loop, though the graph
-        // goes back to the entered header after it.
+        let distinct = |blocks: Vec<Block>| {
+            let mut found: Vec<u32> = blocks.into_iter().map(depth).collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
+        // The variant runs a copy of each loop around the entered one for the trip
+        // the frame is in (`stage4::ir::build::osr_nest`), then the nest whole. The
+        // inner loop's main loop goes round in all three loops in the nest, and in
+        // one fewer in each copy: the copy of the outer loop's trip runs it in the
+        // middle and inner loops, the copy of the middle loop's in the inner loop.
+        let expected: Vec<u32> = (3 - around..=3).collect();
+        let ml: Vec<(u32, u32)> = main_loop(f).into_iter().map(|b| (b.0, depth(b))).collect();
+        assert_eq!(
+            distinct(main_loop(f)),
+            expected,
+            "entered at pc {header}: {ml:?}\n{listing}"
+        );
+        // `row = [0; n]` runs once per trip of the outer loop, in the nest only (the
+        // copies start past it).
         let rows = blocks_with(f, |op| matches!(op, Op::NewArrayFill(..)));
         assert!(!rows.is_empty(), "{listing}");
         for b in rows {
@@ -133,7 +148,8 @@ fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
         }
         // The other copies of the inner loop's load of `ai[k]` (pc 35): the first
         // iteration run once per entry of the inner loop, and the loop as it was,
-        // after its main loop (its post loop): once per trip of the middle loop.
+        // after its main loop (its post loop): once per trip of the middle loop in
+        // the nest, once per entry of the variant in the copy of the middle loop.
         let copies = blocks_with(f, |op| matches!(op, Op::ArrayGet(..)))
             .into_iter()
             .filter(|&b| {
@@ -143,10 +159,17 @@ fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
                     .any(|&i| f.inst(i).pc == 35 && matches!(f.inst(i).op, Op::ArrayGet(..)))
             })
             .collect::<Vec<_>>();
-        assert_eq!(copies.len(), 2, "entered at pc {header}:\n{listing}");
-        for b in copies {
-            assert_eq!(depth(b), 2, "entered at pc {header}: b{}:\n{listing}", b.0);
-        }
+        assert_eq!(
+            copies.len(),
+            2 * (around as usize + 1),
+            "entered at pc {header}:\n{listing}"
+        );
+        let expected: Vec<u32> = (2 - around..=2).collect();
+        assert_eq!(
+            distinct(copies),
+            expected,
+            "entered at pc {header}:\n{listing}"
+        );
         assert_eq!(depth(Block(0)), 0, "the entry runs once:\n{listing}");
     }
 }

@@ -4,13 +4,17 @@
 //! The graph's own loops ([`find_loops`]) say it well for a whole function as built,
 //! whose graph nests its loops as the program does. Two kinds of compiles it misleads:
 //!
-//! - An OSR variant starts at the loop header it is entered at, so the code of the
-//!   loops around that loop runs after the entered loop's exit and goes back to its
-//!   header: the graph nests the *outer* loops inside the entered one. Entered at
-//!   `matmul`'s middle loop, the outer loop's `i = i + 1; row = [0; n]` is as deep in
-//!   the graph as the inner loop's loads, though it runs once per 170 × 170 inner
-//!   trips, and the allocator spilled the inner loop's temporaries to keep `i` and
-//!   `row` in registers.
+//! - An OSR variant starts at the loop header it is entered at. It runs a copy of
+//!   each loop around that one for the trip the frame is in, then the nest whole
+//!   ([`crate::ir::build::osr_nest`]): the copy of `matmul`'s middle loop is a cycle
+//!   of the graph inside the outer loop's code, yet it runs once per entry. Where
+//!   the builder makes no copies (a `.jasm` loop entered past its header, a nest
+//!   too deep), the code of the loops around the entered one runs after its exit
+//!   and goes back to its header: the graph nests the *outer* loops inside the
+//!   entered one. Entered so at `matmul`'s middle loop, the outer loop's
+//!   `i = i + 1; row = [0; n]` was as deep in the graph as the inner loop's loads,
+//!   though it runs once per 170 × 170 inner trips, and the allocator spilled the
+//!   inner loop's temporaries to keep `i` and `row` in registers.
 //! - Passes copy loops: `peel` runs a loop's first iteration before it, once per
 //!   entry, and `rce` leaves the loop as it was after its main loop, for iterations
 //!   that are left only when an access would fail (its *post loop*). Their blocks
@@ -22,8 +26,10 @@
 //! program's loops around the bytecode instruction it runs (for code inlined from a
 //! callee, the callee's loops around it, then those around each call it was inlined
 //! at) that the block goes round in: those for which it lies on a cycle of the graph
-//! that stays inside the loop. The outer loop's code in an OSR variant lies on a
-//! cycle inside the outer loop only; a peeled first iteration lies on no cycle
+//! that stays inside the loop and leaves the loop inside it that holds the block's
+//! own code (a cycle round the copy of a middle loop is no trip of the outer loop).
+//! The outer loop's code in an OSR variant without copies lies on a cycle inside
+//! the outer loop only; a peeled first iteration lies on no cycle
 //! inside its own loop (it leaves the loop to come back); a post loop is taken out
 //! of its own loop's cycles (it is a graph loop whose header its main loop's header
 //! jumps to on its way out, both running the same instruction); a block on no cycle
@@ -134,8 +140,35 @@ pub fn block_depths(f: &Function, nest: Option<&LoopNest>) -> Vec<u32> {
                     })
             })
             .collect();
-        for (b, round) in on_cycle(f, &inside).into_iter().enumerate() {
-            if round && places[b].is_some() {
+        // A cycle goes round this loop, not only round a loop inside it, when it
+        // leaves the outermost loop inside this one around the block's own code:
+        // the copy of a middle loop that an OSR variant runs for the outer loop's
+        // trip it was entered in is a cycle inside the outer loop, but never
+        // leaves the middle loop.
+        let pc_in = |b: usize| {
+            places[b]
+                .as_ref()
+                .and_then(|p| p.iter().find(|&&(k, _)| k == frame).map(|&(_, pc)| pc))
+        };
+        let func = func_of(f, frame);
+        let child = |pc: Pc| {
+            nest.around(func, pc)
+                .filter(|&r| r != (start, end) && start <= r.0 && r.1 <= end)
+                .max_by_key(|&(first, last)| last - first)
+        };
+        let components = cycles(f, &inside);
+        for b in 0..f.blocks.len() {
+            let (Some(component), Some(_)) = (components[b], &places[b]) else {
+                continue;
+            };
+            let round = match pc_in(b).and_then(child) {
+                None => true,
+                Some((first, last)) => (0..f.blocks.len()).any(|o| {
+                    components[o] == Some(component)
+                        && pc_in(o).is_some_and(|pc| !(first..=last).contains(&pc))
+                }),
+            };
+            if round {
                 depth[b] += 1;
             }
         }
@@ -176,10 +209,11 @@ fn post_loops(
         .collect()
 }
 
-/// Which blocks of `f` lie on a cycle of the graph that stays `inside` (a strongly
-/// connected component of the blocks inside, of two blocks or more or with an edge
-/// to itself), by Tarjan's algorithm without recursion.
-fn on_cycle(f: &Function, inside: &[bool]) -> Vec<bool> {
+/// For each block of `f` that lies on a cycle of the graph that stays `inside` (a
+/// strongly connected component of the blocks inside, of two blocks or more or with
+/// an edge to itself): its component's number; by Tarjan's algorithm without
+/// recursion.
+fn cycles(f: &Function, inside: &[bool]) -> Vec<Option<usize>> {
     let n = f.blocks.len();
     let succs = |b: usize| -> Vec<usize> {
         f.blocks[b]
@@ -194,7 +228,8 @@ fn on_cycle(f: &Function, inside: &[bool]) -> Vec<bool> {
     let mut low = vec![0u32; n];
     let mut on_stack = vec![false; n];
     let mut stack: Vec<usize> = Vec::new();
-    let mut cycle = vec![false; n];
+    let mut cycle: Vec<Option<usize>> = vec![None; n];
+    let mut components = 0;
     let mut next = 0u32;
     for root in (0..n).filter(|&b| inside[b]) {
         if index[root] != u32::MAX {
@@ -236,9 +271,11 @@ fn on_cycle(f: &Function, inside: &[bool]) -> Vec<bool> {
                         break;
                     }
                 }
-                let looped = component.len() > 1 || succs(b).contains(&b);
-                for v in component {
-                    cycle[v] = looped;
+                if component.len() > 1 || succs(b).contains(&b) {
+                    for v in component {
+                        cycle[v] = Some(components);
+                    }
+                    components += 1;
                 }
             }
         }

@@ -215,6 +215,75 @@ pub fn counted_locals(program: &Verified, func: FnId, header: Pc) -> u64 {
     counted
 }
 
+/// The most loops around an OSR header that [`osr_nest`] peels.
+pub const MAX_OSR_NEST: usize = 3;
+
+/// The most bytecode instructions the copies of [`osr_nest`] take in all.
+pub const MAX_OSR_COPIED: usize = 400;
+
+/// The loops around the loop with header `header` (outermost first, each as the pcs
+/// of its header and of its last `loop` back to it) that an OSR variant entered
+/// there gets a copy of: V8's OSR "loop peeling". The variant starts in the middle
+/// of each such loop's trip. Built as is, its entry would jump into them past their
+/// headers, and the header's block would head them all at once: one loop with a
+/// back edge for each, where what the outer loops change (`r` in
+/// `while i < n / r`) varies in the inner loop too, so that nothing about it can be
+/// hoisted or proved there. With a copy of each outer loop for the trip the frame
+/// is in, the entry goes into the innermost copy's header; a copy leaves where its
+/// loop would and goes back to its header in the copy around it (the outermost in
+/// the function's own blocks), where the loops are whole again, each entered
+/// through its header — the nest the whole-function compile has. Empty when the
+/// header is in no other loop, when the loops are not nested as `while` loops
+/// compile (a `.jasm` jump into a loop past its header: the variant then has no
+/// copies, as before), or when the copies would pass [`MAX_OSR_NEST`] loops or
+/// [`MAX_OSR_COPIED`] instructions.
+pub fn osr_nest(code: &[Instr], header: Pc) -> Vec<(usize, usize)> {
+    let header = header as usize;
+    // Each loop header's last back edge.
+    let mut last: Vec<Option<usize>> = vec![None; code.len()];
+    for (pc, instr) in code.iter().enumerate() {
+        if let Instr::Loop(h) = *instr {
+            last[h as usize] = Some(pc);
+        }
+    }
+    let Some(own) = last[header] else {
+        return Vec::new();
+    };
+    let nest: Vec<(usize, usize)> = (0..header)
+        .filter_map(|h| last[h].map(|end| (h, end)))
+        .filter(|&(_, end)| end > header)
+        .collect();
+    let nested =
+        nest.windows(2).all(|w| w[0].1 >= w[1].1) && nest.iter().all(|&(_, end)| end >= own);
+    let copied: usize = nest.iter().map(|&(h, end)| end - h + 1).sum();
+    if nest.is_empty() || !nested || nest.len() > MAX_OSR_NEST || copied > MAX_OSR_COPIED {
+        return Vec::new();
+    }
+    // Each loop (the header's own too) is entered only through its header, and
+    // only its `loop`s jump back to it.
+    let whole = nest
+        .iter()
+        .chain(std::iter::once(&(header, own)))
+        .all(|&(h, end)| {
+            code.iter()
+                .enumerate()
+                .all(|(pc, instr)| match instr.jump_target() {
+                    Some(t) => {
+                        let t = t as usize;
+                        let inside = (h..=end).contains(&pc);
+                        (t <= h || t > end || inside)
+                            && (t != h || !inside || matches!(instr, Instr::Loop(_)))
+                    }
+                    None => true,
+                })
+        });
+    if whole {
+        nest
+    } else {
+        Vec::new()
+    }
+}
+
 /// A direct call to inline once the walk is done: the call, and the caller's frame
 /// at it (the operands without the arguments).
 struct InlineSite {
@@ -343,20 +412,51 @@ fn build_entered(
         }
     };
 
-    // Every other block, in pc order; its parameters come when it is walked.
-    let mut block_at: Vec<Option<Block>> = vec![None; code.len()];
+    // Every other block, in pc order; its parameters come when it is walked. An OSR
+    // variant entered inside nested loops also gets a copy of each loop around the
+    // header's, for the trip the frame is in ([`osr_nest`]).
+    let nest = match osr {
+        Some(header) => osr_nest(code, header),
+        None => Vec::new(),
+    };
+    let mut copies: Vec<Vec<Option<Block>>> = vec![vec![None; code.len()]; nest.len() + 1];
     let entry_is_pc0 = osr.is_none() && !pc0_is_target;
     if entry_is_pc0 {
-        block_at[0] = Some(entry);
+        copies[0][0] = Some(entry);
     }
-    for (pc, &start) in starts.iter().enumerate() {
-        if start && block_at[pc].is_none() {
-            block_at[pc] = Some(f.new_block(pc as Pc));
+    let mut copy_of: Vec<usize> = vec![0];
+    for (copy, blocks) in copies.iter_mut().enumerate() {
+        let (first, last) = match copy {
+            0 => (0, code.len() - 1),
+            j => nest[j - 1],
+        };
+        for pc in first..=last {
+            if starts[pc] && blocks[pc].is_none() {
+                blocks[pc] = Some(f.new_block(pc as Pc));
+                copy_of.push(copy);
+            }
         }
     }
-    let block_at = |pc: u32| block_at[pc as usize].expect("a block starts at every target");
+    // The block that a jump (or a fall) from `from` to `pc` goes to: the innermost
+    // copy around `pc` at most as deep as `from`'s, but a jump back to a peeled loop's
+    // header, which goes to that loop in the copy around it.
+    let block_at = |from: Block, pc: u32| -> Block {
+        let depth = copy_of[from.index()];
+        let pc = pc as usize;
+        let copy = match nest[..depth].iter().position(|&(first, _)| first == pc) {
+            Some(i) => i,
+            None => nest[..depth]
+                .iter()
+                .rposition(|&(first, last)| (first..=last).contains(&pc))
+                .map_or(0, |i| i + 1),
+        };
+        copies[copy][pc].expect("a block starts at every target")
+    };
     if !entry_is_pc0 {
-        let to = block_at(osr.unwrap_or(0));
+        let to = match osr {
+            Some(header) => copies[nest.len()][header as usize].expect("the header starts a block"),
+            None => copies[0][0].expect("pc 0 starts a block"),
+        };
         f.terminate(entry, Terminator::Jump(call(to, &initial)));
     }
     let cfg = Cfg::new(
@@ -456,7 +556,7 @@ fn build_entered(
                     frame.stack.push(v);
                 }
                 Instr::Jump(target) | Instr::Loop(target) => {
-                    let to = block_at(target);
+                    let to = block_at(block, target);
                     f.terminate(block, Terminator::Jump(call(to, &frame)));
                     break;
                 }
@@ -464,8 +564,8 @@ fn build_entered(
                     let before = state(pc, &frame);
                     let c = frame.pop();
                     let cond = emit(&mut f, block, Op::CheckInt(c), at);
-                    let jump = block_at(target);
-                    let next = block_at(at + 1);
+                    let jump = block_at(block, target);
+                    let next = block_at(block, at + 1);
                     if let Some(jumped) = pruned[pc] {
                         // The way the branch always went, and a guard that it still
                         // does: `jump_if_true` jumps when the condition is not 0.
@@ -603,7 +703,7 @@ fn build_entered(
             pc += 1;
             // Falling into the next block is a jump to it.
             if starts[pc] {
-                let to = block_at(pc as Pc);
+                let to = block_at(block, pc as Pc);
                 f.terminate(block, Terminator::Jump(call(to, &frame)));
                 break;
             }
@@ -686,7 +786,7 @@ impl Cfg {
         f: &Function,
         code: &[Instr],
         starts: &[bool],
-        block_at: &dyn Fn(u32) -> Block,
+        block_at: &dyn Fn(Block, u32) -> Block,
         locals: usize,
         pruned: &[Option<bool>],
     ) -> Cfg {
@@ -700,6 +800,7 @@ impl Cfg {
                 succs[b].push(call.block);
                 continue;
             }
+            let from = Block(b as u32);
             let mut pc = data.pc as usize;
             loop {
                 let instr = code[pc];
@@ -707,18 +808,18 @@ impl Cfg {
                     stores[b][x as usize] = true;
                 }
                 match instr {
-                    Instr::Jump(t) | Instr::Loop(t) => succs[b].push(block_at(t)),
+                    Instr::Jump(t) | Instr::Loop(t) => succs[b].push(block_at(from, t)),
                     Instr::JumpIfFalse(t) | Instr::JumpIfTrue(t) => match pruned[pc] {
                         // A branch the speculation prunes goes one way only.
-                        Some(true) => succs[b].push(block_at(t)),
-                        Some(false) => succs[b].push(block_at(pc as u32 + 1)),
+                        Some(true) => succs[b].push(block_at(from, t)),
+                        Some(false) => succs[b].push(block_at(from, pc as u32 + 1)),
                         None => {
-                            succs[b].push(block_at(pc as u32 + 1));
-                            succs[b].push(block_at(t));
+                            succs[b].push(block_at(from, pc as u32 + 1));
+                            succs[b].push(block_at(from, t));
                         }
                     },
                     Instr::Return => {}
-                    _ if starts[pc + 1] => succs[b].push(block_at(pc as u32 + 1)),
+                    _ if starts[pc + 1] => succs[b].push(block_at(from, pc as u32 + 1)),
                     _ => {
                         pc += 1;
                         continue;
