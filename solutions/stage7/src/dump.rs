@@ -30,6 +30,11 @@
 //! and after every pass, the late `speculate` last. With `--osr [FUNCTION:]PC`, only
 //! the compiles of that function that the run entered by OSR at that loop header
 //! ([`osr_ir_listing`]); none is an error that names the OSR compiles the run made.
+//!
+//! Stage 5's dump (`stage5::dump`) is the same without bets: the lines that head the
+//! dump and each compile, which compiles `--osr` shows and its refusal are its own,
+//! shared here; what this one adds is the record and replay of the bets and the
+//! decoded deopt tables.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
