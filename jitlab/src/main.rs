@@ -42,12 +42,13 @@ enum Cmd {
         args: jitlab_cli::DumpArgs,
         /// With `--asm`, the stage whose JIT's code to show (3: each bytecode
         /// instruction's template; 4: each function's IR with its bytecode pc and
-        /// x86-64, default; 7: the program runs first, its output dropped, then the
-        /// code of each speculative compile of the run with its deopt table). With `--ir`,
-        /// the stage whose optimizer's IR to show (default: stage 4's, before any
-        /// run; 7: the program runs first, its output dropped, then each
-        /// speculative compile of the run is shown, guards and frame states
-        /// included).
+        /// x86-64, default; 5 to 7: the program runs first, its output dropped, then
+        /// the code of each optimizing compile of the run, in order: 6 with the
+        /// caches' fast paths, 7 speculative, with its deopt table). With `--ir`, the
+        /// stage whose optimizer's IR to show (default: stage 4's, before any run;
+        /// 5 to 7: the program runs first, its output dropped, then each optimizing
+        /// compile of the run is shown, whole functions and OSR variants; 7's with
+        /// guards and frame states).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=7))]
         stage: Option<u32>,
     },

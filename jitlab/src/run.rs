@@ -21,11 +21,12 @@ pub fn run(args: &RunArgs, stage: Option<u32>) -> ExitCode {
 
 /// `jitlab dump FILE [--asm [--stage N] | --ir [--passes] [--stage N] | --shapes]`:
 /// the bytecode as `.jasm` text, with `--asm` the machine code of stage N's JIT
-/// (default: stage 4's, before any run; with `--stage 7`, that of each speculative
-/// compile of a run, with its deopt table), with `--ir` the optimizer's IR
-/// (stage 4's, which the later stages reuse; with `--stage 7`, the speculative IR of
-/// each compile of a run, guards and frame states included), with `--shapes` the
-/// shapes a run with the default engine made (stage 6's transition tree).
+/// (default: stage 4's, before any run; with `--stage 5` to `7`, that of each
+/// optimizing compile of a run, stage 7's with its deopt table), with `--ir` the
+/// optimizer's IR (stage 4's, which the later stages reuse; with `--stage 5` to `7`,
+/// the IR of each optimizing compile of a run, stage 7's with guards and frame
+/// states), with `--shapes` the shapes a run with the default engine made (stage 6's
+/// transition tree).
 pub fn dump(args: &DumpArgs, stage: Option<u32>) -> ExitCode {
     if stage.is_some() && !args.asm && !args.ir {
         jitlab_cli::say!("error: --stage: with `dump`, for --asm or --ir only");

@@ -112,8 +112,9 @@ impl Stage for Optimizer {
 
 /// The stage whose JIT `dump --asm` lists without `--stage`: the highest one, up to
 /// stage 4, that makes machine code. The later stages' top tier is stage 4's
-/// compiler, which needs no run; what stage 7's makes of a program's profile needs
-/// one (`dump --asm --stage 7`), and its code holds addresses of that run.
+/// compiler, which needs no run; what the tiered engines compile (stages 5 to 7:
+/// which functions and loops got hot, stage 7's bets on the profile) needs one
+/// (`dump --asm --stage 5`), and their code holds addresses of that run.
 pub fn listing_stage() -> MakeEngine {
     BUILT
         .iter()

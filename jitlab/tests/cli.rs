@@ -970,6 +970,58 @@ fn dump_of_stage_7_runs_the_program_and_shows_its_guards_and_deopt_tables() {
     assert!(stderr(&out).contains("--stage"), "{}", stderr(&out));
 }
 
+#[test]
+fn dump_of_stage_5_runs_the_program_and_shows_its_osr_compile() {
+    let t = TempDir::new("dumpir5");
+    // `main`'s loop gets hot; `count`'s, run three times, never does.
+    let file = t.put(
+        "osr.mini",
+        "fn count(n) {\n  let i = 0;\n  while i < n {\n    i = i + 1;\n  }\n  return i;\n}\n\
+         let i = 0;\nlet s = 0;\nwhile i < 50000 {\n  s = (s + i) % 7;\n  i = i + 1;\n}\n\
+         print s + count(3);\n",
+    );
+    let path = file.to_str().unwrap();
+    let out = jitlab(&["dump", "--ir", "--stage", "5", path]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(
+            "; the program ran with stage 5's engine (its output dropped): 1 optimizing compile\n"
+        ),
+        "{text}"
+    );
+    let header = "; compile 1 of main: entered by OSR at the loop header at pc ";
+    let pc: String = text
+        .split_once(header)
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_else(|| panic!("{text}"));
+    // `--osr` at that header: the same compile; at `count`'s loop: a clear error.
+    let out = jitlab(&["dump", "--ir", "--osr", &pc, "--stage", "5", path]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(header), "{}", stdout(&out));
+    let out = jitlab(&["dump", "--ir", "--osr", "count:2", "--stage", "5", path]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "the run made no optimizing compile of count entered by OSR at pc 2 (`dump --ir` \
+             lists every compile it made); the run's OSR compiles: main at pc {pc}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // `--asm --stage 5`: the same compile's code, the same text on every run.
+    let out = jitlab(&["dump", "--asm", "--stage", "5", path]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(header), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("fn main (arity 0): "),
+        "{}",
+        stdout(&out)
+    );
+    let again = jitlab(&["dump", "--asm", "--stage", "5", path]);
+    assert_eq!(stdout(&again), stdout(&out));
+}
+
 /// Chapter 3 draws `s = s + n` of `examples/sum.mini` next to its code (the virtual
 /// stack's table): this is that code, so the drawing cannot drift from the listing.
 #[test]

@@ -5,7 +5,8 @@
 //! their events: the state machine of a site (monomorphic, polymorphic, megamorphic),
 //! shapes shared by objects built alike, transitions of fields added later, print
 //! order, errors at cached sites, and a full megamorphic cache; arrays allocated
-//! inline in both tiers, down to `out of memory` at the interpreter's allocation.
+//! inline in both tiers, down to `out of memory` at the interpreter's allocation; and
+//! the dump of a run's compiles, the caches' fast paths in them.
 //!
 //! Written once, run against the learner's crate (`cargo test -p stage6`) and the
 //! reference (`cargo test -p stage6-solution`); both call the crate `stage6`.
@@ -13,6 +14,7 @@
 mod arrays;
 mod common;
 mod corpus;
+mod dump;
 mod ics;
 mod megamorphic;
 mod native;

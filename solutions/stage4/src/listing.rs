@@ -9,7 +9,7 @@ use stage1::Verified;
 use stage2::{disasm_annotated, listing as format_lines, Annotate};
 use stage3::listing::HelperNames;
 
-use crate::codegen::Piece;
+use crate::codegen::{Generated, Piece};
 use crate::engine::{compile, Options};
 use crate::ir::text::{op_text, term_text};
 
@@ -27,18 +27,32 @@ pub fn listing(verified: &Verified) -> Result<String, String> {
                 continue;
             }
         };
-        let _ = writeln!(
-            out,
-            "fn {} (arity {}): {} bytes of code, {} spill slots",
-            f.name,
-            f.arity,
-            g.code.range.len(),
-            p.alloc.slots
-        );
-        out.push_str(&pieces_listing(p, &g.pieces, bytes, &HelperNames));
+        out.push_str(&function_listing(f, p, g, bytes, &HelperNames));
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The code of function `f` (`p` made into `g`, its code in `bytes`) as [`listing`]
+/// prints it: a line with its name, arity, code size and spill slots, then
+/// [`pieces_listing`]. The dumps of the compiles of a tiered run (stages 5 to 7) list
+/// each compile with it.
+pub fn function_listing(
+    f: &stage1::Function,
+    p: &crate::engine::Prepared,
+    g: &Generated,
+    bytes: &[u8],
+    names: &dyn Annotate,
+) -> String {
+    let mut out = format!(
+        "fn {} (arity {}): {} bytes of code, {} spill slots\n",
+        f.name,
+        f.arity,
+        g.code.range.len(),
+        p.alloc.slots
+    );
+    out.push_str(&pieces_listing(p, &g.pieces, bytes, names));
+    out
 }
 
 /// Each piece of a function's code (`pieces`, ranges in `bytes`) under its head: the

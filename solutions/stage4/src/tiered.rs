@@ -226,8 +226,11 @@ pub fn prepare_function(
 }
 
 /// [`prepare_function`], an OSR variant speculating on the locals of `ints`
-/// ([`compile_speculating`]).
-fn prepare_speculating(
+/// ([`compile_speculating`]), with `lowered` as an object lowering will be given
+/// to its code generator (a callee with object sites is then not inlined): what a
+/// tiered run compiles for a job, up to register allocation (stage 5's `dump --asm`
+/// lists its code).
+pub fn prepare_speculating(
     verified: &Verified,
     func: FnId,
     osr: Option<usize>,
@@ -235,6 +238,23 @@ fn prepare_speculating(
     lowered: bool,
 ) -> Result<Prepared, String> {
     let start = Instant::now();
+    let (ir, passes) = ir_observed(verified, func, osr, ints, lowered, &mut |_, _| {})?;
+    allocate(start, ir, passes, lowered, verified)
+}
+
+/// The optimized IR of `func` as [`compile_speculating`] makes it (an OSR variant
+/// at loop header `osr`, betting on the locals of `ints`) and what the passes did,
+/// calling `observer` with the IR as built (`"built"`), after each pass of the
+/// pipeline (by its name) and after the callees are inlined (`"inline"`): what
+/// `jitlab dump --ir --stage 5` prints of each compile of a run.
+pub fn ir_observed(
+    verified: &Verified,
+    func: FnId,
+    osr: Option<usize>,
+    ints: u64,
+    lowered: bool,
+    observer: &mut dyn FnMut(&str, &Function),
+) -> Result<(Function, PassStats), String> {
     if verified.program().functions.get(func as usize).is_none() {
         return Err(format!("no function {func}"));
     }
@@ -245,9 +265,10 @@ fn prepare_speculating(
             ir::build::build_osr_speculating(verified, func, header, ints)
         }
     };
+    observer("built", &ir);
     let mut passes = PassStats::default();
-    let ir = optimize_alone(verified, ir, &mut passes, lowered, &mut |_, _| {});
-    allocate(start, ir, passes, lowered, verified)
+    let ir = optimize_alone(verified, ir, &mut passes, lowered, observer);
+    Ok((ir, passes))
 }
 
 /// `prepare_speculating` with the bets of `spec` and the late passes of `deopt`
@@ -541,8 +562,8 @@ pub fn loop_headers(verified: &Verified, func: FnId) -> Vec<usize> {
     headers
 }
 
-/// `pc` as a loop header of `func`, or why it is not one.
-fn loop_header(verified: &Verified, func: FnId, pc: usize) -> Result<Pc, String> {
+/// `pc` as a loop header of `func`, or why it is not one (naming its loop headers).
+pub fn loop_header(verified: &Verified, func: FnId, pc: usize) -> Result<Pc, String> {
     let program = verified.program();
     let Some(f) = program.functions.get(func as usize) else {
         return Err(format!("no function {func}"));

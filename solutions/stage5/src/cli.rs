@@ -1,14 +1,17 @@
 //! What this stage's engine offers the command line (`cargo run -p stage5 -- run
 //! FILE`, and `jitlab run`, whose default engine it is): the tiered engine with its
 //! thresholds (`--tier-up`), `--sync-compile`, `--trace-tiering`, and the tier table
-//! of `--stats`. `dump --asm` lists what stage 4 makes of each function (the top
-//! tier's code). The commands themselves are the `jitlab-cli` crate's.
+//! of `--stats`. `dump --ir` and `dump --asm` run the program and print the IR, or
+//! the machine code, of each optimizing compile of the run, and `dump --ir --osr
+//! [FUNCTION:]PC` the IR of those entered by OSR at that loop header
+//! ([`crate::dump`]). The commands themselves are the `jitlab-cli` crate's.
 
 use std::io::Write;
 
 use jitlab_cli::{Outcome, RunOptions};
 use stage1::{jasm, Verified};
 
+use crate::dump::Dump;
 use crate::{Options, Policy, Tiered};
 
 /// The stage 5 command line: the tiered engine.
@@ -78,11 +81,27 @@ impl jitlab_cli::Stage for Cli {
     }
 
     fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
-        Some(stage4::listing(program))
+        // What the run compiles depends on the run: it runs first (`crate::dump`).
+        Some(Ok(Dump::new().asm(program)))
     }
 
     fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
-        Some(Ok(stage4::passes::listing(program, passes)))
+        Some(Ok(Dump::new().ir(program, passes)))
+    }
+
+    fn ir_osr(
+        &self,
+        program: &Verified,
+        function: &str,
+        pc: usize,
+        passes: bool,
+    ) -> Option<Result<String, String>> {
+        // The compiles the run entered by OSR at `pc` (`crate::dump`).
+        let listing = match program.program().function_named(function) {
+            Some(func) => Dump::new().osr_ir(program, func, pc, passes),
+            None => Err(format!("no function is called '{function}'")),
+        };
+        Some(listing)
     }
 
     fn generates_code(&self) -> bool {

@@ -17,10 +17,13 @@
 //!   6's object model and inline caches);
 //! - [`stack`]: the big stack a run switches to, on the caller's own thread;
 //! - [`engine`]: [`Tiered`], the engine behind the stage 1 interface;
+//! - [`dump`]: what the optimizing tier compiled in a run, as IR or machine code
+//!   (`dump --ir`, `dump --asm`);
 //! - [`cli`]: the engine on the command line (`cargo run -p stage5 -- run FILE`).
 
 pub mod cli;
 pub mod countdown;
+pub mod dump;
 pub mod engine;
 pub mod extension;
 pub mod hooks;

@@ -2,18 +2,29 @@
 //! FILE`, and `jitlab run`, whose default engine it is): stage 5's tiered engine and
 //! its options (`--tier-up`, `--sync-compile`, `--trace-tiering`) with shapes and
 //! inline caches, `--no-ic` to run without the caches, `--stats` with the tier table,
-//! each site's cache and the shapes made, and `dump --shapes`, the transition tree of
-//! a run. The commands themselves are the `jitlab-cli` crate's.
+//! each site's cache and the shapes made, `dump --shapes`, the transition tree of a
+//! run, and `dump --ir`, `dump --asm` and `dump --ir --osr [FUNCTION:]PC`, what the
+//! optimizing tier compiled in a run, fast paths included (`stage5::dump`). The
+//! commands themselves are the `jitlab-cli` crate's.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use jitlab_cli::{Outcome, RunOptions};
 use stage1::{jasm, Verified};
+use stage5::dump::Dump;
 
+use crate::engine::Caches;
 use crate::{Cached, Options};
 
 /// The stage 6 command line: the tiered engine with inline caches.
 pub struct Cli;
+
+/// The dumps of a run of this stage's engine (caches on): stage 5's, with the
+/// caches as its extension.
+fn dump() -> Dump {
+    Dump::with_extension(6, Arc::new(Caches { caches: true }))
+}
 
 /// The engine options the command line asks for, or why they are wrong.
 pub fn options(run: &RunOptions) -> Result<Options, String> {
@@ -65,13 +76,13 @@ impl jitlab_cli::Stage for Cli {
     }
 
     fn asm(&self, program: &Verified) -> Option<Result<String, String>> {
-        // The top tier's code, compiled ahead of any run: with no cache filled yet,
-        // its object instructions are the runtime calls.
-        Some(stage4::listing(program))
+        // What the run compiles depends on the run, its fast paths on what the
+        // caches saw: it runs first (`stage5::dump`).
+        Some(Ok(dump().asm(program)))
     }
 
     fn ir(&self, program: &Verified, passes: bool) -> Option<Result<String, String>> {
-        Some(Ok(stage4::passes::listing(program, passes)))
+        Some(Ok(dump().ir(program, passes)))
     }
 
     fn ir_osr(
@@ -81,7 +92,11 @@ impl jitlab_cli::Stage for Cli {
         pc: usize,
         passes: bool,
     ) -> Option<Result<String, String>> {
-        stage4::cli::Cli.ir_osr(program, function, pc, passes)
+        let listing = match program.program().function_named(function) {
+            Some(func) => dump().osr_ir(program, func, pc, passes),
+            None => Err(format!("no function is called '{function}'")),
+        };
+        Some(listing)
     }
 
     fn shapes(&self, program: &Verified) -> Option<Result<String, String>> {

@@ -30,6 +30,11 @@
 //! and after every pass, the late `speculate` last. With `--osr [FUNCTION:]PC`, only
 //! the compiles of that function that the run entered by OSR at that loop header
 //! ([`osr_ir_listing`]); none is an error that names the OSR compiles the run made.
+//!
+//! Stage 5's dump (`stage5::dump`) is the same without bets: the lines that head the
+//! dump and each compile, which compiles `--osr` shows and its refusal are its own,
+//! shared here; what this one adds is the record and replay of the bets and the
+//! decoded deopt tables.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -40,16 +45,16 @@ use stage1::interp::tiering::Counters;
 use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
 use stage2::{Annotate, Assembler};
-use stage3::listing::HelperNames;
 use stage4::deopt::{Deoptimizer, GuardRecord, Location};
 use stage4::ir::text;
 use stage4::ir::{Function, Pc};
 use stage4::objects::{ObjectLowering, Objects};
+use stage4::passes::PassPrinter;
 use stage4::regalloc::ALLOCATABLE;
 use stage4::speculation::{NoSpeculation, Speculation};
 use stage4::tiered::{Alone, Calls};
+use stage5::dump::{compile_header, no_osr_compile, run_line, Shown};
 use stage5::hooks::Job;
-use stage5::policy::Trigger;
 use stage5::{Extension, Tiered};
 use stage6::optimized::OptimizedCode;
 
@@ -321,25 +326,6 @@ impl Wrapper for Recorder {
     }
 }
 
-/// Which optimizing compiles of the run a dump shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shown {
-    /// Every one, in the order the run asked for them.
-    All,
-    /// Those of function `.0` entered by OSR at the loop header at pc `.1`
-    /// (`dump --ir --osr`).
-    Osr(FnId, usize),
-}
-
-impl Shown {
-    fn shows(self, job: &Job) -> bool {
-        match self {
-            Shown::All => true,
-            Shown::Osr(func, pc) => job.func == func && job.osr == Some(pc),
-        }
-    }
-}
-
 /// Runs `verified` with this stage's engine (output dropped, on-the-spot compiles)
 /// and returns the dump's first line, then for each optimizing compile of the run
 /// that `shown` takes its header line and what `show` writes of it, given the
@@ -382,22 +368,11 @@ fn each_compile(
         .filter(|e| matches!(e, Event::Deopt { .. }))
         .count();
     let mut out = format!(
-        "; the program ran with stage 7's engine (its output dropped){}: {} optimizing \
-         compile{}, {deopts} deopt{}\n",
-        match &ended {
-            Ok(_) => String::new(),
-            Err(e) => format!(", stopped by `{}`", e.kind.message()),
-        },
-        compiles.len(),
-        if compiles.len() == 1 { "" } else { "s" },
+        "{}, {deopts} deopt{}\n",
+        run_line(7, &ended, compiles.len()),
         if deopts == 1 { "" } else { "s" },
     );
-    if let Shown::Osr(func, pc) = shown {
-        out.push_str(&format!(
-            "; shown: the compiles of {} entered by OSR at the loop header at pc {pc}\n",
-            name(func)
-        ));
-    }
+    out.push_str(&shown.line(verified));
     let mut count = vec![0u32; program.functions.len()];
     for compile in &compiles {
         let job = compile.job;
@@ -406,20 +381,12 @@ fn each_compile(
             continue;
         }
         let what = format!("compile {} of {}", count[job.func as usize], name(job.func));
-        let entry = match job.osr {
-            None => "the whole function".to_string(),
-            Some(pc) => format!("entered by OSR at the loop header at pc {pc}"),
-        };
-        let trigger = match job.trigger {
-            Trigger::Calls => format!("after {} calls", job.count),
-            Trigger::Loop => format!("after {} back edges", job.count),
-        };
         let bets = match (&compile.bets, &compile.recompiled) {
             (Some(_), None) => String::new(),
             (Some(_), Some(how)) => format!(", recompiled after deopts {how}"),
             (None, _) => ", without bets".to_string(),
         };
-        out.push_str(&format!("; {what}: {entry}, {trigger}{bets}\n"));
+        out.push_str(&format!("{}{bets}\n", compile_header(&what, &job)));
         let replay = Replay::new(compile.bets.as_ref().map_or_else(Vec::new, |log| {
             log.lock().unwrap_or_else(PoisonError::into_inner).clone()
         }));
@@ -451,21 +418,10 @@ fn compile_ir(
     spec: &dyn Speculation,
 ) {
     let job = compile.job;
-    let mut last = String::new();
+    let mut printer = PassPrinter::new(out, what);
     let mut observer = |pass: &str, f: &Function| {
-        if !passes {
-            return;
-        }
-        let now = text::print(f);
-        if now == last {
-            out.push_str(&format!("; {what}: after {pass}: no change\n"));
-        } else {
-            if pass == "built" {
-                out.push_str(&format!("; {what}: built\n{now}"));
-            } else {
-                out.push_str(&format!("; {what}: after {pass}\n{now}"));
-            }
-            last = now;
+        if passes {
+            printer.observe(pass, f);
         }
     };
     let built = stage4::tiered::speculative_ir_observed(
@@ -511,41 +467,14 @@ pub fn osr_ir_listing(
     pc: usize,
     passes: bool,
 ) -> Result<String, String> {
-    let f = &verified.program().functions[func as usize];
-    let headers = stage4::tiered::loop_headers(verified, func);
-    if !headers.contains(&pc) {
-        let list: Vec<String> = headers.iter().map(usize::to_string).collect();
-        return Err(format!(
-            "pc {pc} of {} is not a loop header (the target of a loop instruction); its \
-             loop headers are at pcs [{}]",
-            f.name,
-            list.join(", ")
-        ));
-    }
+    stage4::tiered::loop_header(verified, func, pc)?;
     let shown = Shown::Osr(func, pc);
     let (text, jobs) = ir_of(verified, shown, passes);
     if jobs.iter().any(|job| shown.shows(job)) {
-        return Ok(text);
+        Ok(text)
+    } else {
+        Err(no_osr_compile(verified, func, pc, &jobs))
     }
-    let name = |g: FnId| verified.program().functions[g as usize].name.as_str();
-    let mut entered: Vec<String> = Vec::new();
-    for job in &jobs {
-        if let Some(at) = job.osr.map(|pc| format!("{} at pc {pc}", name(job.func))) {
-            if !entered.contains(&at) {
-                entered.push(at);
-            }
-        }
-    }
-    Err(format!(
-        "the run made no optimizing compile of {} entered by OSR at pc {pc} (`dump --ir` \
-         lists every compile it made); {}",
-        f.name,
-        if entered.is_empty() {
-            "the run entered no compile by OSR".to_string()
-        } else {
-            format!("the run's OSR compiles: {}", entered.join(", "))
-        }
-    ))
 }
 
 /// What `dump --asm --stage 7` prints of `verified`: its run (output dropped), then
@@ -608,28 +537,21 @@ fn compile_listing(
     let code = asm
         .finish()
         .map_err(|e| format!("cannot load the code: {e}"))?;
-    let f = &program.functions[job.func as usize];
-    let mut out = format!(
-        "fn {} (arity {}): {} bytes of code, {} spill slots\n",
-        f.name,
-        f.arity,
-        generated.code.range.len(),
-        prepared.alloc.slots
-    );
     let names = Names {
         table: generated
             .deopt
             .as_ref()
             .map(|t| &**t as *const (dyn Any + Send) as *const u8 as u64),
         runtime: DEOPTIMIZER.runtime() as *const () as u64,
-        bump: compile.bump,
+        tiered: stage5::dump::Names { bump: compile.bump },
     };
-    out.push_str(&stage4::listing::pieces_listing(
+    let mut out = stage4::listing::function_listing(
+        &program.functions[job.func as usize],
         &prepared,
-        &generated.pieces,
+        &generated,
         code.bytes(),
         &names,
-    ));
+    );
     let table = generated
         .deopt
         .as_ref()
@@ -649,15 +571,16 @@ fn compile_listing(
 }
 
 /// What `dump --asm --stage 7` calls the addresses speculative code loads: the
-/// runtime helpers, the deopt table, the deopt runtime (`rt_deopt`) and the heap's
-/// bump pointer, so that a listing is the same on every run.
+/// deopt table and the deopt runtime (`rt_deopt`), and those of any tiered run's
+/// code (the runtime helpers, the heap's bump pointer), so that a listing is the
+/// same on every run.
 struct Names {
     /// The address of the compile's deopt table, when it has one.
     table: Option<u64>,
     /// The deopt exit's runtime function.
     runtime: u64,
-    /// The heap's bump pointer (inline allocation's).
-    bump: u64,
+    /// The names of stage 5's dumps.
+    tiered: stage5::dump::Names,
 }
 
 impl Annotate for Names {
@@ -666,10 +589,8 @@ impl Annotate for Names {
             Some("deopt table".to_string())
         } else if value == self.runtime {
             Some("rt_deopt".to_string())
-        } else if value == self.bump && value != 0 {
-            Some("heap bump".to_string())
         } else {
-            HelperNames.absolute(value)
+            self.tiered.absolute(value)
         }
     }
 }

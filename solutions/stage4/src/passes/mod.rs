@@ -165,23 +165,57 @@ pub fn listing(program: &stage1::Verified, passes: bool) -> String {
         let mut f = crate::ir::build(program, id);
         let mut stats = PassStats::default();
         if passes {
-            let mut last = crate::ir::text::print(&f);
-            out.push_str(&format!("; {}: built\n{last}", f.name));
-            optimize(&mut f, &mut stats, |pass, f| {
-                let now = crate::ir::text::print(f);
-                if now == last {
-                    out.push_str(&format!("; {}: after {pass}: no change\n", f.name));
-                } else {
-                    out.push_str(&format!("; {}: after {pass}\n{now}", f.name));
-                    last = now;
-                }
-            });
+            let name = f.name.clone();
+            let mut printer = PassPrinter::new(&mut out, &name);
+            printer.observe("built", &f);
+            optimize(&mut f, &mut stats, |pass, f| printer.observe(pass, f));
         } else {
             optimize(&mut f, &mut stats, |_, _| {});
             out.push_str(&crate::ir::text::print(&f));
         }
     }
     out
+}
+
+/// Writes a function's IR as `dump --ir --passes` shows it, given to
+/// [`PassPrinter::observe`] as built (`"built"`) and after each pass: each text under
+/// a `; NAME: built` or `; NAME: after PASS` line, or only `; NAME: after PASS: no
+/// change` when the pass left the text as it was. Stage 4's listing, and the dumps
+/// of the compiles of a tiered run (stages 5 to 7), print their passes with it.
+pub struct PassPrinter<'a> {
+    out: &'a mut String,
+    name: &'a str,
+    /// The text printed last.
+    last: Option<String>,
+}
+
+impl<'a> PassPrinter<'a> {
+    /// A printer that appends to `out`, heading each text with `name` (`fib`, or
+    /// `compile 2 of fib`).
+    pub fn new(out: &'a mut String, name: &'a str) -> PassPrinter<'a> {
+        PassPrinter {
+            out,
+            name,
+            last: None,
+        }
+    }
+
+    /// `f` after the pass called `pass` (`"built"`: as the builder made it).
+    pub fn observe(&mut self, pass: &str, f: &Function) {
+        let now = crate::ir::text::print(f);
+        let name = self.name;
+        if self.last.as_deref() == Some(now.as_str()) {
+            self.out
+                .push_str(&format!("; {name}: after {pass}: no change\n"));
+            return;
+        }
+        if pass == "built" {
+            self.out.push_str(&format!("; {name}: built\n{now}"));
+        } else {
+            self.out.push_str(&format!("; {name}: after {pass}\n{now}"));
+        }
+        self.last = Some(now);
+    }
 }
 
 /// Runs the pass called `name` of [`PIPELINE`] (for tests: text in, text out).
