@@ -134,7 +134,8 @@ pub fn build_speculative(
 /// generator's arguments (`[rdi - 8k]`) — and it jumps to the header's block with
 /// them. Like any arguments they are unknown to the passes. Only the code reachable
 /// from the header is kept: the function's own entry is not (HotSpot's OSR methods
-/// are the same).
+/// are the same). Inside other loops, the entry jumps to a copy of them instead, for
+/// the trip it is in, so that the nest after it is whole ([`osr_nest`]).
 pub fn build_osr(program: &Verified, func: FnId, header: Pc) -> Function {
     build_entered(program, func, Some(header), 0, &NoSpeculation, 0, None)
 }
