@@ -3,7 +3,8 @@
 //! on, a job the worker has not started can be taken back (and the worker skips it),
 //! a thread keeps one worker for all its queues, and the worker ends with the thread.
 
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use stage5::queue::{has_worker, scope, Finished, Queue};
@@ -15,6 +16,30 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task lists the threads")
         .count()
+}
+
+/// Work for a queue whose worker is held in job 0 until the test lets it go, so
+/// that the jobs pushed after it are still queued: the work (each job it does is
+/// added to `done`, and is its own result), what hears job 0 start, and what lets it
+/// go.
+fn held_in_first_job(
+    done: &Mutex<Vec<u32>>,
+) -> (
+    impl FnMut(u32) -> u32 + Send + '_,
+    Receiver<()>,
+    SyncSender<()>,
+) {
+    let (started, on_start) = sync_channel::<()>(1);
+    let (gate, wait) = sync_channel::<()>(0);
+    let work = move |n: u32| {
+        if n == 0 {
+            started.send(()).expect("the test listens");
+            wait.recv().expect("the test lets it go");
+        }
+        done.lock().unwrap().push(n);
+        n
+    };
+    (work, on_start, gate)
 }
 
 #[test]
@@ -58,17 +83,10 @@ fn finishing_cancels_what_is_queued_and_waits_for_the_job_the_worker_is_on() {
     isolated(|| {
         // The worker blocks in its first job until it is let go, so every other job is
         // still queued when the queue finishes.
-        let (started, on_start) = sync_channel::<()>(1);
-        let (gate, wait) = sync_channel::<()>(0);
+        let done = Mutex::new(Vec::new());
+        let (work, on_start, gate) = held_in_first_job(&done);
         scope(|s| {
-            let mut q = Queue::start(s, move |n: u32| {
-                if n == 0 {
-                    started.send(()).expect("the test listens");
-                    wait.recv().expect("the test lets it go");
-                }
-                n
-            })
-            .expect("a worker");
+            let mut q = Queue::start(s, work).expect("a worker");
             for n in 0..100 {
                 q.push(n);
             }
@@ -95,20 +113,10 @@ fn finishing_cancels_what_is_queued_and_waits_for_the_job_the_worker_is_on() {
 fn a_job_the_worker_has_not_started_can_be_taken_back_once_it_waited() {
     isolated(|| {
         // The worker blocks in its first job until it is let go: the others wait.
-        let (started, on_start) = sync_channel::<()>(1);
-        let (gate, wait) = sync_channel::<()>(0);
-        let done = std::sync::Mutex::new(Vec::new());
+        let done = Mutex::new(Vec::new());
+        let (work, on_start, gate) = held_in_first_job(&done);
         scope(|s| {
-            let done = &done;
-            let mut q = Queue::start(s, move |n: u32| {
-                if n == 0 {
-                    started.send(()).expect("the test listens");
-                    wait.recv().expect("the test lets it go");
-                }
-                done.lock().unwrap().push(n);
-                n
-            })
-            .expect("a worker");
+            let mut q = Queue::start(s, work).expect("a worker");
             for n in 0..3 {
                 assert!(q.push(n));
             }
@@ -188,20 +196,10 @@ fn a_scope_waits_for_the_jobs_of_a_queue_it_never_saw_finish() {
     isolated(|| {
         // A queue that is forgotten (never finished, never dropped) still has its
         // jobs done before the scope returns: what they borrow outlives them.
-        let (started, on_start) = sync_channel::<()>(1);
-        let (gate, wait) = sync_channel::<()>(0);
-        let done = std::sync::Mutex::new(Vec::new());
+        let done = Mutex::new(Vec::new());
+        let (work, on_start, gate) = held_in_first_job(&done);
         scope(|s| {
-            let done = &done;
-            let mut q = Queue::start(s, move |n: u32| {
-                if n == 0 {
-                    started.send(()).expect("the test listens");
-                    wait.recv().expect("the test lets it go");
-                }
-                done.lock().unwrap().push(n);
-                n
-            })
-            .expect("a worker");
+            let mut q = Queue::start(s, work).expect("a worker");
             for n in 0..3 {
                 assert!(q.push(n));
             }

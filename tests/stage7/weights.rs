@@ -133,11 +133,10 @@ fn a_blocks_depth_is_that_of_the_programs_loops_around_its_code() {
         // one fewer in each copy: the copy of the outer loop's trip runs it in the
         // middle and inner loops, the copy of the middle loop's in the inner loop.
         let expected: Vec<u32> = (3 - around..=3).collect();
-        let ml: Vec<(u32, u32)> = main_loop(f).into_iter().map(|b| (b.0, depth(b))).collect();
         assert_eq!(
             distinct(main_loop(f)),
             expected,
-            "entered at pc {header}: {ml:?}\n{listing}"
+            "entered at pc {header}:\n{listing}"
         );
         // `row = [0; n]` runs once per trip of the outer loop, in the nest only (the
         // copies start past it).

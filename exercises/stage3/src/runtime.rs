@@ -321,13 +321,8 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
     args: *const u64,
     frames_left: u64,
 ) -> u64 {
-    // SAFETY: the program outlives the run.
-    let arity = unsafe { (&(*(*ctx).runtime.program).functions)[func as usize].arity };
-    let args: Vec<Value> = (0..arity as usize)
-        // SAFETY: native code passes the address of the first of `arity` operand
-        // slots of its live frame; the others lie below it, holding values.
-        .map(|k| unsafe { value(*args.wrapping_sub(k)) })
-        .collect();
+    // SAFETY: as this function's own contract.
+    let args = unsafe { native_args(ctx, func as FnId, args) };
     let depth = MAX_FRAMES - frames_left as usize;
     // SAFETY: as this function's own contract; a tiered run's hooks live as long as
     // its context (`Runtime::set_hooks`).
@@ -337,10 +332,39 @@ pub unsafe extern "sysv64" fn rt_call_interpreted(
             None => call_interpreted(ctx, func as FnId, &args, depth),
         }
     };
+    // SAFETY: the interpreter is done with the context.
+    unsafe { result_word(ctx, result) }
+}
+
+/// The arguments of `func` that native code passes at `args`, `args - 8`, ... (its
+/// first argument's address, the others below it), for a helper that runs `func`
+/// in the interpreter.
+///
+/// # Safety
+/// `ctx` is the live context of the native code that called the helper, and `args`
+/// the address of the first of `func`'s arguments in its live frame, each holding a
+/// value of the run.
+pub unsafe fn native_args(ctx: *mut Context, func: FnId, args: *const u64) -> Vec<Value> {
+    // SAFETY: the program outlives the run.
+    let arity = unsafe { (&(*(*ctx).runtime.program).functions)[func as usize].arity };
+    (0..arity as usize)
+        // SAFETY: as this function's own contract: `arity` slots from `args` down.
+        .map(|k| unsafe { value(*args.wrapping_sub(k)) })
+        .collect()
+}
+
+/// The word a helper that ran interpreted frames returns to native code: the
+/// value's bits, or [`ERROR_WORD`] after recording the error's kind and every frame
+/// it passed in the context, as native exits do.
+///
+/// # Safety
+/// `ctx` is the live context of the native code that called the helper, and the
+/// interpreter is done with it.
+pub unsafe fn result_word(ctx: *mut Context, result: Result<Value, Unwind>) -> u64 {
     match result {
         Ok(v) => v.bits(),
         Err(unwind) => {
-            // SAFETY: the interpreter is done with the context.
+            // SAFETY: as this function's own contract.
             let ctx = unsafe { context(ctx) };
             ctx.runtime.error = Some(unwind.kind);
             ctx.runtime.trace.extend(unwind.frames);

@@ -97,11 +97,10 @@ impl jitlab_cli::Stage for Cli {
         passes: bool,
     ) -> Option<Result<String, String>> {
         // The compiles the run entered by OSR at `pc` (`crate::dump`).
-        let listing = match program.program().function_named(function) {
-            Some(func) => Dump::new().osr_ir(program, func, pc, passes),
-            None => Err(format!("no function is called '{function}'")),
-        };
-        Some(listing)
+        Some(
+            stage4::cli::function_named(program, function)
+                .and_then(|func| Dump::new().osr_ir(program, func, pc, passes)),
+        )
     }
 
     fn generates_code(&self) -> bool {

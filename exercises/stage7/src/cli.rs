@@ -106,11 +106,10 @@ impl jitlab_cli::Stage for Cli {
         passes: bool,
     ) -> Option<Result<String, String>> {
         // The speculative compiles the run entered by OSR at `pc` (`crate::dump`).
-        let listing = match program.program().function_named(function) {
-            Some(func) => crate::dump::osr_ir_listing(program, func, pc, passes),
-            None => Err(format!("no function is called '{function}'")),
-        };
-        Some(listing)
+        Some(
+            stage4::cli::function_named(program, function)
+                .and_then(|func| crate::dump::osr_ir_listing(program, func, pc, passes)),
+        )
     }
 
     fn shapes(&self, program: &Verified) -> Option<Result<String, String>> {

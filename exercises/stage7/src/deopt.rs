@@ -18,11 +18,10 @@
 use std::any::Any;
 
 use stage1::limits::MAX_FRAMES;
-use stage1::value::ERROR_WORD;
-use stage1::{FnId, Value};
+use stage1::FnId;
 use stage2::{Assembler, Label};
 use stage3::context::Context;
-use stage3::runtime::{resume_interpreted, with_interpreter, Deopt};
+use stage3::runtime::{native_args, result_word, resume_interpreted, with_interpreter, Deopt};
 use stage3::CompiledFunction;
 use stage4::deopt::{Deoptimizer, GuardCheck, GuardRecord, RtCallCounting, RtDeopt, STRESS_BIT};
 use stage4::passes::Pass;
@@ -83,9 +82,8 @@ impl Deoptimizer for Deoptimizing {
 /// at `args`, `args - 8`, ... in the interpreter, on its own (its calls stay in the
 /// interpreter, so none comes back here), where each call takes and checks its
 /// frame. Only the last few frames before the limit run so; `stack overflow` comes
-/// at the interpreter's call, with its trace. Its result, or [`ERROR_WORD`] after
-/// recording the error and every frame it passed in the context (as
-/// `rt_call_interpreted` does).
+/// at the interpreter's call, with its trace. Its result as a word for the code, as
+/// `rt_call_interpreted` gives it ([`result_word`]).
 ///
 /// # Safety
 /// Called only by the entry of optimized code: `ctx` is its live context (of a
@@ -97,13 +95,8 @@ pub unsafe extern "sysv64" fn rt_call_counting(
     args: *const u64,
     frames_left: u64,
 ) -> u64 {
-    // SAFETY: the program outlives the run.
-    let arity = unsafe { (&(*(*ctx).runtime.program).functions)[func as usize].arity };
-    let args: Vec<Value> = (0..arity as usize)
-        // SAFETY: the code passes the address of its first argument, the others
-        // below it, values of this run.
-        .map(|k| unsafe { Value::from_bits(*args.wrapping_sub(k)) })
-        .collect();
+    // SAFETY: as this function's own contract.
+    let args = unsafe { native_args(ctx, func as FnId, args) };
     let depth = MAX_FRAMES - frames_left as usize;
     // SAFETY: `ctx` is the live context; the interpreter runs on its heap and
     // output, and no native code runs meanwhile.
@@ -112,16 +105,8 @@ pub unsafe extern "sysv64" fn rt_call_counting(
             interp.call_function(verified, heap, func as FnId, &args, depth, None, out)
         })
     };
-    match result {
-        Ok(v) => v.bits(),
-        Err(unwind) => {
-            // SAFETY: the interpreter is done with the context.
-            let ctx = unsafe { &mut *ctx };
-            ctx.runtime.error = Some(unwind.kind);
-            ctx.runtime.trace.extend(unwind.frames);
-            ERROR_WORD
-        }
-    }
+    // SAFETY: the interpreter is done with the context.
+    unsafe { result_word(ctx, result) }
 }
 
 /// The deopt table of `compiled` (compiled with [`DEOPTIMIZER`]), if it has guards.
@@ -135,8 +120,8 @@ pub fn table_of(compiled: &CompiledFunction) -> Option<&DeoptTable> {
 /// frame at `rbp`; `frames_left` is `FRAMES_LEFT` with the inlined frames given back),
 /// hands them to the run's hooks (`TierHooks::deoptimize`, or
 /// [`resume_interpreted`] in a run without them), and returns the outermost
-/// frame's result, or [`ERROR_WORD`] after recording the error and every frame it
-/// passed in the context (as `rt_call_interpreted` does).
+/// frame's result as a word for the code ([`result_word`]: `ERROR_WORD` after
+/// recording the error and every frame it passed in the context).
 ///
 /// # Safety
 /// Called only by the deopt exit of optimized code: `ctx` is its live context (of a
@@ -175,14 +160,6 @@ pub unsafe extern "sysv64" fn rt_deopt(
             None => resume_interpreted(ctx, &deopt),
         }
     };
-    match result {
-        Ok(v) => v.bits(),
-        Err(unwind) => {
-            // SAFETY: the interpreter is done with the context.
-            let ctx = unsafe { &mut *ctx };
-            ctx.runtime.error = Some(unwind.kind);
-            ctx.runtime.trace.extend(unwind.frames);
-            ERROR_WORD
-        }
-    }
+    // SAFETY: the interpreter is done with the context.
+    unsafe { result_word(ctx, result) }
 }

@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use jitlab_cli::{Outcome, RunOptions};
-use stage1::{jasm, Verified};
+use stage1::{jasm, FnId, Verified};
 
 use crate::{listing, Optimizer, Options};
 
@@ -52,14 +52,22 @@ impl jitlab_cli::Stage for Cli {
         pc: usize,
         passes: bool,
     ) -> Option<Result<String, String>> {
-        let listing = match program.program().function_named(function) {
-            Some(func) => crate::tiered::osr_listing(program, func, pc, passes),
-            None => Err(format!("no function is called '{function}'")),
-        };
-        Some(listing)
+        Some(
+            function_named(program, function)
+                .and_then(|func| crate::tiered::osr_listing(program, func, pc, passes)),
+        )
     }
 
     fn generates_code(&self) -> bool {
         true
     }
+}
+
+/// The function of `program` called `function` (`dump --ir --osr FUNCTION:PC`), or
+/// the error that says there is none.
+pub fn function_named(program: &Verified, function: &str) -> Result<FnId, String> {
+    program
+        .program()
+        .function_named(function)
+        .ok_or_else(|| format!("no function is called '{function}'"))
 }

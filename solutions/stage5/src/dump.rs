@@ -28,7 +28,7 @@
 //! made. Stage 6 dumps its runs with the same code, its caches as the engine's
 //! extension ([`Dump::with_extension`]); stage 7, whose compiles also bet on the
 //! profile, has a dump of its own that shares the pieces here ([`Shown`],
-//! [`compile_header`], [`no_osr_compile`], [`Names`]).
+//! [`compile_header`], [`osr_only`], [`Names`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -42,7 +42,7 @@ use stage3::listing::HelperNames;
 use stage3::{Deopt, FeedbackCode};
 use stage4::deopt::Deoptimizer;
 use stage4::objects::{ObjectLowering, Objects};
-use stage4::passes::PassPrinter;
+use stage4::passes::compile_text;
 use stage4::speculation::Speculation;
 use stage4::tiered::{Alone, Calls};
 
@@ -113,10 +113,32 @@ pub fn run_line(stage: u32, ended: &Result<String, RuntimeError>, compiles: usiz
     )
 }
 
+/// What `dump --ir --osr [FUNCTION:]PC` prints: the text `ir_of` gives of the
+/// compiles of `func` that the run entered by OSR at the loop header `pc` (it is
+/// given [`Shown::Osr`] and returns the text and the jobs of all the run's
+/// compiles). An error when `pc` is no loop header of `func`, or when the run made
+/// no such compile (the loop never got hot enough, or the whole function was
+/// optimized first): it names the OSR compiles the run made.
+pub fn osr_only(
+    verified: &Verified,
+    func: FnId,
+    pc: usize,
+    ir_of: impl FnOnce(Shown) -> (String, Vec<Job>),
+) -> Result<String, String> {
+    stage4::tiered::loop_header(verified, func, pc)?;
+    let shown = Shown::Osr(func, pc);
+    let (text, jobs) = ir_of(shown);
+    if jobs.iter().any(|job| shown.shows(job)) {
+        Ok(text)
+    } else {
+        Err(no_osr_compile(verified, func, pc, &jobs))
+    }
+}
+
 /// Why `dump --ir --osr` of `func` at the loop header `pc` has nothing to show: the
 /// run (whose compiles were `jobs`) made no compile of `func` entered there; names
 /// the OSR compiles it made.
-pub fn no_osr_compile(verified: &Verified, func: FnId, pc: usize, jobs: &[Job]) -> String {
+fn no_osr_compile(verified: &Verified, func: FnId, pc: usize, jobs: &[Job]) -> String {
     let name = |g: FnId| verified.program().functions[g as usize].name.as_str();
     let mut entered: Vec<String> = Vec::new();
     for job in jobs {
@@ -309,14 +331,9 @@ impl Dump {
         pc: usize,
         passes: bool,
     ) -> Result<String, String> {
-        stage4::tiered::loop_header(verified, func, pc)?;
-        let shown = Shown::Osr(func, pc);
-        let (text, jobs) = self.ir_of(verified, shown, passes);
-        if jobs.iter().any(|job| shown.shows(job)) {
-            Ok(text)
-        } else {
-            Err(no_osr_compile(verified, func, pc, &jobs))
-        }
+        osr_only(verified, func, pc, |shown| {
+            self.ir_of(verified, shown, passes)
+        })
     }
 
     /// What `dump --asm` prints of `verified`: the run's first line, then the
@@ -339,27 +356,11 @@ impl Dump {
         self.each_compile(verified, shown, |out, what, compile| {
             let job = compile.job;
             let lowered = compile.objects.is_some();
-            let mut text = String::new();
-            let mut printer = PassPrinter::new(&mut text, what);
-            let mut observer = |pass: &str, f: &stage4::ir::Function| {
-                if passes {
-                    printer.observe(pass, f);
-                }
-            };
-            let built = stage4::tiered::ir_observed(
-                verified,
-                job.func,
-                job.osr,
-                job.ints,
-                lowered,
-                &mut observer,
-            );
-            match built {
-                Ok((f, _)) if !passes => text.push_str(&stage4::ir::text::print(&f)),
-                Ok(_) => {}
-                Err(why) => text.push_str(&format!("; {what}: not compiled: {why}\n")),
-            }
-            out.push_str(&text);
+            out.push_str(&compile_text(what, passes, |observer| {
+                stage4::tiered::ir_observed(
+                    verified, job.func, job.osr, job.ints, lowered, observer,
+                )
+            }));
         })
     }
 

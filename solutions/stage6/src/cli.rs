@@ -92,11 +92,10 @@ impl jitlab_cli::Stage for Cli {
         pc: usize,
         passes: bool,
     ) -> Option<Result<String, String>> {
-        let listing = match program.program().function_named(function) {
-            Some(func) => dump().osr_ir(program, func, pc, passes),
-            None => Err(format!("no function is called '{function}'")),
-        };
-        Some(listing)
+        Some(
+            stage4::cli::function_named(program, function)
+                .and_then(|func| dump().osr_ir(program, func, pc, passes)),
+        )
     }
 
     fn shapes(&self, program: &Verified) -> Option<Result<String, String>> {

@@ -46,14 +46,13 @@ use stage1::value::INT_TAG_MASK;
 use stage1::{Engine, Event, FnId, Verified};
 use stage2::{Annotate, Assembler};
 use stage4::deopt::{Deoptimizer, GuardRecord, Location};
-use stage4::ir::text;
-use stage4::ir::{Function, Pc};
+use stage4::ir::Pc;
 use stage4::objects::{ObjectLowering, Objects};
-use stage4::passes::PassPrinter;
+use stage4::passes::compile_text;
 use stage4::regalloc::ALLOCATABLE;
 use stage4::speculation::{NoSpeculation, Speculation};
 use stage4::tiered::{Alone, Calls};
-use stage5::dump::{compile_header, no_osr_compile, run_line, Shown};
+use stage5::dump::{compile_header, osr_only, run_line, Shown};
 use stage5::hooks::Job;
 use stage5::{Extension, Tiered};
 use stage6::optimized::OptimizedCode;
@@ -418,27 +417,18 @@ fn compile_ir(
     spec: &dyn Speculation,
 ) {
     let job = compile.job;
-    let mut printer = PassPrinter::new(out, what);
-    let mut observer = |pass: &str, f: &Function| {
-        if passes {
-            printer.observe(pass, f);
-        }
-    };
-    let built = stage4::tiered::speculative_ir_observed(
-        verified,
-        job.func,
-        job.osr,
-        job.ints,
-        compile.lowered,
-        spec,
-        &DEOPTIMIZER,
-        &mut observer,
-    );
-    match built {
-        Ok((f, _)) if !passes => out.push_str(&text::print(&f)),
-        Ok(_) => {}
-        Err(why) => out.push_str(&format!("; {what}: not compiled: {why}\n")),
-    }
+    out.push_str(&compile_text(what, passes, |observer| {
+        stage4::tiered::speculative_ir_observed(
+            verified,
+            job.func,
+            job.osr,
+            job.ints,
+            compile.lowered,
+            spec,
+            &DEOPTIMIZER,
+            observer,
+        )
+    }));
 }
 
 /// What `dump --ir --stage 7` prints of `verified`: its run (output dropped), then
@@ -467,14 +457,7 @@ pub fn osr_ir_listing(
     pc: usize,
     passes: bool,
 ) -> Result<String, String> {
-    stage4::tiered::loop_header(verified, func, pc)?;
-    let shown = Shown::Osr(func, pc);
-    let (text, jobs) = ir_of(verified, shown, passes);
-    if jobs.iter().any(|job| shown.shows(job)) {
-        Ok(text)
-    } else {
-        Err(no_osr_compile(verified, func, pc, &jobs))
-    }
+    osr_only(verified, func, pc, |shown| ir_of(verified, shown, passes))
 }
 
 /// What `dump --asm --stage 7` prints of `verified`: its run (output dropped), then

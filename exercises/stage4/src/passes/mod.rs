@@ -218,6 +218,32 @@ impl<'a> PassPrinter<'a> {
     }
 }
 
+/// What `dump --ir` shows of one compile named `what` (`compile 2 of fib`): with
+/// `passes`, its IR as built and after each pass ([`PassPrinter`]), else the IR it
+/// ends with; or why it was not compiled. `build` compiles it, calling the observer
+/// it is given after each pass (as `tiered::ir_observed` does).
+pub fn compile_text(
+    what: &str,
+    passes: bool,
+    build: impl FnOnce(&mut dyn FnMut(&str, &Function)) -> Result<(Function, PassStats), String>,
+) -> String {
+    let mut text = String::new();
+    let built = {
+        let mut printer = PassPrinter::new(&mut text, what);
+        build(&mut |pass: &str, f: &Function| {
+            if passes {
+                printer.observe(pass, f);
+            }
+        })
+    };
+    match built {
+        Ok((f, _)) if !passes => text.push_str(&crate::ir::text::print(&f)),
+        Ok(_) => {}
+        Err(why) => text.push_str(&format!("; {what}: not compiled: {why}\n")),
+    }
+    text
+}
+
 /// Runs the pass called `name` of [`PIPELINE`] (for tests: text in, text out).
 pub fn run_pass(name: &str, f: &mut Function, stats: &mut PassStats) -> Result<(), String> {
     run_pass_of(PIPELINE, name, f, stats)

@@ -157,16 +157,23 @@ pub fn block_depths(f: &Function, nest: Option<&LoopNest>) -> Vec<u32> {
                 .max_by_key(|&(first, last)| last - first)
         };
         let components = cycles(f, &inside);
+        // Each cycle's lowest and highest pc in this loop's frame.
+        let mut spans: Vec<Option<(Pc, Pc)>> = vec![None; f.blocks.len()];
+        for (b, component) in components.iter().enumerate() {
+            if let (Some(c), Some(pc)) = (component, pc_in(b)) {
+                let span = spans[*c].get_or_insert((pc, pc));
+                *span = (span.0.min(pc), span.1.max(pc));
+            }
+        }
         for b in 0..f.blocks.len() {
             let (Some(component), Some(_)) = (components[b], &places[b]) else {
                 continue;
             };
             let round = match pc_in(b).and_then(child) {
                 None => true,
-                Some((first, last)) => (0..f.blocks.len()).any(|o| {
-                    components[o] == Some(component)
-                        && pc_in(o).is_some_and(|pc| !(first..=last).contains(&pc))
-                }),
+                Some((first, last)) => {
+                    spans[component].is_some_and(|(low, high)| low < first || high > last)
+                }
             };
             if round {
                 depth[b] += 1;
