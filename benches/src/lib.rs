@@ -166,6 +166,11 @@ pub const SHAPES: &[ShapeKernel] = &[
         what: "a building loop: a growable array",
         source: include_str!("../kernels/shapes/build.mini"),
     },
+    ShapeKernel {
+        name: "after_loop",
+        what: "code first run after main's OSR'd loop: fields and a new callee",
+        source: include_str!("../kernels/shapes/after_loop.mini"),
+    },
 ];
 
 /// The six kernels of DESIGN.md, in the order of the tables, and stage 6's

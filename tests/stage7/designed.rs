@@ -11,6 +11,7 @@
 //! deopts happen at the same trips every run.
 
 use jitlab_testkit::CorpusProgram;
+use stage1::{Engine, Event};
 use stage7::{Options, Speculating};
 
 use super::common::{
@@ -132,6 +133,40 @@ fn a_field_site_meeting_a_new_shape_deopts_at_its_shape_check() {
 }
 
 #[test]
+fn code_after_an_osr_loop_deopts_softly_at_its_first_unprofiled_field_site_and_is_entered_again() {
+    isolated(|| {
+        let (program, all, engine) = run("code_after_the_osr_loop.mini");
+        let line = marked_line(&program, "no feedback");
+        let lost = at(&all, "main", "no feedback", line);
+        assert_eq!((lost.len(), all.len()), (1, 1), "{all:#?}");
+        // A soft deopt: main was compiled again, and that was no lost bet's
+        // recompile.
+        let main = &engine.deopts()[0];
+        assert_eq!((main.recompiles, main.refills), (0, 1), "{main:#?}");
+        // The bet was made in main's own code: `probe`, never called then, was not
+        // inlined (its sites would have been compiled as runtime calls).
+        assert_eq!(lost[0].inlined_depth, 0, "{lost:#?}");
+        // Main went back into optimized code, at the second loop's header.
+        let osrs: Vec<usize> = engine
+            .stats()
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Osr {
+                    function, pc, to, ..
+                } if function == "main" && *to == "optimizing" => Some(*pc),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(osrs.len(), 2, "{osrs:?}");
+        assert!(
+            osrs[1] > osrs[0] && osrs[1] < lost[0].pc,
+            "{osrs:?} {lost:#?}"
+        );
+    });
+}
+
+#[test]
 fn a_call_value_site_meeting_a_new_target_deopts_at_its_callee_check() {
     isolated(|| {
         lost("call_meets_a_new_target.mini", "apply", "call target", 2, 2);
@@ -220,6 +255,7 @@ fn without_speculation_no_designed_program_deopts() {
             "call_meets_a_new_target.mini",
             "inlined_three_deep.mini",
             "deopts_and_settles.mini",
+            "code_after_the_osr_loop.mini",
         ] {
             let program = designed(file);
             let verified = load(&program.name, &program.source);

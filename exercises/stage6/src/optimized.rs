@@ -37,7 +37,7 @@
 //! ([`allocation`], the emitters baseline code uses too, here in
 //! stage 4's three scratch registers).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use stage1::heap::Heap;
 use stage1::objects::{Site, SiteKind, Sites};
@@ -48,6 +48,7 @@ use stage4::objects::{ObjectLowering, Operand, ACC, TMP, TMP2};
 
 use crate::allocation::{self, Scratch, LITERAL_MAX};
 
+use crate::ics::IcState;
 use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
 use crate::model::ShapeModel;
 
@@ -72,6 +73,9 @@ pub struct OptimizedCode {
     fields: HashMap<Site, Vec<FieldCase>>,
     /// The targets of each `call_value` site that has some.
     calls: HashMap<Site, Vec<FnId>>,
+    /// The `get_field`/`set_field` sites whose cache is still uninitialized: they
+    /// never ran. Stage 7's optimizer may bet that one is not reached at all.
+    never_run: HashSet<Site>,
     /// Where `new_object`, `new_array` and `new_array_fill` allocate: the heap's
     /// bump pointer (`stage1::heap::Bump`), and the empty shape's word for objects;
     /// `None`: through the runtime.
@@ -103,13 +107,19 @@ impl OptimizedCode {
         let heap: &Heap = heap;
         let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
         model.caches().then(|| {
-            OptimizedCode::snapshot_sites(
+            let code = OptimizedCode::snapshot_sites(
                 model.sites(),
                 func,
                 |site| model.field_ic(site).entries,
                 |site| model.call_ic(site).targets,
             )
-            .with_allocation(bump, model.empty_shape())
+            .with_allocation(bump, model.empty_shape());
+            let never_run = model.sites().iter().filter(|(site, info)| {
+                func.is_none_or(|func| func == info.func)
+                    && !matches!(info.kind, SiteKind::CallValue)
+                    && model.state(*site) == IcState::Uninitialized
+            });
+            never_run.fold(code, |code, (site, _)| code.with_never_run(site))
         })
     }
 
@@ -182,6 +192,18 @@ impl OptimizedCode {
             self.fields.insert(site, cases);
         }
         self
+    }
+
+    /// This snapshot with field site `site` among those that never ran.
+    pub fn with_never_run(mut self, site: Site) -> OptimizedCode {
+        self.never_run.insert(site);
+        self
+    }
+
+    /// Whether field site `site` had never run when the snapshot was taken (its
+    /// cache uninitialized), as far as the snapshot knows.
+    pub fn never_run(&self, site: Site) -> bool {
+        self.never_run.contains(&site)
     }
 
     /// This snapshot with call site `site`'s known targets set to `targets`.

@@ -187,7 +187,8 @@ impl Speculator {
     }
 
     /// The deopt table of `--stats`: per function that deoptimized, its deopts by
-    /// reason, its recompiles, and whether it still bets.
+    /// reason, its recompiles (and the refills after soft deopts, in parentheses),
+    /// and whether it still bets.
     pub fn deopt_table(&self) -> String {
         let state = self.state();
         let mut rows: Vec<[String; 5]> = vec![[
@@ -198,7 +199,7 @@ impl Speculator {
             "speculating".into(),
         ]];
         for (i, f) in state.policy.functions().iter().enumerate() {
-            if f.total() == 0 && f.recompiles == 0 {
+            if f.total() == 0 && f.recompiles + f.refills == 0 {
                 continue;
             }
             let reasons: Vec<String> = f
@@ -210,7 +211,10 @@ impl Speculator {
                 state.name(i as FnId).to_string(),
                 jitlab_cli::stats::grouped(f.total()),
                 reasons.join(", "),
-                f.recompiles.to_string(),
+                match f.refills {
+                    0 => f.recompiles.to_string(),
+                    soft => format!("{} (+{soft} soft)", f.recompiles),
+                },
                 if f.speculating { "yes" } else { "no" }.into(),
             ]);
         }

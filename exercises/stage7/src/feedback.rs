@@ -140,6 +140,9 @@ pub struct FeedbackSpeculation {
     feedback: Vec<Vec<u8>>,
     /// The sites whose caches allow a bet, by function and pc.
     sites: HashMap<(FnId, usize), SiteBet>,
+    /// The field sites that never ran (their caches uninitialized), by function
+    /// and pc.
+    never_run: HashSet<(FnId, usize)>,
     /// Bets that failed too often: no bet at these instructions.
     dropped: HashSet<(FnId, Pc)>,
     /// Each function's bytecode length, for the inlining bound.
@@ -169,8 +172,12 @@ impl FeedbackSpeculation {
     ) -> FeedbackSpeculation {
         let program = verified.program();
         let mut sites = HashMap::new();
+        let mut never_run = HashSet::new();
         if let Some(caches) = caches {
             for (site, info) in verified.sites().iter() {
+                if caches.never_run(site) {
+                    never_run.insert((info.func, info.pc));
+                }
                 let bet = match info.kind {
                     SiteKind::GetField(_) | SiteKind::SetField(_) => {
                         (!caches.field_cases(site).is_empty()).then_some(SiteBet::FieldHit)
@@ -196,6 +203,7 @@ impl FeedbackSpeculation {
         FeedbackSpeculation {
             feedback,
             sites,
+            never_run,
             dropped: dropped.into_iter().collect(),
             sizes: program.functions.iter().map(|f| f.code.len()).collect(),
             exits: (0..program.functions.len() as FnId)
@@ -231,6 +239,13 @@ impl FeedbackSpeculation {
             self.entered = Some((func, header as Pc..=end as Pc));
         }
         self
+    }
+
+    /// Whether `pc` of `func` is outside the loop this compile enters by OSR: code
+    /// the frame may yet run in this code, but whose profile is too young to go by
+    /// (none outside for a compile of a whole function).
+    fn outside_entered(&self, func: FnId, pc: Pc) -> bool {
+        matches!(&self.entered, Some((entered, pcs)) if *entered == func && !pcs.contains(&pc))
     }
 
     /// The flags seen at `pc` of `func` (none for an instruction never run).
@@ -269,11 +284,9 @@ impl Speculation for FeedbackSpeculation {
         if self.dropped(func, pc) {
             return None;
         }
-        if let Some((entered, pcs)) = &self.entered {
-            if *entered == func && !pcs.contains(&pc) {
-                // Outside the loop an OSR compile enters: too little seen there.
-                return None;
-            }
+        if self.outside_entered(func, pc) {
+            // Outside the loop an OSR compile enters: too little seen there.
+            return None;
         }
         let jumped = match self.flags(func, pc) & (TAKEN | NOT_TAKEN) {
             TAKEN => true,
@@ -285,7 +298,14 @@ impl Speculation for FeedbackSpeculation {
     }
 
     fn field_hit(&self, func: FnId, pc: Pc) -> bool {
+        // A site whose cache hit; and, outside the loop an OSR compile enters, one
+        // that never ran: its cache is empty, so reaching it deopts, and the
+        // interpreter goes on and profiles it (V8's soft deopt for "insufficient type
+        // feedback").
         self.site(func, pc) == Some(SiteBet::FieldHit)
+            || (self.outside_entered(func, pc)
+                && self.never_run.contains(&(func, pc as usize))
+                && !self.dropped(func, pc))
     }
 
     fn call_target(&self, func: FnId, pc: Pc) -> Option<FnId> {
@@ -302,6 +322,12 @@ impl Speculation for FeedbackSpeculation {
             .copied()
             .unwrap_or(usize::MAX);
         if self.dropped(func, pc) || depth >= INLINE_MAX_DEPTH || size > INLINE_MAX_SIZE {
+            return false;
+        }
+        if self.outside_entered(func, pc) && self.flags(func, pc) == 0 {
+            // A call after the entered loop that never returned: its callee may not
+            // have run either, and inlined here it would run without a profile
+            // for as long as this frame does. Called, it tiers up on its own.
             return false;
         }
         // Spend the budget (a compile is one thread, the atomic only makes the

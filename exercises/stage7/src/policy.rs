@@ -15,10 +15,19 @@
 //!   twice as many before each one after it.
 //! - **Giving up**: after [`MAX_RECOMPILES`] recompiles, the function is compiled
 //!   without speculation (stage 4's code, which never deoptimizes).
+//! - **Soft deopts**: a deopt for [`NO_FEEDBACK`] (code reached that had never run
+//!   when it was compiled) says the profile was young, not that a bet was wrong.
+//!   It takes the code out of use like any other, so that the function is compiled
+//!   again with what the interpreter now records there; but it counts no failure
+//!   against a bet, its wait is `base`, and the recompile after it is a *refill*,
+//!   not counted toward [`MAX_RECOMPILES`] — unless a bet was lost since the last
+//!   compile too. There are at most as many as the function has field sites: a site
+//!   once reached is never bet unreached again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use stage1::FnId;
+pub use stage4::ir::NO_FEEDBACK;
 
 /// Failures of one guard after which its bet is dropped.
 pub const DROP_AFTER: u32 = 2;
@@ -48,8 +57,12 @@ pub struct Bet {
 pub struct FunctionDeopts {
     /// Its optimized code's deopts, by reason.
     pub deopts: BTreeMap<&'static str, u64>,
-    /// Times it was optimized again after a deopt.
+    /// Times it was optimized again after a deopt that lost a bet.
     pub recompiles: u32,
+    /// Times it was optimized again after soft deopts only ([`NO_FEEDBACK`]).
+    pub refills: u32,
+    /// A deopt since its last compile lost a bet (was not a soft one).
+    pub lost: bool,
     /// Its next (or last) optimizing compile may bet.
     pub speculating: bool,
     /// Its code was taken out of use, and it was not compiled again since.
@@ -64,6 +77,8 @@ impl Default for FunctionDeopts {
         FunctionDeopts {
             deopts: BTreeMap::new(),
             recompiles: 0,
+            refills: 0,
+            lost: false,
             speculating: true,
             invalidated: false,
             dropped: Vec::new(),
@@ -122,6 +137,12 @@ impl DeoptPolicy {
         let f = &mut self.functions[func as usize];
         *f.deopts.entry(bet.reason).or_insert(0) += 1;
         f.invalidated = true;
+        if bet.reason == NO_FEEDBACK && !f.lost {
+            // A soft deopt: no bet lost, and the recompile it leads to is no
+            // failure (unless a lost bet's deopt comes before it).
+            return self.base;
+        }
+        f.lost = true;
         todo!(
             "recompile-decision: count the guard's failure, drop its bet at the DROP_AFTER-th (never for a stress deopt), say whether the next compile still bets (not after MAX_RECOMPILES recompiles), and give the wait: base, doubled per recompile so far — book §7.10"
         )
@@ -136,9 +157,13 @@ impl DeoptPolicy {
             return None;
         }
         f.invalidated = false;
-        f.recompiles += 1;
+        if std::mem::take(&mut f.lost) {
+            f.recompiles += 1;
+        } else {
+            f.refills += 1;
+        }
         Some(Recompile {
-            count: f.recompiles + 1,
+            count: f.recompiles + f.refills + 1,
             dropped: std::mem::take(&mut f.dropped),
             speculating: f.speculating,
         })

@@ -31,7 +31,9 @@ pub trait Speculation: Send + Sync {
     fn branch(&self, func: FnId, pc: Pc) -> Option<bool>;
 
     /// The `get_field`/`set_field` at `pc` hits its cache (stage 6) on every run
-    /// that matters: a miss deoptimizes instead of calling the runtime.
+    /// that matters: a miss deoptimizes instead of calling the runtime. A bet on a
+    /// site whose cache is empty is a bet that it is not reached: reaching it
+    /// deoptimizes.
     fn field_hit(&self, func: FnId, pc: Pc) -> bool;
 
     /// The `call_value` at `pc` always called this function (of the right arity):

@@ -951,6 +951,17 @@ impl FnGen<'_> {
         label
     }
 
+    /// Gives guard `inst`'s record (made by [`Self::guard_exit`]) another reason than
+    /// its kind's.
+    fn rename_guard(&mut self, inst: Inst, reason: &'static str) {
+        let k = self
+            .deopts
+            .iter()
+            .rposition(|d| d.inst == inst)
+            .expect("the guard's exit is made");
+        self.records[k].reason = reason;
+    }
+
     /// True when `inst`, a compare (or a `not`), is taken along by the branch guard
     /// `next` (`cmp; jcc` to its stub, as a branch takes its compare along): the
     /// guard is the only user of its result (as its condition and in its frame

@@ -292,6 +292,13 @@ pub enum GuardKind {
     Callee(Value, FnId),
 }
 
+/// The reason of a guarded field access compiled with no case to check (a bet on an
+/// empty cache, that the access is not reached: see
+/// [`crate::speculation::Speculation::field_hit`]), in place of its guard's
+/// "field cache miss": its deopt says that the profile had nothing there yet, not
+/// that a bet was lost. V8 calls such a deopt *soft* ("insufficient type feedback").
+pub const NO_FEEDBACK: &str = "no feedback";
+
 /// A guard: a check and the frame state it deoptimizes to (see [`Op::Guard`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Guard {

@@ -277,3 +277,61 @@ fn a_loops_exit_not_seen_yet_is_no_bet() {
     let s = FeedbackSpeculation::new(&p, feedback, None, []);
     assert_eq!(s.branch(f, inner as Pc), Some(true));
 }
+
+/// In a compile entered by OSR, the code after the entered loop has not run yet: a
+/// field site there whose cache is empty is a bet that it is not reached (its
+/// access deoptimizes), and a call there that never returned is not inlined. Inside
+/// the loop, or in a whole-function compile, neither: an empty cache is no bet, and
+/// inlining goes by size and budget alone.
+#[test]
+fn after_the_entered_loop_an_empty_cache_is_a_bet_and_a_call_never_made_is_not_inlined() {
+    let p = load(
+        "fn probe(o) { return o.x; }\n\
+         let o = {x: 1};\n\
+         let i = 0;\n\
+         while i < 10 { i = i + o.x; }\n\
+         print probe(o) + o.x;",
+    );
+    let program = p.program();
+    let probe = program.function_named("probe").expect("defined");
+    let fields = pcs(&p, MAIN, |i| matches!(i, Instr::GetField(_)));
+    let [inside, after] = fields[..] else {
+        panic!("two field loads in main: {fields:?}")
+    };
+    let call = pcs(&p, MAIN, |i| matches!(i, Instr::Call { .. }))[0] as Pc;
+    let header = pcs(&p, MAIN, |i| matches!(i, Instr::Loop(_)))
+        .iter()
+        .find_map(|&pc| match program.functions[MAIN as usize].code[pc] {
+            Instr::Loop(h) => Some(h as usize),
+            _ => None,
+        })
+        .expect("main has a loop");
+    assert!(header < inside && inside < call as usize && (call as usize) < after);
+    // Both of main's sites never ran; probe's neither.
+    let never_run = [inside, after]
+        .iter()
+        .map(|&pc| p.sites().of(MAIN, pc).expect("a site"))
+        .fold(OptimizedCode::new(), OptimizedCode::with_never_run);
+    let mut feedback: Vec<Vec<u8>> = program
+        .functions
+        .iter()
+        .map(|g| vec![0; g.code.len()])
+        .collect();
+    let spec = |feedback: &[Vec<u8>], dropped: &[(FnId, Pc)]| {
+        FeedbackSpeculation::new(&p, feedback.to_vec(), Some(&never_run), dropped.to_vec())
+    };
+    let whole = spec(&feedback, &[]);
+    assert!(!whole.field_hit(MAIN, inside as Pc) && !whole.field_hit(MAIN, after as Pc));
+    assert!(whole.inline(MAIN, call, probe, 0));
+    let entered = spec(&feedback, &[]).entered_at(&p, MAIN, header);
+    assert!(!entered.field_hit(MAIN, inside as Pc), "inside the loop");
+    assert!(entered.field_hit(MAIN, after as Pc), "after it");
+    assert!(!entered.inline(MAIN, call, probe, 0), "a call never made");
+    // A call that returned is inlined; a dropped bet is none.
+    feedback[MAIN as usize][call as usize] = INT;
+    assert!(spec(&feedback, &[])
+        .entered_at(&p, MAIN, header)
+        .inline(MAIN, call, probe, 0));
+    let dropped = spec(&feedback, &[(MAIN, after as Pc)]).entered_at(&p, MAIN, header);
+    assert!(!dropped.field_hit(MAIN, after as Pc));
+}

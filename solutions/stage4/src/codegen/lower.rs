@@ -851,7 +851,8 @@ impl FnGen<'_> {
     /// [`crate::objects`]), when it gives one: emitted here, its hit falling through to
     /// the result's store, its miss jumping to the runtime call, which goes out of line
     /// ([`super::SlowPath`]) with the saves of the registers live across it. False
-    /// when there is none (then `inst` is generated as usual).
+    /// when there is none (then `inst` is generated as usual). A guarded field access
+    /// always has one: with no case, the jump to its deopt stub alone.
     pub(super) fn gen_object_fast_path(&mut self, inst: Inst) -> bool {
         let (op, guarded) = match &self.f.inst(inst).op {
             // A guarded field access (stage 7): the fast path, its miss the guard's
@@ -930,6 +931,13 @@ impl FnGen<'_> {
             }
             _ => false,
         };
+        if !emitted && guarded {
+            // A bet on an empty cache: that the access is not reached. Reaching it
+            // deoptimizes, and the interpreter does the access (and fills the cache).
+            self.rename_guard(inst, crate::ir::NO_FEEDBACK);
+            self.asm.jmp(miss);
+            return true;
+        }
         if !emitted {
             return false;
         }
