@@ -144,7 +144,7 @@ impl DeoptPolicy {
         }
         f.lost = true;
         todo!(
-            "recompile-decision: count the guard's failure, drop its bet at the DROP_AFTER-th (never for a stress deopt), say whether the next compile still bets (not after MAX_RECOMPILES recompiles), and give the wait: base, doubled per recompile so far — book §7.10"
+            "recompile-decision: count the guard's failure, drop its bet at the DROP_AFTER-th (never for a stress deopt), say whether the next compile still bets (not after MAX_RECOMPILES recompiles), and give the wait: base, doubled per recompile so far — book §7.11"
         )
     }
 
