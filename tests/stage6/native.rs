@@ -136,12 +136,35 @@ pub fn baseline_only() -> Options {
     }
 }
 
+/// Everything optimized from its first call, on the spot.
+fn optimized_only() -> Options {
+    Options {
+        tiered: stage5::Options {
+            policy: Policy {
+                calls: 0,
+                loops: 0,
+                opt_calls: 0,
+                opt_loops: 0,
+            },
+            sync_compile: true,
+            ..stage5::Options::default()
+        },
+        caches: true,
+    }
+}
+
 /// The runtime calls of `name` in a baseline run of `source` (which must agree with
 /// the interpreter).
 fn runtime_calls(source: &str, name: &str) -> u64 {
+    runtime_calls_in(baseline_only(), source, name)
+}
+
+/// The runtime calls of `name` in a run of `source` with `options` (which must agree
+/// with the interpreter).
+fn runtime_calls_in(options: Options, source: &str, name: &str) -> u64 {
     let program = load("test.mini", source);
     let expected = run_on(&mut stage1::interp::Interpreter::new(), &program);
-    let mut engine = Cached::with_options(baseline_only());
+    let mut engine = Cached::with_options(options);
     let run = run_on(&mut engine, &program);
     assert_eq!(run.output, expected.output, "{source}");
     assert_eq!(run.result, expected.result, "{source}");
@@ -162,7 +185,7 @@ fn reads(shapes: &str) -> String {
 }
 
 #[test]
-fn baseline_code_goes_to_the_runtime_only_on_misses() {
+fn baseline_and_optimized_code_go_to_the_runtime_only_on_misses() {
     isolated(|| {
         // One miss per shape fills the cache; then every read hits inline.
         assert_eq!(runtime_calls(&reads("{x: 1}"), "get_field"), 1);
@@ -171,6 +194,14 @@ fn baseline_code_goes_to_the_runtime_only_on_misses() {
         // Megamorphic: the runtime answers every read.
         let six = format!("{four}, {{w: 0, x: 5}}, {{v: 0, x: 6}}");
         assert_eq!(runtime_calls(&reads(&six), "get_field"), 600);
+        // Optimized code probes the megamorphic cache before it calls the runtime:
+        // the runtime sees each shape until the site is megamorphic (the four
+        // entries, the fifth shape), then once more each to fill the cache.
+        let calls = runtime_calls_in(optimized_only(), &reads(&six), "get_field");
+        assert!(
+            (5..=12).contains(&calls),
+            "{calls} runtime calls of 600 reads"
+        );
         // Stores and the transitions of a literal: one miss per site.
         let literals = "let i = 0; let s = 0;\nwhile i < 500 { let p = {x: i, y: 1}; p.z = p.x + p.y; s = s + p.z; i = i + 1; }\nprint s;";
         assert_eq!(runtime_calls(literals, "set_field"), 3);

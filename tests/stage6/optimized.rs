@@ -10,6 +10,7 @@ use stage2::disasm::{disasm, format_line};
 use stage2::{Assembler, CodeBlock, Reg};
 use stage4::objects::{ObjectLowering, TMP, TMP2};
 use stage6::layout::{slot_word, IcEntry, IC_ENTRIES, INLINE_SLOTS, OBJECT_BYTES, SLOTS_OFFSET};
+use stage6::megamorphic::{index, MegamorphicCache};
 use stage6::optimized::{FieldCase, OptimizedCode};
 
 /// Shape words: one too big for an immediate, two that fit one.
@@ -462,4 +463,82 @@ fn new_object_bumps_counts_marks_and_writes_the_empty_shape() {
     }
     assert_eq!(f(), MISS);
     drop(chunk);
+}
+
+/// `extern "sysv64" fn(obj) -> value`: the probe of the megamorphic cache that a
+/// `get_field` at `site` tries before the runtime's call, the object in `obj_reg`,
+/// `MISS` on a miss.
+fn probe_function(code: &OptimizedCode, site: u32, obj_reg: Reg) -> CodeBlock {
+    let mut asm = Assembler::new();
+    let miss = asm.new_label();
+    asm.mov(obj_reg, Reg::RDI);
+    assert!(code.get_field_probe(&mut asm, site, obj_reg, miss));
+    asm.ret();
+    asm.bind(miss);
+    asm.mov_imm(Reg::RAX, MISS as i64);
+    asm.ret();
+    asm.finish().expect("the code loads")
+}
+
+#[test]
+fn the_megamorphic_probe_in_line_answers_as_the_cache_does() {
+    // Two fields whose keys, for one shape, hash to the same entry (the whole key
+    // must match: the field too).
+    let (shape, x, y) = (1..1u64 << 16)
+        .map(|k| k << 6)
+        .find_map(|shape| {
+            let at = index(shape, 1);
+            (2..4096u32)
+                .find(|&f| index(shape, f) == at)
+                .map(|f| (shape, 1, f))
+        })
+        .expect("some fields share an entry");
+    // Site 3 loads `x`, site 5 `y`.
+    let mut cache = MegamorphicCache::new();
+    let code = OptimizedCode::new().with_megamorphic_loads([(3, x), (5, y)], cache.table_word());
+    let mut spill = [7u64, 9, 11];
+    let spill = spill.as_mut_ptr();
+    let mut a = Object::new(SHAPES[0], spill);
+    let mut b = Object::new(SHAPES[1], spill);
+    let mut c = Object::new(shape, spill);
+    let run = |f: &CodeBlock, o: u64| {
+        // SAFETY: as in the fast paths' test; the code also reads the cache's entries
+        // (through its table word), alive here.
+        let f: extern "sysv64" fn(u64) -> u64 = unsafe { f.as_fn() };
+        f(o)
+    };
+    for obj_reg in [Reg::RSI, Reg::RCX, TMP, TMP2] {
+        // Before the cache has entries: a miss, which reads nothing past the word.
+        let block = probe_function(&code, 3, obj_reg);
+        assert_eq!(run(&block, a.value()), MISS);
+    }
+    let entry = |shape, slot| IcEntry {
+        shape,
+        slot,
+        new_shape: 0,
+    };
+    cache.insert(x, entry(SHAPES[0], inline(2)));
+    cache.insert(x, entry(SHAPES[1], overflow(1)));
+    cache.insert(y, entry(shape, inline(1)));
+    for obj_reg in [Reg::RSI, Reg::RCX, TMP, TMP2] {
+        // The code was made before the inserts: it reads where the entries are.
+        let load_x = probe_function(&code, 3, obj_reg);
+        assert_eq!(run(&load_x, a.value()), 104, "an inline slot");
+        assert_eq!(run(&load_x, b.value()), 9, "an overflow slot");
+        // `c`'s shape is cached for `y`, in the entry `x` probes too.
+        assert_eq!(
+            run(&load_x, c.value()),
+            MISS,
+            "the field is part of the key"
+        );
+        assert_eq!(run(&probe_function(&code, 5, obj_reg), c.value()), 102);
+        // No object at all: the runtime's.
+        assert_eq!(run(&load_x, 84), MISS);
+        assert_eq!(run(&load_x, stage1::Value::function(1).bits()), MISS);
+    }
+    // No probe for a site that is no load, nor without the cache.
+    let mut asm = Assembler::new();
+    let miss = asm.new_label();
+    assert!(!code.get_field_probe(&mut asm, 4, Reg::RSI, miss));
+    assert!(!OptimizedCode::new().get_field_probe(&mut asm, 3, Reg::RSI, miss));
 }

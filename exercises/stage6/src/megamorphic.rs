@@ -20,19 +20,44 @@ use crate::layout::IcEntry;
 /// 32 KiB (V8's primary stub cache has 2,048).
 pub const MEGA_ENTRIES: usize = 1024;
 
-/// One entry: the field of its key, and what an inline cache entry would hold (its
-/// `shape` is the rest of the key; 0 is an empty entry).
+/// One entry: what an inline cache entry would hold (its `shape` is half of the key;
+/// 0 is an empty entry), and the field, the other half. `#[repr(C)]`: optimized
+/// code probes the table in line (`crate::optimized`), at the offsets below.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 struct MegaEntry {
-    field: u32,
     entry: IcEntry,
+    field: u32,
 }
+
+/// The bytes of an entry: a power of two, so that an index is scaled by a shift.
+pub const MEGA_ENTRY_BYTES: i32 = std::mem::size_of::<MegaEntry>() as i32;
+/// The offset of an entry's shape word.
+pub const MEGA_SHAPE: i32 =
+    (std::mem::offset_of!(MegaEntry, entry) + std::mem::offset_of!(IcEntry, shape)) as i32;
+/// The offset of an entry's slot word.
+pub const MEGA_SLOT: i32 =
+    (std::mem::offset_of!(MegaEntry, entry) + std::mem::offset_of!(IcEntry, slot)) as i32;
+/// The offset of an entry's field (32 bits).
+pub const MEGA_FIELD: i32 = std::mem::offset_of!(MegaEntry, field) as i32;
+const _: () = assert!(MEGA_ENTRY_BYTES.count_ones() == 1);
+
+/// The golden-ratio multiplier of [`index`]'s hash.
+pub const MEGA_HASH: u64 = 0x9E37_79B9_7F4A_7C15;
+/// How far [`index`] shifts a key's field before it mixes it with the shape word.
+pub const MEGA_FIELD_SHIFT: u32 = 40;
+/// How far [`index`] shifts the product right: what is left is the entry's index.
+pub const MEGA_INDEX_SHIFT: u32 = 64 - MEGA_ENTRIES.trailing_zeros();
 
 /// A direct-mapped table from (shape word, field id) to an [`IcEntry`].
 #[derive(Debug)]
 pub struct MegamorphicCache {
     /// [`MEGA_ENTRIES`] entries, or none before the first insert.
     entries: Box<[MegaEntry]>,
+    /// The address of the entries (0 before the first insert), where optimized code
+    /// reads it ([`MegamorphicCache::table_word`]). Boxed: the word stays where it
+    /// is when the cache moves.
+    table: Box<u64>,
     /// Probes that found their key.
     hits: u64,
     /// Probes that did not.
@@ -51,9 +76,8 @@ impl Default for MegamorphicCache {
 /// the field (the field shifted past any shape word a run makes; multiplying mixes
 /// both into the top).
 pub fn index(shape: u64, field: u32) -> usize {
-    const BITS: u32 = MEGA_ENTRIES.trailing_zeros();
-    let key = shape ^ (u64::from(field) << 40);
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
+    let key = shape ^ (u64::from(field) << MEGA_FIELD_SHIFT);
+    (key.wrapping_mul(MEGA_HASH) >> MEGA_INDEX_SHIFT) as usize
 }
 
 impl MegamorphicCache {
@@ -62,6 +86,7 @@ impl MegamorphicCache {
     pub fn new() -> MegamorphicCache {
         MegamorphicCache {
             entries: Box::default(),
+            table: Box::new(0),
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -83,12 +108,20 @@ impl MegamorphicCache {
         debug_assert_ne!(entry.shape, 0);
         if self.entries.is_empty() {
             self.entries = vec![MegaEntry::default(); MEGA_ENTRIES].into_boxed_slice();
+            *self.table = self.entries.as_ptr() as u64;
         }
         let slot = &mut self.entries[index(entry.shape, field)];
         if slot.entry.shape != 0 && (slot.entry.shape, slot.field) != (entry.shape, field) {
             self.evictions += 1;
         }
         *slot = MegaEntry { field, entry };
+    }
+
+    /// The address of the word that holds the address of the entries (0 until the
+    /// first insert makes them; they never move after that), the same for the
+    /// cache's life: what optimized code reads to probe the cache in line.
+    pub fn table_word(&self) -> u64 {
+        &*self.table as *const u64 as u64
     }
 
     /// Probes that found their key, probes that did not, and keys evicted.

@@ -43,13 +43,17 @@ use stage1::heap::Heap;
 use stage1::objects::{Site, SiteKind, Sites};
 use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
 use stage1::FnId;
-use stage2::{Assembler, Cond, Imm32, Label, Mem, Reg};
+use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
 use stage4::objects::{ObjectLowering, Operand, ACC, TMP, TMP2};
 
 use crate::allocation::{self, Scratch, LITERAL_MAX};
 
 use crate::ics::IcState;
 use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
+use crate::megamorphic::{
+    MEGA_ENTRY_BYTES, MEGA_FIELD, MEGA_FIELD_SHIFT, MEGA_HASH, MEGA_INDEX_SHIFT, MEGA_SHAPE,
+    MEGA_SLOT,
+};
 use crate::model::ShapeModel;
 
 /// One shape a field site has seen, as optimized code uses it (an IC entry's words).
@@ -76,6 +80,11 @@ pub struct OptimizedCode {
     /// The `get_field`/`set_field` sites whose cache is still uninitialized: they
     /// never ran. Stage 7's optimizer may bet that one is not reached at all.
     never_run: HashSet<Site>,
+    /// The field of each `get_field` site, for the probe of the megamorphic cache.
+    load_fields: HashMap<Site, u32>,
+    /// Where the run's megamorphic cache of loads keeps the address of its entries
+    /// (`MegamorphicCache::table_word`; none: no probe).
+    loads_table: Option<u64>,
     /// Where `new_object`, `new_array` and `new_array_fill` allocate: the heap's
     /// bump pointer (`stage1::heap::Bump`), and the empty shape's word for objects;
     /// `None`: through the runtime.
@@ -119,7 +128,15 @@ impl OptimizedCode {
                     && !matches!(info.kind, SiteKind::CallValue)
                     && model.state(*site) == IcState::Uninitialized
             });
-            never_run.fold(code, |code, (site, _)| code.with_never_run(site))
+            let code = never_run.fold(code, |code, (site, _)| code.with_never_run(site));
+            let loads = model
+                .sites()
+                .iter()
+                .filter_map(|(site, info)| match info.kind {
+                    SiteKind::GetField(field) => Some((site, field)),
+                    _ => None,
+                });
+            code.with_megamorphic_loads(loads, model.megamorphic().0.table_word())
         })
     }
 
@@ -200,6 +217,20 @@ impl OptimizedCode {
         self
     }
 
+    /// This snapshot with the megamorphic cache of loads whose entries' address is
+    /// kept at `table_word` (`MegamorphicCache::table_word`, 0 there until it has
+    /// entries), probed when a `get_field` of `loads` (its site and field) misses
+    /// its cases (or has none) before the runtime is called.
+    pub fn with_megamorphic_loads(
+        mut self,
+        loads: impl IntoIterator<Item = (Site, u32)>,
+        table_word: u64,
+    ) -> OptimizedCode {
+        self.load_fields.extend(loads);
+        self.loads_table = Some(table_word);
+        self
+    }
+
     /// Whether field site `site` had never run when the snapshot was taken (its
     /// cache uninitialized), as far as the snapshot knows.
     pub fn never_run(&self, site: Site) -> bool {
@@ -277,6 +308,22 @@ impl ObjectLowering for OptimizedCode {
                 store_word(asm, Mem::base_disp(block, SHAPE_OFFSET), case.new_shape);
             }
         });
+        true
+    }
+
+    fn named_addresses(&self) -> Vec<(u64, &'static str)> {
+        self.loads_table
+            .map(|word| (word, "megamorphic loads"))
+            .into_iter()
+            .collect()
+    }
+
+    fn get_field_probe(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+        let (Some(&field), Some(table)) = (self.load_fields.get(&site), self.loads_table) else {
+            return false;
+        };
+        let block = object_block(asm, obj, false, miss);
+        megamorphic_load(asm, block, field, table, miss);
         true
     }
 
@@ -384,6 +431,61 @@ fn dispatch(
     todo!(
         "optimized-dispatch: for each cached shape in turn, compare the object's shape word with it (compare_word) and on a match do the access and go past the chain; the last mismatch jumps to `miss` — book §6.7"
     )
+}
+
+/// The probe of the run's megamorphic cache of loads, in line: the entry that the
+/// key (the shape of the object whose block is in `block`, `field`) hashes to, as
+/// `megamorphic::index` computes it, in the entries whose address is the word at
+/// `table_word`; when the entry holds that very key, the field's value from the
+/// entry's slot (inline, or in the overflow block), in `rax`; else (or before the
+/// cache has entries) a jump to `miss`, the runtime's call, which fills the site's
+/// cache and, at a megamorphic site, the entry. V8's megamorphic loads probe its
+/// stub cache so, in a builtin, before they call the runtime.
+///
+/// ```text
+///   mov  rax, FIELD << 40 ; xor rax, [block]       ; the key
+///   mov  tmp2, HASH ; imul rax, tmp2 ; shr rax, 54 ; its entry's index
+///   shl  rax, 5
+///   mov  tmp2, TABLE_WORD ; mov tmp2, [tmp2]       ; the entries
+///   test tmp2, tmp2 ; jz miss ; add rax, tmp2      ; the entry
+///   mov  tmp2, [block] ; cmp tmp2, [rax] ; jne miss  ; the shape ...
+///   mov  tmp2d, FIELD ; cmp tmp2d, [rax+24] ; jne miss  ; ... and the field
+///   mov  rax, [rax+8] ; test rax, rax ; js overflow
+///   mov  rax, [block + rax - UNTAG]                ; an inline slot
+/// ```
+fn megamorphic_load(asm: &mut Assembler, block: Reg, field: u32, table_word: u64, miss: Label) {
+    // The slot in `rax` indexes the object: `rax` is ACC.
+    const _: () = assert!(matches!(ACC, Reg::RAX));
+    let shape = Mem::base_disp(block, SHAPE_OFFSET);
+    asm.mov_imm(ACC, (u64::from(field) << MEGA_FIELD_SHIFT) as i64);
+    asm.xor(ACC, shape);
+    asm.mov_imm(TMP2, MEGA_HASH as i64);
+    asm.imul(ACC, TMP2);
+    asm.shr(ACC, MEGA_INDEX_SHIFT as u8);
+    asm.shl(ACC, MEGA_ENTRY_BYTES.trailing_zeros() as u8);
+    asm.mov_imm(TMP2, table_word as i64);
+    asm.mov(TMP2, Mem::base(TMP2));
+    asm.test(TMP2, TMP2);
+    asm.jcc(Cond::E, miss);
+    asm.add(ACC, TMP2);
+    asm.mov(TMP2, shape);
+    asm.cmp(TMP2, Mem::base_disp(ACC, MEGA_SHAPE));
+    asm.jcc(Cond::NE, miss);
+    asm.mov(TMP2.r32(), Imm32(field as i32));
+    asm.cmp(TMP2.r32(), Mem::base_disp(ACC, MEGA_FIELD));
+    asm.jcc(Cond::NE, miss);
+    asm.mov(ACC, Mem::base_disp(ACC, MEGA_SLOT));
+    let overflow = asm.new_label();
+    let done = asm.new_label();
+    asm.test(ACC, ACC);
+    asm.jcc(Cond::S, overflow);
+    asm.mov(ACC, Mem::sib(block, IndexReg::RAX, Scale::S1, -UNTAG));
+    asm.jmp(done);
+    asm.bind(overflow);
+    asm.bit(BitOp::Btr, ACC, 63);
+    asm.mov(TMP2, Mem::base_disp(block, OVERFLOW_OFFSET));
+    asm.mov(ACC, Mem::sib(TMP2, IndexReg::RAX, Scale::S1, 0));
+    asm.bind(done);
 }
 
 /// The address of the field at `slot` (an IC entry's slot word) of the object whose

@@ -73,6 +73,23 @@ pub trait ObjectLowering: Send + Sync {
         miss: Label,
     ) -> bool;
 
+    /// What a `get_field` at `site` whose fast path missed (or that has none) tries
+    /// before the runtime's call (stage 6: the run's megamorphic cache): the object in
+    /// `obj` (any value: a non-object must jump to `miss`), registers as for
+    /// [`ObjectLowering::get_field`]. Hit: the field's value in `rax`, falling
+    /// through; miss: a jump to `miss`, the runtime's call. False (the default) when it
+    /// emitted nothing. Never for a guarded access (stage 7), whose miss deoptimizes.
+    fn get_field_probe(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
+        let _ = (asm, site, obj, miss);
+        false
+    }
+
+    /// The addresses of run data that its code embeds, each with the name a listing
+    /// gives it (so that a listing is the same on every run). None by default.
+    fn named_addresses(&self) -> Vec<(u64, &'static str)> {
+        Vec::new()
+    }
+
     /// The shapes of an object before and after a hit of the field access at `site`
     /// when the site has one case: `(shape, shape)` for a `get_field` or a store to a
     /// field the object has, `(shape, new shape)` for a `set_field` that adds the

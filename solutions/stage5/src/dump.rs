@@ -166,14 +166,30 @@ fn no_osr_compile(verified: &Verified, func: FnId, pc: usize, jobs: &[Job]) -> S
 pub struct Names {
     /// The address of the run's heap's bump pointer (`Heap::bump`); 0 for none.
     pub bump: u64,
+    /// The run data the object lowering's code embeds
+    /// (`ObjectLowering::named_addresses`).
+    pub objects: Vec<(u64, &'static str)>,
+}
+
+impl Names {
+    /// The names of a compile's listing: the heap's bump pointer at `bump`, and what
+    /// `objects` embeds.
+    pub fn of(bump: u64, objects: Option<&dyn ObjectLowering>) -> Names {
+        Names {
+            bump,
+            objects: objects.map_or_else(Vec::new, |o| o.named_addresses()),
+        }
+    }
 }
 
 impl Annotate for Names {
     fn absolute(&self, value: u64) -> Option<String> {
         if value == self.bump && value != 0 {
-            Some("heap bump".to_string())
-        } else {
-            HelperNames.absolute(value)
+            return Some("heap bump".to_string());
+        }
+        match self.objects.iter().find(|&&(address, _)| address == value) {
+            Some(&(_, name)) => Some(name.to_string()),
+            None => HelperNames.absolute(value),
         }
     }
 }
@@ -450,6 +466,6 @@ fn compile_listing(verified: &Verified, compile: &Compile) -> Result<String, Str
         &prepared,
         &generated,
         code.bytes(),
-        &Names { bump: compile.bump },
+        &Names::of(compile.bump, compile.objects.as_deref()),
     ))
 }

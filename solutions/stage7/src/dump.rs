@@ -526,7 +526,10 @@ fn compile_listing(
             .as_ref()
             .map(|t| &**t as *const (dyn Any + Send) as *const u8 as u64),
         runtime: DEOPTIMIZER.runtime() as *const () as u64,
-        tiered: stage5::dump::Names { bump: compile.bump },
+        tiered: stage5::dump::Names::of(
+            compile.bump,
+            compile.objects.as_ref().map(|o| o as &dyn ObjectLowering),
+        ),
     };
     let mut out = stage4::listing::function_listing(
         &program.functions[job.func as usize],

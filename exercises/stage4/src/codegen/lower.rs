@@ -945,6 +945,29 @@ impl FnGen<'_> {
         true
     }
 
+    /// What an unguarded `get_field` tries before the runtime's call, when the object
+    /// lowering has it ([`crate::objects::ObjectLowering::get_field_probe`]: stage 6's
+    /// probe of the megamorphic cache): on a hit, the value stored and a jump to
+    /// `done`; on a miss it falls through, to the call. Nothing for other
+    /// instructions, or without a probe.
+    pub(super) fn gen_field_probe(&mut self, inst: Inst, done: Label) {
+        let (Op::GetField(o, _), Some(objects)) = (&self.f.inst(inst).op, self.objects) else {
+            return;
+        };
+        let o = *o;
+        let site = self.site(inst);
+        let obj = self.operand_reg(o, TMP);
+        let runtime = self.asm.new_label();
+        if objects
+            .lowering
+            .get_field_probe(self.asm, site, obj, runtime)
+        {
+            self.store_result(inst, ACC);
+            self.asm.jmp(done);
+        }
+        self.asm.bind(runtime);
+    }
+
     /// After `inst`: when it is a field access, its object is an object from here to
     /// the end of the block (the access raised `type error` otherwise, and an error
     /// leaves the function), whether its fast path or the runtime did the access.

@@ -673,7 +673,10 @@ impl FnGen<'_> {
                     continue;
                 }
                 if !self.gen_object_fast_path(inst) {
+                    let done = self.asm.new_label();
+                    self.gen_field_probe(inst, done);
                     self.gen_saved(inst);
+                    self.asm.bind(done);
                     if self.f.inst(inst).op.is_call() {
                         self.shapes.clear();
                     }
@@ -697,6 +700,7 @@ impl FnGen<'_> {
         for k in 0..self.slow.len() {
             let SlowPath { label, inst, back } = self.slow[k];
             self.asm.bind(label);
+            self.gen_field_probe(inst, back);
             self.gen_saved(inst);
             self.asm.jmp(back);
         }
