@@ -1,9 +1,10 @@
 //! The back-off after a deopt, counted once: when a deopt takes an OSR variant out of
-//! use, its loop waits the back-off's back edges (in whatever tier its frames run) and
-//! then asks for the variant again. The frame that deoptimized goes on in the
-//! interpreter; when its loop's counter runs out there, the frame moves into baseline
-//! code *and* its variant is asked for, not made to wait the optimizer's threshold
-//! once more in baseline code.
+//! use, its loop waits the back-off's back edges and then asks for the variant again.
+//! The frame that deoptimized goes on in the interpreter, but only for the
+//! interpreter's own threshold: then it moves into baseline code, which counts the
+//! rest of the back-off (the slowest tier does not wait it all out), and when that
+//! runs out the variant is asked for — not made to wait the optimizer's threshold
+//! once more.
 
 use stage1::{Engine, Event};
 use stage5::{Policy, Tier};
@@ -51,11 +52,30 @@ fn after_a_deopt_a_loop_waits_the_back_off_once() {
             .count();
         assert_eq!(deopts, 1, "{events:#?}");
         assert_eq!(recompiles(&engine).len(), 1, "{events:#?}");
+        // After the deopt: `loops` back edges in the interpreter, then baseline code,
+        // then (the back-off over) the variant made again and entered.
+        let deopt = events
+            .iter()
+            .position(|e| matches!(e, Event::Deopt { .. }))
+            .expect("one deopt");
+        let after: Vec<(&str, &str)> = events[deopt..]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Osr { from, to, .. } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            after,
+            [("interpreter", "baseline"), ("baseline", "optimizing")],
+            "{events:#?}"
+        );
         // Back edges counted below the optimized tier: `loops` in the interpreter,
         // `opt-loops` in baseline code before the first variant, then after the
         // deopt the back-off (the first recompile waits `opt-calls` calls, for a
-        // loop as many back edges times `opt-loops / opt-calls`) in the interpreter,
-        // and no more: the variant is made again when the counter runs out.
+        // loop as many back edges times `opt-loops / opt-calls`), the interpreter's
+        // share and baseline code's, and no more: the variant is made again when the
+        // counter runs out.
         let main = &engine.functions()[0];
         let (opt_calls, opt_loops) = (
             policy.call_budget(Tier::Baseline),

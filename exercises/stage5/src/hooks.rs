@@ -333,10 +333,13 @@ struct State {
     /// ([`REOSR_DEPTH`]) — see [`Tiering::may_osr`].
     resumed: Vec<usize>,
     /// Loops whose OSR variant a deopt took out of use, waiting out the back-off
-    /// ([`Tiering::invalidate`]), by function and `loop` pc: when the counter runs out,
-    /// the variant is asked for at once, in whatever tier the frame runs (in the
-    /// interpreter, not after the optimizer's threshold once more in baseline code).
-    backed_off: HashSet<(FnId, usize)>,
+    /// ([`Tiering::invalidate`]), by function and `loop` pc, with the back edges of
+    /// the back-off left for baseline code to count: the resumed interpreter frame
+    /// moves into baseline code after the interpreter's own threshold (not the whole
+    /// back-off in the slowest tier), and when the counter runs out the variant is
+    /// asked for at once, in whatever tier the frame runs (not after the optimizer's
+    /// threshold once more).
+    backed_off: HashMap<(FnId, usize), i64>,
 }
 
 /// The frames below which a frame resumed after a deopt may move into compiled
@@ -489,7 +492,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                 retired: Vec::new(),
                 eager: HashMap::new(),
                 resumed: Vec::new(),
-                backed_off: HashSet::new(),
+                backed_off: HashMap::new(),
             }),
             queue: RefCell::new(None),
             background: start.is_some(),
@@ -1011,14 +1014,16 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let wait = i64::try_from(i128::from(budget.max(1)) * i128::from(loops) / i128::from(calls))
             .unwrap_or(i64::MAX)
             .max(1);
+        // The interpreter's share: what it counts before baseline code takes over.
+        let first = wait.min(policy.loop_budget(Tier::Interpreter).max(1));
         state.eager.retain(|&(f, _), _| f != func);
         for (pc, counter) in self.counters.loops(func) {
             let tally = state
                 .loops
                 .entry((func, pc))
                 .or_insert_with(|| Tally::new(counter.get()));
-            tally.reset(counter, wait);
-            state.backed_off.insert((func, pc));
+            tally.reset(counter, first);
+            state.backed_off.insert((func, pc), wait - first);
         }
     }
 
@@ -1075,12 +1080,16 @@ impl<'r, 'q> Tiering<'r, 'q> {
     ) -> Option<Result<Value, Unwind>> {
         self.collect();
         let func = frame.func;
-        let backed_off = self
+        let left = self
             .state
             .borrow_mut()
             .backed_off
             .remove(&(func, frame.loop_pc));
-        if backed_off && self.ready_variant(func, frame.target).is_none() {
+        let backed_off = left.is_some();
+        // The rest of the back-off, for baseline code to count (its counter's trip
+        // asks for the variant: `hot_loop`).
+        let rest = left.filter(|&rest| rest > 0);
+        if backed_off && rest.is_none() && self.ready_variant(func, frame.target).is_none() {
             // The back-off after a deopt is over: the variant is asked for now, as
             // baseline code's hook would (the loop waited once, not the back-off and
             // then the optimizer's threshold again).
@@ -1098,11 +1107,12 @@ impl<'r, 'q> Tiering<'r, 'q> {
             });
         }
         let ready = self.ready_variant(func, frame.target);
-        let budget = match ready {
-            Some(_) => self.ready_budget(func),
+        let budget = match (ready, rest) {
+            (Some(_), _) => self.ready_budget(func),
+            (None, Some(rest)) => rest,
             // Asked for and not made yet: the frame polls for it from baseline code.
-            None if backed_off => POLL_BUDGET,
-            None => self.policy(func).loop_budget(Tier::Baseline),
+            (None, None) if backed_off => POLL_BUDGET,
+            (None, None) => self.policy(func).loop_budget(Tier::Baseline),
         };
         let count = self.reset_loop(func, frame.loop_pc, budget);
         if !self.may_osr(frame.depth) {
