@@ -9,6 +9,7 @@ use stage1::value::OBJECT_TAG;
 use stage2::disasm::{disasm, format_line};
 use stage2::{Assembler, CodeBlock, Reg};
 use stage4::objects::{ObjectLowering, TMP, TMP2};
+use stage6::ics::FieldIc;
 use stage6::layout::{slot_word, IcEntry, IC_ENTRIES, INLINE_SLOTS, OBJECT_BYTES, SLOTS_OFFSET};
 use stage6::megamorphic::{index, MegamorphicCache};
 use stage6::optimized::{FieldCase, OptimizedCode};
@@ -541,4 +542,44 @@ fn the_megamorphic_probe_in_line_answers_as_the_cache_does() {
     let miss = asm.new_label();
     assert!(!code.get_field_probe(&mut asm, 4, Reg::RSI, miss));
     assert!(!OptimizedCode::new().get_field_probe(&mut asm, 3, Reg::RSI, miss));
+}
+
+#[test]
+fn the_probe_reads_the_site_s_own_cache_as_it_is_when_the_code_runs() {
+    let mut ic = Box::new(FieldIc::default());
+    let code = OptimizedCode::new().with_load_ics([(3, &*ic as *const FieldIc as u64)]);
+    let mut spill = [7u64, 9, 11];
+    let spill = spill.as_mut_ptr();
+    let mut a = Object::new(SHAPES[0], spill);
+    let mut b = Object::new(SHAPES[1], spill);
+    let mut c = Object::new(SHAPES[2], spill);
+    let run = |f: &CodeBlock, o: u64| {
+        // SAFETY: as in the fast paths' test; the code also reads the cache's
+        // entries, alive here.
+        let f: extern "sysv64" fn(u64) -> u64 = unsafe { f.as_fn() };
+        f(o)
+    };
+    let blocks: Vec<CodeBlock> = [Reg::RSI, Reg::RCX, TMP, TMP2]
+        .into_iter()
+        .map(|r| probe_function(&code, 3, r))
+        .collect();
+    // Uninitialized: every entry empty, no object's shape matches.
+    for block in &blocks {
+        assert_eq!(run(block, a.value()), MISS);
+    }
+    // The runtime fills the entries after the code was made: the code sees them,
+    // the fourth entry as the first, an overflow slot as an inline one.
+    let entry = |shape, slot| IcEntry {
+        shape,
+        slot,
+        new_shape: 0,
+    };
+    ic.entries[0] = entry(SHAPES[0], inline(2));
+    ic.entries[IC_ENTRIES - 1] = entry(SHAPES[1], overflow(1));
+    for block in &blocks {
+        assert_eq!(run(block, a.value()), 104);
+        assert_eq!(run(block, b.value()), 9);
+        assert_eq!(run(block, c.value()), MISS, "a shape of no entry");
+        assert_eq!(run(block, 84), MISS, "no object");
+    }
 }

@@ -49,7 +49,10 @@ use stage4::objects::{ObjectLowering, Operand, ACC, TMP, TMP2};
 use crate::allocation::{self, Scratch, LITERAL_MAX};
 
 use crate::ics::IcState;
-use crate::layout::{IcEntry, IC_ENTRIES, OVERFLOW_BIT, OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG};
+use crate::layout::{
+    IcEntry, FIELD_IC_ENTRIES, IC_ENTRIES, IC_ENTRY_BYTES, IC_SHAPE, IC_SLOT, OVERFLOW_BIT,
+    OVERFLOW_OFFSET, SHAPE_OFFSET, UNTAG,
+};
 use crate::megamorphic::{
     MEGA_ENTRY_BYTES, MEGA_FIELD, MEGA_FIELD_SHIFT, MEGA_HASH, MEGA_INDEX_SHIFT, MEGA_SHAPE,
     MEGA_SLOT,
@@ -82,6 +85,9 @@ pub struct OptimizedCode {
     never_run: HashSet<Site>,
     /// The field of each `get_field` site, for the probe of the megamorphic cache.
     load_fields: HashMap<Site, u32>,
+    /// The address of each `get_field` site's cache (a `FieldIc`, which stays where
+    /// it is for the run), for the probe of its live entries.
+    load_ics: HashMap<Site, u64>,
     /// Where the run's megamorphic cache of loads keeps the address of its entries
     /// (`MegamorphicCache::table_word`; none: no probe).
     loads_table: Option<u64>,
@@ -129,14 +135,19 @@ impl OptimizedCode {
                     && model.state(*site) == IcState::Uninitialized
             });
             let code = never_run.fold(code, |code, (site, _)| code.with_never_run(site));
-            let loads = model
+            let loads: Vec<(Site, u32)> = model
                 .sites()
                 .iter()
                 .filter_map(|(site, info)| match info.kind {
                     SiteKind::GetField(field) => Some((site, field)),
                     _ => None,
-                });
-            code.with_megamorphic_loads(loads, model.megamorphic().0.table_word())
+                })
+                .collect();
+            let ics = loads
+                .iter()
+                .map(|&(site, _)| (site, model.field_ic_ptr(site) as u64));
+            code.with_load_ics(ics)
+                .with_megamorphic_loads(loads, model.megamorphic().0.table_word())
         })
     }
 
@@ -214,6 +225,14 @@ impl OptimizedCode {
     /// This snapshot with field site `site` among those that never ran.
     pub fn with_never_run(mut self, site: Site) -> OptimizedCode {
         self.never_run.insert(site);
+        self
+    }
+
+    /// This snapshot with the caches of `get_field` sites, each site with the address
+    /// of its `FieldIc`, whose entries a miss of its cases (or an access with none)
+    /// probes as they are then, before the megamorphic cache and the runtime.
+    pub fn with_load_ics(mut self, ics: impl IntoIterator<Item = (Site, u64)>) -> OptimizedCode {
+        self.load_ics.extend(ics);
         self
     }
 
@@ -319,11 +338,24 @@ impl ObjectLowering for OptimizedCode {
     }
 
     fn get_field_probe(&self, asm: &mut Assembler, site: Site, obj: Reg, miss: Label) -> bool {
-        let (Some(&field), Some(table)) = (self.load_fields.get(&site), self.loads_table) else {
+        let ic = self.load_ics.get(&site).copied();
+        let mega = self.load_fields.get(&site).copied().zip(self.loads_table);
+        if ic.is_none() && mega.is_none() {
             return false;
-        };
+        }
         let block = object_block(asm, obj, false, miss);
-        megamorphic_load(asm, block, field, table, miss);
+        let done = asm.new_label();
+        if let Some(ic) = ic {
+            let next = asm.new_label();
+            own_entries_load(asm, block, ic, next);
+            asm.jmp(done);
+            asm.bind(next);
+        }
+        match mega {
+            Some((field, table)) => megamorphic_load(asm, block, field, table, miss),
+            None => asm.jmp(miss),
+        }
+        asm.bind(done);
         true
     }
 
@@ -466,8 +498,6 @@ fn dispatch(
 ///   mov  rax, [block + rax - UNTAG]                ; an inline slot
 /// ```
 fn megamorphic_load(asm: &mut Assembler, block: Reg, field: u32, table_word: u64, miss: Label) {
-    // The slot in `rax` indexes the object: `rax` is ACC.
-    const _: () = assert!(matches!(ACC, Reg::RAX));
     let shape = Mem::base_disp(block, SHAPE_OFFSET);
     asm.mov_imm(ACC, (u64::from(field) << MEGA_FIELD_SHIFT) as i64);
     asm.xor(ACC, shape);
@@ -487,6 +517,47 @@ fn megamorphic_load(asm: &mut Assembler, block: Reg, field: u32, table_word: u64
     asm.cmp(TMP2.r32(), Mem::base_disp(ACC, MEGA_FIELD));
     asm.jcc(Cond::NE, miss);
     asm.mov(ACC, Mem::base_disp(ACC, MEGA_SLOT));
+    load_slot(asm, block);
+}
+
+/// A `get_field` site's own cache probed in line, as it is when the code runs (the
+/// runtime fills it after the code was made): the shape of the object whose block is
+/// in `block` compared with each entry's, at `ic` (a `FieldIc`); on a match the field's
+/// value in `rax`, falling through; else a jump to `next`. An empty entry's shape, 0,
+/// is no object's.
+fn own_entries_load(asm: &mut Assembler, block: Reg, ic: u64, next: Label) {
+    asm.mov(ACC, Mem::base_disp(block, SHAPE_OFFSET));
+    asm.mov_imm(TMP2, ic as i64 + i64::from(FIELD_IC_ENTRIES));
+    let hits: Vec<Label> = (0..IC_ENTRIES).map(|_| asm.new_label()).collect();
+    for (k, &hit) in hits.iter().enumerate() {
+        asm.cmp(
+            ACC,
+            Mem::base_disp(TMP2, k as i32 * IC_ENTRY_BYTES + IC_SHAPE),
+        );
+        asm.jcc(Cond::E, hit);
+    }
+    asm.jmp(next);
+    let found = asm.new_label();
+    for (k, &hit) in hits.iter().enumerate() {
+        asm.bind(hit);
+        asm.mov(
+            ACC,
+            Mem::base_disp(TMP2, k as i32 * IC_ENTRY_BYTES + IC_SLOT),
+        );
+        if k + 1 < hits.len() {
+            asm.jmp(found);
+        }
+    }
+    asm.bind(found);
+    load_slot(asm, block);
+}
+
+/// The field whose slot word (an IC entry's) is in `rax`, of the object whose block is
+/// in `block`, loaded into `rax`: an inline slot is an offset from the tagged pointer,
+/// an overflow slot (its top bit set) one in the overflow block.
+fn load_slot(asm: &mut Assembler, block: Reg) {
+    // The slot in `rax` indexes the object: `rax` is ACC.
+    const _: () = assert!(matches!(ACC, Reg::RAX));
     let overflow = asm.new_label();
     let done = asm.new_label();
     asm.test(ACC, ACC);
