@@ -7,7 +7,7 @@
 use stage1::heap::Bump;
 use stage1::value::OBJECT_TAG;
 use stage2::disasm::{disasm, format_line};
-use stage2::{Assembler, CodeBlock, Reg};
+use stage2::{Assembler, CodeBlock, Label, Reg};
 use stage4::objects::{ObjectLowering, TMP, TMP2};
 use stage6::ics::FieldIc;
 use stage6::layout::{slot_word, IcEntry, IC_ENTRIES, INLINE_SLOTS, OBJECT_BYTES, SLOTS_OFFSET};
@@ -46,10 +46,19 @@ fn snapshot(cases: Vec<FieldCase>) -> OptimizedCode {
 /// `extern "sysv64" fn(obj) -> value`: the get_field fast path of site 0 with the
 /// object in `obj_reg` (moved there from `rdi`), `MISS` on a miss.
 fn get_function(code: &OptimizedCode, obj_reg: Reg) -> CodeBlock {
+    load_function(obj_reg, |asm, miss| {
+        code.get_field(asm, 0, obj_reg, false, miss)
+    })
+}
+
+/// `extern "sysv64" fn(obj) -> value` around the load `emit` makes with the object
+/// in `obj_reg` (moved there from `rdi`): its value, or `MISS` when it jumps to the
+/// label it is given.
+fn load_function(obj_reg: Reg, emit: impl FnOnce(&mut Assembler, Label) -> bool) -> CodeBlock {
     let mut asm = Assembler::new();
     let miss = asm.new_label();
     asm.mov(obj_reg, Reg::RDI);
-    assert!(code.get_field(&mut asm, 0, obj_reg, false, miss));
+    assert!(emit(&mut asm, miss));
     asm.ret();
     asm.bind(miss);
     asm.mov_imm(Reg::RAX, MISS as i64);
@@ -470,15 +479,9 @@ fn new_object_bumps_counts_marks_and_writes_the_empty_shape() {
 /// `get_field` at `site` tries before the runtime's call, the object in `obj_reg`,
 /// `MISS` on a miss.
 fn probe_function(code: &OptimizedCode, site: u32, obj_reg: Reg) -> CodeBlock {
-    let mut asm = Assembler::new();
-    let miss = asm.new_label();
-    asm.mov(obj_reg, Reg::RDI);
-    assert!(code.get_field_probe(&mut asm, site, obj_reg, miss));
-    asm.ret();
-    asm.bind(miss);
-    asm.mov_imm(Reg::RAX, MISS as i64);
-    asm.ret();
-    asm.finish().expect("the code loads")
+    load_function(obj_reg, |asm, miss| {
+        code.get_field_probe(asm, site, obj_reg, miss)
+    })
 }
 
 #[test]
