@@ -306,9 +306,22 @@ struct FnState {
     declined: Option<(Tier, String)>,
     /// The largest native frame its code may have (the stack is sized for it).
     frame_budget: usize,
+    /// Frames of it that moved into an optimized variant from baseline code since its
+    /// whole code was last taken out of use: at [`WHOLE_AFTER_OSRS`], the function
+    /// itself is optimized.
+    optimized_osrs: u32,
     /// Its line in the tier table.
     record: FunctionRecord,
 }
+
+/// Frames of a function that moved into its optimized OSR variants, after which the
+/// function itself is optimized, however few its calls: its calls keep running loops
+/// hot enough for OSR (a function called a few hundred times whose loop runs a
+/// thousand trips a call), and each new call would run `loops` back edges in
+/// baseline code before it follows — all of a loop that short. HotSpot counts a
+/// method's back edges with its invocations for the same reason (`i + b`), and V8's
+/// interrupt budget is spent by both.
+pub const WHOLE_AFTER_OSRS: u32 = 2;
 
 /// The mutable state of a run's tiering.
 struct State {
@@ -466,6 +479,7 @@ impl<'r, 'q> Tiering<'r, 'q> {
                     calls: Tally::new(if declined.is_some() { NEVER } else { calls }),
                     declined,
                     frame_budget: budget.as_ref().map_or(0, |&b| b),
+                    optimized_osrs: 0,
                     record,
                 }
             })
@@ -980,6 +994,8 @@ impl<'r, 'q> Tiering<'r, 'q> {
         let fs = &mut state.functions[func as usize];
         if fs.optimized.as_ref().is_some_and(made_at) {
             let old = fs.optimized.take().expect("checked above");
+            // Its loops' OSR entries count toward a whole-function compile again.
+            fs.optimized_osrs = 0;
             let baseline = fs.baseline.as_ref().map(|b| b.entry);
             let installed = self.table[func as usize].get().code == old.entry;
             state.retired.push(old);
@@ -1275,13 +1291,32 @@ impl Tiering<'_, '_> {
                 // The frame moves up; other frames of the loop follow at the
                 // interpreter's threshold (`ready_budget`).
                 self.reset_loop(func, loop_pc, self.ready_budget(func));
-                self.state.borrow_mut().functions[func as usize].record.osr += 1;
+                let whole = {
+                    let mut state = self.state.borrow_mut();
+                    let fs = &mut state.functions[func as usize];
+                    fs.record.osr += 1;
+                    fs.optimized_osrs += 1;
+                    fs.optimized_osrs == WHOLE_AFTER_OSRS && fs.tier == Tier::Baseline
+                };
                 self.log.borrow_mut().push(Event::Osr {
                     function: self.name(func),
                     pc: header,
                     from: Tier::Baseline.name(),
                     to: Tier::Optimized.name(),
                 });
+                if whole {
+                    // The next calls enter optimized code (this frame goes on in the
+                    // variant).
+                    self.reset_calls(func, POLL_BUDGET);
+                    let count = self.loop_count(func, loop_pc);
+                    self.request(Job {
+                        func,
+                        osr: None,
+                        trigger: Trigger::Loop,
+                        count,
+                        ints: 0,
+                    });
+                }
                 address
             }
             Some(None) => {
