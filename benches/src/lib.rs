@@ -167,6 +167,11 @@ pub const SHAPES: &[ShapeKernel] = &[
         source: include_str!("../kernels/shapes/build.mini"),
     },
     ShapeKernel {
+        name: "repeated",
+        what: "a short loop in a function called 6,000 times",
+        source: include_str!("../kernels/shapes/repeated.mini"),
+    },
+    ShapeKernel {
         name: "after_loop",
         what: "code first run after main's OSR'd loop: fields and a new callee",
         source: include_str!("../kernels/shapes/after_loop.mini"),
