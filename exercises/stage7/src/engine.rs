@@ -42,7 +42,7 @@ use stage6::engine::{shape_model, Caches};
 use stage6::model::ShapeModel;
 use stage6::optimized::OptimizedCode;
 
-use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation};
+use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation, ProgramFacts};
 use crate::policy::{Bet, DeoptPolicy, FunctionDeopts};
 use crate::stress::{Countdown, Stress};
 
@@ -90,6 +90,9 @@ struct RunState {
     /// The caches as the last queued job's snapshot saw them (`Extension::optimizer`
     /// is asked just before `Extension::speculation`), for the cache bets.
     caches: Option<OptimizedCode>,
+    /// What the bets read of the program's code, made once for the run's compiles
+    /// (`None` before a run).
+    facts: Option<Arc<ProgramFacts>>,
 }
 
 impl RunState {
@@ -109,6 +112,7 @@ impl RunState {
             events: Vec::new(),
             functions,
             caches: None,
+            facts: verified.map(|v| Arc::new(ProgramFacts::of(v))),
         }
     }
 
@@ -353,8 +357,13 @@ impl Extension for Speculator {
         // The profile as it is now, the caches as `optimizer` just saw them, and
         // every bet dropped so far.
         let dropped = state.policy.dropped().iter().map(bet_instruction);
-        let bets = FeedbackSpeculation::new(
+        let facts = state
+            .facts
+            .clone()
+            .unwrap_or_else(|| Arc::new(ProgramFacts::of(verified)));
+        let bets = FeedbackSpeculation::with_facts(
             verified,
+            facts,
             counters.feedback().snapshot(),
             state.caches.as_ref(),
             dropped,

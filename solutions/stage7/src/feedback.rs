@@ -28,8 +28,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
-use stage1::interp::feedback::{INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
+use stage1::interp::feedback::{Snapshot, INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
 use stage1::objects::SiteKind;
 use stage1::value::INT_TAG_MASK;
 use stage1::{FnId, Instr, Verified};
@@ -129,6 +130,35 @@ pub fn loop_exits(code: &[Instr]) -> Vec<(Pc, bool)> {
     exits
 }
 
+/// What the bets read of a program's code, the same for every compile of a run:
+/// each function's bytecode length (the inlining bound) and the ways out of loops.
+#[derive(Debug)]
+pub struct ProgramFacts {
+    /// Each function's bytecode length.
+    sizes: Vec<usize>,
+    /// `(function, pc of a conditional jump, jumped)` for each way that leaves a
+    /// loop the jump is in (see [`loop_exits`]). Never a bet.
+    exits: HashSet<(FnId, Pc, bool)>,
+}
+
+impl ProgramFacts {
+    /// The facts of `verified`'s program.
+    pub fn of(verified: &Verified) -> ProgramFacts {
+        let program = verified.program();
+        ProgramFacts {
+            sizes: program.functions.iter().map(|f| f.code.len()).collect(),
+            exits: (0..program.functions.len() as FnId)
+                .flat_map(|func| {
+                    let code = &program.functions[func as usize].code;
+                    loop_exits(code)
+                        .into_iter()
+                        .map(move |(pc, jumped)| (func, pc, jumped))
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What stage 6's caches said of one site when the snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SiteBet {
@@ -146,16 +176,13 @@ enum SiteBet {
 #[derive(Debug)]
 pub struct FeedbackSpeculation {
     /// Each function's feedback vector, a byte per pc.
-    feedback: Vec<Vec<u8>>,
+    feedback: Snapshot,
     /// The sites whose caches allow a bet, by function and pc.
     sites: HashMap<(FnId, usize), SiteBet>,
     /// Bets that failed too often: no bet at these instructions.
     dropped: HashSet<(FnId, Pc)>,
-    /// Each function's bytecode length, for the inlining bound.
-    sizes: Vec<usize>,
-    /// The ways out of loops: `(function, pc of a conditional jump, jumped)` when
-    /// that way leaves a loop the jump is in (see [`loop_exits`]). Never a bet.
-    exits: HashSet<(FnId, Pc, bool)>,
+    /// What the bets read of the program's code (shared by a run's compiles).
+    program: Arc<ProgramFacts>,
     /// Bytecode instructions left to inline in this compile.
     budget: AtomicU32,
     /// For a compile entered by OSR: its function and the pcs of the loop it enters
@@ -172,7 +199,22 @@ impl FeedbackSpeculation {
     /// instruction the deopt policy no longer bets on.
     pub fn new(
         verified: &Verified,
-        feedback: Vec<Vec<u8>>,
+        feedback: Snapshot,
+        caches: Option<&OptimizedCode>,
+        dropped: impl IntoIterator<Item = (FnId, Pc)>,
+    ) -> FeedbackSpeculation {
+        let facts = Arc::new(ProgramFacts::of(verified));
+        FeedbackSpeculation::with_facts(verified, facts, feedback, caches, dropped)
+    }
+
+    /// [`FeedbackSpeculation::new`] with the [`ProgramFacts`] of `verified` made
+    /// already: a run makes them once for all its compiles, as reading every
+    /// function's code at each compile would make a program of thousands of
+    /// functions cost time in the square of their number.
+    pub fn with_facts(
+        verified: &Verified,
+        facts: Arc<ProgramFacts>,
+        feedback: Snapshot,
         caches: Option<&OptimizedCode>,
         dropped: impl IntoIterator<Item = (FnId, Pc)>,
     ) -> FeedbackSpeculation {
@@ -206,15 +248,7 @@ impl FeedbackSpeculation {
             feedback,
             sites,
             dropped: dropped.into_iter().collect(),
-            sizes: program.functions.iter().map(|f| f.code.len()).collect(),
-            exits: (0..program.functions.len() as FnId)
-                .flat_map(|func| {
-                    let code = &program.functions[func as usize].code;
-                    loop_exits(code)
-                        .into_iter()
-                        .map(move |(pc, jumped)| (func, pc, jumped))
-                })
-                .collect(),
+            program: facts,
             budget: AtomicU32::new(INLINE_BUDGET),
             entered: None,
         }
@@ -244,11 +278,7 @@ impl FeedbackSpeculation {
 
     /// The flags seen at `pc` of `func` (none for an instruction never run).
     fn flags(&self, func: FnId, pc: Pc) -> u8 {
-        self.feedback
-            .get(func as usize)
-            .and_then(|v| v.get(pc as usize))
-            .copied()
-            .unwrap_or(0)
+        self.feedback.get(func, pc as usize)
     }
 
     /// Whether the policy dropped the bet at `pc` of `func`.
@@ -290,7 +320,7 @@ impl Speculation for FeedbackSpeculation {
             _ => return None,
         };
         // A loop's exit not seen yet is a loop still running, not a way never taken.
-        (!self.exits.contains(&(func, pc, !jumped))).then_some(jumped)
+        (!self.program.exits.contains(&(func, pc, !jumped))).then_some(jumped)
     }
 
     fn field_hit(&self, func: FnId, pc: Pc) -> bool {
@@ -306,6 +336,7 @@ impl Speculation for FeedbackSpeculation {
 
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
         let size = self
+            .program
             .sizes
             .get(callee as usize)
             .copied()

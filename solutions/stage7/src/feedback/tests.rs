@@ -100,7 +100,7 @@ fn bets_follow_the_flags_seen() {
         .map(|g| vec![0; g.code.len()])
         .collect();
     let spec = |feedback: &Vec<Vec<u8>>, dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, feedback.clone(), None, dropped.iter().copied())
+        FeedbackSpeculation::new(&p, feedback.clone().into(), None, dropped.iter().copied())
     };
     // Never run: no bet but on overflow (never seen).
     let s = spec(&feedback, &[]);
@@ -154,7 +154,12 @@ fn cache_bets_follow_the_caches() {
     };
     let feedback = vec![Vec::new(); program.functions.len()];
     let spec = |caches: OptimizedCode, dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, feedback.clone(), Some(&caches), dropped.iter().copied())
+        FeedbackSpeculation::new(
+            &p,
+            feedback.clone().into(),
+            Some(&caches),
+            dropped.iter().copied(),
+        )
     };
     // Uninitialized (or megamorphic: no entries left): no bet.
     let s = spec(OptimizedCode::new(), &[]);
@@ -202,7 +207,12 @@ fn inlining_is_bounded_by_size_depth_and_budget() {
     assert!(small_size <= INLINE_MAX_SIZE as u32);
     assert!(program.functions[big as usize].code.len() > INLINE_MAX_SIZE);
     let spec = |dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, Vec::new(), None, dropped.iter().copied())
+        FeedbackSpeculation::new(
+            &p,
+            Vec::<Vec<u8>>::new().into(),
+            None,
+            dropped.iter().copied(),
+        )
     };
     let s = spec(&[]);
     assert!(!s.inline(MAIN, 3, big, 0), "too big");
@@ -267,13 +277,13 @@ fn a_loops_exit_not_seen_yet_is_no_bet() {
     for pc in [outer, inner, inside, after] {
         feedback[f as usize][pc] = NOT_TAKEN;
     }
-    let s = FeedbackSpeculation::new(&p, feedback.clone(), None, []);
+    let s = FeedbackSpeculation::new(&p, feedback.clone().into(), None, []);
     assert_eq!(s.branch(f, outer as Pc), None);
     assert_eq!(s.branch(f, inner as Pc), None);
     assert_eq!(s.branch(f, inside as Pc), Some(false));
     assert_eq!(s.branch(f, after as Pc), Some(false));
     // A loop that only ever exited (its body never ran) bets on exiting again.
     feedback[f as usize][inner] = TAKEN;
-    let s = FeedbackSpeculation::new(&p, feedback, None, []);
+    let s = FeedbackSpeculation::new(&p, feedback.into(), None, []);
     assert_eq!(s.branch(f, inner as Pc), Some(true));
 }
