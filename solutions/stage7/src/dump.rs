@@ -264,10 +264,11 @@ impl Wrapper for Recorder {
         let lowering = self.speculator.optimizer(heap, func);
         self.lowered.store(lowering.is_some(), Ordering::Relaxed);
         // The speculator's snapshot goes with the job: the same again, for the dump
-        // (every site of the program, as the speculator takes it).
+        // (the sites of every function the compile may inline, as the speculator
+        // takes it).
         let copy = lowering
             .as_ref()
-            .and_then(|_| OptimizedCode::of_heap_sites(heap, None));
+            .and_then(|_| self.speculator.caches_for(heap, func));
         self.bump.store(heap.bump() as u64, Ordering::Relaxed);
         *self.objects.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         lowering

@@ -40,7 +40,7 @@ use stage5::record::FunctionRecord;
 use stage5::{Extension, Tier, Tiered};
 use stage6::engine::{shape_model, Caches};
 use stage6::model::ShapeModel;
-use stage6::optimized::OptimizedCode;
+use stage6::optimized::{function_index, OptimizedCode};
 
 use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation, ProgramFacts};
 use crate::policy::{Bet, DeoptPolicy, FunctionDeopts};
@@ -185,6 +185,25 @@ impl Speculator {
         self.run.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The caches a speculating compile of `func` reads, now: those of the sites of
+    /// `func` and of every function it may inline ([`ProgramFacts::inlinable_from`];
+    /// every site of the program before a run has started). Not every site of the
+    /// program at every compile: a program of thousands of functions would make each
+    /// compile cost as much as the program is long.
+    pub fn caches_for(&self, heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
+        let facts = self.state().facts.clone();
+        let funcs = facts
+            .zip(heap.model().as_any().downcast_ref::<ShapeModel>())
+            .map(|(facts, model)| {
+                let targets = |site| {
+                    let words = model.call_ic(site).targets;
+                    words.iter().filter_map(|&w| function_index(w)).collect()
+                };
+                facts.inlinable_from(func, model.sites(), targets)
+            });
+        OptimizedCode::of_heap_sites(heap, funcs.as_deref())
+    }
+
     /// What the last run learned of each function's deopts, by function index.
     pub fn deopts(&self) -> Vec<FunctionDeopts> {
         self.state().policy.functions().to_vec()
@@ -311,9 +330,9 @@ impl Extension for Speculator {
         if !self.speculation {
             return self.caches.optimizer(heap, func);
         }
-        // The optimizer inlines callees and compiles their sites too: every site's
-        // cache goes with the job.
-        let code = OptimizedCode::of_heap_sites(heap, None);
+        // The optimizer inlines callees and compiles their sites too: the caches of
+        // every function it may inline go with the job.
+        let code = self.caches_for(heap, func);
         self.state().caches = code.clone();
         Some(Box::new(code?))
     }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use stage1::interp::feedback::{Snapshot, INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
-use stage1::objects::SiteKind;
+use stage1::objects::{Site, SiteKind, Sites};
 use stage1::value::INT_TAG_MASK;
 use stage1::{FnId, Instr, Verified};
 use stage2::{AluOp, Assembler, Imm32, Mem};
@@ -131,11 +131,14 @@ pub fn loop_exits(code: &[Instr]) -> Vec<(Pc, bool)> {
 }
 
 /// What the bets read of a program's code, the same for every compile of a run:
-/// each function's bytecode length (the inlining bound) and the ways out of loops.
+/// each function's bytecode length (the inlining bound), its direct calls, and the
+/// ways out of loops.
 #[derive(Debug)]
 pub struct ProgramFacts {
     /// Each function's bytecode length.
     sizes: Vec<usize>,
+    /// The functions each function calls directly (`call`), each once.
+    calls: Vec<Vec<FnId>>,
     /// `(function, pc of a conditional jump, jumped)` for each way that leaves a
     /// loop the jump is in (see [`loop_exits`]). Never a bet.
     exits: HashSet<(FnId, Pc, bool)>,
@@ -145,8 +148,26 @@ impl ProgramFacts {
     /// The facts of `verified`'s program.
     pub fn of(verified: &Verified) -> ProgramFacts {
         let program = verified.program();
+        let calls = program
+            .functions
+            .iter()
+            .map(|f| {
+                let mut callees: Vec<FnId> = f
+                    .code
+                    .iter()
+                    .filter_map(|instr| match *instr {
+                        Instr::Call { func, .. } => Some(func),
+                        _ => None,
+                    })
+                    .collect();
+                callees.sort_unstable();
+                callees.dedup();
+                callees
+            })
+            .collect();
         ProgramFacts {
             sizes: program.functions.iter().map(|f| f.code.len()).collect(),
+            calls,
             exits: (0..program.functions.len() as FnId)
                 .flat_map(|func| {
                     let code = &program.functions[func as usize].code;
@@ -156,6 +177,45 @@ impl ProgramFacts {
                 })
                 .collect(),
         }
+    }
+
+    /// The functions whose code a compile of `func` may hold: `func`, and each
+    /// function small enough to inline that a call of one of them reaches, directly
+    /// or through a `call_value` site whose cache holds it (`targets`), at most
+    /// [`INLINE_MAX_DEPTH`] calls deep — the functions whose sites' caches the
+    /// compile may read (every bet [`FeedbackSpeculation::inline`] can say yes to is
+    /// on such a path).
+    pub fn inlinable_from(
+        &self,
+        func: FnId,
+        sites: &Sites,
+        targets: impl Fn(Site) -> Vec<FnId>,
+    ) -> Vec<FnId> {
+        let mut seen: HashSet<FnId> = HashSet::from([func]);
+        let mut order = vec![func];
+        let mut level = vec![func];
+        for _ in 0..INLINE_MAX_DEPTH {
+            let mut next = Vec::new();
+            for &f in &level {
+                let direct = self.calls.get(f as usize).into_iter().flatten().copied();
+                let through_values = sites
+                    .in_function(f)
+                    .filter(|(_, info)| info.kind == SiteKind::CallValue)
+                    .flat_map(|(site, _)| targets(site));
+                for g in direct.chain(through_values) {
+                    let small = self
+                        .sizes
+                        .get(g as usize)
+                        .is_some_and(|&n| n <= INLINE_MAX_SIZE);
+                    if small && seen.insert(g) {
+                        order.push(g);
+                        next.push(g);
+                    }
+                }
+            }
+            level = next;
+        }
+        order
     }
 }
 
@@ -221,7 +281,10 @@ impl FeedbackSpeculation {
         let program = verified.program();
         let mut sites = HashMap::new();
         if let Some(caches) = caches {
-            for (site, info) in verified.sites().iter() {
+            // The sites the snapshot knows (those of the functions the compile may
+            // inline), not every site of the program at every compile.
+            for site in caches.known_sites() {
+                let info = verified.sites().info(site);
                 let bet = match info.kind {
                     SiteKind::GetField(_) | SiteKind::SetField(_) => {
                         (!caches.field_cases(site).is_empty()).then_some(SiteBet::FieldHit)
