@@ -229,8 +229,8 @@ struct Compile {
     /// The bets' questions and answers; `None`: it made no bets (the function
     /// deoptimized too often, or the run does not speculate).
     bets: Option<Log>,
-    /// The caches as the compile saw them (stage 6's snapshot of every site), for
-    /// the fast paths of `dump --asm`.
+    /// The caches as the compile saw them (stage 6's snapshot of the sites of every
+    /// function the compile may inline), for the fast paths of `dump --asm`.
     objects: Option<OptimizedCode>,
     /// The address of the heap's bump pointer, which inline allocation reads.
     bump: u64,
