@@ -230,6 +230,59 @@ fn inlining_is_bounded_by_size_depth_and_budget() {
     assert!(!s.inline(MAIN, 3, small, 0));
 }
 
+/// The functions a compile may inline, whose caches its snapshot takes: those small
+/// enough that a direct call or a `call_value` target reaches, at most
+/// `INLINE_MAX_DEPTH` calls deep, and no other (not the rest of the program).
+#[test]
+fn a_compile_reads_the_caches_of_what_it_may_inline_only() {
+    let body: String = (0..INLINE_MAX_SIZE)
+        .map(|k| format!("x = x + {k}; "))
+        .collect();
+    let p = load(&format!(
+        "fn d4(x) {{ return x; }}\n\
+         fn d3(x) {{ return d4(x); }}\n\
+         fn d2(x) {{ return d3(x); }}\n\
+         fn d1(x, f) {{ return d2(x) + f(x); }}\n\
+         fn big(x) {{ {body}return x; }}\n\
+         fn target(x) {{ return x; }}\n\
+         fn other(x) {{ return x; }}\n\
+         fn top(x) {{ return d1(x, target) + big(x); }}\n\
+         print top(1) + other(2);"
+    ));
+    let program = p.program();
+    let id = |name| program.function_named(name).expect("defined");
+    let facts = ProgramFacts::of(&p);
+    let call = p
+        .sites()
+        .in_function(id("d1"))
+        .find(|(_, info)| info.kind == SiteKind::CallValue)
+        .map(|(site, _)| site)
+        .expect("d1 calls through a value");
+    let names = |targets: Vec<FnId>| {
+        let mut funcs = facts.inlinable_from(id("top"), p.sites(), |site| {
+            if site == call {
+                targets.clone()
+            } else {
+                Vec::new()
+            }
+        });
+        funcs.sort_unstable();
+        let mut names: Vec<&str> = funcs
+            .iter()
+            .map(|&f| program.functions[f as usize].name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    // Three calls deep from `top`: d1, d2, d3 (not d4); `big` is too big to inline.
+    assert_eq!(names(Vec::new()), ["d1", "d2", "d3", "top"]);
+    // The target d1's cache holds is two calls deep.
+    assert_eq!(
+        names(vec![id("target")]),
+        ["d1", "d2", "d3", "target", "top"]
+    );
+}
+
 /// A way out of a loop that the profile has not seen is a loop still running, not a
 /// way never taken: no bet on it (an OSR compile would deoptimize when the loop
 /// ends). A branch seen one way that stays in its loop, or leaves no loop, is a bet.
