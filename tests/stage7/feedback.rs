@@ -56,7 +56,7 @@ fn interpreter_feedback(verified: &Verified) -> (String, Vec<Vec<u8>>) {
     // An error ends the run as any other end does: the feedback is what counts.
     let _ = Interpreter::new().enter(verified, &mut heap, entry, Some(link), &mut out);
     let output = String::from_utf8_lossy(&out).into_owned();
-    (output, counters.feedback().snapshot())
+    (output, counters.feedback().snapshot().vectors())
 }
 
 /// A run of `verified` in baseline code alone, every function compiled with the
@@ -102,7 +102,7 @@ fn baseline_feedback(verified: &Verified) -> Option<(String, Vec<Vec<u8>>)> {
                 );
                 assert!(ctx.runtime.flush(), "the receiver is here");
                 drop(ctx);
-                Some(counters.feedback().snapshot())
+                Some(counters.feedback().snapshot().vectors())
             })
             .expect("a thread with a 1 GiB stack");
         let mut out = Vec::new();

@@ -105,7 +105,8 @@ pub(crate) fn allocate(
             ir.values.len()
         ));
     }
-    let nest = regalloc::nest::LoopNest::of(verified.program());
+    let funcs = std::iter::once(ir.id).chain(ir.frames.iter().map(|frame| frame.func));
+    let nest = regalloc::nest::LoopNest::of_functions(verified.program(), funcs);
     let alloc = regalloc::allocate_in(&ir, &nest, lowered);
     if cfg!(debug_assertions) {
         // Debug builds (the tests) prove every allocation before using it.

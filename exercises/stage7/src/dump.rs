@@ -229,8 +229,8 @@ struct Compile {
     /// The bets' questions and answers; `None`: it made no bets (the function
     /// deoptimized too often, or the run does not speculate).
     bets: Option<Log>,
-    /// The caches as the compile saw them (stage 6's snapshot of every site), for
-    /// the fast paths of `dump --asm`.
+    /// The caches as the compile saw them (stage 6's snapshot of the sites of every
+    /// function the compile may inline), for the fast paths of `dump --asm`.
     objects: Option<OptimizedCode>,
     /// The address of the heap's bump pointer, which inline allocation reads.
     bump: u64,
@@ -264,10 +264,11 @@ impl Wrapper for Recorder {
         let lowering = self.speculator.optimizer(heap, func);
         self.lowered.store(lowering.is_some(), Ordering::Relaxed);
         // The speculator's snapshot goes with the job: the same again, for the dump
-        // (every site of the program, as the speculator takes it).
+        // (the sites of every function the compile may inline, as the speculator
+        // takes it).
         let copy = lowering
             .as_ref()
-            .and_then(|_| OptimizedCode::of_heap_sites(heap, None));
+            .and_then(|_| self.speculator.caches_for(heap, func));
         self.bump.store(heap.bump() as u64, Ordering::Relaxed);
         *self.objects.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         lowering

@@ -40,9 +40,9 @@ use stage5::record::FunctionRecord;
 use stage5::{Extension, Tier, Tiered};
 use stage6::engine::{shape_model, Caches};
 use stage6::model::ShapeModel;
-use stage6::optimized::OptimizedCode;
+use stage6::optimized::{function_index, OptimizedCode};
 
-use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation};
+use crate::feedback::{bet_instruction, emit_feedback, FeedbackSpeculation, ProgramFacts};
 use crate::policy::{Bet, DeoptPolicy, FunctionDeopts};
 use crate::stress::{Countdown, Stress};
 
@@ -90,6 +90,9 @@ struct RunState {
     /// The caches as the last queued job's snapshot saw them (`Extension::optimizer`
     /// is asked just before `Extension::speculation`), for the cache bets.
     caches: Option<OptimizedCode>,
+    /// What the bets read of the program's code, made once for the run's compiles
+    /// (`None` before a run).
+    facts: Option<Arc<ProgramFacts>>,
 }
 
 impl RunState {
@@ -109,6 +112,7 @@ impl RunState {
             events: Vec::new(),
             functions,
             caches: None,
+            facts: verified.map(|v| Arc::new(ProgramFacts::of(v))),
         }
     }
 
@@ -179,6 +183,25 @@ impl Speculator {
 
     fn state(&self) -> MutexGuard<'_, RunState> {
         self.run.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The caches a speculating compile of `func` reads, now: those of the sites of
+    /// `func` and of every function it may inline ([`ProgramFacts::inlinable_from`];
+    /// every site of the program before a run has started). Not every site of the
+    /// program at every compile: a program of thousands of functions would make each
+    /// compile cost as much as the program is long.
+    pub fn caches_for(&self, heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
+        let facts = self.state().facts.clone();
+        let funcs = facts
+            .zip(heap.model().as_any().downcast_ref::<ShapeModel>())
+            .map(|(facts, model)| {
+                let targets = |site| {
+                    let words = model.call_ic(site).targets;
+                    words.iter().filter_map(|&w| function_index(w)).collect()
+                };
+                facts.inlinable_from(func, model.sites(), targets)
+            });
+        OptimizedCode::of_heap_sites(heap, funcs.as_deref())
     }
 
     /// What the last run learned of each function's deopts, by function index.
@@ -311,9 +334,9 @@ impl Extension for Speculator {
         if !self.speculation {
             return self.caches.optimizer(heap, func);
         }
-        // The optimizer inlines callees and compiles their sites too: every site's
-        // cache goes with the job.
-        let code = OptimizedCode::of_heap_sites(heap, None);
+        // The optimizer inlines callees and compiles their sites too: the caches of
+        // every function it may inline go with the job.
+        let code = self.caches_for(heap, func);
         self.state().caches = code.clone();
         Some(Box::new(code?))
     }
@@ -357,8 +380,13 @@ impl Extension for Speculator {
         // The profile as it is now, the caches as `optimizer` just saw them, and
         // every bet dropped so far.
         let dropped = state.policy.dropped().iter().map(bet_instruction);
-        let bets = FeedbackSpeculation::new(
+        let facts = state
+            .facts
+            .clone()
+            .unwrap_or_else(|| Arc::new(ProgramFacts::of(verified)));
+        let bets = FeedbackSpeculation::with_facts(
             verified,
+            facts,
             counters.feedback().snapshot(),
             state.caches.as_ref(),
             dropped,

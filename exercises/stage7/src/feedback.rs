@@ -28,9 +28,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
-use stage1::interp::feedback::{INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
-use stage1::objects::SiteKind;
+use stage1::interp::feedback::{Snapshot, INT, NOT_TAKEN, OTHER, OVERFLOW, TAKEN};
+use stage1::objects::{Site, SiteKind, Sites};
 use stage1::value::INT_TAG_MASK;
 use stage1::{FnId, Instr, Verified};
 use stage2::{AluOp, Assembler, Imm32, Mem};
@@ -120,6 +121,95 @@ pub fn loop_exits(code: &[Instr]) -> Vec<(Pc, bool)> {
     exits
 }
 
+/// What the bets read of a program's code, the same for every compile of a run:
+/// each function's bytecode length (the inlining bound), its direct calls, and the
+/// ways out of loops.
+#[derive(Debug)]
+pub struct ProgramFacts {
+    /// Each function's bytecode length.
+    sizes: Vec<usize>,
+    /// The functions each function calls directly (`call`), each once.
+    calls: Vec<Vec<FnId>>,
+    /// `(function, pc of a conditional jump, jumped)` for each way that leaves a
+    /// loop the jump is in (see [`loop_exits`]). Never a bet.
+    exits: HashSet<(FnId, Pc, bool)>,
+}
+
+impl ProgramFacts {
+    /// The facts of `verified`'s program.
+    pub fn of(verified: &Verified) -> ProgramFacts {
+        let program = verified.program();
+        let calls = program
+            .functions
+            .iter()
+            .map(|f| {
+                let mut callees: Vec<FnId> = f
+                    .code
+                    .iter()
+                    .filter_map(|instr| match *instr {
+                        Instr::Call { func, .. } => Some(func),
+                        _ => None,
+                    })
+                    .collect();
+                callees.sort_unstable();
+                callees.dedup();
+                callees
+            })
+            .collect();
+        ProgramFacts {
+            sizes: program.functions.iter().map(|f| f.code.len()).collect(),
+            calls,
+            exits: (0..program.functions.len() as FnId)
+                .flat_map(|func| {
+                    let code = &program.functions[func as usize].code;
+                    loop_exits(code)
+                        .into_iter()
+                        .map(move |(pc, jumped)| (func, pc, jumped))
+                })
+                .collect(),
+        }
+    }
+
+    /// The functions whose code a compile of `func` may hold: `func`, and each
+    /// function small enough to inline that a call of one of them reaches, directly
+    /// or through a `call_value` site whose cache holds it (`targets`), at most
+    /// [`INLINE_MAX_DEPTH`] calls deep — the functions whose sites' caches the
+    /// compile may read (every bet [`FeedbackSpeculation::inline`] can say yes to is
+    /// on such a path).
+    pub fn inlinable_from(
+        &self,
+        func: FnId,
+        sites: &Sites,
+        targets: impl Fn(Site) -> Vec<FnId>,
+    ) -> Vec<FnId> {
+        let mut seen: HashSet<FnId> = HashSet::from([func]);
+        let mut order = vec![func];
+        let mut level = vec![func];
+        for _ in 0..INLINE_MAX_DEPTH {
+            let mut next = Vec::new();
+            for &f in &level {
+                let direct = self.calls.get(f as usize).into_iter().flatten().copied();
+                let through_values = sites
+                    .in_function(f)
+                    .filter(|(_, info)| info.kind == SiteKind::CallValue)
+                    .flat_map(|(site, _)| targets(site));
+                for g in direct.chain(through_values) {
+                    let small = self
+                        .sizes
+                        .get(g as usize)
+                        .is_some_and(|&n| n <= INLINE_MAX_SIZE);
+                    if small && seen.insert(g) {
+                        order.push(g);
+                        next.push(g);
+                    }
+                }
+            }
+            level = next;
+        }
+        order
+    }
+}
+
 /// What stage 6's caches said of one site when the snapshot was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SiteBet {
@@ -137,7 +227,7 @@ enum SiteBet {
 #[derive(Debug)]
 pub struct FeedbackSpeculation {
     /// Each function's feedback vector, a byte per pc.
-    feedback: Vec<Vec<u8>>,
+    feedback: Snapshot,
     /// The sites whose caches allow a bet, by function and pc.
     sites: HashMap<(FnId, usize), SiteBet>,
     /// The field sites that never ran (their caches uninitialized), by function
@@ -145,11 +235,8 @@ pub struct FeedbackSpeculation {
     never_run: HashSet<(FnId, usize)>,
     /// Bets that failed too often: no bet at these instructions.
     dropped: HashSet<(FnId, Pc)>,
-    /// Each function's bytecode length, for the inlining bound.
-    sizes: Vec<usize>,
-    /// The ways out of loops: `(function, pc of a conditional jump, jumped)` when
-    /// that way leaves a loop the jump is in (see [`loop_exits`]). Never a bet.
-    exits: HashSet<(FnId, Pc, bool)>,
+    /// What the bets read of the program's code (shared by a run's compiles).
+    program: Arc<ProgramFacts>,
     /// Bytecode instructions left to inline in this compile.
     budget: AtomicU32,
     /// For a compile entered by OSR: its function and the pcs of the loop it enters
@@ -166,7 +253,22 @@ impl FeedbackSpeculation {
     /// instruction the deopt policy no longer bets on.
     pub fn new(
         verified: &Verified,
-        feedback: Vec<Vec<u8>>,
+        feedback: Snapshot,
+        caches: Option<&OptimizedCode>,
+        dropped: impl IntoIterator<Item = (FnId, Pc)>,
+    ) -> FeedbackSpeculation {
+        let facts = Arc::new(ProgramFacts::of(verified));
+        FeedbackSpeculation::with_facts(verified, facts, feedback, caches, dropped)
+    }
+
+    /// [`FeedbackSpeculation::new`] with the [`ProgramFacts`] of `verified` made
+    /// already: a run makes them once for all its compiles, as reading every
+    /// function's code at each compile would make a program of thousands of
+    /// functions cost time in the square of their number.
+    pub fn with_facts(
+        verified: &Verified,
+        facts: Arc<ProgramFacts>,
+        feedback: Snapshot,
         caches: Option<&OptimizedCode>,
         dropped: impl IntoIterator<Item = (FnId, Pc)>,
     ) -> FeedbackSpeculation {
@@ -174,10 +276,14 @@ impl FeedbackSpeculation {
         let mut sites = HashMap::new();
         let mut never_run = HashSet::new();
         if let Some(caches) = caches {
-            for (site, info) in verified.sites().iter() {
-                if caches.never_run(site) {
-                    never_run.insert((info.func, info.pc));
-                }
+            for site in caches.never_run_sites() {
+                let info = verified.sites().info(site);
+                never_run.insert((info.func, info.pc));
+            }
+            // The sites the snapshot knows (those of the functions the compile may
+            // inline), not every site of the program at every compile.
+            for site in caches.known_sites() {
+                let info = verified.sites().info(site);
                 let bet = match info.kind {
                     SiteKind::GetField(_) | SiteKind::SetField(_) => {
                         (!caches.field_cases(site).is_empty()).then_some(SiteBet::FieldHit)
@@ -205,15 +311,7 @@ impl FeedbackSpeculation {
             sites,
             never_run,
             dropped: dropped.into_iter().collect(),
-            sizes: program.functions.iter().map(|f| f.code.len()).collect(),
-            exits: (0..program.functions.len() as FnId)
-                .flat_map(|func| {
-                    let code = &program.functions[func as usize].code;
-                    loop_exits(code)
-                        .into_iter()
-                        .map(move |(pc, jumped)| (func, pc, jumped))
-                })
-                .collect(),
+            program: facts,
             budget: AtomicU32::new(INLINE_BUDGET),
             entered: None,
         }
@@ -250,11 +348,7 @@ impl FeedbackSpeculation {
 
     /// The flags seen at `pc` of `func` (none for an instruction never run).
     fn flags(&self, func: FnId, pc: Pc) -> u8 {
-        self.feedback
-            .get(func as usize)
-            .and_then(|v| v.get(pc as usize))
-            .copied()
-            .unwrap_or(0)
+        self.feedback.get(func, pc as usize)
     }
 
     /// Whether the policy dropped the bet at `pc` of `func`.
@@ -294,7 +388,7 @@ impl Speculation for FeedbackSpeculation {
             _ => return None,
         };
         // A loop's exit not seen yet is a loop still running, not a way never taken.
-        (!self.exits.contains(&(func, pc, !jumped))).then_some(jumped)
+        (!self.program.exits.contains(&(func, pc, !jumped))).then_some(jumped)
     }
 
     fn field_hit(&self, func: FnId, pc: Pc) -> bool {
@@ -317,6 +411,7 @@ impl Speculation for FeedbackSpeculation {
 
     fn inline(&self, func: FnId, pc: Pc, callee: FnId, depth: u32) -> bool {
         let size = self
+            .program
             .sizes
             .get(callee as usize)
             .copied()

@@ -121,6 +121,14 @@ impl Sites {
     pub fn iter(&self) -> impl Iterator<Item = (Site, &SiteInfo)> {
         self.sites.iter().enumerate().map(|(i, s)| (i as Site, s))
     }
+
+    /// The sites of function `func` with their numbers, in order (none for a function
+    /// the program does not have).
+    pub fn in_function(&self, func: FnId) -> impl Iterator<Item = (Site, &SiteInfo)> {
+        let start = self.first.get(func as usize).copied().unwrap_or(0);
+        let end = self.first.get(func as usize + 1).copied().unwrap_or(start);
+        (start..end).map(|site| (site, &self.sites[site as usize]))
+    }
 }
 
 /// What an object is, for every tier: how one is made, how a field is found and

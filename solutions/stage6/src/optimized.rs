@@ -40,7 +40,7 @@
 use std::collections::{HashMap, HashSet};
 
 use stage1::heap::Heap;
-use stage1::objects::{Site, SiteKind, Sites};
+use stage1::objects::{Site, SiteInfo, SiteKind, Sites};
 use stage1::value::{FUNCTION_SHIFT, FUNCTION_TAG, TAG_MASK};
 use stage1::FnId;
 use stage2::{Assembler, BitOp, Cond, Imm32, IndexReg, Label, Mem, Reg, Scale};
@@ -111,34 +111,40 @@ impl OptimizedCode {
     /// heap's bump pointer (an address fixed for the heap's life): the code must not
     /// outlive the heap.
     pub fn of_heap(heap: &mut Heap, func: FnId) -> Option<OptimizedCode> {
-        OptimizedCode::of_heap_sites(heap, Some(func))
+        OptimizedCode::of_heap_sites(heap, Some(&[func]))
     }
 
-    /// [`OptimizedCode::of_heap`] for the sites of `func` (`None`: of every function
-    /// of the program, for an optimizer that inlines callees and compiles their sites
-    /// too: stage 7's).
-    pub fn of_heap_sites(heap: &mut Heap, func: Option<FnId>) -> Option<OptimizedCode> {
+    /// [`OptimizedCode::of_heap`] for the sites of the functions `funcs` (`None`: of
+    /// every function of the program), for an optimizer that inlines callees and
+    /// compiles their sites too: stage 7's.
+    pub fn of_heap_sites(heap: &mut Heap, funcs: Option<&[FnId]>) -> Option<OptimizedCode> {
         let bump = heap.bump() as u64;
         let heap: &Heap = heap;
         let model = heap.model().as_any().downcast_ref::<ShapeModel>()?;
         model.caches().then(|| {
             let code = OptimizedCode::snapshot_sites(
                 model.sites(),
-                func,
+                funcs,
                 |site| model.field_ic(site).entries,
                 |site| model.call_ic(site).targets,
             )
             .with_allocation(bump, model.empty_shape());
-            let never_run = model.sites().iter().filter(|(site, info)| {
-                func.is_none_or(|func| func == info.func)
-                    && !matches!(info.kind, SiteKind::CallValue)
+            // The same functions' sites: those that never ran, and the loads.
+            let chosen: Vec<(Site, &SiteInfo)> = match funcs {
+                Some(funcs) => funcs
+                    .iter()
+                    .flat_map(|&f| model.sites().in_function(f))
+                    .collect(),
+                None => model.sites().iter().collect(),
+            };
+            let never_run = chosen.iter().filter(|(site, info)| {
+                !matches!(info.kind, SiteKind::CallValue)
                     && model.state(*site) == IcState::Uninitialized
             });
-            let code = never_run.fold(code, |code, (site, _)| code.with_never_run(site));
-            let loads: Vec<(Site, u32)> = model
-                .sites()
+            let code = never_run.fold(code, |code, &(site, _)| code.with_never_run(site));
+            let loads: Vec<(Site, u32)> = chosen
                 .iter()
-                .filter_map(|(site, info)| match info.kind {
+                .filter_map(|&(site, info)| match info.kind {
                     SiteKind::GetField(field) => Some((site, field)),
                     _ => None,
                 })
@@ -172,20 +178,23 @@ impl OptimizedCode {
         field: impl Fn(Site) -> [IcEntry; IC_ENTRIES],
         call: impl Fn(Site) -> [u64; IC_ENTRIES],
     ) -> OptimizedCode {
-        OptimizedCode::snapshot_sites(sites, Some(func), field, call)
+        OptimizedCode::snapshot_sites(sites, Some(&[func]), field, call)
     }
 
-    /// [`OptimizedCode::snapshot_with`] for the sites of `func`, or with `None` of
-    /// every function.
+    /// [`OptimizedCode::snapshot_with`] for the sites of the functions `funcs`, or
+    /// with `None` of every function.
     pub fn snapshot_sites(
         sites: &Sites,
-        func: Option<FnId>,
+        funcs: Option<&[FnId]>,
         field: impl Fn(Site) -> [IcEntry; IC_ENTRIES],
         call: impl Fn(Site) -> [u64; IC_ENTRIES],
     ) -> OptimizedCode {
         let mut code = OptimizedCode::new();
-        let wanted = |f: FnId| func.is_none_or(|func| func == f);
-        for (site, info) in sites.iter().filter(|(_, info)| wanted(info.func)) {
+        let chosen: Box<dyn Iterator<Item = (Site, &SiteInfo)>> = match funcs {
+            Some(funcs) => Box::new(funcs.iter().flat_map(|&f| sites.in_function(f))),
+            None => Box::new(sites.iter()),
+        };
+        for (site, info) in chosen {
             match info.kind {
                 SiteKind::GetField(_) | SiteKind::SetField(_) => {
                     let cases = field(site)
@@ -250,6 +259,12 @@ impl OptimizedCode {
         self
     }
 
+    /// The field sites that had never run when the snapshot was taken, in no
+    /// particular order.
+    pub fn never_run_sites(&self) -> impl Iterator<Item = Site> + '_ {
+        self.never_run.iter().copied()
+    }
+
     /// Whether field site `site` had never run when the snapshot was taken (its
     /// cache uninitialized), as far as the snapshot knows.
     pub fn never_run(&self, site: Site) -> bool {
@@ -277,6 +292,12 @@ impl OptimizedCode {
     /// The cases of field site `site` (empty: none known).
     pub fn field_cases(&self, site: Site) -> &[FieldCase] {
         self.fields.get(&site).map_or(&[], Vec::as_slice)
+    }
+
+    /// The sites this snapshot knows something of: field sites with cases and
+    /// `call_value` sites with targets, in no particular order.
+    pub fn known_sites(&self) -> impl Iterator<Item = Site> + '_ {
+        self.fields.keys().chain(self.calls.keys()).copied()
     }
 }
 
@@ -618,6 +639,6 @@ fn store_word(asm: &mut Assembler, at: Mem, word: u64) {
 }
 
 /// The function a call cache's word names (a function value), if any (0 is empty).
-fn function_index(word: u64) -> Option<FnId> {
+pub fn function_index(word: u64) -> Option<FnId> {
     (word & TAG_MASK == FUNCTION_TAG).then_some((word >> FUNCTION_SHIFT) as FnId)
 }

@@ -48,38 +48,54 @@ use crate::ir::{Block, Function, Pc, Terminator};
 
 use super::order::{find_loops, loops_by_header};
 
-/// The loops of a program's bytecode: for each function, each `loop` instruction's
-/// range of pcs, from its header (the jump's target) to the `loop` itself.
+/// The loops of a program's bytecode: for each function read, each `loop`
+/// instruction's range of pcs, from its header (the jump's target) to the `loop`
+/// itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoopNest {
-    loops: Vec<Vec<(Pc, Pc)>>,
+    /// By function, in the order read.
+    loops: Vec<(FnId, Vec<(Pc, Pc)>)>,
 }
 
 impl LoopNest {
     /// The loops of every function of `program`.
     pub fn of(program: &Program) -> LoopNest {
-        let loops = program
-            .functions
-            .iter()
-            .map(|f| {
-                f.code
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(end, instr)| match instr {
-                        Instr::Loop(header) => Some((*header as Pc, end as Pc)),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
+        LoopNest::of_functions(program, 0..program.functions.len() as FnId)
+    }
+
+    /// The loops of the functions `funcs` of `program` (none for the others): a
+    /// compile needs its own function's and those of the calls inlined into it, and
+    /// reading the whole program at each compile would make a program of thousands of
+    /// functions cost time in the square of their number.
+    pub fn of_functions(program: &Program, funcs: impl IntoIterator<Item = FnId>) -> LoopNest {
+        let mut loops: Vec<(FnId, Vec<(Pc, Pc)>)> = Vec::new();
+        for func in funcs {
+            if loops.iter().any(|&(f, _)| f == func) {
+                continue;
+            }
+            let Some(f) = program.functions.get(func as usize) else {
+                continue;
+            };
+            let ranges = f
+                .code
+                .iter()
+                .enumerate()
+                .filter_map(|(end, instr)| match instr {
+                    Instr::Loop(header) => Some((*header as Pc, end as Pc)),
+                    _ => None,
+                })
+                .collect();
+            loops.push((func, ranges));
+        }
         LoopNest { loops }
     }
 
     /// The loops of `func` that contain the instruction at `pc`, as pc ranges.
     pub fn around(&self, func: FnId, pc: Pc) -> impl Iterator<Item = (Pc, Pc)> + '_ {
         self.loops
-            .get(func as usize)
-            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .find(|&&(f, _)| f == func)
+            .map_or(&[][..], |(_, ranges)| ranges.as_slice())
             .iter()
             .copied()
             .filter(move |&(header, end)| (header..=end).contains(&pc))

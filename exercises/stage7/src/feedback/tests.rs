@@ -100,7 +100,7 @@ fn bets_follow_the_flags_seen() {
         .map(|g| vec![0; g.code.len()])
         .collect();
     let spec = |feedback: &Vec<Vec<u8>>, dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, feedback.clone(), None, dropped.iter().copied())
+        FeedbackSpeculation::new(&p, feedback.clone().into(), None, dropped.iter().copied())
     };
     // Never run: no bet but on overflow (never seen).
     let s = spec(&feedback, &[]);
@@ -154,7 +154,12 @@ fn cache_bets_follow_the_caches() {
     };
     let feedback = vec![Vec::new(); program.functions.len()];
     let spec = |caches: OptimizedCode, dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, feedback.clone(), Some(&caches), dropped.iter().copied())
+        FeedbackSpeculation::new(
+            &p,
+            feedback.clone().into(),
+            Some(&caches),
+            dropped.iter().copied(),
+        )
     };
     // Uninitialized (or megamorphic: no entries left): no bet.
     let s = spec(OptimizedCode::new(), &[]);
@@ -202,7 +207,12 @@ fn inlining_is_bounded_by_size_depth_and_budget() {
     assert!(small_size <= INLINE_MAX_SIZE as u32);
     assert!(program.functions[big as usize].code.len() > INLINE_MAX_SIZE);
     let spec = |dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, Vec::new(), None, dropped.iter().copied())
+        FeedbackSpeculation::new(
+            &p,
+            Vec::<Vec<u8>>::new().into(),
+            None,
+            dropped.iter().copied(),
+        )
     };
     let s = spec(&[]);
     assert!(!s.inline(MAIN, 3, big, 0), "too big");
@@ -218,6 +228,59 @@ fn inlining_is_bounded_by_size_depth_and_budget() {
         .count();
     assert_eq!(copies as u32, INLINE_BUDGET / small_size);
     assert!(!s.inline(MAIN, 3, small, 0));
+}
+
+/// The functions a compile may inline, whose caches its snapshot takes: those small
+/// enough that a direct call or a `call_value` target reaches, at most
+/// `INLINE_MAX_DEPTH` calls deep, and no other (not the rest of the program).
+#[test]
+fn a_compile_reads_the_caches_of_what_it_may_inline_only() {
+    let body: String = (0..INLINE_MAX_SIZE)
+        .map(|k| format!("x = x + {k}; "))
+        .collect();
+    let p = load(&format!(
+        "fn d4(x) {{ return x; }}\n\
+         fn d3(x) {{ return d4(x); }}\n\
+         fn d2(x) {{ return d3(x); }}\n\
+         fn d1(x, f) {{ return d2(x) + f(x); }}\n\
+         fn big(x) {{ {body}return x; }}\n\
+         fn target(x) {{ return x; }}\n\
+         fn other(x) {{ return x; }}\n\
+         fn top(x) {{ return d1(x, target) + big(x); }}\n\
+         print top(1) + other(2);"
+    ));
+    let program = p.program();
+    let id = |name| program.function_named(name).expect("defined");
+    let facts = ProgramFacts::of(&p);
+    let call = p
+        .sites()
+        .in_function(id("d1"))
+        .find(|(_, info)| info.kind == SiteKind::CallValue)
+        .map(|(site, _)| site)
+        .expect("d1 calls through a value");
+    let names = |targets: Vec<FnId>| {
+        let mut funcs = facts.inlinable_from(id("top"), p.sites(), |site| {
+            if site == call {
+                targets.clone()
+            } else {
+                Vec::new()
+            }
+        });
+        funcs.sort_unstable();
+        let mut names: Vec<&str> = funcs
+            .iter()
+            .map(|&f| program.functions[f as usize].name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    // Three calls deep from `top`: d1, d2, d3 (not d4); `big` is too big to inline.
+    assert_eq!(names(Vec::new()), ["d1", "d2", "d3", "top"]);
+    // The target d1's cache holds is two calls deep.
+    assert_eq!(
+        names(vec![id("target")]),
+        ["d1", "d2", "d3", "target", "top"]
+    );
 }
 
 /// A way out of a loop that the profile has not seen is a loop still running, not a
@@ -267,14 +330,14 @@ fn a_loops_exit_not_seen_yet_is_no_bet() {
     for pc in [outer, inner, inside, after] {
         feedback[f as usize][pc] = NOT_TAKEN;
     }
-    let s = FeedbackSpeculation::new(&p, feedback.clone(), None, []);
+    let s = FeedbackSpeculation::new(&p, feedback.clone().into(), None, []);
     assert_eq!(s.branch(f, outer as Pc), None);
     assert_eq!(s.branch(f, inner as Pc), None);
     assert_eq!(s.branch(f, inside as Pc), Some(false));
     assert_eq!(s.branch(f, after as Pc), Some(false));
     // A loop that only ever exited (its body never ran) bets on exiting again.
     feedback[f as usize][inner] = TAKEN;
-    let s = FeedbackSpeculation::new(&p, feedback, None, []);
+    let s = FeedbackSpeculation::new(&p, feedback.into(), None, []);
     assert_eq!(s.branch(f, inner as Pc), Some(true));
 }
 
@@ -318,7 +381,12 @@ fn after_the_entered_loop_an_empty_cache_is_a_bet_and_a_call_never_made_is_not_i
         .map(|g| vec![0; g.code.len()])
         .collect();
     let spec = |feedback: &[Vec<u8>], dropped: &[(FnId, Pc)]| {
-        FeedbackSpeculation::new(&p, feedback.to_vec(), Some(&never_run), dropped.to_vec())
+        FeedbackSpeculation::new(
+            &p,
+            feedback.to_vec().into(),
+            Some(&never_run),
+            dropped.to_vec(),
+        )
     };
     let whole = spec(&feedback, &[]);
     assert!(!whole.field_hit(MAIN, inside as Pc) && !whole.field_hit(MAIN, after as Pc));

@@ -18,6 +18,7 @@
 //! the error's (cold) path.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use crate::bytecode::{FnId, Program};
 
@@ -49,8 +50,8 @@ pub fn kind_of(value: crate::value::Value) -> u8 {
 #[derive(Debug)]
 pub struct Feedback {
     bytes: Box<[Cell<u8>]>,
-    /// Where each function's bytes start.
-    start: Vec<usize>,
+    /// Where each function's bytes start (shared with every [`Snapshot`]).
+    start: Arc<[usize]>,
 }
 
 impl Feedback {
@@ -64,7 +65,7 @@ impl Feedback {
         }
         Feedback {
             bytes: (0..total).map(|_| Cell::new(0)).collect(),
-            start,
+            start: start.into(),
         }
     }
 
@@ -103,10 +104,68 @@ impl Feedback {
         self.function(func).as_ptr() as u64
     }
 
-    /// A copy of every vector, by function: what the optimizer's worker reads.
-    pub fn snapshot(&self) -> Vec<Vec<u8>> {
+    /// A copy of every vector: what the optimizer's worker reads. One copy of the
+    /// bytes in a single block (the starts are shared), as a compile takes one: a
+    /// vector per function would make each compile of a program of thousands of
+    /// functions allocate (and free) thousands of them.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            bytes: self.bytes.iter().map(Cell::get).collect(),
+            start: Arc::clone(&self.start),
+        }
+    }
+}
+
+/// The feedback vectors of a run as they were at one moment ([`Feedback::snapshot`]):
+/// a byte per instruction of every function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    bytes: Box<[u8]>,
+    /// Where each function's bytes start.
+    start: Arc<[usize]>,
+}
+
+impl Snapshot {
+    /// The vector of `func`, a byte per pc (empty for a function the program does
+    /// not have).
+    pub fn function(&self, func: FnId) -> &[u8] {
+        let Some(&start) = self.start.get(func as usize) else {
+            return &[];
+        };
+        let end = self
+            .start
+            .get(func as usize + 1)
+            .copied()
+            .unwrap_or(self.bytes.len());
+        &self.bytes[start..end]
+    }
+
+    /// The flags of `pc` of `func` (none for an instruction the program does not
+    /// have).
+    pub fn get(&self, func: FnId, pc: usize) -> u8 {
+        self.function(func).get(pc).copied().unwrap_or(0)
+    }
+
+    /// Each function's vector, by function.
+    pub fn vectors(&self) -> Vec<Vec<u8>> {
         (0..self.start.len())
-            .map(|f| self.function(f as FnId).iter().map(Cell::get).collect())
+            .map(|f| self.function(f as FnId).to_vec())
             .collect()
+    }
+}
+
+/// Vectors made by hand, one per function (as tests write them).
+impl From<Vec<Vec<u8>>> for Snapshot {
+    fn from(vectors: Vec<Vec<u8>>) -> Snapshot {
+        let mut start = Vec::with_capacity(vectors.len());
+        let mut bytes = Vec::new();
+        for v in vectors {
+            start.push(bytes.len());
+            bytes.extend(v);
+        }
+        Snapshot {
+            bytes: bytes.into(),
+            start: start.into(),
+        }
     }
 }

@@ -693,7 +693,7 @@ fn feedback_of(verified: &Verified, plan: Plan) -> (String, Vec<Vec<u8>>) {
     // An error ends the run as it would any other: the feedback is what counts here.
     let _ = Interpreter::new().enter(verified, &mut heap, entry, Some(link), &mut out);
     let output = String::from_utf8(out).expect("the output is text");
-    (output, counters.feedback().snapshot())
+    (output, counters.feedback().snapshot().vectors())
 }
 
 /// The feedback `expected` lists (function name, the first pc at or after `from` of
