@@ -130,13 +130,7 @@ impl OptimizedCode {
             )
             .with_allocation(bump, model.empty_shape());
             // The same functions' sites: those that never ran, and the loads.
-            let chosen: Vec<(Site, &SiteInfo)> = match funcs {
-                Some(funcs) => funcs
-                    .iter()
-                    .flat_map(|&f| model.sites().in_function(f))
-                    .collect(),
-                None => model.sites().iter().collect(),
-            };
+            let chosen: Vec<(Site, &SiteInfo)> = sites_of(model.sites(), funcs).collect();
             let never_run = chosen.iter().filter(|(site, info)| {
                 !matches!(info.kind, SiteKind::CallValue)
                     && model.state(*site) == IcState::Uninitialized
@@ -190,11 +184,7 @@ impl OptimizedCode {
         call: impl Fn(Site) -> [u64; IC_ENTRIES],
     ) -> OptimizedCode {
         let mut code = OptimizedCode::new();
-        let chosen: Box<dyn Iterator<Item = (Site, &SiteInfo)>> = match funcs {
-            Some(funcs) => Box::new(funcs.iter().flat_map(|&f| sites.in_function(f))),
-            None => Box::new(sites.iter()),
-        };
-        for (site, info) in chosen {
+        for (site, info) in sites_of(sites, funcs) {
             match info.kind {
                 SiteKind::GetField(_) | SiteKind::SetField(_) => {
                     let cases = field(site)
@@ -263,12 +253,6 @@ impl OptimizedCode {
     /// particular order.
     pub fn never_run_sites(&self) -> impl Iterator<Item = Site> + '_ {
         self.never_run.iter().copied()
-    }
-
-    /// Whether field site `site` had never run when the snapshot was taken (its
-    /// cache uninitialized), as far as the snapshot knows.
-    pub fn never_run(&self, site: Site) -> bool {
-        self.never_run.contains(&site)
     }
 
     /// This snapshot with call site `site`'s known targets set to `targets`.
@@ -578,6 +562,17 @@ fn load_slot(asm: &mut Assembler, block: Reg) {
     asm.mov(TMP2, Mem::base_disp(block, OVERFLOW_OFFSET));
     asm.mov(ACC, Mem::sib(TMP2, IndexReg::RAX, Scale::S1, 0));
     asm.bind(done);
+}
+
+/// The sites of the functions `funcs` (`None`: of every function).
+fn sites_of<'a>(
+    sites: &'a Sites,
+    funcs: Option<&'a [FnId]>,
+) -> Box<dyn Iterator<Item = (Site, &'a SiteInfo)> + 'a> {
+    match funcs {
+        Some(funcs) => Box::new(funcs.iter().flat_map(|&f| sites.in_function(f))),
+        None => Box::new(sites.iter()),
+    }
 }
 
 /// The address of the field at `slot` (an IC entry's slot word) of the object whose
